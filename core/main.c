@@ -1,0 +1,9 @@
+/*
+ * main.c — argv to a command, and the exit status; nothing else.
+ */
+#include "command.h"
+
+int main(int argc, char **argv)
+{
+	return lm_main(argc, argv);
+}

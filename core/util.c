@@ -1,0 +1,346 @@
+/*
+ * util.c — allocation, growable strings and arrays, the error slot, files.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void oom(void)
+{
+	fputs("luamig: out of memory\n", stderr);
+	abort();
+}
+
+void *lm_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *lm_calloc(size_t count, size_t size)
+{
+	void *p = calloc(count ? count : 1, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *lm_realloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *lm_strdup(const char *s)
+{
+	return lm_strndup(s, strlen(s));
+}
+
+char *lm_strndup(const char *s, size_t n)
+{
+	char *d = lm_malloc(n + 1);
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		n = 0;
+	char *s = lm_malloc((size_t)n + 1);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+char *lm_sprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = vformat(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* The one error slot. A process runs one command at a time, so a single
+ * slot is enough; it is heap-allocated because messages can be long
+ * (a SQL error quotes the statement). */
+static char *error_msg;
+
+void lm_error_set(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = vformat(fmt, ap);
+	va_end(ap);
+	free(error_msg);
+	error_msg = s;
+}
+
+const char *lm_error_get(void)
+{
+	return error_msg ? error_msg : "";
+}
+
+void lm_error_clear(void)
+{
+	free(error_msg);
+	error_msg = NULL;
+}
+
+void lm_buf_grow(lm_buf *b, size_t extra)
+{
+	if (b->len + extra + 1 <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < b->len + extra + 1)
+		cap *= 2;
+	b->data = lm_realloc(b->data, cap);
+	b->cap = cap;
+}
+
+void lm_buf_put(lm_buf *b, const char *s, size_t n)
+{
+	lm_buf_grow(b, n);
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void lm_buf_puts(lm_buf *b, const char *s)
+{
+	lm_buf_put(b, s, strlen(s));
+}
+
+void lm_buf_putc(lm_buf *b, char c)
+{
+	lm_buf_put(b, &c, 1);
+}
+
+void lm_buf_printf(lm_buf *b, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n > 0) {
+		lm_buf_grow(b, (size_t)n);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+		b->len += (size_t)n;
+	}
+	va_end(ap2);
+}
+
+char *lm_buf_detach(lm_buf *b)
+{
+	char *s = b->data ? b->data : lm_strdup("");
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+void lm_buf_dispose(lm_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void lm_strv_push_own(lm_strv *sv, char *s)
+{
+	if (sv->n == sv->cap) {
+		sv->cap = sv->cap ? sv->cap * 2 : 4;
+		sv->v = lm_realloc(sv->v, sv->cap * sizeof *sv->v);
+	}
+	sv->v[sv->n++] = s;
+}
+
+void lm_strv_push(lm_strv *sv, const char *s)
+{
+	lm_strv_push_own(sv, lm_strdup(s));
+}
+
+int lm_strv_contains(const lm_strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+void lm_strv_dispose(lm_strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = sv->cap = 0;
+}
+
+char *lm_read_file(const char *path, size_t *len_out)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		lm_error_set("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	size_t cap = (fstat(fd, &st) == 0 && st.st_size > 0) ? (size_t)st.st_size + 1 : 4096;
+	char *data = lm_malloc(cap);
+	size_t len = 0;
+	for (;;) {
+		if (len + 1 >= cap) {
+			cap *= 2;
+			data = lm_realloc(data, cap);
+		}
+		ssize_t n = read(fd, data + len, cap - len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			lm_error_set("%s: %s", path, strerror(errno));
+			free(data);
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	data[len] = '\0';
+	if (len_out)
+		*len_out = len;
+	return data;
+}
+
+int lm_write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f) {
+		lm_error_set("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int ok = fwrite(data, 1, len, f) == len;
+	ok = (fclose(f) == 0) && ok;
+	if (!ok) {
+		lm_error_set("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int lm_file_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+int lm_is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int lm_mkdir_p(const char *path)
+{
+	char *p = lm_strdup(path);
+	int rc = 0;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+			lm_error_set("%s: %s", p, strerror(errno));
+			rc = -1;
+			goto done;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+		lm_error_set("%s: %s", p, strerror(errno));
+		rc = -1;
+	}
+done:
+	free(p);
+	return rc;
+}
+
+char *lm_path_join(const char *dir, const char *name)
+{
+	if (name[0] == '/' || !dir || !dir[0])
+		return lm_strdup(name);
+	size_t n = strlen(dir);
+	if (n && dir[n - 1] == '/')
+		return lm_sprintf("%s%s", dir, name);
+	return lm_sprintf("%s/%s", dir, name);
+}
+
+char *lm_path_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return lm_strdup(".");
+	if (slash == path)
+		return lm_strdup("/");
+	return lm_strndup(path, (size_t)(slash - path));
+}
+
+char *lm_path_abs(const char *path)
+{
+	lm_buf b = {0};
+	if (path[0] != '/') {
+		char cwd[4096];
+		if (!getcwd(cwd, sizeof cwd))
+			strcpy(cwd, ".");
+		lm_buf_puts(&b, cwd);
+		lm_buf_putc(&b, '/');
+	}
+	lm_buf_puts(&b, path);
+	/* Normalise "//", "/./" and "/../" segment by segment. */
+	char *in = lm_buf_detach(&b);
+	size_t nseg = 0;
+	char **segs = lm_malloc(sizeof(char *) * (strlen(in) / 2 + 2));
+	for (char *tok = strtok(in, "/"); tok; tok = strtok(NULL, "/")) {
+		if (strcmp(tok, ".") == 0)
+			continue;
+		if (strcmp(tok, "..") == 0) {
+			if (nseg)
+				nseg--;
+			continue;
+		}
+		segs[nseg++] = tok;
+	}
+	for (size_t i = 0; i < nseg; i++) {
+		lm_buf_putc(&b, '/');
+		lm_buf_puts(&b, segs[i]);
+	}
+	if (!nseg)
+		lm_buf_putc(&b, '/');
+	free(segs);
+	free(in);
+	return lm_buf_detach(&b);
+}
+
+double lm_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

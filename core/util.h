@@ -1,0 +1,82 @@
+/*
+ * util.h — allocation, growable strings and arrays, the error slot, files.
+ *
+ * Every module reports failure the same way: a function returns an int
+ * (0 = ok, -1 = failure) after writing a human message into the one error
+ * slot with lm_error_set(); callers propagate the -1 and leave the message
+ * alone, so the first, most precise message reaches the user.
+ */
+#ifndef LM_UTIL_H
+#define LM_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define LM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define LM_PRINTF(f, a)
+#endif
+
+/* Allocation that aborts on out-of-memory: callers never check for NULL. */
+void *lm_malloc(size_t n);
+void *lm_calloc(size_t count, size_t size);
+void *lm_realloc(void *p, size_t n);
+char *lm_strdup(const char *s);
+char *lm_strndup(const char *s, size_t n);
+char *lm_sprintf(const char *fmt, ...) LM_PRINTF(1, 2);
+
+/* The error slot. lm_error_set replaces the message; lm_error_get never
+ * returns NULL ("" when no error was set). */
+void lm_error_set(const char *fmt, ...) LM_PRINTF(1, 2);
+const char *lm_error_get(void);
+void lm_error_clear(void);
+
+/* A growable, always NUL-terminated string. Zero-initialise to use. */
+typedef struct lm_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+} lm_buf;
+
+void lm_buf_grow(lm_buf *b, size_t extra);
+void lm_buf_put(lm_buf *b, const char *s, size_t n);
+void lm_buf_puts(lm_buf *b, const char *s);
+void lm_buf_putc(lm_buf *b, char c);
+void lm_buf_printf(lm_buf *b, const char *fmt, ...) LM_PRINTF(2, 3);
+/* Returns the string (never NULL) and leaves the buffer empty; the caller owns it. */
+char *lm_buf_detach(lm_buf *b);
+void lm_buf_dispose(lm_buf *b);
+static inline const char *lm_buf_str(const lm_buf *b) { return b->data ? b->data : ""; }
+
+/* A growable array of owned strings. Zero-initialise to use. */
+typedef struct lm_strv {
+	char **v;
+	size_t n;
+	size_t cap;
+} lm_strv;
+
+void lm_strv_push(lm_strv *sv, const char *s);     /* copies s */
+void lm_strv_push_own(lm_strv *sv, char *s);       /* takes s */
+int lm_strv_contains(const lm_strv *sv, const char *s);
+void lm_strv_dispose(lm_strv *sv);
+
+/* Files. lm_read_file returns a malloc'd NUL-terminated buffer or NULL with
+ * the error slot set ("path: reason"). */
+char *lm_read_file(const char *path, size_t *len_out);
+int lm_write_file(const char *path, const char *data, size_t len);
+int lm_file_exists(const char *path);
+int lm_is_dir(const char *path);
+/* Creates a directory and its parents; 0 if it exists already. */
+int lm_mkdir_p(const char *path);
+/* Joins a directory and a relative name ("a" + "b" -> "a/b"); absolute b wins. */
+char *lm_path_join(const char *dir, const char *name);
+/* The directory part of a path ("a/b.ini" -> "a", "b.ini" -> "."). */
+char *lm_path_dirname(const char *path);
+/* An absolute, normalised version of path (does not need to exist). */
+char *lm_path_abs(const char *path);
+
+/* Monotonic clock in seconds, for elapsed-time logging. */
+double lm_now(void);
+
+#endif
