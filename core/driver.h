@@ -78,6 +78,9 @@ typedef struct lm_lock_holder {
 typedef struct lm_driver {
 	const char *name;          /* "sqlite", "postgresql" */
 	char placeholder;          /* '?' (SQLite) or '$' ($1, $2, ... PostgreSQL) */
+	/* Allocates the connection; lm_connect() then fills its header
+	 * (driver, and url, which lm_conn_close disposes: close frees only
+	 * what the driver allocated). */
 	int (*connect)(const lm_url *url, lm_conn **out);
 	void (*close)(lm_conn *c);
 	/* Runs one or more statements without parameters. */

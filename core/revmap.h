@@ -52,6 +52,34 @@ void lm_revmap_bases(const lm_revmap *m, lm_strv *out);
 /* Resolves an identifier (id, prefix, label, head, heads, base, label@x,
  * relative forms) to revision ids. "base" gives an empty list. */
 int lm_revmap_resolve(const lm_revmap *m, const char *ident, lm_strv *out);
+/* As lm_revmap_resolve (Alembic's get_revisions), but a negative relative
+ * walk that ends before the first revision yields the entry "base", and one
+ * that walks off the graph a NULL entry, exactly as Alembic answers. For
+ * tests and diagnostics; commands use lm_revmap_resolve, which refuses them. */
+int lm_revmap_resolve_raw(const lm_revmap *m, const char *ident, lm_strv *out);
+/* One revision (Alembic's get_revision): *out is NULL for "base"; several
+ * matches fail with the multiple-heads message. */
+int lm_revmap_resolve_one(const lm_revmap *m, const char *ident, const lm_revision **out);
+/* The revisions `current` shows for these version-table rows: the rows and
+ * everything they imply, reduced to branch tips (Alembic's get_all_current),
+ * in map order. */
+int lm_revmap_current(const lm_revmap *m, const lm_strv *rows, lm_strv *out);
+void lm_revmap_branch_points(const lm_revmap *m, lm_strv *out);  /* map order */
+
+/* Everything the map derived about one revision (for tests and `show`). */
+typedef struct lm_revinfo {
+	lm_strv nextrev;             /* children through down_revision, map order */
+	lm_strv all_nextrev;         /* children incl. dependents */
+	lm_strv branch_labels;       /* after propagation */
+	lm_strv down;                /* versioned down revisions */
+	lm_strv resolved_deps;       /* depends_on resolved to ids */
+	lm_strv normalized_down;     /* down + deps not implied by ancestors */
+	int is_head, is_real_head, is_base, is_real_base;
+	int is_branch_point, is_real_branch_point, is_merge_point;
+} lm_revinfo;
+
+int lm_revmap_info(const lm_revmap *m, const char *id, lm_revinfo *out);
+void lm_revinfo_dispose(lm_revinfo *info);
 
 /* One change to the version table. */
 typedef enum lm_vop_kind { LM_VOP_INSERT, LM_VOP_DELETE, LM_VOP_UPDATE } lm_vop_kind;
@@ -70,7 +98,12 @@ typedef struct lm_step {
 	lm_strv to;
 	lm_vop *ops;                 /* version-table changes after the step, in order */
 	size_t nops;
+	int branch_move;             /* stamp steps: creates or deletes a branch row */
 } lm_step;
+
+/* The log text of a step, without "Running ": "upgrade a, b -> c, msg",
+ * "downgrade c -> a, b", "stamp_revision a -> b". Appends to out. */
+void lm_step_describe(const lm_step *s, lm_buf *out);
 
 typedef struct lm_plan {
 	lm_step *steps;
@@ -82,7 +115,11 @@ void lm_plan_dispose(lm_plan *p);
 
 /* Plans from the current heads (the version table's rows, in table order).
  * The version-table changes are simulated from `current`, so a plan that
- * Alembic would abort half-way is refused before anything runs. */
+ * Alembic would abort half-way is refused before anything runs.
+ * *out is always initialised (dispose it); on failure it has no steps but
+ * keeps the warnings Alembic would have printed before failing.
+ * stamp with purge plans as if the table were empty: the caller deletes
+ * every row first, as Alembic's --purge does. */
 int lm_revmap_plan_upgrade(const lm_revmap *m, const lm_strv *current, const char *target,
 			   lm_plan *out);
 int lm_revmap_plan_downgrade(const lm_revmap *m, const lm_strv *current, const char *target,
@@ -94,11 +131,22 @@ int lm_revmap_plan_stamp(const lm_revmap *m, const lm_strv *current, const lm_st
  * (default "base"), newest first, as Alembic's walk_revisions. */
 int lm_revmap_walk(const lm_revmap *m, const char *lower, const char *upper, lm_strv *out);
 
-/* Formatting, as Alembic's CLI prints it. Each appends lines to out. */
-/* "rev (label) (head)" for `heads`, `current`: flags select (head), (effective head). */
+/* Formatting, as Alembic's CLI prints it. Each appends one line (or, verbose,
+ * one `show` block) to out, ending in "\n". `current` (may be NULL) marks
+ * revisions with "(current)" as history -i and show do. */
+/* "rev (label) (head)" for `heads` ("(effective head)" for a head only
+ * depended on); verbose gives the `show` block. */
 void lm_revmap_format_short(const lm_revmap *m, const lm_revision *r, int verbose, lm_buf *out);
+/* "rev (head) (branchpoint)" for `current` (no labels, as Alembic). */
+void lm_revmap_format_current(const lm_revmap *m, const lm_revision *r, int verbose, lm_buf *out);
 /* "parent -> rev (label) (head) (branchpoint) (mergepoint), message" for `history`. */
 void lm_revmap_format_history(const lm_revmap *m, const lm_revision *r, int verbose,
 			      const lm_strv *current, lm_buf *out);
+/* The `show` block ("Rev: x (head)\nParent: ...\nPath: ...\n\n    doc\n"). */
+void lm_revmap_format_show(const lm_revmap *m, const lm_revision *r, const lm_strv *current,
+			   lm_buf *out);
+/* The whole output of `branches`: per branch point, newest first, the point
+ * then one "   -> child" line per child and a blank line. */
+int lm_revmap_format_branches(const lm_revmap *m, int verbose, lm_buf *out);
 
 #endif

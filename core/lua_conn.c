@@ -1,0 +1,297 @@
+/*
+ * lua_conn.c — a database connection as a Lua userdata.
+ *
+ * The userdata exists before the connection is stored in it, so an error
+ * in between leaks nothing; __gc closes what is left open. As in Redis's
+ * call/pcall, one C function serves the raising method (execute, query)
+ * and the non-raising one (pexecute, pquery: nil, message).
+ */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+#include "lua_host.h"
+
+#define CONN_MT "luamig.connection"
+
+typedef struct lconn {
+	lm_conn *c;
+} lconn;
+
+static lm_conn *check_conn(lua_State *L)
+{
+	lconn *lc = luaL_checkudata(L, 1, CONN_MT);
+	if (!lc->c)
+		luaL_error(L, "connection is closed");
+	return lc->c;
+}
+
+void lm_lua_push_conn(lua_State *L, lm_conn *c)
+{
+	lconn *lc = lua_newuserdatauv(L, sizeof *lc, 1);
+	lc->c = c;
+	luaL_setmetatable(L, CONN_MT);
+}
+
+/* Reads params (an array table with an optional n field) into values that
+ * point into Lua strings kept alive on the stack by the table. */
+static lm_value *read_params(lua_State *L, int idx, size_t *count)
+{
+	*count = 0;
+	if (lua_isnoneornil(L, idx))
+		return NULL;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	lua_getfield(L, idx, "n");
+	lua_Integer n = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : luaL_len(L, idx);
+	lua_pop(L, 1);
+	if (n <= 0)
+		return NULL;
+	lm_value *v = lm_calloc((size_t)n, sizeof *v);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lm_value *p = &v[i - 1];
+		int t = lua_rawgeti(L, idx, i);
+		switch (t) {
+		case LUA_TNIL: p->type = LM_V_NULL; break;
+		case LUA_TBOOLEAN:
+			p->type = LM_V_BOOL;
+			p->i = lua_toboolean(L, -1);
+			break;
+		case LUA_TNUMBER:
+			if (lua_isinteger(L, -1)) {
+				p->type = LM_V_INT;
+				p->i = (long long)lua_tointeger(L, -1);
+			} else {
+				p->type = LM_V_FLOAT;
+				p->f = (double)lua_tonumber(L, -1);
+			}
+			break;
+		case LUA_TSTRING:
+			p->type = LM_V_TEXT;
+			p->s = lua_tolstring(L, -1, &p->len);
+			break;
+		default:
+			free(v);
+			luaL_error(L, "parameter %d: cannot bind a %s value", (int)i, lua_typename(L, t));
+		}
+		lua_pop(L, 1);   /* the string stays alive: the table holds it */
+	}
+	*count = (size_t)n;
+	return v;
+}
+
+static void push_value(lua_State *L, const lm_value *v)
+{
+	switch (v->type) {
+	case LM_V_NULL: lua_pushnil(L); break;
+	case LM_V_INT: lua_pushinteger(L, (lua_Integer)v->i); break;
+	case LM_V_BOOL: lua_pushboolean(L, (int)v->i); break;
+	case LM_V_FLOAT: lua_pushnumber(L, v->f); break;
+	default: lua_pushlstring(L, v->s, v->len); break;
+	}
+}
+
+/* Pushes rows: an array of tables with [i] and [column name] fields, and
+ * a second value, the array of column names. */
+static void push_result(lua_State *L, const lm_result *r)
+{
+	lua_createtable(L, (int)r->nrows, 0);
+	for (size_t i = 0; i < r->nrows; i++) {
+		lua_createtable(L, (int)r->ncols, (int)r->ncols);
+		for (size_t j = 0; j < r->ncols; j++) {
+			push_value(L, lm_result_at(r, i, j));
+			lua_pushvalue(L, -1);
+			lua_rawseti(L, -3, (lua_Integer)j + 1);
+			lua_setfield(L, -2, r->colnames[j]);
+		}
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_createtable(L, (int)r->ncols, 0);
+	for (size_t j = 0; j < r->ncols; j++) {
+		lua_pushstring(L, r->colnames[j]);
+		lua_rawseti(L, -2, (lua_Integer)j + 1);
+	}
+}
+
+/* Shared by execute/pexecute/query/pquery: upvalue 1 = want rows,
+ * upvalue 2 = protected (return nil, msg instead of raising). */
+static int l_run(lua_State *L)
+{
+	lm_conn *c = check_conn(L);
+	const char *sql = luaL_checkstring(L, 2);
+	int want_rows = lua_toboolean(L, lua_upvalueindex(1));
+	int protected_ = lua_toboolean(L, lua_upvalueindex(2));
+	size_t n;
+	lm_value *params = read_params(L, 3, &n);
+	lm_result *res = NULL;
+	long long changes = 0;
+	int rc;
+	if (!params && !want_rows && lua_isnoneornil(L, 3))
+		rc = c->driver->exec(c, sql);
+	else
+		rc = c->driver->query(c, sql, params, n, want_rows ? &res : NULL, &changes);
+	free(params);
+	if (rc != 0) {
+		char *msg = lm_redact(lm_error_get());
+		if (protected_) {
+			lua_pushnil(L);
+			lua_pushstring(L, msg);
+			free(msg);
+			return 2;
+		}
+		lua_pushstring(L, msg);
+		free(msg);
+		return lua_error(L);
+	}
+	if (want_rows) {
+		push_result(L, res);
+		lm_result_free(res);
+		return 2;
+	}
+	lua_pushinteger(L, (lua_Integer)changes);
+	return 1;
+}
+
+static int simple(lua_State *L, int (*fn)(lm_conn *))
+{
+	lm_conn *c = check_conn(L);
+	if (fn(c) != 0) {
+		char *msg = lm_redact(lm_error_get());
+		lua_pushstring(L, msg);
+		free(msg);
+		return lua_error(L);
+	}
+	lua_settop(L, 1);
+	return 1;
+}
+
+static int l_begin(lua_State *L)
+{
+	return simple(L, check_conn(L)->driver->begin);
+}
+
+static int l_commit(lua_State *L)
+{
+	return simple(L, check_conn(L)->driver->commit);
+}
+
+static int l_rollback(lua_State *L)
+{
+	return simple(L, check_conn(L)->driver->rollback);
+}
+
+static int l_in_transaction(lua_State *L)
+{
+	lm_conn *c = check_conn(L);
+	lua_pushboolean(L, c->driver->in_transaction(c));
+	return 1;
+}
+
+/* conn:try_lock(key) -> true | false, holder-text */
+static int l_try_lock(lua_State *L)
+{
+	lm_conn *c = check_conn(L);
+	lm_lock_holder holder = {{0}};
+	int rc = c->driver->try_lock(c, luaL_checkstring(L, 2), &holder);
+	if (rc < 0)
+		return luaL_error(L, "%s", lm_error_get());
+	lua_pushboolean(L, rc == 1);
+	lua_pushstring(L, holder.text);
+	return 2;
+}
+
+static int l_unlock(lua_State *L)
+{
+	lm_conn *c = check_conn(L);
+	if (c->driver->unlock(c, luaL_checkstring(L, 2)) != 0)
+		return luaL_error(L, "%s", lm_error_get());
+	return 0;
+}
+
+static int l_close(lua_State *L)
+{
+	lconn *lc = luaL_checkudata(L, 1, CONN_MT);
+	lm_conn_close(lc->c);
+	lc->c = NULL;
+	return 0;
+}
+
+static int l_index(lua_State *L)
+{
+	lm_conn *c = check_conn(L);
+	const char *k = luaL_checkstring(L, 2);
+	if (strcmp(k, "dialect") == 0) {
+		lua_pushstring(L, c->driver->name);
+		return 1;
+	}
+	if (strcmp(k, "url") == 0) {
+		lua_pushstring(L, c->url.redacted);
+		return 1;
+	}
+	if (strcmp(k, "placeholder") == 0) {
+		char p[2] = {c->driver->placeholder, 0};
+		lua_pushstring(L, p);
+		return 1;
+	}
+	if (strcmp(k, "server_version") == 0) {
+		lua_pushstring(L, c->driver->server_version(c));
+		return 1;
+	}
+	if (strcmp(k, "database") == 0) {
+		if (c->url.path)
+			lua_pushstring(L, c->url.path);
+		else
+			lua_pushnil(L);
+		return 1;
+	}
+	luaL_getmetatable(L, CONN_MT);
+	lua_getfield(L, -1, "methods");
+	lua_getfield(L, -1, k);
+	return 1;
+}
+
+static int l_tostring(lua_State *L)
+{
+	lconn *lc = luaL_checkudata(L, 1, CONN_MT);
+	if (lc->c)
+		lua_pushfstring(L, "<connection %s>", lc->c->url.redacted);
+	else
+		lua_pushliteral(L, "<connection closed>");
+	return 1;
+}
+
+void lm_lua_open_conn(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{"begin", l_begin},
+		{"commit", l_commit},
+		{"rollback", l_rollback},
+		{"in_transaction", l_in_transaction},
+		{"try_lock", l_try_lock},
+		{"unlock", l_unlock},
+		{"close", l_close},
+		{NULL, NULL},
+	};
+	luaL_newmetatable(L, CONN_MT);
+	luaL_newlib(L, methods);
+	const struct {
+		const char *name;
+		int rows, prot;
+	} runs[] = {{"execute", 0, 0}, {"pexecute", 0, 1}, {"query", 1, 0}, {"pquery", 1, 1}};
+	for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+		lua_pushboolean(L, runs[i].rows);
+		lua_pushboolean(L, runs[i].prot);
+		lua_pushcclosure(L, l_run, 2);
+		lua_setfield(L, -2, runs[i].name);
+	}
+	lua_setfield(L, -2, "methods");
+	lua_pushcfunction(L, l_index);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, l_close);
+	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, l_close);
+	lua_setfield(L, -2, "__close");
+	lua_pushcfunction(L, l_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_pop(L, 1);
+}

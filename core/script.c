@@ -1,0 +1,469 @@
+/*
+ * script.c — the script directory and the revision-header scanner.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "script.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+void lm_revision_dispose(lm_revision *r)
+{
+	free(r->id);
+	lm_strv_dispose(&r->down);
+	lm_strv_dispose(&r->labels);
+	lm_strv_dispose(&r->depends);
+	free(r->message);
+	free(r->doc);
+	free(r->path);
+	free(r->create_date);
+	memset(r, 0, sizeof *r);
+}
+
+static void split_locations(const char *value, const char *sep, lm_strv *out)
+{
+	/* With no path_separator Alembic splits on spaces and commas (its
+	 * legacy behaviour); "os" means ':' on POSIX. */
+	const char *delims = " ,\n\t";
+	char one[2] = {0, 0};
+	if (sep) {
+		if (strcmp(sep, "os") == 0 || strcmp(sep, ":") == 0)
+			delims = ":";
+		else if (strcmp(sep, ";") == 0)
+			delims = ";";
+		else if (strcmp(sep, "space") == 0)
+			delims = " ";
+		else if (strcmp(sep, "newline") == 0)
+			delims = "\n";
+		else if (strlen(sep) == 1) {
+			one[0] = sep[0];
+			delims = one;
+		}
+	}
+	char *copy = lm_strdup(value);
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, delims, &save); tok; tok = strtok_r(NULL, delims, &save)) {
+		while (isspace((unsigned char)*tok))
+			tok++;
+		size_t n = strlen(tok);
+		while (n && isspace((unsigned char)tok[n - 1]))
+			tok[--n] = '\0';
+		if (n)
+			lm_strv_push_own(out, lm_path_abs(tok));
+	}
+	free(copy);
+}
+
+int lm_script_dir_open(lm_config *cfg, const char *section, lm_script_dir *out)
+{
+	memset(out, 0, sizeof *out);
+	const char *loc = lm_config_get(cfg, section, "script_location");
+	if (!loc) {
+		lm_error_set("No 'script_location' key found in configuration.");
+		return -1;
+	}
+	out->dir = lm_path_abs(loc);
+	if (!lm_is_dir(out->dir)) {
+		lm_error_set("Path doesn't exist: '%s'.  Please use the 'init' command to create a "
+			     "new scripts folder.", out->dir);
+		lm_script_dir_dispose(out);
+		return -1;
+	}
+	const char *vl = lm_config_get(cfg, section, "version_locations");
+	if (vl) {
+		const char *sep = lm_config_get(cfg, section, "path_separator");
+		if (!sep)
+			sep = lm_config_get(cfg, section, "version_path_separator");
+		split_locations(vl, sep, &out->version_locations);
+	}
+	if (out->version_locations.n == 0)
+		lm_strv_push_own(&out->version_locations, lm_path_join(out->dir, "versions"));
+	const char *ft = lm_config_get(cfg, section, "file_template");
+	out->file_template = lm_strdup(ft && *ft ? ft : "%(rev)s_%(slug)s");
+	const char *tsl = lm_config_get(cfg, section, "truncate_slug_length");
+	out->truncate_slug_length = tsl ? atoi(tsl) : 40;
+	const char *tz = lm_config_get(cfg, section, "timezone");
+	out->timezone = tz && *tz ? lm_strdup(tz) : NULL;
+	const char *rec = lm_config_get(cfg, section, "recursive_version_locations");
+	out->recursive = rec && (strcmp(rec, "true") == 0 || strcmp(rec, "True") == 0 ||
+				 strcmp(rec, "1") == 0 || strcmp(rec, "yes") == 0);
+	return 0;
+}
+
+void lm_script_dir_dispose(lm_script_dir *sd)
+{
+	free(sd->dir);
+	lm_strv_dispose(&sd->version_locations);
+	free(sd->file_template);
+	free(sd->timezone);
+	lm_revmap_free(sd->map);
+	memset(sd, 0, sizeof *sd);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_revision_file(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 4 && strcmp(name + n - 4, ".lua") == 0 && strncmp(name, ".#", 2) != 0 &&
+	       name[0] != '.';
+}
+
+/* Files sorted by name, then (when recursive) each subfolder sorted. */
+static int list_dir(const char *dir, int recursive, lm_strv *out)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;   /* a missing versions folder holds no revisions */
+	lm_strv files = {0}, subdirs = {0};
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (is_revision_file(e->d_name)) {
+			lm_strv_push(&files, e->d_name);
+		} else if (recursive) {
+			char *p = lm_path_join(dir, e->d_name);
+			if (lm_is_dir(p) && strcmp(e->d_name, "__pycache__") != 0)
+				lm_strv_push(&subdirs, e->d_name);
+			free(p);
+		}
+	}
+	closedir(d);
+	qsort(files.v, files.n, sizeof(char *), cmp_str);
+	qsort(subdirs.v, subdirs.n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < files.n; i++)
+		lm_strv_push_own(out, lm_path_join(dir, files.v[i]));
+	for (size_t i = 0; i < subdirs.n; i++) {
+		char *p = lm_path_join(dir, subdirs.v[i]);
+		list_dir(p, recursive, out);
+		free(p);
+	}
+	lm_strv_dispose(&files);
+	lm_strv_dispose(&subdirs);
+	return 0;
+}
+
+int lm_script_dir_files(const lm_script_dir *sd, lm_strv *out)
+{
+	for (size_t i = 0; i < sd->version_locations.n; i++)
+		if (list_dir(sd->version_locations.v[i], sd->recursive, out) != 0)
+			return -1;
+	return 0;
+}
+
+int lm_script_dir_load(lm_script_dir *sd)
+{
+	lm_strv files = {0};
+	int rc = -1;
+	lm_revmap *map = lm_revmap_new();
+	if (lm_script_dir_files(sd, &files) != 0)
+		goto done;
+	for (size_t i = 0; i < files.n; i++) {
+		char *text = lm_read_file(files.v[i], NULL);
+		if (!text)
+			goto done;
+		lm_revision r;
+		int ok = lm_script_scan(files.v[i], text, &r);
+		free(text);
+		if (ok != 0)
+			goto done;
+		r.order = i;
+		lm_revmap_add(map, &r);
+	}
+	if (lm_revmap_build(map) != 0)
+		goto done;
+	lm_revmap_free(sd->map);
+	sd->map = map;
+	map = NULL;
+	rc = 0;
+done:
+	lm_revmap_free(map);
+	lm_strv_dispose(&files);
+	return rc;
+}
+
+/* ---- the header scanner ------------------------------------------------ */
+
+typedef struct scanner {
+	const char *path;
+	const char *p;
+	int line;
+} scanner;
+
+static void skip_space(scanner *s)
+{
+	for (;;) {
+		while (*s->p == ' ' || *s->p == '\t' || *s->p == '\r')
+			s->p++;
+		if (s->p[0] == '-' && s->p[1] == '-' && s->p[2] != '[') {
+			while (*s->p && *s->p != '\n')
+				s->p++;
+		}
+		if (*s->p == '\n') {
+			s->line++;
+			s->p++;
+			continue;
+		}
+		return;
+	}
+}
+
+/* A long bracket "[==[" at s->p: returns its level, or -1. */
+static int long_bracket(const char *p)
+{
+	if (*p != '[')
+		return -1;
+	int level = 0;
+	p++;
+	while (*p == '=') {
+		level++;
+		p++;
+	}
+	return *p == '[' ? level : -1;
+}
+
+/* Reads a long string body after "[==[" and returns it (caller frees). */
+static char *read_long(scanner *s, int level)
+{
+	s->p += level + 2;
+	if (*s->p == '\n') {   /* Lua drops a first newline */
+		s->p++;
+		s->line++;
+	}
+	const char *start = s->p;
+	for (; *s->p; s->p++) {
+		if (*s->p == '\n')
+			s->line++;
+		if (*s->p == ']') {
+			int l = 0;
+			const char *q = s->p + 1;
+			while (*q == '=') {
+				l++;
+				q++;
+			}
+			if (*q == ']' && l == level) {
+				char *body = lm_strndup(start, (size_t)(s->p - start));
+				s->p = q + 1;
+				return body;
+			}
+		}
+	}
+	return NULL;
+}
+
+static int scan_error(scanner *s, const char *what)
+{
+	lm_error_set("%s:%d: %s", s->path, s->line, what);
+	return -1;
+}
+
+/* A quoted Lua string with the common escapes. */
+static char *read_quoted(scanner *s)
+{
+	char q = *s->p++;
+	lm_buf b = {0};
+	while (*s->p && *s->p != q) {
+		if (*s->p == '\n') {
+			lm_buf_dispose(&b);
+			return NULL;
+		}
+		if (*s->p == '\\' && s->p[1]) {
+			s->p++;
+			char c = *s->p;
+			lm_buf_putc(&b, c == 'n' ? '\n' : c == 't' ? '\t' : c);
+			s->p++;
+			continue;
+		}
+		lm_buf_putc(&b, *s->p++);
+	}
+	if (*s->p != q) {
+		lm_buf_dispose(&b);
+		return NULL;
+	}
+	s->p++;
+	return lm_buf_detach(&b);
+}
+
+/* value := nil | string | { string [, string]* [,] } ; 1 = literal read,
+ * 0 = not a literal (the caller reports it). */
+static int read_value(scanner *s, lm_strv *out)
+{
+	skip_space(s);
+	if (strncmp(s->p, "nil", 3) == 0 && !isalnum((unsigned char)s->p[3]) && s->p[3] != '_') {
+		s->p += 3;
+		return 1;
+	}
+	if (*s->p == '"' || *s->p == '\'') {
+		char *v = read_quoted(s);
+		if (!v)
+			return 0;
+		lm_strv_push_own(out, v);
+		return 1;
+	}
+	if (*s->p == '{') {
+		s->p++;
+		for (;;) {
+			skip_space(s);
+			if (*s->p == '}') {
+				s->p++;
+				return 1;
+			}
+			if (*s->p != '"' && *s->p != '\'')
+				return 0;
+			char *v = read_quoted(s);
+			if (!v)
+				return 0;
+			lm_strv_push_own(out, v);
+			skip_space(s);
+			if (*s->p == ',' || *s->p == ';')
+				s->p++;
+		}
+	}
+	return 0;
+}
+
+/* The docstring: the first paragraph is Alembic's Script.doc (the message). */
+static void set_doc(lm_revision *r, const char *body)
+{
+	const char *b = body;
+	while (*b == '\n' || *b == ' ' || *b == '\t' || *b == '\r')
+		b++;
+	size_t n = strlen(b);
+	while (n && isspace((unsigned char)b[n - 1]))
+		n--;
+	r->doc = lm_strndup(b, n);
+	const char *para = strstr(r->doc, "\n\n");
+	r->message = para ? lm_strndup(r->doc, (size_t)(para - r->doc)) : lm_strdup(r->doc);
+	const char *cd = strstr(r->doc, "Create Date:");
+	if (cd) {
+		cd += 12;
+		while (*cd == ' ')
+			cd++;
+		r->create_date = lm_strndup(cd, strcspn(cd, "\n"));
+	}
+}
+
+int lm_script_scan(const char *path, const char *text, lm_revision *r)
+{
+	memset(r, 0, sizeof *r);
+	r->path = lm_strdup(path);
+	scanner s = {path, text, 1};
+	int have_rev = 0, have_down = 0;
+	if (s.p[0] == '#' && s.p[1] == '!')
+		while (*s.p && *s.p != '\n')
+			s.p++;
+	skip_space(&s);
+	if (s.p[0] == '-' && s.p[1] == '-' && long_bracket(s.p + 2) >= 0) {
+		s.p += 2;
+		char *body = read_long(&s, long_bracket(s.p));
+		if (!body) {
+			scan_error(&s, "unfinished long comment");
+			goto fail;
+		}
+		set_doc(r, body);
+		free(body);
+	}
+	if (!r->doc) {
+		r->doc = lm_strdup("");
+		r->message = lm_strdup("");
+	}
+	/* Top-level assignments start a line; everything else is skipped line
+	 * by line (long strings and comments included, so that a "revision ="
+	 * inside one is not taken). */
+	while (*s.p) {
+		skip_space(&s);
+		if (!*s.p)
+			break;
+		int lb = -1;
+		if (s.p[0] == '-' && s.p[1] == '-' && (lb = long_bracket(s.p + 2)) >= 0) {
+			s.p += 2;
+			free(read_long(&s, lb));
+			continue;
+		}
+		const char *names[] = {"revision", "down_revision", "branch_labels", "depends_on"};
+		int which = -1;
+		size_t nlen = 0;
+		for (int i = 0; i < 4; i++) {
+			nlen = strlen(names[i]);
+			if (strncmp(s.p, names[i], nlen) == 0 && !isalnum((unsigned char)s.p[nlen]) &&
+			    s.p[nlen] != '_') {
+				which = i;
+				break;
+			}
+		}
+		if (which >= 0) {
+			const char *q = s.p + nlen;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (*q == '=' && q[1] != '=') {
+				s.p = q + 1;
+				lm_strv vals = {0};
+				int line = s.line;
+				if (!read_value(&s, &vals)) {
+					lm_strv_dispose(&vals);
+					s.line = line;
+					char *m = lm_sprintf("%s must be nil, a string or a list of strings "
+							     "written literally", names[which]);
+					scan_error(&s, m);
+					free(m);
+					goto fail;
+				}
+				switch (which) {
+				case 0:
+					if (vals.n != 1) {
+						lm_strv_dispose(&vals);
+						scan_error(&s, "revision must be a string");
+						goto fail;
+					}
+					free(r->id);
+					r->id = lm_strdup(vals.v[0]);
+					have_rev = 1;
+					lm_strv_dispose(&vals);
+					break;
+				case 1: lm_strv_dispose(&r->down); r->down = vals; have_down = 1; break;
+				case 2: lm_strv_dispose(&r->labels); r->labels = vals; break;
+				default: lm_strv_dispose(&r->depends); r->depends = vals; break;
+				}
+				continue;
+			}
+		}
+		/* Not a header line: skip to the end of the line, stepping over
+		 * any long string that starts on it. */
+		while (*s.p && *s.p != '\n') {
+			if (*s.p == '[' && (lb = long_bracket(s.p)) >= 0) {
+				free(read_long(&s, lb));
+				continue;
+			}
+			if (*s.p == '"' || *s.p == '\'') {
+				char *v = read_quoted(&s);
+				if (!v)
+					break;
+				free(v);
+				continue;
+			}
+			if (s.p[0] == '-' && s.p[1] == '-')
+				break;
+			s.p++;
+		}
+	}
+	if (!have_rev) {
+		lm_error_set("%s: no 'revision = \"...\"' line: a revision file must name its "
+			     "revision", path);
+		goto fail;
+	}
+	if (!have_down) {
+		lm_error_set("%s: no 'down_revision = ...' line (use down_revision = nil for a "
+			     "first revision)", path);
+		goto fail;
+	}
+	return 0;
+fail:
+	lm_revision_dispose(r);
+	return -1;
+}
