@@ -31,6 +31,14 @@ int lm_url_parse(const char *text, lm_url *out);
 void lm_url_dispose(lm_url *u);
 /* Replaces every "user:password@" in text by "user:***@"; caller frees. */
 char *lm_redact(const char *text);
+/* PostgreSQL's part of lm_url_parse (driver_pg.c): postgresql://, postgres://
+ * and postgresql+<driver>:// become conninfo, a libpq URI. Fills redacted
+ * and conninfo, and raw, dialect and driver when still NULL. 0, or -1 with
+ * the error slot set and *out disposed. */
+int lm_pg_url_parse(const char *text, lm_url *out);
+/* The pg_advisory_lock id of a runner lock key: 64-bit FNV-1a of the key's
+ * bytes as a signed bigint (driver_pg.c), for DBAs and tests to use too. */
+long long lm_pg_advisory_key(const char *key);
 
 /* A bound parameter or a result value. Text is also used for numbers that
  * arrive as text from the database; blob for bytes. */
