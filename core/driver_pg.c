@@ -220,35 +220,35 @@ static const char *error_class(const char *sqlstate)
 }
 
 /*
- * Puts a failed result's message in the error slot: the server's primary
- * message, its DETAIL and HINT when there are some, and the statement, as
- * "(psycopg2.ProgrammingError) relation "x" does not exist\n[SQL: ...]".
+ * Puts a failed result's message in the error slot as psycopg2 and
+ * SQLAlchemy show it: the DB-API class, the server's message without its
+ * "ERROR:  " (so with DETAIL, HINT, the LINE pointer and CONTEXT when the
+ * server sent them), then the statement:
+ *     (psycopg2.ProgrammingError) relation "x" does not exist
+ *     LINE 1: SELECT * FROM x
+ *                           ^
+ *     [SQL: SELECT * FROM x]
  * res may be NULL (the statement never got a result: libpq tells why on
  * conn). Returns -1.
  */
 static int fail_on(PGconn *conn, const char *password, const PGresult *res, const char *sql)
 {
 	lm_buf b = {0};
-	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *severity = res ? PQresultErrorField(res, PG_DIAG_SEVERITY) : NULL;
 	lm_buf_printf(&b, "(psycopg2.%s) ", error_class(sqlstate));
-	if (primary) {
-		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-		lm_buf_puts(&b, primary);
-		if (detail)
-			lm_buf_printf(&b, "\nDETAIL:  %s", detail);
-		if (hint)
-			lm_buf_printf(&b, "\nHINT:  %s", hint);
-	} else {
-		/* No server message: a client-side failure (lost connection,
-		 * bad parameter); libpq tells it on the connection. */
-		char *m = lm_strdup(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
-									 : PQerrorMessage(conn));
-		chomp(m);
-		lm_buf_puts(&b, m[0] ? m : "unknown libpq error");
-		free(m);
-	}
+	/* Without a result message it is a client-side failure (lost
+	 * connection, bad parameter), which libpq tells on the connection. */
+	char *m = lm_strdup(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+								 : PQerrorMessage(conn));
+	chomp(m);
+	const char *text = m;
+	/* A server message starts with its (localised) severity and ":  ". */
+	size_t sevlen = severity ? strlen(severity) : 0;
+	if (sevlen && strncmp(m, severity, sevlen) == 0 && strncmp(m + sevlen, ":  ", 3) == 0)
+		text = m + sevlen + 3;
+	lm_buf_puts(&b, text[0] ? text : "unknown libpq error");
+	free(m);
 	if (sql)
 		lm_buf_printf(&b, "\n[SQL: %s]", sql);
 	char *msg = scrub(lm_buf_str(&b), password, NULL);

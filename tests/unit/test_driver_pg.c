@@ -439,6 +439,9 @@ static void test_errors_carry_server_message(void)
 	CHECK(c->driver->exec(c, "SELECT * FROM no_such_table") == -1);
 	CHECK_CONTAINS(lm_error_get(), "(psycopg2.ProgrammingError) relation \"no_such_table\" does not exist");
 	CHECK_CONTAINS(lm_error_get(), "[SQL: SELECT * FROM no_such_table]");
+	/* The server's pointer into the statement comes along, as in psql. */
+	CHECK_CONTAINS(lm_error_get(), "\nLINE 1: SELECT * FROM no_such_table\n");
+	CHECK_LACKS(lm_error_get(), "ERROR:");
 
 	CHECK(c->driver->exec(c, "DROP TABLE IF EXISTS uniq; CREATE TABLE uniq (id int primary key); "
 				 "INSERT INTO uniq VALUES (1)") == 0);
