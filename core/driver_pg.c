@@ -44,12 +44,12 @@ enum {
 };
 
 typedef struct pg_conn {
-	lm_conn base;        /* first: the callers see an lm_conn */
+	lm_conn base; /* first: the callers see an lm_conn */
 	PGconn *pg;
-	char *conninfo;      /* owned copy, to open the lock connection */
-	char *password;      /* owned, the URL's password or NULL: scrubbed from messages */
-	PGconn *lock_pg;     /* the lock's session, open while trying or holding */
-	char *lock_key;      /* the key held, or NULL */
+	char *conninfo;  /* owned copy, to open the lock connection */
+	char *password;  /* owned, the URL's password or NULL: scrubbed from messages */
+	PGconn *lock_pg; /* the lock's session, open while trying or holding */
+	char *lock_key;  /* the key held, or NULL */
 } pg_conn;
 
 static pg_conn *pg_of(lm_conn *c)
@@ -153,7 +153,7 @@ int lm_pg_url_parse(const char *text, lm_url *out)
 	const char *plus = sep ? memchr(text, '+', schemelen) : NULL;
 	size_t baselen = plus ? (size_t)(plus - text) : schemelen;
 	int ok = sep && ((baselen == 10 && strncmp(text, "postgresql", 10) == 0) ||
-			 (baselen == 8 && strncmp(text, "postgres", 8) == 0));
+	                 (baselen == 8 && strncmp(text, "postgres", 8) == 0));
 	if (ok && plus) {
 		ok = plus + 1 < sep;
 		for (const char *q = plus + 1; q < sep; q++)
@@ -166,7 +166,8 @@ int lm_pg_url_parse(const char *text, lm_url *out)
 	out->redacted = lm_redact(text);
 	if (!ok) {
 		lm_error_set("Could not parse SQLAlchemy URL from string '%s' (expected "
-			     "postgresql://user:password@host:port/database)", out->redacted);
+		             "postgresql://user:password@host:port/database)",
+		             out->redacted);
 		lm_url_dispose(out);
 		return -1;
 	}
@@ -208,10 +209,10 @@ static const char *error_class(const char *sqlstate)
 		const char *prefix;
 		const char *name;
 	} classes[] = {
-		{"23", "IntegrityError"},    {"42", "ProgrammingError"}, {"22", "DataError"},
-		{"0A", "NotSupportedError"}, {"XX", "InternalError"},    {"2D", "InternalError"},
-		{"40", "OperationalError"},  {"08", "OperationalError"}, {"53", "OperationalError"},
-		{"57", "OperationalError"},  {"58", "OperationalError"}, {"55", "OperationalError"},
+	        {"23", "IntegrityError"},    {"42", "ProgrammingError"}, {"22", "DataError"},
+	        {"0A", "NotSupportedError"}, {"XX", "InternalError"},    {"2D", "InternalError"},
+	        {"40", "OperationalError"},  {"08", "OperationalError"}, {"53", "OperationalError"},
+	        {"57", "OperationalError"},  {"58", "OperationalError"}, {"55", "OperationalError"},
 	};
 	for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
 		if (strncmp(sqlstate, classes[i].prefix, 2) == 0)
@@ -240,7 +241,7 @@ static int fail_on(PGconn *conn, const char *password, const PGresult *res, cons
 	/* Without a result message it is a client-side failure (lost
 	 * connection, bad parameter), which libpq tells on the connection. */
 	char *m = lm_strdup(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
-								 : PQerrorMessage(conn));
+	                                                        : PQerrorMessage(conn));
 	chomp(m);
 	const char *text = m;
 	/* A server message starts with its (localised) severity and ":  ". */
@@ -300,7 +301,8 @@ static PGconn *open_pg(const char *conninfo, const char *redacted, const char *p
 	if (PQstatus(pg) != CONNECTION_OK) {
 		char *msg = scrub(PQerrorMessage(pg), password, NULL);
 		chomp(msg);
-		lm_error_set("(psycopg2.OperationalError) could not connect to %s: %s", redacted, msg);
+		lm_error_set("(psycopg2.OperationalError) could not connect to %s: %s", redacted,
+		             msg);
 		free(msg);
 		PQfinish(pg);
 		return NULL;
@@ -376,7 +378,8 @@ static int pg_exec(lm_conn *c, const char *sql)
 		if (st == PGRES_COPY_IN) {
 			/* COPY ... FROM STDIN has no data here; end it so that
 			 * the server reports the failure and moves on. */
-			PQputCopyEnd(pc->pg, "luamig: COPY FROM STDIN is not supported in SQL text");
+			PQputCopyEnd(pc->pg,
+			             "luamig: COPY FROM STDIN is not supported in SQL text");
 		} else if (st == PGRES_COPY_OUT) {
 			char *buf;
 			while (PQgetCopyData(pc->pg, &buf, 0) > 0)
@@ -497,7 +500,7 @@ static int make_result(PGresult *res, lm_result **out)
  * statements that report none.
  */
 static int pg_query(lm_conn *c, const char *sql, const lm_value *params, size_t nparams,
-		    lm_result **out, long long *changes)
+                    lm_result **out, long long *changes)
 {
 	pg_conn *pc = pg_of(c);
 	if (out)
@@ -614,7 +617,7 @@ static int pg_commit(lm_conn *c)
 		return -1;
 	if (strcmp(tag, "ROLLBACK") == 0) {
 		lm_error_set("(psycopg2.InternalError) the transaction was rolled back, not "
-			     "committed: an earlier statement in it failed");
+		             "committed: an earlier statement in it failed");
 		return -1;
 	}
 	return 0;
@@ -691,15 +694,15 @@ static void describe_holder(pg_conn *pc, long long id, lm_lock_holder *holder)
 	snprintf(hi, sizeof hi, "%lu", (unsigned long)(u >> 32));
 	snprintf(lo, sizeof lo, "%lu", (unsigned long)(u & 0xffffffffu));
 	const char *const values[] = {hi, lo};
-	const char *sql =
-		"SELECT l.pid, a.application_name, a.usename, "
-		"       coalesce(host(a.client_addr), 'local'), "
-		"       date_trunc('second', a.backend_start)::text "
-		"FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-		"WHERE l.locktype = 'advisory' AND l.granted "
-		"  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-		"  AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 1 "
-		"LIMIT 1";
+	const char *sql = "SELECT l.pid, a.application_name, a.usename,"
+	                  " coalesce(host(a.client_addr), 'local'),"
+	                  " date_trunc('second', a.backend_start)::text"
+	                  " FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+	                  " JOIN pg_database d ON d.oid = l.database"
+	                  " WHERE l.locktype = 'advisory' AND l.granted"
+	                  " AND d.datname = current_database()"
+	                  " AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 1"
+	                  " LIMIT 1";
 	snprintf(holder->text, sizeof holder->text, "another session (it could not be identified)");
 	PGresult *res = PQexecParams(pc->lock_pg, sql, 2, NULL, values, NULL, NULL, 0);
 	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
@@ -770,7 +773,7 @@ static int pg_unlock(lm_conn *c, const char *key)
 	pg_conn *pc = pg_of(c);
 	if (pc->lock_key && strcmp(pc->lock_key, key) != 0) {
 		lm_error_set("cannot release lock '%s': this connection holds '%s'", key,
-			     pc->lock_key);
+		             pc->lock_key);
 		return -1;
 	}
 	lock_close(pc);
@@ -778,17 +781,17 @@ static int pg_unlock(lm_conn *c, const char *key)
 }
 
 const lm_driver lm_driver_postgresql = {
-	.name = "postgresql",
-	.placeholder = '$',
-	.connect = pg_connect,
-	.close = pg_close,
-	.exec = pg_exec,
-	.query = pg_query,
-	.begin = pg_begin,
-	.commit = pg_commit,
-	.rollback = pg_rollback,
-	.in_transaction = pg_in_transaction,
-	.try_lock = pg_try_lock,
-	.unlock = pg_unlock,
-	.server_version = pg_server_version,
+        .name = "postgresql",
+        .placeholder = '$',
+        .connect = pg_connect,
+        .close = pg_close,
+        .exec = pg_exec,
+        .query = pg_query,
+        .begin = pg_begin,
+        .commit = pg_commit,
+        .rollback = pg_rollback,
+        .in_transaction = pg_in_transaction,
+        .try_lock = pg_try_lock,
+        .unlock = pg_unlock,
+        .server_version = pg_server_version,
 };

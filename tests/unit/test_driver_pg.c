@@ -20,36 +20,36 @@
 static const char *current;
 static int failures;
 
-#define CHECK(cond)                                                                         \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n  error slot: %s\n",  \
-				__FILE__, __LINE__, current, #cond, lm_error_get());        \
-			failures++;                                                         \
-			return;                                                             \
-		}                                                                           \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n  error slot: %s\n",         \
+			        __FILE__, __LINE__, current, #cond, lm_error_get());               \
+			failures++;                                                                \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_CONTAINS(hay, needle)                                                              \
-	do {                                                                                     \
-		const char *h_ = (hay);                                                          \
-		if (!h_ || !strstr(h_, (needle))) {                                              \
-			fprintf(stderr, "%s:%d: %s: expected \"%s\" in:\n  %s\n", __FILE__,      \
-				__LINE__, current, (needle), h_ ? h_ : "(null)");                \
-			failures++;                                                              \
-			return;                                                                  \
-		}                                                                                \
+#define CHECK_CONTAINS(hay, needle)                                                                \
+	do {                                                                                       \
+		const char *h_ = (hay);                                                            \
+		if (!h_ || !strstr(h_, (needle))) {                                                \
+			fprintf(stderr, "%s:%d: %s: expected \"%s\" in:\n  %s\n", __FILE__,        \
+			        __LINE__, current, (needle), h_ ? h_ : "(null)");                  \
+			failures++;                                                                \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_LACKS(hay, needle)                                                                  \
-	do {                                                                                      \
-		const char *h_ = (hay);                                                           \
-		if (h_ && strstr(h_, (needle))) {                                                 \
+#define CHECK_LACKS(hay, needle)                                                                   \
+	do {                                                                                       \
+		const char *h_ = (hay);                                                            \
+		if (h_ && strstr(h_, (needle))) {                                                  \
 			fprintf(stderr, "%s:%d: %s: \"%s\" must not appear in:\n  %s\n", __FILE__, \
-				__LINE__, current, (needle), h_);                                 \
-			failures++;                                                               \
-			return;                                                                   \
-		}                                                                                 \
+			        __LINE__, current, (needle), h_);                                  \
+			failures++;                                                                \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
 /* --- the fixture's connection info ----------------------------------------- */
@@ -94,8 +94,8 @@ static int load_fixture(const char *path)
 static char *db_url(const char *scheme, const char *extra)
 {
 	return lm_sprintf("%s:///%s?host=%s&port=%s&user=postgres%s", scheme, DBNAME,
-			  fixture("LUAMIG_TEST_PG_HOST"), fixture("LUAMIG_TEST_PG_PORT"),
-			  extra ? extra : "");
+	                  fixture("LUAMIG_TEST_PG_HOST"), fixture("LUAMIG_TEST_PG_PORT"),
+	                  extra ? extra : "");
 }
 
 static lm_conn *connect_db(void)
@@ -152,12 +152,15 @@ static int scalar_is(lm_conn *c, const char *sql, const char *want)
 static void test_url_forms_become_libpq_uris(void)
 {
 	lm_url u;
-	CHECK(lm_url_parse("postgresql+psycopg2://scott:tiger99@db.example:5433/app?sslmode=require",
-			   &u) == 0);
+	CHECK(lm_url_parse(
+	              "postgresql+psycopg2://scott:tiger99@db.example:5433/app?sslmode=require",
+	              &u) == 0);
 	CHECK(strcmp(u.dialect, "postgresql") == 0);
 	CHECK(u.driver && strcmp(u.driver, "psycopg2") == 0);
-	CHECK(strcmp(u.conninfo, "postgresql://scott:tiger99@db.example:5433/app?sslmode=require") == 0);
-	CHECK(strcmp(u.redacted, "postgresql+psycopg2://scott:***@db.example:5433/app?sslmode=require") == 0);
+	CHECK(strcmp(u.conninfo,
+	             "postgresql://scott:tiger99@db.example:5433/app?sslmode=require") == 0);
+	CHECK(strcmp(u.redacted,
+	             "postgresql+psycopg2://scott:***@db.example:5433/app?sslmode=require") == 0);
 	lm_url_dispose(&u);
 
 	CHECK(lm_url_parse("postgres://me@/app?host=/var/run/postgresql", &u) == 0);
@@ -207,7 +210,7 @@ static void test_redaction_of_urls(void)
 {
 	lm_url u;
 	CHECK(lm_url_parse("postgresql://u:p%40ss:w0rd@h:1/d?password=other-secret&sslmode=disable",
-			   &u) == 0);
+	                   &u) == 0);
 	CHECK_LACKS(u.redacted, "p%40ss");
 	CHECK_LACKS(u.redacted, "w0rd");
 	CHECK_LACKS(u.redacted, "other-secret");
@@ -261,7 +264,8 @@ static void test_connect_with_driver_suffix_and_tcp(void)
 static void test_password_role_connects_and_never_shows_password(void)
 {
 	const char *pw = fixture("LUAMIG_TEST_PG_PASSWORD");
-	const char *urls[] = {fixture("LUAMIG_TEST_PG_PW_URL"), fixture("LUAMIG_TEST_PG_PW_SOCK_URL")};
+	const char *urls[] = {fixture("LUAMIG_TEST_PG_PW_URL"),
+	                      fixture("LUAMIG_TEST_PG_PW_SOCK_URL")};
 	for (size_t i = 0; i < 2; i++) {
 		lm_conn *c = NULL;
 		CHECK(lm_connect(urls[i], &c) == 0);
@@ -282,13 +286,14 @@ static void test_password_role_connects_and_never_shows_password(void)
 static void test_bad_password_message_has_no_password(void)
 {
 	const char *good = fixture("LUAMIG_TEST_PG_PASSWORD");
-	const char *urls[] = {fixture("LUAMIG_TEST_PG_PW_URL"), fixture("LUAMIG_TEST_PG_PW_SOCK_URL")};
+	const char *urls[] = {fixture("LUAMIG_TEST_PG_PW_URL"),
+	                      fixture("LUAMIG_TEST_PG_PW_SOCK_URL")};
 	for (size_t i = 0; i < 2; i++) {
 		/* Same URL, the password swapped for a wrong one. */
 		const char *at = strstr(urls[i], good);
 		CHECK(at);
 		char *bad = lm_sprintf("%.*sWr0ngPassw0rd-%zu%s", (int)(at - urls[i]), urls[i], i,
-				       at + strlen(good));
+		                       at + strlen(good));
 		lm_conn *c = NULL;
 		CHECK(lm_connect(bad, &c) == -1);
 		const char *err = lm_error_get();
@@ -313,24 +318,25 @@ static void test_query_with_params_and_nulls(void)
 	CHECK(c);
 	const char blob[] = {'a', '\0', 'b', (char)0xff};
 	lm_value p[7] = {
-		{.type = LM_V_INT, .i = 41},
-		{.type = LM_V_TEXT, .s = "héllo, world", .len = 6}, /* not NUL-terminated at len */
-		{.type = LM_V_NULL},
-		{.type = LM_V_FLOAT, .f = 2.5},
-		{.type = LM_V_BOOL, .i = 1},
-		{.type = LM_V_BLOB, .s = blob, .len = sizeof blob},
-		{.type = LM_V_INT, .i = -9000000000LL},
+	        {.type = LM_V_INT, .i = 41},
+	        {.type = LM_V_TEXT, .s = "héllo, world", .len = 6}, /* not NUL-terminated at len */
+	        {.type = LM_V_NULL},
+	        {.type = LM_V_FLOAT, .f = 2.5},
+	        {.type = LM_V_BOOL, .i = 1},
+	        {.type = LM_V_BLOB, .s = blob, .len = sizeof blob},
+	        {.type = LM_V_INT, .i = -9000000000LL},
 	};
 	lm_result *r = NULL;
 	long long changes = -1;
-	CHECK(c->driver->query(c,
-			       "SELECT $1::int + 1 AS answer, $2::text AS greeting, $3::text AS nothing, "
-			       "$4::float8 * 2 AS dbl, NOT $5::bool AS flag, $6::bytea AS bytes, "
-			       "$7::bigint AS big, 1.50::numeric AS price",
-			       p, 7, &r, &changes) == 0);
+	CHECK(c->driver->query(
+	              c,
+	              "SELECT $1::int + 1 AS answer, $2::text AS greeting, $3::text AS nothing, "
+	              "$4::float8 * 2 AS dbl, NOT $5::bool AS flag, $6::bytea AS bytes, "
+	              "$7::bigint AS big, 1.50::numeric AS price",
+	              p, 7, &r, &changes) == 0);
 	CHECK(r->nrows == 1 && r->ncols == 8);
 	CHECK(strcmp(r->colnames[0], "answer") == 0 && strcmp(r->colnames[7], "price") == 0);
-	CHECK(changes == 1);   /* SELECT reports the rows it returned */
+	CHECK(changes == 1); /* SELECT reports the rows it returned */
 	const lm_value *v = lm_result_at(r, 0, 0);
 	CHECK(v->type == LM_V_INT && v->i == 42);
 	v = lm_result_at(r, 0, 1);
@@ -341,7 +347,8 @@ static void test_query_with_params_and_nulls(void)
 	v = lm_result_at(r, 0, 4);
 	CHECK(v->type == LM_V_BOOL && v->i == 0);
 	v = lm_result_at(r, 0, 5);
-	CHECK(v->type == LM_V_BLOB && v->len == sizeof blob && memcmp(v->s, blob, sizeof blob) == 0);
+	CHECK(v->type == LM_V_BLOB && v->len == sizeof blob &&
+	      memcmp(v->s, blob, sizeof blob) == 0);
 	v = lm_result_at(r, 0, 6);
 	CHECK(v->type == LM_V_INT && v->i == -9000000000LL);
 	v = lm_result_at(r, 0, 7);
@@ -349,13 +356,15 @@ static void test_query_with_params_and_nulls(void)
 	lm_result_free(r);
 
 	/* Untyped parameters take their type from the context, as literals do. */
-	CHECK(c->driver->exec(c, "DROP TABLE IF EXISTS typed; "
-				 "CREATE TABLE typed (n int, flag boolean, x float8, t text)") == 0);
+	CHECK(c->driver->exec(c,
+	                      "DROP TABLE IF EXISTS typed; "
+	                      "CREATE TABLE typed (n int, flag boolean, x float8, t text)") == 0);
 	lm_value q[4] = {{.type = LM_V_INT, .i = 7},
-			 {.type = LM_V_BOOL, .i = 1},
-			 {.type = LM_V_FLOAT, .f = INFINITY},
-			 {.type = LM_V_NULL}};
-	CHECK(c->driver->query(c, "INSERT INTO typed VALUES ($1, $2, $3, $4)", q, 4, NULL, &changes) == 0);
+	                 {.type = LM_V_BOOL, .i = 1},
+	                 {.type = LM_V_FLOAT, .f = INFINITY},
+	                 {.type = LM_V_NULL}};
+	CHECK(c->driver->query(c, "INSERT INTO typed VALUES ($1, $2, $3, $4)", q, 4, NULL,
+	                       &changes) == 0);
 	CHECK(changes == 1);
 	CHECK(scalar_is(c, "SELECT n FROM typed WHERE flag AND x = 'Infinity' AND t IS NULL", "7"));
 	lm_conn_close(c);
@@ -366,24 +375,28 @@ static void test_rowcounts(void)
 	lm_conn *c = connect_db();
 	CHECK(c);
 	CHECK(c->driver->exec(c, "DROP TABLE IF EXISTS counted; "
-				 "CREATE TABLE counted (id int primary key, name text)") == 0);
+	                         "CREATE TABLE counted (id int primary key, name text)") == 0);
 	long long changes = -1;
 	for (int i = 1; i <= 3; i++) {
-		lm_value p[2] = {{.type = LM_V_INT, .i = i}, {.type = LM_V_TEXT, .s = "x", .len = 1}};
-		CHECK(c->driver->query(c, "INSERT INTO counted VALUES ($1, $2)", p, 2, NULL, &changes) == 0);
+		lm_value p[2] = {{.type = LM_V_INT, .i = i},
+		                 {.type = LM_V_TEXT, .s = "x", .len = 1}};
+		CHECK(c->driver->query(c, "INSERT INTO counted VALUES ($1, $2)", p, 2, NULL,
+		                       &changes) == 0);
 		CHECK(changes == 1);
 	}
 	lm_value one = {.type = LM_V_INT, .i = 1};
 	CHECK(c->driver->query(c, "UPDATE counted SET name = 'y' WHERE id > $1", &one, 1, NULL,
-			       &changes) == 0);
+	                       &changes) == 0);
 	CHECK(changes == 2);
-	CHECK(c->driver->query(c, "DELETE FROM counted WHERE id = 99", NULL, 0, NULL, &changes) == 0);
+	CHECK(c->driver->query(c, "DELETE FROM counted WHERE id = 99", NULL, 0, NULL, &changes) ==
+	      0);
 	CHECK(changes == 0);
 	CHECK(c->driver->query(c, "CREATE INDEX ix_counted_name ON counted (name)", NULL, 0, NULL,
-			       &changes) == 0);
+	                       &changes) == 0);
 	CHECK(changes == 0);
 	lm_result *r = NULL;
-	CHECK(c->driver->query(c, "SELECT id, name FROM counted ORDER BY id", NULL, 0, &r, NULL) == 0);
+	CHECK(c->driver->query(c, "SELECT id, name FROM counted ORDER BY id", NULL, 0, &r, NULL) ==
+	      0);
 	CHECK(r->nrows == 3 && r->ncols == 2);
 	CHECK(lm_result_at(r, 2, 0)->i == 3);
 	lm_result_free(r);
@@ -400,8 +413,9 @@ static void test_rollback_undoes_ddl(void)
 	CHECK(c->driver->exec(c, "DROP TABLE IF EXISTS kept; DROP TABLE IF EXISTS undone") == 0);
 	CHECK(c->driver->begin(c) == 0);
 	CHECK(c->driver->in_transaction(c) == 1);
-	CHECK(c->driver->exec(c, "CREATE TABLE undone (x int); CREATE INDEX ix_undone ON undone (x); "
-				 "INSERT INTO undone VALUES (1)") == 0);
+	CHECK(c->driver->exec(c,
+	                      "CREATE TABLE undone (x int); CREATE INDEX ix_undone ON undone (x); "
+	                      "INSERT INTO undone VALUES (1)") == 0);
 	CHECK(scalar_is(c, "SELECT count(*) FROM undone", "1"));
 	CHECK(c->driver->rollback(c) == 0);
 	CHECK(c->driver->in_transaction(c) == 0);
@@ -437,30 +451,35 @@ static void test_errors_carry_server_message(void)
 	lm_conn *c = connect_db();
 	CHECK(c);
 	CHECK(c->driver->exec(c, "SELECT * FROM no_such_table") == -1);
-	CHECK_CONTAINS(lm_error_get(), "(psycopg2.ProgrammingError) relation \"no_such_table\" does not exist");
+	CHECK_CONTAINS(lm_error_get(),
+	               "(psycopg2.ProgrammingError) relation \"no_such_table\" does not exist");
 	CHECK_CONTAINS(lm_error_get(), "[SQL: SELECT * FROM no_such_table]");
 	/* The server's pointer into the statement comes along, as in psql. */
 	CHECK_CONTAINS(lm_error_get(), "\nLINE 1: SELECT * FROM no_such_table\n");
 	CHECK_LACKS(lm_error_get(), "ERROR:");
 
-	CHECK(c->driver->exec(c, "DROP TABLE IF EXISTS uniq; CREATE TABLE uniq (id int primary key); "
-				 "INSERT INTO uniq VALUES (1)") == 0);
+	CHECK(c->driver->exec(c,
+	                      "DROP TABLE IF EXISTS uniq; CREATE TABLE uniq (id int primary key); "
+	                      "INSERT INTO uniq VALUES (1)") == 0);
 	lm_value one = {.type = LM_V_INT, .i = 1};
 	CHECK(c->driver->query(c, "INSERT INTO uniq VALUES ($1)", &one, 1, NULL, NULL) == -1);
-	CHECK_CONTAINS(lm_error_get(), "(psycopg2.IntegrityError) duplicate key value violates unique "
-				       "constraint \"uniq_pkey\"");
+	CHECK_CONTAINS(lm_error_get(),
+	               "(psycopg2.IntegrityError) duplicate key value violates unique "
+	               "constraint \"uniq_pkey\"");
 	CHECK_CONTAINS(lm_error_get(), "DETAIL:  Key (id)=(1) already exists.");
 
 	/* Several statements: the failing one stops the rest, and the text
 	 * runs as one implicit transaction, so the first is undone too. */
 	CHECK(c->driver->exec(c, "DROP TABLE IF EXISTS m1; DROP TABLE IF EXISTS m2") == 0);
-	CHECK(c->driver->exec(c, "CREATE TABLE m1 (x int); SELECT 1/0; CREATE TABLE m2 (x int)") == -1);
+	CHECK(c->driver->exec(c, "CREATE TABLE m1 (x int); SELECT 1/0; CREATE TABLE m2 (x int)") ==
+	      -1);
 	CHECK_CONTAINS(lm_error_get(), "(psycopg2.DataError) division by zero");
 	CHECK(scalar_is(c, "SELECT to_regclass('m1') IS NULL AND to_regclass('m2') IS NULL", "1"));
 
 	/* A bad parameter count is the server's error, not a crash. */
 	CHECK(c->driver->query(c, "SELECT $1::int + $2::int", &one, 1, NULL, NULL) == -1);
-	CHECK_CONTAINS(lm_error_get(), "bind message supplies 1 parameters, but prepared statement");
+	CHECK_CONTAINS(lm_error_get(),
+	               "bind message supplies 1 parameters, but prepared statement");
 
 	/* The connection is still usable after all of that. */
 	CHECK(scalar_is(c, "SELECT 1", "1"));
@@ -474,8 +493,8 @@ static void test_lost_connection_is_an_error(void)
 	char *pid = scalar(victim, "SELECT pg_backend_pid()");
 	CHECK(pid);
 	lm_value p = {.type = LM_V_TEXT, .s = pid, .len = strlen(pid)};
-	CHECK(killer->driver->query(killer, "SELECT pg_terminate_backend($1::int, 5000)", &p, 1, NULL,
-				    NULL) == 0);
+	CHECK(killer->driver->query(killer, "SELECT pg_terminate_backend($1::int, 5000)", &p, 1,
+	                            NULL, NULL) == 0);
 	free(pid);
 	CHECK(victim->driver->exec(victim, "SELECT 1") == -1);
 	CHECK(lm_error_get()[0] != '\0');
@@ -501,7 +520,7 @@ static void test_lock_from_two_connections(void)
 	lm_lock_holder h;
 	memset(&h, 0, sizeof h);
 	CHECK(d->try_lock(a, "luamig-test-lock", &h) == 1);
-	CHECK(d->try_lock(a, "luamig-test-lock", &h) == 1);   /* already ours */
+	CHECK(d->try_lock(a, "luamig-test-lock", &h) == 1); /* already ours */
 	CHECK(d->try_lock(a, "another-lock", &h) == -1);
 
 	CHECK(d->try_lock(b, "luamig-test-lock", &h) == 0);
@@ -520,9 +539,9 @@ static void test_lock_from_two_connections(void)
 	lm_value p = {.type = LM_V_INT, .i = id};
 	lm_result *r = NULL;
 	CHECK(d->query(b,
-		       "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-		       "AND ((classid::int8 << 32) | objid::int8) = $1::int8 AND objsubid = 1",
-		       &p, 1, &r, NULL) == 0);
+	               "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+	               "AND ((classid::int8 << 32) | objid::int8) = $1::int8 AND objsubid = 1",
+	               &p, 1, &r, NULL) == 0);
 	CHECK(lm_result_at(r, 0, 0)->i == 1);
 	lm_result_free(r);
 
@@ -534,11 +553,11 @@ static void test_lock_from_two_connections(void)
 
 	CHECK(d->unlock(a, "another-lock") == -1);
 	CHECK(d->unlock(a, "luamig-test-lock") == 0);
-	CHECK(d->unlock(a, "luamig-test-lock") == 0);   /* nothing left to release */
+	CHECK(d->unlock(a, "luamig-test-lock") == 0); /* nothing left to release */
 	/* Released at once: b needs no retry. */
 	CHECK(d->try_lock(b, "luamig-test-lock", &h) == 1);
 	CHECK(d->try_lock(a, "luamig-test-lock", &h) == 0);
-	lm_conn_close(b);   /* closing releases too */
+	lm_conn_close(b); /* closing releases too */
 	CHECK(d->try_lock(a, "luamig-test-lock", &h) == 1);
 	CHECK(d->unlock(a, "luamig-test-lock") == 0);
 	lm_conn_close(a);
@@ -604,22 +623,22 @@ int main(void)
 		void (*fn)(void);
 	} tests[] = {
 #define T(f) {#f, f}
-		T(test_url_forms_become_libpq_uris),
-		T(test_bad_urls_are_refused_without_password),
-		T(test_redaction_of_urls),
-		T(test_connect_through_socket_host_param),
-		T(test_connect_with_driver_suffix_and_tcp),
-		T(test_password_role_connects_and_never_shows_password),
-		T(test_bad_password_message_has_no_password),
-		T(test_query_with_params_and_nulls),
-		T(test_rowcounts),
-		T(test_rollback_undoes_ddl),
-		T(test_commit_after_failed_statement_is_an_error),
-		T(test_errors_carry_server_message),
-		T(test_lost_connection_is_an_error),
-		T(test_advisory_key_is_fnv1a_64),
-		T(test_lock_from_two_connections),
-		T(test_lock_does_not_block_create_index_concurrently),
+	        T(test_url_forms_become_libpq_uris),
+	        T(test_bad_urls_are_refused_without_password),
+	        T(test_redaction_of_urls),
+	        T(test_connect_through_socket_host_param),
+	        T(test_connect_with_driver_suffix_and_tcp),
+	        T(test_password_role_connects_and_never_shows_password),
+	        T(test_bad_password_message_has_no_password),
+	        T(test_query_with_params_and_nulls),
+	        T(test_rowcounts),
+	        T(test_rollback_undoes_ddl),
+	        T(test_commit_after_failed_statement_is_an_error),
+	        T(test_errors_carry_server_message),
+	        T(test_lost_connection_is_an_error),
+	        T(test_advisory_key_is_fnv1a_64),
+	        T(test_lock_from_two_connections),
+	        T(test_lock_does_not_block_create_index_concurrently),
 #undef T
 	};
 	size_t n = sizeof tests / sizeof tests[0];
