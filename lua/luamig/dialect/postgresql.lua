@@ -1,0 +1,290 @@
+--[[ luamig.dialect.postgresql — SQL for PostgreSQL, as SQLAlchemy 1.4's postgresql dialect and
+Alembic 1.8's PostgresqlImpl produce it.
+
+Differences from base: SERIAL/BIGSERIAL/SMALLSERIAL for the autoincrement primary key, IDENTITY
+columns, TIMESTAMP/TIME WITH(OUT) TIME ZONE, BYTEA, native ENUM types (CREATE TYPE before the
+table that uses them, DROP TYPE after a dropped table whose model is known), COMMENT ON,
+CREATE INDEX options (CONCURRENTLY, USING, INCLUDE, WITH, TABLESPACE, WHERE), EXCLUDE
+constraints, ALTER COLUMN ... TYPE ... USING, and all constraint ALTERs.
+]]
+
+local base = require "luamig.dialect.base"
+local sa = require "luamig.sa"
+
+local pg = base.derive("postgresql", {})
+
+-- SQLAlchemy's postgresql RESERVED_WORDS.
+local reserved = {}
+for w in ([[all analyse analyze and any array as asc asymmetric authorization between binary
+  both case cast check collate column constraint create cross current_catalog current_date
+  current_role current_schema current_time current_timestamp current_user default deferrable
+  desc distinct do else end except false fetch for foreign freeze from full grant group having
+  ilike in initially inner intersect into is isnull join leading left like limit localtime
+  localtimestamp natural new not notnull null of off offset old on only or order outer over
+  overlaps placing primary references returning right select session_user similar some
+  symmetric table then to trailing true union unique user using variadic verbose when where
+  window with]]):gmatch("%S+") do
+  reserved[w] = true
+end
+pg.reserved_words = reserved
+pg.supports_comments = true
+
+-- Offline, SQLAlchemy assumes standard_conforming_strings is off and doubles backslashes in
+-- string literals; a dialect built with { backslash_escapes = true } does the same.
+function pg:quote_string(s)
+  if self.backslash_escapes then s = s:gsub("\\", "\\\\") end
+  return "'" .. s:gsub("'", "''") .. "'"
+end
+
+local function tz(name, t, precision)
+  local s = name
+  if precision then s = s .. "(" .. precision .. ")" end
+  return s .. (t.timezone and " WITH TIME ZONE" or " WITHOUT TIME ZONE")
+end
+
+local function enum_type_name(d, t)
+  if t.enum_name == nil then
+    error("PostgreSQL ENUM type requires a name.", 0)
+  end
+  local n = d:quote(t.enum_name)
+  if t.schema then n = d:quote_schema(t.schema) .. "." .. n end
+  return n
+end
+
+local function native_enum(t)
+  return (t.name == "Enum" and t.native_enum ~= false) or t.name == "ENUM"
+end
+
+pg.types = setmetatable({
+  DateTime = function(_, t) return tz("TIMESTAMP", t) end,
+  TIMESTAMP = function(_, t) return tz("TIMESTAMP", t, t.precision) end,
+  DATETIME = function() return "DATETIME" end,
+  Time = function(_, t) return tz("TIME", t) end,
+  TIME = function(_, t) return tz("TIME", t, t.precision) end,
+  Interval = function() return "INTERVAL" end,
+  INTERVAL = function(_, t)
+    local s = "INTERVAL"
+    if t.fields then s = s .. " " .. t.fields end
+    if t.precision then s = s .. " (" .. t.precision .. ")" end
+    return s
+  end,
+  LargeBinary = function() return "BYTEA" end,
+  BYTEA = function() return "BYTEA" end,
+  Uuid = function() return "UUID" end,
+  Enum = function(d, t)
+    if native_enum(t) then return enum_type_name(d, t) end
+    return "VARCHAR(" .. base._enum_length(t) .. ")"
+  end,
+  ENUM = function(d, t) return enum_type_name(d, t) end,
+  ARRAY = function(d, t)
+    return d:type_sql(t.item_type) .. string.rep("[]", t.dimensions or 1)
+  end,
+  JSONB = function() return "JSONB" end,
+  HSTORE = function() return "HSTORE" end,
+  INET = function() return "INET" end,
+  CIDR = function() return "CIDR" end,
+  MACADDR = function() return "MACADDR" end,
+  MACADDR8 = function() return "MACADDR8" end,
+  MONEY = function() return "MONEY" end,
+  OID = function() return "OID" end,
+  REGCLASS = function() return "REGCLASS" end,
+  TSVECTOR = function() return "TSVECTOR" end,
+  CITEXT = function() return "CITEXT" end,
+  INT4RANGE = function() return "INT4RANGE" end,
+  INT8RANGE = function() return "INT8RANGE" end,
+  NUMRANGE = function() return "NUMRANGE" end,
+  DATERANGE = function() return "DATERANGE" end,
+  TSRANGE = function() return "TSRANGE" end,
+  TSTZRANGE = function() return "TSTZRANGE" end,
+  BIT = function(_, t)
+    local s = t.varying and "BIT VARYING" or "BIT"
+    local len = t.length
+    if len == nil and not t.varying then len = 1 end
+    if len then s = s .. "(" .. len .. ")" end
+    return s
+  end,
+}, { __index = base.types })
+
+local serial_names = { BigInteger = "BIGSERIAL", BIGINT = "BIGSERIAL", SmallInteger = "SMALLSERIAL",
+                       SMALLINT = "SMALLSERIAL" }
+
+function pg:identity_sql(id)
+  local s = "GENERATED " .. (id.always and "ALWAYS" or "BY DEFAULT") .. " AS IDENTITY"
+  local o = {}
+  if id.increment ~= nil then o[#o + 1] = "INCREMENT BY " .. id.increment end
+  if id.start ~= nil then o[#o + 1] = "START WITH " .. id.start end
+  if id.minvalue ~= nil then o[#o + 1] = "MINVALUE " .. id.minvalue end
+  if id.maxvalue ~= nil then o[#o + 1] = "MAXVALUE " .. id.maxvalue end
+  if id.nominvalue ~= nil then o[#o + 1] = "NO MINVALUE" end
+  if id.nomaxvalue ~= nil then o[#o + 1] = "NO MAXVALUE" end
+  if id.cache ~= nil then o[#o + 1] = "CACHE " .. id.cache end
+  if id.order ~= nil then o[#o + 1] = id.order and "ORDER" or "NO ORDER" end
+  if id.cycle ~= nil then o[#o + 1] = id.cycle and "CYCLE" or "NO CYCLE" end
+  if #o > 0 then s = s .. " (" .. table.concat(o, " ") .. ")" end
+  return s
+end
+
+function pg:computed_sql(c)
+  if c.persisted == false then
+    error("PostrgreSQL computed columns do not support 'virtual' persistence; set the "
+      .. "'persisted' flag to None or True for PostgreSQL support.", 0)
+  end
+  return "GENERATED ALWAYS AS (" .. c.sqltext .. ") STORED"
+end
+
+function pg:column_spec(col, tbl)
+  local s = self:quote(col.name)
+  local has_identity = col.identity ~= nil
+  if col.primary_key and not has_identity and col.default == nil
+      and sa.autoincrement_column(tbl) == col then
+    s = s .. " " .. (serial_names[col.type.name] or "SERIAL")
+  else
+    s = s .. " " .. self:type_sql(col.type)
+    local d = self:default_sql(col.server_default)
+    if d then s = s .. " DEFAULT " .. d end
+  end
+  if col.computed then s = s .. " " .. self:computed_sql(col.computed) end
+  if has_identity then s = s .. " " .. self:identity_sql(col.identity) end
+  if not col.nullable and not has_identity then
+    s = s .. " NOT NULL"
+  elseif col.nullable and has_identity then
+    s = s .. " NULL"
+  end
+  return s
+end
+
+function pg:constraint_sql(c, tbl)
+  local text = base.constraint_sql(self, c, tbl)
+  if text and (c.kind == "check" or c.kind == "foreign_key") and c.dialect_kw
+      and c.dialect_kw.postgresql_not_valid then
+    text = text .. " NOT VALID"
+  end
+  return text
+end
+
+-- EXCLUDE USING gist (col WITH =, ...) [WHERE (...)]
+function pg:exclude_sql(c)
+  local els = {}
+  for i, e in ipairs(c.elements) do
+    local expr, operator = e[1], e[2]
+    local text = type(expr) == "string" and self:quote(expr) or self:expr(expr)
+    if c.ops and type(expr) == "string" and c.ops[expr] then text = text .. " " .. c.ops[expr] end
+    els[i] = text .. " WITH " .. operator
+  end
+  local s = self:constraint_prefix(c) .. "EXCLUDE USING " .. (c.using or "gist"):lower()
+    .. " (" .. table.concat(els, ", ") .. ")"
+  if c.where ~= nil then s = s .. " WHERE (" .. self:expr(c.where) .. ")" end
+  return s .. self:deferrability(c)
+end
+
+function pg:post_create_table(tbl)
+  local kw = tbl.dialect_kw or {}
+  local s = ""
+  if kw.postgresql_inherits then
+    local inh = kw.postgresql_inherits
+    if type(inh) == "string" then inh = { inh } end
+    s = s .. "\n INHERITS ( " .. self:quoted_list(inh) .. " )"
+  end
+  if kw.postgresql_partition_by then s = s .. "\n PARTITION BY " .. kw.postgresql_partition_by end
+  if kw.postgresql_with_oids == true then s = s .. "\n WITH OIDS"
+  elseif kw.postgresql_with_oids == false then s = s .. "\n WITHOUT OIDS" end
+  if kw.postgresql_on_commit then
+    s = s .. "\n ON COMMIT " .. kw.postgresql_on_commit:gsub("_", " "):upper()
+  end
+  if kw.postgresql_tablespace then s = s .. "\n TABLESPACE " .. self:quote(kw.postgresql_tablespace) end
+  return s
+end
+
+-- The native ENUM types a table's columns use, once each, in column order.
+local function table_enums(tbl)
+  local seen, list = {}, {}
+  local function visit(t)
+    if t.name == "ARRAY" and t.item_type then return visit(t.item_type) end
+    if native_enum(t) and t.create_type ~= false then
+      local key = (t.schema or "") .. "." .. tostring(t.enum_name)
+      if not seen[key] then seen[key] = true; list[#list + 1] = t end
+    end
+  end
+  for _, col in ipairs(tbl.columns) do visit(col.type) end
+  return list
+end
+
+function pg:create_enum_sql(t)
+  local vals = {}
+  for i, v in ipairs(t.enums) do vals[i] = self:quote_string(v) end
+  return "CREATE TYPE " .. enum_type_name(self, t) .. " AS ENUM (" .. table.concat(vals, ", ") .. ")"
+end
+
+-- SQLAlchemy creates a table's ENUM types with it (Alembic passes checkfirst=False).
+function pg:before_create_table(tbl)
+  local out = {}
+  for _, t in ipairs(table_enums(tbl)) do out[#out + 1] = self:create_enum_sql(t) end
+  return out
+end
+
+function pg:after_drop_table(tbl)
+  local out = {}
+  for _, t in ipairs(table_enums(tbl)) do out[#out + 1] = "DROP TYPE " .. enum_type_name(self, t) end
+  return out
+end
+
+function pg:create_index_sql(ix, if_not_exists)
+  local kw = ix.dialect_kw or {}
+  local s = "CREATE "
+  if ix.unique then s = s .. "UNIQUE " end
+  s = s .. "INDEX "
+  if kw.postgresql_concurrently then s = s .. "CONCURRENTLY " end
+  if if_not_exists then s = s .. "IF NOT EXISTS " end
+  s = s .. self:index_name(ix, false) .. " ON " .. self:format_table(ix.table, ix.schema) .. " "
+  if kw.postgresql_using then s = s .. "USING " .. tostring(kw.postgresql_using):lower() .. " " end
+  local ops = kw.postgresql_ops or {}
+  local exprs = {}
+  for i, e in ipairs(ix.columns) do
+    local text = self:index_expr(e)
+    if type(e) == "string" and ops[e] then text = text .. " " .. ops[e] end
+    exprs[i] = text
+  end
+  s = s .. "(" .. table.concat(exprs, ", ") .. ")"
+  if kw.postgresql_include and #kw.postgresql_include > 0 then
+    s = s .. " INCLUDE (" .. self:quoted_list(kw.postgresql_include) .. ")"
+  end
+  if kw.postgresql_with then
+    local keys = {}
+    for k in pairs(kw.postgresql_with) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local parts = {}
+    for i, k in ipairs(keys) do parts[i] = k .. " = " .. tostring(kw.postgresql_with[k]) end
+    s = s .. " WITH (" .. table.concat(parts, ", ") .. ")"
+  end
+  if kw.postgresql_tablespace then s = s .. " TABLESPACE " .. self:quote(kw.postgresql_tablespace) end
+  if kw.postgresql_where ~= nil then s = s .. " WHERE " .. self:expr(kw.postgresql_where) end
+  return s
+end
+
+function pg:drop_index_sql(ix, if_exists)
+  local s = "DROP INDEX "
+  if ix.dialect_kw and ix.dialect_kw.postgresql_concurrently then s = s .. "CONCURRENTLY " end
+  if if_exists then s = s .. "IF EXISTS " end
+  return s .. self:index_name(ix, true)
+end
+
+-- Alembic's PostgresqlImpl.alter_column: the TYPE change (with USING) comes first, then the
+-- generic pieces.  Its TYPE statement ends with a space when there is no USING.
+function pg:alter_column_sql(op)
+  local out = {}
+  if op.type_ ~= nil then
+    out[1] = self:alter_table(op.table_name, op.schema) .. " ALTER COLUMN " .. self:quote(op.column_name)
+      .. " TYPE " .. self:type_sql(op.type_) .. " "
+      .. (op.postgresql_using and ("USING " .. op.postgresql_using) or "")
+  end
+  for _, s in ipairs(base.alter_column_sql(self, op, true)) do out[#out + 1] = s end
+  return out
+end
+
+function pg:alter_comment_sql(op)
+  local c = op.comment
+  if c == false then c = nil end
+  return self:column_comment_sql(op.table_name, op.schema, op.column_name, c)
+end
+
+return pg

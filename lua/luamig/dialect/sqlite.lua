@@ -1,0 +1,123 @@
+--[[ luamig.dialect.sqlite — SQL for SQLite, as SQLAlchemy 1.4's sqlite dialect and Alembic
+1.8's SQLiteImpl produce it.
+
+Differences from base: no native booleans (1/0), parenthesised expression defaults, inline
+"PRIMARY KEY AUTOINCREMENT" for sqlite_autoincrement tables, partial indexes via sqlite_where,
+FKs to another schema left out of CREATE TABLE, index names carry the schema and the table does
+not, and every constraint ALTER raises Alembic's NotImplementedError message (use batch mode).
+]]
+
+local base = require "luamig.dialect.base"
+local sa = require "luamig.sa"
+
+local sqlite = base.derive("sqlite", {})
+
+sqlite.NO_CONSTRAINT_ALTER = "No support for ALTER of constraints in SQLite dialect. Please "
+  .. "refer to the batch mode feature which allows for SQLite migrations using a copy-and-move "
+  .. "strategy."
+
+-- SQLAlchemy's SQLiteIdentifierPreparer.reserved_words.
+local reserved = {}
+for w in ([[add after all alter analyze and as asc attach autoincrement before begin between by
+  cascade case cast check collate column commit conflict constraint create cross current_date
+  current_time current_timestamp database default deferrable deferred delete desc detach distinct
+  drop each else end escape except exclusive exists explain fail false for foreign from full glob
+  group having if ignore immediate in index indexed initially inner insert instead intersect into
+  is isnull join key left like limit match natural not notnull null of offset on or order outer
+  plan pragma primary query raise references reindex rename replace restrict right rollback row
+  select set table temp temporary then to transaction trigger true union unique update using
+  vacuum values view virtual when where]]):gmatch("%S+") do
+  reserved[w] = true
+end
+sqlite.reserved_words = reserved
+
+sqlite.types = setmetatable({}, { __index = base.types })
+
+function sqlite:render_bool(b) return b and "1" or "0" end
+function sqlite:true_sql() return "1" end
+function sqlite:false_sql() return "0" end
+
+-- An integer-affinity primary key alone in a sqlite_autoincrement table is declared inline.
+local function inline_autoincrement(col, tbl)
+  return col.primary_key and tbl.dialect_kw and tbl.dialect_kw.sqlite_autoincrement
+    and #tbl.primary_key.columns == 1 and sa._is_integer_type(col.type)
+    and #(col.foreign_keys or {}) == 0
+end
+
+function sqlite:column_spec(col, tbl)
+  local s = self:quote(col.name) .. " " .. self:type_sql(col.type)
+  local d = self:default_sql(col.server_default)
+  if d then
+    if self:is_column_element(col.server_default) then d = "(" .. d .. ")" end
+    s = s .. " DEFAULT " .. d
+  end
+  local kw = col.dialect_kw or {}
+  if not col.nullable then
+    s = s .. " NOT NULL"
+    if kw.sqlite_on_conflict_not_null then s = s .. " ON CONFLICT " .. kw.sqlite_on_conflict_not_null end
+  end
+  if col.primary_key then
+    if col.autoincrement == true and #tbl.primary_key.columns ~= 1 then
+      error("SQLite does not support autoincrement for composite primary keys", 0)
+    end
+    if inline_autoincrement(col, tbl) then
+      s = s .. " PRIMARY KEY"
+      if kw.sqlite_on_conflict_primary_key then
+        s = s .. " ON CONFLICT " .. kw.sqlite_on_conflict_primary_key
+      end
+      s = s .. " AUTOINCREMENT"
+    end
+  end
+  if col.computed then s = s .. " " .. self:computed_sql(col.computed) end
+  return s
+end
+
+function sqlite:constraint_sql(c, tbl)
+  if c.kind == "primary_key" and tbl and #c.columns == 1 then
+    local col = tbl.c[c.columns[1]]
+    if col and inline_autoincrement(col, tbl) then return nil end
+  end
+  if c.kind == "foreign_key" and tbl and (tbl.schema ~= c.referred_schema) then
+    return nil
+  end
+  local text = base.constraint_sql(self, c, tbl)
+  local oc = c.dialect_kw and c.dialect_kw.sqlite_on_conflict
+  if text and oc then text = text .. " ON CONFLICT " .. oc end
+  return text
+end
+
+function sqlite:remote_table(c)
+  return self:quote(c.referred_table)
+end
+
+function sqlite:post_create_table(tbl)
+  if tbl.dialect_kw and tbl.dialect_kw.sqlite_with_rowid == false then return "\n WITHOUT ROWID" end
+  return ""
+end
+
+-- CREATE INDEX: the schema goes on the index name, not the table; WHERE from sqlite_where.
+function sqlite:create_index_sql(ix, if_not_exists)
+  local s = "CREATE "
+  if ix.unique then s = s .. "UNIQUE " end
+  s = s .. "INDEX "
+  if if_not_exists then s = s .. "IF NOT EXISTS " end
+  local exprs = {}
+  for i, e in ipairs(ix.columns) do exprs[i] = self:index_expr(e) end
+  s = s .. self:index_name(ix, true) .. " ON " .. self:quote(ix.table) .. " (" .. table.concat(exprs, ", ") .. ")"
+  local where = ix.dialect_kw and ix.dialect_kw.sqlite_where
+  if where ~= nil then s = s .. " WHERE " .. self:expr(where) end
+  return s
+end
+
+-- Alembic's SQLiteImpl: constraints cannot be altered outside batch mode.  Constraints that a
+-- column flag produced (unique=true) raise too; Alembic only skips "implicit" ones that come
+-- from types, which luamig does not create.
+function sqlite:add_constraint()
+  error(sqlite.NO_CONSTRAINT_ALTER, 0)
+end
+
+function sqlite:drop_constraint()
+  error(sqlite.NO_CONSTRAINT_ALTER, 0)
+end
+
+return sqlite

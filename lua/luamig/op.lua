@@ -1,0 +1,714 @@
+--[[ luamig.op — Alembic's `op`, in Lua.
+
+Contract: each op.<name>(...) builds an operation object (plain data: { kind = "...", fields })
+with luamig.op.new(kind, fields) and runs it with op.invoke(operation), which compiles it with
+the current migration context's dialect and sends every statement through ctx:execute.  The same
+object can be compiled for any dialect (operation:to_sql(dialect [, as_sql])), rendered as Lua
+source (operation:to_lua(), see luamig.render) and reversed (operation:reverse()), which is what
+autogenerate needs.
+
+Arguments follow DESIGN.md's translation rule: Python's positional arguments stay positional,
+keyword arguments go into one trailing options table, and a parameter Python passes by keyword
+may also come by its Alembic name in that table (op.drop_constraint{ constraint_name = "pk",
+table_name = "t", type_ = "primary" }).  "Remove it" for server_default / comment is `false`.
+
+Operation kinds and their fields (besides `kind`):
+  create_table        table_name, schema, items (columns and constraints as given), table (the
+                      built schema model), if_not_exists
+  drop_table          table_name, schema, if_exists, table (model, when known: reverse of create)
+  rename_table        table_name, new_table_name, schema
+  add_column          table_name, column, schema, if_not_exists
+  drop_column         table_name, column_name, schema, if_exists, column (model, when known)
+  alter_column        table_name, column_name, schema, nullable, server_default, comment,
+                      new_column_name, type_, existing_type, existing_server_default,
+                      existing_nullable, existing_comment, postgresql_using, autoincrement,
+                      existing_autoincrement (nil = not changing; false = remove for defaults)
+  create_index        index (model: name, table, schema, columns, unique, dialect_kw),
+                      if_not_exists
+  drop_index          index_name, table_name, schema, if_exists, kw, index (model, when known)
+  add_constraint      constraint (model), table_name, schema
+  drop_constraint     constraint_name, table_name, type_, schema, if_exists, constraint (model)
+  create_table_comment  table_name, comment, existing_comment, schema
+  drop_table_comment  table_name, existing_comment, schema
+  execute             sqltext (string or sa.text), params, execution_options
+  bulk_insert         table, rows, multiinsert
+  batch               table_name, schema, recreate, copy_from, ..., ops (operations above)
+
+Errors: misuse raises at the caller's line; SQL failures raise from ctx:execute.
+]]
+
+local sa = require "luamig.sa"
+
+local op = {}
+
+--------------------------------------------------------------------------------------------
+-- Operation objects
+--------------------------------------------------------------------------------------------
+
+local Operation = {}
+Operation.__index = Operation
+op.Operation = Operation
+
+-- Makes an operation object of `kind` from `fields` (taken over, not copied).
+function op.new(kind, fields)
+  fields.kind = kind
+  return setmetatable(fields, Operation)
+end
+
+function op.is_operation(v) return getmetatable(v) == Operation end
+
+-- Statements for `dialect` (a dialect object or a name); `as_sql` selects offline rendering.
+function Operation:to_sql(dialect, as_sql)
+  if type(dialect) == "string" then dialect = require("luamig.dialect").get(dialect) end
+  if self.kind == "batch" then
+    return require("luamig.batch").statements(self, dialect, nil, as_sql)
+  end
+  return dialect:compile(self, as_sql)
+end
+
+function Operation:to_lua(opts)
+  return require("luamig.render").operation(self, opts)
+end
+
+function Operation:reverse()
+  local f = op.reversers[self.kind]
+  if not f then error("operation " .. self.kind .. " is not reversible", 2) end
+  return f(self)
+end
+
+--------------------------------------------------------------------------------------------
+-- Running operations through the migration context
+--------------------------------------------------------------------------------------------
+
+local function context()
+  return require("luamig.runtime").get_context()
+end
+
+-- Offline, Alembic writes each statement with tabs as four spaces and surrounding whitespace
+-- stripped.  The runtime appends the terminator.
+local function offline_text(sql)
+  return (sql:gsub("\t", "    "):match("^%s*(.-)%s*$"))
+end
+op._offline_text = offline_text
+
+-- Sends compiled statements to the context.
+function op._execute_statements(ctx, statements)
+  for _, st in ipairs(statements) do
+    local sql, params = st, nil
+    if type(st) == "table" then sql, params = st.sql, st.params end
+    if ctx.as_sql then sql = offline_text(sql) end
+    ctx:execute(sql, params)
+  end
+end
+
+-- Runs `operation` in the current migration context; returns what Alembic's op returns
+-- (the table model for create_table, nil otherwise).
+function op.invoke(operation)
+  if not op.is_operation(operation) then error("op.invoke: expected an operation object", 2) end
+  local ctx = context()
+  if operation.kind == "batch" then
+    require("luamig.batch").run(operation, ctx)
+    return nil
+  end
+  op._execute_statements(ctx, ctx.dialect:compile(operation, ctx.as_sql))
+  if operation.kind == "create_table" then return operation.table end
+  return nil
+end
+
+--------------------------------------------------------------------------------------------
+-- Argument handling
+--------------------------------------------------------------------------------------------
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+-- Binds positional arguments to `names`, taking missing ones from the options table.
+-- Returns the bound values (by name) and the remaining options.
+local function bind(fname, names, required, ...)
+  local args, opts = sa._split_opts(pack(...))
+  if args.n > #names then error("op." .. fname .. ": too many positional arguments", 3) end
+  local r = {}
+  local rest = {}
+  for k, v in pairs(opts) do rest[k] = v end
+  for i, name in ipairs(names) do
+    local v = args[i]
+    if v == nil then v = rest[name] end
+    rest[name] = nil
+    if v == nil and i <= required then
+      error("op." .. fname .. ": missing argument '" .. name .. "'", 3)
+    end
+    r[name] = v
+  end
+  return r, rest
+end
+op._bind = bind
+
+local function check_keys(fname, opts, allowed)
+  for k in pairs(opts) do
+    if not allowed[k] and not (type(k) == "string" and k:match("^%l+_")) then
+      error("op." .. fname .. ": unknown option '" .. tostring(k) .. "'", 3)
+    end
+  end
+end
+
+local function keyset(list)
+  local s = {}
+  for _, k in ipairs(list) do s[k] = true end
+  return s
+end
+
+local function dialect_kw(opts, allowed)
+  local kw
+  for k, v in pairs(opts) do
+    if not allowed[k] then kw = kw or {}; kw[k] = v end
+  end
+  return kw
+end
+
+-- The naming convention of the context's target_metadata, as Alembic's schema_obj uses it.
+local function context_metadata()
+  local ok, ctx = pcall(context)
+  local tm = ok and ctx and ctx.opts and ctx.opts.target_metadata
+  if type(tm) == "table" and tm.kind == "metadata" then
+    return sa.MetaData { naming_convention = tm.naming_convention }
+  end
+  return nil
+end
+op._context_metadata = context_metadata
+
+local function column_list(fname, cols)
+  if type(cols) == "string" then return { cols } end
+  if type(cols) ~= "table" then error("op." .. fname .. ": expected a list of columns", 3) end
+  local r = {}
+  for i, c in ipairs(cols) do
+    if type(c) == "table" and c.kind == "column" then c = c.name end
+    r[i] = c
+  end
+  return r
+end
+
+--------------------------------------------------------------------------------------------
+-- Operation constructors (op.ops.<name> builds, op.<name> builds and runs)
+--------------------------------------------------------------------------------------------
+
+local ops = {}
+op.ops = ops
+
+local create_table_keys = keyset { "schema", "if_not_exists", "comment", "info", "prefixes" }
+
+function ops.create_table(table_name, ...)
+  if type(table_name) ~= "string" then
+    error("op.create_table: expected a table name", 2)
+  end
+  local args, opts = sa._split_opts(pack(...))
+  local items = {}
+  for i = 1, args.n do items[i] = args[i] end
+  local topts = {}
+  for k, v in pairs(opts) do if k ~= "if_not_exists" then topts[k] = v end end
+  local ok, tbl = pcall(sa._build_table, table_name, context_metadata(), items, topts)
+  if not ok then error("op.create_table: " .. tostring(tbl), 2) end
+  return op.new("create_table", { table_name = table_name, schema = opts.schema, items = items,
+                                  table = tbl, if_not_exists = opts.if_not_exists })
+end
+
+-- create_table from an existing table model (autogenerate, batch).
+function ops.create_table_from(tbl, if_not_exists)
+  return op.new("create_table", { table_name = tbl.name, schema = tbl.schema, table = tbl,
+                                  if_not_exists = if_not_exists })
+end
+
+function ops.drop_table(...)
+  local a, opts = bind("drop_table", { "table_name" }, 1, ...)
+  check_keys("drop_table", opts, keyset { "schema", "if_exists", "table" })
+  return op.new("drop_table", { table_name = a.table_name, schema = opts.schema,
+                                if_exists = opts.if_exists, table = opts.table })
+end
+
+function ops.rename_table(...)
+  local a, opts = bind("rename_table", { "old_table_name", "new_table_name" }, 2, ...)
+  check_keys("rename_table", opts, keyset { "schema" })
+  return op.new("rename_table", { table_name = a.old_table_name, new_table_name = a.new_table_name,
+                                  schema = opts.schema })
+end
+
+function ops.add_column(...)
+  local a, opts = bind("add_column", { "table_name", "column" }, 2, ...)
+  check_keys("add_column", opts, keyset { "schema", "if_not_exists", "insert_before", "insert_after" })
+  if type(a.column) ~= "table" or a.column.kind ~= "column" then
+    error("op.add_column: expected a sa.Column(...)", 2)
+  end
+  return op.new("add_column", { table_name = a.table_name, column = a.column, schema = opts.schema,
+                                if_not_exists = opts.if_not_exists,
+                                insert_before = opts.insert_before, insert_after = opts.insert_after })
+end
+
+function ops.drop_column(...)
+  local a, opts = bind("drop_column", { "table_name", "column_name" }, 2, ...)
+  local known = keyset { "schema", "if_exists", "existing_type", "column" }
+  return op.new("drop_column", { table_name = a.table_name, column_name = a.column_name,
+                                 schema = opts.schema, if_exists = opts.if_exists,
+                                 existing_type = opts.existing_type, column = opts.column,
+                                 kw = dialect_kw(opts, known) })
+end
+
+local alter_keys = keyset { "nullable", "comment", "server_default", "new_column_name", "type_",
+  "existing_type", "existing_server_default", "existing_nullable", "existing_comment", "schema",
+  "postgresql_using", "autoincrement", "existing_autoincrement", "insert_before", "insert_after" }
+
+function ops.alter_column(...)
+  local a, opts = bind("alter_column", { "table_name", "column_name" }, 2, ...)
+  check_keys("alter_column", opts, alter_keys)
+  local f = { table_name = a.table_name, column_name = a.column_name }
+  for k in pairs(alter_keys) do f[k] = opts[k] end
+  if f.type_ then f.type_ = sa._to_type(f.type_, "op.alter_column") end
+  if f.existing_type then f.existing_type = sa._to_type(f.existing_type, "op.alter_column") end
+  if type(f.server_default) == "number" then f.server_default = tostring(f.server_default) end
+  f.kw = dialect_kw(opts, alter_keys)
+  return op.new("alter_column", f)
+end
+
+local index_keys = keyset { "schema", "unique", "if_not_exists", "quote", "info" }
+
+function ops.create_index(...)
+  local a, opts = bind("create_index", { "index_name", "table_name", "columns" }, 3, ...)
+  local name, conv = sa._name(a.index_name)
+  local ix = { kind = "index", name = name, name_conv = conv, table = a.table_name,
+               schema = opts.schema, unique = opts.unique and true or false,
+               columns = column_list("create_index", a.columns),
+               dialect_kw = dialect_kw(opts, index_keys) }
+  return op.new("create_index", { index = ix, if_not_exists = opts.if_not_exists })
+end
+
+function ops.drop_index(...)
+  local a, opts = bind("drop_index", { "index_name", "table_name" }, 1, ...)
+  local known = keyset { "schema", "if_exists", "index" }
+  local name = sa._name(a.index_name)
+  return op.new("drop_index", { index_name = name, table_name = a.table_name, schema = opts.schema,
+                                if_exists = opts.if_exists, kw = dialect_kw(opts, known),
+                                index = opts.index })
+end
+
+local function add_constraint(c, table_name, schema)
+  return op.new("add_constraint", { constraint = c, table_name = table_name, schema = schema })
+end
+
+local function named(c, name)
+  c.name, c.name_conv = sa._name(name)
+  return c
+end
+
+function ops.create_unique_constraint(...)
+  local a, opts = bind("create_unique_constraint", { "constraint_name", "table_name", "columns" }, 3, ...)
+  local c = named({ kind = "unique", columns = column_list("create_unique_constraint", a.columns),
+                    deferrable = opts.deferrable, initially = opts.initially,
+                    dialect_kw = dialect_kw(opts, keyset { "schema", "deferrable", "initially" }) },
+                  a.constraint_name)
+  return add_constraint(c, a.table_name, opts.schema)
+end
+
+function ops.create_primary_key(...)
+  local a, opts = bind("create_primary_key", { "constraint_name", "table_name", "columns" }, 3, ...)
+  local c = named({ kind = "primary_key", columns = column_list("create_primary_key", a.columns) },
+                  a.constraint_name)
+  return add_constraint(c, a.table_name, opts.schema)
+end
+
+function ops.create_check_constraint(...)
+  local a, opts = bind("create_check_constraint", { "constraint_name", "table_name", "condition" }, 3, ...)
+  local cond = a.condition
+  if type(cond) == "table" and (cond.kind == "text" or cond.kind == "literal_column") then cond = cond.text end
+  if type(cond) ~= "string" then error("op.create_check_constraint: condition must be SQL text", 2) end
+  local c = named({ kind = "check", sqltext = cond, deferrable = opts.deferrable,
+                    initially = opts.initially,
+                    dialect_kw = dialect_kw(opts, keyset { "schema", "deferrable", "initially" }) },
+                  a.constraint_name)
+  return add_constraint(c, a.table_name, opts.schema)
+end
+
+local fk_keys = keyset { "onupdate", "ondelete", "deferrable", "initially", "match", "source_schema",
+                         "referent_schema", "use_alter" }
+
+function ops.create_foreign_key(...)
+  local a, opts = bind("create_foreign_key", { "constraint_name", "source_table", "referent_table",
+                                               "local_cols", "remote_cols" }, 5, ...)
+  local c = named({ kind = "foreign_key", columns = column_list("create_foreign_key", a.local_cols),
+                    referred_table = a.referent_table, referred_schema = opts.referent_schema,
+                    referred_columns = column_list("create_foreign_key", a.remote_cols),
+                    onupdate = opts.onupdate, ondelete = opts.ondelete,
+                    deferrable = opts.deferrable, initially = opts.initially, match = opts.match,
+                    dialect_kw = dialect_kw(opts, fk_keys) }, a.constraint_name)
+  return add_constraint(c, a.source_table, opts.source_schema)
+end
+
+-- op.create_exclude_constraint(name, table, {"col", "="}, {sa.text("period"), "&&"}, { using = "gist", where = ... })
+function ops.create_exclude_constraint(name, table_name, ...)
+  local args, opts = sa._split_opts(pack(...))
+  local elements = {}
+  for i = 1, args.n do
+    local e = args[i]
+    if type(e) ~= "table" or #e ~= 2 then
+      error("op.create_exclude_constraint: each element is { column_or_expression, operator }", 2)
+    end
+    elements[i] = { e[1], e[2] }
+  end
+  local c = named({ kind = "exclude", elements = elements, using = opts.using or "gist",
+                    where = opts.where, deferrable = opts.deferrable, initially = opts.initially,
+                    ops = opts.ops }, name)
+  return add_constraint(c, table_name, opts.schema)
+end
+
+local constraint_types = { foreignkey = true, primary = true, unique = true, check = true }
+
+function ops.drop_constraint(...)
+  local a, opts = bind("drop_constraint", { "constraint_name", "table_name", "type_" }, 2, ...)
+  check_keys("drop_constraint", opts, keyset { "schema", "if_exists", "constraint" })
+  if a.type_ ~= nil and not constraint_types[a.type_] then
+    error("op.drop_constraint: type_ must be one of 'foreignkey', 'primary', 'unique', 'check'", 2)
+  end
+  return op.new("drop_constraint", { constraint_name = sa._name(a.constraint_name),
+                                     table_name = a.table_name, type_ = a.type_,
+                                     schema = opts.schema, if_exists = opts.if_exists,
+                                     constraint = opts.constraint })
+end
+
+function ops.create_table_comment(...)
+  local a, opts = bind("create_table_comment", { "table_name", "comment" }, 2, ...)
+  check_keys("create_table_comment", opts, keyset { "existing_comment", "schema" })
+  return op.new("create_table_comment", { table_name = a.table_name, comment = a.comment,
+                                          existing_comment = opts.existing_comment,
+                                          schema = opts.schema })
+end
+
+function ops.drop_table_comment(...)
+  local a, opts = bind("drop_table_comment", { "table_name" }, 1, ...)
+  check_keys("drop_table_comment", opts, keyset { "existing_comment", "schema" })
+  return op.new("drop_table_comment", { table_name = a.table_name,
+                                        existing_comment = opts.existing_comment,
+                                        schema = opts.schema })
+end
+
+-- op.execute(sql [, params [, { execution_options = }]]): the second argument is always the
+-- parameter table (named :placeholders, bound online, rendered as literals offline).
+function ops.execute(sqltext, params, opts)
+  if type(sqltext) ~= "string" and not (type(sqltext) == "table"
+      and (sqltext.kind == "text" or sqltext.kind == "literal_column" or sqltext.to_sql)) then
+    error("op.execute: expected SQL text", 2)
+  end
+  if params ~= nil and type(params) ~= "table" then
+    error("op.execute: parameters must be a table", 2)
+  end
+  return op.new("execute", { sqltext = sqltext, params = params,
+                             execution_options = opts and opts.execution_options })
+end
+
+function ops.bulk_insert(...)
+  local a, opts = bind("bulk_insert", { "table", "rows" }, 1, ...)
+  check_keys("bulk_insert", opts, keyset { "multiinsert" })
+  local tbl, rows = a.table, a.rows or {}
+  if type(tbl) ~= "table" or tbl.kind ~= "table" then
+    error("op.bulk_insert: expected a table from op.create_table or sa.table", 2)
+  end
+  if type(rows) ~= "table" then error("List expected", 2) end
+  for _, r in ipairs(rows) do
+    if type(r) ~= "table" then error("List of dictionaries expected", 2) end
+  end
+  local multi = opts.multiinsert
+  if multi == nil then multi = true end
+  return op.new("bulk_insert", { table = tbl, rows = rows, multiinsert = multi })
+end
+
+-- Public op.<name>: build, then run through the context.
+for name, ctor in pairs(ops) do
+  if name ~= "create_table_from" then
+    op[name] = function(...)
+      local operation = ctor(...)
+      return op.invoke(operation)
+    end
+  end
+end
+
+--------------------------------------------------------------------------------------------
+-- Helpers that are not operations
+--------------------------------------------------------------------------------------------
+
+-- A value rendered inline as a SQL literal (not bound), so the same script works offline.
+function op.inline_literal(value, type_)
+  return { kind = "inline_literal", value = value, type = type_ }
+end
+
+-- A name already converted by the naming convention.
+function op.f(name) return sa.conv(name) end
+
+function op.get_context() return context() end
+
+function op.get_bind() return context().connection end
+
+--------------------------------------------------------------------------------------------
+-- Batch mode
+--------------------------------------------------------------------------------------------
+
+local batch_keys = keyset { "schema", "recreate", "partial_reordering", "copy_from", "table_args",
+                            "table_kwargs", "reflect_args", "reflect_kwargs", "naming_convention" }
+
+local function is_plain_opts(v) return type(v) == "table" and sa._is_options(v) end
+
+-- The batch_op functions: the same operations without the table (and schema) arguments.
+local function batch_operations(batch)
+  local b = {}
+  local function add(operation)
+    batch.ops[#batch.ops + 1] = operation
+  end
+  local t, s = batch.table_name, batch.schema
+  function b.add_column(column, opts)
+    opts = opts or {}
+    local o = { schema = s }
+    for k, v in pairs(opts) do o[k] = v end
+    add(ops.add_column(t, column, o))
+  end
+  function b.drop_column(column_name, opts)
+    local o = { schema = s }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    if is_plain_opts(column_name) then
+      for k, v in pairs(column_name) do o[k] = v end
+      column_name = o.column_name; o.column_name = nil
+    end
+    add(ops.drop_column(t, column_name, o))
+  end
+  function b.alter_column(column_name, opts)
+    local o = { schema = s }
+    if type(column_name) == "table" then opts, column_name = column_name, column_name.column_name end
+    for k, v in pairs(opts or {}) do if k ~= "column_name" then o[k] = v end end
+    add(ops.alter_column(t, column_name, o))
+  end
+  function b.create_index(index_name, columns, opts)
+    local o = { schema = s }
+    if type(index_name) == "table" and sa._is_options(index_name) then
+      opts = index_name; index_name, columns = opts.index_name, opts.columns
+    end
+    for k, v in pairs(opts or {}) do if k ~= "index_name" and k ~= "columns" then o[k] = v end end
+    add(ops.create_index(index_name, t, columns, o))
+  end
+  function b.drop_index(index_name, opts)
+    local o = { schema = s }
+    if type(index_name) == "table" and sa._is_options(index_name) then
+      opts = index_name; index_name = opts.index_name
+    end
+    for k, v in pairs(opts or {}) do if k ~= "index_name" then o[k] = v end end
+    add(ops.drop_index(index_name, t, o))
+  end
+  local function constraint_adder(name, ctor, positional)
+    b[name] = function(...)
+      local args, opts = sa._split_opts(pack(...))
+      local full = {}
+      local n = 0
+      for i = 1, #positional do
+        local v = args[i]
+        if v == nil then v = opts[positional[i]] end
+        n = n + 1
+        full[n] = v
+        if i == 1 then n = n + 1; full[n] = t end
+      end
+      local o = { schema = s }
+      for k, v in pairs(opts) do
+        local pos = false
+        for _, p in ipairs(positional) do if p == k then pos = true end end
+        if not pos then o[k] = v end
+      end
+      if name == "create_foreign_key" then o.source_schema = s; o.schema = nil end
+      full[n + 1] = o
+      add(ctor(table.unpack(full, 1, n + 1)))
+    end
+  end
+  constraint_adder("create_unique_constraint", ops.create_unique_constraint, { "constraint_name", "columns" })
+  constraint_adder("create_primary_key", ops.create_primary_key, { "constraint_name", "columns" })
+  constraint_adder("create_check_constraint", ops.create_check_constraint, { "constraint_name", "condition" })
+  constraint_adder("create_foreign_key", ops.create_foreign_key,
+                   { "constraint_name", "referent_table", "local_cols", "remote_cols" })
+  function b.drop_constraint(constraint_name, type_, opts)
+    if type(constraint_name) == "table" and sa._is_options(constraint_name) then
+      opts = constraint_name
+      constraint_name, type_ = opts.constraint_name, opts.type_
+    elseif type(type_) == "table" then
+      opts = type_; type_ = opts.type_
+    end
+    local o = { schema = s }
+    for k, v in pairs(opts or {}) do
+      if k ~= "constraint_name" and k ~= "type_" then o[k] = v end
+    end
+    add(ops.drop_constraint(constraint_name, t, type_, o))
+  end
+  function b.create_table_comment(comment, opts)
+    local o = { schema = s }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    add(ops.create_table_comment(t, comment, o))
+  end
+  function b.drop_table_comment(opts)
+    local o = { schema = s }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    add(ops.drop_table_comment(t, o))
+  end
+  function b.execute(sqltext, params, opts)
+    add(ops.execute(sqltext, params, opts))
+  end
+  function b.create_table() error("create_table() not allowed in batch mode", 2) end
+  function b.drop_table() error("drop_table() not allowed in batch mode", 2) end
+  b.f = op.f
+  b.inline_literal = op.inline_literal
+  b.get_context = op.get_context
+  b.get_bind = op.get_bind
+  return b
+end
+
+-- op.ops.batch_alter_table(table_name, [opts,] fn): collects the operations fn(batch_op) adds
+-- into one "batch" operation.
+function ops.batch_alter_table(table_name, opts, fn)
+  if type(opts) == "function" then opts, fn = nil, opts end
+  opts = opts or {}
+  if type(table_name) == "table" and sa._is_options(table_name) then
+    opts = table_name; table_name = opts.table_name
+  end
+  if type(table_name) ~= "string" then error("op.batch_alter_table: expected a table name", 2) end
+  if type(fn) ~= "function" then
+    error("op.batch_alter_table: expected a function(batch_op) as last argument", 2)
+  end
+  for k in pairs(opts) do
+    if not batch_keys[k] and k ~= "table_name" then
+      error("op.batch_alter_table: unknown option '" .. tostring(k) .. "'", 2)
+    end
+  end
+  local recreate = opts.recreate or "auto"
+  if recreate ~= "auto" and recreate ~= "always" and recreate ~= "never" then
+    error("recreate may be one of 'auto', 'always', or 'never'.", 2)
+  end
+  local batch = op.new("batch", { table_name = table_name, schema = opts.schema, recreate = recreate,
+                                  copy_from = opts.copy_from, partial_reordering = opts.partial_reordering,
+                                  table_args = opts.table_args, table_kwargs = opts.table_kwargs,
+                                  reflect_args = opts.reflect_args, naming_convention = opts.naming_convention,
+                                  ops = {} })
+  fn(batch_operations(batch))
+  return batch
+end
+
+function op.batch_alter_table(...)
+  return op.invoke(ops.batch_alter_table(...))
+end
+
+--------------------------------------------------------------------------------------------
+-- reverse(): what autogenerate's downgrade needs
+--------------------------------------------------------------------------------------------
+
+local reversers = {}
+op.reversers = reversers
+
+function reversers.create_table(o)
+  return op.new("drop_table", { table_name = o.table_name, schema = o.schema, table = o.table })
+end
+
+function reversers.drop_table(o)
+  if not o.table then
+    error("operation is not reversible; original table is not present", 0)
+  end
+  return ops.create_table_from(o.table)
+end
+
+function reversers.rename_table(o)
+  return op.new("rename_table", { table_name = o.new_table_name, new_table_name = o.table_name,
+                                  schema = o.schema })
+end
+
+function reversers.add_column(o)
+  return op.new("drop_column", { table_name = o.table_name, column_name = o.column.name,
+                                 schema = o.schema, column = o.column })
+end
+
+function reversers.drop_column(o)
+  if not o.column then
+    error("operation is not reversible; original column is not present", 0)
+  end
+  return op.new("add_column", { table_name = o.table_name, column = o.column, schema = o.schema })
+end
+
+function reversers.alter_column(o)
+  local r = { table_name = o.table_name, schema = o.schema,
+              column_name = o.new_column_name or o.column_name,
+              new_column_name = o.new_column_name and o.column_name or nil,
+              kw = o.kw }
+  -- the "existing_*" hints and the changes swap places
+  r.existing_type = o.type_ or o.existing_type
+  r.type_ = o.type_ and o.existing_type or nil
+  r.existing_nullable = o.nullable
+  if o.nullable ~= nil then
+    r.existing_nullable = o.nullable
+    if o.existing_nullable ~= nil then r.nullable = o.existing_nullable else r.nullable = not o.nullable end
+  else
+    r.existing_nullable = o.existing_nullable
+  end
+  if o.server_default ~= nil then
+    r.existing_server_default = o.server_default or nil
+    if o.existing_server_default ~= nil then r.server_default = o.existing_server_default
+    else r.server_default = false end
+  else
+    r.existing_server_default = o.existing_server_default
+  end
+  if o.comment ~= nil then
+    r.existing_comment = o.comment or nil
+    if o.existing_comment ~= nil then r.comment = o.existing_comment else r.comment = false end
+  else
+    r.existing_comment = o.existing_comment
+  end
+  return op.new("alter_column", r)
+end
+
+function reversers.create_index(o)
+  return op.new("drop_index", { index_name = o.index.name, table_name = o.index.table,
+                                schema = o.index.schema, index = o.index })
+end
+
+function reversers.drop_index(o)
+  if not o.index then error("operation is not reversible; original index is not present", 0) end
+  return op.new("create_index", { index = o.index })
+end
+
+local type_for_drop = { unique = "unique", foreign_key = "foreignkey", primary_key = "primary",
+                        check = "check" }
+
+function reversers.add_constraint(o)
+  return op.new("drop_constraint", { constraint_name = o.constraint.name, table_name = o.table_name,
+                                     type_ = type_for_drop[o.constraint.kind], schema = o.schema,
+                                     constraint = o.constraint })
+end
+
+function reversers.drop_constraint(o)
+  if not o.constraint then
+    error("operation is not reversible; original constraint is not present", 0)
+  end
+  return add_constraint(o.constraint, o.table_name, o.schema)
+end
+
+function reversers.create_table_comment(o)
+  if o.existing_comment == nil then
+    return op.new("drop_table_comment", { table_name = o.table_name, existing_comment = o.comment,
+                                          schema = o.schema })
+  end
+  return op.new("create_table_comment", { table_name = o.table_name, comment = o.existing_comment,
+                                          existing_comment = o.comment, schema = o.schema })
+end
+
+function reversers.drop_table_comment(o)
+  if o.existing_comment == nil then
+    error("operation is not reversible; existing comment is not present", 0)
+  end
+  return op.new("create_table_comment", { table_name = o.table_name, comment = o.existing_comment,
+                                          schema = o.schema })
+end
+
+function reversers.batch(o)
+  local r = {}
+  for i = #o.ops, 1, -1 do r[#r + 1] = o.ops[i]:reverse() end
+  local b = {}
+  for k, v in pairs(o) do b[k] = v end
+  b.ops = r
+  b.kind = nil
+  return op.new("batch", b)
+end
+
+return op

@@ -1,0 +1,796 @@
+--[[ luamig.sa — SQLAlchemy's schema API, in Lua.
+
+Contract: every constructor returns plain data (a Lua table with a `kind` field), so that a table
+declared in models.lua, a table given to op.create_table and a table read back by introspection
+are values of the same shape, and autogenerate can compare them with a plain diff.  Nothing here
+talks to a database or knows a dialect; luamig.dialect turns these values into SQL and
+luamig.render turns them back into Lua source.
+
+THE SCHEMA MODEL (field names follow SQLAlchemy's; absent = nil)
+
+  type        { kind="type", name="String", module="sa"|"postgresql", ...arguments }
+              name is SQLAlchemy's class name ("Integer", "String", "VARCHAR", "Enum", "JSONB").
+              arguments by name: length, collation, precision, scale, asdecimal, timezone,
+              enums (array of strings), enum_name, native_enum, create_constraint,
+              create_type, schema, item_type (a type), dimensions, as_uuid, fsp, ...
+  column      { kind="column", name, type, nullable (bool), primary_key (bool),
+                server_default = nil | string (a literal value, quoted when rendered)
+                                     | clause (sa.text / sa.func.* / sa.true_() / ...),
+                default (client-side, never in DDL), autoincrement ("auto"|true|false),
+                unique, index, comment, computed, identity, foreign_keys = { fk spec ... },
+                dialect_kw = { sqlite_on_conflict_not_null = ..., ... } }
+  fk spec     { kind="foreign_key_spec", target="schema.table.col" | "table.col", name,
+                ondelete, onupdate, deferrable, initially, match, use_alter }
+  table       { kind="table", name, schema, comment, info, prefixes,
+                columns = { column, ... } (declaration order), c = { [name] = column },
+                primary_key = constraint of kind "primary_key" (columns may be empty),
+                constraints = { unique | foreign_key | check | exclude ... } (creation order),
+                indexes = { index, ... }, dialect_kw = { sqlite_autoincrement = true, ... } }
+              sa.table() builds the same shape with lightweight = true (columns only).
+  constraints { kind="primary_key"|"unique", name, columns = { "a", ... }, deferrable, initially }
+              { kind="foreign_key", name, columns, referred_schema, referred_table,
+                referred_columns, ondelete, onupdate, deferrable, initially, match, use_alter }
+              { kind="check", name, sqltext (string), deferrable, initially }
+              { kind="exclude", name, elements = { {expr, operator}, ... }, using, where }
+  index       { kind="index", name, table (name), schema, unique (bool),
+                columns = { "col" | clause, ... }, dialect_kw = { postgresql_where = ..., ... } }
+  clauses     { kind="text", text }  { kind="func", name, args }  { kind="true" }
+              { kind="false" }  { kind="null" }  { kind="literal_column", text }
+              { kind="computed", sqltext, persisted }  { kind="identity", always, start, ... }
+  metadata    { kind="metadata", naming_convention, schema, tables = { [key] = table },
+                sorted = { table, ... } (declaration order) }
+
+Fields whose name starts with "_" are construction bookkeeping, not part of the model; a diff
+ignores them.
+
+A name produced by op.f()/sa.conv() is stored as a plain string with `name_conv = true` next to it
+(so naming conventions leave it alone and render.lua writes op.f(...) back).
+
+Errors: misuse raises a Lua error naming the function, at the caller's level.
+]]
+
+local sa = {}
+
+-- Objects created by the user are ordered by creation, as SQLAlchemy orders the table-level
+-- constraints in CREATE TABLE.  The sequence lives outside the objects so that two equal
+-- schemas stay equal values.
+local creation = setmetatable({}, { __mode = "k" })
+local counter = 0
+local function stamp(obj)
+  counter = counter + 1
+  creation[obj] = counter
+  return obj
+end
+function sa._creation_order(obj) return creation[obj] or math.huge end
+
+local function is_plain(t)
+  return type(t) == "table" and t.kind == nil and getmetatable(t) == nil
+end
+sa._is_plain = is_plain
+
+-- A plain table with at least one non-array key is an options table.
+local function is_options(t)
+  if not is_plain(t) then return false end
+  for k in pairs(t) do
+    if type(k) ~= "number" then return true end
+  end
+  return next(t) == nil
+end
+sa._is_options = is_options
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+-- Splits the trailing options table (Python's keyword arguments) from the positionals.
+local function split_opts(args)
+  local n = args.n or #args
+  if n > 0 and is_options(args[n]) then
+    local opts = args[n]
+    local pos = {}
+    for i = 1, n - 1 do pos[i] = args[i] end
+    pos.n = n - 1
+    return pos, opts
+  end
+  return args, {}
+end
+sa._split_opts = split_opts
+
+local function copy(t)
+  if type(t) ~= "table" then return t end
+  local r = {}
+  for k, v in pairs(t) do r[k] = v end
+  return setmetatable(r, getmetatable(t))
+end
+
+local function deep_copy(t, seen)
+  if type(t) ~= "table" then return t end
+  seen = seen or {}
+  if seen[t] then return seen[t] end
+  local r = {}
+  seen[t] = r
+  for k, v in pairs(t) do r[deep_copy(k, seen)] = deep_copy(v, seen) end
+  return setmetatable(r, getmetatable(t))
+end
+sa._deep_copy = deep_copy
+
+--------------------------------------------------------------------------------------------
+-- Types
+--------------------------------------------------------------------------------------------
+
+local type_mt = {}
+type_mt.__index = type_mt
+
+-- Every type is both a class and a default instance: sa.Integer and sa.Integer() are the same
+-- value; calling the class builds a new instance from the arguments.  The constructor is kept
+-- beside the class, not in it, so that the class value stays plain data.
+local ctors = setmetatable({}, { __mode = "k" })
+type_mt.__call = function(self, ...)
+  local ctor = ctors[self]
+  if not ctor then error("sa." .. tostring(self.name) .. ": a type instance is not callable", 2) end
+  return ctor(...)
+end
+type_mt.__tostring = function(self) return "sa." .. self.name .. "()" end
+
+local function is_type(v) return type(v) == "table" and v.kind == "type" end
+sa._is_type = is_type
+
+-- The instance stored in a column: a fresh copy, so that the class object is never shared.
+function sa._to_type(v, where)
+  if v == nil then return sa.NullType() end
+  if not is_type(v) then
+    error((where or "sa") .. ": expected a type, got " .. type(v), 3)
+  end
+  local r = {}
+  for k, val in pairs(v) do r[k] = val end
+  return setmetatable(r, type_mt)
+end
+
+-- Defines type `name`: `params` lists the positional parameter names in SQLAlchemy's order; any
+-- of them may come by name in a trailing options table.  `extra` are fixed fields.
+local function deftype(name, params, extra, module)
+  local function ctor(...)
+    local args, opts = split_opts(pack(...))
+    local t = { kind = "type", name = name, module = module or "sa" }
+    for k, v in pairs(extra or {}) do t[k] = v end
+    for i = 1, args.n do
+      local p = params[i]
+      if p == nil then error("sa." .. name .. ": too many arguments", 3) end
+      t[p] = args[i]
+    end
+    for k, v in pairs(opts) do t[k] = v end
+    if t.item_type ~= nil then t.item_type = sa._to_type(t.item_type, name) end
+    return setmetatable(t, type_mt)
+  end
+  local class = ctor()
+  ctors[class] = ctor
+  return class
+end
+sa._deftype = deftype
+
+local string_params = { "length", "collation" }
+local numeric_params = { "precision", "scale", "decimal_return_scale", "asdecimal" }
+local float_params = { "precision", "asdecimal", "decimal_return_scale" }
+
+-- generic CamelCase types
+sa.NullType = deftype("NullType", {})
+sa.Integer = deftype("Integer", {})
+sa.BigInteger = deftype("BigInteger", {})
+sa.SmallInteger = deftype("SmallInteger", {})
+sa.String = deftype("String", string_params)
+sa.Unicode = deftype("Unicode", string_params)
+sa.Text = deftype("Text", string_params)
+sa.UnicodeText = deftype("UnicodeText", string_params)
+sa.Boolean = deftype("Boolean", { "create_constraint", "name" })
+sa.Date = deftype("Date", {})
+sa.DateTime = deftype("DateTime", { "timezone" })
+sa.Time = deftype("Time", { "timezone" })
+sa.Interval = deftype("Interval", { "native", "second_precision", "day_precision" })
+sa.Float = deftype("Float", float_params)
+sa.Numeric = deftype("Numeric", numeric_params)
+sa.LargeBinary = deftype("LargeBinary", { "length" })
+sa.JSON = deftype("JSON", { "none_as_null" })
+sa.Uuid = deftype("Uuid", { "as_uuid", "native_uuid" })
+sa.ARRAY = deftype("ARRAY", { "item_type", "as_tuple", "dimensions", "zero_indexes" })
+
+-- uppercase SQL types: rendered by their own name
+sa.INTEGER = deftype("INTEGER", {})
+sa.INT = deftype("INTEGER", {})
+sa.BIGINT = deftype("BIGINT", {})
+sa.SMALLINT = deftype("SMALLINT", {})
+sa.VARCHAR = deftype("VARCHAR", string_params)
+sa.NVARCHAR = deftype("NVARCHAR", string_params)
+sa.CHAR = deftype("CHAR", string_params)
+sa.NCHAR = deftype("NCHAR", string_params)
+sa.TEXT = deftype("TEXT", string_params)
+sa.CLOB = deftype("CLOB", string_params)
+sa.BOOLEAN = deftype("BOOLEAN", { "create_constraint", "name" })
+sa.DATE = deftype("DATE", {})
+sa.DATETIME = deftype("DATETIME", { "timezone" })
+sa.TIMESTAMP = deftype("TIMESTAMP", { "timezone" })
+sa.TIME = deftype("TIME", { "timezone" })
+sa.FLOAT = deftype("FLOAT", float_params)
+sa.REAL = deftype("REAL", float_params)
+sa.DOUBLE = deftype("DOUBLE", float_params)
+sa.DOUBLE_PRECISION = deftype("DOUBLE_PRECISION", float_params)
+sa.NUMERIC = deftype("NUMERIC", numeric_params)
+sa.DECIMAL = deftype("DECIMAL", numeric_params)
+sa.BLOB = deftype("BLOB", { "length" })
+sa.BINARY = deftype("BINARY", { "length" })
+sa.VARBINARY = deftype("VARBINARY", { "length" })
+sa.UUID = deftype("UUID", { "as_uuid" })
+
+-- Enum('a', 'b', name='mood'): the values are positional; a single array table also works.
+do
+  local function enum_ctor(...)
+    local args, opts = split_opts(pack(...))
+    local values = {}
+    if args.n == 1 and is_plain(args[1]) then
+      for i, v in ipairs(args[1]) do values[i] = v end
+    else
+      for i = 1, args.n do values[i] = args[i] end
+    end
+    for _, v in ipairs(values) do
+      if type(v) ~= "string" then error("sa.Enum: values must be strings", 3) end
+    end
+    local t = { kind = "type", name = "Enum", module = "sa", enums = values }
+    for k, v in pairs(opts) do
+      if k == "name" then t.enum_name = v else t[k] = v end
+    end
+    return setmetatable(t, type_mt)
+  end
+  sa.Enum = enum_ctor()
+  ctors[sa.Enum] = enum_ctor
+end
+
+--------------------------------------------------------------------------------------------
+-- SQL expressions used in DDL: text, functions, true/false/null
+--------------------------------------------------------------------------------------------
+
+local clause_mt = {}
+clause_mt.__index = clause_mt
+
+local function clause(t) return setmetatable(t, clause_mt) end
+
+function sa.text(s)
+  if type(s) ~= "string" then error("sa.text: expected a string", 2) end
+  return clause { kind = "text", text = s }
+end
+function sa.literal_column(s) return clause { kind = "literal_column", text = s } end
+function sa.true_() return clause { kind = "true" } end
+function sa.false_() return clause { kind = "false" } end
+function sa.null() return clause { kind = "null" } end
+sa["true"] = sa.true_
+sa["false"] = sa.false_
+
+-- sa.func.<name>(args...): any name is a SQL function, as in SQLAlchemy.
+sa.func = setmetatable({}, {
+  __index = function(_, name)
+    return function(...)
+      local args = pack(...)
+      local list = {}
+      for i = 1, args.n do list[i] = args[i] end
+      return clause { kind = "func", name = name, args = list }
+    end
+  end,
+})
+
+function sa._is_clause(v)
+  return type(v) == "table" and (v.kind == "text" or v.kind == "func" or v.kind == "true"
+    or v.kind == "false" or v.kind == "null" or v.kind == "literal_column"
+    or v.kind == "inline_literal" or v.kind == "column_ref")
+end
+
+function sa.Computed(sqltext, opts)
+  opts = opts or {}
+  if type(sqltext) == "table" and sqltext.kind == "text" then sqltext = sqltext.text end
+  return { kind = "computed", sqltext = sqltext, persisted = opts.persisted }
+end
+
+function sa.Identity(opts)
+  local t = { kind = "identity", always = false }
+  for k, v in pairs(opts or {}) do t[k] = v end
+  return t
+end
+
+--------------------------------------------------------------------------------------------
+-- Names: op.f() / sa.conv()
+--------------------------------------------------------------------------------------------
+
+local conv_mt = { __tostring = function(self) return self.name end }
+function sa.conv(name) return setmetatable({ kind = "conv", name = name }, conv_mt) end
+
+-- Returns name, is_conv for a name given by the user (string, conv or nil).
+function sa._name(v)
+  if type(v) == "table" and v.kind == "conv" then return v.name, true end
+  if v ~= nil and type(v) ~= "string" then error("expected a name (string)", 3) end
+  return v, nil
+end
+
+--------------------------------------------------------------------------------------------
+-- Columns and ForeignKey
+--------------------------------------------------------------------------------------------
+
+function sa.ForeignKey(target, opts)
+  if type(target) == "table" and target.kind == "column" then
+    error("sa.ForeignKey: give the target as \"table.column\"", 2)
+  end
+  if type(target) ~= "string" then error("sa.ForeignKey: expected \"table.column\"", 2) end
+  opts = opts or {}
+  local name, conv = sa._name(opts.name)
+  return {
+    kind = "foreign_key_spec", target = target, name = name, name_conv = conv,
+    ondelete = opts.ondelete, onupdate = opts.onupdate, deferrable = opts.deferrable,
+    initially = opts.initially, match = opts.match, use_alter = opts.use_alter,
+  }
+end
+
+local column_keys = {
+  primary_key = true, nullable = true, server_default = true, default = true, unique = true,
+  index = true, autoincrement = true, comment = true, key = true, quote = true, info = true,
+  onupdate = true, server_onupdate = true, doc = true, system = true, type_ = true, name = true,
+  _copy = true,
+}
+
+-- sa.Column(name, type, [ForeignKey | Computed | Identity ...], { options })
+function sa.Column(...)
+  local args, opts = split_opts(pack(...))
+  local col = { kind = "column" }
+  local i = 1
+  if type(args[1]) == "string" then
+    col.name = args[1]; i = 2
+  elseif opts.name then
+    col.name = opts.name
+  end
+  if is_type(args[i]) then
+    col.type = sa._to_type(args[i], "sa.Column"); i = i + 1
+  elseif opts.type_ then
+    col.type = sa._to_type(opts.type_, "sa.Column")
+  else
+    col.type = sa.NullType()
+  end
+  col.foreign_keys = {}
+  for j = i, args.n do
+    local a = args[j]
+    if type(a) ~= "table" then
+      error("sa.Column: unexpected argument " .. tostring(a), 2)
+    elseif a.kind == "foreign_key_spec" then
+      col.foreign_keys[#col.foreign_keys + 1] = a
+    elseif a.kind == "computed" then
+      col.computed = a
+    elseif a.kind == "identity" then
+      col.identity = a
+    else
+      error("sa.Column: unexpected argument of kind " .. tostring(a.kind), 2)
+    end
+  end
+  for k, v in pairs(opts) do
+    if not column_keys[k] and not k:match("^%l+_") then
+      error("sa.Column: unknown option '" .. tostring(k) .. "'", 2)
+    end
+  end
+  col.primary_key = opts.primary_key and true or false
+  -- SQLAlchemy: nullable defaults to "not primary_key", and a PrimaryKeyConstraint naming the
+  -- column later makes it NOT NULL unless the user said otherwise.
+  if opts.nullable == nil then
+    col.nullable = not col.primary_key and not col.identity
+    col._nullable_set = nil
+  else
+    col.nullable = opts.nullable and true or false
+    col._nullable_set = true
+  end
+  if opts.autoincrement == nil then col.autoincrement = "auto" else col.autoincrement = opts.autoincrement end
+  local sd = opts.server_default
+  if type(sd) == "number" then sd = tostring(sd) end
+  if sd ~= nil and type(sd) ~= "string" and not sa._is_clause(sd) then
+    error("sa.Column: server_default must be a string or a SQL expression", 2)
+  end
+  col.server_default = sd
+  col.default = opts.default
+  col.unique = opts.unique
+  col.index = opts.index
+  col.comment = opts.comment
+  col.key = opts.key
+  col.info = opts.info
+  col.onupdate = opts.onupdate
+  col.server_onupdate = opts.server_onupdate
+  for k, v in pairs(opts) do
+    if not column_keys[k] then
+      col.dialect_kw = col.dialect_kw or {}
+      col.dialect_kw[k] = v
+    end
+  end
+  return stamp(col)
+end
+
+-- A copy of a column not attached to any table (Alembic copies columns it reuses).
+function sa._copy_column(col)
+  local c = deep_copy(col)
+  c.table = nil
+  return stamp(c)
+end
+
+-- Lightweight column for sa.table(): a name and a type, nothing else.
+function sa.column(name, type_)
+  return { kind = "column", name = name, type = sa._to_type(type_ or sa.NullType, "sa.column"),
+           nullable = true, primary_key = false, foreign_keys = {}, autoincrement = "auto" }
+end
+
+--------------------------------------------------------------------------------------------
+-- Constraints and indexes
+--------------------------------------------------------------------------------------------
+
+local function col_name(c, where)
+  if type(c) == "string" then return c end
+  if type(c) == "table" and c.kind == "column" then return c.name end
+  error(where .. ": expected a column name", 4)
+end
+
+local function names_of(list, where)
+  local r = {}
+  for i, c in ipairs(list) do r[i] = col_name(c, where) end
+  return r
+end
+
+local function common(t, opts)
+  t.name, t.name_conv = sa._name(opts.name)
+  t.deferrable = opts.deferrable
+  t.initially = opts.initially
+  for k, v in pairs(opts) do
+    if type(k) == "string" and k:match("^%l+_") and k ~= "name_conv" then
+      t.dialect_kw = t.dialect_kw or {}
+      t.dialect_kw[k] = v
+    end
+  end
+  return stamp(t)
+end
+
+function sa.PrimaryKeyConstraint(...)
+  local args, opts = split_opts(pack(...))
+  local cols = {}
+  for i = 1, args.n do cols[i] = col_name(args[i], "sa.PrimaryKeyConstraint") end
+  if opts.columns then cols = names_of(opts.columns, "sa.PrimaryKeyConstraint") end
+  return common({ kind = "primary_key", columns = cols }, opts)
+end
+
+function sa.UniqueConstraint(...)
+  local args, opts = split_opts(pack(...))
+  local cols = {}
+  for i = 1, args.n do cols[i] = col_name(args[i], "sa.UniqueConstraint") end
+  if opts.columns then cols = names_of(opts.columns, "sa.UniqueConstraint") end
+  return common({ kind = "unique", columns = cols }, opts)
+end
+
+function sa.CheckConstraint(sqltext, opts)
+  opts = opts or {}
+  if type(sqltext) == "table" and (sqltext.kind == "text" or sqltext.kind == "literal_column") then
+    sqltext = sqltext.text
+  end
+  if type(sqltext) ~= "string" then error("sa.CheckConstraint: expected SQL text", 2) end
+  return common({ kind = "check", sqltext = sqltext }, opts)
+end
+
+-- Parses "table.col" / "schema.table.col".
+function sa._parse_target(target)
+  local parts = {}
+  for p in target:gmatch("[^.]+") do parts[#parts + 1] = p end
+  if #parts < 2 then error("invalid foreign key target '" .. target .. "'", 4) end
+  local colname = table.remove(parts)
+  local tname = table.remove(parts)
+  local schema = #parts > 0 and table.concat(parts, ".") or nil
+  return schema, tname, colname
+end
+
+function sa.ForeignKeyConstraint(columns, refcolumns, opts)
+  opts = opts or {}
+  columns = columns or opts.columns
+  refcolumns = refcolumns or opts.refcolumns
+  if not is_plain(columns) or not is_plain(refcolumns) or #columns ~= #refcolumns then
+    error("sa.ForeignKeyConstraint: expected two lists of the same length", 2)
+  end
+  local t = { kind = "foreign_key", columns = names_of(columns, "sa.ForeignKeyConstraint"),
+              referred_columns = {} }
+  for i, r in ipairs(refcolumns) do
+    if type(r) ~= "string" then error("sa.ForeignKeyConstraint: expected \"table.column\"", 2) end
+    local schema, tname, cname = sa._parse_target(r)
+    t.referred_schema, t.referred_table = schema, tname
+    t.referred_columns[i] = cname
+  end
+  t.ondelete, t.onupdate, t.match, t.use_alter = opts.ondelete, opts.onupdate, opts.match, opts.use_alter
+  return common(t, opts)
+end
+
+-- sa.Index(name, "col" | sa.text(...) ..., { unique=, postgresql_where=, ... })
+function sa.Index(name, ...)
+  local args, opts = split_opts(pack(...))
+  local t = { kind = "index", columns = {}, unique = opts.unique and true or false }
+  t.name, t.name_conv = sa._name(name)
+  for i = 1, args.n do
+    local e = args[i]
+    if type(e) == "table" and e.kind == "column" then e = e.name end
+    t.columns[i] = e
+  end
+  for k, v in pairs(opts) do
+    if k ~= "unique" and k ~= "quote" and k ~= "info" then
+      t.dialect_kw = t.dialect_kw or {}
+      t.dialect_kw[k] = v
+    end
+  end
+  return stamp(t)
+end
+
+--------------------------------------------------------------------------------------------
+-- MetaData, naming conventions, Table
+--------------------------------------------------------------------------------------------
+
+sa.DEFAULT_NAMING_CONVENTION = { ix = "ix_%(column_0_label)s" }
+
+function sa.MetaData(opts)
+  opts = opts or {}
+  return { kind = "metadata", naming_convention = opts.naming_convention or sa.DEFAULT_NAMING_CONVENTION,
+           schema = opts.schema, tables = {}, sorted = {} }
+end
+
+local convention_key = { index = "ix", unique = "uq", check = "ck", foreign_key = "fk",
+                         primary_key = "pk" }
+
+-- Expands a naming-convention template for constraint `c` of table `tbl` (SQLAlchemy's tokens).
+local function expand_convention(template, c, tbl)
+  local cols = c.columns or {}
+  local function colstr(i)
+    local v = cols[i + 1]
+    if type(v) == "table" then return v.text or "" end
+    return v
+  end
+  local function token(tok)
+    if tok == "table_name" then return tbl.name end
+    if tok == "constraint_name" then
+      if c.name == nil then error("naming convention needs an explicit constraint name", 0) end
+      return c.name
+    end
+    if tok == "referred_table_name" then return c.referred_table end
+    local what, n, sep, all
+    n, what = tok:match("^column_(%d+)_(%a+)$")
+    if not n then
+      local multi
+      multi, what = tok:match("^column_0(_?N)_(%a+)$")
+      if multi then
+        sep = multi == "_N" and "_" or ""
+        all = true
+      end
+    end
+    local ref = false
+    if not what then
+      n, what = tok:match("^referred_column_(%d+)_(%a+)$")
+      ref = n ~= nil
+    end
+    if not what then error("unknown naming convention token %(" .. tok .. ")s", 0) end
+    local function one(i)
+      local name = ref and (c.referred_columns or {})[i + 1] or colstr(i)
+      if name == nil then error("naming convention: no column " .. i, 0) end
+      if what == "label" then
+        if ref then return c.referred_table .. "_" .. name end
+        return tbl.name .. "_" .. name
+      end
+      return name
+    end
+    if all then
+      local parts = {}
+      for i = 0, #cols - 1 do parts[#parts + 1] = one(i) end
+      return table.concat(parts, sep)
+    end
+    return one(tonumber(n))
+  end
+  return (template:gsub("%%%((.-)%)s", token))
+end
+
+-- Names an unnamed constraint / index after the naming convention; a name given explicitly
+-- is expanded only when the convention refers to %(constraint_name)s, as SQLAlchemy does.
+function sa._apply_convention(c, tbl, convention)
+  convention = convention or sa.DEFAULT_NAMING_CONVENTION
+  local key = convention_key[c.kind]
+  local template = key and convention[key]
+  if not template or c.name_conv then return end
+  if c.name == nil then
+    if template:find("%(constraint_name)s", 1, true) then return end
+    c.name = expand_convention(template, c, tbl)
+    c.name_conv = true
+  elseif template:find("%(constraint_name)s", 1, true) then
+    c.name = expand_convention(template, c, tbl)
+    c.name_conv = true
+  end
+end
+
+local table_keys = { schema = true, comment = true, info = true, prefixes = true,
+                     keep_existing = true, extend_existing = true, quote = true,
+                     if_not_exists = true, must_exist = true }
+
+-- Adds a column to a table under construction: its primary_key flag, unique/index flags and
+-- ForeignKeys become table-level items, as SQLAlchemy's Column._set_parent does.
+local function attach_column(tbl, col, convention, pending)
+  if tbl.c[col.name] then
+    error("sa.Table: duplicate column '" .. col.name .. "' in table '" .. tbl.name .. "'", 0)
+  end
+  tbl.columns[#tbl.columns + 1] = col
+  tbl.c[col.name] = col
+  if col.primary_key then pending.pk[#pending.pk + 1] = col.name end
+  for _, fk in ipairs(col.foreign_keys or {}) do
+    local schema, tname, cname = sa._parse_target(fk.target)
+    local c = stamp({ kind = "foreign_key", name = fk.name, name_conv = fk.name_conv,
+                      columns = { col.name }, referred_schema = schema, referred_table = tname,
+                      referred_columns = { cname }, ondelete = fk.ondelete, onupdate = fk.onupdate,
+                      deferrable = fk.deferrable, initially = fk.initially, match = fk.match,
+                      use_alter = fk.use_alter })
+    pending.items[#pending.items + 1] = c
+  end
+  if col.index then
+    local ix = stamp({ kind = "index", columns = { col.name }, unique = col.unique and true or false,
+                       _column_flag = true })
+    pending.items[#pending.items + 1] = ix
+  elseif col.unique then
+    pending.items[#pending.items + 1] = stamp({ kind = "unique", columns = { col.name },
+                                                _column_flag = true })
+  end
+end
+
+-- Builds a table value.  `metadata` may be nil (tables built by op.create_table get a private
+-- metadata carrying the context's naming convention).
+local function build_table(name, metadata, items, opts)
+  if type(name) ~= "string" then error("sa.Table: expected a table name", 3) end
+  local convention = metadata and metadata.naming_convention or sa.DEFAULT_NAMING_CONVENTION
+  local tbl = { kind = "table", name = name, schema = opts.schema or (metadata and metadata.schema),
+                columns = {}, c = {}, constraints = {}, indexes = {}, comment = opts.comment,
+                info = opts.info, prefixes = opts.prefixes }
+  for k, v in pairs(opts) do
+    if not table_keys[k] then
+      if type(k) == "string" and k:match("^%l+_") then
+        tbl.dialect_kw = tbl.dialect_kw or {}
+        tbl.dialect_kw[k] = v
+      else
+        error("sa.Table: unknown option '" .. tostring(k) .. "'", 3)
+      end
+    end
+  end
+  local pending = { pk = {}, items = {} }
+  local explicit_pk
+  for _, item in ipairs(items) do
+    if type(item) ~= "table" then
+      error("sa.Table: unexpected argument " .. tostring(item), 3)
+    elseif item.kind == "column" then
+      if item._attached then item = sa._copy_column(item) end
+      item._attached = nil
+      attach_column(tbl, item, convention, pending)
+    elseif item.kind == "primary_key" then
+      explicit_pk = item
+    elseif item.kind == "unique" or item.kind == "check" or item.kind == "foreign_key"
+        or item.kind == "index" or item.kind == "exclude" then
+      pending.items[#pending.items + 1] = item
+    else
+      error("sa.Table: unexpected argument of kind " .. tostring(item.kind), 3)
+    end
+  end
+  -- Constraints keep their creation order; items made here from column flags come after the
+  -- ones the user built before calling Table().
+  table.sort(pending.items, function(a, b) return sa._creation_order(a) < sa._creation_order(b) end)
+  if explicit_pk then
+    tbl.primary_key = explicit_pk
+    for _, cname in ipairs(explicit_pk.columns) do
+      local col = tbl.c[cname]
+      if not col then error("sa.Table: primary key column '" .. cname .. "' not in table", 3) end
+      col.primary_key = true
+      if not col._nullable_set then col.nullable = false end
+    end
+    for _, col in ipairs(tbl.columns) do
+      if col.primary_key and not explicit_pk.columns[1] then
+        explicit_pk.columns[#explicit_pk.columns + 1] = col.name
+      end
+    end
+  else
+    tbl.primary_key = { kind = "primary_key", columns = pending.pk, _implicit = true }
+  end
+  sa._apply_convention(tbl.primary_key, tbl, convention)
+  for _, item in ipairs(pending.items) do
+    for _, cname in ipairs(item.columns or {}) do
+      if type(cname) == "string" and not tbl.c[cname] and item.kind ~= "index" then
+        error("sa.Table: constraint column '" .. cname .. "' not in table '" .. name .. "'", 3)
+      end
+    end
+    sa._apply_convention(item, tbl, convention)
+    if item.kind == "index" then
+      item.table = name
+      item.schema = tbl.schema
+      tbl.indexes[#tbl.indexes + 1] = item
+    else
+      tbl.constraints[#tbl.constraints + 1] = item
+    end
+  end
+  for _, col in ipairs(tbl.columns) do col._attached = true end
+  return tbl
+end
+sa._build_table = build_table
+
+-- sa.Table(name, metadata, columns and constraints ..., { schema=, comment=, sqlite_... })
+function sa.Table(name, metadata, ...)
+  if type(metadata) ~= "table" or metadata.kind ~= "metadata" then
+    error("sa.Table: the second argument must be a sa.MetaData()", 2)
+  end
+  local args, opts = split_opts(pack(...))
+  local items = {}
+  for i = 1, args.n do items[i] = args[i] end
+  local tbl = build_table(name, metadata, items, opts)
+  local key = tbl.schema and (tbl.schema .. "." .. name) or name
+  if metadata.tables[key] then
+    error("sa.Table: table '" .. key .. "' is already defined for this MetaData instance", 2)
+  end
+  metadata.tables[key] = tbl
+  metadata.sorted[#metadata.sorted + 1] = tbl
+  return tbl
+end
+
+-- sa.table(name, sa.column(...) ..., { schema = }) — a lightweight table for data migrations.
+function sa.table(name, ...)
+  local args, opts = split_opts(pack(...))
+  local tbl = { kind = "table", name = name, schema = opts.schema, columns = {}, c = {},
+                constraints = {}, indexes = {}, lightweight = true,
+                primary_key = { kind = "primary_key", columns = {} } }
+  for i = 1, args.n do
+    local col = args[i]
+    if type(col) ~= "table" or col.kind ~= "column" then
+      error("sa.table: expected sa.column(...) arguments", 2)
+    end
+    tbl.columns[#tbl.columns + 1] = col
+    tbl.c[col.name] = col
+  end
+  return tbl
+end
+
+-- The column SQLAlchemy treats as the table's autoincrement column, or nil
+-- (PrimaryKeyConstraint._autoincrement_column in SQLAlchemy 1.4).
+local integer_types = { Integer = true, BigInteger = true, SmallInteger = true, INTEGER = true,
+                        BIGINT = true, SMALLINT = true, SERIAL = true, BIGSERIAL = true,
+                        SMALLSERIAL = true }
+local numeric_types = { Numeric = true, NUMERIC = true, DECIMAL = true, Float = true,
+                        FLOAT = true, REAL = true, DOUBLE = true, DOUBLE_PRECISION = true }
+function sa._is_integer_type(t) return t ~= nil and integer_types[t.name] == true end
+
+function sa.autoincrement_column(tbl)
+  local pk = tbl.primary_key and tbl.primary_key.columns or {}
+  local function valid(col, forced)
+    local t = col.type
+    if not (integer_types[t.name] or numeric_types[t.name]) then
+      if forced then error("column " .. col.name .. " cannot be autoincrement: not an integer type", 0) end
+      return false
+    end
+    if forced then return true end
+    if col.default ~= nil then return false end
+    if col.server_default ~= nil then return false end
+    if #(col.foreign_keys or {}) > 0 and col.autoincrement ~= "ignore_fk" then return false end
+    for _, c in ipairs(tbl.constraints) do
+      if c.kind == "foreign_key" then
+        for _, n in ipairs(c.columns) do
+          if n == col.name and col.autoincrement ~= "ignore_fk" then return false end
+        end
+      end
+    end
+    return true
+  end
+  if #pk == 1 then
+    local col = tbl.c[pk[1]]
+    if not col then return nil end
+    if col.autoincrement == true then valid(col, true); return col end
+    if (col.autoincrement == "auto" or col.autoincrement == "ignore_fk") and valid(col, false) then
+      return col
+    end
+    return nil
+  end
+  local found
+  for _, n in ipairs(pk) do
+    local col = tbl.c[n]
+    if col and col.autoincrement == true then
+      valid(col, true)
+      if found then error("only one column may be marked autoincrement=true", 0) end
+      found = col
+    end
+  end
+  return found
+end
+
+return sa
