@@ -283,6 +283,55 @@ def schema_dump(url_, schema="public"):
     return {"tables": tables, "sequences": sequences, "views": views, "enums": enums}
 
 
+def advisory_key(key):
+    """The pg_advisory_lock id luamig uses for a runner lock key: 64-bit
+    FNV-1a of the key's UTF-8 bytes as a signed bigint (as
+    lm_pg_advisory_key in core/driver_pg.c)."""
+    h = 14695981039346656037
+    for byte in key.encode():
+        h = ((h ^ byte) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h - (1 << 64) if h >= (1 << 63) else h
+
+
+class held_lock:
+    """Holds luamig's runner lock from another session, as a second runner
+    would, for as long as the with-block lasts:
+
+        with pg.held_lock(url, key) as pid:
+            ...luamig must wait, or fail naming pid...
+    """
+
+    def __init__(self, url_, key):
+        self.url = _libpq_url(url_)
+        self.key = key
+        self.proc = None
+
+    def __enter__(self):
+        env = dict(os.environ)
+        env["PGAPPNAME"] = "luamig-tests-lock"
+        self.proc = subprocess.Popen(
+            [_psql_bin(), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.url],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        # psql answers each line as it comes: once the pid is printed, the
+        # lock is held.
+        self.proc.stdin.write("select pg_advisory_lock(%d), pg_backend_pid();\n" % advisory_key(self.key))
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read()
+            self.proc.wait()
+            raise PsqlError(err.strip())
+        self.pid = int(line.strip().split("|")[-1])
+        return self.pid
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return False
+
+
 def table_names(url_, schema="public"):
     """The names of the tables in schema, sorted."""
     return sorted(schema_dump(url_, schema)["tables"])

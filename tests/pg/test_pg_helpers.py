@@ -58,6 +58,20 @@ class PgHelpers(unittest.TestCase):
     def test_driver_suffix_is_accepted(self):
         self.assertEqual(pg.psql(pg.url(driver="psycopg2"), "select 1;"), [("1",)])
 
+    def test_advisory_key_matches_the_driver(self):
+        # The same values that tests/unit/test_driver_pg.c pins for C.
+        self.assertEqual(pg.advisory_key(""), -3750763034362895579)
+        self.assertEqual(pg.advisory_key("a"), -5808556873153909620)
+        self.assertEqual(pg.advisory_key("luamig"), -3615924975131863440)
+
+    def test_held_lock_holds_until_the_block_ends(self):
+        key = "lm-helpers-lock"
+        probe = "select pg_try_advisory_lock(%d);" % pg.advisory_key(key)
+        with pg.held_lock(pg.url(), key) as pid:
+            self.assertGreater(pid, 0)
+            self.assertEqual(pg.psql(pg.url(), probe), [("f",)])
+        self.assertEqual(pg.psql(pg.url(), probe), [("t",)])
+
     def test_schema_dump(self):
         db = pg.create_database("lm_helpers_dump")
         pg.psql(db, """
