@@ -139,6 +139,32 @@ static void chomp(char *s)
 }
 
 /*
+ * The libpq URI for what follows "scheme://". SQLAlchemy reads the
+ * credentials up to the LAST "@" of the host part, so "u:p@ss@host" means
+ * password "p@ss"; libpq stops at the first "@" and would take "ss@host"
+ * for the host, and print it in its error. Encoding the inner "@"s as
+ * %40 makes both agree. Returns an owned string.
+ */
+static char *libpq_uri(const char *after_scheme)
+{
+	size_t authlen = strcspn(after_scheme, "/?#");
+	const char *at = NULL;
+	for (const char *q = after_scheme; q < after_scheme + authlen; q++)
+		if (*q == '@')
+			at = q;
+	lm_buf b = {0};
+	lm_buf_puts(&b, "postgresql://");
+	for (const char *q = after_scheme; at && q < at; q++) {
+		if (*q == '@')
+			lm_buf_puts(&b, "%40");
+		else
+			lm_buf_putc(&b, *q);
+	}
+	lm_buf_puts(&b, at ? at : after_scheme);
+	return lm_buf_detach(&b);
+}
+
+/*
  * Parses a PostgreSQL URL into out: conninfo (a libpq URI, scheme
  * "postgresql://", the "+driver" dropped), redacted, and, when not already
  * set by lm_url_parse, raw, dialect and driver. Accepts postgresql://,
@@ -178,7 +204,7 @@ int lm_pg_url_parse(const char *text, lm_url *out)
 	if (!out->driver && plus)
 		out->driver = lm_strndup(plus + 1, (size_t)(sep - plus - 1));
 	free(out->conninfo);
-	out->conninfo = lm_sprintf("postgresql://%s", sep + 3);
+	out->conninfo = libpq_uri(sep + 3);
 
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(out->conninfo, &err);

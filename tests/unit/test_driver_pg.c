@@ -174,6 +174,12 @@ static void test_url_forms_become_libpq_uris(void)
 	CHECK(strcmp(u.conninfo, "postgresql:///app") == 0);
 	lm_url_dispose(&u);
 
+	/* As in SQLAlchemy, the credentials end at the last "@". */
+	CHECK(lm_url_parse("postgresql://u:p@ss@w0rd@h/d", &u) == 0);
+	CHECK(strcmp(u.conninfo, "postgresql://u:p%40ss%40w0rd@h/d") == 0);
+	CHECK(strcmp(u.redacted, "postgresql://u:***@h/d") == 0);
+	lm_url_dispose(&u);
+
 	/* Called on its own, lm_pg_url_parse fills every field. */
 	memset(&u, 0, sizeof u);
 	CHECK(lm_pg_url_parse("postgresql+pg8000://a:b-secret@h/d", &u) == 0);
@@ -302,6 +308,18 @@ static void test_bad_password_message_has_no_password(void)
 		CHECK_LACKS(err, "Wr0ngPassw0rd");
 		CHECK_LACKS(err, good);
 		free(bad);
+	}
+	/* An unencoded "@" in the password: libpq must not mistake the
+	 * password's tail for a host name (and print it). */
+	{
+		const char *tcp = fixture("LUAMIG_TEST_PG_TCP_URL"); /* postgresql://postgres@... */
+		char *url =
+		        lm_sprintf("postgresql://luamig_pw:Tail@Secret@%s", strchr(tcp, '@') + 1);
+		lm_conn *c = NULL;
+		CHECK(lm_connect(url, &c) == -1);
+		CHECK_CONTAINS(lm_error_get(), "password authentication failed");
+		CHECK_LACKS(lm_error_get(), "Secret");
+		free(url);
 	}
 	/* Nobody listens on port 1: libpq's message names host and port. */
 	lm_conn *c = NULL;
