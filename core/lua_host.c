@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "command.h"
 #include "driver.h"
 #include "embedded.h"
 #include "revmap.h"
@@ -68,8 +69,8 @@ static int searcher(lua_State *L)
 		char *to_free;
 		const char *data = lm_lua_file(name, &len, &to_free);
 		if (data) {
-			char *chunk = lm_sprintf("=[luamig] %s", name);
-			int rc = luaL_loadbufferx(L, data, len, chunk + 1, "t");
+			char *chunk = lm_sprintf("=%s", name);
+			int rc = luaL_loadbufferx(L, data, len, chunk, "t");
 			free(chunk);
 			free(to_free);
 			free(name);
@@ -426,6 +427,120 @@ static int l_format_short(lua_State *L)
 	return 1;
 }
 
+/* core.current_ids(rows) -> what `current` shows for these rows. */
+static int l_current_ids(lua_State *L)
+{
+	lm_strv rows = {0}, ids = {0};
+	check_strv(L, 1, &rows);
+	int rc = lm_revmap_current(map_of(L), &rows, &ids);
+	lm_strv_dispose(&rows);
+	if (rc != 0) {
+		lm_strv_dispose(&ids);
+		return luaL_error(L, "%s", lm_error_get());
+	}
+	push_strv(L, &ids);
+	lm_strv_dispose(&ids);
+	return 1;
+}
+
+/* core.current_lines(rows, verbose) -> the lines `current` prints. */
+static int l_current_lines(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	lm_strv rows = {0}, ids = {0};
+	check_strv(L, 1, &rows);
+	int rc = lm_revmap_current(m, &rows, &ids);
+	lm_strv_dispose(&rows);
+	if (rc != 0) {
+		lm_strv_dispose(&ids);
+		return luaL_error(L, "%s", lm_error_get());
+	}
+	lua_createtable(L, (int)ids.n, 0);
+	for (size_t i = 0; i < ids.n; i++) {
+		lm_buf b = {0};
+		lm_revmap_format_current(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 2), &b);
+		/* one entry per revision, without its final newline */
+		if (b.len && b.data[b.len - 1] == '\n')
+			b.data[--b.len] = '\0';
+		lua_pushstring(L, lm_buf_str(&b));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+		lm_buf_dispose(&b);
+	}
+	lm_strv_dispose(&ids);
+	return 1;
+}
+
+/* A history bound: nil/"" = default, a string, or a list of ids (the
+ * database's current heads) joined as Alembic accepts a tuple. */
+static char *bound_arg(lua_State *L, int idx, const char *dflt)
+{
+	if (lua_isnoneornil(L, idx))
+		return lm_strdup(dflt);
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		const char *s = lua_tostring(L, idx);
+		return lm_strdup(*s ? s : dflt);
+	}
+	lm_strv v = {0};
+	check_strv(L, idx, &v);
+	char *r = v.n ? lm_strdup(v.v[0]) : lm_strdup("base");
+	lm_strv_dispose(&v);
+	return r;
+}
+
+/* core.history_text(lower, upper, current_rows, verbose, indicate) */
+static int l_history_text(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	char *lower = bound_arg(L, 1, "base");
+	char *upper = bound_arg(L, 2, "heads");
+	lm_strv current = {0}, ids = {0};
+	check_strv(L, 3, &current);
+	int rc = lm_revmap_walk(m, lower, upper, &ids);
+	free(lower);
+	free(upper);
+	if (rc != 0) {
+		lm_strv_dispose(&current);
+		lm_strv_dispose(&ids);
+		return luaL_error(L, "%s", lm_error_get());
+	}
+	lm_buf b = {0};
+	for (size_t i = 0; i < ids.n; i++)
+		lm_revmap_format_history(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 4),
+					 lua_toboolean(L, 5) ? &current : NULL, &b);
+	lua_pushstring(L, lm_buf_str(&b));
+	lm_buf_dispose(&b);
+	lm_strv_dispose(&current);
+	lm_strv_dispose(&ids);
+	return 1;
+}
+
+/* core.show_text(id, current_rows) -> the `show` block. */
+static int l_show_text(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	const lm_revision *r = lm_revmap_get(m, luaL_checkstring(L, 1));
+	if (!r)
+		return luaL_error(L, "Can't locate revision identified by '%s'", lua_tostring(L, 1));
+	lm_strv current = {0};
+	check_strv(L, 2, &current);
+	lm_buf b = {0};
+	lm_revmap_format_show(m, r, &current, &b);
+	lua_pushstring(L, lm_buf_str(&b));
+	lm_buf_dispose(&b);
+	lm_strv_dispose(&current);
+	return 1;
+}
+
+static int l_edit(lua_State *L)
+{
+	const lm_revision *r = lm_revmap_get(map_of(L), luaL_checkstring(L, 1));
+	if (!r)
+		return luaL_error(L, "Can't locate revision identified by '%s'", lua_tostring(L, 1));
+	if (lm_open_in_editor(r->path) != 0)
+		return luaL_error(L, "%s", lm_error_get());
+	return 0;
+}
+
 static int l_isatty(lua_State *L)
 {
 	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
@@ -453,6 +568,11 @@ static int open_core(lua_State *L)
 		{"heads", l_heads},
 		{"format_short", l_format_short},
 		{"isatty", l_isatty},
+		{"current_ids", l_current_ids},
+		{"current_lines", l_current_lines},
+		{"history_text", l_history_text},
+		{"show_text", l_show_text},
+		{"edit", l_edit},
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);

@@ -10,6 +10,7 @@
 #include <lua.h>
 
 #include "config.h"
+#include "driver.h"
 #include "script.h"
 
 /* What the C side lends the Lua side for one command. Not owned. */
@@ -34,7 +35,7 @@ int lm_lua_pcall(lua_State *L, int nargs, int nresults);
 const char *lm_lua_file(const char *name, size_t *len, char **to_free);
 
 /* Pushes a connection userdata that owns c (lua_conn.c). */
-void lm_lua_push_conn(lua_State *L, struct lm_conn *c);
+void lm_lua_push_conn(lua_State *L, lm_conn *c);
 /* Registers the connection metatable (lua_conn.c). */
 void lm_lua_open_conn(lua_State *L);
 
