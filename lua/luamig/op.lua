@@ -122,6 +122,8 @@ end
 local function pack(...) return { n = select("#", ...), ... } end
 
 -- Binds positional arguments to `names`, taking missing ones from the options table.
+-- `required`: how many leading names must be present, or a set of the names that must be
+-- (a constraint name may be nil: Python's None).
 -- Returns the bound values (by name) and the remaining options.
 local function bind(fname, names, required, ...)
   local args, opts = sa._split_opts(pack(...))
@@ -133,7 +135,9 @@ local function bind(fname, names, required, ...)
     local v = args[i]
     if v == nil then v = rest[name] end
     rest[name] = nil
-    if v == nil and i <= required then
+    local needed
+    if type(required) == "table" then needed = required[name] else needed = i <= required end
+    if v == nil and needed then
       error("op." .. fname .. ": missing argument '" .. name .. "'", 3)
     end
     r[name] = v
@@ -269,7 +273,7 @@ end
 local index_keys = keyset { "schema", "unique", "if_not_exists", "quote", "info" }
 
 function ops.create_index(...)
-  local a, opts = bind("create_index", { "index_name", "table_name", "columns" }, 3, ...)
+  local a, opts = bind("create_index", { "index_name", "table_name", "columns" }, { table_name = true, columns = true }, ...)
   local name, conv = sa._name(a.index_name)
   local ix = { kind = "index", name = name, name_conv = conv, table = a.table_name,
                schema = opts.schema, unique = opts.unique and true or false,
@@ -297,7 +301,7 @@ local function named(c, name)
 end
 
 function ops.create_unique_constraint(...)
-  local a, opts = bind("create_unique_constraint", { "constraint_name", "table_name", "columns" }, 3, ...)
+  local a, opts = bind("create_unique_constraint", { "constraint_name", "table_name", "columns" }, { table_name = true, columns = true }, ...)
   local c = named({ kind = "unique", columns = column_list("create_unique_constraint", a.columns),
                     deferrable = opts.deferrable, initially = opts.initially,
                     dialect_kw = dialect_kw(opts, keyset { "schema", "deferrable", "initially" }) },
@@ -306,14 +310,14 @@ function ops.create_unique_constraint(...)
 end
 
 function ops.create_primary_key(...)
-  local a, opts = bind("create_primary_key", { "constraint_name", "table_name", "columns" }, 3, ...)
+  local a, opts = bind("create_primary_key", { "constraint_name", "table_name", "columns" }, { table_name = true, columns = true }, ...)
   local c = named({ kind = "primary_key", columns = column_list("create_primary_key", a.columns) },
                   a.constraint_name)
   return add_constraint(c, a.table_name, opts.schema)
 end
 
 function ops.create_check_constraint(...)
-  local a, opts = bind("create_check_constraint", { "constraint_name", "table_name", "condition" }, 3, ...)
+  local a, opts = bind("create_check_constraint", { "constraint_name", "table_name", "condition" }, { table_name = true, condition = true }, ...)
   local cond = a.condition
   if type(cond) == "table" and (cond.kind == "text" or cond.kind == "literal_column") then cond = cond.text end
   if type(cond) ~= "string" then error("op.create_check_constraint: condition must be SQL text", 2) end
@@ -329,7 +333,8 @@ local fk_keys = keyset { "onupdate", "ondelete", "deferrable", "initially", "mat
 
 function ops.create_foreign_key(...)
   local a, opts = bind("create_foreign_key", { "constraint_name", "source_table", "referent_table",
-                                               "local_cols", "remote_cols" }, 5, ...)
+                                               "local_cols", "remote_cols" },
+                { source_table = true, referent_table = true, local_cols = true, remote_cols = true }, ...)
   local c = named({ kind = "foreign_key", columns = column_list("create_foreign_key", a.local_cols),
                     referred_table = a.referent_table, referred_schema = opts.referent_schema,
                     referred_columns = column_list("create_foreign_key", a.remote_cols),

@@ -241,6 +241,9 @@ do
   ctors[sa.Enum] = enum_ctor
 end
 
+-- Makes `class` callable with `ctor` (types defined outside this module, e.g. postgresql.ENUM).
+function sa._register_ctor(class, ctor) ctors[class] = ctor end
+
 --------------------------------------------------------------------------------------------
 -- SQL expressions used in DDL: text, functions, true/false/null
 --------------------------------------------------------------------------------------------

@@ -34,6 +34,12 @@ sqlite.reserved_words = reserved
 sqlite.types = setmetatable({}, { __index = base.types })
 
 function sqlite:render_bool(b) return b and "1" or "0" end
+
+-- SQLAlchemy's sqlite compiler spells now() as CURRENT_TIMESTAMP.
+function sqlite:func_sql(f)
+  if f.name:lower() == "now" and #f.args == 0 then return "CURRENT_TIMESTAMP" end
+  return base.func_sql(self, f)
+end
 function sqlite:true_sql() return "1" end
 function sqlite:false_sql() return "0" end
 
