@@ -596,6 +596,31 @@ static void test_lock_does_not_block_create_index_concurrently(void)
 	lm_conn_close(c);
 }
 
+static void test_lock_session_that_cannot_connect_is_an_error(void)
+{
+	/* A role allowed one connection: the main one gets it, the lock's
+	 * own session is refused by the server. */
+	lm_conn *admin = connect_db();
+	CHECK(admin);
+	CHECK(admin->driver->exec(admin,
+	                          "DROP ROLE IF EXISTS lm_unit_one_conn; "
+	                          "CREATE ROLE lm_unit_one_conn LOGIN CONNECTION LIMIT 1") == 0);
+	char *url = lm_sprintf("postgresql:///%s?host=%s&port=%s&user=lm_unit_one_conn", DBNAME,
+	                       fixture("LUAMIG_TEST_PG_HOST"), fixture("LUAMIG_TEST_PG_PORT"));
+	lm_conn *c = NULL;
+	CHECK(lm_connect(url, &c) == 0);
+	free(url);
+	lm_lock_holder h;
+	CHECK(c->driver->try_lock(c, "luamig-one-conn", &h) == -1);
+	CHECK_CONTAINS(lm_error_get(), "too many connections for role \"lm_unit_one_conn\"");
+	/* The main connection is untouched and the next try starts afresh. */
+	CHECK(scalar_is(c, "SELECT 1", "1"));
+	CHECK(c->driver->unlock(c, "luamig-one-conn") == 0);
+	lm_conn_close(c);
+	CHECK(admin->driver->exec(admin, "DROP ROLE lm_unit_one_conn") == 0);
+	lm_conn_close(admin);
+}
+
 /* --- main ------------------------------------------------------------------------ */
 
 static int fresh_database(void)
@@ -657,6 +682,7 @@ int main(void)
 	        T(test_advisory_key_is_fnv1a_64),
 	        T(test_lock_from_two_connections),
 	        T(test_lock_does_not_block_create_index_concurrently),
+	        T(test_lock_session_that_cannot_connect_is_an_error),
 #undef T
 	};
 	size_t n = sizeof tests / sizeof tests[0];
