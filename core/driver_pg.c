@@ -4,7 +4,9 @@
  * URLs: postgresql://, postgres:// and postgresql+<anything>:// (SQLAlchemy's
  * +psycopg2 and friends) all become one libpq URI, so every libpq parameter
  * (sslmode, host=/socket/dir, options, ...) and every PG* environment
- * variable works as libpq documents it.
+ * variable works as libpq documents it. luamig adds two defaults that the URL
+ * overrides: client_encoding=UTF8 (Lua source is UTF-8) and
+ * application_name=luamig (as a fallback, so PGAPPNAME wins too).
  *
  * Values travel as text both ways, except blobs, which go out in binary
  * (bytea) and come back unescaped. Result cells are typed from the column's
@@ -15,7 +17,9 @@
  * connection that this driver opens for it: outside the migration's
  * transaction, so that a migration's CREATE INDEX CONCURRENTLY (which waits
  * for every older transaction, the lock holder's included) cannot wait
- * for us, and so that a rollback never drops the lock.
+ * for us, and so that a rollback never drops the lock. The lock id is the
+ * 64-bit FNV-1a hash of the key (lm_pg_advisory_key); when the lock is
+ * busy, pg_locks and pg_stat_activity tell who holds it.
  *
  * Passwords: every message that could quote the URL is scrubbed before it
  * reaches the error slot (lm_redact, plus the literal password).
