@@ -194,7 +194,10 @@ static int l_try_lock(lua_State *L)
 	lm_lock_holder holder = {{0}};
 	int rc = c->driver->try_lock(c, luaL_checkstring(L, 2), &holder);
 	if (rc < 0)
-		return luaL_error(L, "%s", lm_error_get());
+		{
+		lua_pushstring(L, lm_error_get());
+		return lua_error(L);
+	}
 	lua_pushboolean(L, rc == 1);
 	lua_pushstring(L, holder.text);
 	return 2;
@@ -204,7 +207,10 @@ static int l_unlock(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
 	if (c->driver->unlock(c, luaL_checkstring(L, 2)) != 0)
-		return luaL_error(L, "%s", lm_error_get());
+		{
+		lua_pushstring(L, lm_error_get());
+		return lua_error(L);
+	}
 	return 0;
 }
 

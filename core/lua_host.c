@@ -131,12 +131,20 @@ int lm_lua_pcall(lua_State *L, int nargs, int nresults)
 
 /* ---- luamig.core: what the Lua side asks of the C engine ---------------- */
 
+/* Raises the error slot's message as it is: these messages are for the
+ * user (Alembic's wording), so no "file:line:" of luamig's own Lua. */
+static int raise_slot(lua_State *L)
+{
+	lua_pushstring(L, lm_error_get());
+	return lua_error(L);
+}
+
 static int l_connect(lua_State *L)
 {
 	const char *url = luaL_checkstring(L, 1);
 	lm_conn *c;
 	if (lm_connect(url, &c) != 0)
-		return luaL_error(L, "%s", lm_error_get());
+		return raise_slot(L);
 	lm_lua_push_conn(L, c);
 	return 1;
 }
@@ -354,7 +362,7 @@ static int l_plan(lua_State *L)
 	lm_strv_dispose(&targets);
 	if (rc != 0) {
 		lm_plan_dispose(&plan);
-		return luaL_error(L, "%s", lm_error_get());
+		return raise_slot(L);
 	}
 	lua_createtable(L, (int)plan.n, 0);
 	for (size_t i = 0; i < plan.n; i++) {
@@ -397,7 +405,7 @@ static int l_resolve(lua_State *L)
 	lm_strv out = {0};
 	if (lm_revmap_resolve(map_of(L), luaL_checkstring(L, 1), &out) != 0) {
 		lm_strv_dispose(&out);
-		return luaL_error(L, "%s", lm_error_get());
+		return raise_slot(L);
 	}
 	push_strv(L, &out);
 	lm_strv_dispose(&out);
@@ -436,7 +444,7 @@ static int l_current_ids(lua_State *L)
 	lm_strv_dispose(&rows);
 	if (rc != 0) {
 		lm_strv_dispose(&ids);
-		return luaL_error(L, "%s", lm_error_get());
+		return raise_slot(L);
 	}
 	push_strv(L, &ids);
 	lm_strv_dispose(&ids);
@@ -453,7 +461,7 @@ static int l_current_lines(lua_State *L)
 	lm_strv_dispose(&rows);
 	if (rc != 0) {
 		lm_strv_dispose(&ids);
-		return luaL_error(L, "%s", lm_error_get());
+		return raise_slot(L);
 	}
 	lua_createtable(L, (int)ids.n, 0);
 	for (size_t i = 0; i < ids.n; i++) {
@@ -501,7 +509,7 @@ static int l_history_text(lua_State *L)
 	if (rc != 0) {
 		lm_strv_dispose(&current);
 		lm_strv_dispose(&ids);
-		return luaL_error(L, "%s", lm_error_get());
+		return raise_slot(L);
 	}
 	lm_buf b = {0};
 	for (size_t i = 0; i < ids.n; i++)
@@ -537,7 +545,7 @@ static int l_edit(lua_State *L)
 	if (!r)
 		return luaL_error(L, "Can't locate revision identified by '%s'", lua_tostring(L, 1));
 	if (lm_open_in_editor(r->path) != 0)
-		return luaL_error(L, "%s", lm_error_get());
+		return raise_slot(L);
 	return 0;
 }
 

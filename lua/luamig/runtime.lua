@@ -543,6 +543,11 @@ function MigrationContext:run_migrations(kw)
       end
     end
     local steps = self.migrations_fn(heads, self) or {}
+    -- Compile every revision the plan runs before running any: a syntax
+    -- error anywhere stops the run before it touches the database.
+    for _, st in ipairs(steps) do
+      if st.rev and not st.stamp then load_revision(st.rev.path) end
+    end
     local expected = heads
     local k = 1
     while k <= #steps do
