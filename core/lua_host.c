@@ -192,6 +192,15 @@ static int l_now(lua_State *L)
 	return 1;
 }
 
+static int l_cwd(lua_State *L)
+{
+	char buf[4096];
+	if (!getcwd(buf, sizeof buf))
+		return 0;
+	lua_pushstring(L, buf);
+	return 1;
+}
+
 static int l_getpid(lua_State *L)
 {
 	lua_pushinteger(L, (lua_Integer)getpid());
@@ -564,6 +573,7 @@ static int open_core(lua_State *L)
 		{"sleep", l_sleep},
 		{"now", l_now},
 		{"getpid", l_getpid},
+		{"cwd", l_cwd},
 		{"file", l_file},
 		{"config_get", l_config_get},
 		{"config_set", l_config_set},

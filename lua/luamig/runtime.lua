@@ -345,6 +345,25 @@ end
 
 local loaded = {}
 
+-- How a file is named in messages: relative to the working directory when
+-- it lies below it (as the user typed paths), else absolute.
+local cwd = core.cwd()
+local function display_path(path)
+  if cwd and path:sub(1, #cwd + 1) == cwd .. "/" then return path:sub(#cwd + 2) end
+  return path
+end
+M.display_path = display_path
+
+-- Lua shortens long chunk names to "...tail"; put the whole name back.
+local function whole_names(msg, shown)
+  local tail = msg:match("^%.%.%.([^:]*):%d")
+  if tail and shown:sub(-#tail) == tail then
+    return shown .. msg:sub(4 + #tail)
+  end
+  return msg
+end
+M.whole_names = whole_names
+
 -- Loads a revision file in its own environment (op, sa and the standard
 -- globals in scope), once. Errors name the file and line.
 local function load_revision(path)
@@ -352,10 +371,15 @@ local function load_revision(path)
   local env = setmetatable({}, { __index = _G })
   env.op = require "luamig.op"
   env.sa = require "luamig.sa"
-  local chunk, err = loadfile(path, "t", env)
-  if not chunk then fail(err) end
+  local shown = display_path(path)
+  local f, ferr = io.open(path, "r")
+  if not f then fail(ferr) end
+  local text = f:read("a")
+  f:close()
+  local chunk, err = load(text, "@" .. shown, "t", env)
+  if not chunk then fail(whole_names(err, shown)) end
   local ok, e = pcall(chunk)
-  if not ok then fail(tostring(e)) end
+  if not ok then fail(whole_names(tostring(e), shown)) end
   loaded[path] = env
   return env
 end
@@ -363,12 +387,13 @@ M.load_revision = load_revision
 
 -- The file:line of the innermost frame that runs code of `path`.
 local function where_in(path, level)
-  local src = "@" .. path
+  local shown = display_path(path)
+  local src = "@" .. shown
   for l = level, 200 do
     local info = debug.getinfo(l, "Sl")
     if not info then break end
     if info.source == src and info.currentline and info.currentline > 0 then
-      return path .. ":" .. info.currentline
+      return shown .. ":" .. info.currentline
     end
   end
   return nil
@@ -450,7 +475,7 @@ local function run_code(mc, step, kw)
   local function handler(e)
     place = where_in(rev.path, 2)
     if type(e) ~= "string" then e = tostring(e) end
-    return e
+    return whole_names(e, display_path(rev.path))
   end
   active_context = mc
   local ok, err = xpcall(fn, handler, kw)
@@ -461,7 +486,7 @@ local function run_code(mc, step, kw)
       err = err:sub(#place + 3)
     end
     fail(string.format("%s of revision %s failed at %s: %s", fname, rev.revision,
-      place or rev.path, err))
+      place or display_path(rev.path), err))
   end
 end
 

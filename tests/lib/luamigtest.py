@@ -116,10 +116,12 @@ class Project:
         with open(self.path(rel)) as f:
             return f.read()
 
+
     def set_option(self, key, value, section="luamig"):
         """Sets key = value in luamig.ini's section (replacing any line)."""
         ini = self.path("luamig.ini")
-        lines = open(ini).read().split("\n")
+        with open(ini) as f:
+            lines = f.read().split("\n")
         out, in_section, done = [], False, False
         for line in lines:
             m = re.match(r"^\[(.*)\]\s*$", line)
