@@ -494,11 +494,27 @@ static int keysort_cmp(const void *a, const void *b)
 	return strcmp(((const keysort *)a)->s, ((const keysort *)b)->s);
 }
 
+/* Adds to a revision's labels, kept sorted: Alembic holds them in a Python
+ * set, whose order varies from run to run; sorted is as good as any order
+ * and the same every time. */
+static void label_add(lm_strv *dst, const char *label)
+{
+	if (lm_strv_contains(dst, label))
+		return;
+	lm_strv_push(dst, label);
+	size_t i = dst->n - 1;
+	while (i > 0 && strcmp(dst->v[i - 1], dst->v[i]) > 0) {
+		char *t = dst->v[i - 1];
+		dst->v[i - 1] = dst->v[i];
+		dst->v[i] = t;
+		i--;
+	}
+}
+
 static void labels_add(lm_strv *dst, const lm_strv *src)
 {
 	for (size_t i = 0; i < src->n; i++)
-		if (!lm_strv_contains(dst, src->v[i]))
-			lm_strv_push(dst, src->v[i]);
+		label_add(dst, src->v[i]);
 }
 
 static int strp_cmp(const void *a, const void *b)
@@ -591,6 +607,15 @@ static void normalize_deps(lm_revmap *m)
 			if (!bs_get(implied, d->deps.v[k]))
 				iv_push_unique(&d->normdeps, d->deps.v[k]);
 		free(implied);
+		/* Alembic keeps these in a Python set (arbitrary, run-dependent
+		 * order); sort by id for one reproducible order. */
+		for (size_t a = 1; a < d->normdeps.n; a++)
+			for (size_t b = a; b > 0 && strcmp(rid(m, d->normdeps.v[b - 1]),
+							   rid(m, d->normdeps.v[b])) > 0; b--) {
+				size_t t = d->normdeps.v[b - 1];
+				d->normdeps.v[b - 1] = d->normdeps.v[b];
+				d->normdeps.v[b] = t;
+			}
 	}
 	free(seen);
 	iv_free(&order);
@@ -732,9 +757,7 @@ int lm_revmap_build(lm_revmap *m)
 	for (size_t i = 0; i < m->n; i++) {
 		const lm_revision *r = &m->revs[i];
 		node *d = &m->nodes[i];
-		for (size_t k = 0; k < r->labels.n; k++)
-			if (!lm_strv_contains(&d->labels, r->labels.v[k]))
-				lm_strv_push(&d->labels, r->labels.v[k]);
+		labels_add(&d->labels, &r->labels);
 		for (size_t k = 0; k < r->depends.n; k++) {
 			size_t kk = key_find(m, r->depends.v[k]);
 			if (kk == REF_NONE) {
