@@ -211,6 +211,8 @@ base._with_length = with_length
 base._numeric = numeric
 
 function base:type_sql(t)
+  -- a reflected type luamig has no model for keeps its declared text
+  if t.sql then return t.sql end
   local f = self.types[t.name]
   if not f then
     error("Compiler for " .. self.name .. " can't render type " .. (t.module or "sa") .. "."
