@@ -257,7 +257,8 @@ const char *lm_config_get(lm_config *c, const char *sec, const char *key)
 	if (!e)
 		e = find_entry(find_section(c, "DEFAULT"), key);
 	if (!e)
-		return NULL;
+		/* Alembic's parser has "here" among its defaults; so does ours. */
+		return strcmp(key, "here") == 0 ? c->here : NULL;
 	if (!e->expanded) {
 		lm_buf b = {0};
 		expand(c, sec, e->value, 0, &b);

@@ -135,8 +135,10 @@ static int list_dir(const char *dir, int recursive, lm_strv *out)
 		}
 	}
 	closedir(d);
-	qsort(files.v, files.n, sizeof(char *), cmp_str);
-	qsort(subdirs.v, subdirs.n, sizeof(char *), cmp_str);
+	if (files.n)
+		qsort(files.v, files.n, sizeof(char *), cmp_str);
+	if (subdirs.n)
+		qsort(subdirs.v, subdirs.n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < files.n; i++)
 		lm_strv_push_own(out, lm_path_join(dir, files.v[i]));
 	for (size_t i = 0; i < subdirs.n; i++) {
