@@ -1127,6 +1127,8 @@ static int parse_global(int argc, char **argv, lm_opts *o, int *next)
 			continue;
 		}
 		if (strcmp(a, "--raiseerr") == 0) {
+			/* Lua tracebacks in error messages (lua_host.c reads this). */
+			setenv("LUAMIG_TRACEBACK", "1", 1);
 			o->raiseerr = 1;
 			continue;
 		}
@@ -1166,8 +1168,8 @@ int lm_main(int argc, char **argv)
 		goto done;
 	}
 	if (next >= argc) {
-		print_program_help(stderr);
-		fprintf(stderr, "luamig: error: too few arguments\n");
+		fprintf(stderr, "usage: luamig [-h] [--version] [-c CONFIG] [-n NAME] [-x X] "
+				"[--raiseerr] [-q] COMMAND ...\nluamig: error: too few arguments\n");
 		status = LM_EXIT_USAGE;
 		goto done;
 	}
