@@ -1051,6 +1051,13 @@ static int sizet_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Sorts revision indices into map order. */
+static void iv_sort(ivec *a)
+{
+	if (a->n > 1)
+		qsort(a->v, a->n, sizeof *a->v, sizet_cmp);
+}
+
 /* Map keys longer than three characters that start with `prefix`, in map
  * order (Alembic's partial identifier lookup). */
 static void prefix_keys(const lm_revmap *m, const char *prefix, ivec *out)
@@ -1070,7 +1077,7 @@ static void prefix_keys(const lm_revmap *m, const char *prefix, ivec *out)
 		if (strlen(k) > 3)
 			iv_push(out, m->sorted[i]);
 	}
-	qsort(out->v, out->n, sizeof *out->v, sizet_cmp);
+	iv_sort(out);
 }
 
 /* Alembic's _revision_for_ident: s is an exact key or a unique prefix,
@@ -1336,7 +1343,7 @@ static int parse_upgrade_target(const lm_revmap *m, const lm_strv *cur, const ch
 				word *seen = bs_new(m->n);
 				ivec order = {0}, active = {0};
 				reach(m, revs.v, revs.n, ANC_DEPS, seen, &order);
-				qsort(order.v, order.n, sizeof *order.v, sizet_cmp);
+				iv_sort(&order);
 				rc = filter_for_lineage(m, order.v, order.n, rm.label, 0, &active);
 				if (rc == 0) {
 					word *below = bs_new(m->n);
@@ -1566,7 +1573,7 @@ static int topo_sort(const lm_revmap *m, word *todo, const ivec *heads, ivec *ou
 	for (size_t i = 0; i < heads->n; i++)
 		if (heads->v[i] < m->n && bs_get(todo, heads->v[i]))
 			iv_push_unique(&start, heads->v[i]);
-	qsort(start.v, start.n, sizeof *start.v, sizet_cmp);
+	iv_sort(&start);
 
 	size_t nh = start.n, caph = start.n + 4;
 	topo_head *h = lm_malloc(caph * sizeof *h);
@@ -1636,6 +1643,8 @@ static int topo_sort(const lm_revmap *m, word *todo, const ivec *heads, ivec *ou
 				    "requested revisions", rid(m, i));
 	return 0;
 }
+
+static char *doc_of(const lm_revision *r);
 
 /* ---- version table bookkeeping (Alembic's HeadMaintainer) ---------------- */
 
@@ -1727,7 +1736,7 @@ static const word *other_ancestors(sim *s, const ivec *excl)
 		iv_free(&other);
 		return NULL;
 	}
-	qsort(other.v, other.n, sizeof *other.v, sizet_cmp);
+	iv_sort(&other);
 	if (m->oa_valid && m->oa_key.n == other.n &&
 	    memcmp(m->oa_key.v, other.v, other.n * sizeof *other.v) == 0) {
 		iv_free(&other);
@@ -1888,9 +1897,12 @@ void lm_step_describe(const lm_step *s, lm_buf *out)
 	lm_buf_puts(out, " -> ");
 	for (size_t i = 0; i < s->to.n; i++)
 		lm_buf_printf(out, "%s%s", i ? ", " : "", s->to.v[i]);
-	const char *doc = s->rev ? s->rev->message : NULL;
-	if (doc && *doc)
-		lm_buf_printf(out, ", %s", doc);
+	if (s->rev) {
+		char *doc = doc_of(s->rev);
+		if (*doc)
+			lm_buf_printf(out, ", %s", doc);
+		free(doc);
+	}
 }
 
 static void sim_init(sim *s, const lm_revmap *m, const ivec *rows)

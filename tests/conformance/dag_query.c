@@ -4,9 +4,13 @@
  * Reads a case from stdin in a line format written by run_dag.py (fields
  * separated by tabs, list items by \x1f, a list field prefixed with 'L'):
  *
- *   R <id> <down list> <label list> <depends list> <message>
+ *   R <id> <down list> <label list> <depends list> <message> [<doc> <path>]
  *   BUILD
  *   Q <op> [args...]
+ *
+ * (a doc has its newlines as \x1e). Besides the recorded Alembic queries,
+ * fmt_* queries print what the heads/branches/history/show/current
+ * commands would (the command layer adds nothing but these lines).
  *
  * and prints one JSON object per BUILD and per Q line, in the shape of the
  * recorded Alembic answers, for run_dag.py to compare.
@@ -139,6 +143,61 @@ static void print_plan(const lm_plan *p)
 		json_strv(stdout, &p->warnings);
 	}
 	fputs("}\n", stdout);
+}
+
+/* The output of a listing command:
+ *   fmt_heads <verbose> <resolve>      fmt_branches <verbose>
+ *   fmt_history <verbose> <rows|-> <lower> <upper>   (rows: history -i)
+ *   fmt_show <ident> <rows>            fmt_current <verbose> <rows> */
+static void format_query(lm_revmap *m, char **f, size_t nf)
+{
+	const char *op = f[1] + 4;
+	int verbose = nf > 2 && !strcmp(f[2], "1");
+	lm_buf b = {0};
+	lm_strv v = {0}, rows = {0};
+	int rc = 0;
+	if (!strcmp(op, "heads")) {
+		if (nf > 3 && !strcmp(f[3], "1"))
+			rc = lm_revmap_resolve(m, "heads", &v);
+		else
+			lm_revmap_heads(m, &v);
+		for (size_t i = 0; rc == 0 && i < v.n; i++)
+			lm_revmap_format_short(m, lm_revmap_get(m, v.v[i]), verbose, &b);
+	} else if (!strcmp(op, "branches")) {
+		rc = lm_revmap_format_branches(m, verbose, &b);
+	} else if (!strcmp(op, "history")) {
+		int indicate = nf > 3 && f[3][0] == 'L';
+		parse_list(f[3], &rows);
+		rc = lm_revmap_walk(m, f[4], f[5], &v);
+		for (size_t i = 0; rc == 0 && i < v.n; i++)
+			lm_revmap_format_history(m, lm_revmap_get(m, v.v[i]), verbose,
+						 indicate ? &rows : NULL, &b);
+	} else if (!strcmp(op, "show")) {
+		parse_list(nf > 3 ? f[3] : NULL, &rows);
+		if (!strcmp(f[2], "current")) {
+			for (size_t i = 0; rc == 0 && i < rows.n; i++)
+				rc = lm_revmap_resolve(m, rows.v[i], &v);
+		} else {
+			rc = lm_revmap_resolve(m, f[2], &v);
+		}
+		for (size_t i = 0; rc == 0 && i < v.n; i++)
+			lm_revmap_format_show(m, lm_revmap_get(m, v.v[i]), NULL, &b);
+	} else if (!strcmp(op, "current")) {
+		parse_list(nf > 3 ? f[3] : NULL, &rows);
+		rc = lm_revmap_current(m, &rows, &v);
+		for (size_t i = 0; rc == 0 && i < v.n; i++)
+			lm_revmap_format_current(m, lm_revmap_get(m, v.v[i]), verbose, &b);
+	}
+	if (rc < 0) {
+		json_error(stdout, NULL);
+	} else {
+		fputs("{\"ok\":true,\"text\":", stdout);
+		json_str(stdout, lm_buf_str(&b));
+		fputs("}\n", stdout);
+	}
+	lm_buf_dispose(&b);
+	lm_strv_dispose(&v);
+	lm_strv_dispose(&rows);
 }
 
 static void query(lm_revmap *m, char **f, size_t nf)
@@ -279,6 +338,8 @@ static void query(lm_revmap *m, char **f, size_t nf)
 		lm_plan_dispose(&p);
 		lm_strv_dispose(&cur);
 		lm_strv_dispose(&targets);
+	} else if (!strncmp(op, "fmt_", 4)) {
+		format_query(m, f, nf);
 	} else {
 		printf("{\"ok\":false,\"error\":{\"message\":\"unknown query %s\"}}\n", op);
 	}
@@ -310,9 +371,9 @@ int main(void)
 		if (!buf.len)
 			continue;
 		char *line = buf.data;
-		char *f[8];
+		char *f[10];
 		size_t nf;
-		split_tabs(line, f, 8, &nf);
+		split_tabs(line, f, 10, &nf);
 		if (!strcmp(f[0], "R") && nf >= 6) {
 			lm_revision r;
 			memset(&r, 0, sizeof r);
@@ -321,7 +382,15 @@ int main(void)
 			parse_list(f[3], &r.labels);
 			parse_list(f[4], &r.depends);
 			r.message = lm_strdup(f[5]);
-			r.path = lm_sprintf("versions/%s.lua", f[1]);
+			if (nf >= 8) {
+				r.doc = lm_strdup(f[6]);
+				for (char *c = r.doc; *c; c++)
+					if (*c == '\x1e')
+						*c = '\n';
+				r.path = lm_strdup(f[7]);
+			} else {
+				r.path = lm_sprintf("versions/%s.lua", f[1]);
+			}
 			lm_revmap_add(m, &r);
 		} else if (!strcmp(f[0], "BUILD")) {
 			if (lm_revmap_build(m) < 0) {

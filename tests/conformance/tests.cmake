@@ -16,3 +16,15 @@ foreach(case ${LM_DAG_CASES})
   set_tests_properties(conformance/dag/${name} PROPERTIES
     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1" TIMEOUT 300)
 endforeach()
+
+#   format/*.json  what heads/branches/history/show/current print, recorded
+#                  from Alembic by tools/record_format.py from spec_*.json.
+file(GLOB LM_FORMAT_CASES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/format/[!s]*.json)
+foreach(case ${LM_FORMAT_CASES})
+  get_filename_component(name ${case} NAME_WE)
+  add_test(NAME conformance/dag/format_${name}
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/run_format.py
+                   --query $<TARGET_FILE:dag_query> ${case})
+  set_tests_properties(conformance/dag/format_${name} PROPERTIES
+    ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1" TIMEOUT 120)
+endforeach()
