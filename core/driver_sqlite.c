@@ -15,6 +15,8 @@
 #include "driver.h"
 #include "util.h"
 
+#define BUSY_TIMEOUT_MS 30000
+
 typedef struct sqlite_conn {
 	lm_conn base;
 	sqlite3 *db;
@@ -51,6 +53,9 @@ static int sq_connect(const lm_url *url, lm_conn **out)
 		return -1;
 	}
 	sqlite3_extended_result_codes(c->db, 0);
+	/* Readers (current, history -i) and per-migration transactions wait
+	 * this long for a writer; the runner lock itself polls (try_lock). */
+	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
 	*out = &c->base;
 	return 0;
 }
@@ -219,13 +224,13 @@ static int sq_try_lock(lm_conn *c, const char *key, lm_lock_holder *holder)
 		return 1;
 	sqlite3_busy_timeout(db, 0);
 	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
 	if (rc == SQLITE_OK)
 		return 1;
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
 		if (holder)
 			snprintf(holder->text, sizeof holder->text,
-				 "another connection holds the write lock on %s",
-				 c->url.path ? c->url.path : ":memory:");
+				 "another connection (SQLite's write lock; it does not say whose)");
 		return 0;
 	}
 	return fail(db, "BEGIN IMMEDIATE");

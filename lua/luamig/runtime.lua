@@ -177,14 +177,38 @@ end
 ---------------------------------------------------------------------------
 
 local MigrationContext = {}
-MigrationContext.__index = MigrationContext
+
+-- Methods answer both call styles: ctx:execute(sql) and, as DESIGN.md asks
+-- of everything users reach from op and context, ctx.execute(sql) —
+-- e.g. op.get_context().autocommit_block(function() ... end).
+local bound = setmetatable({}, { __mode = "k" })
+MigrationContext.__index = function(self, key)
+  local m = MigrationContext[key]
+  if type(m) ~= "function" then return m end
+  local per = bound[self]
+  if not per then
+    per = {}
+    bound[self] = per
+  end
+  local f = per[key]
+  if not f then
+    f = function(a, ...)
+      if a == self then return m(self, ...) end
+      return m(self, a, ...)
+    end
+    per[key] = f
+  end
+  return f
+end
 
 local impl_names = { sqlite = "SQLiteImpl", postgresql = "PostgresqlImpl" }
 
-local function load_dialect(name)
+-- Offline PostgreSQL output doubles backslashes in string literals, as
+-- SQLAlchemy's literal rendering does; online, values are bound.
+local function load_dialect(name, as_sql)
   local ok, mod = pcall(require, "luamig.dialect")
   if ok and type(mod) == "table" and mod.get then
-    local d = mod.get(name)
+    local d = mod.get(name, { backslash_escapes = as_sql and name == "postgresql" or nil })
     if d then return d end
   end
   fail("No dialect for '" .. tostring(name) .. "'")
@@ -712,7 +736,7 @@ local function new_context_module(cmd, config, work)
     if vpk == nil then vpk = true end
     mc = setmetatable({
       opts = opts,
-      dialect = load_dialect(dialect_name),
+      dialect = load_dialect(dialect_name, as_sql),
       as_sql = as_sql,
       connection = conn,
       url = url,
