@@ -1882,7 +1882,10 @@ void lm_plan_dispose(lm_plan *p)
 
 static lm_step *plan_step(lm_plan *p)
 {
-	p->steps = lm_realloc(p->steps, (p->n + 1) * sizeof *p->steps);
+	/* The capacity is implied (the power of two at or above n), as
+	 * lm_plan has no field for it; growing by one would be quadratic. */
+	if ((p->n & (p->n - 1)) == 0)
+		p->steps = lm_realloc(p->steps, (p->n ? 2 * p->n : 1) * sizeof *p->steps);
 	lm_step *st = &p->steps[p->n++];
 	memset(st, 0, sizeof *st);
 	return st;

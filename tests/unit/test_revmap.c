@@ -1,0 +1,375 @@
+/*
+ * test_revmap.c — the revision DAG on the tricky cases of Alembic's own test
+ * suite (tests/test_revision.py, test_version_traversal.py) that the
+ * recorded conformance cases cover thinly. Expected values come from running
+ * Alembic 1.8.1's RevisionMap on the same graphs.
+ */
+#include "revmap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+
+#define CHECK(cond, ...)                                                         \
+	do {                                                                     \
+		if (!(cond)) {                                                   \
+			failures++;                                              \
+			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);           \
+			fprintf(stderr, __VA_ARGS__);                            \
+			fputc('\n', stderr);                                     \
+		}                                                                \
+	} while (0)
+
+/* Splits "a b c" (spaces) into a list; "" is the empty list. */
+static void words(const char *s, lm_strv *out)
+{
+	while (s && *s) {
+		const char *e = strchr(s, ' ');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n)
+			lm_strv_push_own(out, lm_strndup(s, n));
+		s = e ? e + 1 : NULL;
+	}
+}
+
+static char *joined(const lm_strv *v)
+{
+	lm_buf b = {0};
+	for (size_t i = 0; i < v->n; i++)
+		lm_buf_printf(&b, "%s%s", i ? " " : "", v->v[i] ? v->v[i] : "None");
+	return lm_buf_detach(&b);
+}
+
+/* One revision: id, down revisions, labels, depends_on (space-separated). */
+static void add(lm_revmap *m, const char *id, const char *down, const char *labels,
+		const char *deps)
+{
+	lm_revision r;
+	memset(&r, 0, sizeof r);
+	r.id = lm_strdup(id);
+	words(down, &r.down);
+	words(labels, &r.labels);
+	words(deps, &r.depends);
+	r.message = lm_strdup(id);
+	lm_revmap_add(m, &r);
+}
+
+static void expect_resolve(const lm_revmap *m, const char *ident, const char *want)
+{
+	lm_strv v = {0};
+	int rc = lm_revmap_resolve_raw(m, ident, &v);
+	char *got = rc < 0 ? lm_sprintf("ERR %s", lm_error_get()) : joined(&v);
+	CHECK(strcmp(got, want) == 0, "resolve %s: want [%s], got [%s]", ident, want, got);
+	free(got);
+	lm_strv_dispose(&v);
+}
+
+/* Runs a plan and compares the revisions of its steps, in order, or the
+ * error ("ERR message"). */
+static void expect_plan(const lm_revmap *m, int upgrade, const char *current, const char *target,
+			const char *want)
+{
+	lm_strv cur = {0};
+	words(current, &cur);
+	lm_plan p;
+	int rc = upgrade ? lm_revmap_plan_upgrade(m, &cur, target, &p)
+			 : lm_revmap_plan_downgrade(m, &cur, target, &p);
+	char *got;
+	if (rc < 0) {
+		got = lm_sprintf("ERR %s", lm_error_get());
+	} else {
+		lm_strv ids = {0};
+		for (size_t i = 0; i < p.n; i++)
+			lm_strv_push(&ids, p.steps[i].rev->id);
+		got = joined(&ids);
+		lm_strv_dispose(&ids);
+	}
+	CHECK(strcmp(got, want) == 0, "%s [%s] -> %s: want [%s], got [%s]",
+	      upgrade ? "upgrade" : "downgrade", current, target, want, got);
+	free(got);
+	lm_plan_dispose(&p);
+	lm_strv_dispose(&cur);
+}
+
+static const char multiple_heads_abranch[] =
+	"ERR Multiple head revisions are present for given argument 'abranch@head'; please "
+	"specify a specific target revision, '<branchname>@abranch@head' to narrow to a "
+	"specific head, or 'heads' for all heads";
+
+/* LabeledBranchTest: labels, label@rev, prefixes within a branch. */
+static void test_labeled_branches(void)
+{
+	lm_revmap *m = lm_revmap_new();
+	add(m, "a", "", "abranch", "");
+	add(m, "b", "a", "", "");
+	add(m, "somerev", "b", "", "");
+	add(m, "c", "somerev", "", "");
+	add(m, "d", "b", "dbranch", "");
+	add(m, "e", "d", "ebranch", "");
+	add(m, "f", "e", "", "");
+	CHECK(lm_revmap_build(m) == 0, "build: %s", lm_error_get());
+
+	expect_resolve(m, "abranch@head", multiple_heads_abranch);
+	expect_resolve(m, "ebranch@head", "f");
+	expect_resolve(m, "dbranch@heads", "f");
+	expect_resolve(m, "abranch@heads", "c f");
+	expect_resolve(m, "ebranch@some", "ERR Can't locate revision identified by 'some'");
+	expect_resolve(m, "ebranch@d", "d");
+	expect_resolve(m, "e@d", "d");  /* a revision id where a label goes */
+	expect_resolve(m, "x@d", "ERR Can't locate revision identified by 'x'");
+	expect_resolve(m, "abranch@so", "somerev");
+	expect_resolve(m, "ebranch@somerev", "ERR Can't locate revision identified by 'somerev'");
+	expect_resolve(m, "ebranch@-2", "d");
+	expect_resolve(m, "abranch@base", "");
+	expect_resolve(m, "so", "somerev");  /* prefixes shorter than four work if unique */
+	expect_resolve(m, "-1", "somerev e");
+	expect_resolve(m, "-5", "None base");
+
+	const lm_revision *one;
+	CHECK(lm_revmap_resolve_one(m, "heads", &one) < 0, "heads is not one revision");
+	CHECK(lm_revmap_resolve_one(m, "base", &one) == 0 && one == NULL, "base is no revision");
+
+	expect_plan(m, 1, "", "ebranch@+2", "a b");  /* from base: branch point first */
+	expect_plan(m, 1, "c", "ebranch@+2", "d e");
+	expect_plan(m, 1, "c f", "+1", "ERR Ambiguous upgrade from multiple current revisions");
+	expect_plan(m, 1, "c", "dbranch@+1", "d");
+	expect_plan(m, 0, "c f", "ebranch@-2", "f e");
+	expect_plan(m, 0, "c f", "dbranch@base", "c somerev f e d b a");
+	/* Alembic crashes (AssertionError) when no current head is on the
+	 * branch; luamig refuses. */
+	expect_plan(m, 0, "c f", "abranch@-1", "ERR Relative downgrade 'abranch@-1' needs exactly "
+		    "one current revision on branch 'abranch'; 2 found");
+
+	lm_strv cur = {0};
+	words("c f", &cur);
+	lm_plan p;
+	CHECK(lm_revmap_plan_downgrade(m, &cur, "-1", &p) == 0, "-1: %s", lm_error_get());
+	CHECK(p.n == 1 && !strcmp(p.steps[0].rev->id, "c"), "-1 uses the first row");
+	CHECK(p.warnings.n == 1 && strstr(p.warnings.v[0], "downgrade -1 from multiple heads is "
+							   "ambiguous"),
+	      "the multiple-heads warning");
+	lm_plan_dispose(&p);
+	lm_strv_dispose(&cur);
+	lm_revmap_free(m);
+}
+
+/* MultipleBranchEffectiveHead and depends_on across roots. */
+static void test_effective_head(void)
+{
+	lm_revmap *m = lm_revmap_new();
+	add(m, "x1", "", "x", "");
+	add(m, "x2", "x1", "", "");
+	add(m, "y1", "", "y", "");
+	add(m, "y2", "y1", "", "x1");
+	CHECK(lm_revmap_build(m) == 0, "build: %s", lm_error_get());
+	expect_plan(m, 0, "x2 y2", "x@-1", "x2");
+	expect_plan(m, 0, "x2 y2", "x@base", "x2 y2 x1");  /* dependents go too */
+	expect_plan(m, 1, "", "y@head", "x1 y1 y2");        /* dependencies come first */
+
+	lm_revmap *n = lm_revmap_new();
+	add(n, "a", "", "", "");
+	add(n, "b", "a", "", "");
+	add(n, "c", "", "", "b");
+	CHECK(lm_revmap_build(n) == 0, "build: %s", lm_error_get());
+	lm_strv heads = {0}, real = {0};
+	lm_revmap_heads(n, &heads);
+	lm_revmap_real_heads(n, &real);
+	char *h = joined(&heads), *r = joined(&real);
+	CHECK(!strcmp(h, "b c") && !strcmp(r, "c"), "heads [%s] real heads [%s]", h, r);
+	lm_buf b = {0};
+	lm_revmap_format_short(n, lm_revmap_get(n, "b"), 0, &b);
+	CHECK(!strcmp(lm_buf_str(&b), "b (effective head)\n"), "got %s", lm_buf_str(&b));
+	/* After upgrading, b is implied by c's row and has none of its own. */
+	lm_strv cur = {0};
+	lm_plan p;
+	CHECK(lm_revmap_plan_upgrade(n, &cur, "heads", &p) == 0, "%s", lm_error_get());
+	CHECK(p.n == 3 && p.steps[2].nops == 1 && p.steps[2].ops[0].kind == LM_VOP_UPDATE &&
+		      !strcmp(p.steps[2].ops[0].from, "b") && !strcmp(p.steps[2].ops[0].to, "c"),
+	      "c's step takes over b's row");
+	lm_plan_dispose(&p);
+	free(h);
+	free(r);
+	lm_buf_dispose(&b);
+	lm_strv_dispose(&heads);
+	lm_strv_dispose(&real);
+	lm_revmap_free(n);
+	lm_revmap_free(m);
+}
+
+static void expect_build_error(lm_revmap *m, const char *want)
+{
+	int rc = lm_revmap_build(m);
+	CHECK(rc < 0 && !strcmp(lm_error_get(), want), "want %s, got %s", want,
+	      rc < 0 ? lm_error_get() : "success");
+	lm_revmap_free(m);
+}
+
+/* GraphWithLoopTest and friends, plus what Alembic only warns about. */
+static void test_build_errors(void)
+{
+	lm_revmap *m = lm_revmap_new();
+	add(m, "a", "", "", "b");
+	add(m, "b", "a", "", "");
+	expect_build_error(m, "Dependency cycle is detected in revisions (a, b)");
+
+	m = lm_revmap_new();
+	add(m, "a", "", "", "a");
+	expect_build_error(m, "Dependency self-loop is detected in revisions (a)");
+
+	m = lm_revmap_new();
+	add(m, "a", "", "", "");
+	add(m, "b", "a", "", "c");
+	add(m, "c", "a", "", "b");
+	expect_build_error(m, "Dependency cycle is detected in revisions (a, b, c)");
+
+	m = lm_revmap_new();
+	add(m, "a", "", "", "");
+	add(m, "b", "a c", "", "");
+	add(m, "c", "b", "", "");
+	/* no head is left outside the loop: Alembic names every revision */
+	expect_build_error(m, "Cycle is detected in revisions (a, b, c)");
+
+	m = lm_revmap_new();
+	add(m, "a:b", "", "", "");
+	expect_build_error(m, "Character(s) ':' not allowed in revision identifier 'a:b'");
+
+	m = lm_revmap_new();
+	add(m, "a+b@c", "", "", "");
+	expect_build_error(m, "Character(s) '+, @' not allowed in revision identifier 'a+b@c'");
+
+	m = lm_revmap_new();
+	add(m, "a", "", "", "");
+	add(m, "a", "", "", "");
+	expect_build_error(m, "Revision a is present more than once");
+
+	m = lm_revmap_new();
+	add(m, "a", "", "", "nope");
+	expect_build_error(m, "Revision nope referenced from a is not present");
+
+	m = lm_revmap_new();
+	add(m, "abcd", "", "", "");
+	add(m, "b", "abcd", "abcd", "");
+	expect_build_error(m, "Branch name 'abcd' in revision b already used by revision abcd");
+}
+
+/* Stamp: collapsing heads, new branches, --purge, base. */
+static void test_stamp(void)
+{
+	lm_revmap *m = lm_revmap_new();
+	add(m, "aaaa1111", "", "", "");
+	add(m, "bbbb2222", "aaaa1111", "", "");
+	add(m, "cccc3333", "bbbb2222", "", "");
+	add(m, "dddd4444", "bbbb2222", "", "");
+	CHECK(lm_revmap_build(m) == 0, "build: %s", lm_error_get());
+	lm_strv cur = {0}, targets = {0};
+	words("cccc3333 dddd4444", &cur);
+	words("bbbb2222", &targets);
+	lm_plan p;
+	CHECK(lm_revmap_plan_stamp(m, &cur, &targets, 0, &p) == 0, "%s", lm_error_get());
+	lm_buf b = {0};
+	if (p.n == 1)
+		lm_step_describe(&p.steps[0], &b);
+	CHECK(!strcmp(lm_buf_str(&b), "stamp_revision cccc3333, dddd4444 -> bbbb2222"), "got %s",
+	      lm_buf_str(&b));
+	CHECK(p.n == 1 && p.steps[0].nops == 2, "delete one row, update the other");
+	lm_plan_dispose(&p);
+	lm_buf_dispose(&b);
+
+	/* --purge: planned from an empty table. */
+	CHECK(lm_revmap_plan_stamp(m, &cur, &targets, 1, &p) == 0, "%s", lm_error_get());
+	CHECK(p.n == 1 && p.steps[0].nops == 1 && p.steps[0].ops[0].kind == LM_VOP_INSERT,
+	      "purge then insert");
+	lm_plan_dispose(&p);
+
+	lm_strv_dispose(&targets);
+	words("head", &targets);
+	CHECK(lm_revmap_plan_stamp(m, &cur, &targets, 0, &p) < 0 &&
+		      !strcmp(lm_error_get(),
+			      "Multiple heads are present; please specify a single target revision"),
+	      "stamp head with two heads: %s", lm_error_get());
+	lm_plan_dispose(&p);
+
+	lm_strv_dispose(&targets);
+	words("base", &targets);
+	CHECK(lm_revmap_plan_stamp(m, &cur, &targets, 0, &p) == 0 && p.n == 2, "base deletes all");
+	lm_plan_dispose(&p);
+	lm_strv_dispose(&targets);
+	lm_strv_dispose(&cur);
+	lm_revmap_free(m);
+}
+
+/* Log texts of steps: from/to without depends_on, first paragraph of the doc. */
+static void test_step_text(void)
+{
+	lm_revmap *m = lm_revmap_new();
+	add(m, "a", "", "", "");
+	lm_revision r;
+	memset(&r, 0, sizeof r);
+	r.id = lm_strdup("b");
+	lm_strv_push(&r.down, "a");
+	r.message = lm_strdup("add things");
+	r.doc = lm_strdup("add things\nand more\n\nRevision ID: b\n");
+	lm_revmap_add(m, &r);
+	add(m, "c", "", "", "b");
+	CHECK(lm_revmap_build(m) == 0, "build: %s", lm_error_get());
+	lm_strv cur = {0};
+	lm_plan p;
+	CHECK(lm_revmap_plan_upgrade(m, &cur, "heads", &p) == 0, "%s", lm_error_get());
+	const char *want[] = {"upgrade  -> a, a", "upgrade a -> b, add things\nand more",
+			      "upgrade  -> c, c"};
+	CHECK(p.n == 3, "three steps");
+	for (size_t i = 0; i < p.n && i < 3; i++) {
+		lm_buf b = {0};
+		lm_step_describe(&p.steps[i], &b);
+		CHECK(!strcmp(lm_buf_str(&b), want[i]), "step %zu: %s", i, lm_buf_str(&b));
+		lm_buf_dispose(&b);
+	}
+	lm_plan_dispose(&p);
+	lm_revmap_free(m);
+}
+
+/* LargeMapTest: build and plans stay near-linear. */
+static void test_scale(void)
+{
+	enum { N = 10000 };
+	lm_revmap *m = lm_revmap_new();
+	char id[32], prev[32] = "";
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof id, "%012x", 0x100000 + i * 7919);
+		add(m, id, prev, "", "");
+		strcpy(prev, id);
+	}
+	double t0 = lm_now();
+	CHECK(lm_revmap_build(m) == 0, "build: %s", lm_error_get());
+	lm_strv cur = {0};
+	lm_plan p;
+	CHECK(lm_revmap_plan_upgrade(m, &cur, "head", &p) == 0 && p.n == N, "upgrade all");
+	lm_plan_dispose(&p);
+	lm_strv_push(&cur, prev);
+	CHECK(lm_revmap_plan_downgrade(m, &cur, "base", &p) == 0 && p.n == N, "downgrade all");
+	lm_plan_dispose(&p);
+	CHECK(lm_revmap_plan_downgrade(m, &cur, "-3", &p) == 0 && p.n == 3, "downgrade -3");
+	lm_plan_dispose(&p);
+	lm_strv hist = {0};
+	CHECK(lm_revmap_walk(m, NULL, NULL, &hist) == 0 && hist.n == N, "history");
+	double dt = lm_now() - t0;
+	CHECK(dt < 2.0, "10,000 revisions took %.3f s", dt);
+	lm_strv_dispose(&hist);
+	lm_strv_dispose(&cur);
+	lm_revmap_free(m);
+}
+
+int main(void)
+{
+	test_labeled_branches();
+	test_effective_head();
+	test_build_errors();
+	test_stamp();
+	test_step_text();
+	test_scale();
+	if (failures)
+		fprintf(stderr, "%d failure(s)\n", failures);
+	return failures ? 1 : 0;
+}
