@@ -22,6 +22,7 @@
 #include "config.h"
 #include "driver.h"
 #include "embedded.h"
+#include "hooks.h"
 #include "lua_host.h"
 #include "revmap.h"
 #include "script.h"
@@ -571,6 +572,8 @@ typedef struct new_revision {
 	const char *version_path;
 	const char *rev_id;
 	int multiple_heads_is_merge_hint;
+	/* What env.lua produced (autogenerate); NULL = nothing. */
+	const char *upgrades, *downgrades, *imports;
 } new_revision;
 
 /* Where the new file goes: --version-path, the folder of its first
@@ -724,9 +727,9 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	lm_vars_set(&vars, "branch_labels", labels);
 	lm_vars_set(&vars, "depends_on", depends);
 	lm_vars_set(&vars, "create_date", date);
-	lm_vars_set(&vars, "imports", "");
-	lm_vars_set(&vars, "upgrades", "");
-	lm_vars_set(&vars, "downgrades", "");
+	lm_vars_set(&vars, "imports", nr->imports ? nr->imports : "");
+	lm_vars_set(&vars, "upgrades", nr->upgrades ? nr->upgrades : "");
+	lm_vars_set(&vars, "downgrades", nr->downgrades ? nr->downgrades : "");
 	free(qrev);
 	free(date);
 	free(down);
@@ -784,33 +787,134 @@ done:
 	return rc;
 }
 
+/* Copies a string field of the table on top of the stack, or NULL. */
+static char *field_dup(lua_State *L, const char *k)
+{
+	lua_getfield(L, -1, k);
+	char *v = lua_isstring(L, -1) ? lm_strdup(lua_tostring(L, -1)) : NULL;
+	lua_pop(L, 1);
+	return v;
+}
+
+/* What env.lua decided for a new revision (autogenerate, or
+ * revision_environment = true). */
+typedef struct revision_env {
+	char *upgrades, *downgrades, *imports, *message, *rev_id;
+	int skip;      /* process_revision_directives emptied the list */
+	int empty;     /* autogenerate found nothing (and --allow-empty not given) */
+} revision_env;
+
+static void revision_env_dispose(revision_env *e)
+{
+	free(e->upgrades);
+	free(e->downgrades);
+	free(e->imports);
+	free(e->message);
+	free(e->rev_id);
+}
+
+static void push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const lm_script_dir *sd);
+
+/* Runs env.lua for `revision`: runtime.main returns a table of what to
+ * write. */
+static int run_revision_env(lm_opts *o, lm_config *cfg, lm_script_dir *sd, const char *rev_id,
+			    revision_env *out)
+{
+	memset(out, 0, sizeof *out);
+	lm_host host = {cfg, section_of(o), sd};
+	lua_State *L = lm_lua_new(&host);
+	int rc = -1;
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "luamig.runtime");
+	if (lm_lua_pcall(L, 1, 1) != 0)
+		goto done;
+	lua_getfield(L, -1, "main");
+	push_command(L, o, cfg, sd);
+	lua_pushstring(L, rev_id);
+	lua_setfield(L, -2, "rev_id");
+	lua_pushstring(L, o->head ? o->head : "head");
+	lua_setfield(L, -2, "head");
+	if (lm_lua_pcall(L, 1, 1) != 0)
+		goto done;
+	if (lua_istable(L, -1)) {
+		out->upgrades = field_dup(L, "upgrades");
+		out->downgrades = field_dup(L, "downgrades");
+		out->imports = field_dup(L, "imports");
+		out->message = field_dup(L, "message");
+		out->rev_id = field_dup(L, "rev_id");
+		lua_getfield(L, -1, "skip");
+		out->skip = lua_toboolean(L, -1);
+		lua_getfield(L, -2, "empty");
+		out->empty = lua_toboolean(L, -1);
+		lua_pop(L, 2);
+	}
+	rc = 0;
+done:
+	lm_lua_close(L);
+	return rc;
+}
+
+static int run_post_write_hooks(const lm_opts *o, lm_config *cfg, const char *path)
+{
+	return lm_run_post_write_hooks(cfg, path, o->quiet);
+}
+
+static int is_true(const char *v);
+
 static int cmd_revision(lm_opts *o)
 {
 	if (o->sql && o->autogenerate) {
 		lm_error_set("Using --sql with --autogenerate does not make any sense");
 		return -1;
 	}
-	if (o->autogenerate) {
-		lm_error_set("--autogenerate is not available yet in this build of luamig");
-		return -1;
-	}
 	lm_config *cfg = NULL;
 	lm_script_dir sd;
 	int rc = -1;
+	revision_env env;
+	memset(&env, 0, sizeof env);
+	char *rev = NULL, *path = NULL;
+	new_revision nr = {0};
 	if (open_scripts(o, &cfg, &sd) != 0)
 		goto done;
-	new_revision nr = {0};
+	rev = o->rev_id ? lm_strdup(o->rev_id) : lm_rev_id();
 	nr.message = o->message;
+	nr.rev_id = rev;
+	if (o->autogenerate || is_true(lm_config_get(cfg, section_of(o), "revision_environment"))) {
+		if (run_revision_env(o, cfg, &sd, rev, &env) != 0)
+			goto done;
+		if (env.skip) {
+			rc = 0;   /* process_revision_directives asked for no file */
+			goto done;
+		}
+		if (env.empty) {
+			if (!o->quiet)
+				fputs("INFO  [luamig.autogenerate] No changes in schema detected; no "
+				      "revision written (--allow-empty writes one anyway).\n", stderr);
+			rc = 0;
+			goto done;
+		}
+		nr.upgrades = env.upgrades;
+		nr.downgrades = env.downgrades;
+		nr.imports = env.imports;
+		if (env.message)
+			nr.message = env.message;
+		if (env.rev_id)
+			nr.rev_id = env.rev_id;
+	}
 	lm_strv_push(&nr.heads, o->head ? o->head : "head");
 	nr.splice = o->splice;
 	nr.branch_labels = &o->branch_label;
 	nr.depends_on = &o->depends_on;
 	nr.version_path = o->version_path;
-	nr.rev_id = o->rev_id;
 	nr.multiple_heads_is_merge_hint = 1;
-	rc = write_revision(o, cfg, &sd, &nr, NULL);
-	lm_strv_dispose(&nr.heads);
+	rc = write_revision(o, cfg, &sd, &nr, &path);
+	if (rc == 0)
+		rc = run_post_write_hooks(o, cfg, path);
 done:
+	lm_strv_dispose(&nr.heads);
+	revision_env_dispose(&env);
+	free(rev);
+	free(path);
 	lm_script_dir_dispose(&sd);
 	lm_config_free(cfg);
 	return rc;
@@ -829,7 +933,11 @@ static int cmd_merge(lm_opts *o)
 		lm_strv_push(&nr.heads, o->positional.v[i]);
 	nr.branch_labels = &o->branch_label;
 	nr.rev_id = o->rev_id;
-	rc = write_revision(o, cfg, &sd, &nr, NULL);
+	char *path = NULL;
+	rc = write_revision(o, cfg, &sd, &nr, &path);
+	if (rc == 0)
+		rc = run_post_write_hooks(o, cfg, path);
+	free(path);
 	lm_strv_dispose(&nr.heads);
 done:
 	lm_script_dir_dispose(&sd);
@@ -1058,22 +1166,9 @@ static void set_list(lua_State *L, const char *k, const lm_strv *v)
 	lua_setfield(L, -2, k);
 }
 
-/* Hands the command to lua/luamig/runtime.lua: runtime.main(cmd). */
-static int cmd_runtime(lm_opts *o)
+/* Pushes the command as runtime.main expects it. */
+static void push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const lm_script_dir *sd)
 {
-	lm_config *cfg = NULL;
-	lm_script_dir sd;
-	int rc = -1;
-	lua_State *L = NULL;
-	if (open_scripts(o, &cfg, &sd) != 0)
-		goto done;
-	lm_host host = {cfg, section_of(o), &sd};
-	L = lm_lua_new(&host);
-	lua_getglobal(L, "require");
-	lua_pushliteral(L, "luamig.runtime");
-	if (lm_lua_pcall(L, 1, 1) != 0)
-		goto done;
-	lua_getfield(L, -1, "main");
 	lua_createtable(L, 0, 24);
 	set_str(L, "command", o->command);
 	set_list(L, "positional", &o->positional);
@@ -1094,7 +1189,26 @@ static int cmd_runtime(lm_opts *o)
 	set_str(L, "message", o->message);
 	set_str(L, "config_file", lm_config_path(cfg));
 	set_str(L, "section", section_of(o));
-	set_str(L, "script_location", sd.dir);
+	set_str(L, "script_location", sd->dir);
+}
+
+/* Hands the command to lua/luamig/runtime.lua: runtime.main(cmd). */
+static int cmd_runtime(lm_opts *o)
+{
+	lm_config *cfg = NULL;
+	lm_script_dir sd;
+	int rc = -1;
+	lua_State *L = NULL;
+	if (open_scripts(o, &cfg, &sd) != 0)
+		goto done;
+	lm_host host = {cfg, section_of(o), &sd};
+	L = lm_lua_new(&host);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "luamig.runtime");
+	if (lm_lua_pcall(L, 1, 1) != 0)
+		goto done;
+	lua_getfield(L, -1, "main");
+	push_command(L, o, cfg, &sd);
 	rc = lm_lua_pcall(L, 1, 1);
 	if (rc == 0 && lua_isinteger(L, -1))
 		rc = (int)lua_tointeger(L, -1);   /* an exit status the runtime chose */

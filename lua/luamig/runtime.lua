@@ -751,6 +751,7 @@ local function new_context_module(cmd, config, work)
       purge = work.purge,
       on_version_apply = opts.on_version_apply,
       migrations_fn = work.fn,
+      script_location = cmd.script_location,
       starting_heads = work.starting_heads,
       config = config,
       script = work,
@@ -930,6 +931,86 @@ function commands.ensure_version(cmd, config)
   run_env(cmd, config, work)
 end
 
+-- Autogenerate compares with the database only when it is at every head.
+local function require_up_to_date(heads)
+  if not same_set(core.resolve("heads"), core.current_ids(heads)) then
+    fail("Target database is not up to date.")
+  end
+end
+
+local function target_metadata(mc)
+  local md = mc.opts.target_metadata
+  if md == nil then
+    fail("Can't proceed with --autogenerate option; environment script " ..
+      mc.script.script_location .. "/env.lua does not provide a MetaData object or " ..
+      "sequence of objects to the context.")
+  end
+  return md
+end
+
+-- revision: env.lua runs with --autogenerate (or revision_environment =
+-- true); returns to C what the new file holds.
+function commands.revision(cmd, config)
+  local result = {}
+  local work = { dont_mutate = true, script_location = cmd.script_location }
+  work.fn = function(heads, mc)
+    if not cmd.autogenerate then return {} end
+    require_up_to_date(heads)
+    local ag = require "luamig.autogenerate"
+    local script = ag.produce_migrations(mc, target_metadata(mc))
+    script.message = cmd.message
+    script.rev_id = cmd.rev_id
+    script.head = cmd.head
+    local directives = { script }
+    local hook = mc.opts.process_revision_directives
+    if hook then hook(mc, { cmd.head }, directives) end
+    if #directives == 0 then
+      result.skip = true
+      return {}
+    end
+    script = directives[1]
+    if ag.is_empty(script.upgrade_ops) and not cmd.allow_empty then
+      result.empty = true
+      return {}
+    end
+    local text = ag.render_script(mc, script)
+    result.upgrades = text.upgrades
+    result.downgrades = text.downgrades
+    result.imports = text.imports
+    result.message = script.message
+    result.rev_id = script.rev_id
+    return {}
+  end
+  run_env(cmd, config, work)
+  return result
+end
+
+-- check: autogenerate without writing; exit 1 and list what differs.
+function commands.check(cmd, config)
+  local work = { dont_mutate = true, script_location = cmd.script_location }
+  local found = 0
+  work.fn = function(heads, mc)
+    require_up_to_date(heads)
+    local ag = require "luamig.autogenerate"
+    local diffs = ag.compare_metadata(mc, target_metadata(mc))
+    found = #diffs
+    if cmd.json then
+      io.stdout:write(ag.diffs_json(diffs), "\n")
+    elseif found == 0 then
+      config.print_stdout("No new upgrade operations detected.")
+    else
+      for _, line in ipairs(ag.diff_lines(diffs)) do io.stdout:write(line, "\n") end
+    end
+    return {}
+  end
+  run_env(cmd, config, work)
+  if found > 0 then
+    fail(string.format("New upgrade operations detected: %d difference%s", found,
+      found == 1 and "" or "s"))
+  end
+  return 0
+end
+
 -- history with "current" in its range, or -i: needs the database's heads.
 function commands.history(cmd, config)
   local lower, upper
@@ -983,7 +1064,9 @@ function M.main(cmd)
   local config = new_config(cmd)
   local fn = commands[cmd.command]
   if not fn then fail("command " .. cmd.command .. " is not available") end
-  return fn(cmd, config) or 0
+  local result = fn(cmd, config)
+  if result == nil then return 0 end
+  return result
 end
 
 return M
