@@ -33,6 +33,8 @@ Operation kinds and their fields (besides `kind`):
   execute             sqltext (string or sa.text), params, execution_options
   bulk_insert         table, rows, multiinsert
   batch               table_name, schema, recreate, copy_from, ..., ops (operations above)
+  modify_table        table_name, schema, ops: what autogenerate found for one table (Alembic's
+                      ModifyTableOps); runs, compiles and reverses as its operations in order
 
 Errors: misuse raises at the caller's line; SQL failures raise from ctx:execute.
 ]]
@@ -60,6 +62,13 @@ function op.is_operation(v) return getmetatable(v) == Operation end
 -- Statements for `dialect` (a dialect object or a name); `as_sql` selects offline rendering.
 function Operation:to_sql(dialect, as_sql)
   if type(dialect) == "string" then dialect = require("luamig.dialect").get(dialect) end
+  if self.kind == "modify_table" then
+    local out = {}
+    for _, sub in ipairs(self.ops) do
+      for _, st in ipairs(sub:to_sql(dialect, as_sql)) do out[#out + 1] = st end
+    end
+    return out
+  end
   if self.kind == "batch" then
     return require("luamig.batch").statements(self, dialect, nil, as_sql)
   end
@@ -106,6 +115,10 @@ end
 function op.invoke(operation)
   if not op.is_operation(operation) then error("op.invoke: expected an operation object", 2) end
   local ctx = context()
+  if operation.kind == "modify_table" then
+    for _, sub in ipairs(operation.ops) do op.invoke(sub) end
+    return nil
+  end
   if operation.kind == "batch" then
     require("luamig.batch").run(operation, ctx)
     return nil
@@ -218,6 +231,12 @@ end
 function ops.create_table_from(tbl, if_not_exists)
   return op.new("create_table", { table_name = tbl.name, schema = tbl.schema, table = tbl,
                                   if_not_exists = if_not_exists })
+end
+
+-- Alembic's ModifyTableOps: a group of operations on one table (autogenerate's unit).
+function ops.modify_table_ops(table_name, list, opts)
+  return op.new("modify_table", { table_name = table_name, schema = opts and opts.schema,
+                                  ops = list or {} })
 end
 
 function ops.drop_table(...)
@@ -423,7 +442,7 @@ end
 
 -- Public op.<name>: build, then run through the context.
 for name, ctor in pairs(ops) do
-  if name ~= "create_table_from" then
+  if name ~= "create_table_from" and name ~= "modify_table_ops" then
     op[name] = function(...)
       local operation = ctor(...)
       return op.invoke(operation)
@@ -636,7 +655,8 @@ function reversers.alter_column(o)
   local r = { table_name = o.table_name, schema = o.schema,
               column_name = o.new_column_name or o.column_name,
               new_column_name = o.new_column_name and o.column_name or nil,
-              kw = o.kw }
+              kw = o.kw, autoincrement = o.autoincrement,
+              existing_autoincrement = o.existing_autoincrement }
   -- the "existing_*" hints and the changes swap places
   r.existing_type = o.type_ or o.existing_type
   r.type_ = o.type_ and o.existing_type or nil
@@ -704,6 +724,12 @@ function reversers.drop_table_comment(o)
   end
   return op.new("create_table_comment", { table_name = o.table_name, comment = o.existing_comment,
                                           schema = o.schema })
+end
+
+function reversers.modify_table(o)
+  local r = {}
+  for i = #o.ops, 1, -1 do r[#r + 1] = o.ops[i]:reverse() end
+  return op.new("modify_table", { table_name = o.table_name, schema = o.schema, ops = r })
 end
 
 function reversers.batch(o)

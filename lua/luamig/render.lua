@@ -10,10 +10,26 @@ Contract:
   render.column(column), render.type(t), render.constraint(c), render.value(v) -> text
   render.imports(text) -> the `local postgresql = require "luamig.dialects.postgresql"` lines
       a rendered text needs
+  render.hooks: nil, or (while autogenerate renders) { render_item = fn(kind, obj, autogen_context),
+      autogen_context, imports = { [line] = true }, user_module_prefix }: render_item may return
+      the text of a "type", "server_default", "column", "primary_key", "unique", "foreign_key" or
+      "check" (false/nil = the default rendering); types of a dialect module add their import line.
 Raises on an operation kind or value it cannot render.
 ]]
 
 local render = {}
+
+render.hooks = nil
+
+-- The user's rendering of an item (Alembic's render_item), or nil for the default.
+local function user_render(kind, obj)
+  local h = render.hooks
+  if h and h.render_item then
+    local r = h.render_item(kind, obj, h.autogen_context)
+    if r ~= nil and r ~= false then return tostring(r) end
+  end
+  return nil
+end
 
 -- A Lua string literal that reads back as `s`.
 local function str(s)
@@ -118,7 +134,16 @@ local type_params = { "length", "collation", "precision", "scale", "decimal_retu
   "dimensions", "zero_indexes", "varying", "astext_type", "text_type" }
 
 function render.type(t)
+  local u = user_render("type", t)
+  if u then return u end
   local prefix = t.module == "postgresql" and "postgresql." or "sa."
+  local h = render.hooks
+  if h and t.module == "postgresql" and h.imports then
+    h.imports['local postgresql = require "luamig.dialects.postgresql"'] = true
+  elseif h and h.user_module_prefix and t.module ~= "sa" and t.module ~= "reflected"
+      and t.module ~= "postgresql" then
+    prefix = h.user_module_prefix
+  end
   if t.module == "reflected" then
     -- a type luamig has no model for: keep its SQL where a type is expected
     return "sa.NullType() --[[ " .. (t.sql or t.name) .. " ]]"
@@ -146,7 +171,14 @@ end
 
 -- Inside create_table (c._from_table) the table-level constraints and indexes carry the column's
 -- primary_key / ForeignKey / unique / index flags, so the column leaves them out.
+local function server_default_text(v)
+  if v == false then return "false" end
+  return user_render("server_default", v) or render.value(v)
+end
+
 function render.column(c)
+  local u = user_render("column", c)
+  if u then return u end
   local args = { str(c.name), render.type(c.type) }
   if not c._from_table then
     for _, fk in ipairs(c.foreign_keys or {}) do args[#args + 1] = render.constraint(fk) end
@@ -154,7 +186,7 @@ function render.column(c)
   if c.computed then args[#args + 1] = render.value(c.computed) end
   if c.identity then args[#args + 1] = render.value(c.identity) end
   local p = {}
-  if c.server_default ~= nil then p[#p + 1] = { "server_default", render.value(c.server_default) } end
+  if c.server_default ~= nil then p[#p + 1] = { "server_default", server_default_text(c.server_default) } end
   if c.autoincrement ~= nil and c.autoincrement ~= "auto" then
     p[#p + 1] = { "autoincrement", render.value(c.autoincrement) }
   end
@@ -180,8 +212,13 @@ local function with_opts(head, args, o)
   return head .. "(" .. table.concat(args, ", ") .. ")"
 end
 
+local user_kinds = { primary_key = "primary_key", unique = "unique", foreign_key = "foreign_key",
+                     check = "check" }
+
 function render.constraint(c)
   local k = c.kind
+  local u = user_kinds[k] and user_render(user_kinds[k], c)
+  if u then return u end
   if k == "primary_key" or k == "unique" then
     local args = {}
     for i, n in ipairs(c.columns) do args[i] = str(n) end
@@ -290,10 +327,7 @@ function R.drop_column(o, ctx)
   return call(o, "drop_column", ctx, { str(o.table_name) }, { str(o.column_name) }, p)
 end
 
-local function server_default(v)
-  if v == false then return "false" end
-  return render.value(v)
-end
+local server_default = server_default_text
 
 function R.alter_column(o, ctx)
   local p = {}
@@ -308,7 +342,7 @@ function R.alter_column(o, ctx)
   end
   if o.autoincrement ~= nil then p[#p + 1] = { "autoincrement", render.value(o.autoincrement) } end
   if o.server_default == nil and o.existing_server_default ~= nil and o.existing_server_default ~= false then
-    p[#p + 1] = { "existing_server_default", render.value(o.existing_server_default) }
+    p[#p + 1] = { "existing_server_default", server_default(o.existing_server_default) }
   end
   if o.new_column_name then p[#p + 1] = { "new_column_name", str(o.new_column_name) } end
   if o.postgresql_using then p[#p + 1] = { "postgresql_using", str(o.postgresql_using) } end
@@ -447,6 +481,14 @@ function R.batch(o, ctx)
   local o2 = options(p)
   return "op.batch_alter_table(" .. str(o.table_name) .. (o2 and (", " .. o2) or "")
     .. ", function(batch_op)\n" .. table.concat(lines, "\n") .. "\n" .. ind .. "end)"
+end
+
+-- Autogenerate's group of operations on one table: one line each (render_as_batch is
+-- autogenerate's business: it renders the group as a batch_alter_table block instead).
+function R.modify_table(o, ctx)
+  local lines = {}
+  for _, sub in ipairs(o.ops) do lines[#lines + 1] = render.operation(sub, ctx) end
+  return table.concat(lines, "\n" .. (ctx.indent or ""))
 end
 
 function render.operation(o, opts)

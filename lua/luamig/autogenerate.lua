@@ -1,0 +1,1320 @@
+--[[ luamig.autogenerate — Alembic's autogenerate: compare the models (target_metadata) with the
+live database, both values of the one schema model (luamig.sa), and turn the differences into
+operation objects (luamig.op) that render as the body of a new revision.
+
+Contract (the runtime calls these; `mc` is the migration context of luamig.runtime):
+  ag.compare_metadata(mc, metadata) -> diffs, a list as Alembic's compare_metadata returns:
+        { "add_table", tbl }, { "remove_table", tbl },
+        { "add_column", schema, tname, col }, { "remove_column", schema, tname, col },
+        { { "modify_nullable" | "modify_type" | "modify_default" | "modify_comment",
+            schema, tname, cname, { existing_... }, old, new }, ... }  (one list per column),
+        { "add_index", ix }, { "remove_index", ix }, { "add_constraint", c },
+        { "remove_constraint", c }, { "add_fk", fk }, { "remove_fk", fk },
+        { "add_table_comment", tbl, existing }, { "remove_table_comment", tbl }
+      Each tuple carries `n` (its length: schema may be nil) and, for constraints and indexes,
+      `table_name` and `schema`.
+  ag.produce_migrations(mc, metadata) -> script = { upgrade_ops = { op, ... },
+        downgrade_ops = { op, ... } }: the operations in Alembic's order, those of an existing
+        table grouped in a "modify_table" operation (Alembic's ModifyTableOps); downgrade_ops is
+        every operation reversed, in reverse order.  The runtime adds message, rev_id, head.
+  ag.is_empty(ops) -> true when ops holds no operation (empty groups do not count)
+  ag.render_script(mc, script) -> { upgrades, downgrades, imports }: the text of the bodies of
+        upgrade() and downgrade() (two-space indent, between luamig's marker comments) and the
+        `require` lines of the dialect modules the text uses.
+  ag.render_ops(mc, ops) -> the body text of one list (what render_python_code gives in Alembic)
+  ag.diff_lines(diffs) -> { "one readable line per difference", ... }    (luamig check)
+  ag.diffs_json(diffs) -> JSON text, an array of objects, one per difference  (check --json)
+  ag.compare(mc, conn_metadata, metadata) -> upgrade ops, from an already reflected database
+
+mc fields used: dialect (a luamig.dialect object, or mc.dialect_name), connection, opts (what
+env.lua gave context.configure: target_metadata, include_object, include_name, include_schemas,
+compare_type, compare_server_default, render_item, render_as_batch, user_module_prefix),
+version_table, version_table_schema, and optionally `reflected`: a metadata value used instead of
+reflecting the connection (tests, offline comparisons).  The database is read with
+luamig.inspect(connection, { include_name =, include_schemas = }).
+
+Reflected values follow the schema model; a reflected server default is SQL text (sa.text or a
+string of SQL), a reflected index that backs a unique constraint has the constraint's name or
+`duplicates_constraint`.  A reflected metadata may name its `default_schema`.
+
+Detected (as Alembic 1.8 + checks by name of 1.19): tables, columns, nullable, type (on by
+default), server default (with compare_server_default), indexes and unique indexes, unique
+constraints (named; unnamed by columns), foreign keys (with their options), named CHECK
+constraints, table and column comments (PostgreSQL).  Computed and identity differences only
+warn.  Errors: misuse raises; a warning goes to stderr.
+]]
+
+local sa = require "luamig.sa"
+local op = require "luamig.op"
+local render = require "luamig.render"
+
+local ag = {}
+
+local ops = op.ops
+
+--------------------------------------------------------------------------------------------
+-- Small helpers
+--------------------------------------------------------------------------------------------
+
+local function warn(msg)
+  io.stderr:write("WARNING [luamig.autogenerate] " .. msg .. "\n")
+end
+
+-- Alembic logs each detection at INFO; the runtime's logger honours --quiet.
+local function info(msg)
+  local rt = package.loaded["luamig.runtime"]
+  if rt and rt.log then rt.log("luamig.autogenerate.compare", msg) end
+end
+
+local function shallow(t)
+  local r = {}
+  for k, v in pairs(t) do r[k] = v end
+  return setmetatable(r, getmetatable(t))
+end
+
+local function qualified(schema, name)
+  if schema then return schema .. "." .. name end
+  return name
+end
+
+local function same_list(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+
+local function tuple(...)
+  return { n = select("#", ...), ... }
+end
+
+--------------------------------------------------------------------------------------------
+-- The autogenerate context: the migration context, its options and its hooks
+--------------------------------------------------------------------------------------------
+
+local function dialect_of(mc)
+  local d = mc.dialect
+  if type(d) == "string" then return require("luamig.dialect").get(d) end
+  if d == nil and mc.dialect_name then return require("luamig.dialect").get(mc.dialect_name) end
+  if d == nil then error("autogenerate: the migration context has no dialect", 3) end
+  return d
+end
+
+local function metadata_list(metadata)
+  if metadata == nil then error("autogenerate: no target_metadata given", 3) end
+  if type(metadata) == "table" and metadata.kind == "metadata" then return { metadata } end
+  if type(metadata) ~= "table" then error("autogenerate: target_metadata must be a MetaData", 3) end
+  for _, m in ipairs(metadata) do
+    if type(m) ~= "table" or m.kind ~= "metadata" then
+      error("autogenerate: target_metadata must be a MetaData or a list of them", 3)
+    end
+  end
+  return metadata
+end
+
+local function new_context(mc, metadata)
+  local opts = mc.opts or {}
+  local d = dialect_of(mc)
+  local actx = { mc = mc, opts = opts, dialect = d, metadata = metadata, imports = {} }
+  -- what user hooks receive as autogen_context (Alembic's AutogenContext)
+  actx.public = { migration_context = mc, opts = opts, dialect = d, imports = actx.imports,
+                  metadata = metadata }
+  if opts.render_as_batch ~= nil then
+    actx.render_as_batch = opts.render_as_batch and true or false
+  else
+    actx.render_as_batch = d.name == "sqlite"
+  end
+  return actx
+end
+
+-- include_name(name, type_, parent_names): Alembic adds the schema-qualified table name.
+local function name_ok(actx, name, type_, parents)
+  local f = actx.opts.include_name
+  if not f then return true end
+  parents = parents or {}
+  if parents.schema_name ~= nil or type_ == "table" or parents.table_name then
+    local tname = type_ == "table" and name or parents.table_name
+    if tname then parents.schema_qualified_table_name = qualified(parents.schema_name, tname) end
+  end
+  return f(name, type_, parents) and true or false
+end
+
+local function object_ok(actx, obj, name, type_, reflected, compare_to)
+  local f = actx.opts.include_object
+  if not f then return true end
+  return f(obj, name, type_, reflected, compare_to) and true or false
+end
+
+--------------------------------------------------------------------------------------------
+-- Reflection and table sets
+--------------------------------------------------------------------------------------------
+
+local function reflect(actx)
+  local mc = actx.mc
+  if mc.reflected then return mc.reflected end
+  if mc.as_sql or not mc.connection then
+    error("autogenerate needs a database connection to compare with", 0)
+  end
+  local luamig = require "luamig"
+  if type(luamig.inspect) ~= "function" then
+    error("autogenerate: luamig.inspect (database introspection) is not available", 0)
+  end
+  return luamig.inspect(mc.connection, { include_name = actx.opts.include_name,
+                                         include_schemas = actx.opts.include_schemas })
+end
+
+local function default_schema(actx, conn_md)
+  if conn_md.default_schema then return conn_md.default_schema end
+  if actx.dialect.name == "postgresql" then return "public" end
+  return "main"
+end
+
+-- Tables of a metadata value, in declaration order (or key order when it has none).
+local function tables_of(md)
+  if md.sorted and #md.sorted > 0 then return md.sorted end
+  local keys = {}
+  for k in pairs(md.tables or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local r = {}
+  for i, k in ipairs(keys) do r[i] = md.tables[k] end
+  return r
+end
+
+-- SQLAlchemy's sorted_tables: by key, then in layers so that a table comes after the tables
+-- its foreign keys refer to (self-references ignored; a cycle keeps the rest in key order).
+local function sort_by_dependency(entries)
+  table.sort(entries, function(a, b) return a.key < b.key end)
+  local by_key = {}
+  for _, e in ipairs(entries) do by_key[e.key] = e end
+  local deps = {}
+  for _, e in ipairs(entries) do
+    local d = {}
+    for _, c in ipairs(e.table.constraints or {}) do
+      if c.kind == "foreign_key" then
+        local k = qualified(c.referred_schema or e.fk_default_schema, c.referred_table)
+        if by_key[k] and by_key[k] ~= e then d[by_key[k]] = true end
+      end
+    end
+    deps[e] = d
+  end
+  local out, todo = {}, {}
+  for i, e in ipairs(entries) do todo[i] = e end
+  while #todo > 0 do
+    local pending = {}
+    for _, e in ipairs(todo) do pending[e] = true end
+    local layer, rest = {}, {}
+    for _, e in ipairs(todo) do
+      local ready = true
+      for dep in pairs(deps[e]) do if pending[dep] then ready = false end end
+      if ready then layer[#layer + 1] = e else rest[#rest + 1] = e end
+    end
+    if #layer == 0 then layer, rest = rest, {} end
+    for _, e in ipairs(layer) do out[#out + 1] = e end
+    todo = rest
+  end
+  return out
+end
+
+--------------------------------------------------------------------------------------------
+-- Types
+--------------------------------------------------------------------------------------------
+
+local null_types = { NullType = true }
+
+-- Alembic compares types by the DDL the dialect emits for each, split into a name, trailing
+-- words and parenthesised arguments ("varchar", {}, {"50"}).  luamig also keeps "[]" so that an
+-- ARRAY is not equal to its item type.
+local function type_tokens(d, t)
+  local ok, sql = pcall(d.type_sql, d, t)
+  if not ok then return nil end
+  sql = sql:lower()
+  local words, args, i = {}, {}, 1
+  while i <= #sql do
+    local w = sql:match("^[%w_%-]+", i)
+    local p = not w and sql:match("^%(.-%)", i)
+    if w then
+      words[#words + 1] = w; i = i + #w
+    elseif p then
+      args = {}
+      for a in p:sub(2, -2):gmatch("[^,]+") do args[#args + 1] = (a:gsub("^%s+", ""):gsub("%s+$", "")) end
+      i = i + #p
+    elseif sql:sub(i, i + 1) == "[]" then
+      words[#words + 1] = "[]"; i = i + 2
+    else
+      i = i + 1
+    end
+  end
+  if #words == 0 then return nil end
+  local r = { token0 = table.remove(words, 1), tokens = words, args = args }
+  return r
+end
+
+-- What the database stores for a declared type: PostgreSQL keeps FLOAT(p) as REAL (p <= 24)
+-- or DOUBLE PRECISION, and SERIAL as INTEGER; SQLite keeps DATETIME and TIMESTAMP alike.
+local function normalise_tokens(dname, p)
+  if dname == "postgresql" then
+    local serial = { serial = "integer", bigserial = "bigint", smallserial = "smallint" }
+    if serial[p.token0] then p.token0 = serial[p.token0] end
+    if p.token0 == "float" then
+      local prec = tonumber(p.args[1])
+      if prec and prec <= 24 then p.token0 = "real" else p.token0 = "double"; p.tokens = { "precision" } end
+      p.args = {}
+    elseif p.token0 == "double" then
+      p.args = {}
+    end
+  elseif dname == "sqlite" then
+    if p.token0 == "timestamp" then p.token0 = "datetime" end
+  end
+  return p
+end
+
+local synonyms = { { numeric = true, decimal = true } }
+
+local function types_match(a, b)
+  if a.token0 == b.token0 then return true end
+  local all_a = table.concat({ a.token0, table.unpack(a.tokens) }, " ")
+  local all_b = table.concat({ b.token0, table.unpack(b.tokens) }, " ")
+  for _, set in ipairs(synonyms) do
+    if (set[all_a] and set[all_b]) or (set[a.token0] and set[b.token0]) then return true end
+  end
+  return false
+end
+
+-- Arguments set on only one side do not count (String() matches VARCHAR(50)).
+local function args_match(insp, meta)
+  if #insp.tokens == #meta.tokens and not same_list(insp.tokens, meta.tokens) then return false end
+  if #insp.args == #meta.args and not same_list(insp.args, meta.args) then return false end
+  return true
+end
+
+-- True when the column types differ (Alembic's DefaultImpl.compare_type).
+function ag.types_differ(d, conn_type, meta_type)
+  local a, b = type_tokens(d, conn_type), type_tokens(d, meta_type)
+  if not a or not b then
+    return (conn_type.name or ""):lower() ~= (meta_type.name or ""):lower()
+  end
+  a, b = normalise_tokens(d.name, a), normalise_tokens(d.name, b)
+  if not types_match(a, b) then return true end
+  return not args_match(a, b)
+end
+
+local string_types = { String = true, Unicode = true, Text = true, UnicodeText = true,
+                       VARCHAR = true, NVARCHAR = true, CHAR = true, NCHAR = true, TEXT = true,
+                       CLOB = true, Enum = true, ENUM = true, CITEXT = true }
+
+--------------------------------------------------------------------------------------------
+-- Server defaults
+--------------------------------------------------------------------------------------------
+
+-- The model's default as SQL text for comparison (Alembic's _render_server_default_for_compare).
+local function meta_default_text(actx, sd, col)
+  local h = actx.opts.render_item
+  if h then
+    local r = h("server_default", sd, actx.public)
+    if r ~= nil and r ~= false then return tostring(r) end
+  end
+  if sd == nil then return nil end
+  if type(sd) == "string" then
+    if string_types[col.type.name] then
+      return "'" .. sd:gsub("^'", ""):gsub("'$", "") .. "'"
+    end
+    return sd
+  end
+  local ok, text = pcall(actx.dialect.expr, actx.dialect, sd)
+  if ok then return text end
+  return nil
+end
+
+local function conn_default_text(d, sd)
+  if sd == nil then return nil end
+  if type(sd) == "string" then return sd end
+  if sd.kind == "text" or sd.kind == "literal_column" then return sd.text end
+  local ok, text = pcall(d.expr, d, sd)
+  return ok and text or nil
+end
+
+-- Strips what does not change a default's value: outer parentheses, PostgreSQL casts, the
+-- quotes around a literal, case outside literals, and now() spelled CURRENT_TIMESTAMP.
+local function encloses(s)
+  if s:sub(1, 1) ~= "(" or s:sub(-1) ~= ")" then return false end
+  local depth, inq = 0, false
+  for i = 1, #s do
+    local c = s:sub(i, i)
+    if c == "'" then inq = not inq
+    elseif not inq and c == "(" then depth = depth + 1
+    elseif not inq and c == ")" then
+      depth = depth - 1
+      if depth == 0 and i < #s then return false end
+    end
+  end
+  return true
+end
+
+local function normalise_default(text)
+  if text == nil then return nil end
+  local s = text:gsub("^%s+", ""):gsub("%s+$", "")
+  local prev
+  repeat
+    prev = s
+    if encloses(s) then s = s:sub(2, -2):gsub("^%s+", ""):gsub("%s+$", "") end
+    s = s:gsub("::[%a_][%w_ ]*$", ""):gsub("::\"[^\"]+\"$", ""):gsub("%s+$", "")
+    s = s:gsub('^"(\'.*\')"$', "%1")
+  until s == prev
+  -- a single quoted literal compares by its value ('1' and 1 are the same default)
+  local lit = s:match("^'(.*)'$")
+  if lit and not lit:gsub("''", ""):find("'", 1, true) then
+    return (lit:gsub("''", "'"))
+  end
+  s = s:lower():gsub("%s+", " ")
+  if s == "now()" or s == "current_timestamp()" then s = "current_timestamp" end
+  return s
+end
+ag._normalise_default = normalise_default
+
+-- PostgreSQL can tell whether two default expressions are equal (Alembic asks it too).
+local function pg_defaults_equal(mc, a, b)
+  local conn = mc.connection
+  if not conn or mc.as_sql or not mc.query then return nil end
+  local in_tx = conn.in_transaction and conn:in_transaction()
+  if in_tx then pcall(conn.execute, conn, "SAVEPOINT luamig_autogenerate") end
+  local ok, rows = pcall(mc.query, mc, "SELECT " .. a .. " = " .. b)
+  if in_tx then
+    if ok then pcall(conn.execute, conn, "RELEASE SAVEPOINT luamig_autogenerate")
+    else pcall(conn.execute, conn, "ROLLBACK TO SAVEPOINT luamig_autogenerate") end
+  end
+  if not ok or not rows or not rows[1] then return nil end
+  local v = rows[1][1]
+  return v == true or v == "t" or v == 1 or v == "1" or v == "true"
+end
+
+local function defaults_differ(actx, conn_col, meta_col, meta_text, conn_text, auto)
+  local f = actx.opts.compare_server_default
+  if type(f) == "function" then
+    local r = f(actx.mc, conn_col, meta_col, conn_text, meta_col.server_default, meta_text)
+    if r ~= nil then return r and true or false end
+  end
+  -- PostgreSQL's SERIAL default (nextval) belongs to the autoincrement column.
+  if actx.dialect.name == "postgresql" and auto then return false end
+  if meta_text == conn_text then return false end
+  if meta_text == nil or conn_text == nil then return true end
+  if normalise_default(meta_text) == normalise_default(conn_text) then return false end
+  if actx.dialect.name == "postgresql" then
+    local m = meta_text
+    if type(meta_col.server_default) == "string" and not string_types[conn_col.type.name]
+        and not m:match("^'.*'$") and not tonumber(m) then
+      m = "'" .. m:gsub("'", "''") .. "'"
+    end
+    local eq = pg_defaults_equal(actx.mc, conn_text, m)
+    if eq ~= nil then return not eq end
+  end
+  return true
+end
+
+--------------------------------------------------------------------------------------------
+-- Columns
+--------------------------------------------------------------------------------------------
+
+-- The column an add_column / drop_column carries: its foreign keys, unique and index flags
+-- are compared (and rendered) as constraints and indexes of their own, as in Alembic.
+local function bare_column(col)
+  local c = sa._copy_column(col)
+  c.foreign_keys = {}
+  c.unique = nil
+  c.index = nil
+  c.primary_key = false
+  return c
+end
+
+local function identity_options(id)
+  local r = {}
+  for k, v in pairs(id or {}) do
+    if k ~= "kind" then r[#r + 1] = k .. "=" .. tostring(v) end
+  end
+  table.sort(r)
+  return table.concat(r, ",")
+end
+
+local function crude_sql(s)
+  return ((s or ""):gsub("[%s%(%)'\"`%[%]]", ""):lower())
+end
+
+local function compare_column(actx, alter, s, tname, cname, conn_col, meta_col, meta_table)
+  local d = actx.dialect
+  -- nullable
+  alter.existing_nullable = conn_col.nullable ~= false
+  local meta_nullable = meta_col.nullable ~= false
+  if alter.existing_nullable ~= meta_nullable then
+    local computed_unset = meta_col.computed and not meta_col._nullable_set
+    if computed_unset or meta_col.identity or conn_col.identity then
+      info(string.format("Ignoring nullable change on identity column '%s.%s'", tname, cname))
+    else
+      alter.nullable = meta_nullable
+      info(string.format("Detected %s on column '%s.%s'", meta_nullable and "NULL" or "NOT NULL",
+                         tname, cname))
+    end
+  end
+  -- autoincrement: said on the alter so that it survives a batch rebuild
+  local ok, auto = pcall(sa.autoincrement_column, meta_table)
+  local is_auto = ok and auto == meta_col
+  if is_auto or meta_col.autoincrement == true then
+    alter.autoincrement = true
+  elseif meta_col.autoincrement == false then
+    alter.autoincrement = false
+  end
+  -- type
+  alter.existing_type = conn_col.type
+  local ct, mt = conn_col.type or sa.NullType(), meta_col.type or sa.NullType()
+  if null_types[ct.name] then
+    info(string.format("Couldn't determine database type for column '%s.%s'", tname, cname))
+  elseif null_types[mt.name] then
+    info(string.format("Column '%s.%s' has no type within the model; can't compare", tname, cname))
+  else
+    local cmp = actx.opts.compare_type
+    local differ
+    if cmp == false then
+      differ = false
+    else
+      if type(cmp) == "function" then
+        local r = cmp(actx.mc, conn_col, meta_col, ct, mt)
+        if r ~= nil then differ = r and true or false end
+      end
+      if differ == nil then differ = ag.types_differ(d, ct, mt) end
+    end
+    if differ then
+      alter.type_ = mt
+      info(string.format("Detected type change from %s to %s on '%s.%s'", render.type(ct),
+                         render.type(mt), tname, cname))
+    end
+  end
+  -- server default
+  alter.existing_server_default = conn_col.server_default
+  local msd, csd = meta_col.server_default, conn_col.server_default
+  if meta_col.computed or conn_col.computed then
+    local a = meta_col.computed and crude_sql(meta_col.computed.sqltext) or ""
+    local b = conn_col.computed and crude_sql(conn_col.computed.sqltext) or ""
+    if a ~= b then warn(string.format("Computed default on %s.%s cannot be modified", tname, cname)) end
+  elseif meta_col.identity or conn_col.identity then
+    if identity_options(meta_col.identity) ~= identity_options(conn_col.identity)
+        and actx.opts.compare_server_default then
+      warn(string.format("Identity options of %s.%s differ; luamig does not alter identity "
+                         .. "columns", tname, cname))
+    end
+  elseif actx.opts.compare_server_default and not (msd == nil and csd == nil) then
+    local mtext = meta_default_text(actx, msd, meta_col)
+    local ctext = conn_default_text(d, csd)
+    if defaults_differ(actx, conn_col, meta_col, mtext, ctext, is_auto) then
+      if msd == nil then alter.server_default = false else alter.server_default = msd end
+      info(string.format("Detected server default on column '%s.%s'", tname, cname))
+    end
+  end
+  -- comment
+  if d.supports_comments and not (conn_col.comment == nil and meta_col.comment == nil) then
+    alter.existing_comment = conn_col.comment
+    if conn_col.comment ~= meta_col.comment then
+      if meta_col.comment == nil then alter.comment = false else alter.comment = meta_col.comment end
+      info(string.format("Detected column comment '%s.%s'", tname, cname))
+    end
+  end
+end
+
+local function alter_has_changes(a)
+  return a.nullable ~= nil or a.type_ ~= nil or a.server_default ~= nil or a.comment ~= nil
+end
+
+--------------------------------------------------------------------------------------------
+-- Indexes and unique constraints (Alembic's _compare_indexes_and_uniques)
+--------------------------------------------------------------------------------------------
+
+local function plain_columns(obj)
+  local r = {}
+  for _, c in ipairs(obj.columns or {}) do
+    if type(c) == "string" then r[#r + 1] = c end
+  end
+  return r
+end
+
+local function has_expression(ix)
+  for _, c in ipairs(ix.columns or {}) do
+    if type(c) ~= "string" then return true end
+  end
+  return false
+end
+
+local function sig_of(obj)
+  return table.concat(plain_columns(obj), "\0")
+end
+
+local function index_for(ix, tname, s)
+  local r = shallow(ix)
+  r.table, r.schema = tname, s
+  return r
+end
+
+local function compare_indexes_and_uniques(actx, mops, s, tname, conn_t, meta_t)
+  local is_create, is_drop = conn_t == nil, meta_t == nil
+  local parents = function() return { table_name = tname, schema_name = s } end
+  local m_uqs, m_ixs, c_uqs, c_ixs = {}, {}, {}, {}
+  if meta_t then
+    for _, c in ipairs(meta_t.constraints or {}) do
+      if c.kind == "unique" then m_uqs[#m_uqs + 1] = c end
+    end
+    for _, ix in ipairs(meta_t.indexes or {}) do m_ixs[#m_ixs + 1] = ix end
+  end
+  if conn_t then
+    if not is_drop then
+      for _, c in ipairs(conn_t.constraints or {}) do
+        if c.kind == "unique" and name_ok(actx, c.name, "unique_constraint", parents()) then
+          c_uqs[#c_uqs + 1] = c
+        end
+      end
+    end
+    local uq_names = {}
+    for _, c in ipairs(conn_t.constraints or {}) do
+      if c.kind == "unique" and c.name then uq_names[c.name] = true end
+    end
+    for _, ix in ipairs(conn_t.indexes or {}) do
+      -- PostgreSQL reports the index behind a unique constraint as an index too
+      local dup = ix.duplicates_constraint or (ix.dialect_kw and ix.dialect_kw.duplicates_constraint)
+      if not dup and not (ix.name and uq_names[ix.name]) and name_ok(actx, ix.name, "index", parents()) then
+        c_ixs[#c_ixs + 1] = ix
+      end
+    end
+    -- an expression index cannot be compared with what reflection gives back; one the
+    -- database has under the same name is left alone (Alembic warns the same way)
+    local conn_ix_names = {}
+    for _, ix in ipairs(c_ixs) do if ix.name then conn_ix_names[ix.name] = true end end
+    local kept = {}
+    for _, ix in ipairs(m_ixs) do
+      if has_expression(ix) and not conn_ix_names[ix.name] then
+        warn("autogenerate skipping functional index " .. tostring(ix.name)
+             .. "; not supported by reflection")
+      else
+        kept[#kept + 1] = ix
+      end
+    end
+    m_ixs = kept
+  end
+
+  local function entry(obj, is_index)
+    return { obj = obj, name = obj.name, is_index = is_index,
+             is_unique = is_index and (obj.unique and true or false) or true, sig = sig_of(obj) }
+  end
+  local meta_names, meta_order = {}, {}
+  local unnamed_meta_uqs, unnamed_order = {}, {}
+  local meta_ix_by_sig, meta_uq_by_sig = {}, {}
+  for _, ix in ipairs(m_ixs) do
+    local e = entry(ix, true)
+    if e.name then meta_names[e.name] = e; meta_order[#meta_order + 1] = e.name end
+    meta_ix_by_sig[e.sig] = e
+  end
+  for _, uq in ipairs(m_uqs) do
+    local e = entry(uq, false)
+    meta_uq_by_sig[e.sig] = e
+    if e.name then
+      meta_names[e.name] = e; meta_order[#meta_order + 1] = e.name
+    elseif not unnamed_meta_uqs[e.sig] then
+      unnamed_meta_uqs[e.sig] = e; unnamed_order[#unnamed_order + 1] = e.sig
+    end
+  end
+  local conn_names, conn_uq_by_name, conn_ix_by_name, conn_uq_by_sig = {}, {}, {}, {}
+  for _, uq in ipairs(c_uqs) do
+    local e = entry(uq, false)
+    conn_uq_by_sig[e.sig] = e
+    if e.name then conn_uq_by_name[e.name] = e; conn_names[e.name] = e end
+  end
+  for _, ix in ipairs(c_ixs) do
+    local e = entry(ix, true)
+    if e.name then conn_ix_by_name[e.name] = e; conn_names[e.name] = e end
+  end
+
+  local function added(e)
+    if e.is_index then
+      if object_ok(actx, e.obj, e.name, "index", false, nil) then
+        mops[#mops + 1] = op.new("create_index", { index = index_for(e.obj, tname, s) })
+        info(string.format("Detected added index '%s' on '%s'", tostring(e.name),
+                           table.concat(plain_columns(e.obj), ", ")))
+      end
+    else
+      if is_create or is_drop then return end
+      if object_ok(actx, e.obj, e.name, "unique_constraint", false, nil) then
+        mops[#mops + 1] = op.new("add_constraint", { constraint = e.obj, table_name = tname, schema = s })
+        info(string.format("Detected added unique constraint '%s' on '%s'", tostring(e.name),
+                           table.concat(plain_columns(e.obj), ", ")))
+      end
+    end
+  end
+  local function removed(e)
+    if e.is_index then
+      if object_ok(actx, e.obj, e.name, "index", true, nil) then
+        mops[#mops + 1] = op.new("drop_index", { index_name = e.name, table_name = tname, schema = s,
+                                                 index = index_for(e.obj, tname, s) })
+        info(string.format("Detected removed index '%s' on '%s'", e.name, tname))
+      end
+    else
+      if is_create or is_drop then return end
+      if object_ok(actx, e.obj, e.name, "unique_constraint", true, nil) then
+        mops[#mops + 1] = op.new("drop_constraint", { constraint_name = e.name, table_name = tname,
+                                                      type_ = "unique", schema = s, constraint = e.obj })
+        info(string.format("Detected removed unique constraint '%s' on '%s'", e.name, tname))
+      end
+    end
+  end
+  local function changed(old, new, why)
+    local kind = old.is_index and "index" or "unique_constraint"
+    if not object_ok(actx, new.obj, new.name, kind, false, old.obj) then return end
+    info(string.format("Detected changed %s '%s' on '%s': %s",
+                       old.is_index and "index" or "unique constraint", old.name, tname, why))
+    removed(old)
+    added(new)
+  end
+
+  local function sorted_names(set, pred)
+    local r = {}
+    for n in pairs(set) do if pred(n) then r[#r + 1] = n end end
+    table.sort(r)
+    return r
+  end
+  for _, n in ipairs(sorted_names(conn_names, function(n) return meta_names[n] == nil end)) do
+    local e = conn_names[n]
+    if not e.is_index and unnamed_meta_uqs[e.sig] then
+      -- the database's name for a constraint the model leaves unnamed
+    elseif conn_uq_by_name[n] and conn_ix_by_name[n] then
+      if not meta_ix_by_sig[e.sig] and not meta_uq_by_sig[e.sig] then
+        removed(conn_uq_by_name[n]); removed(conn_ix_by_name[n])
+      end
+    else
+      removed(e)
+    end
+  end
+  for _, n in ipairs(sorted_names(meta_names, function(n) return conn_names[n] ~= nil end)) do
+    local m = meta_names[n]
+    local c = conn_names[n]
+    if conn_uq_by_name[n] and conn_ix_by_name[n] then
+      c = m.is_index and conn_ix_by_name[n] or conn_uq_by_name[n]
+    end
+    if c.is_index ~= m.is_index then
+      removed(c); added(m)
+    else
+      local why = {}
+      if c.is_unique ~= m.is_unique then
+        why[#why + 1] = string.format("unique=%s to unique=%s", tostring(c.is_unique), tostring(m.is_unique))
+      end
+      if c.sig ~= m.sig then
+        why[#why + 1] = string.format("columns (%s) to (%s)", table.concat(plain_columns(c.obj), ", "),
+                                      table.concat(plain_columns(m.obj), ", "))
+      end
+      if #why > 0 then changed(c, m, table.concat(why, ", ")) end
+    end
+  end
+  for _, n in ipairs(meta_order) do
+    if conn_names[n] == nil and meta_names[n] then added(meta_names[n]) end
+  end
+  for _, sig in ipairs(unnamed_order) do
+    if not conn_uq_by_sig[sig] then added(unnamed_meta_uqs[sig]) end
+  end
+end
+
+--------------------------------------------------------------------------------------------
+-- Foreign keys, check constraints, table comments
+--------------------------------------------------------------------------------------------
+
+local function fk_action(a)
+  if a == nil then return "" end
+  a = a:lower()
+  if a == "no action" then return "" end
+  return a
+end
+
+local function fk_sig(actx, fk, md_schema)
+  local target_schema = fk.referred_schema or md_schema
+  if target_schema == actx.default_schema then target_schema = nil end
+  local defer = "not deferrable"
+  if fk.initially and fk.initially:lower() == "deferred" then defer = "initially_deferrable"
+  elseif fk.deferrable then defer = "deferrable" end
+  return table.concat({ table.concat(fk.columns, ","), target_schema or "", fk.referred_table,
+                        table.concat(fk.referred_columns, ","), fk_action(fk.onupdate),
+                        fk_action(fk.ondelete), defer }, "|")
+end
+
+local function fk_text(fk)
+  return string.format("(%s)(%s)", table.concat(fk.columns, ", "), table.concat(fk.referred_columns, ", "))
+end
+
+local function compare_foreign_keys(actx, mops, s, tname, conn_t, meta_t, md_schema)
+  if conn_t == nil or meta_t == nil then return end
+  local m_fks, c_fks = {}, {}
+  for _, c in ipairs(meta_t.constraints or {}) do
+    if c.kind == "foreign_key" then m_fks[#m_fks + 1] = c end
+  end
+  for _, c in ipairs(conn_t.constraints or {}) do
+    if c.kind == "foreign_key"
+        and name_ok(actx, c.name, "foreign_key_constraint", { table_name = tname, schema_name = s }) then
+      c_fks[#c_fks + 1] = c
+    end
+  end
+  local m_by_sig, c_by_sig, m_by_name, c_by_name = {}, {}, {}, {}
+  for _, fk in ipairs(m_fks) do
+    m_by_sig[fk_sig(actx, fk, md_schema)] = fk
+    if fk.name then m_by_name[fk.name] = fk end
+  end
+  for _, fk in ipairs(c_fks) do
+    c_by_sig[fk_sig(actx, fk, nil)] = fk
+    if fk.name then c_by_name[fk.name] = fk end
+  end
+  local source = qualified(s, tname)
+  for _, fk in ipairs(c_fks) do
+    if not m_by_sig[fk_sig(actx, fk, nil)]
+        and object_ok(actx, fk, fk.name, "foreign_key_constraint", true, fk.name and m_by_name[fk.name]) then
+      mops[#mops + 1] = op.new("drop_constraint", { constraint_name = fk.name, table_name = tname,
+                                                    type_ = "foreignkey", schema = s, constraint = fk })
+      info(string.format("Detected removed foreign key %s on table %s", fk_text(fk), source))
+    end
+  end
+  for _, fk in ipairs(m_fks) do
+    if not c_by_sig[fk_sig(actx, fk, md_schema)]
+        and object_ok(actx, fk, fk.name, "foreign_key_constraint", false, fk.name and c_by_name[fk.name]) then
+      local c = fk
+      if fk.referred_schema == nil and md_schema and md_schema ~= actx.default_schema then
+        c = shallow(fk); c.referred_schema = md_schema
+      end
+      mops[#mops + 1] = op.new("add_constraint", { constraint = c, table_name = tname, schema = s })
+      info(string.format("Detected added foreign key %s on table %s", fk_text(fk), source))
+    end
+  end
+end
+
+-- CHECK constraints are compared by name only, as Alembic 1.19 does: their SQL comes back
+-- from the database rewritten, and an unnamed one cannot be told apart.
+local function compare_checks(actx, mops, s, tname, conn_t, meta_t)
+  if conn_t == nil or meta_t == nil then return end
+  local m, c, m_order, c_order = {}, {}, {}, {}
+  for _, x in ipairs(meta_t.constraints or {}) do
+    if x.kind == "check" and x.name then m[x.name] = x; m_order[#m_order + 1] = x end
+  end
+  for _, x in ipairs(conn_t.constraints or {}) do
+    if x.kind == "check" and x.name
+        and name_ok(actx, x.name, "check_constraint", { table_name = tname, schema_name = s }) then
+      c[x.name] = x; c_order[#c_order + 1] = x
+    end
+  end
+  for _, x in ipairs(c_order) do
+    if not m[x.name] and object_ok(actx, x, x.name, "check_constraint", true, nil) then
+      mops[#mops + 1] = op.new("drop_constraint", { constraint_name = x.name, table_name = tname,
+                                                    type_ = "check", schema = s, constraint = x })
+      info(string.format("Detected removed check constraint '%s' on '%s'", x.name, tname))
+    end
+  end
+  for _, x in ipairs(m_order) do
+    if not c[x.name] and object_ok(actx, x, x.name, "check_constraint", false, nil) then
+      mops[#mops + 1] = op.new("add_constraint", { constraint = x, table_name = tname, schema = s })
+      info(string.format("Detected added check constraint '%s' on '%s'", x.name, tname))
+    end
+  end
+end
+
+local function compare_table_comment(actx, mops, s, tname, conn_t, meta_t)
+  if not actx.dialect.supports_comments or conn_t == nil or meta_t == nil then return end
+  if conn_t.comment == nil and meta_t.comment == nil then return end
+  if meta_t.comment == nil then
+    mops[#mops + 1] = op.new("drop_table_comment", { table_name = tname, existing_comment = conn_t.comment,
+                                                     schema = s })
+    info(string.format("Detected removed table comment '%s'", tname))
+  elseif meta_t.comment ~= conn_t.comment then
+    mops[#mops + 1] = op.new("create_table_comment", { table_name = tname, comment = meta_t.comment,
+                                                       existing_comment = conn_t.comment, schema = s })
+    info(string.format("Detected table comment '%s'", tname))
+  end
+end
+
+-- Everything compared at table level, in Alembic's order.
+local function compare_table_items(actx, mops, s, tname, conn_t, meta_t, md_schema)
+  compare_indexes_and_uniques(actx, mops, s, tname, conn_t, meta_t)
+  compare_foreign_keys(actx, mops, s, tname, conn_t, meta_t, md_schema)
+  compare_checks(actx, mops, s, tname, conn_t, meta_t)
+  compare_table_comment(actx, mops, s, tname, conn_t, meta_t)
+end
+
+--------------------------------------------------------------------------------------------
+-- Tables
+--------------------------------------------------------------------------------------------
+
+-- The table a create_table / drop_table carries: its indexes come as operations of their own.
+local function without_indexes(tbl, schema)
+  local t = shallow(tbl)
+  t.indexes = {}
+  t.schema = schema
+  return t
+end
+
+local function compare_columns(actx, mops, s, tname, conn_t, meta_t)
+  local conn_cols, conn_order = {}, {}
+  for _, c in ipairs(conn_t.columns) do
+    if name_ok(actx, c.name, "column", { table_name = tname, schema_name = s }) then
+      conn_cols[c.name] = c
+      conn_order[#conn_order + 1] = c
+    end
+  end
+  local meta_cols = {}
+  for _, c in ipairs(meta_t.columns) do
+    if not c.system then meta_cols[c.name] = c end
+  end
+  local name = qualified(s, tname)
+  for _, c in ipairs(meta_t.columns) do
+    if not c.system and not conn_cols[c.name] and object_ok(actx, c, c.name, "column", false, nil) then
+      mops[#mops + 1] = ops.add_column(tname, bare_column(c), { schema = s })
+      info(string.format("Detected added column '%s.%s'", name, c.name))
+    end
+  end
+  for _, c in ipairs(meta_t.columns) do
+    local cc = conn_cols[c.name]
+    if not c.system and cc and object_ok(actx, c, c.name, "column", false, cc) then
+      local alter = { table_name = tname, column_name = c.name, schema = s }
+      compare_column(actx, alter, s, tname, c.name, cc, c, meta_t)
+      if alter_has_changes(alter) then mops[#mops + 1] = op.new("alter_column", alter) end
+    end
+  end
+  -- removed columns go last, after their indexes and constraints are gone
+  return function()
+    for _, cc in ipairs(conn_order) do
+      if not meta_cols[cc.name] and object_ok(actx, cc, cc.name, "column", true, nil) then
+        mops[#mops + 1] = op.new("drop_column", { table_name = tname, column_name = cc.name,
+                                                  schema = s, column = bare_column(cc) })
+        info(string.format("Detected removed column '%s.%s'", name, cc.name))
+      end
+    end
+  end
+end
+
+local function modify_table(tname, s, list)
+  return ops.modify_table_ops(tname, list, { schema = s })
+end
+
+-- The upgrade operations that take the database `conn_md` to the models.
+function ag.compare(mc, conn_md, metadata)
+  local actx = new_context(mc, metadata_list(metadata))
+  return ag._compare(actx, conn_md)
+end
+
+function ag._compare(actx, conn_md)
+  local mc = actx.mc
+  actx.default_schema = default_schema(actx, conn_md)
+  local function norm(schema)
+    if schema == nil or schema == actx.default_schema then return nil end
+    return schema
+  end
+  local vt, vts = mc.version_table, norm(mc.version_table_schema)
+  local function is_version_table(s, name) return vt ~= nil and name == vt and s == vts end
+
+  -- the database's tables, in the schemas autogenerate looks at
+  local schema_ok = {}
+  local function schema_included(s)
+    if s ~= nil and not actx.opts.include_schemas then return false end
+    if s ~= nil and s:lower() == "information_schema" then return false end
+    if schema_ok[s or false] == nil then
+      schema_ok[s or false] = name_ok(actx, s, "schema", {})
+    end
+    return schema_ok[s or false]
+  end
+  local conn = {}
+  for _, t in pairs(conn_md.tables or {}) do
+    local s = norm(t.schema)
+    if schema_included(s) and not is_version_table(s, t.name)
+        and name_ok(actx, t.name, "table", { schema_name = s }) then
+      conn[qualified(s, t.name)] = { key = qualified(s, t.name), schema = s, name = t.name, table = t }
+    end
+  end
+  -- the models' tables
+  local meta, meta_list = {}, {}
+  for _, md in ipairs(actx.metadata) do
+    for _, t in ipairs(tables_of(md)) do
+      local s = norm(t.schema)
+      local key = qualified(s, t.name)
+      if not is_version_table(s, t.name) then
+        if meta[key] then error("autogenerate: table '" .. key .. "' is defined twice", 0) end
+        local e = { key = key, schema = s, name = t.name, table = t, md_schema = md.schema,
+                    fk_default_schema = norm(md.schema) }
+        meta[key] = e
+        meta_list[#meta_list + 1] = e
+      end
+    end
+  end
+
+  local upgrade = {}
+  local added, removed, existing = {}, {}, {}
+  for _, e in ipairs(meta_list) do
+    if conn[e.key] then existing[#existing + 1] = e else added[#added + 1] = e end
+  end
+  for key, e in pairs(conn) do
+    if not meta[key] then removed[#removed + 1] = e end
+  end
+
+  for _, e in ipairs(sort_by_dependency(added)) do
+    if object_ok(actx, e.table, e.name, "table", false, nil) then
+      upgrade[#upgrade + 1] = ops.create_table_from(without_indexes(e.table, e.schema))
+      info(string.format("Detected added table '%s'", e.key))
+      local mops = {}
+      compare_table_items(actx, mops, e.schema, e.name, nil, e.table, e.md_schema)
+      if #mops > 0 then upgrade[#upgrade + 1] = modify_table(e.name, e.schema, mops) end
+    end
+  end
+  -- dependent tables are dropped before the tables they refer to
+  local drop_order = sort_by_dependency(removed)
+  for i = #drop_order, 1, -1 do
+    local e = drop_order[i]
+    if object_ok(actx, e.table, e.name, "table", true, nil) then
+      local mops = {}
+      compare_table_items(actx, mops, e.schema, e.name, e.table, nil, nil)
+      if #mops > 0 then upgrade[#upgrade + 1] = modify_table(e.name, e.schema, mops) end
+      upgrade[#upgrade + 1] = op.new("drop_table", { table_name = e.name, schema = e.schema,
+                                                     table = without_indexes(e.table, e.schema) })
+      info(string.format("Detected removed table '%s'", e.key))
+    end
+  end
+  table.sort(existing, function(a, b)
+    if (a.schema or "") ~= (b.schema or "") then return (a.schema or "") < (b.schema or "") end
+    return a.name < b.name
+  end)
+  for _, e in ipairs(existing) do
+    local ct = conn[e.key].table
+    if object_ok(actx, e.table, e.name, "table", false, ct) then
+      local mops = {}
+      local finish = compare_columns(actx, mops, e.schema, e.name, ct, e.table)
+      compare_table_items(actx, mops, e.schema, e.name, ct, e.table, e.md_schema)
+      finish()
+      if #mops > 0 then upgrade[#upgrade + 1] = modify_table(e.name, e.schema, mops) end
+    end
+  end
+  return upgrade
+end
+
+--------------------------------------------------------------------------------------------
+-- The public entry points
+--------------------------------------------------------------------------------------------
+
+local function reverse_list(list)
+  local r = {}
+  for i = #list, 1, -1 do r[#r + 1] = list[i]:reverse() end
+  return r
+end
+
+function ag.is_empty(list)
+  for _, o in ipairs(list or {}) do
+    if o.kind ~= "modify_table" or not ag.is_empty(o.ops) then return false end
+  end
+  return true
+end
+
+-- Alembic's to_diff_tuple for one operation, appended to `out`.
+local function diffs_of(o, out)
+  local k = o.kind
+  if k == "modify_table" then
+    for _, sub in ipairs(o.ops) do diffs_of(sub, out) end
+  elseif k == "create_table" then
+    out[#out + 1] = tuple("add_table", o.table)
+  elseif k == "drop_table" then
+    out[#out + 1] = tuple("remove_table", o.table or { kind = "table", name = o.table_name, schema = o.schema })
+  elseif k == "add_column" then
+    out[#out + 1] = tuple("add_column", o.schema, o.table_name, o.column)
+  elseif k == "drop_column" then
+    out[#out + 1] = tuple("remove_column", o.schema, o.table_name,
+                          o.column or sa.Column(o.column_name, sa.NullType))
+  elseif k == "alter_column" then
+    local list = {}
+    local s, t, c = o.schema, o.table_name, o.column_name
+    local esd = o.existing_server_default
+    if o.type_ ~= nil then
+      list[#list + 1] = tuple("modify_type", s, t, c, { existing_nullable = o.existing_nullable,
+        existing_server_default = esd, existing_comment = o.existing_comment }, o.existing_type, o.type_)
+    end
+    if o.nullable ~= nil then
+      list[#list + 1] = tuple("modify_nullable", s, t, c, { existing_type = o.existing_type,
+        existing_server_default = esd, existing_comment = o.existing_comment }, o.existing_nullable, o.nullable)
+    end
+    if o.server_default ~= nil then
+      local new = o.server_default
+      if new == false then new = nil end
+      list[#list + 1] = tuple("modify_default", s, t, c, { existing_nullable = o.existing_nullable,
+        existing_type = o.existing_type, existing_comment = o.existing_comment }, esd, new)
+    end
+    if o.comment ~= nil then
+      local new = o.comment
+      if new == false then new = nil end
+      list[#list + 1] = tuple("modify_comment", s, t, c, { existing_nullable = o.existing_nullable,
+        existing_type = o.existing_type, existing_server_default = esd }, o.existing_comment, new)
+    end
+    if #list > 0 then out[#out + 1] = list end
+  elseif k == "create_index" then
+    local d = tuple("add_index", o.index)
+    d.table_name, d.schema = o.index.table, o.index.schema
+    out[#out + 1] = d
+  elseif k == "drop_index" then
+    local d = tuple("remove_index", o.index or { kind = "index", name = o.index_name, columns = {} })
+    d.table_name, d.schema = o.table_name, o.schema
+    out[#out + 1] = d
+  elseif k == "add_constraint" then
+    local d = tuple(o.constraint.kind == "foreign_key" and "add_fk" or "add_constraint", o.constraint)
+    d.table_name, d.schema = o.table_name, o.schema
+    out[#out + 1] = d
+  elseif k == "drop_constraint" then
+    local c = o.constraint or { kind = "constraint", name = o.constraint_name }
+    local d = tuple(o.type_ == "foreignkey" and "remove_fk" or "remove_constraint", c)
+    d.table_name, d.schema = o.table_name, o.schema
+    out[#out + 1] = d
+  elseif k == "create_table_comment" then
+    out[#out + 1] = tuple("add_table_comment", { kind = "table", name = o.table_name, schema = o.schema,
+                                                 comment = o.comment }, o.existing_comment)
+  elseif k == "drop_table_comment" then
+    out[#out + 1] = tuple("remove_table_comment", { kind = "table", name = o.table_name, schema = o.schema,
+                                                    comment = o.existing_comment })
+  else
+    error("autogenerate: no difference for operation " .. tostring(k), 0)
+  end
+end
+
+function ag.as_diffs(list)
+  local out = {}
+  for _, o in ipairs(list) do diffs_of(o, out) end
+  return out
+end
+
+local function ops_list(list)
+  -- the methods Alembic's UpgradeOps offer to process_revision_directives hooks
+  return setmetatable(list, { __index = {
+    is_empty = function(self) return ag.is_empty(self ~= nil and self or list) end,
+    as_diffs = function(self) return ag.as_diffs(self ~= nil and self or list) end,
+  } })
+end
+
+function ag.compare_metadata(mc, metadata)
+  local actx = new_context(mc, metadata_list(metadata))
+  return ag.as_diffs(ag._compare(actx, reflect(actx)))
+end
+
+function ag.produce_migrations(mc, metadata)
+  local actx = new_context(mc, metadata_list(metadata))
+  local upgrade = ag._compare(actx, reflect(actx))
+  return { upgrade_ops = ops_list(upgrade), downgrade_ops = ops_list(reverse_list(upgrade)) }
+end
+
+--------------------------------------------------------------------------------------------
+-- Rendering
+--------------------------------------------------------------------------------------------
+
+local BEGIN = "-- ### commands auto generated by luamig - please adjust! ###"
+local END = "-- ### end luamig commands ###"
+ag.BEGIN_MARKER, ag.END_MARKER = BEGIN, END
+
+-- A table's group as a batch block, as Alembic's render_as_batch does (the options table is
+-- always there, as Alembic always writes schema=).
+local function render_batch(o)
+  local opts = o.schema and ("{ schema = " .. render.string(o.schema) .. " }") or "{}"
+  local lines = { "op.batch_alter_table(" .. render.string(o.table_name) .. ", " .. opts
+                  .. ", function(batch_op)" }
+  for _, sub in ipairs(o.ops) do
+    lines[#lines + 1] = "  " .. render.operation(sub, { batch = true, indent = "  " })
+  end
+  lines[#lines + 1] = "end)"
+  lines[#lines + 1] = ""
+  return table.concat(lines, "\n")
+end
+
+local function render_body(actx, list)
+  local chunks = {}
+  for _, o in ipairs(list) do
+    if o.kind == "modify_table" then
+      if #o.ops > 0 then
+        chunks[#chunks + 1] = actx.render_as_batch and render_batch(o) or render.operation(o)
+      end
+    else
+      chunks[#chunks + 1] = render.operation(o)
+    end
+  end
+  local lines = { BEGIN }
+  local text = table.concat(chunks, "\n")
+  if #chunks == 0 then
+    lines[#lines + 1] = "-- nothing to do"
+  else
+    for line in (text .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = line end
+  end
+  lines[#lines + 1] = END
+  for i, l in ipairs(lines) do
+    lines[i] = l == "" and "" or ("  " .. l)
+  end
+  return table.concat(lines, "\n")
+end
+
+-- Runs fn with render.lua's hooks set to this context's render_item and imports.
+local function with_hooks(actx, fn)
+  local saved = render.hooks
+  render.hooks = { render_item = actx.opts.render_item, autogen_context = actx.public,
+                   imports = actx.import_set, user_module_prefix = actx.opts.user_module_prefix }
+  local ok, r = pcall(fn)
+  render.hooks = saved
+  if not ok then error(r, 0) end
+  return r
+end
+
+local function imports_text(actx)
+  local lines = {}
+  for line in pairs(actx.import_set) do lines[#lines + 1] = line end
+  -- hooks may append lines to autogen_context.imports, as Alembic's imports.add()
+  for _, line in ipairs(actx.imports) do lines[#lines + 1] = line end
+  table.sort(lines)
+  local out, seen = {}, {}
+  for _, l in ipairs(lines) do
+    if not seen[l] then seen[l] = true; out[#out + 1] = l end
+  end
+  return table.concat(out, "\n")
+end
+
+function ag.render_ops(mc, list)
+  local actx = new_context(mc, {})
+  actx.import_set = {}
+  return with_hooks(actx, function() return render_body(actx, list) end)
+end
+
+function ag.render_script(mc, script)
+  local actx = new_context(mc, {})
+  actx.import_set = {}
+  return with_hooks(actx, function()
+    local up = render_body(actx, script.upgrade_ops or {})
+    local down = render_body(actx, script.downgrade_ops or {})
+    return { upgrades = up, downgrades = down, imports = imports_text(actx) }
+  end)
+end
+
+--------------------------------------------------------------------------------------------
+-- Reporting differences (luamig check)
+--------------------------------------------------------------------------------------------
+
+local function sql_default(v)
+  if v == nil then return "none" end
+  if type(v) == "table" and (v.kind == "text" or v.kind == "literal_column") then return v.text end
+  return render.value(v)
+end
+
+local function cols(list)
+  local r = {}
+  for i, c in ipairs(list or {}) do r[i] = type(c) == "string" and c or render.value(c) end
+  return "(" .. table.concat(r, ", ") .. ")"
+end
+
+local constraint_words = { unique = "unique constraint", check = "check constraint",
+                           primary_key = "primary key", foreign_key = "foreign key" }
+
+-- One difference as { kind=, schema=, table=, column=, name=, from=, to=, detail= } strings.
+local function describe(d)
+  local k = d[1]
+  local r = { kind = k }
+  if k == "add_table" or k == "remove_table" then
+    r.schema, r.table = d[2].schema, d[2].name
+  elseif k == "add_table_comment" or k == "remove_table_comment" then
+    r.schema, r.table = d[2].schema, d[2].name
+    if k == "add_table_comment" then r.from, r.to = d[3], d[2].comment else r.from = d[2].comment end
+  elseif k == "add_column" or k == "remove_column" then
+    r.schema, r.table, r.column = d[2], d[3], d[4].name
+    r.detail = render.type(d[4].type) .. (d[4].nullable == false and " NOT NULL" or "")
+  elseif k:match("^modify_") then
+    r.schema, r.table, r.column = d[2], d[3], d[4]
+    local old, new = d[6], d[7]
+    if k == "modify_type" then
+      r.from, r.to = old and render.type(old), render.type(new)
+    elseif k == "modify_nullable" then
+      r.from, r.to = old and "NULL" or "NOT NULL", new and "NULL" or "NOT NULL"
+    elseif k == "modify_default" then
+      r.from, r.to = sql_default(old), sql_default(new)
+    else
+      r.from, r.to = old, new
+    end
+  elseif k == "add_index" or k == "remove_index" then
+    local ix = d[2]
+    r.schema, r.table, r.name = d.schema, d.table_name, ix.name
+    r.detail = cols(ix.columns) .. (ix.unique and " unique" or "")
+  else
+    local c = d[2]
+    r.schema, r.table, r.name = d.schema, d.table_name, c.name
+    r.constraint = constraint_words[c.kind] or c.kind
+    if c.kind == "foreign_key" then
+      r.detail = cols(c.columns) .. " -> " .. qualified(c.referred_schema, c.referred_table)
+        .. cols(c.referred_columns)
+    elseif c.kind == "check" then
+      r.detail = c.sqltext
+    elseif c.columns then
+      r.detail = cols(c.columns)
+    end
+  end
+  return r
+end
+
+local function flat(diffs)
+  local out = {}
+  for _, d in ipairs(diffs) do
+    if type(d[1]) == "table" then
+      for _, x in ipairs(d) do out[#out + 1] = x end
+    else
+      out[#out + 1] = d
+    end
+  end
+  return out
+end
+
+local function line_of(r)
+  local where = qualified(r.schema, r.table or "?")
+  local k = r.kind
+  if k == "add_table" or k == "remove_table" or k == "remove_table_comment" then
+    return k .. " " .. where
+  elseif k == "add_table_comment" then
+    return string.format("%s %s: %s -> %s", k, where, r.from and string.format("%q", r.from) or "none",
+                         string.format("%q", r.to))
+  elseif k == "add_column" or k == "remove_column" then
+    return string.format("%s %s.%s %s", k, where, r.column, r.detail)
+  elseif k:match("^modify_") then
+    local function show(v)
+      if v == nil then return "none" end
+      if k == "modify_comment" then return string.format("%q", v) end
+      return v
+    end
+    return string.format("%s %s.%s: %s -> %s", k, where, r.column, show(r.from), show(r.to))
+  elseif k == "add_index" or k == "remove_index" then
+    return string.format("%s %s on %s %s", k, tostring(r.name), where, r.detail)
+  end
+  return string.format("%s %s %s on %s%s", k, r.constraint, r.name and ("'" .. r.name .. "'") or "(unnamed)",
+                       where, r.detail and (" " .. r.detail) or "")
+end
+
+function ag.diff_lines(diffs)
+  local out = {}
+  for _, d in ipairs(flat(diffs)) do out[#out + 1] = line_of(describe(d)) end
+  return out
+end
+
+local function json_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    if c == '"' then return '\\"' end
+    if c == "\\" then return "\\\\" end
+    if c == "\n" then return "\\n" end
+    if c == "\t" then return "\\t" end
+    if c == "\r" then return "\\r" end
+    return string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+local json_keys = { "kind", "schema", "table", "column", "name", "constraint", "from", "to", "detail" }
+
+-- JSON text: [{"kind": "add_column", "schema": null, "table": "hero", ...}, ...]; every key is
+-- present (null when it does not apply), in this order, so that tools can read it plainly.
+function ag.diffs_json(diffs)
+  local items = {}
+  for _, d in ipairs(flat(diffs)) do
+    local r = describe(d)
+    local parts = {}
+    for _, key in ipairs(json_keys) do
+      local v = r[key]
+      parts[#parts + 1] = json_string(key) .. ": " .. (v == nil and "null" or json_string(tostring(v)))
+    end
+    items[#items + 1] = "{" .. table.concat(parts, ", ") .. "}"
+  end
+  if #items == 0 then return "[]" end
+  return "[\n  " .. table.concat(items, ",\n  ") .. "\n]"
+end
+
+return ag
