@@ -244,7 +244,10 @@ local function type_tokens(d, t)
     end
   end
   if #words == 0 then return nil end
-  local r = { token0 = table.remove(words, 1), tokens = words, args = args }
+  local r = { token0 = table.remove(words, 1), tokens = {}, args = args }
+  for _, w in ipairs(words) do
+    if w == "[]" then r.token0 = r.token0 .. "[]" else r.tokens[#r.tokens + 1] = w end
+  end
   return r
 end
 
@@ -315,7 +318,8 @@ local function meta_default_text(actx, sd, col)
   if sd == nil then return nil end
   if type(sd) == "string" then
     if string_types[col.type.name] then
-      return "'" .. sd:gsub("^'", ""):gsub("'$", "") .. "'"
+      local v = sd:gsub("^'", ""):gsub("'$", "")
+      return "'" .. v:gsub("'", "''") .. "'"
     end
     return sd
   end
@@ -595,8 +599,9 @@ local function compare_indexes_and_uniques(actx, mops, s, tname, conn_t, meta_t)
   end
 
   local function entry(obj, is_index)
-    return { obj = obj, name = obj.name, is_index = is_index,
-             is_unique = is_index and (obj.unique and true or false) or true, sig = sig_of(obj) }
+    local unique = true
+    if is_index then unique = obj.unique and true or false end
+    return { obj = obj, name = obj.name, is_index = is_index, is_unique = unique, sig = sig_of(obj) }
   end
   local meta_names, meta_order = {}, {}
   local unnamed_meta_uqs, unnamed_order = {}, {}
