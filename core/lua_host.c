@@ -19,6 +19,7 @@
 #include "command.h"
 #include "driver.h"
 #include "embedded.h"
+#include "reflect.h"
 #include "revmap.h"
 
 static const char HOST_KEY = 'h';
@@ -591,6 +592,7 @@ static int open_core(lua_State *L)
 		{"history_text", l_history_text},
 		{"show_text", l_show_text},
 		{"edit", l_edit},
+		{"reflect", lm_lua_reflect},
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);

@@ -1,0 +1,100 @@
+/*
+ * lua_reflect.c — luamig.core.reflect(conn, opts): the schema of a live
+ * database as a schema-model metadata value (reflect.h).
+ */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_host.h"
+#include "reflect.h"
+
+#define REFLECT_MT "luamig.reflect"
+
+static int l_reflect_gc(lua_State *L)
+{
+	lm_reflect_dispose(luaL_checkudata(L, 1, REFLECT_MT));
+	return 0;
+}
+
+/* The lm_conn of a "luamig.connection" userdata (lua_conn.c), whose first
+ * field is the connection pointer. */
+static lm_conn *check_conn(lua_State *L, int idx)
+{
+	lm_conn **p = luaL_checkudata(L, idx, "luamig.connection");
+	if (!*p)
+		luaL_error(L, "connection is closed");
+	return *p;
+}
+
+/*
+ * core.reflect(conn, opts) -> metadata
+ *   opts.schemas       nil (the connection's default schema), true (every
+ *                      schema), or an array of names ("" = the default)
+ *   opts.include_name  function(name, type_, parent_names) -> bool, called
+ *                      while reflecting, as Alembic's include_name
+ * A database error raises "reflect: <message>"; an error in include_name
+ * is raised as it is.
+ */
+int lm_lua_reflect(lua_State *L)
+{
+	lm_conn *c = check_conn(L, 1);
+	if (!lua_isnoneornil(L, 2))
+		luaL_checktype(L, 2, LUA_TTABLE);
+	lua_settop(L, 2);
+	/* 3: include_name or nil */
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "include_name");
+		if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
+			return luaL_error(L, "reflect: include_name must be a function");
+	} else {
+		lua_pushnil(L);
+	}
+	/* 4: the reflection, disposed by __gc if anything below raises */
+	lm_reflect *r = lua_newuserdatauv(L, sizeof *r, 0);
+	memset(r, 0, sizeof *r);
+	if (luaL_newmetatable(L, REFLECT_MT)) {
+		lua_pushcfunction(L, l_reflect_gc);
+		lua_setfield(L, -2, "__gc");
+	}
+	lua_setmetatable(L, -2);
+	r->L = L;
+	r->conn = c;
+	r->include_fn = lua_isfunction(L, 3) ? 3 : 0;
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "schemas");
+		if (lua_isboolean(L, -1)) {
+			r->all_schemas = lua_toboolean(L, -1);
+		} else if (lua_istable(L, -1)) {
+			lua_Integer n = luaL_len(L, -1);
+			for (lua_Integer i = 1; i <= n; i++) {
+				lua_rawgeti(L, -1, i);
+				if (!lua_isstring(L, -1))
+					return luaL_error(L, "reflect: schemas[%d] is not a name", (int)i);
+				lm_strv_push(&r->schemas, lua_tostring(L, -1));
+				lua_pop(L, 1);
+			}
+		} else if (lua_isstring(L, -1)) {
+			lm_strv_push(&r->schemas, lua_tostring(L, -1));
+		} else if (!lua_isnil(L, -1)) {
+			return luaL_error(L, "reflect: schemas must be a list of names or true");
+		}
+		lua_pop(L, 1);
+	}
+	int rc;
+	if (strcmp(c->driver->name, "sqlite") == 0)
+		rc = lm_reflect_sqlite(r);
+	else if (strcmp(c->driver->name, "postgresql") == 0)
+		rc = lm_reflect_pg(r);
+	else
+		return luaL_error(L, "reflect: no reflection for %s", c->driver->name);
+	if (rc != 0) {
+		char *msg = lm_redact(lm_error_get());
+		lua_pushfstring(L, "reflect: %s", msg);
+		free(msg);
+		lm_reflect_dispose(r);
+		return lua_error(L);
+	}
+	lm_reflect_dispose(r);
+	return 1;
+}
