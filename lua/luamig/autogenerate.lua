@@ -129,7 +129,7 @@ end
 -- include_name(name, type_, parent_names): Alembic adds the schema-qualified table name.
 local function name_ok(actx, name, type_, parents)
   local f = actx.opts.include_name
-  if not f then return true end
+  if not f or actx.names_filtered then return true end
   parents = parents or {}
   if parents.schema_name ~= nil or type_ == "table" or parents.table_name then
     local tname = type_ == "table" and name or parents.table_name
@@ -148,6 +148,8 @@ end
 -- Reflection and table sets
 --------------------------------------------------------------------------------------------
 
+local encloses_default
+
 local function reflect(actx)
   local mc = actx.mc
   if mc.reflected then return mc.reflected end
@@ -158,8 +160,29 @@ local function reflect(actx)
   if type(luamig.inspect) ~= "function" then
     error("autogenerate: luamig.inspect (database introspection) is not available", 0)
   end
+  -- luamig.inspect applies include_name while it reads; the names it returns are not asked again
+  actx.names_filtered = actx.opts.include_name ~= nil
   return luamig.inspect(mc.connection, { include_name = actx.opts.include_name,
-                                         include_schemas = actx.opts.include_schemas })
+                                         schemas = actx.opts.include_schemas and true or nil })
+end
+
+-- What Alembic's dialect impls change in reflected columns before comparing: PostgreSQL's
+-- SERIAL default (nextval of the column's own sequence) is no default of the model, and a
+-- SQLite expression default needs its parentheses back to be valid DDL again.
+local function prepare_reflected(actx, conn_md)
+  local dname = actx.dialect.name
+  for _, t in pairs(conn_md.tables or {}) do
+    for _, col in ipairs(t.columns or {}) do
+      local sd = col.server_default
+      local text = type(sd) == "table" and sd.kind == "text" and sd.text or type(sd) == "string" and sd
+      if text and dname == "postgresql" and col.autoincrement == true and text:match("^nextval%(") then
+        col.server_default = nil
+      elseif text and dname == "sqlite" and not text:match("^%-?[%d.]+$") and not text:match("^'.*'$")
+          and not encloses_default(text) then
+        col.server_default = sa.text("(" .. text .. ")")
+      end
+    end
+  end
 end
 
 local function default_schema(actx, conn_md)
@@ -352,6 +375,8 @@ local function encloses(s)
   end
   return true
 end
+
+encloses_default = encloses
 
 local function normalise_default(text)
   if text == nil then return nil end
@@ -901,6 +926,7 @@ end
 
 function ag._compare(actx, conn_md)
   local mc = actx.mc
+  prepare_reflected(actx, conn_md)
   actx.default_schema = default_schema(actx, conn_md)
   local function norm(schema)
     if schema == nil or schema == actx.default_schema then return nil end
