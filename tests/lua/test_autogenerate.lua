@@ -402,6 +402,29 @@ T.test("PostgreSQL's serial default and computed / identity columns are not serv
   T.eq(diffs("postgresql", db, models, { compare_server_default = true }), {})
 end)
 
+T.test("reflected defaults are prepared as Alembic's impls do: serial dropped, SQLite parenthesised", function()
+  -- PostgreSQL: a dropped table re-created by the downgrade gets SERIAL back, not nextval()
+  local db = db_with(one("gone", sa.Column("id", sa.INTEGER, { primary_key = true, autoincrement = true,
+                                              server_default = sa.text("nextval('gone_id_seq'::regclass)") })))
+  local m = mc("postgresql", db)
+  local s = ag.produce_migrations(m, sa.MetaData())
+  T.eq(body("postgresql", db, sa.MetaData(), nil, "downgrades"), [[
+op.create_table("gone",
+  sa.Column("id", sa.INTEGER(), { autoincrement = true, nullable = false }),
+  sa.PrimaryKeyConstraint("id")
+)]])
+  T.eq(s.downgrade_ops[1]:to_sql("postgresql"),
+       { "CREATE TABLE gone (\n\tid SERIAL NOT NULL, \n\tPRIMARY KEY (id)\n)" })
+  -- SQLite gives an expression default without its parentheses; DDL needs them
+  db = db_with(one("t", sa.Column("a", sa.INTEGER), sa.Column("d", sa.DATETIME, { server_default = sa.text("datetime('now')") }),
+                        sa.Column("n", sa.INTEGER, { server_default = sa.text("7") }),
+                        sa.Column("s", sa.TEXT, { server_default = sa.text("'x'") })))
+  T.eq(body("sqlite", db, db_with(one("t", sa.Column("a", sa.Integer))), { render_as_batch = false }, "downgrades"), [[
+op.add_column("t", sa.Column("s", sa.TEXT(), { server_default = sa.text("'x'"), nullable = true }))
+op.add_column("t", sa.Column("n", sa.INTEGER(), { server_default = sa.text("7"), nullable = true }))
+op.add_column("t", sa.Column("d", sa.DATETIME(), { server_default = sa.text("(datetime('now'))"), nullable = true }))]])
+end)
+
 --------------------------------------------------------------------------------------------
 -- Indexes and unique constraints
 --------------------------------------------------------------------------------------------
