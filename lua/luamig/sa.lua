@@ -46,6 +46,55 @@ ignores them.
 A name produced by op.f()/sa.conv() is stored as a plain string with `name_conv = true` next to it
 (so naming conventions leave it alone and render.lua writes op.f(...) back).
 
+REFLECTED VALUES — what luamig.inspect(conn) (core/reflect_*.c) builds from a live database: the
+shapes above, filled as SQLAlchemy 1.4's inspector reports them (Alembic compares and renders
+these), plus the fields marked "+" (absent from declared values).
+  metadata    + reflected = true, dialect = "sqlite"|"postgresql", default_schema = "main"|"public",
+              + schema_names = { every schema of the database, as the inspector's get_schema_names }
+              tables keyed "name" (default schema) or "schema.name"; sorted = by schema (in the
+              order asked) then name; no naming_convention.  Tables only: no views, no SQLite
+              internal tables (sqlite_*); the version table is there (the caller leaves it out).
+  table       schema = nil in the default schema; comment; primary_key always present (name nil
+              and columns {} when there is none); constraints = unique, foreign_key, check (and
+              exclude on PostgreSQL) — never primary_key; indexes leave out the indexes that back a
+              primary key or unique constraint; dialect_kw: sqlite_autoincrement = true,
+              sqlite_with_rowid = false, postgresql_partition_by = "RANGE (k)".
+  column      name, type, nullable, primary_key, comment, foreign_keys = {} (foreign keys are
+              table-level constraints only), and:
+              server_default = sa.text(<the text the database keeps>) — always a clause, never a
+                plain string: "'x'::character varying", "now()", "nextval('t_id_seq'::regclass)";
+                SQLite: as written in CREATE TABLE ("'x'", "CURRENT_TIMESTAMP", "1+2")
+              autoincrement: SQLite "auto"; PostgreSQL true for identity columns and serial
+                columns (a nextval() default of a sequence the column owns), false otherwise
+              identity = { kind="identity", always, start, increment, minvalue, maxvalue, cache,
+                cycle }; computed = { kind="computed", sqltext, persisted } (no server_default then)
+  type        the class SQLAlchemy's reflection gives, with the arguments its repr shows (defaults
+              left out): sa VARCHAR{length=50}, CHAR, TEXT, INTEGER, BIGINT, SMALLINT, NUMERIC
+              {precision, scale}, REAL, FLOAT, BOOLEAN, DATE, DATETIME, TIMESTAMP, TIME, BLOB, JSON,
+              String (PG "char"/name), NullType; postgresql TIMESTAMP/TIME {timezone=true,
+              precision}, INTERVAL {precision, fields}, DOUBLE_PRECISION {precision=53}, BIT
+              {length, varying}, BYTEA, UUID, INET, CIDR, MACADDR(8), MONEY, OID, REGCLASS,
+              TSVECTOR, CITEXT, ranges, JSON/JSONB {astext_type=sa.Text}, HSTORE {text_type},
+              ARRAY {item_type}, ENUM {enums, enum_name, schema (when not the default schema)};
+              + collation when it is not the type's default;
+              + sql = "<the database's spelling>" on a NullType that stands for a type luamig has
+                no class for (PostgreSQL xml, point, ...)
+  foreign_key referred_schema nil when the referred table is in the default schema; ondelete /
+              onupdate only when not NO ACTION; deferrable / initially only when the database says
+              so (SQLite: as written); match = "FULL"|"PARTIAL"; referred_columns filled in from the
+              referred primary key for SQLite's "REFERENCES t" without columns
+  check       sqltext without the parentheses around the whole expression ("power > (0)::numeric");
+              dialect_kw.postgresql_not_valid = true for NOT VALID
+  unique      deferrable = true / initially = "DEFERRED" only when so
+  index       table, schema, unique, columns = { "name" | sa.text("lower(name::text)") ... } (key
+              columns; expressions as text); dialect_kw: sqlite_where / postgresql_where =
+              sa.text(predicate), postgresql_using (not btree), postgresql_include = { ... },
+              postgresql_ops = { [column] = "varchar_pattern_ops" } (non-default operator classes),
+              postgresql_with = { fillfactor = "70" }, postgresql_nulls_not_distinct = true;
+              + column_sorting = { [column or expression text] = { "desc" [, "nulls_last"] } |
+                { "nulls_first" } }, only what differs from the default order, as SQLAlchemy's
+  exclude     elements = { { "col" | sa.text(expr), "&&" }, ... }, using, where = sa.text(...)
+
 Errors: misuse raises a Lua error naming the function, at the caller's level.
 ]]
 
