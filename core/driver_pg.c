@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "pq.h"
 #include "util.h"
 
 /* Type OIDs from pg_type.h (stable since forever; the server header is not
@@ -210,6 +211,10 @@ int lm_pg_url_parse(const char *text, lm_url *out)
 	free(out->conninfo);
 	out->conninfo = libpq_uri(sep + 3);
 
+	if (lm_pq_load() != 0) {
+		lm_url_dispose(out);
+		return -1;
+	}
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(out->conninfo, &err);
 	if (!opts) {
@@ -323,6 +328,8 @@ static PGconn *open_pg(const char *conninfo, const char *redacted, const char *p
 	 * overrides: libpq keeps the last value of a repeated keyword. */
 	const char *const keys[] = {"client_encoding", "fallback_application_name", "dbname", NULL};
 	const char *const vals[] = {"UTF8", "luamig", conninfo, NULL};
+	if (lm_pq_load() != 0)
+		return NULL;
 	PGconn *pg = PQconnectdbParams(keys, vals, 1);
 	if (!pg) {
 		lm_error_set("could not connect to %s: out of memory", redacted);
@@ -347,6 +354,8 @@ static int pg_connect(const lm_url *url, lm_conn **out)
 		lm_error_set("not a PostgreSQL URL: %s", url->redacted ? url->redacted : "(none)");
 		return -1;
 	}
+	if (lm_pq_load() != 0)
+		return -1;
 	char *password = url_password(url->conninfo);
 	PGconn *pg = open_pg(url->conninfo, url->redacted ? url->redacted : "(url)", password);
 	if (!pg) {
