@@ -356,7 +356,7 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 	memset(r, 0, sizeof *r);
 	r->path = lm_strdup(path);
 	scanner s = {path, text, 1};
-	int have_rev = 0, have_down = 0;
+	int have_rev = 0, have_down = 0, have_labels = 0, have_deps = 0;
 	if (s.p[0] == '#' && s.p[1] == '!')
 		while (*s.p && *s.p != '\n')
 			s.p++;
@@ -381,6 +381,11 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 	while (*s.p) {
 		skip_space(&s);
 		if (!*s.p)
+			break;
+		/* All four names seen and code begins: the header is complete, the
+		 * rest of the file is the migration itself. */
+		if (have_rev && have_down && have_labels && have_deps &&
+		    (strncmp(s.p, "function", 8) == 0 || strncmp(s.p, "local", 5) == 0))
 			break;
 		int lb = -1;
 		if (s.p[0] == '-' && s.p[1] == '-' && (lb = long_bracket(s.p + 2)) >= 0) {
@@ -429,8 +434,16 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 					lm_strv_dispose(&vals);
 					break;
 				case 1: lm_strv_dispose(&r->down); r->down = vals; have_down = 1; break;
-				case 2: lm_strv_dispose(&r->labels); r->labels = vals; break;
-				default: lm_strv_dispose(&r->depends); r->depends = vals; break;
+				case 2:
+					lm_strv_dispose(&r->labels);
+					r->labels = vals;
+					have_labels = 1;
+					break;
+				default:
+					lm_strv_dispose(&r->depends);
+					r->depends = vals;
+					have_deps = 1;
+					break;
 				}
 				continue;
 			}

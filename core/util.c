@@ -202,10 +202,13 @@ char *lm_read_file(const char *path, size_t *len_out)
 		return NULL;
 	}
 	struct stat st;
-	size_t cap = (fstat(fd, &st) == 0 && st.st_size > 0) ? (size_t)st.st_size + 1 : 4096;
+	size_t size = (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) ? (size_t)st.st_size : 0;
+	size_t cap = size ? size + 1 : 4096;
 	char *data = lm_malloc(cap);
 	size_t len = 0;
-	for (;;) {
+	/* A regular file is read in one call: no second read() to see EOF
+	 * (a thousand revision headers are read per command). */
+	while (!size || len < size) {
 		if (len + 1 >= cap) {
 			cap *= 2;
 			data = lm_realloc(data, cap);
