@@ -42,6 +42,14 @@ default), server default (with compare_server_default), indexes and unique index
 constraints (named; unnamed by columns), foreign keys (with their options), named CHECK
 constraints, table and column comments (PostgreSQL).  Computed and identity differences only
 warn.  Errors: misuse raises; a warning goes to stderr.
+
+Where luamig differs from Alembic on purpose: types compare as the DDL of the database's own
+storage (FLOAT(p) is REAL or DOUBLE PRECISION on PostgreSQL, TIMESTAMP is DATETIME on SQLite,
+ARRAY is not its item type); defaults compare normalised (parentheses, casts, quotes, now() /
+CURRENT_TIMESTAMP) before PostgreSQL is asked; index and unique columns compare in order; an
+expression index is created with a new table (skipped only on existing ones); removed tables
+are dropped dependents first.  Hooks get `mc` as their context; render_item's autogen_context
+has `imports`, a list the hook may append `require` lines to (Alembic's imports.add).
 ]]
 
 local sa = require "luamig.sa"
@@ -1218,7 +1226,7 @@ end
 --------------------------------------------------------------------------------------------
 
 local function sql_default(v)
-  if v == nil then return "none" end
+  if v == nil then return nil end
   if type(v) == "table" and (v.kind == "text" or v.kind == "literal_column") then return v.text end
   return render.value(v)
 end
