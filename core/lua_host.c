@@ -32,6 +32,15 @@ static lm_host *get_host(lua_State *L)
 	return h;
 }
 
+/* The embedded entry of a name, or NULL. */
+static const lm_embedded_file *embedded(const char *name)
+{
+	for (const lm_embedded_file *f = lm_embedded_files; f->name; f++)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
 const char *lm_lua_file(const char *name, size_t *len, char **to_free)
 {
 	*to_free = NULL;
@@ -43,12 +52,11 @@ const char *lm_lua_file(const char *name, size_t *len, char **to_free)
 		*to_free = data;
 		return data;
 	}
-	for (const lm_embedded_file *f = lm_embedded_files; f->name; f++)
-		if (strcmp(f->name, name) == 0) {
-			*len = f->len;
-			return f->data;
-		}
-	return NULL;
+	const lm_embedded_file *f = embedded(name);
+	if (!f || f->bytecode)
+		return NULL;   /* a module's source is not in the binary, only its bytecode */
+	*len = f->len;
+	return f->data;
 }
 
 /* package.searchers entry: "luamig.x.y" -> lua/luamig/x/y.lua or
@@ -64,14 +72,25 @@ static int searcher(lua_State *L)
 	for (const char *p = modname; *p; p++)
 		lm_buf_putc(&base, *p == '.' ? '/' : *p);
 	const char *suffixes[] = {".lua", "/init.lua"};
+	const char *dev = getenv("LUAMIG_LUA_DIR");
 	for (int i = 0; i < 2; i++) {
 		char *name = lm_sprintf("%s%s", lm_buf_str(&base), suffixes[i]);
-		size_t len;
-		char *to_free;
-		const char *data = lm_lua_file(name, &len, &to_free);
+		size_t len = 0;
+		char *to_free = NULL;
+		const char *data = NULL;
+		const char *mode = "t";
+		const lm_embedded_file *f = (dev && *dev) ? NULL : embedded(name);
+		if (f) {
+			/* our own bytecode, compiled from lua/ at build time */
+			data = f->data;
+			len = f->len;
+			mode = f->bytecode ? "b" : "t";
+		} else {
+			data = lm_lua_file(name, &len, &to_free);
+		}
 		if (data) {
 			char *chunk = lm_sprintf("=%s", name);
-			int rc = luaL_loadbufferx(L, data, len, chunk, "t");
+			int rc = luaL_loadbufferx(L, data, len, chunk, mode);
 			free(chunk);
 			free(to_free);
 			free(name);
