@@ -403,4 +403,12 @@ T.test("drop_table from a reversed create_table drops its ENUM types", function(
   T.eq(create:reverse():to_sql("postgresql"), { "DROP TABLE t", "DROP TYPE m" })
 end)
 
+T.test("create_exclude_constraint takes where= as SQL text, as SQLAlchemy does", function()
+  T.eq(offline(function()
+    op.create_exclude_constraint("ex_b", "booking", { "room", "=" }, { "during", "&&" },
+                                 { using = "gist", where = "room > 0" })
+  end), "ALTER TABLE booking ADD CONSTRAINT ex_b EXCLUDE USING gist (room WITH =, during WITH &&) "
+        .. "WHERE (room > 0);\n\n")
+end)
+
 T.run()

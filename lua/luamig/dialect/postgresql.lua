@@ -173,7 +173,11 @@ function pg:exclude_sql(c)
   end
   local s = self:constraint_prefix(c) .. "EXCLUDE USING " .. (c.using or "gist"):lower()
     .. " (" .. table.concat(els, ", ") .. ")"
-  if c.where ~= nil then s = s .. " WHERE (" .. self:expr(c.where) .. ")" end
+  if c.where ~= nil then
+    -- a plain string is SQL text, as SQLAlchemy's ExcludeConstraint(where="...") takes it
+    local where = type(c.where) == "string" and c.where or self:expr(c.where)
+    s = s .. " WHERE (" .. where .. ")"
+  end
   return s .. self:deferrability(c)
 end
 
