@@ -69,12 +69,12 @@ int lm_lua_reflect(lua_State *L)
 			lua_Integer n = luaL_len(L, -1);
 			for (lua_Integer i = 1; i <= n; i++) {
 				lua_rawgeti(L, -1, i);
-				if (!lua_isstring(L, -1))
+				if (lua_type(L, -1) != LUA_TSTRING)
 					return luaL_error(L, "reflect: schemas[%d] is not a name", (int)i);
 				lm_strv_push(&r->schemas, lua_tostring(L, -1));
 				lua_pop(L, 1);
 			}
-		} else if (lua_isstring(L, -1)) {
+		} else if (lua_type(L, -1) == LUA_TSTRING) {
 			lm_strv_push(&r->schemas, lua_tostring(L, -1));
 		} else if (!lua_isnil(L, -1)) {
 			return luaL_error(L, "reflect: schemas must be a list of names or true");

@@ -1,24 +1,28 @@
 /*
  * reflect_pg.c — PostgreSQL's schema into the schema model, from pg_catalog.
  *
- * Six round trips whatever the number of tables (Alembic on SQLAlchemy
+ * Nine round trips whatever the number of tables (Alembic on SQLAlchemy
  * 1.4 runs several queries per table, which took minutes on schemas of
  * thousands of tables: alembic #580, #1771):
  *   1. the default schema (current_schema()), the server version and the
  *      schema names;
- *   2. the tables (relkind r and p) of the schemas asked for, with their
- *      comments; the include_name filter then picks the tables, and the
- *      queries below take the chosen tables' oids as one array parameter;
- *   3. every column of those tables (type, NOT NULL, default, identity and
- *      its sequence options, owned sequence = serial, generated, comment,
- *      collation);
- *   4. their primary key, unique, foreign key and check constraints;
- *   5. their indexes (unique, columns and expressions, sort order,
+ *   2. the tables (relkind r and p) of the schemas asked for; the
+ *      include_name filter then picks the tables, and the queries below
+ *      take the chosen tables' oids as one array parameter;
+ *   3. the labels of the enum types, 4. the non-default operator classes;
+ *   5. the comments of those tables and their columns, 6. the sequences
+ *      their columns own (serial and identity, with its options);
+ *   7. every column (type, NOT NULL, default, generated, collation);
+ *   8. their primary key, unique, foreign key and check constraints;
+ *   9. their indexes (unique, columns and expressions, sort order,
  *      operator classes, method, INCLUDE, WITH, partial predicate), with
  *      the constraint an index backs: a primary key's or a unique
  *      constraint's index is not listed among the indexes, an exclusion
- *      constraint's index becomes the constraint;
- *   6. the labels of the enum types.
+ *      constraint's index becomes the constraint.
+ * Each query reads one catalog through its index, or joins small ones:
+ * the planner's estimates on a schema just created (not yet analyzed) can
+ * be far off, and a bad join order there costs seconds. Names of columns
+ * and operator classes are resolved here, not by per-row subqueries.
  *
  * Types follow SQLAlchemy 1.4's PostgreSQL reflection (_get_column_info):
  * the text of format_type() names the class, with the same arguments.
@@ -425,11 +429,9 @@ static const char *const COLUMNS_SQL =
 	 * (relid 0) spares a relation lookup per column, 4 times faster */
 	" COALESCE(pg_get_expr(d.adbin, CASE WHEN a.attgenerated <> '' THEN d.adrelid ELSE 0 END), "
 	"  CASE WHEN t.typtype = 'd' THEN t.typdefault END), "
-	" a.attidentity::text, a.attgenerated::text, ds.description, "
+	" a.attidentity::text, a.attgenerated::text, "
 	" CASE WHEN a.attcollation <> et.typcollation AND co.collname <> 'default' "
-	"  THEN co.collname END, "
-	" seq.deptype::text, seq.seqstart, seq.seqincrement, seq.seqmin, seq.seqmax, seq.seqcache, "
-	" seq.seqcycle "
+	"  THEN co.collname END "
 	"FROM pg_attribute a "
 	"JOIN pg_type t ON t.oid = a.atttypid "
 	"JOIN pg_type et ON et.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
@@ -438,22 +440,54 @@ static const char *const COLUMNS_SQL =
 	"LEFT JOIN pg_namespace eln ON eln.oid = el.typnamespace "
 	"LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
 	"LEFT JOIN pg_collation co ON co.oid = a.attcollation "
-	"LEFT JOIN pg_description ds ON ds.objoid = a.attrelid "
-	" AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum "
-	/* the sequences owned by a column: serial ('a') and identity ('i') */
-	"LEFT JOIN (SELECT dep.refobjid, dep.refobjsubid, dep.deptype, s.* FROM pg_sequence s "
-	" JOIN pg_depend dep ON dep.classid = 'pg_class'::regclass AND dep.objid = s.seqrelid "
-	" AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')) seq "
-	" ON seq.refobjid = a.attrelid AND seq.refobjsubid = a.attnum "
 	"WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped "
 	"ORDER BY a.attrelid, a.attnum";
 
 enum {
 	COL_REL, COL_NAME, COL_ATTNUM, COL_FMT, COL_TYPTYPE, COL_TYPNAME, COL_TYPSCHEMA, COL_TYPOID,
 	COL_EFMT, COL_ETYPTYPE, COL_ETYPNAME, COL_ETYPSCHEMA, COL_ETYPOID, COL_NOTNULL,
-	COL_DEFAULT, COL_IDENTITY, COL_GENERATED, COL_COMMENT, COL_COLLATION, COL_DEPTYPE,
-	COL_SEQSTART, COL_SEQINC, COL_SEQMIN, COL_SEQMAX, COL_SEQCACHE, COL_SEQCYCLE
+	COL_DEFAULT, COL_IDENTITY, COL_GENERATED, COL_COLLATION
 };
+
+/* Comments and owned sequences come by separate queries, each on one
+ * catalog through its index: joined into the columns query, a stale
+ * estimate (a schema just created, not yet analyzed) made the planner
+ * rescan pg_description once per column. Both are ordered by (oid, attnum);
+ * attnum 0 is the table's own comment. */
+static const char *const COMMENTS_SQL =
+	"SELECT objoid, objsubid, description FROM pg_description "
+	"WHERE objoid = ANY($1::oid[]) AND classoid = 'pg_class'::regclass "
+	"ORDER BY objoid, objsubid";
+
+/* The sequences owned by a column: serial ('a') and identity ('i'). */
+static const char *const SEQUENCES_SQL =
+	"SELECT dep.refobjid, dep.refobjsubid, dep.deptype::text, s.seqstart, s.seqincrement, "
+	" s.seqmin, s.seqmax, s.seqcache, s.seqcycle "
+	"FROM pg_depend dep JOIN pg_sequence s ON s.seqrelid = dep.objid "
+	"WHERE dep.refclassid = 'pg_class'::regclass AND dep.refobjid = ANY($1::oid[]) "
+	" AND dep.classid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i') "
+	"ORDER BY dep.refobjid, dep.refobjsubid";
+
+enum { SEQ_REL, SEQ_ATTNUM, SEQ_DEPTYPE, SEQ_START, SEQ_INC, SEQ_MIN, SEQ_MAX, SEQ_CACHE,
+       SEQ_CYCLE };
+
+/* The first row of res (ordered by its first two columns) whose first two
+ * columns are (a, b), or -1. */
+static long find_row2(const lm_result *res, long long a, long long b)
+{
+	size_t lo = 0, hi = res->nrows;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		long long x = lm_reflect_int(res, mid, 0), y = lm_reflect_int(res, mid, 1);
+		if (x < a || (x == a && y < b))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < res->nrows && lm_reflect_int(res, lo, 0) == a && lm_reflect_int(res, lo, 1) == b)
+		return (long)lo;
+	return -1;
+}
 
 /* The name of column attnum of table t, or NULL. */
 static const char *attname(const pg_lookup *lk, const pg_table *t, long long attnum)
@@ -490,8 +524,10 @@ static const char *opclass_name(const pg_lookup *lk, long long oid)
 }
 
 static void push_column(lm_reflect *r, const lm_result *res, size_t i, const char *default_schema,
-			const pg_enums *enums)
+			const pg_enums *enums, const lm_result *comments, const lm_result *seqs)
 {
+	long long rel = lm_reflect_int(res, i, COL_REL), attnum = lm_reflect_int(res, i, COL_ATTNUM);
+	long crow = find_row2(comments, rel, attnum), srow = find_row2(seqs, rel, attnum);
 	lua_State *L = r->L;
 	lua_createtable(L, 0, 12);
 	lm_reflect_set_str(L, "kind", "column");
@@ -528,7 +564,7 @@ static void push_column(lm_reflect *r, const lm_result *res, size_t i, const cha
 	const char *dflt = lm_reflect_text(res, i, COL_DEFAULT);
 	const char *identity = lm_reflect_text(res, i, COL_IDENTITY);
 	const char *generated = lm_reflect_text(res, i, COL_GENERATED);
-	const char *deptype = lm_reflect_text(res, i, COL_DEPTYPE);
+	const char *deptype = srow >= 0 ? lm_reflect_text(seqs, (size_t)srow, SEQ_DEPTYPE) : NULL;
 	int autoincrement = 0;
 	if (generated && generated[0]) {
 		lua_createtable(L, 0, 3);
@@ -547,18 +583,20 @@ static void push_column(lm_reflect *r, const lm_result *res, size_t i, const cha
 		lua_createtable(L, 0, 8);
 		lm_reflect_set_str(L, "kind", "identity");
 		lm_reflect_set_bool(L, "always", identity[0] == 'a');
-		if (deptype) {
-			lm_reflect_set_int(L, "start", lm_reflect_int(res, i, COL_SEQSTART));
-			lm_reflect_set_int(L, "increment", lm_reflect_int(res, i, COL_SEQINC));
-			lm_reflect_set_int(L, "minvalue", lm_reflect_int(res, i, COL_SEQMIN));
-			lm_reflect_set_int(L, "maxvalue", lm_reflect_int(res, i, COL_SEQMAX));
-			lm_reflect_set_int(L, "cache", lm_reflect_int(res, i, COL_SEQCACHE));
-			lm_reflect_set_bool(L, "cycle", lm_reflect_bool(res, i, COL_SEQCYCLE));
+		if (srow >= 0) {
+			size_t k = (size_t)srow;
+			lm_reflect_set_int(L, "start", lm_reflect_int(seqs, k, SEQ_START));
+			lm_reflect_set_int(L, "increment", lm_reflect_int(seqs, k, SEQ_INC));
+			lm_reflect_set_int(L, "minvalue", lm_reflect_int(seqs, k, SEQ_MIN));
+			lm_reflect_set_int(L, "maxvalue", lm_reflect_int(seqs, k, SEQ_MAX));
+			lm_reflect_set_int(L, "cache", lm_reflect_int(seqs, k, SEQ_CACHE));
+			lm_reflect_set_bool(L, "cycle", lm_reflect_bool(seqs, k, SEQ_CYCLE));
 		}
 		lua_setfield(L, -2, "identity");
 	}
 	lm_reflect_set_bool(L, "autoincrement", autoincrement);
-	lm_reflect_set_str(L, "comment", lm_reflect_text(res, i, COL_COMMENT));
+	if (crow >= 0)
+		lm_reflect_set_str(L, "comment", lm_reflect_text(comments, (size_t)crow, 2));
 	lua_newtable(L);
 	lua_setfield(L, -2, "foreign_keys");
 }
@@ -935,11 +973,9 @@ int lm_reflect_pg(lm_reflect *r)
 	lm_value arg = {.type = LM_V_TEXT, .s = schemas_lit, .len = strlen(schemas_lit)};
 	lm_result *tables = lm_reflect_query(
 		r,
-		"SELECT c.oid, n.nspname, c.relname, ds.description, "
+		"SELECT c.oid, n.nspname, c.relname, "
 		"CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END "
 		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-		"LEFT JOIN pg_description ds ON ds.objoid = c.oid "
-		"AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0 "
 		"WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1::text[]) "
 		"ORDER BY array_position($1::text[], n.nspname::text), c.relname",
 		&arg, 1);
@@ -965,8 +1001,7 @@ int lm_reflect_pg(lm_reflect *r)
 		t->schema = schema;
 		oids[n++] = t->oid;
 		lm_reflect_push_table(L, name, schema);
-		lm_reflect_set_str(L, "comment", lm_reflect_text(tables, i, 3));
-		const char *partition = lm_reflect_text(tables, i, 4);
+		const char *partition = lm_reflect_text(tables, i, 3);
 		if (partition) {
 			lua_createtable(L, 0, 1);
 			lm_reflect_set_str(L, "postgresql_partition_by", partition);
@@ -989,6 +1024,20 @@ int lm_reflect_pg(lm_reflect *r)
 		r, "SELECT oid, opcname FROM pg_opclass WHERE NOT opcdefault ORDER BY oid", NULL, 0);
 	if (!opclasses)
 		goto fail;
+	lm_result *comments = lm_reflect_query(r, COMMENTS_SQL, &oarg, 1);
+	if (!comments)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		long row = find_row2(comments, by_oid[i].oid, 0);
+		if (row < 0)
+			continue;
+		lua_rawgeti(L, arr, (lua_Integer)by_oid[i].index);
+		lm_reflect_set_str(L, "comment", lm_reflect_text(comments, (size_t)row, 2));
+		lua_pop(L, 1);
+	}
+	lm_result *seqs = lm_reflect_query(r, SEQUENCES_SQL, &oarg, 1);
+	if (!seqs)
+		goto fail;
 	lm_result *cols = lm_reflect_query(r, COLUMNS_SQL, &oarg, 1);
 	if (!cols)
 		goto fail;
@@ -1002,14 +1051,10 @@ int lm_reflect_pg(lm_reflect *r)
 		lua_rawgeti(L, arr, (lua_Integer)t->index);
 		int tbl = lua_gettop(L);
 		for (size_t k = row; k < end; k++) {
-			/* a column owning two sequences comes twice: keep the first */
-			if (k > row && lm_reflect_int(cols, k, COL_ATTNUM) ==
-					       lm_reflect_int(cols, k - 1, COL_ATTNUM))
-				continue;
 			if (!lm_reflect_include(r, lm_reflect_text(cols, k, COL_NAME), "column",
 						t->schema, t->name))
 				continue;
-			push_column(r, cols, k, default_schema, &enums);
+			push_column(r, cols, k, default_schema, &enums, comments, seqs);
 			lm_reflect_add_column(L, tbl);
 		}
 		lua_pop(L, 1);

@@ -1112,7 +1112,7 @@ int lm_reflect_sqlite(lm_reflect *r)
 		}
 		if (!found) {
 			lua_settop(L, meta - 1);
-			lm_error_set("reflect: no schema (attached database) named '%s'", names_[i]);
+			lm_error_set("no schema (attached database) named '%s'", names_[i]);
 			return -1;
 		}
 		const char *schema = strcmp(names_[i], "main") == 0 ? NULL : names_[i];
