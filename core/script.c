@@ -396,7 +396,10 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 		const char *names[] = {"revision", "down_revision", "branch_labels", "depends_on"};
 		int which = -1;
 		size_t nlen = 0;
-		for (int i = 0; i < 4; i++) {
+		/* Only a line that starts with the name counts: an indented
+		 * "revision = ..." belongs to some function's body. */
+		int at_line_start = s.p == text || s.p[-1] == '\n';
+		for (int i = 0; at_line_start && i < 4; i++) {
 			nlen = strlen(names[i]);
 			if (strncmp(s.p, names[i], nlen) == 0 && !isalnum((unsigned char)s.p[nlen]) &&
 			    s.p[nlen] != '_') {
