@@ -559,6 +559,7 @@ function apply.alter_column(plan, o)
     if tr and plan.dialect.name == "sqlite" and new.name ~= "JSON"
         and affinity(plan.dialect, tr.old_type) ~= affinity(plan.dialect, new) then
       tr.expr = "CAST(" .. tr.expr .. " AS " .. plan.dialect:type_sql(new) .. ")"
+      tr.cast = true
     end
     col.type = new
   end
@@ -676,11 +677,17 @@ local function rebuild_statements(b, dialect, tbl, reflected, as_sql)
   end
   t.name = final_name
   local into, from = {}, {}
+  local anon = 0
   for _, col in ipairs(t.columns) do
     local tr = plan.transfer[col.name]
     if tr then
       into[#into + 1] = dialect:quote(col.name)
       from[#from + 1] = tr.expr
+      if tr.cast then
+        -- SQLAlchemy gives the unlabeled CAST in Alembic's SELECT an anonymous label
+        anon = anon + 1
+        from[#from] = from[#from] .. " AS anon_" .. anon
+      end
     end
   end
   local tmp_full = dialect:format_table(tmp, t.schema)

@@ -200,7 +200,7 @@ T.test("SQLite rebuild: views, triggers and referencing foreign keys survive", f
   end)
   local copy
   for _, sql in ipairs(db.log) do if sql:match("^INSERT INTO _alembic_tmp_p") then copy = sql end end
-  T.eq(copy, "INSERT INTO _alembic_tmp_p (id, val) SELECT p.id, CAST(p.val AS INTEGER) \nFROM p")
+  T.eq(copy, "INSERT INTO _alembic_tmp_p (id, val) SELECT p.id, CAST(p.val AS INTEGER) AS anon_1 \nFROM p")
   T.eq(db.log[#db.log], "PRAGMA legacy_alter_table=OFF")
   T.eq(#db:query("SELECT * FROM c"), 1, "child row kept")
   T.eq(db:query("SELECT name FROM sqlite_master WHERE type = 'trigger'")[1].name, "p_ins")
