@@ -384,8 +384,11 @@ static parsed_table parse_create_table(lm_reflect *r, const char *sql)
 		return p;
 	tokens t = tokenize(r, sql);
 	size_t open = 0;
-	while (open < t.n && !is_punct(&t, open, '('))
+	while (open < t.n && !is_punct(&t, open, '(')) {
+		if (is_kw(&t, open, "AS"))   /* CREATE TABLE ... AS SELECT: no definitions */
+			return p;
 		open++;
+	}
 	if (open == t.n)
 		return p;
 	size_t close = close_paren(&t, open);
