@@ -980,6 +980,44 @@ class RoundTrip(ReflectCase):
         self.assertEqual({k: (v["columns"], v["unique"]) for k, v in r_ix.items()},
                          {k: (v["columns"], v["unique"]) for k, v in d_ix.items()})
 
+    def test_postgresql_types_identity_computed(self):
+        if "postgresql" not in backends():
+            self.skipTest("PostgreSQL not available")
+        p = self.project("postgresql", reflecting=False)
+        p.revision_file("b1", up="""
+  local postgresql = require "luamig.dialects.postgresql"
+  op.create_table("rt_pg",
+    sa.Column("id", sa.BigInteger, sa.Identity({ start = 5 }), { primary_key = true }),
+    sa.Column("doc", postgresql.JSONB),
+    sa.Column("uid", postgresql.UUID),
+    sa.Column("tags", postgresql.ARRAY(sa.String(20))),
+    sa.Column("mood", postgresql.ENUM("sad", "ok", { name = "rt_mood" })),
+    sa.Column("at", sa.DateTime({ timezone = true }), { server_default = sa.func.now() }),
+    sa.Column("twice", sa.BigInteger, sa.Computed("id * 2")),
+    sa.Index("ix_rt_pg_at", "at", { postgresql_where = sa.text("mood = 'ok'") }),
+    { comment = "pg types" })""", downgrade='op.drop_table("rt_pg")')
+        p.ok("upgrade", "head")
+        self.reflecting(p)
+        t = self.reflect(p)["metadata"]["tables"]["rt_pg"]
+        cols = columns(t)
+        PGT = lambda name, **a: T(name, "postgresql", **a)
+        self.assertEqual({k: c["type"] for k, c in cols.items()}, {
+            "id": T("BIGINT"), "doc": PGT("JSONB", astext_type=T("Text")), "uid": PGT("UUID"),
+            "tags": PGT("ARRAY", item_type=T("VARCHAR", length=20)),
+            "mood": PGT("ENUM", enums=["sad", "ok"], enum_name="rt_mood"),
+            "at": PGT("TIMESTAMP", timezone=True), "twice": T("BIGINT")})
+        self.assertEqual(cols["id"]["identity"], {
+            "kind": "identity", "always": False, "start": 5, "increment": 1, "minvalue": 1,
+            "maxvalue": 9223372036854775807, "cache": 1, "cycle": False})
+        self.assertEqual((cols["id"]["autoincrement"], cols["id"]["nullable"]), (True, False))
+        self.assertEqual(cols["at"]["server_default"], text("now()"))
+        self.assertEqual(cols["twice"]["computed"],
+                         {"kind": "computed", "sqltext": "(id * 2)", "persisted": True})
+        self.assertEqual(t["comment"], "pg types")
+        self.assertEqual(t["indexes"], [{
+            "kind": "index", "name": "ix_rt_pg_at", "table": "rt_pg", "unique": False,
+            "columns": ["at"], "dialect_kw": {"postgresql_where": text("(mood = 'ok'::rt_mood)")}}])
+
 
 class Scale(ReflectCase):
     """1,000 tables, each with a serial key, a default, a unique constraint, a
