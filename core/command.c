@@ -623,7 +623,6 @@ static char *read_script_template(const lm_script_dir *sd)
 static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 			  const new_revision *nr, char **path_out)
 {
-	(void)cfg;
 	int rc = -1;
 	lm_strv parents = {0};
 	lm_strv deps = {0};
@@ -690,8 +689,17 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	vpath = choose_version_path(sd, nr->version_path, &parents);
 	if (!vpath)
 		goto done;
+	/* Alembic announces a configured version location it has to create. */
+	int announce = lm_config_get(cfg, section_of(o), "version_locations") && !lm_is_dir(vpath);
+	if (announce) {
+		char *m = lm_sprintf("Creating directory %s ...  ", vpath);
+		out(o, m);
+		free(m);
+	}
 	if (lm_mkdir_p(vpath) != 0)
 		goto done;
+	if (announce)
+		out(o, "done\n");
 	lm_moment now;
 	if (lm_moment_now(sd->timezone, &now) != 0)
 		goto done;
