@@ -1027,12 +1027,13 @@ function commands.history(cmd, config)
   run_env(cmd, config, work)
 end
 
+-- `show current`: the rows' log entries, as `show <rev>` prints them (no
+-- "(current)" marks); nothing at all on an unversioned database.
 function commands.show(cmd, config)
   local work = { dont_mutate = true }
   work.fn = function(heads)
-    if #heads == 0 then fail("No current revisions") end
     for _, id in ipairs(heads) do
-      if not quiet then io.stdout:write(core.show_text(id, heads)) end
+      if not quiet then io.stdout:write(core.show_text(id)) end
     end
     return {}
   end
