@@ -23,6 +23,7 @@ a refused command leaves no version table behind.
 """
 import os
 import re
+import shlex
 import stat
 import unittest
 
@@ -526,6 +527,83 @@ def ancestors(rev):
     for p in PARENTS[rev]:
         out |= ancestors(p)
     return out
+
+
+def readme_section(title):
+    """The text of README.md's '### <title>' section."""
+    src = os.environ.get("LUAMIG_SOURCE_DIR") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(src, "README.md")) as f:
+        text = f.read()
+    start = text.index("### %s\n" % title)
+    end = text.find("\n#", start + 1)
+    return text[start:end if end >= 0 else len(text)]
+
+
+def readme_blocks(section):
+    """[(kind, body)] of the fenced blocks, in order."""
+    return re.findall(r"```(\w+)\n(.*?)```", section, re.S)
+
+
+class ReadmeBranches(unittest.TestCase):
+    """README.md's "Branches" walk-through, command by command, on both
+    databases: each `$ luamig ...` must print what the README shows (for
+    upgrades, its "Running" lines; revision ids are passed with --rev-id so
+    that file order, hence output order, is the README's)."""
+
+    def test_walk_through(self):
+        section = readme_section("Branches")
+        blocks = readme_blocks(section)
+        self.assertGreaterEqual(len(blocks), 4)
+        for backend in backends():
+            with self.subTest(backend=backend):
+                self.walk(backend, blocks)
+
+    def walk(self, backend, blocks):
+        p = Project(self, backend)
+        # Where the tutorial left off: two revisions, downgraded to base.
+        p.ok("revision", "-m", "create account table", "--rev-id", "1975ea83b712")
+        p.ok("revision", "-m", "Add a column", "--rev-id", "ae1027a6acf")
+        p.ok("upgrade", "head")
+        p.ok("downgrade", "base")
+        home = "/home/me/myproject"
+        for kind, body in blocks:
+            if kind == "ini":
+                for line in body.splitlines():
+                    key, value = [x.strip() for x in line.split("=", 1)]
+                    p.set_option(key, value)
+                continue
+            self.assertEqual(kind, "console")
+            commands = []
+            for line in body.split("\n")[:-1]:
+                if line.startswith("$ "):
+                    commands.append((line[2:], []))
+                else:
+                    commands[-1][1].append(line)
+            for command, expected in commands:
+                args = shlex.split(command)
+                self.assertEqual(args[0], "luamig")
+                args = args[1:]
+                expected = "".join(l.replace(home, p.dir) + "\n" for l in expected)
+                m = re.search(r"/([^/_]+)_[^/]*\.lua \.\.\.  done", expected)
+                if args[0] in ("revision", "merge") and m:
+                    args += ["--rev-id", m.group(1)]
+                r = p.ok(*args)
+                if expected.startswith("INFO  ["):
+                    self.assertEqual(running(r), running(Result(expected)), command)
+                else:
+                    self.assertEqual(r.out, expected, command)
+        # What the prose says.
+        self.assertEqual(p.version_rows(), ["29f859a13ea7"])
+        p.ok("downgrade", "networking@base")
+        self.assertEqual(p.version_rows(), ["53fffde5ad5e"])
+        p.ok("upgrade", "heads")
+        self.assertEqual(p.version_rows(), ["29f859a13ea7"])
+
+
+class Result:
+    def __init__(self, err):
+        self.err = err
 
 
 if __name__ == "__main__":
