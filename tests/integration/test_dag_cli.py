@@ -450,6 +450,14 @@ class Database(unittest.TestCase):
         # Alembic 1.8.1 takes os.listdir() order, which here put ae10... first.
         step(["downgrade", "base"], [down("27c6a30d7c24"), down("ae1027a6acf0"),
                                      down("1975ea83b712"), down("3cac04ae8714")], [])
+        step(["upgrade", "shoppingcart@+1"], [up("1975ea83b712")], ["1975ea83b712"])
+        step(["upgrade", "27c6a30d7c24+1"], [up("27c6a30d7c24"), up("d747a8a8879e")],
+             ["d747a8a8879e"])
+        # The merge carries the label: one step up the branch brings in the
+        # merge's other parent first.
+        step(["upgrade", "shoppingcart@+1"], [up("ae1027a6acf0"), up("53fffde5ad5e")],
+             ["53fffde5ad5e"])
+        step(["downgrade", "shoppingcart@-2"], error="Ambiguous walk", rows=["53fffde5ad5e"])
 
     def test_stamp(self):
         for backend in backends():
