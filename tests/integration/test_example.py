@@ -30,6 +30,8 @@ class Example(unittest.TestCase):
         fks = p.sql("PRAGMA foreign_key_list(hero)")
         self.assertEqual([(r[2], r[3], r[4]) for r in fks], [("team", "team_id", "id")])
         self.assertEqual(p.version_rows(), ["c5d7e9f1a325"])
+        # the hand-written revisions agree with models.lua
+        self.assertEqual(p.ok("check").out, "No new upgrade operations detected.\n")
         hist = p.ok("history").out.splitlines()
         self.assertEqual(hist[0], "8a4e6c0d2b13 -> c5d7e9f1a325 (head), add hero power level")
         p.ok("downgrade", "base")
@@ -50,6 +52,7 @@ class Example(unittest.TestCase):
         fk = pg.psql(url, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contype='f'")
         self.assertEqual(fk, [("FOREIGN KEY (team_id) REFERENCES team(id)",)])
         self.assertEqual(pg.psql(url, "SELECT version_num FROM luamig_version"), [("c5d7e9f1a325",)])
+        self.assertEqual(p.ok("check", env=env).out, "No new upgrade operations detected.\n")
         p.ok("downgrade", "base", env=env)
         tables = sorted(r[0] for r in pg.psql(url, "SELECT tablename FROM pg_tables WHERE schemaname='public'"))
         self.assertEqual(tables, ["luamig_version"])
