@@ -38,6 +38,21 @@ class PostgreSQL(unittest.TestCase):
         self.assertEqual(p.sql("SELECT count(*) FROM app.luamig_version"), [("0",)])
         self.assertEqual(p.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'User'"), [("0",)])
 
+    def test_pg_environment_variables_and_libpq_parameters(self):
+        p = Project(self, "postgresql")
+        info = pg.info()
+        name = p.url.split("/")[3].split("?")[0]
+        p.set_option("url", "postgresql:///%s?connect_timeout=5&sslmode=disable" % name)
+        p.revision_file("a1", up='  op.execute("CREATE TABLE t (x INTEGER)")')
+        env = {"PGHOST": info["LUAMIG_TEST_PG_HOST"], "PGPORT": info["LUAMIG_TEST_PG_PORT"],
+               "PGUSER": info.get("LUAMIG_TEST_PG_USER", "postgres")}
+        p.ok("upgrade", "head", env=env)
+        self.assertEqual(p.version_rows(), ["a1"])
+        # without them libpq looks elsewhere and the failure says so, in one line
+        r = p.fails("current", env={"PGHOST": "/nonexistent", "PGPORT": "1"})
+        self.assertIn("could not connect", r.err)
+        self.assertEqual(len(r.err.strip().splitlines()), 1)
+
     def test_driver_suffix_and_tcp_password_urls(self):
         p = Project(self, "postgresql")
         name = p.url.split("/")[3].split("?")[0]
