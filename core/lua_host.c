@@ -11,6 +11,7 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -217,6 +218,38 @@ static int l_cwd(lua_State *L)
 	char buf[4096];
 	if (!getcwd(buf, sizeof buf))
 		return 0;
+	lua_pushstring(L, buf);
+	return 1;
+}
+
+/* core.checksum(path) -> 16 hex digits: FNV-1a (64 bit) of the file with
+ * CRLF read as LF, so a checkout's line endings do not count as an edit.
+ * Change detection, not a cryptographic seal. */
+static int l_checksum(lua_State *L)
+{
+	size_t len;
+	char *data = lm_read_file(luaL_checkstring(L, 1), &len);
+	if (!data)
+		return raise_slot(L);
+	unsigned long long h = 14695981039346656037ULL;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
+			continue;
+		h = (h ^ (unsigned char)data[i]) * 1099511628211ULL;
+	}
+	free(data);
+	char hex[17];
+	snprintf(hex, sizeof hex, "%016llx", h);
+	lua_pushstring(L, hex);
+	return 1;
+}
+
+static int l_hostname(lua_State *L)
+{
+	char buf[256];
+	if (gethostname(buf, sizeof buf) != 0)
+		return 0;
+	buf[sizeof buf - 1] = '\0';
 	lua_pushstring(L, buf);
 	return 1;
 }
@@ -594,6 +627,8 @@ static int open_core(lua_State *L)
 		{"now", l_now},
 		{"getpid", l_getpid},
 		{"cwd", l_cwd},
+		{"checksum", l_checksum},
+		{"hostname", l_hostname},
 		{"file", l_file},
 		{"config_get", l_config_get},
 		{"config_set", l_config_set},

@@ -941,7 +941,11 @@ function ag._compare(actx, conn_md)
     return schema
   end
   local vt, vts = mc.version_table, norm(mc.version_table_schema)
-  local function is_version_table(s, name) return vt ~= nil and name == vt and s == vts end
+  -- luamig's own tables (the version table, the audit history) are never in the diff
+  local ht = mc.history_table
+  local function is_version_table(s, name)
+    return (vt ~= nil and name == vt and s == vts) or (ht ~= nil and name == ht and s == vts)
+  end
 
   -- the database's tables, in the schemas autogenerate looks at
   local schema_ok = {}

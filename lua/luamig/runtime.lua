@@ -20,6 +20,7 @@ local M = {}
 
 local quiet = false
 local active_context = nil     -- the MigrationContext while a step runs
+local display_path             -- defined with the revision loader below
 
 -- Alembic's log format: "%(levelname)-5.5s [%(name)s] %(message)s".
 local function log(logger, msg, level)
@@ -289,20 +290,119 @@ function MigrationContext:version_table_name()
   return name
 end
 
-function MigrationContext:version_table_exists()
+-- Whether one of luamig's tables exists, in version_table_schema.
+function MigrationContext:table_exists(name)
   if self.dialect.name == "sqlite" then
     local master = "sqlite_master"
     if self.version_table_schema then master = self.version_table_schema .. ".sqlite_master" end
     local rows = self.connection:query(
-      "SELECT name FROM " .. master .. " WHERE type = 'table' AND name = ?",
-      { self.version_table, n = 1 })
+      "SELECT name FROM " .. master .. " WHERE type = 'table' AND name = ?", { name, n = 1 })
     return #rows > 0
   end
   local rows = self.connection:query(
     "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = " ..
     "COALESCE($2, current_schema())",
-    { self.version_table, self.version_table_schema, n = 2 })
+    { name, self.version_table_schema, n = 2 })
   return #rows > 0
+end
+
+function MigrationContext:version_table_exists()
+  return self:table_exists(self.version_table)
+end
+
+---------------------------------------------------------------------------
+-- The audit history and revision checksums (history_table = luamig_history)
+--
+-- Alembic keeps only the current heads (#309 asks for more). With
+-- history_table set, every step — upgrade, downgrade, stamp, and a failed
+-- step after its rollback — leaves a row: what, from/to, when, how long, by
+-- whom, and the checksum of the revision file it ran. A later run compares
+-- the applied revisions' checksums with the files: an edit to an applied
+-- migration is reported (checksums = warn, the default) or refused
+-- (checksums = error).
+---------------------------------------------------------------------------
+
+local NULL = { kind = "null" }
+
+function MigrationContext:history_table_name()
+  local d = self.dialect
+  local name = d:quote(self.history_table)
+  if self.version_table_schema then return d:quote(self.version_table_schema) .. "." .. name end
+  return name
+end
+
+function MigrationContext:history_ddl()
+  local id = self.dialect.name == "postgresql" and "id SERIAL NOT NULL PRIMARY KEY"
+    or "id INTEGER NOT NULL PRIMARY KEY"
+  return "CREATE TABLE IF NOT EXISTS " .. self:history_table_name() .. " (\n    " ..
+    table.concat({ id, "revision VARCHAR(32)", "operation VARCHAR(16) NOT NULL",
+      "from_revisions TEXT", "to_revisions TEXT", "message TEXT", "checksum VARCHAR(32)",
+      "success BOOLEAN NOT NULL", "error TEXT",
+      "applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP", "duration_ms INTEGER",
+      "applied_by VARCHAR(255)", "luamig_version VARCHAR(32)" }, ", \n    ") .. "\n)"
+end
+
+function MigrationContext:ensure_history_table()
+  if self.history_ready then return end
+  self:execute(self:history_ddl())
+  self.history_ready = true
+end
+
+local function applied_by()
+  local user = os.getenv("USER") or os.getenv("LOGNAME") or "?"
+  return string.format("%s@%s pid %d", user, core.hostname() or "?", core.getpid())
+end
+
+function MigrationContext:record_history(step, ok, err, ms)
+  local checksum = NULL
+  if step.rev and not step.stamp then checksum = core.checksum(step.rev.path) end
+  local message = NULL
+  if step.rev and step.rev.message ~= "" then message = step.rev.message end
+  self:execute("INSERT INTO " .. self:history_table_name() .. " (revision, operation, " ..
+    "from_revisions, to_revisions, message, checksum, success, error, duration_ms, " ..
+    "applied_by, luamig_version) VALUES (:revision, :operation, :from_revisions, " ..
+    ":to_revisions, :message, :checksum, :success, :error, :duration_ms, :applied_by, " ..
+    ":luamig_version)", {
+      revision = step.rev and step.rev.revision or table.concat(step.to, ", "),
+      operation = step.stamp and "stamp" or (step.upgrade and "upgrade" or "downgrade"),
+      from_revisions = table.concat(step.from, ", "),
+      to_revisions = table.concat(step.to, ", "),
+      message = message,
+      checksum = checksum,
+      success = ok and true or false,
+      error = err and core.redact(err):sub(1, 2000) or NULL,
+      duration_ms = ms and math.floor(ms + 0.5) or NULL,
+      applied_by = applied_by(),
+      luamig_version = core.version,
+    })
+end
+
+-- Compares the checksums recorded when each still-applied revision ran
+-- with its file now. Returns the list of complaints.
+function MigrationContext:changed_revisions()
+  if not self:table_exists(self.history_table) then return {} end
+  local rows = self.connection:query("SELECT revision, operation, checksum FROM " ..
+    self:history_table_name() .. " WHERE success ORDER BY id")
+  local last = {}
+  for _, r in ipairs(rows) do
+    if r[2] ~= "stamp" then last[r[1]] = { op = r[2], checksum = r[3] } end
+  end
+  local out = {}
+  local ids = {}
+  for id in pairs(last) do ids[#ids + 1] = id end
+  table.sort(ids)
+  for _, id in ipairs(ids) do
+    local e = last[id]
+    local rev = e.op == "upgrade" and e.checksum and core.revision(id)
+    if rev then
+      local now = core.checksum(rev.path)
+      if now ~= e.checksum then
+        out[#out + 1] = string.format("Revision %s (%s) was changed after it was applied: " ..
+          "checksum %s when applied, %s now", id, display_path(rev.path), e.checksum, now)
+      end
+    end
+  end
+  return out
 end
 
 function MigrationContext:get_current_heads()
@@ -372,7 +472,7 @@ local loaded = {}
 -- How a file is named in messages: relative to the working directory when
 -- it lies below it (as the user typed paths), else absolute.
 local cwd = core.cwd()
-local function display_path(path)
+function display_path(path)
   if cwd and path:sub(1, #cwd + 1) == cwd .. "/" then return path:sub(#cwd + 2) end
   return path
 end
@@ -597,6 +697,15 @@ function MigrationContext:run_migrations(kw)
     for _, st in ipairs(steps) do
       if st.rev and not st.stamp then load_revision(st.rev.path) end
     end
+    if self.history_table and #steps > 0 then
+      if online then
+        for _, complaint in ipairs(self:changed_revisions()) do
+          if self.checksums == "error" then fail(complaint) end
+          if self.checksums ~= "off" then warn(complaint) end
+        end
+      end
+      self:ensure_history_table()
+    end
     local expected = heads
     local k = 1
     while k <= #steps do
@@ -622,8 +731,13 @@ function MigrationContext:run_migrations(kw)
       local t0 = core.now()
       log("luamig.runtime.migration", "Running " .. describe(step))
       if self.as_sql then self:static_output("-- Running " .. short_log(step)) end
+      self.running_step, self.step_started = step, t0
       if not step.stamp then run_code(self, step, kw) end
       self:apply_version_ops(step.ops)
+      if self.history_table then
+        self:record_history(step, true, nil, (core.now() - t0) * 1000)
+      end
+      self.running_step = nil
       expected = replay(expected, step.ops)
       if self.on_version_apply then
         self.on_version_apply { ctx = self, step = step, heads = expected, run_args = kw }
@@ -646,6 +760,19 @@ function MigrationContext:run_migrations(kw)
   end)
   if not ok then
     if online and conn:in_transaction() then pcall(conn.rollback, conn) end
+    if online and self.history_table and self.running_step then
+      -- The step's own rows went with the rollback; the failure itself is
+      -- recorded in a transaction of its own. Never hides the real error.
+      local step, t0 = self.running_step, self.step_started
+      pcall(function()
+        conn:begin()
+        self.history_ready = false
+        self:ensure_history_table()
+        self:record_history(step, false, err, (core.now() - t0) * 1000)
+        conn:commit()
+      end)
+      if conn:in_transaction() then pcall(conn.rollback, conn) end
+    end
     release_lock(self)
     error(err, 0)
   end
@@ -750,6 +877,8 @@ local function new_context_module(cmd, config, work)
       dont_mutate = work.dont_mutate,
       purge = work.purge,
       on_version_apply = opts.on_version_apply,
+      history_table = opts.history_table or config.get_main_option("history_table"),
+      checksums = opts.checksums or config.get_main_option("checksums", "warn"),
       migrations_fn = work.fn,
       script_location = cmd.script_location,
       starting_heads = work.starting_heads,
