@@ -30,12 +30,24 @@ end
 
 -- True when SQLAlchemy would quote `ident`: a reserved word, an illegal first character, a
 -- character outside [A-Za-z0-9_$], or any uppercase letter.
+-- Memoised per reserved-word list: the same names are checked over and over.
+local quote_memo = setmetatable({}, { __mode = "k" })
 function base:requires_quotes(ident)
-  local lc = ident:lower()
-  return self.reserved_words[lc] == true
-    or ident:match("^[%d$]") ~= nil
-    or ident:match("^[%w_$]+$") == nil
-    or lc ~= ident
+  local memo = quote_memo[self.reserved_words]
+  if not memo then
+    memo = {}
+    quote_memo[self.reserved_words] = memo
+  end
+  local r = memo[ident]
+  if r == nil then
+    local lc = ident:lower()
+    r = self.reserved_words[lc] == true
+      or ident:match("^[%d$]") ~= nil
+      or ident:match("^[%w_$]+$") == nil
+      or lc ~= ident
+    memo[ident] = r
+  end
+  return r
 end
 
 function base:quote(ident)
