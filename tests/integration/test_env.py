@@ -1,0 +1,85 @@
+"""What env.lua can do, as env.py does in Alembic: the context functions
+(get_tag_argument, get_revision_argument, get_starting_revision_argument,
+get_x_argument, is_offline_mode, configure options, on_version_apply,
+run_migrations(kw)), ensure_version, and op.get_bind() returning rows."""
+import unittest
+
+from luamigtest import Project, backends, main
+
+ENV = '''local luamig = require "luamig"
+local config = context.config
+io.stderr:write("tag=", tostring(context.get_tag_argument()),
+  " dest=", tostring(context.get_revision_argument()),
+  " start=", tostring(context.get_starting_revision_argument()),
+  " offline=", tostring(context.is_offline_mode()),
+  " url=", tostring(config.get_main_option("sqlalchemy.url") ~= nil), "\\n")
+local applied = {}
+local opts = {
+  target_metadata = nil,
+  transaction_per_migration = true,
+  on_version_apply = function(info)
+    applied[#applied + 1] = (info.step.upgrade and "up:" or "down:") .. (info.step.rev and info.step.rev.revision or "stamp")
+  end,
+}
+if context.is_offline_mode() then
+  opts.url = config.get_main_option("url")
+  context.configure(opts)
+  context.run_migrations({ flavour = "offline" })
+else
+  local connection = luamig.connect(config.get_main_option("url"))
+  opts.connection = connection
+  context.configure(opts)
+  context.run_migrations({ flavour = "vanilla" })
+  connection:close()
+end
+io.stderr:write("applied=", table.concat(applied, ","), "\\n")
+'''
+
+
+class Env(unittest.TestCase):
+    def test_context_functions_and_callbacks(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.write("migrations/env.lua", ENV)
+                path = p.revision_file("a1", up=(
+                    '  op.execute("CREATE TABLE t (x INTEGER, flavour VARCHAR(20))")\n'
+                    '  op.execute("INSERT INTO t VALUES (1, :f)", { f = kw.flavour })\n'
+                    '  op.execute("INSERT INTO t VALUES (2, :f)", { f = kw.flavour })'),
+                    downgrade='  op.execute("DROP TABLE t")')
+                # run_migrations(kw) reaches upgrade(kw), as Alembic's upgrade(**kw)
+                text = open(path).read().replace("function upgrade()", "function upgrade(kw)")
+                open(path, "w").write(text)
+                p.revision_file("a2", down="a1", up=(
+                    '  local rows = op.get_bind():query("SELECT x FROM t ORDER BY x")\n'
+                    '  for _, r in ipairs(rows) do\n'
+                    '    op.execute("UPDATE t SET x = :y WHERE x = :x", { x = r.x, y = r[1] * 10 })\n'
+                    '  end'))
+                r = p.ok("upgrade", "head", "--tag", "release-7")
+                self.assertIn("tag=release-7 dest=head start=nil offline=false url=true", r.err)
+                self.assertIn("applied=up:a1,up:a2", r.err)
+                rows = sorted(tuple(str(v) for v in row) for row in p.sql("SELECT x, flavour FROM t"))
+                self.assertEqual(rows, [("10", "vanilla"), ("20", "vanilla")])
+                r = p.ok("downgrade", "a1:base", "--sql")
+                self.assertIn("dest=base start=a1 offline=true", r.err)
+
+    def test_ensure_version(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                self.assertEqual(p.tables(), [])
+                p.ok("ensure_version")
+                self.assertEqual(p.tables(), ["luamig_version"])
+                self.assertEqual(p.version_rows(), [])
+                out = p.ok("ensure_version", "--sql").out
+                self.assertIn("CREATE TABLE luamig_version (", out)
+
+    def test_get_bind_cannot_read_offline(self):
+        p = Project(self, "sqlite")
+        p.revision_file("a1", up='  op.get_context():query("SELECT 1")')
+        r = p.fails("upgrade", "head", "--sql")
+        self.assertIn("cannot proceed in --sql mode", r.err)
+
+
+if __name__ == "__main__":
+    main()
