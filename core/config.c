@@ -9,8 +9,8 @@
 
 typedef struct entry {
 	char *key;
-	char *value;        /* raw */
-	char *expanded;     /* interpolated, cached */
+	char *value;    /* raw */
+	char *expanded; /* interpolated, cached */
 } entry;
 
 typedef struct section {
@@ -117,7 +117,7 @@ lm_config *lm_config_parse(const char *text, const char *path)
 		while (indent < len && (line[indent] == ' ' || line[indent] == '\t'))
 			indent++;
 		if (indent == len) {
-			last = NULL;   /* a blank line ends a multi-line value */
+			last = NULL; /* a blank line ends a multi-line value */
 			continue;
 		}
 		char first = line[indent];
@@ -149,7 +149,8 @@ lm_config *lm_config_parse(const char *text, const char *path)
 			sep++;
 		if (sep == len || !cur) {
 			lm_error_set("%s:%d: %s", path, lineno,
-				     cur ? "expected 'key = value'" : "File contains no section headers.");
+			             cur ? "expected 'key = value'"
+			                 : "File contains no section headers.");
 			lm_config_free(c);
 			return NULL;
 		}

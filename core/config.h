@@ -20,8 +20,8 @@ lm_config *lm_config_load(const char *path);
 lm_config *lm_config_parse(const char *text, const char *path);
 void lm_config_free(lm_config *c);
 
-const char *lm_config_path(const lm_config *c);   /* absolute */
-const char *lm_config_here(const lm_config *c);   /* folder of the file */
+const char *lm_config_path(const lm_config *c); /* absolute */
+const char *lm_config_here(const lm_config *c); /* folder of the file */
 int lm_config_has_section(const lm_config *c, const char *section);
 /* The interpolated value, or NULL when absent. The string lives until the
  * config is freed or lm_config_set is next called. */

@@ -24,7 +24,8 @@ char *lm_redact(const char *text)
 			lm_buf_put(&b, p, (size_t)(kw - p) + 9);
 			lm_buf_puts(&b, "***");
 			p = kw + 9;
-			while (*p && *p != ' ' && *p != '&' && *p != '\'' && *p != '"' && *p != '\n')
+			while (*p && *p != ' ' && *p != '&' && *p != '\'' && *p != '"' &&
+			       *p != '\n')
 				p++;
 			continue;
 		}
@@ -73,7 +74,7 @@ static int sqlite_url_parse(const char *text, const char *rest, lm_url *out)
 	rest += 2;
 	size_t n = strcspn(rest, "?");
 	if (n == 0 || (n == 1 && rest[0] == '/')) {
-		out->path = NULL;   /* memory */
+		out->path = NULL; /* memory */
 	} else if (rest[0] == '/') {
 		out->path = lm_strndup(rest + 1, n - 1);
 		if (strcmp(out->path, ":memory:") == 0) {
@@ -82,7 +83,8 @@ static int sqlite_url_parse(const char *text, const char *rest, lm_url *out)
 		}
 	} else {
 		lm_error_set("Invalid SQLite URL: %s; expected sqlite:///relative.db, "
-			     "sqlite:////absolute.db or sqlite://", out->redacted);
+		             "sqlite:////absolute.db or sqlite://",
+		             out->redacted);
 		return -1;
 	}
 	(void)text;
@@ -109,13 +111,15 @@ int lm_url_parse(const char *text, lm_url *out)
 	int rc;
 	if (strcmp(out->dialect, "sqlite") == 0) {
 		rc = sqlite_url_parse(text, colon + 1, out);
-	} else if (strcmp(out->dialect, "postgresql") == 0 || strcmp(out->dialect, "postgres") == 0) {
+	} else if (strcmp(out->dialect, "postgresql") == 0 ||
+	           strcmp(out->dialect, "postgres") == 0) {
 		free(out->dialect);
 		out->dialect = lm_strdup("postgresql");
 		rc = lm_pg_url_parse(text, out);
 	} else {
 		lm_error_set("Can't load plugin: sqlalchemy.dialects:%s (luamig speaks sqlite and "
-			     "postgresql)", out->dialect);
+		             "postgresql)",
+		             out->dialect);
 		rc = -1;
 	}
 	if (rc != 0)
@@ -148,7 +152,7 @@ int lm_connect(const char *url, lm_conn **out)
 		return -1;
 	}
 	c->driver = d;
-	c->url = u;   /* the connection owns the parsed URL from here on */
+	c->url = u; /* the connection owns the parsed URL from here on */
 	*out = c;
 	return 0;
 }

@@ -19,12 +19,12 @@
 
 /* A parsed database URL. All strings are owned by the struct. */
 typedef struct lm_url {
-	char *dialect;     /* "sqlite", "postgresql" */
-	char *driver;      /* "+psycopg2" part without the plus, or NULL */
-	char *raw;         /* the URL as given */
-	char *redacted;    /* the URL with any password replaced by "***" */
-	char *path;        /* sqlite: file path, or NULL for memory */
-	char *conninfo;    /* postgresql: the libpq URI, "+driver" removed */
+	char *dialect;  /* "sqlite", "postgresql" */
+	char *driver;   /* "+psycopg2" part without the plus, or NULL */
+	char *raw;      /* the URL as given */
+	char *redacted; /* the URL with any password replaced by "***" */
+	char *path;     /* sqlite: file path, or NULL for memory */
+	char *conninfo; /* postgresql: the libpq URI, "+driver" removed */
 } lm_url;
 
 int lm_url_parse(const char *text, lm_url *out);
@@ -42,21 +42,14 @@ long long lm_pg_advisory_key(const char *key);
 
 /* A bound parameter or a result value. Text is also used for numbers that
  * arrive as text from the database; blob for bytes. */
-typedef enum lm_vtype {
-	LM_V_NULL,
-	LM_V_INT,
-	LM_V_FLOAT,
-	LM_V_TEXT,
-	LM_V_BLOB,
-	LM_V_BOOL
-} lm_vtype;
+typedef enum lm_vtype { LM_V_NULL, LM_V_INT, LM_V_FLOAT, LM_V_TEXT, LM_V_BLOB, LM_V_BOOL } lm_vtype;
 
 typedef struct lm_value {
 	lm_vtype type;
-	long long i;       /* INT, BOOL */
-	double f;          /* FLOAT */
-	const char *s;     /* TEXT, BLOB: not owned */
-	size_t len;        /* TEXT, BLOB */
+	long long i;   /* INT, BOOL */
+	double f;      /* FLOAT */
+	const char *s; /* TEXT, BLOB: not owned */
+	size_t len;    /* TEXT, BLOB */
 } lm_value;
 
 /* A query result: rows × cols of values, owned by the result. Text and
@@ -65,8 +58,8 @@ typedef struct lm_result {
 	size_t nrows;
 	size_t ncols;
 	char **colnames;
-	lm_value *cells;   /* row-major, nrows * ncols */
-	void *priv;        /* the driver's storage behind the cells */
+	lm_value *cells; /* row-major, nrows * ncols */
+	void *priv;      /* the driver's storage behind the cells */
 	void (*free_priv)(void *priv);
 } lm_result;
 
@@ -80,12 +73,12 @@ typedef struct lm_conn lm_conn;
 
 /* Who holds a lock that we are waiting for, as the database tells it. */
 typedef struct lm_lock_holder {
-	char text[512];    /* "pid 1234, application_name 'luamig', since 2026-..." */
+	char text[512]; /* "pid 1234, application_name 'luamig', since 2026-..." */
 } lm_lock_holder;
 
 typedef struct lm_driver {
-	const char *name;          /* "sqlite", "postgresql" */
-	char placeholder;          /* '?' (SQLite) or '$' ($1, $2, ... PostgreSQL) */
+	const char *name; /* "sqlite", "postgresql" */
+	char placeholder; /* '?' (SQLite) or '$' ($1, $2, ... PostgreSQL) */
 	/* Allocates the connection; lm_connect() then fills its header
 	 * (driver, and url, which lm_conn_close disposes: close frees only
 	 * what the driver allocated). */
@@ -96,7 +89,7 @@ typedef struct lm_driver {
 	/* Runs one statement with parameters; out may be NULL to discard rows.
 	 * *changes receives the rows affected when not NULL. */
 	int (*query)(lm_conn *c, const char *sql, const lm_value *params, size_t nparams,
-		     lm_result **out, long long *changes);
+	             lm_result **out, long long *changes);
 	int (*begin)(lm_conn *c);
 	int (*commit)(lm_conn *c);
 	int (*rollback)(lm_conn *c);

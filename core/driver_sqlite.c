@@ -29,8 +29,8 @@ static sqlite3 *db_of(lm_conn *c)
 
 static int fail(sqlite3 *db, const char *what)
 {
-	lm_error_set("(sqlite3.OperationalError) %s%s%s", sqlite3_errmsg(db), what ? "\n[SQL: " : "",
-		     what ? what : "");
+	lm_error_set("(sqlite3.OperationalError) %s%s%s", sqlite3_errmsg(db),
+	             what ? "\n[SQL: " : "", what ? what : "");
 	if (what) {
 		/* close the bracket of "[SQL: ...]" as SQLAlchemy prints it */
 		char *m = lm_sprintf("%s]", lm_error_get());
@@ -46,8 +46,8 @@ static int sq_connect(const lm_url *url, lm_conn **out)
 	const char *path = url->path ? url->path : ":memory:";
 	int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
-		lm_error_set("(sqlite3.OperationalError) unable to open database file '%s': %s", path,
-			     c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		lm_error_set("(sqlite3.OperationalError) unable to open database file '%s': %s",
+		             path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 		sqlite3_close(c->db);
 		free(c);
 		return -1;
@@ -95,12 +95,22 @@ static int bind_params(sqlite3_stmt *st, const lm_value *params, size_t n)
 		int idx = (int)i + 1, rc;
 		const lm_value *v = &params[i];
 		switch (v->type) {
-		case LM_V_NULL: rc = sqlite3_bind_null(st, idx); break;
+		case LM_V_NULL:
+			rc = sqlite3_bind_null(st, idx);
+			break;
 		case LM_V_INT:
-		case LM_V_BOOL: rc = sqlite3_bind_int64(st, idx, v->i); break;
-		case LM_V_FLOAT: rc = sqlite3_bind_double(st, idx, v->f); break;
-		case LM_V_TEXT: rc = sqlite3_bind_text(st, idx, v->s, (int)v->len, SQLITE_TRANSIENT); break;
-		default: rc = sqlite3_bind_blob(st, idx, v->s, (int)v->len, SQLITE_TRANSIENT); break;
+		case LM_V_BOOL:
+			rc = sqlite3_bind_int64(st, idx, v->i);
+			break;
+		case LM_V_FLOAT:
+			rc = sqlite3_bind_double(st, idx, v->f);
+			break;
+		case LM_V_TEXT:
+			rc = sqlite3_bind_text(st, idx, v->s, (int)v->len, SQLITE_TRANSIENT);
+			break;
+		default:
+			rc = sqlite3_bind_blob(st, idx, v->s, (int)v->len, SQLITE_TRANSIENT);
+			break;
 		}
 		if (rc != SQLITE_OK)
 			return rc;
@@ -109,7 +119,7 @@ static int bind_params(sqlite3_stmt *st, const lm_value *params, size_t n)
 }
 
 static int sq_query(lm_conn *c, const char *sql, const lm_value *params, size_t nparams,
-		    lm_result **out, long long *changes)
+                    lm_result **out, long long *changes)
 {
 	sqlite3 *db = db_of(c);
 	sqlite3_stmt *st = NULL;
@@ -118,9 +128,10 @@ static int sq_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return fail(db, sql);
 	if ((size_t)sqlite3_bind_parameter_count(st) != nparams) {
-		lm_error_set("(sqlite3.ProgrammingError) Incorrect number of bindings supplied. The "
-			     "current statement uses %d, and there are %zu supplied.\n[SQL: %s]",
-			     sqlite3_bind_parameter_count(st), nparams, sql);
+		lm_error_set(
+		        "(sqlite3.ProgrammingError) Incorrect number of bindings supplied. The "
+		        "current statement uses %d, and there are %zu supplied.\n[SQL: %s]",
+		        sqlite3_bind_parameter_count(st), nparams, sql);
 		goto done;
 	}
 	if (bind_params(st, params, nparams) != SQLITE_OK) {
@@ -150,14 +161,17 @@ static int sq_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 			continue;
 		if (r->nrows == cap) {
 			cap = cap ? cap * 2 : 16;
-			r->cells = lm_realloc(r->cells, cap * (r->ncols ? r->ncols : 1) * sizeof(lm_value));
+			r->cells = lm_realloc(r->cells,
+			                      cap * (r->ncols ? r->ncols : 1) * sizeof(lm_value));
 		}
 		arena *a = r->priv;
 		for (size_t i = 0; i < r->ncols; i++) {
 			lm_value *v = &r->cells[r->nrows * r->ncols + i];
 			memset(v, 0, sizeof *v);
 			switch (sqlite3_column_type(st, (int)i)) {
-			case SQLITE_NULL: v->type = LM_V_NULL; break;
+			case SQLITE_NULL:
+				v->type = LM_V_NULL;
+				break;
 			case SQLITE_INTEGER:
 				v->type = LM_V_INT;
 				v->i = sqlite3_column_int64(st, (int)i);
@@ -168,8 +182,9 @@ static int sq_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 				break;
 			default: {
 				int blob = sqlite3_column_type(st, (int)i) == SQLITE_BLOB;
-				const void *p = blob ? sqlite3_column_blob(st, (int)i)
-						     : (const void *)sqlite3_column_text(st, (int)i);
+				const void *p =
+				        blob ? sqlite3_column_blob(st, (int)i)
+				             : (const void *)sqlite3_column_text(st, (int)i);
 				v->len = (size_t)sqlite3_column_bytes(st, (int)i);
 				char *copy = lm_strndup(p ? p : "", v->len);
 				lm_strv_push_own(&a->strings, copy);
@@ -230,7 +245,7 @@ static int sq_try_lock(lm_conn *c, const char *key, lm_lock_holder *holder)
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
 		if (holder)
 			snprintf(holder->text, sizeof holder->text,
-				 "another connection (SQLite's write lock; it does not say whose)");
+			         "another connection (SQLite's write lock; it does not say whose)");
 		return 0;
 	}
 	return fail(db, "BEGIN IMMEDIATE");
@@ -250,17 +265,17 @@ static const char *sq_server_version(lm_conn *c)
 }
 
 const lm_driver lm_driver_sqlite = {
-	.name = "sqlite",
-	.placeholder = '?',
-	.connect = sq_connect,
-	.close = sq_close,
-	.exec = sq_exec,
-	.query = sq_query,
-	.begin = sq_begin,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.in_transaction = sq_in_transaction,
-	.try_lock = sq_try_lock,
-	.unlock = sq_unlock,
-	.server_version = sq_server_version,
+        .name = "sqlite",
+        .placeholder = '?',
+        .connect = sq_connect,
+        .close = sq_close,
+        .exec = sq_exec,
+        .query = sq_query,
+        .begin = sq_begin,
+        .commit = sq_commit,
+        .rollback = sq_rollback,
+        .in_transaction = sq_in_transaction,
+        .try_lock = sq_try_lock,
+        .unlock = sq_unlock,
+        .server_version = sq_server_version,
 };

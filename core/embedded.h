@@ -12,7 +12,7 @@ typedef struct lm_embedded_file {
 	const char *name;
 	const char *data;
 	size_t len;
-	int bytecode;      /* a Lua module compiled at build time (core/embed.c) */
+	int bytecode; /* a Lua module compiled at build time (core/embed.c) */
 } lm_embedded_file;
 
 /* Terminated by an entry whose name is NULL. */

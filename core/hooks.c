@@ -33,7 +33,8 @@ void lm_shell_split(const char *line, lm_strv *out)
 					p++;
 			} else if (*p == '"') {
 				for (p++; *p && *p != '"'; p++) {
-					if (*p == '\\' && (p[1] == '"' || p[1] == '\\' || p[1] == '$'))
+					if (*p == '\\' &&
+					    (p[1] == '"' || p[1] == '\\' || p[1] == '$'))
 						p++;
 					lm_buf_putc(&word, *p);
 				}
@@ -84,7 +85,7 @@ static int run_one(lm_config *cfg, const char *name, const char *path, int quiet
 		exe = lm_config_get(cfg, "post_write_hooks", key);
 		if (!exe) {
 			lm_error_set("Key %s.executable is required for post write hook '%s'", name,
-				     name);
+			             name);
 			return -1;
 		}
 	} else if (strcmp(type, "console_scripts") == 0) {
@@ -93,7 +94,7 @@ static int run_one(lm_config *cfg, const char *name, const char *path, int quiet
 		exe = lm_config_get(cfg, "post_write_hooks", key);
 		if (!exe) {
 			lm_error_set("Key %s.entrypoint is required for post write hook '%s'", name,
-				     name);
+			             name);
 			return -1;
 		}
 	} else {
@@ -104,7 +105,7 @@ static int run_one(lm_config *cfg, const char *name, const char *path, int quiet
 	const char *opts = lm_config_get(cfg, "post_write_hooks", key);
 	/* As Alembic: without the token, the file name comes first. */
 	char *line = opts && strstr(opts, TOKEN) ? lm_strdup(opts)
-						 : lm_sprintf("%s %s", TOKEN, opts ? opts : "");
+	                                         : lm_sprintf("%s %s", TOKEN, opts ? opts : "");
 	lm_strv argv = {0};
 	lm_strv_push(&argv, exe);
 	lm_strv words = {0};
@@ -136,7 +137,7 @@ static int run_one(lm_config *cfg, const char *name, const char *path, int quiet
 		lm_error_set("post write hook '%s': could not run '%s'", name, exe);
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		lm_error_set("post write hook '%s' (%s) exited with status %d", name, exe,
-			     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	} else {
 		if (!quiet)
 			printf("  done\n");

@@ -52,7 +52,9 @@ static lm_value *read_params(lua_State *L, int idx, size_t *count)
 		lm_value *p = &v[i - 1];
 		int t = lua_rawgeti(L, idx, i);
 		switch (t) {
-		case LUA_TNIL: p->type = LM_V_NULL; break;
+		case LUA_TNIL:
+			p->type = LM_V_NULL;
+			break;
 		case LUA_TBOOLEAN:
 			p->type = LM_V_BOOL;
 			p->i = lua_toboolean(L, -1);
@@ -72,9 +74,10 @@ static lm_value *read_params(lua_State *L, int idx, size_t *count)
 			break;
 		default:
 			free(v);
-			luaL_error(L, "parameter %d: cannot bind a %s value", (int)i, lua_typename(L, t));
+			luaL_error(L, "parameter %d: cannot bind a %s value", (int)i,
+			           lua_typename(L, t));
 		}
-		lua_pop(L, 1);   /* the string stays alive: the table holds it */
+		lua_pop(L, 1); /* the string stays alive: the table holds it */
 	}
 	*count = (size_t)n;
 	return v;
@@ -83,11 +86,21 @@ static lm_value *read_params(lua_State *L, int idx, size_t *count)
 static void push_value(lua_State *L, const lm_value *v)
 {
 	switch (v->type) {
-	case LM_V_NULL: lua_pushnil(L); break;
-	case LM_V_INT: lua_pushinteger(L, (lua_Integer)v->i); break;
-	case LM_V_BOOL: lua_pushboolean(L, (int)v->i); break;
-	case LM_V_FLOAT: lua_pushnumber(L, v->f); break;
-	default: lua_pushlstring(L, v->s, v->len); break;
+	case LM_V_NULL:
+		lua_pushnil(L);
+		break;
+	case LM_V_INT:
+		lua_pushinteger(L, (lua_Integer)v->i);
+		break;
+	case LM_V_BOOL:
+		lua_pushboolean(L, (int)v->i);
+		break;
+	case LM_V_FLOAT:
+		lua_pushnumber(L, v->f);
+		break;
+	default:
+		lua_pushlstring(L, v->s, v->len);
+		break;
 	}
 }
 
@@ -193,8 +206,7 @@ static int l_try_lock(lua_State *L)
 	lm_conn *c = check_conn(L);
 	lm_lock_holder holder = {{0}};
 	int rc = c->driver->try_lock(c, luaL_checkstring(L, 2), &holder);
-	if (rc < 0)
-		{
+	if (rc < 0) {
 		lua_pushstring(L, lm_error_get());
 		return lua_error(L);
 	}
@@ -206,8 +218,7 @@ static int l_try_lock(lua_State *L)
 static int l_unlock(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
-	if (c->driver->unlock(c, luaL_checkstring(L, 2)) != 0)
-		{
+	if (c->driver->unlock(c, luaL_checkstring(L, 2)) != 0) {
 		lua_pushstring(L, lm_error_get());
 		return lua_error(L);
 	}
@@ -269,14 +280,10 @@ static int l_tostring(lua_State *L)
 void lm_lua_open_conn(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{"begin", l_begin},
-		{"commit", l_commit},
-		{"rollback", l_rollback},
-		{"in_transaction", l_in_transaction},
-		{"try_lock", l_try_lock},
-		{"unlock", l_unlock},
-		{"close", l_close},
-		{NULL, NULL},
+	        {"begin", l_begin},       {"commit", l_commit},
+	        {"rollback", l_rollback}, {"in_transaction", l_in_transaction},
+	        {"try_lock", l_try_lock}, {"unlock", l_unlock},
+	        {"close", l_close},       {NULL, NULL},
 	};
 	luaL_newmetatable(L, CONN_MT);
 	luaL_newlib(L, methods);

@@ -55,7 +55,7 @@ const char *lm_lua_file(const char *name, size_t *len, char **to_free)
 	}
 	const lm_embedded_file *f = embedded(name);
 	if (!f || f->bytecode)
-		return NULL;   /* a module's source is not in the binary, only its bytecode */
+		return NULL; /* a module's source is not in the binary, only its bytecode */
 	*len = f->len;
 	return f->data;
 }
@@ -292,7 +292,7 @@ static int l_config_get(lua_State *L)
 static int l_config_set(lua_State *L)
 {
 	lm_config_set(config_of(L), luaL_checkstring(L, 1), luaL_checkstring(L, 2),
-		      luaL_checkstring(L, 3));
+	              luaL_checkstring(L, 3));
 	return 0;
 }
 
@@ -489,7 +489,8 @@ static int l_format_short(lua_State *L)
 	const lm_revmap *m = map_of(L);
 	const lm_revision *r = lm_revmap_get(m, luaL_checkstring(L, 1));
 	if (!r)
-		return luaL_error(L, "Can't locate revision identified by '%s'", lua_tostring(L, 1));
+		return luaL_error(L, "Can't locate revision identified by '%s'",
+		                  lua_tostring(L, 1));
 	lm_buf b = {0};
 	lm_revmap_format_short(m, r, lua_toboolean(L, 2), &b);
 	lua_pushstring(L, lm_buf_str(&b));
@@ -576,7 +577,7 @@ static int l_history_text(lua_State *L)
 	lm_buf b = {0};
 	for (size_t i = 0; i < ids.n; i++)
 		lm_revmap_format_history(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 4),
-					 lua_toboolean(L, 5) ? &current : NULL, &b);
+		                         lua_toboolean(L, 5) ? &current : NULL, &b);
 	lua_pushstring(L, lm_buf_str(&b));
 	lm_buf_dispose(&b);
 	lm_strv_dispose(&current);
@@ -590,7 +591,8 @@ static int l_show_text(lua_State *L)
 	const lm_revmap *m = map_of(L);
 	const lm_revision *r = lm_revmap_get(m, luaL_checkstring(L, 1));
 	if (!r)
-		return luaL_error(L, "Can't locate revision identified by '%s'", lua_tostring(L, 1));
+		return luaL_error(L, "Can't locate revision identified by '%s'",
+		                  lua_tostring(L, 1));
 	lm_strv current = {0};
 	check_strv(L, 2, &current);
 	lm_buf b = {0};
@@ -605,7 +607,8 @@ static int l_edit(lua_State *L)
 {
 	const lm_revision *r = lm_revmap_get(map_of(L), luaL_checkstring(L, 1));
 	if (!r)
-		return luaL_error(L, "Can't locate revision identified by '%s'", lua_tostring(L, 1));
+		return luaL_error(L, "Can't locate revision identified by '%s'",
+		                  lua_tostring(L, 1));
 	if (lm_open_in_editor(r->path) != 0)
 		return raise_slot(L);
 	return 0;
@@ -620,34 +623,34 @@ static int l_isatty(lua_State *L)
 static int open_core(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{"connect", l_connect},
-		{"redact", l_redact},
-		{"parse_url", l_parse_url},
-		{"sleep", l_sleep},
-		{"now", l_now},
-		{"getpid", l_getpid},
-		{"cwd", l_cwd},
-		{"checksum", l_checksum},
-		{"hostname", l_hostname},
-		{"file", l_file},
-		{"config_get", l_config_get},
-		{"config_set", l_config_set},
-		{"config_keys", l_config_keys},
-		{"config_sections", l_config_sections},
-		{"config_info", l_config_info},
-		{"revision", l_revision},
-		{"plan", l_plan},
-		{"resolve", l_resolve},
-		{"heads", l_heads},
-		{"format_short", l_format_short},
-		{"isatty", l_isatty},
-		{"current_ids", l_current_ids},
-		{"current_lines", l_current_lines},
-		{"history_text", l_history_text},
-		{"show_text", l_show_text},
-		{"edit", l_edit},
-		{"reflect", lm_lua_reflect},
-		{NULL, NULL},
+	        {"connect", l_connect},
+	        {"redact", l_redact},
+	        {"parse_url", l_parse_url},
+	        {"sleep", l_sleep},
+	        {"now", l_now},
+	        {"getpid", l_getpid},
+	        {"cwd", l_cwd},
+	        {"checksum", l_checksum},
+	        {"hostname", l_hostname},
+	        {"file", l_file},
+	        {"config_get", l_config_get},
+	        {"config_set", l_config_set},
+	        {"config_keys", l_config_keys},
+	        {"config_sections", l_config_sections},
+	        {"config_info", l_config_info},
+	        {"revision", l_revision},
+	        {"plan", l_plan},
+	        {"resolve", l_resolve},
+	        {"heads", l_heads},
+	        {"format_short", l_format_short},
+	        {"isatty", l_isatty},
+	        {"current_ids", l_current_ids},
+	        {"current_lines", l_current_lines},
+	        {"history_text", l_history_text},
+	        {"show_text", l_show_text},
+	        {"edit", l_edit},
+	        {"reflect", lm_lua_reflect},
+	        {NULL, NULL},
 	};
 	luaL_newlib(L, fns);
 	lua_pushstring(L, LUAMIG_VERSION);

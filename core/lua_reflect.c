@@ -70,7 +70,8 @@ int lm_lua_reflect(lua_State *L)
 			for (lua_Integer i = 1; i <= n; i++) {
 				lua_rawgeti(L, -1, i);
 				if (lua_type(L, -1) != LUA_TSTRING)
-					return luaL_error(L, "reflect: schemas[%d] is not a name", (int)i);
+					return luaL_error(L, "reflect: schemas[%d] is not a name",
+					                  (int)i);
 				lm_strv_push(&r->schemas, lua_tostring(L, -1));
 				lua_pop(L, 1);
 			}

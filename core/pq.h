@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+/* clang-format off */
 #define LM_PQ_FUNCTIONS(X)                                                                   \
 	X(PQclear) X(PQgetvalue) X(PQresultStatus) X(PQgetisnull) X(PQfinish) X(PQntuples)    \
 	X(PQfreemem) X(PQexecParams) X(PQunescapeBytea) X(PQresultErrorMessage)                \
@@ -21,6 +22,7 @@
 	X(PQsetNoticeReceiver) X(PQsendQuery) X(PQputCopyEnd) X(PQparameterStatus)             \
 	X(PQnfields) X(PQgetlength) X(PQgetResult) X(PQgetCopyData) X(PQfname)                 \
 	X(PQconnectdbParams) X(PQcmdTuples)
+/* clang-format on */
 
 typedef struct lm_pq_api {
 #define LM_PQ_MEMBER(name) __typeof__(&name) name;

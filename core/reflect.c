@@ -24,8 +24,7 @@ void lm_reflect_dispose(lm_reflect *r)
 	lm_strv_dispose(&r->schemas);
 }
 
-lm_result *lm_reflect_query(lm_reflect *r, const char *sql, const lm_value *params,
-			    size_t nparams)
+lm_result *lm_reflect_query(lm_reflect *r, const char *sql, const lm_value *params, size_t nparams)
 {
 	lm_result *res = NULL;
 	if (r->conn->driver->query(r->conn, sql, params, nparams, &res, NULL) != 0)
@@ -58,7 +57,7 @@ char *lm_reflect_strndup(lm_reflect *r, const char *s, size_t n)
 }
 
 int lm_reflect_include(lm_reflect *r, const char *name, const char *type_, const char *schema,
-		       const char *table)
+                       const char *table)
 {
 	lua_State *L = r->L;
 	if (!r->include_fn)
@@ -105,10 +104,14 @@ long long lm_reflect_int(const lm_result *res, size_t row, size_t col)
 	const lm_value *v = lm_result_at(res, row, col);
 	switch (v->type) {
 	case LM_V_INT:
-	case LM_V_BOOL: return v->i;
-	case LM_V_FLOAT: return (long long)v->f;
-	case LM_V_TEXT: return strtoll(v->s, NULL, 10);
-	default: return 0;
+	case LM_V_BOOL:
+		return v->i;
+	case LM_V_FLOAT:
+		return (long long)v->f;
+	case LM_V_TEXT:
+		return strtoll(v->s, NULL, 10);
+	default:
+		return 0;
 	}
 }
 
@@ -117,9 +120,12 @@ int lm_reflect_bool(const lm_result *res, size_t row, size_t col)
 	const lm_value *v = lm_result_at(res, row, col);
 	switch (v->type) {
 	case LM_V_INT:
-	case LM_V_BOOL: return v->i != 0;
-	case LM_V_TEXT: return v->s[0] == 't' || v->s[0] == '1';
-	default: return 0;
+	case LM_V_BOOL:
+		return v->i != 0;
+	case LM_V_TEXT:
+		return v->s[0] == 't' || v->s[0] == '1';
+	default:
+		return 0;
 	}
 }
 

@@ -45,8 +45,7 @@ void lm_reflect_dispose(lm_reflect *r);
 
 /* Runs a query whose result the reflection owns. Returns the result, or
  * NULL with the error slot set. */
-lm_result *lm_reflect_query(lm_reflect *r, const char *sql, const lm_value *params,
-			    size_t nparams);
+lm_result *lm_reflect_query(lm_reflect *r, const char *sql, const lm_value *params, size_t nparams);
 /* Memory owned by the reflection (zeroed; aborts on out-of-memory). */
 void *lm_reflect_alloc(lm_reflect *r, size_t n);
 char *lm_reflect_strndup(lm_reflect *r, const char *s, size_t n);
@@ -58,7 +57,7 @@ char *lm_reflect_strndup(lm_reflect *r, const char *s, size_t n);
  * is NULL for schemas and tables. 1 = include (also when there is no
  * filter), 0 = leave out. An error in the filter is raised as a Lua error. */
 int lm_reflect_include(lm_reflect *r, const char *name, const char *type_, const char *schema,
-		       const char *table);
+                       const char *table);
 
 /* Cells of a result: text (NULL for SQL NULL), integer, boolean. */
 const char *lm_reflect_text(const lm_result *res, size_t row, size_t col);

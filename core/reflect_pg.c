@@ -124,46 +124,46 @@ static const char *text_array(lm_reflect *r, char *const *names, size_t n)
 static const struct pg_type {
 	const char *attype, *name, *module;
 } pg_types[] = {
-	{"integer", "INTEGER", "sa"},
-	{"bigint", "BIGINT", "sa"},
-	{"smallint", "SMALLINT", "sa"},
-	{"character varying", "VARCHAR", "sa"},
-	{"character", "CHAR", "sa"},
-	{"\"char\"", "String", "sa"},
-	{"name", "String", "sa"},
-	{"text", "TEXT", "sa"},
-	{"numeric", "NUMERIC", "sa"},
-	{"real", "REAL", "sa"},
-	{"boolean", "BOOLEAN", "sa"},
-	{"date", "DATE", "sa"},
-	{"double precision", "DOUBLE_PRECISION", "postgresql"},
-	{"timestamp with time zone", "TIMESTAMP", "postgresql"},
-	{"timestamp without time zone", "TIMESTAMP", "postgresql"},
-	{"time with time zone", "TIME", "postgresql"},
-	{"time without time zone", "TIME", "postgresql"},
-	{"interval", "INTERVAL", "postgresql"},
-	{"bytea", "BYTEA", "postgresql"},
-	{"bit", "BIT", "postgresql"},
-	{"bit varying", "BIT", "postgresql"},
-	{"uuid", "UUID", "postgresql"},
-	{"inet", "INET", "postgresql"},
-	{"cidr", "CIDR", "postgresql"},
-	{"macaddr", "MACADDR", "postgresql"},
-	{"macaddr8", "MACADDR8", "postgresql"},
-	{"money", "MONEY", "postgresql"},
-	{"oid", "OID", "postgresql"},
-	{"regclass", "REGCLASS", "postgresql"},
-	{"tsvector", "TSVECTOR", "postgresql"},
-	{"json", "JSON", "postgresql"},
-	{"jsonb", "JSONB", "postgresql"},
-	{"hstore", "HSTORE", "postgresql"},
-	{"citext", "CITEXT", "postgresql"},
-	{"int4range", "INT4RANGE", "postgresql"},
-	{"int8range", "INT8RANGE", "postgresql"},
-	{"numrange", "NUMRANGE", "postgresql"},
-	{"daterange", "DATERANGE", "postgresql"},
-	{"tsrange", "TSRANGE", "postgresql"},
-	{"tstzrange", "TSTZRANGE", "postgresql"},
+        {"integer", "INTEGER", "sa"},
+        {"bigint", "BIGINT", "sa"},
+        {"smallint", "SMALLINT", "sa"},
+        {"character varying", "VARCHAR", "sa"},
+        {"character", "CHAR", "sa"},
+        {"\"char\"", "String", "sa"},
+        {"name", "String", "sa"},
+        {"text", "TEXT", "sa"},
+        {"numeric", "NUMERIC", "sa"},
+        {"real", "REAL", "sa"},
+        {"boolean", "BOOLEAN", "sa"},
+        {"date", "DATE", "sa"},
+        {"double precision", "DOUBLE_PRECISION", "postgresql"},
+        {"timestamp with time zone", "TIMESTAMP", "postgresql"},
+        {"timestamp without time zone", "TIMESTAMP", "postgresql"},
+        {"time with time zone", "TIME", "postgresql"},
+        {"time without time zone", "TIME", "postgresql"},
+        {"interval", "INTERVAL", "postgresql"},
+        {"bytea", "BYTEA", "postgresql"},
+        {"bit", "BIT", "postgresql"},
+        {"bit varying", "BIT", "postgresql"},
+        {"uuid", "UUID", "postgresql"},
+        {"inet", "INET", "postgresql"},
+        {"cidr", "CIDR", "postgresql"},
+        {"macaddr", "MACADDR", "postgresql"},
+        {"macaddr8", "MACADDR8", "postgresql"},
+        {"money", "MONEY", "postgresql"},
+        {"oid", "OID", "postgresql"},
+        {"regclass", "REGCLASS", "postgresql"},
+        {"tsvector", "TSVECTOR", "postgresql"},
+        {"json", "JSON", "postgresql"},
+        {"jsonb", "JSONB", "postgresql"},
+        {"hstore", "HSTORE", "postgresql"},
+        {"citext", "CITEXT", "postgresql"},
+        {"int4range", "INT4RANGE", "postgresql"},
+        {"int8range", "INT8RANGE", "postgresql"},
+        {"numrange", "NUMRANGE", "postgresql"},
+        {"daterange", "DATERANGE", "postgresql"},
+        {"tsrange", "TSRANGE", "postgresql"},
+        {"tstzrange", "TSTZRANGE", "postgresql"},
 };
 
 /* The enum labels, one row per label ordered by type oid then position. */
@@ -192,16 +192,16 @@ static void push_enum_labels(lua_State *L, const pg_enums *e, long long oid)
 
 /* What a column's type is, from the catalog. */
 typedef struct pg_typeinfo {
-	const char *fmt;       /* format_type(), "character varying(20)" */
-	const char *typtype;   /* "b", "e", "r", ... */
+	const char *fmt;     /* format_type(), "character varying(20)" */
+	const char *typtype; /* "b", "e", "r", ... */
 	const char *typname;
-	const char *schema;    /* the type's namespace */
+	const char *schema; /* the type's namespace */
 	long long oid;
 } pg_typeinfo;
 
 /* Pushes the model type of t (not an array). */
 static void push_pg_type(lua_State *L, const pg_typeinfo *t, const char *default_schema,
-			 const pg_enums *enums)
+                         const pg_enums *enums)
 {
 	if (t->typtype && t->typtype[0] == 'e') {
 		lm_reflect_push_type(L, "ENUM", "postgresql");
@@ -238,7 +238,7 @@ static void push_pg_type(lua_State *L, const pg_typeinfo *t, const char *default
 	}
 	const char *fields = NULL;
 	if (strncmp(attype, "interval ", 9) == 0) {
-		fields = fmt + 9;   /* "interval day to second(3)" */
+		fields = fmt + 9; /* "interval day to second(3)" */
 		attype[8] = '\0';
 	}
 	const struct pg_type *ty = NULL;
@@ -247,7 +247,8 @@ static void push_pg_type(lua_State *L, const pg_typeinfo *t, const char *default
 			ty = &pg_types[i];
 	/* an extension's type outside the search path: "ext.citext" */
 	for (size_t i = 0; i < sizeof pg_types / sizeof *pg_types && !ty && t->typname; i++)
-		if (strcmp(pg_types[i].attype, t->typname) == 0 && t->typtype && t->typtype[0] == 'b' &&
+		if (strcmp(pg_types[i].attype, t->typname) == 0 && t->typtype &&
+		    t->typtype[0] == 'b' &&
 		    (strcmp(t->typname, "citext") == 0 || strcmp(t->typname, "hstore") == 0))
 			ty = &pg_types[i];
 	if (!ty) {
@@ -284,12 +285,12 @@ static void push_pg_type(lua_State *L, const pg_typeinfo *t, const char *default
 		if (strcmp(attype, "bit varying") == 0)
 			lm_reflect_set_bool(L, "varying", 1);
 	} else if (strcmp(name, "JSON") == 0 || strcmp(name, "JSONB") == 0 ||
-		   strcmp(name, "HSTORE") == 0) {
+	           strcmp(name, "HSTORE") == 0) {
 		/* SQLAlchemy's repr shows astext_type=Text() / text_type=Text() */
 		lm_reflect_push_type(L, "Text", "sa");
 		lua_setfield(L, -2, strcmp(name, "HSTORE") == 0 ? "text_type" : "astext_type");
 	} else if (nargs > 0 && strcmp(name, "INTEGER") != 0 && strcmp(name, "BIGINT") != 0 &&
-		   strcmp(name, "SMALLINT") != 0) {
+	           strcmp(name, "SMALLINT") != 0) {
 		/* VARCHAR(n), CHAR(n), ...: the one positional argument */
 		lm_reflect_set_int(L, "length", args[0]);
 	}
@@ -301,16 +302,16 @@ static void push_pg_type(lua_State *L, const pg_typeinfo *t, const char *default
 
 typedef struct pg_table {
 	long long oid;
-	size_t index;          /* position in the Lua array of table values */
+	size_t index; /* position in the Lua array of table values */
 	const char *name;
-	const char *schema;    /* NULL for the default schema */
-	size_t col_from, col_to;   /* its rows in the columns result */
+	const char *schema;      /* NULL for the default schema */
+	size_t col_from, col_to; /* its rows in the columns result */
 } pg_table;
 
 /* What the constraint and index rows are resolved against. */
 typedef struct pg_lookup {
-	const lm_result *cols;       /* COLUMNS_SQL */
-	const lm_result *opclasses;  /* non-default operator classes: oid, name */
+	const lm_result *cols;      /* COLUMNS_SQL */
+	const lm_result *opclasses; /* non-default operator classes: oid, name */
 } pg_lookup;
 
 /* The numbers of "1 0 3" (int2vector, oidvector) or "{1,3}" (int2[]);
@@ -350,11 +351,16 @@ static pg_table *find_oid(pg_table *by_oid, size_t n, long long oid)
 static const char *fk_action(const char *code)
 {
 	switch (code ? code[0] : 'a') {
-	case 'r': return "RESTRICT";
-	case 'c': return "CASCADE";
-	case 'n': return "SET NULL";
-	case 'd': return "SET DEFAULT";
-	default: return NULL;   /* NO ACTION */
+	case 'r':
+		return "RESTRICT";
+	case 'c':
+		return "CASCADE";
+	case 'n':
+		return "SET NULL";
+	case 'd':
+		return "SET DEFAULT";
+	default:
+		return NULL; /* NO ACTION */
 	}
 }
 
@@ -418,35 +424,50 @@ static void mark_pk_columns(lua_State *L, int tbl, const char **cols, size_t n)
 
 /* Columns: one row per column, by table oid then attnum. */
 static const char *const COLUMNS_SQL =
-	"SELECT a.attrelid, a.attname, a.attnum, "
-	" format_type(et.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END), "
-	" et.typtype, et.typname, etn.nspname, et.oid, "
-	" CASE WHEN et.typcategory = 'A' THEN format_type(el.oid, "
-	"  CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END) END, "
-	" el.typtype, el.typname, eln.nspname, el.oid, "
-	" a.attnotnull OR (t.typtype = 'd' AND t.typnotnull), "
-	/* a default cannot refer to columns: deparsing it without its table
-	 * (relid 0) spares a relation lookup per column, 4 times faster */
-	" COALESCE(pg_get_expr(d.adbin, CASE WHEN a.attgenerated <> '' THEN d.adrelid ELSE 0 END), "
-	"  CASE WHEN t.typtype = 'd' THEN t.typdefault END), "
-	" a.attidentity::text, a.attgenerated::text, "
-	" CASE WHEN a.attcollation <> et.typcollation AND co.collname <> 'default' "
-	"  THEN co.collname END "
-	"FROM pg_attribute a "
-	"JOIN pg_type t ON t.oid = a.atttypid "
-	"JOIN pg_type et ON et.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
-	"JOIN pg_namespace etn ON etn.oid = et.typnamespace "
-	"LEFT JOIN pg_type el ON el.oid = et.typelem AND et.typcategory = 'A' "
-	"LEFT JOIN pg_namespace eln ON eln.oid = el.typnamespace "
-	"LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-	"LEFT JOIN pg_collation co ON co.oid = a.attcollation "
-	"WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped "
-	"ORDER BY a.attrelid, a.attnum";
+        "SELECT a.attrelid, a.attname, a.attnum, "
+        " format_type(et.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END), "
+        " et.typtype, et.typname, etn.nspname, et.oid, "
+        " CASE WHEN et.typcategory = 'A' THEN format_type(el.oid, "
+        "  CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END) END, "
+        " el.typtype, el.typname, eln.nspname, el.oid, "
+        " a.attnotnull OR (t.typtype = 'd' AND t.typnotnull), "
+        /* a default cannot refer to columns: deparsing it without its table
+         * (relid 0) spares a relation lookup per column, 4 times faster */
+        " COALESCE(pg_get_expr(d.adbin, CASE WHEN a.attgenerated <> '' THEN d.adrelid ELSE 0 END), "
+        "  CASE WHEN t.typtype = 'd' THEN t.typdefault END), "
+        " a.attidentity::text, a.attgenerated::text, "
+        " CASE WHEN a.attcollation <> et.typcollation AND co.collname <> 'default' "
+        "  THEN co.collname END "
+        "FROM pg_attribute a "
+        "JOIN pg_type t ON t.oid = a.atttypid "
+        "JOIN pg_type et ON et.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+        "JOIN pg_namespace etn ON etn.oid = et.typnamespace "
+        "LEFT JOIN pg_type el ON el.oid = et.typelem AND et.typcategory = 'A' "
+        "LEFT JOIN pg_namespace eln ON eln.oid = el.typnamespace "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+        "WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attrelid, a.attnum";
 
 enum {
-	COL_REL, COL_NAME, COL_ATTNUM, COL_FMT, COL_TYPTYPE, COL_TYPNAME, COL_TYPSCHEMA, COL_TYPOID,
-	COL_EFMT, COL_ETYPTYPE, COL_ETYPNAME, COL_ETYPSCHEMA, COL_ETYPOID, COL_NOTNULL,
-	COL_DEFAULT, COL_IDENTITY, COL_GENERATED, COL_COLLATION
+	COL_REL,
+	COL_NAME,
+	COL_ATTNUM,
+	COL_FMT,
+	COL_TYPTYPE,
+	COL_TYPNAME,
+	COL_TYPSCHEMA,
+	COL_TYPOID,
+	COL_EFMT,
+	COL_ETYPTYPE,
+	COL_ETYPNAME,
+	COL_ETYPSCHEMA,
+	COL_ETYPOID,
+	COL_NOTNULL,
+	COL_DEFAULT,
+	COL_IDENTITY,
+	COL_GENERATED,
+	COL_COLLATION
 };
 
 /* Comments and owned sequences come by separate queries, each on one
@@ -455,21 +476,30 @@ enum {
  * rescan pg_description once per column. Both are ordered by (oid, attnum);
  * attnum 0 is the table's own comment. */
 static const char *const COMMENTS_SQL =
-	"SELECT objoid, objsubid, description FROM pg_description "
-	"WHERE objoid = ANY($1::oid[]) AND classoid = 'pg_class'::regclass "
-	"ORDER BY objoid, objsubid";
+        "SELECT objoid, objsubid, description FROM pg_description "
+        "WHERE objoid = ANY($1::oid[]) AND classoid = 'pg_class'::regclass "
+        "ORDER BY objoid, objsubid";
 
 /* The sequences owned by a column: serial ('a') and identity ('i'). */
 static const char *const SEQUENCES_SQL =
-	"SELECT dep.refobjid, dep.refobjsubid, dep.deptype::text, s.seqstart, s.seqincrement, "
-	" s.seqmin, s.seqmax, s.seqcache, s.seqcycle "
-	"FROM pg_depend dep JOIN pg_sequence s ON s.seqrelid = dep.objid "
-	"WHERE dep.refclassid = 'pg_class'::regclass AND dep.refobjid = ANY($1::oid[]) "
-	" AND dep.classid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i') "
-	"ORDER BY dep.refobjid, dep.refobjsubid";
+        "SELECT dep.refobjid, dep.refobjsubid, dep.deptype::text, s.seqstart, s.seqincrement, "
+        " s.seqmin, s.seqmax, s.seqcache, s.seqcycle "
+        "FROM pg_depend dep JOIN pg_sequence s ON s.seqrelid = dep.objid "
+        "WHERE dep.refclassid = 'pg_class'::regclass AND dep.refobjid = ANY($1::oid[]) "
+        " AND dep.classid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i') "
+        "ORDER BY dep.refobjid, dep.refobjsubid";
 
-enum { SEQ_REL, SEQ_ATTNUM, SEQ_DEPTYPE, SEQ_START, SEQ_INC, SEQ_MIN, SEQ_MAX, SEQ_CACHE,
-       SEQ_CYCLE };
+enum {
+	SEQ_REL,
+	SEQ_ATTNUM,
+	SEQ_DEPTYPE,
+	SEQ_START,
+	SEQ_INC,
+	SEQ_MIN,
+	SEQ_MAX,
+	SEQ_CACHE,
+	SEQ_CYCLE
+};
 
 /* The first row of res (ordered by its first two columns) whose first two
  * columns are (a, b), or -1. */
@@ -524,23 +554,25 @@ static const char *opclass_name(const pg_lookup *lk, long long oid)
 }
 
 static void push_column(lm_reflect *r, const lm_result *res, size_t i, const char *default_schema,
-			const pg_enums *enums, const lm_result *comments, const lm_result *seqs)
+                        const pg_enums *enums, const lm_result *comments, const lm_result *seqs)
 {
-	long long rel = lm_reflect_int(res, i, COL_REL), attnum = lm_reflect_int(res, i, COL_ATTNUM);
+	long long rel = lm_reflect_int(res, i, COL_REL),
+	          attnum = lm_reflect_int(res, i, COL_ATTNUM);
 	long crow = find_row2(comments, rel, attnum), srow = find_row2(seqs, rel, attnum);
 	lua_State *L = r->L;
 	lua_createtable(L, 0, 12);
 	lm_reflect_set_str(L, "kind", "column");
 	lm_reflect_set_str(L, "name", lm_reflect_text(res, i, COL_NAME));
 	pg_typeinfo ti = {lm_reflect_text(res, i, COL_FMT), lm_reflect_text(res, i, COL_TYPTYPE),
-			  lm_reflect_text(res, i, COL_TYPNAME), lm_reflect_text(res, i, COL_TYPSCHEMA),
-			  lm_reflect_int(res, i, COL_TYPOID)};
+	                  lm_reflect_text(res, i, COL_TYPNAME),
+	                  lm_reflect_text(res, i, COL_TYPSCHEMA),
+	                  lm_reflect_int(res, i, COL_TYPOID)};
 	if (lm_reflect_text(res, i, COL_EFMT)) {
 		pg_typeinfo el = {lm_reflect_text(res, i, COL_EFMT),
-				  lm_reflect_text(res, i, COL_ETYPTYPE),
-				  lm_reflect_text(res, i, COL_ETYPNAME),
-				  lm_reflect_text(res, i, COL_ETYPSCHEMA),
-				  lm_reflect_int(res, i, COL_ETYPOID)};
+		                  lm_reflect_text(res, i, COL_ETYPTYPE),
+		                  lm_reflect_text(res, i, COL_ETYPNAME),
+		                  lm_reflect_text(res, i, COL_ETYPSCHEMA),
+		                  lm_reflect_int(res, i, COL_ETYPOID)};
 		lm_reflect_push_type(L, "ARRAY", "postgresql");
 		push_pg_type(L, &el, default_schema, enums);
 		lua_setfield(L, -2, "item_type");
@@ -552,8 +584,8 @@ static void push_column(lm_reflect *r, const lm_result *res, size_t i, const cha
 		lua_getfield(L, -1, "name");
 		const char *tn = lua_tostring(L, -1);
 		int stringy = tn && (strcmp(tn, "VARCHAR") == 0 || strcmp(tn, "CHAR") == 0 ||
-				     strcmp(tn, "TEXT") == 0 || strcmp(tn, "String") == 0 ||
-				     strcmp(tn, "CITEXT") == 0);
+		                     strcmp(tn, "TEXT") == 0 || strcmp(tn, "String") == 0 ||
+		                     strcmp(tn, "CITEXT") == 0);
 		lua_pop(L, 1);
 		if (stringy)
 			lm_reflect_set_str(L, "collation", collation);
@@ -603,30 +635,42 @@ static void push_column(lm_reflect *r, const lm_result *res, size_t i, const cha
 
 /* Constraints: primary key, unique, foreign key, check. */
 static const char *const CONSTRAINTS_SQL =
-	"SELECT k.conrelid, k.conname, k.contype::text, k.condeferrable, k.condeferred, "
-	" k.conkey::text, rn.nspname, rc.relname, "
-	/* the referred table may be outside the tables read: names here */
-	" CASE WHEN k.contype = 'f' THEN array(SELECT a.attname FROM unnest(k.confkey) "
-	"  WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = k.confrelid "
-	"  AND a.attnum = u.n ORDER BY u.o)::text[] END, "
-	" k.confupdtype::text, k.confdeltype::text, k.confmatchtype::text, "
-	/* pg_get_expr is 5 times faster than pg_get_constraintdef */
-	" CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid) END, k.convalidated "
-	"FROM pg_constraint k "
-	"LEFT JOIN pg_class rc ON rc.oid = k.confrelid "
-	"LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace "
-	"WHERE k.conrelid = ANY($1::oid[]) AND k.contype IN ('p', 'u', 'f', 'c') "
-	"ORDER BY k.conrelid, k.contype, k.conname";
+        "SELECT k.conrelid, k.conname, k.contype::text, k.condeferrable, k.condeferred, "
+        " k.conkey::text, rn.nspname, rc.relname, "
+        /* the referred table may be outside the tables read: names here */
+        " CASE WHEN k.contype = 'f' THEN array(SELECT a.attname FROM unnest(k.confkey) "
+        "  WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = k.confrelid "
+        "  AND a.attnum = u.n ORDER BY u.o)::text[] END, "
+        " k.confupdtype::text, k.confdeltype::text, k.confmatchtype::text, "
+        /* pg_get_expr is 5 times faster than pg_get_constraintdef */
+        " CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid) END, k.convalidated "
+        "FROM pg_constraint k "
+        "LEFT JOIN pg_class rc ON rc.oid = k.confrelid "
+        "LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace "
+        "WHERE k.conrelid = ANY($1::oid[]) AND k.contype IN ('p', 'u', 'f', 'c') "
+        "ORDER BY k.conrelid, k.contype, k.conname";
 
 enum {
-	CON_REL, CON_NAME, CON_TYPE, CON_DEFERRABLE, CON_DEFERRED, CON_COLS, CON_RSCHEMA,
-	CON_RTABLE, CON_RCOLS, CON_UPD, CON_DEL, CON_MATCH, CON_DEF, CON_VALIDATED
+	CON_REL,
+	CON_NAME,
+	CON_TYPE,
+	CON_DEFERRABLE,
+	CON_DEFERRED,
+	CON_COLS,
+	CON_RSCHEMA,
+	CON_RTABLE,
+	CON_RCOLS,
+	CON_UPD,
+	CON_DEL,
+	CON_MATCH,
+	CON_DEF,
+	CON_VALIDATED
 };
 
 /* Pushes one constraint row as a model value; returns 0 and pushes nothing
  * when include_name leaves it out. The primary key goes to the table. */
 static int push_constraint(lm_reflect *r, int tbl, const pg_table *t, const pg_lookup *lk,
-			   const lm_result *res, size_t i, const char *default_schema)
+                           const lm_result *res, size_t i, const char *default_schema)
 {
 	lua_State *L = r->L;
 	const char *type = lm_reflect_text(res, i, CON_TYPE);
@@ -704,26 +748,41 @@ static int push_constraint(lm_reflect *r, int tbl, const pg_table *t, const pg_l
 /* Indexes, with the constraint each backs; {nulls_not_distinct} is
  * replaced by the column (PostgreSQL 15) or by false. */
 static const char *const INDEXES_SQL =
-	"SELECT x.indrelid, i.relname, x.indisunique, x.indnkeyatts, x.indoption::text, "
-	/* column numbers (0 = an expression) and operator classes are
-	 * resolved by the reader: per-row subqueries would dominate */
-	" x.indkey::text, "
-	" CASE WHEN x.indexprs IS NOT NULL THEN array(SELECT pg_get_indexdef(x.indexrelid, n, true) "
-	"  FROM generate_series(1, x.indnkeyatts) n ORDER BY n)::text[] END, "
-	" x.indclass::text, "
-	" am.amname, pg_get_expr(x.indpred, x.indrelid), i.reloptions, {nulls_not_distinct}, "
-	" k.contype::text, k.conname, k.condeferrable, k.condeferred, "
-	" CASE WHEN k.contype = 'x' THEN array(SELECT o.oprname FROM unnest(k.conexclop) "
-	"  WITH ORDINALITY u(p, n) JOIN pg_operator o ON o.oid = u.p ORDER BY u.n)::text[] END "
-	"FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam "
-	"LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid "
-	" AND k.contype IN ('p', 'u', 'x') "
-	"WHERE x.indrelid = ANY($1::oid[]) "
-	"ORDER BY x.indrelid, i.relname";
+        "SELECT x.indrelid, i.relname, x.indisunique, x.indnkeyatts, x.indoption::text, "
+        /* column numbers (0 = an expression) and operator classes are
+         * resolved by the reader: per-row subqueries would dominate */
+        " x.indkey::text, "
+        " CASE WHEN x.indexprs IS NOT NULL THEN array(SELECT pg_get_indexdef(x.indexrelid, n, "
+        "true) "
+        "  FROM generate_series(1, x.indnkeyatts) n ORDER BY n)::text[] END, "
+        " x.indclass::text, "
+        " am.amname, pg_get_expr(x.indpred, x.indrelid), i.reloptions, {nulls_not_distinct}, "
+        " k.contype::text, k.conname, k.condeferrable, k.condeferred, "
+        " CASE WHEN k.contype = 'x' THEN array(SELECT o.oprname FROM unnest(k.conexclop) "
+        "  WITH ORDINALITY u(p, n) JOIN pg_operator o ON o.oid = u.p ORDER BY u.n)::text[] END "
+        "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam "
+        "LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid "
+        " AND k.contype IN ('p', 'u', 'x') "
+        "WHERE x.indrelid = ANY($1::oid[]) "
+        "ORDER BY x.indrelid, i.relname";
 
 enum {
-	IX_REL, IX_NAME, IX_UNIQUE, IX_NKEY, IX_OPTION, IX_KEYS, IX_EXPRS, IX_OPCLASS, IX_AM,
-	IX_PRED, IX_RELOPTIONS, IX_NND, IX_CONTYPE, IX_CONNAME, IX_DEFERRABLE, IX_DEFERRED,
+	IX_REL,
+	IX_NAME,
+	IX_UNIQUE,
+	IX_NKEY,
+	IX_OPTION,
+	IX_KEYS,
+	IX_EXPRS,
+	IX_OPCLASS,
+	IX_AM,
+	IX_PRED,
+	IX_RELOPTIONS,
+	IX_NND,
+	IX_CONTYPE,
+	IX_CONNAME,
+	IX_DEFERRABLE,
+	IX_DEFERRED,
 	IX_EXCLOPS
 };
 
@@ -741,7 +800,7 @@ static void push_element(lua_State *L, const char *text, const char *isexpr)
  * constraint (returns 2), or nothing (0: a primary key's or unique
  * constraint's index, or left out by include_name). */
 static int push_index(lm_reflect *r, const pg_table *t, const pg_lookup *lk, const lm_result *res,
-		      size_t i)
+                      size_t i)
 {
 	lua_State *L = r->L;
 	const char *contype = lm_reflect_text(res, i, IX_CONTYPE);
@@ -856,7 +915,7 @@ static int push_index(lm_reflect *r, const pg_table *t, const pg_lookup *lk, con
 	if (any_sorting)
 		lua_setfield(L, -2, "column_sorting");
 
-	lua_newtable(L);   /* dialect_kw */
+	lua_newtable(L); /* dialect_kw */
 	int nkw = 0;
 	if (pred) {
 		lm_reflect_push_text(L, pred);
@@ -927,11 +986,11 @@ int lm_reflect_pg(lm_reflect *r)
 	lua_State *L = r->L;
 	int base = lua_gettop(L);
 	lm_result *info = lm_reflect_query(
-		r,
-		"SELECT current_schema(), current_setting('server_version_num')::int, "
-		"array(SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' "
-		"AND nspname <> 'information_schema' ORDER BY nspname)::text[]",
-		NULL, 0);
+	        r,
+	        "SELECT current_schema(), current_setting('server_version_num')::int, "
+	        "array(SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' "
+	        "AND nspname <> 'information_schema' ORDER BY nspname)::text[]",
+	        NULL, 0);
 	if (!info)
 		return -1;
 	const char *default_schema = lm_reflect_text(info, 0, 0);
@@ -956,7 +1015,8 @@ int lm_reflect_pg(lm_reflect *r)
 		want[nwant++] = (char *)default_schema;
 	} else {
 		for (size_t i = 0; i < r->schemas.n; i++)
-			want[nwant++] = r->schemas.v[i][0] ? r->schemas.v[i] : (char *)default_schema;
+			want[nwant++] =
+			        r->schemas.v[i][0] ? r->schemas.v[i] : (char *)default_schema;
 	}
 	size_t kept = 0;
 	for (size_t i = 0; i < nwant; i++) {
@@ -971,14 +1031,14 @@ int lm_reflect_pg(lm_reflect *r)
 	/* array_position keeps the order of the schemas as asked */
 	const char *schemas_lit = text_array(r, want, nwant);
 	lm_value arg = {.type = LM_V_TEXT, .s = schemas_lit, .len = strlen(schemas_lit)};
-	lm_result *tables = lm_reflect_query(
-		r,
-		"SELECT c.oid, n.nspname, c.relname, "
-		"CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END "
-		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-		"WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1::text[]) "
-		"ORDER BY array_position($1::text[], n.nspname::text), c.relname",
-		&arg, 1);
+	lm_result *tables =
+	        lm_reflect_query(r,
+	                         "SELECT c.oid, n.nspname, c.relname, "
+	                         "CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END "
+	                         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+	                         "WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1::text[]) "
+	                         "ORDER BY array_position($1::text[], n.nspname::text), c.relname",
+	                         &arg, 1);
 	if (!tables)
 		goto fail;
 
@@ -1014,14 +1074,15 @@ int lm_reflect_pg(lm_reflect *r)
 	lm_value oarg = {.type = LM_V_TEXT, .s = oids_lit, .len = strlen(oids_lit)};
 
 	lm_result *enums_res = lm_reflect_query(
-		r, "SELECT enumtypid, enumlabel FROM pg_enum ORDER BY enumtypid, enumsortorder", NULL,
-		0);
+	        r, "SELECT enumtypid, enumlabel FROM pg_enum ORDER BY enumtypid, enumsortorder",
+	        NULL, 0);
 	if (!enums_res)
 		goto fail;
 	pg_enums enums = {enums_res};
 
 	lm_result *opclasses = lm_reflect_query(
-		r, "SELECT oid, opcname FROM pg_opclass WHERE NOT opcdefault ORDER BY oid", NULL, 0);
+	        r, "SELECT oid, opcname FROM pg_opclass WHERE NOT opcdefault ORDER BY oid", NULL,
+	        0);
 	if (!opclasses)
 		goto fail;
 	lm_result *comments = lm_reflect_query(r, COMMENTS_SQL, &oarg, 1);
@@ -1052,7 +1113,7 @@ int lm_reflect_pg(lm_reflect *r)
 		int tbl = lua_gettop(L);
 		for (size_t k = row; k < end; k++) {
 			if (!lm_reflect_include(r, lm_reflect_text(cols, k, COL_NAME), "column",
-						t->schema, t->name))
+			                        t->schema, t->name))
 				continue;
 			push_column(r, cols, k, default_schema, &enums, comments, seqs);
 			lm_reflect_add_column(L, tbl);

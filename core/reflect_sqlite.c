@@ -36,8 +36,8 @@ enum { TK_WORD, TK_IDENT, TK_STRING, TK_PUNCT };
 
 typedef struct token {
 	int type;
-	size_t start, end;   /* byte range in the SQL text, end exclusive */
-	const char *value;   /* word as written, or the unquoted name/string */
+	size_t start, end; /* byte range in the SQL text, end exclusive */
+	const char *value; /* word as written, or the unquoted name/string */
 } token;
 
 typedef struct tokens {
@@ -205,18 +205,18 @@ typedef struct parsed_constraint {
 	int kind;
 	const char *name;
 	names columns;
-	const char *sqltext;         /* CHECK */
-	const char *ref_table;       /* FOREIGN KEY */
+	const char *sqltext;   /* CHECK */
+	const char *ref_table; /* FOREIGN KEY */
 	names ref_columns;
-	int deferrable;              /* -1 unsaid, 0 NOT DEFERRABLE, 1 DEFERRABLE */
-	const char *initially;       /* "DEFERRED", "IMMEDIATE" or NULL */
-	int used;                    /* matched with a pragma row */
+	int deferrable;        /* -1 unsaid, 0 NOT DEFERRABLE, 1 DEFERRABLE */
+	const char *initially; /* "DEFERRED", "IMMEDIATE" or NULL */
+	int used;              /* matched with a pragma row */
 } parsed_constraint;
 
 typedef struct parsed_column {
 	const char *name;
 	const char *collation;
-	const char *computed;        /* the expression of GENERATED ... AS (...) */
+	const char *computed; /* the expression of GENERATED ... AS (...) */
 } parsed_column;
 
 typedef struct parsed_table {
@@ -240,7 +240,7 @@ static const parsed_column *parsed_col(const parsed_table *p, const char *name)
  * [[NOT] DEFERRABLE] [INITIALLY x]" from i (at REFERENCES) into c; returns
  * the index after it. */
 static size_t parse_references(lm_reflect *r, const tokens *t, size_t i, size_t end,
-			       parsed_constraint *c)
+                               parsed_constraint *c)
 {
 	i++;
 	if (i <= end && t->v[i].type != TK_PUNCT)
@@ -287,7 +287,7 @@ static parsed_constraint *new_constraint(parsed_table *p, int kind, const char *
 /* A table-level constraint: items[from..to] starts with CONSTRAINT,
  * PRIMARY, UNIQUE, CHECK or FOREIGN. */
 static void parse_table_constraint(lm_reflect *r, const tokens *t, size_t k, size_t to,
-				   parsed_table *p)
+                                   parsed_table *p)
 {
 	const char *name = NULL;
 	if (is_kw(t, k, "CONSTRAINT") && k + 1 <= to) {
@@ -313,13 +313,12 @@ static void parse_table_constraint(lm_reflect *r, const tokens *t, size_t k, siz
 }
 
 /* A column definition: name, type words, then column constraints. */
-static void parse_column_def(lm_reflect *r, const tokens *t, size_t k, size_t to,
-			     parsed_table *p)
+static void parse_column_def(lm_reflect *r, const tokens *t, size_t k, size_t to, parsed_table *p)
 {
 	parsed_column *col = &p->cols[p->ncols++];
 	memset(col, 0, sizeof *col);
 	col->name = t->v[k].value;
-	const char *pending = NULL;   /* CONSTRAINT name before a constraint */
+	const char *pending = NULL; /* CONSTRAINT name before a constraint */
 	size_t j = k + 1;
 	while (j <= to) {
 		if (is_kw(t, j, "CONSTRAINT") && j + 1 <= to) {
@@ -385,7 +384,7 @@ static parsed_table parse_create_table(lm_reflect *r, const char *sql)
 	tokens t = tokenize(r, sql);
 	size_t open = 0;
 	while (open < t.n && !is_punct(&t, open, '(')) {
-		if (is_kw(&t, open, "AS"))   /* CREATE TABLE ... AS SELECT: no definitions */
+		if (is_kw(&t, open, "AS")) /* CREATE TABLE ... AS SELECT: no definitions */
 			return p;
 		open++;
 	}
@@ -407,7 +406,7 @@ static parsed_table parse_create_table(lm_reflect *r, const char *sql)
 		if (k == close || (depth == 0 && is_punct(&t, k, ','))) {
 			if (start < k) {
 				static const char *const cons_words[] = {
-					"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"};
+				        "CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"};
 				int is_cons = 0;
 				for (size_t w = 0; w < sizeof cons_words / sizeof *cons_words; w++)
 					is_cons |= is_kw(&t, start, cons_words[w]);
@@ -477,31 +476,31 @@ static parsed_index parse_create_index(lm_reflect *r, const char *sql)
 static const struct sqlite_type {
 	const char *decl, *name, *arg1, *arg2;
 } sqlite_types[] = {
-	{"BIGINT", "BIGINT", NULL, NULL},
-	{"BLOB", "BLOB", "length", NULL},
-	{"BOOL", "BOOLEAN", NULL, NULL},
-	{"BOOLEAN", "BOOLEAN", NULL, NULL},
-	{"CHAR", "CHAR", "length", NULL},
-	{"DATE", "DATE", NULL, NULL},
-	{"DATE_CHAR", "DATE", NULL, NULL},
-	{"DATETIME", "DATETIME", NULL, NULL},
-	{"DATETIME_CHAR", "DATETIME", NULL, NULL},
-	{"DOUBLE", "FLOAT", "precision", NULL},
-	{"DECIMAL", "DECIMAL", "precision", "scale"},
-	{"FLOAT", "FLOAT", "precision", NULL},
-	{"INT", "INTEGER", NULL, NULL},
-	{"INTEGER", "INTEGER", NULL, NULL},
-	{"JSON", "JSON", NULL, NULL},
-	{"NUMERIC", "NUMERIC", "precision", "scale"},
-	{"REAL", "REAL", "precision", NULL},
-	{"SMALLINT", "SMALLINT", NULL, NULL},
-	{"TEXT", "TEXT", "length", NULL},
-	{"TIME", "TIME", NULL, NULL},
-	{"TIME_CHAR", "TIME", NULL, NULL},
-	{"TIMESTAMP", "TIMESTAMP", NULL, NULL},
-	{"VARCHAR", "VARCHAR", "length", NULL},
-	{"NVARCHAR", "NVARCHAR", "length", NULL},
-	{"NCHAR", "NCHAR", "length", NULL},
+        {"BIGINT", "BIGINT", NULL, NULL},
+        {"BLOB", "BLOB", "length", NULL},
+        {"BOOL", "BOOLEAN", NULL, NULL},
+        {"BOOLEAN", "BOOLEAN", NULL, NULL},
+        {"CHAR", "CHAR", "length", NULL},
+        {"DATE", "DATE", NULL, NULL},
+        {"DATE_CHAR", "DATE", NULL, NULL},
+        {"DATETIME", "DATETIME", NULL, NULL},
+        {"DATETIME_CHAR", "DATETIME", NULL, NULL},
+        {"DOUBLE", "FLOAT", "precision", NULL},
+        {"DECIMAL", "DECIMAL", "precision", "scale"},
+        {"FLOAT", "FLOAT", "precision", NULL},
+        {"INT", "INTEGER", NULL, NULL},
+        {"INTEGER", "INTEGER", NULL, NULL},
+        {"JSON", "JSON", NULL, NULL},
+        {"NUMERIC", "NUMERIC", "precision", "scale"},
+        {"REAL", "REAL", "precision", NULL},
+        {"SMALLINT", "SMALLINT", NULL, NULL},
+        {"TEXT", "TEXT", "length", NULL},
+        {"TIME", "TIME", NULL, NULL},
+        {"TIME_CHAR", "TIME", NULL, NULL},
+        {"TIMESTAMP", "TIMESTAMP", NULL, NULL},
+        {"VARCHAR", "VARCHAR", "length", NULL},
+        {"NVARCHAR", "NVARCHAR", "length", NULL},
+        {"NCHAR", "NCHAR", "length", NULL},
 };
 
 static const struct sqlite_type affinity_integer = {"", "INTEGER", NULL, NULL};
@@ -535,8 +534,8 @@ static void push_sqlite_type(lua_State *L, const char *decl, const char *collati
 	}
 	/* the leading words ([\w ]+) name the type; trailing blanks dropped */
 	size_t name_len = 0;
-	while (up[name_len] && (isalnum((unsigned char)up[name_len]) || up[name_len] == '_' ||
-				up[name_len] == ' '))
+	while (up[name_len] &&
+	       (isalnum((unsigned char)up[name_len]) || up[name_len] == '_' || up[name_len] == ' '))
 		name_len++;
 	char args[256] = "";
 	int has_args = up[name_len] == '(';
@@ -660,7 +659,7 @@ static const char *sql_for(lm_reflect *r, const char *tmpl, const char *qschema)
  * table value at tbl_idx. Columns: table, cid, name, type, notnull,
  * dflt_value, pk, hidden. */
 static void add_columns(lm_reflect *r, int tbl_idx, const sq_table *t, const char *schema,
-			const lm_result *cols, size_t from, size_t to)
+                        const lm_result *cols, size_t from, size_t to)
 {
 	lua_State *L = r->L;
 	/* primary key columns, in their pk position order */
@@ -685,7 +684,7 @@ static void add_columns(lm_reflect *r, int tbl_idx, const sq_table *t, const cha
 	for (size_t i = from; i < to; i++) {
 		const char *name = lm_reflect_text(cols, i, 2);
 		long long hidden = lm_reflect_int(cols, i, 7);
-		if (hidden == 1)   /* a virtual table's hidden column */
+		if (hidden == 1) /* a virtual table's hidden column */
 			continue;
 		if (!lm_reflect_include(r, name, "column", schema, t->name))
 			continue;
@@ -739,7 +738,7 @@ static int names_equal_ci(const names *a, const char *const *b, size_t nb)
 /* The unique and check constraints of the CREATE TABLE text, in the
  * order written. */
 static void add_parsed_constraints(lm_reflect *r, int tbl_idx, const sq_table *t,
-				   const char *schema)
+                                   const char *schema)
 {
 	lua_State *L = r->L;
 	for (size_t i = 0; i < t->parsed.ncons; i++) {
@@ -769,8 +768,8 @@ static void add_parsed_constraints(lm_reflect *r, int tbl_idx, const sq_table *t
 
 /* The primary key columns of table `name` (for a REFERENCES without
  * columns), from the columns result. */
-static void push_pk_of(lua_State *L, const sq_table *tables, size_t ntables,
-		       const lm_result *cols, const size_t *col_from, const char *name)
+static void push_pk_of(lua_State *L, const sq_table *tables, size_t ntables, const lm_result *cols,
+                       const size_t *col_from, const char *name)
 {
 	lua_newtable(L);
 	long ti = find_table(tables, ntables, name);
@@ -810,8 +809,8 @@ static const char *fk_action(const char *a)
  * the parsed text, matched on (columns, referred table, referred
  * columns). */
 static void add_foreign_keys(lm_reflect *r, int tbl_idx, sq_table *t, const char *schema,
-			     const lm_result *fks, size_t from, size_t to, const sq_table *tables,
-			     size_t ntables, const lm_result *cols, const size_t *col_from)
+                             const lm_result *fks, size_t from, size_t to, const sq_table *tables,
+                             size_t ntables, const lm_result *cols, const size_t *col_from)
 {
 	lua_State *L = r->L;
 	size_t gto = to;
@@ -836,9 +835,11 @@ static void add_foreign_keys(lm_reflect *r, int tbl_idx, sq_table *t, const char
 		for (size_t i = 0; i < t->parsed.ncons && !match; i++) {
 			parsed_constraint *c = &t->parsed.cons[i];
 			if (c->kind != C_FK || c->used || !c->ref_table ||
-			    ci_cmp(c->ref_table, rtable) != 0 || !names_equal_ci(&c->columns, lcols, n))
+			    ci_cmp(c->ref_table, rtable) != 0 ||
+			    !names_equal_ci(&c->columns, lcols, n))
 				continue;
-			if (has_rcols ? names_equal_ci(&c->ref_columns, rcols, n) : c->ref_columns.n == 0)
+			if (has_rcols ? names_equal_ci(&c->ref_columns, rcols, n)
+			              : c->ref_columns.n == 0)
 				match = c;
 		}
 		if (match)
@@ -883,7 +884,7 @@ static void add_foreign_keys(lm_reflect *r, int tbl_idx, sq_table *t, const char
  * unique, partial, seqno, cid, column name, desc, key, sql), one row per
  * index column, ordered by index name and seqno. */
 static void add_indexes(lm_reflect *r, int tbl_idx, const sq_table *t, const char *schema,
-			const lm_result *ixs, size_t from, size_t to)
+                        const lm_result *ixs, size_t from, size_t to)
 {
 	lua_State *L = r->L;
 	size_t i = from;
@@ -903,11 +904,11 @@ static void add_indexes(lm_reflect *r, int tbl_idx, const sq_table *t, const cha
 		lm_reflect_set_str(L, "table", t->name);
 		lm_reflect_set_str(L, "schema", schema);
 		lm_reflect_set_bool(L, "unique", (int)lm_reflect_int(ixs, first, 2));
-		lua_newtable(L);   /* columns */
+		lua_newtable(L); /* columns */
 		int sorted = 0;
 		lua_Integer n = 0;
 		for (size_t k = first; k < end; k++) {
-			if (!lm_reflect_int(ixs, k, 8))   /* the rowid after the key */
+			if (!lm_reflect_int(ixs, k, 8)) /* the rowid after the key */
 				continue;
 			long long seq = lm_reflect_int(ixs, k, 4);
 			long long cid = lm_reflect_int(ixs, k, 5);
@@ -915,8 +916,8 @@ static void add_indexes(lm_reflect *r, int tbl_idx, const sq_table *t, const cha
 				lua_pushstring(L, lm_reflect_text(ixs, k, 6));
 			} else {
 				const char *expr = seq >= 0 && (size_t)seq < pi.nitems
-							   ? pi.items[seq]
-							   : "rowid";
+				                           ? pi.items[seq]
+				                           : "rowid";
 				lm_reflect_push_text(L, expr);
 			}
 			lua_rawseti(L, -2, ++n);
@@ -931,8 +932,10 @@ static void add_indexes(lm_reflect *r, int tbl_idx, const sq_table *t, const cha
 					continue;
 				long long seq = lm_reflect_int(ixs, k, 4);
 				const char *key = lm_reflect_int(ixs, k, 5) >= 0
-							  ? lm_reflect_text(ixs, k, 6)
-						  : (seq >= 0 && (size_t)seq < pi.nitems ? pi.items[seq] : "rowid");
+				                          ? lm_reflect_text(ixs, k, 6)
+				                          : (seq >= 0 && (size_t)seq < pi.nitems
+				                                     ? pi.items[seq]
+				                                     : "rowid");
 				lua_createtable(L, 1, 0);
 				lua_pushliteral(L, "desc");
 				lua_rawseti(L, -2, 1);
@@ -970,11 +973,11 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 	lua_State *L = r->L;
 	const char *q = quote_ident(r, dbname);
 	lm_value arg = {.type = LM_V_TEXT, .s = dbname, .len = strlen(dbname)};
-	const char *master_sql = sql_for(
-		r,
-		"SELECT name, sql FROM {S}.sqlite_master WHERE type = 'table' "
-		"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-		q);
+	const char *master_sql =
+	        sql_for(r,
+	                "SELECT name, sql FROM {S}.sqlite_master WHERE type = 'table' "
+	                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+	                q);
 	lm_result *master = lm_reflect_query(r, master_sql, NULL, 0);
 	if (!master)
 		return -1;
@@ -988,40 +991,42 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 
 	/* ?1 is the schema name, as the table-valued pragmas take it */
 	lm_result *cols = lm_reflect_query(
-		r,
-		sql_for(r,
-			"SELECT m.name, p.cid, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk, "
-			"p.hidden FROM {S}.sqlite_master m JOIN pragma_table_xinfo(m.name, ?1) p "
-			"WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-			"ORDER BY m.name, p.cid",
-			q),
-		&arg, 1);
+	        r,
+	        sql_for(r,
+	                "SELECT m.name, p.cid, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk, "
+	                "p.hidden FROM {S}.sqlite_master m JOIN pragma_table_xinfo(m.name, ?1) p "
+	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	                "ORDER BY m.name, p.cid",
+	                q),
+	        &arg, 1);
 	if (!cols)
 		return -1;
 	lm_result *fks = lm_reflect_query(
-		r,
-		sql_for(r,
-			"SELECT m.name, f.id, f.seq, f.\"table\", f.\"from\", f.\"to\", f.on_update, "
-			"f.on_delete, f.\"match\" FROM {S}.sqlite_master m "
-			"JOIN pragma_foreign_key_list(m.name, ?1) f "
-			"WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-			"ORDER BY m.name, f.id DESC, f.seq",
-			q),
-		&arg, 1);
+	        r,
+	        sql_for(r,
+	                "SELECT m.name, f.id, f.seq, f.\"table\", f.\"from\", f.\"to\", "
+	                "f.on_update, "
+	                "f.on_delete, f.\"match\" FROM {S}.sqlite_master m "
+	                "JOIN pragma_foreign_key_list(m.name, ?1) f "
+	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	                "ORDER BY m.name, f.id DESC, f.seq",
+	                q),
+	        &arg, 1);
 	if (!fks)
 		return -1;
 	lm_result *ixs = lm_reflect_query(
-		r,
-		sql_for(r,
-			"SELECT m.name, il.name, il.\"unique\", il.partial, x.seqno, x.cid, x.name, "
-			"x.\"desc\", x.\"key\", im.sql FROM {S}.sqlite_master m "
-			"JOIN pragma_index_list(m.name, ?1) il "
-			"JOIN pragma_index_xinfo(il.name, ?1) x "
-			"LEFT JOIN {S}.sqlite_master im ON im.type = 'index' AND im.name = il.name "
-			"WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-			"AND il.origin = 'c' ORDER BY m.name, il.name, x.seqno",
-			q),
-		&arg, 1);
+	        r,
+	        sql_for(r,
+	                "SELECT m.name, il.name, il.\"unique\", il.partial, x.seqno, x.cid, "
+	                "x.name, "
+	                "x.\"desc\", x.\"key\", im.sql FROM {S}.sqlite_master m "
+	                "JOIN pragma_index_list(m.name, ?1) il "
+	                "JOIN pragma_index_xinfo(il.name, ?1) x "
+	                "LEFT JOIN {S}.sqlite_master im ON im.type = 'index' AND im.name = il.name "
+	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	                "AND il.origin = 'c' ORDER BY m.name, il.name, x.seqno",
+	                q),
+	        &arg, 1);
 	if (!ixs)
 		return -1;
 
@@ -1047,7 +1052,8 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 			int tbl = lua_gettop(L);
 			add_columns(r, tbl, t, schema, cols, crow2, cend);
 			add_parsed_constraints(r, tbl, t, schema);
-			add_foreign_keys(r, tbl, t, schema, fks, frow, fend, tables, n, cols, col_from);
+			add_foreign_keys(r, tbl, t, schema, fks, frow, fend, tables, n, cols,
+			                 col_from);
 			add_indexes(r, tbl, t, schema, ixs, irow, iend);
 			if (t->parsed.autoincrement || t->parsed.without_rowid) {
 				lua_newtable(L);

@@ -19,8 +19,8 @@
 
 #include <limits.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,14 +97,14 @@ static void bs_zero(word *b, size_t n)
 /* ---- the map ----------------------------------------------------------- */
 
 typedef struct node {
-	ivec down;       /* versioned down revisions, declared order */
-	ivec deps;       /* depends_on resolved to revisions */
-	ivec normdeps;   /* deps not already deps of an ancestor */
-	ivec ndown;      /* down + normdeps, deduplicated: Alembic's _normalized_down_revisions */
-	ivec alldown;    /* down + deps, deduplicated: _all_down_revisions */
-	ivec next;       /* versioned children, map order */
-	ivec allnext;    /* children incl. dependents, map order */
-	lm_strv labels;  /* branch labels after propagation */
+	ivec down;      /* versioned down revisions, declared order */
+	ivec deps;      /* depends_on resolved to revisions */
+	ivec normdeps;  /* deps not already deps of an ancestor */
+	ivec ndown;     /* down + normdeps, deduplicated: Alembic's _normalized_down_revisions */
+	ivec alldown;   /* down + deps, deduplicated: _all_down_revisions */
+	ivec next;      /* versioned children, map order */
+	ivec allnext;   /* children incl. dependents, map order */
+	lm_strv labels; /* branch labels after propagation */
 } node;
 
 struct lm_revmap {
@@ -118,18 +118,18 @@ struct lm_revmap {
 	const char **keys;
 	size_t *keyrev;
 	size_t nkeys;
-	size_t *slots;        /* open addressing, key index + 1, 0 = empty */
+	size_t *slots; /* open addressing, key index + 1, 0 = empty */
 	size_t nslots;
-	size_t *sorted;       /* key indices in byte order, for prefix lookups */
-	size_t base_values;   /* map values with no down_revision, label keys included */
+	size_t *sorted;     /* key indices in byte order, for prefix lookups */
+	size_t base_values; /* map values with no down_revision, label keys included */
 
 	ivec heads, real_heads, bases, real_bases;
 
 	/* Caches, filled lazily by const queries (single-threaded use). */
-	size_t lin_rev;       /* lineage (ancestors and descendants) of one revision */
+	size_t lin_rev; /* lineage (ancestors and descendants) of one revision */
 	int lin_deps;
 	word *lin_bits;
-	ivec oa_key;          /* ancestors of a set of "other heads" */
+	ivec oa_key; /* ancestors of a set of "other heads" */
 	word *oa_bits;
 	int oa_valid;
 };
@@ -137,16 +137,16 @@ struct lm_revmap {
 /* ---- errors ------------------------------------------------------------ */
 
 enum {
-	RE_RESOLUTION = 1,  /* ResolutionError: the CLI says "Can't locate revision ..." */
-	RE_MULTIPLE_HEADS,  /* MultipleHeads */
-	RE_RANGE,           /* RangeNotAncestorError */
-	RE_REVISION,        /* RevisionError: message printed as is */
-	RE_INTERNAL,        /* where Alembic crashes (AssertionError, KeyError) */
+	RE_RESOLUTION = 1, /* ResolutionError: the CLI says "Can't locate revision ..." */
+	RE_MULTIPLE_HEADS, /* MultipleHeads */
+	RE_RANGE,          /* RangeNotAncestorError */
+	RE_REVISION,       /* RevisionError: message printed as is */
+	RE_INTERNAL,       /* where Alembic crashes (AssertionError, KeyError) */
 };
 
 static struct {
 	int kind;
-	char *arg;          /* ResolutionError / MultipleHeads argument */
+	char *arg; /* ResolutionError / MultipleHeads argument */
 	char *msg;
 } rerr;
 
@@ -173,9 +173,9 @@ static int fail(int kind, const char *arg, const char *fmt, ...)
 /* How one command words Alembic's exceptions (ScriptDirectory.
  * _catch_revision_errors and its arguments at that call site). */
 typedef struct cli_ctx {
-	const char *ancestor;        /* "upgrade"/"downgrade": "Destination X is not a valid ..." */
+	const char *ancestor; /* "upgrade"/"downgrade": "Destination X is not a valid ..." */
 	const char *start, *end;
-	const char *multiple_heads;  /* full replacement message, or NULL */
+	const char *multiple_heads; /* full replacement message, or NULL */
 } cli_ctx;
 
 static int report(const cli_ctx *c)
@@ -192,19 +192,21 @@ static int report(const cli_ctx *c)
 			lm_error_set("%s", c->multiple_heads);
 		} else {
 			const char *a = c->end ? c->end : (rerr.arg ? rerr.arg : "None");
-			lm_error_set("Multiple head revisions are present for given argument '%s'; "
-				     "please specify a specific target revision, '<branchname>@%s' to "
-				     "narrow to a specific head, or 'heads' for all heads", a, a);
+			lm_error_set(
+			        "Multiple head revisions are present for given argument '%s'; "
+			        "please specify a specific target revision, '<branchname>@%s' to "
+			        "narrow to a specific head, or 'heads' for all heads",
+			        a, a);
 		}
 		break;
 	case RE_RANGE:
 		if (c->ancestor)
 			lm_error_set("Destination %s is not a valid %s target from current head(s)",
-				     c->end ? c->end : "", c->ancestor);
+			             c->end ? c->end : "", c->ancestor);
 		else
 			lm_error_set("Requested range %s:%s does not refer to ancestor/descendant "
-				     "revisions along the same branch",
-				     c->start ? c->start : "base", c->end ? c->end : "base");
+			             "revisions along the same branch",
+			             c->start ? c->start : "base", c->end ? c->end : "base");
 		break;
 	default:
 		lm_error_set("%s", rerr.msg ? rerr.msg : "revision map error");
@@ -365,22 +367,27 @@ static const char *rid(const lm_revmap *m, size_t i)
 /* ---- traversal ------------------------------------------------------- */
 
 enum rel {
-	ANC_DEPS,     /* _normalized_down_revisions */
-	ANC_NODEPS,   /* _versioned_down_revisions */
-	ANC_ALL,      /* _all_down_revisions */
-	DESC_DEPS,    /* _all_nextrev */
-	DESC_NODEPS,  /* nextrev */
+	ANC_DEPS,    /* _normalized_down_revisions */
+	ANC_NODEPS,  /* _versioned_down_revisions */
+	ANC_ALL,     /* _all_down_revisions */
+	DESC_DEPS,   /* _all_nextrev */
+	DESC_NODEPS, /* nextrev */
 };
 
 static const ivec *edges(const lm_revmap *m, size_t i, int rel)
 {
 	const node *d = &m->nodes[i];
 	switch (rel) {
-	case ANC_DEPS: return &d->ndown;
-	case ANC_NODEPS: return &d->down;
-	case ANC_ALL: return &d->alldown;
-	case DESC_DEPS: return &d->allnext;
-	default: return &d->next;
+	case ANC_DEPS:
+		return &d->ndown;
+	case ANC_NODEPS:
+		return &d->down;
+	case ANC_ALL:
+		return &d->alldown;
+	case DESC_DEPS:
+		return &d->allnext;
+	default:
+		return &d->next;
 	}
 }
 
@@ -388,7 +395,7 @@ static const ivec *edges(const lm_revmap *m, size_t i, int rel)
  * depth-first from a stack as Alembic's _iterate_related_revisions does;
  * `order` (may be NULL) receives revisions in the order Alembic yields them. */
 static void reach(const lm_revmap *m, const size_t *starts, size_t nstarts, int rel, word *seen,
-		  ivec *order)
+                  ivec *order)
 {
 	ivec stack = {0};
 	for (size_t s = 0; s < nstarts; s++) {
@@ -445,9 +452,10 @@ static int reach_checked(const lm_revmap *m, const ivec *starts, int rel, word *
 					lm_buf_puts(&b, ", ");
 				lm_buf_puts(&b, rid(m, overlaps.v[i]));
 			}
-			rc = fail(RE_REVISION, NULL,
-				  "Requested revision %s overlaps with other requested revisions %s",
-				  rid(m, t), lm_buf_str(&b));
+			rc = fail(
+			        RE_REVISION, NULL,
+			        "Requested revision %s overlaps with other requested revisions %s",
+			        rid(m, t), lm_buf_str(&b));
 			lm_buf_dispose(&b);
 		}
 	}
@@ -611,7 +619,8 @@ static void normalize_deps(lm_revmap *m)
 		 * order); sort by id for one reproducible order. */
 		for (size_t a = 1; a < d->normdeps.n; a++)
 			for (size_t b = a; b > 0 && strcmp(rid(m, d->normdeps.v[b - 1]),
-							   rid(m, d->normdeps.v[b])) > 0; b--) {
+			                                   rid(m, d->normdeps.v[b])) > 0;
+			     b--) {
 				size_t t = d->normdeps.v[b - 1];
 				d->normdeps.v[b - 1] = d->normdeps.v[b];
 				d->normdeps.v[b] = t;
@@ -714,7 +723,7 @@ int lm_revmap_build(lm_revmap *m)
 		}
 		if (b.len) {
 			lm_error_set("Character(s) '%s' not allowed in revision identifier '%s'",
-				     lm_buf_str(&b), r->id);
+			             lm_buf_str(&b), r->id);
 			lm_buf_dispose(&b);
 			return -1;
 		}
@@ -745,8 +754,9 @@ int lm_revmap_build(lm_revmap *m)
 		for (size_t k = 0; k < l->n; k++) {
 			size_t kk = key_find(m, l->v[k]);
 			if (kk != REF_NONE) {
-				lm_error_set("Branch name '%s' in revision %s already used by revision %s",
-					     l->v[k], m->revs[i].id, rid(m, m->keyrev[kk]));
+				lm_error_set("Branch name '%s' in revision %s already used by "
+				             "revision %s",
+				             l->v[k], m->revs[i].id, rid(m, m->keyrev[kk]));
 				return -1;
 			}
 			key_add(m, l->v[k], i);
@@ -762,7 +772,7 @@ int lm_revmap_build(lm_revmap *m)
 			size_t kk = key_find(m, r->depends.v[k]);
 			if (kk == REF_NONE) {
 				lm_error_set("Revision %s referenced from %s is not present",
-					     r->depends.v[k], r->id);
+				             r->depends.v[k], r->id);
 				return -1;
 			}
 			iv_push(&d->deps, m->keyrev[kk]);
@@ -775,7 +785,7 @@ int lm_revmap_build(lm_revmap *m)
 			size_t j = rev_find(m, r->down.v[k]);
 			if (j == REF_NONE) {
 				lm_error_set("Revision %s referenced from %s is not present",
-					     r->down.v[k], r->id);
+				             r->down.v[k], r->id);
 				return -1;
 			}
 			iv_push(&d->down, j);
@@ -897,7 +907,7 @@ void lm_revinfo_dispose(lm_revinfo *info)
  * head/heads become revision ids, base nothing, anything else stays a name. */
 typedef struct rnum {
 	lm_strv ids;
-	char *label;    /* NULL when absent or empty */
+	char *label; /* NULL when absent or empty */
 } rnum;
 
 static void rnum_dispose(rnum *r)
@@ -908,7 +918,7 @@ static void rnum_dispose(rnum *r)
 }
 
 static int filter_for_lineage(const lm_revmap *m, const size_t *t, size_t nt, const char *check,
-			      int deps, ivec *out);
+                              int deps, ivec *out);
 
 /* Alembic's get_current_head(label): the one versioned head (on the branch). */
 static int current_head(const lm_revmap *m, const char *label, size_t *out)
@@ -923,8 +933,8 @@ static int current_head(const lm_revmap *m, const char *label, size_t *out)
 	}
 	if (rc == 0 && hs.n > 1) {
 		char *arg = label ? lm_sprintf("%s@head", label) : lm_strdup("head");
-		rc = fail(RE_MULTIPLE_HEADS, arg, "Multiple heads are present for given argument '%s'",
-			  arg);
+		rc = fail(RE_MULTIPLE_HEADS, arg,
+		          "Multiple heads are present for given argument '%s'", arg);
 		free(arg);
 	}
 	if (rc == 0)
@@ -995,7 +1005,7 @@ static int rev_for_ident(const lm_revmap *m, const char *s, const char *branch, 
 /* Alembic's filter_for_lineage: the targets related (ancestor or
  * descendant) to what `check` names; all of them when it names nothing. */
 static int filter_for_lineage(const lm_revmap *m, const size_t *t, size_t nt, const char *check,
-			      int deps, ivec *out)
+                              int deps, ivec *out)
 {
 	rnum rn;
 	if (resolve_number(m, check, &rn) < 0)
@@ -1112,16 +1122,17 @@ static int rev_for_ident(const lm_revmap *m, const char *s, const char *branch, 
 		if (!keys.n) {
 			iv_free(&keys);
 			return fail(RE_RESOLUTION, s, "No such revision or branch '%s'%s", s,
-				    strlen(s) < 4 ? "; please ensure at least four characters are "
-						    "present for partial revision identifier matches"
-						  : "");
+			            strlen(s) < 4
+			                    ? "; please ensure at least four characters are "
+			                      "present for partial revision identifier matches"
+			                    : "");
 		}
 		if (keys.n > 1) {
 			lm_buf b = {0};
 			for (size_t i = 0; i < keys.n && i < 3; i++)
 				lm_buf_printf(&b, "%s'%s'", i ? ", " : "", m->keys[keys.v[i]]);
-			int rc = fail(RE_RESOLUTION, s, "Multiple revisions start with '%s': %s...", s,
-				      lm_buf_str(&b));
+			int rc = fail(RE_RESOLUTION, s, "Multiple revisions start with '%s': %s...",
+			              s, lm_buf_str(&b));
 			lm_buf_dispose(&b);
 			iv_free(&keys);
 			return rc;
@@ -1130,8 +1141,8 @@ static int rev_for_ident(const lm_revmap *m, const char *s, const char *branch, 
 		iv_free(&keys);
 	}
 	if (branch_rev != REF_NONE && !bs_get(lineage(m, branch_rev, 0), r))
-		return fail(RE_RESOLUTION, s, "Revision %s is not a member of branch '%s'", rid(m, r),
-			    branch);
+		return fail(RE_RESOLUTION, s, "Revision %s is not a member of branch '%s'",
+		            rid(m, r), branch);
 	*out = r;
 	return 0;
 }
@@ -1161,7 +1172,7 @@ static int parse_pyint(const char *s, long long *v)
 }
 
 static int walk(const lm_revmap *m, size_t start, long long steps, const char *label,
-		int no_overwalk, size_t *out);
+                int no_overwalk, size_t *out);
 
 /* Alembic's get_revisions for one identifier; appends to out, which may get
  * REF_BASE / REF_NONE from "-N" walks. */
@@ -1201,8 +1212,8 @@ static int get_revision(const lm_revmap *m, const char *id, size_t *out)
 		return -1;
 	int rc;
 	if (rn.ids.n > 1)
-		rc = fail(RE_MULTIPLE_HEADS, id, "Multiple heads are present for given argument '%s'",
-			  id);
+		rc = fail(RE_MULTIPLE_HEADS, id,
+		          "Multiple heads are present for given argument '%s'", id);
 	else
 		rc = rev_for_ident(m, rn.ids.n ? rn.ids.v[0] : NULL, rn.label, out);
 	rnum_dispose(&rn);
@@ -1214,11 +1225,11 @@ static int get_revision(const lm_revmap *m, const char *id, size_t *out)
  * Running out gives REF_NONE with no_overwalk, else where the walk stopped;
  * a step with several choices is "Ambiguous walk". */
 static int walk(const lm_revmap *m, size_t start, long long steps, const char *label,
-		int no_overwalk, size_t *out)
+                int no_overwalk, size_t *out)
 {
 	size_t cur = start;
-	unsigned long long count = steps < 0 ? (unsigned long long)(-(steps + 1)) + 1
-					     : (unsigned long long)steps;
+	unsigned long long count =
+	        steps < 0 ? (unsigned long long)(-(steps + 1)) + 1 : (unsigned long long)steps;
 	ivec kids = {0};
 	int rc = 0;
 	for (unsigned long long s = 0; s < count; s++) {
@@ -1294,7 +1305,8 @@ static int rel_tail(const char *s, relm *out)
 		j++;
 	out->symbol = i ? lm_strndup(s, i) : NULL;
 	out->relstr = lm_strndup(s + i, j - i);
-	out->rel = strtoll(out->relstr, NULL, 10); /* saturates, as good as Python's big ints here */
+	out->rel =
+	        strtoll(out->relstr, NULL, 10); /* saturates, as good as Python's big ints here */
 	return 1;
 }
 
@@ -1321,7 +1333,7 @@ static long long llabs_sat(long long v)
  * walk) goes to, given the current rows `cur`. Entries may be REF_NONE or
  * REF_BASE where a relative target walks off the graph. */
 static int parse_upgrade_target(const lm_revmap *m, const lm_strv *cur, const char *target,
-				int no_overwalk, ivec *targets)
+                                int no_overwalk, ivec *targets)
 {
 	relm rm;
 	if (!rel_match(target, &rm))
@@ -1370,23 +1382,27 @@ static int parse_upgrade_target(const lm_revmap *m, const lm_strv *cur, const ch
 			start_s = cur->v[0];
 		}
 		if (rc == 0 && nstart > 1)
-			rc = fail(RE_REVISION, NULL, "Ambiguous upgrade from multiple current revisions");
+			rc = fail(RE_REVISION, NULL,
+			          "Ambiguous upgrade from multiple current revisions");
 		if (rc == 0 && start_s)
 			rc = get_revision(m, start_s, &start);
 		if (rc == 0)
 			rc = walk(m, start, rm.rel, rm.label, no_overwalk, &r);
 		if (rc == 0 && r == REF_NONE)
-			rc = fail(RE_REVISION, NULL, "Relative revision %s didn't produce %lld migrations",
-				  rm.relstr, llabs_sat(rm.rel));
+			rc = fail(RE_REVISION, NULL,
+			          "Relative revision %s didn't produce %lld migrations", rm.relstr,
+			          llabs_sat(rm.rel));
 	} else if (rm.rel > 0) {
 		rc = get_revision(m, rm.symbol, &start);
 		if (rc == 0)
 			rc = walk(m, start, rm.rel, rm.label, no_overwalk, &r);
 	} else if (!rm.symbol) {
-		rc = fail(RE_REVISION, NULL, "Relative revision %lld didn't produce %lld migrations",
-			  rm.rel, llabs_sat(rm.rel));
+		rc = fail(RE_REVISION, NULL,
+		          "Relative revision %lld didn't produce %lld migrations", rm.rel,
+		          llabs_sat(rm.rel));
 	} else {
-		char *s = rm.label ? lm_sprintf("%s@%s", rm.label, rm.symbol) : lm_strdup(rm.symbol);
+		char *s =
+		        rm.label ? lm_sprintf("%s@%s", rm.label, rm.symbol) : lm_strdup(rm.symbol);
 		rc = get_revision(m, s, &start);
 		free(s);
 		if (rc == 0)
@@ -1426,14 +1442,14 @@ static int all_current(const lm_revmap *m, const lm_strv *rows, ivec *out)
 }
 
 static const char multiple_heads_warning[] =
-	"downgrade -1 from multiple heads is ambiguous; this usage will be disallowed in a future "
-	"release.";
+        "downgrade -1 from multiple heads is ambiguous; this usage will be disallowed in a future "
+        "release.";
 
 /* Alembic's _parse_downgrade_target: the revision a downgrade goes to
  * (REF_NONE or REF_BASE for base) and the branch it is restricted to. */
 static int parse_downgrade_target(const lm_revmap *m, const lm_strv *cur, const char *target,
-				  int no_overwalk, char **label_out, size_t *rev_out,
-				  lm_strv *warnings)
+                                  int no_overwalk, char **label_out, size_t *rev_out,
+                                  lm_strv *warnings)
 {
 	*label_out = NULL;
 	relm rm;
@@ -1448,8 +1464,9 @@ static int parse_downgrade_target(const lm_revmap *m, const lm_strv *cur, const 
 	}
 	if (rm.rel >= 0) {
 		if (!rm.symbol) {
-			rc = fail(RE_REVISION, NULL, "Relative revision %s didn't produce %lld migrations",
-				  rm.relstr, llabs_sat(rm.rel));
+			rc = fail(RE_REVISION, NULL,
+			          "Relative revision %s didn't produce %lld migrations", rm.relstr,
+			          llabs_sat(rm.rel));
 		} else {
 			rc = get_revision(m, rm.symbol, &start);
 			if (rc == 0)
@@ -1499,16 +1516,19 @@ static int parse_downgrade_target(const lm_revmap *m, const lm_strv *cur, const 
 		}
 		if (rc == 0 && picked.n != 1)
 			rc = fail(RE_INTERNAL, NULL,
-				  "Relative downgrade '%s' needs exactly one current revision on branch "
-				  "'%s'; %zu found", target, label, picked.n);
+			          "Relative downgrade '%s' needs exactly one current revision on "
+			          "branch "
+			          "'%s'; %zu found",
+			          target, label, picked.n);
 		if (rc == 0)
 			symbol = lm_strdup(picked.v[0]);
 		iv_free(&revs);
 		lm_strv_dispose(&picked);
 	} else if (!symbol) {
 		if (!cur->n) {
-			rc = fail(RE_REVISION, NULL, "Relative revision %s didn't produce %lld migrations",
-				  rm.relstr, llabs_sat(rm.rel));
+			rc = fail(RE_REVISION, NULL,
+			          "Relative revision %s didn't produce %lld migrations", rm.relstr,
+			          llabs_sat(rm.rel));
 		} else {
 			for (size_t i = 1; i < cur->n; i++) {
 				if (strcmp(cur->v[i], cur->v[0]) != 0) {
@@ -1532,8 +1552,9 @@ static int parse_downgrade_target(const lm_revmap *m, const lm_strv *cur, const 
 		rc = walk(m, start, rm.rel, NULL, no_overwalk, &r);
 	if (rc == 0 && r == REF_NONE) {
 		if (relative_revision)
-			rc = fail(RE_REVISION, NULL, "Relative revision %s didn't produce %lld migrations",
-				  rm.relstr, llabs_sat(rm.rel));
+			rc = fail(RE_REVISION, NULL,
+			          "Relative revision %s didn't produce %lld migrations", rm.relstr,
+			          llabs_sat(rm.rel));
 		else
 			rc = fail(RE_REVISION, NULL, "Walked too far");
 	}
@@ -1552,7 +1573,7 @@ static int parse_downgrade_target(const lm_revmap *m, const lm_strv *cur, const 
 
 typedef struct topo_head {
 	size_t rev;
-	word *anc;   /* rev and all its ancestors (with dependencies) */
+	word *anc; /* rev and all its ancestors (with dependencies) */
 } topo_head;
 
 static word *ancestors_of(const lm_revmap *m, size_t r)
@@ -1594,7 +1615,7 @@ static int topo_sort(const lm_revmap *m, word *todo, const ivec *heads, ivec *ou
 			if (j != idx && bs_get(h[j].anc, cand))
 				break;
 		if (j < nh) {
-			idx = j;  /* a pending head descends from cand: it goes first */
+			idx = j; /* a pending head descends from cand: it goes first */
 			continue;
 		}
 		if (bs_get(todo, cand)) {
@@ -1639,8 +1660,9 @@ static int topo_sort(const lm_revmap *m, word *todo, const ivec *heads, ivec *ou
 	for (size_t i = 0; i < m->n; i++)
 		if (bs_get(todo, i))
 			return fail(RE_INTERNAL, NULL,
-				    "Revision %s can't be ordered: it is not reachable from the "
-				    "requested revisions", rid(m, i));
+			            "Revision %s can't be ordered: it is not reachable from the "
+			            "requested revisions",
+			            rid(m, i));
 	return 0;
 }
 
@@ -1650,10 +1672,10 @@ static char *doc_of(const lm_revision *r);
 
 typedef struct sim {
 	const lm_revmap *m;
-	word *in;       /* the rows, as revisions */
-	ivec rows;      /* the same, as a list (order irrelevant) */
-	lm_step *step;  /* where ops are recorded */
-	lm_buf what;    /* the step, for messages */
+	word *in;      /* the rows, as revisions */
+	ivec rows;     /* the same, as a list (order irrelevant) */
+	lm_step *step; /* where ops are recorded */
+	lm_buf what;   /* the step, for messages */
 } sim;
 
 static void step_op(lm_step *st, lm_vop_kind kind, const char *from, const char *to)
@@ -1689,8 +1711,9 @@ static int sim_insert(sim *s, size_t v)
 	step_op(s->step, LM_VOP_INSERT, NULL, rid(s->m, v));
 	if (bs_get(s->in, v))
 		return fail(RE_INTERNAL, NULL,
-			    "Can't run %s: revision %s would be inserted into the version table "
-			    "twice", lm_buf_str(&s->what), rid(s->m, v));
+		            "Can't run %s: revision %s would be inserted into the version table "
+		            "twice",
+		            lm_buf_str(&s->what), rid(s->m, v));
 	rows_add(s, v);
 	return 0;
 }
@@ -1700,8 +1723,9 @@ static int sim_delete(sim *s, size_t v)
 	step_op(s->step, LM_VOP_DELETE, rid(s->m, v), NULL);
 	if (!bs_get(s->in, v))
 		return fail(RE_INTERNAL, NULL,
-			    "Can't run %s: revision %s would be deleted from the version table "
-			    "but is not in it", lm_buf_str(&s->what), rid(s->m, v));
+		            "Can't run %s: revision %s would be deleted from the version table "
+		            "but is not in it",
+		            lm_buf_str(&s->what), rid(s->m, v));
 	rows_remove(s, v);
 	return 0;
 }
@@ -1711,12 +1735,13 @@ static int sim_update(sim *s, size_t from, size_t to)
 	step_op(s->step, LM_VOP_UPDATE, rid(s->m, from), rid(s->m, to));
 	if (bs_get(s->in, to))
 		return fail(RE_INTERNAL, NULL,
-			    "Can't run %s: revision %s is already in the version table",
-			    lm_buf_str(&s->what), rid(s->m, to));
+		            "Can't run %s: revision %s is already in the version table",
+		            lm_buf_str(&s->what), rid(s->m, to));
 	if (!bs_get(s->in, from))
 		return fail(RE_INTERNAL, NULL,
-			    "Can't run %s: revision %s would be updated in the version table but "
-			    "is not in it", lm_buf_str(&s->what), rid(s->m, from));
+		            "Can't run %s: revision %s would be updated in the version table but "
+		            "is not in it",
+		            lm_buf_str(&s->what), rid(s->m, from));
 	rows_remove(s, from);
 	rows_add(s, to);
 	return 0;
@@ -1762,7 +1787,7 @@ static int sim_revision(sim *s, size_t r, int upgrade)
 		for (size_t i = 0; i < dn->n; i++)
 			present += (size_t)bs_get(s->in, dn->v[i]);
 		if (!present)
-			return sim_insert(s, r);  /* a base, or a new branch */
+			return sim_insert(s, r); /* a base, or a new branch */
 		if (dn->n > 1 && present > 1) {
 			/* A merge: one row is updated, the others deleted,
 			 * leaving alone parents that other rows still imply. */
@@ -1774,7 +1799,7 @@ static int sim_revision(sim *s, size_t r, int upgrade)
 			int rc = 0;
 			if (!from.n)
 				rc = fail(RE_INTERNAL, NULL, "Can't run %s: no row to merge",
-					  lm_buf_str(&s->what));
+				          lm_buf_str(&s->what));
 			for (size_t i = 0; rc == 0 && i + 1 < from.n; i++)
 				rc = sim_delete(s, from.v[i]);
 			if (rc == 0)
@@ -1794,7 +1819,7 @@ static int sim_revision(sim *s, size_t r, int upgrade)
 					iv_push(&to, dn->v[i]);
 			int rc = 0;
 			if (!to.n) {
-				rc = sim_delete(s, r);  /* a base, or parents still implied */
+				rc = sim_delete(s, r); /* a base, or parents still implied */
 			} else if (dn->n > 1) {
 				/* An unmerge: parents come back as rows. */
 				for (size_t i = 0; rc == 0 && i + 1 < to.n; i++)
@@ -1821,8 +1846,9 @@ static int sim_revision(sim *s, size_t r, int upgrade)
 			}
 		if (cnt != 1)
 			return fail(RE_INTERNAL, NULL,
-				    "Can't run %s: can't do an UPDATE because downrevision is ambiguous",
-				    lm_buf_str(&s->what));
+			            "Can't run %s: can't do an UPDATE because downrevision is "
+			            "ambiguous",
+			            lm_buf_str(&s->what));
 	}
 	return upgrade ? sim_update(s, down, r) : sim_update(s, r, down);
 }
@@ -1929,7 +1955,7 @@ static void sim_dispose(sim *s)
 /* Turns an ordered list of revisions into migration steps, simulating the
  * version table from `rows`. */
 static int plan_revisions(const lm_revmap *m, const ivec *order, int upgrade, const ivec *rows,
-			  lm_plan *out)
+                          lm_plan *out)
 {
 	sim s;
 	sim_init(&s, m, rows);
@@ -1960,7 +1986,7 @@ static int rows_resolve(const lm_revmap *m, const lm_strv *rows, ivec *out)
 	for (size_t i = 0; i < out->n; i++)
 		if (out->v[i] >= m->n)
 			return fail(RE_INTERNAL, NULL, "Version table row '%s' is not a revision",
-				    rows->v[0]);
+			            rows->v[0]);
 	return 0;
 }
 
@@ -1981,20 +2007,20 @@ static int not_built(const lm_revmap *m)
 }
 
 int lm_revmap_plan_upgrade(const lm_revmap *m, const lm_strv *current, const char *target,
-			   lm_plan *out)
+                           lm_plan *out)
 {
 	memset(out, 0, sizeof *out);
 	if (not_built(m))
 		return -1;
-	cli_ctx c = {.ancestor = "upgrade",
-		     .end = target};
+	cli_ctx c = {.ancestor = "upgrade", .end = target};
 	ivec targets = {0}, cur = {0}, order = {0};
 	word *need = bs_new(m->n), *have = bs_new(m->n);
 	int rc = parse_upgrade_target(m, current, target, 1, &targets);
 	for (size_t i = 0; rc == 0 && i < targets.n; i++)
 		if (targets.v[i] >= m->n)
 			rc = fail(RE_INTERNAL, NULL,
-				  "Destination %s is beyond the ends of the revision graph", target);
+			          "Destination %s is beyond the ends of the revision graph",
+			          target);
 	if (rc == 0)
 		rc = reach_checked(m, &targets, ANC_DEPS, need);
 	if (rc == 0)
@@ -2021,13 +2047,12 @@ int lm_revmap_plan_upgrade(const lm_revmap *m, const lm_strv *current, const cha
 }
 
 int lm_revmap_plan_downgrade(const lm_revmap *m, const lm_strv *current, const char *target,
-			     lm_plan *out)
+                             lm_plan *out)
 {
 	memset(out, 0, sizeof *out);
 	if (not_built(m))
 		return -1;
-	cli_ctx c = {.ancestor = "downgrade",
-		     .end = target};
+	cli_ctx c = {.ancestor = "downgrade", .end = target};
 	char *label = NULL;
 	size_t trev = REF_NONE;
 	ivec roots = {0}, heads = {0}, order = {0};
@@ -2039,7 +2064,7 @@ int lm_revmap_plan_downgrade(const lm_revmap *m, const lm_strv *current, const c
 			trev = REF_NONE;
 			for (size_t i = 0; i < m->bases.n; i++)
 				iv_push(&roots, m->bases.v[i]);
-			nroots = m->base_values;  /* Alembic counts label keys too */
+			nroots = m->base_values; /* Alembic counts label keys too */
 		} else {
 			const ivec *nx = &m->nodes[trev].next;
 			for (size_t i = 0; i < nx->n; i++)
@@ -2059,8 +2084,9 @@ int lm_revmap_plan_downgrade(const lm_revmap *m, const lm_strv *current, const c
 				roots.n = w;
 				free(anc);
 				if (!roots.n)
-					rc = fail(RE_REVISION, NULL,
-						  "Not a valid downgrade target from current heads");
+					rc = fail(
+					        RE_REVISION, NULL,
+					        "Not a valid downgrade target from current heads");
 			}
 		}
 	}
@@ -2095,13 +2121,13 @@ int lm_revmap_plan_downgrade(const lm_revmap *m, const lm_strv *current, const c
 }
 
 int lm_revmap_plan_stamp(const lm_revmap *m, const lm_strv *current, const lm_strv *targets,
-			 int purge, lm_plan *out)
+                         int purge, lm_plan *out)
 {
 	memset(out, 0, sizeof *out);
 	if (not_built(m))
 		return -1;
 	cli_ctx c = {.multiple_heads = "Multiple heads are present; please specify a single target "
-				       "revision"};
+	                               "revision"};
 	static const lm_strv no_rows;
 	const lm_strv *rows = purge ? &no_rows : current;
 	lm_strv base_only = {0};
@@ -2133,7 +2159,8 @@ int lm_revmap_plan_stamp(const lm_revmap *m, const lm_strv *current, const lm_st
 		ivec from = {0}, to = {0};
 		int upgrade = 1, branch_move = 0;
 		if (d == REF_BASE) {
-			rc = fail(RE_INTERNAL, NULL, "Can't stamp 'base' reached by a relative walk");
+			rc = fail(RE_INTERNAL, NULL,
+			          "Can't stamp 'base' reached by a relative walk");
 			break;
 		}
 		if (d == REF_NONE) {
@@ -2154,7 +2181,7 @@ int lm_revmap_plan_stamp(const lm_revmap *m, const lm_strv *current, const lm_st
 			continue;
 		}
 		if (iv_has(&filtered, d))
-			continue;  /* already a row */
+			continue; /* already a row */
 		int below = 0, above = 0;
 		bs_zero(rel, m->n);
 		reach(m, &d, 1, DESC_DEPS, rel, NULL);
@@ -2165,8 +2192,8 @@ int lm_revmap_plan_stamp(const lm_revmap *m, const lm_strv *current, const lm_st
 		for (size_t k = 0; k < filtered.n; k++)
 			above |= bs_get(rel, filtered.v[k]);
 		if (below && above) {
-			rc = fail(RE_INTERNAL, NULL, "Can't stamp %s: rows lie both above and below it",
-				  rid(m, d));
+			rc = fail(RE_INTERNAL, NULL,
+			          "Can't stamp %s: rows lie both above and below it", rid(m, d));
 			break;
 		}
 		if (below || above) {
@@ -2175,7 +2202,7 @@ int lm_revmap_plan_stamp(const lm_revmap *m, const lm_strv *current, const lm_st
 				iv_push(&from, filtered.v[k]);
 			upgrade = !below;
 		} else {
-			branch_move = 1;  /* a lineage without a row: new branch */
+			branch_move = 1; /* a lineage without a row: new branch */
 		}
 		iv_push(&to, d);
 		lm_step *st = plan_step(out);
@@ -2223,7 +2250,8 @@ int lm_revmap_walk(const lm_revmap *m, const char *lower, const char *upper, lm_
 	int rc = parse_upgrade_target(m, &cur_s, upper, 0, &targets);
 	for (size_t i = 0; rc == 0 && i < targets.n; i++)
 		if (targets.v[i] >= m->n)
-			rc = fail(RE_INTERNAL, NULL, "Range end %s is beyond the revision graph", upper);
+			rc = fail(RE_INTERNAL, NULL, "Range end %s is beyond the revision graph",
+			          upper);
 	const char *at = strchr(lower, '@');
 	if (rc == 0 && at) {
 		/* "branch@..." as the lower bound keeps only that branch's targets. */
@@ -2234,7 +2262,8 @@ int lm_revmap_walk(const lm_revmap *m, const char *lower, const char *upper, lm_
 			const lm_strv *l = &m->nodes[br].labels;
 			if (l->n != 1) {
 				rc = fail(RE_INTERNAL, NULL,
-					  "Revision %s does not have exactly one branch label", branch);
+				          "Revision %s does not have exactly one branch label",
+				          branch);
 			} else {
 				free(branch);
 				branch = lm_strdup(l->v[0]);
@@ -2245,7 +2274,8 @@ int lm_revmap_walk(const lm_revmap *m, const char *lower, const char *upper, lm_
 			size_t w = 0;
 			for (size_t i = 0; i < targets.n; i++) {
 				size_t t = targets.v[i];
-				if (lm_strv_contains(&m->nodes[t].labels, branch) && !bs_get(kept, t)) {
+				if (lm_strv_contains(&m->nodes[t].labels, branch) &&
+				    !bs_get(kept, t)) {
 					bs_set(kept, t);
 					targets.v[w++] = t;
 				}
@@ -2261,8 +2291,8 @@ int lm_revmap_walk(const lm_revmap *m, const char *lower, const char *upper, lm_
 		rc = get_revisions(m, lower, &cur);
 	for (size_t i = 0; rc == 0 && i < cur.n; i++)
 		if (cur.v[i] != REF_NONE && (cur.v[i] >= m->n || !bs_get(need, cur.v[i])))
-			rc = fail(RE_RANGE, NULL, "Revision %s is not an ancestor of revision %s", lower,
-				  upper);
+			rc = fail(RE_RANGE, NULL, "Revision %s is not an ancestor of revision %s",
+			          lower, upper);
 	if (rc == 0 && cur.n && cur.v[0] == REF_NONE) {
 		/* A relative lower bound that walked off: Alembic parses it again
 		 * as a downgrade target from the upper bound. */
@@ -2277,7 +2307,8 @@ int lm_revmap_walk(const lm_revmap *m, const char *lower, const char *upper, lm_
 		free(low);
 		low = NULL;
 		if (rc == 0 && r == REF_NONE)
-			rc = fail(RE_INTERNAL, NULL, "Range start %s is beyond the revision graph", lower);
+			rc = fail(RE_INTERNAL, NULL, "Range start %s is beyond the revision graph",
+			          lower);
 		if (rc == 0 && r != REF_BASE) {
 			iv_push(&cur, r);
 			low = lm_strdup(rid(m, r));
@@ -2285,7 +2316,8 @@ int lm_revmap_walk(const lm_revmap *m, const char *lower, const char *upper, lm_
 	}
 	for (size_t i = 0; rc == 0 && i < cur.n; i++)
 		if (cur.v[i] >= m->n)
-			rc = fail(RE_INTERNAL, NULL, "Range start %s is beyond the revision graph", lower);
+			rc = fail(RE_INTERNAL, NULL, "Range start %s is beyond the revision graph",
+			          lower);
 	if (rc == 0)
 		rc = reach_checked(m, &cur, ANC_DEPS, have);
 	if (rc == 0) {
@@ -2296,7 +2328,8 @@ int lm_revmap_walk(const lm_revmap *m, const char *lower, const char *upper, lm_
 			rc = get_revisions(m, low, &incl);
 		for (size_t i = 0; rc == 0 && i < incl.n; i++) {
 			if (incl.v[i] >= m->n)
-				rc = fail(RE_INTERNAL, NULL, "Range start %s is not a revision", lower);
+				rc = fail(RE_INTERNAL, NULL, "Range start %s is not a revision",
+				          lower);
 			else
 				bs_set(need, incl.v[i]);
 		}
@@ -2353,7 +2386,8 @@ int lm_revmap_resolve(const lm_revmap *m, const char *ident, lm_strv *out)
 	int rc = get_revisions(m, ident, &v);
 	for (size_t i = 0; rc == 0 && i < v.n; i++)
 		if (v.v[i] >= m->n)
-			rc = fail(RE_RESOLUTION, ident, "Relative revision %s walks off the graph", ident);
+			rc = fail(RE_RESOLUTION, ident, "Relative revision %s walks off the graph",
+			          ident);
 	if (rc == 0)
 		ids_out(m, &v, out);
 	iv_free(&v);
@@ -2395,7 +2429,7 @@ static char *longdoc(const lm_revision *r)
 	while (*d == ' ' || *d == '\t' || *d == '\n' || *d == '\r' || *d == '\f' || *d == '\v')
 		d++;
 	while (e > d && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r' ||
-			 e[-1] == '\f' || e[-1] == '\v'))
+	                 e[-1] == '\f' || e[-1] == '\v'))
 		e--;
 	return lm_strndup(d, (size_t)(e - d));
 }
@@ -2431,7 +2465,7 @@ static void put_down(const lm_revmap *m, lm_buf *out, size_t i)
 
 /* Alembic's Script._head_only. */
 static void head_only(const lm_revmap *m, size_t i, int branches, int doc, int parents, int tree,
-		      int current, lm_buf *out)
+                      int current, lm_buf *out)
 {
 	const lm_revision *r = &m->revs[i];
 	const node *d = &m->nodes[i];
@@ -2475,8 +2509,8 @@ static void log_entry(const lm_revmap *m, size_t i, int current, lm_buf *out)
 	const lm_revision *r = &m->revs[i];
 	const node *d = &m->nodes[i];
 	lm_buf_printf(out, "Rev: %s%s%s%s%s\n", r->id, d->next.n ? "" : " (head)",
-		      d->next.n > 1 ? " (branchpoint)" : "", d->down.n > 1 ? " (mergepoint)" : "",
-		      current ? " (current)" : "");
+	              d->next.n > 1 ? " (branchpoint)" : "", d->down.n > 1 ? " (mergepoint)" : "",
+	              current ? " (current)" : "");
 	lm_buf_puts(out, d->down.n > 1 ? "Merges: " : "Parent: ");
 	put_down(m, out, i);
 	lm_buf_putc(out, '\n');
@@ -2541,7 +2575,7 @@ void lm_revmap_format_current(const lm_revmap *m, const lm_revision *r, int verb
 }
 
 void lm_revmap_format_history(const lm_revmap *m, const lm_revision *r, int verbose,
-			      const lm_strv *current, lm_buf *out)
+                              const lm_strv *current, lm_buf *out)
 {
 	int cur = current && lm_strv_contains(current, r->id);
 	if (verbose) {
@@ -2554,7 +2588,7 @@ void lm_revmap_format_history(const lm_revmap *m, const lm_revision *r, int verb
 }
 
 void lm_revmap_format_show(const lm_revmap *m, const lm_revision *r, const lm_strv *current,
-			   lm_buf *out)
+                           lm_buf *out)
 {
 	log_entry(m, index_of(m, r), current && lm_strv_contains(current, r->id), out);
 	lm_buf_putc(out, '\n');

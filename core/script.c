@@ -67,7 +67,8 @@ int lm_script_dir_open(lm_config *cfg, const char *section, lm_script_dir *out)
 	out->dir = lm_path_abs(loc);
 	if (!lm_is_dir(out->dir)) {
 		lm_error_set("Path doesn't exist: '%s'.  Please use the 'init' command to create a "
-			     "new scripts folder.", out->dir);
+		             "new scripts folder.",
+		             out->dir);
 		lm_script_dir_dispose(out);
 		return -1;
 	}
@@ -88,7 +89,7 @@ int lm_script_dir_open(lm_config *cfg, const char *section, lm_script_dir *out)
 	out->timezone = tz && *tz ? lm_strdup(tz) : NULL;
 	const char *rec = lm_config_get(cfg, section, "recursive_version_locations");
 	out->recursive = rec && (strcmp(rec, "true") == 0 || strcmp(rec, "True") == 0 ||
-				 strcmp(rec, "1") == 0 || strcmp(rec, "yes") == 0);
+	                         strcmp(rec, "1") == 0 || strcmp(rec, "yes") == 0);
 	return 0;
 }
 
@@ -119,7 +120,7 @@ static int list_dir(const char *dir, int recursive, lm_strv *out)
 {
 	DIR *d = opendir(dir);
 	if (!d)
-		return 0;   /* a missing versions folder holds no revisions */
+		return 0; /* a missing versions folder holds no revisions */
 	lm_strv files = {0}, subdirs = {0};
 	struct dirent *e;
 	while ((e = readdir(d))) {
@@ -234,7 +235,7 @@ static int long_bracket(const char *p)
 static char *read_long(scanner *s, int level)
 {
 	s->p += level + 2;
-	if (*s->p == '\n') {   /* Lua drops a first newline */
+	if (*s->p == '\n') { /* Lua drops a first newline */
 		s->p++;
 		s->line++;
 	}
@@ -401,8 +402,8 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 		int at_line_start = s.p == text || s.p[-1] == '\n';
 		for (int i = 0; at_line_start && i < 4; i++) {
 			nlen = strlen(names[i]);
-			if (strncmp(s.p, names[i], nlen) == 0 && !isalnum((unsigned char)s.p[nlen]) &&
-			    s.p[nlen] != '_') {
+			if (strncmp(s.p, names[i], nlen) == 0 &&
+			    !isalnum((unsigned char)s.p[nlen]) && s.p[nlen] != '_') {
 				which = i;
 				break;
 			}
@@ -418,8 +419,10 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 				if (!read_value(&s, &vals)) {
 					lm_strv_dispose(&vals);
 					s.line = line;
-					char *m = lm_sprintf("%s must be nil, a string or a list of strings "
-							     "written literally", names[which]);
+					char *m = lm_sprintf(
+					        "%s must be nil, a string or a list of strings "
+					        "written literally",
+					        names[which]);
 					scan_error(&s, m);
 					free(m);
 					goto fail;
@@ -436,7 +439,11 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 					have_rev = 1;
 					lm_strv_dispose(&vals);
 					break;
-				case 1: lm_strv_dispose(&r->down); r->down = vals; have_down = 1; break;
+				case 1:
+					lm_strv_dispose(&r->down);
+					r->down = vals;
+					have_down = 1;
+					break;
 				case 2:
 					lm_strv_dispose(&r->labels);
 					r->labels = vals;
@@ -472,12 +479,14 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 	}
 	if (!have_rev) {
 		lm_error_set("%s: no 'revision = \"...\"' line: a revision file must name its "
-			     "revision", path);
+		             "revision",
+		             path);
 		goto fail;
 	}
 	if (!have_down) {
 		lm_error_set("%s: no 'down_revision = ...' line (use down_revision = nil for a "
-			     "first revision)", path);
+		             "first revision)",
+		             path);
 		goto fail;
 	}
 	return 0;

@@ -15,13 +15,13 @@
 #include "util.h"
 
 typedef struct lm_script_dir {
-	char *dir;                   /* script_location, absolute */
-	lm_strv version_locations;   /* absolute folders, in configured order */
-	char *file_template;         /* "%(rev)s_%(slug)s" by default */
-	int truncate_slug_length;    /* 40 by default */
-	char *timezone;              /* NULL when not configured */
-	int recursive;               /* recursive_version_locations */
-	lm_revmap *map;              /* NULL until lm_script_dir_load */
+	char *dir;                 /* script_location, absolute */
+	lm_strv version_locations; /* absolute folders, in configured order */
+	char *file_template;       /* "%(rev)s_%(slug)s" by default */
+	int truncate_slug_length;  /* 40 by default */
+	char *timezone;            /* NULL when not configured */
+	int recursive;             /* recursive_version_locations */
+	lm_revmap *map;            /* NULL until lm_script_dir_load */
 } lm_script_dir;
 
 /* Reads the script-directory settings of a config section. Fails with

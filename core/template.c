@@ -26,7 +26,8 @@ char *lm_rev_id(void)
 		struct timeval tv;
 		gettimeofday(&tv, NULL);
 		unsigned long long x = ((unsigned long long)tv.tv_sec * 1000003ULL) ^
-				       ((unsigned long long)tv.tv_usec << 20) ^ (unsigned long long)getpid();
+		                       ((unsigned long long)tv.tv_usec << 20) ^
+		                       (unsigned long long)getpid();
 		for (size_t i = 0; i < sizeof raw; i++)
 			raw[i] = (unsigned char)(x >> (8 * i));
 	}
@@ -243,7 +244,8 @@ char *lm_file_name(const char *tmpl, const char *rev, const char *slug, const lm
 			num = m->tm.tm_sec;
 		else {
 			lm_error_set("Unknown file_template token %%(%s)s: luamig knows rev, slug, "
-				     "epoch, year, month, day, hour, minute, second", name);
+			             "epoch, year, month, day, hour, minute, second",
+			             name);
 			lm_buf_dispose(&b);
 			return NULL;
 		}
@@ -304,7 +306,7 @@ char *lm_render(const char *text, const lm_vars *vars, const char *source)
 			const char *val = name ? lm_vars_get(vars, name) : NULL;
 			if (!val) {
 				lm_error_set("%s:%d: unknown template variable ${%s}", source, line,
-					     name ? name : "");
+				             name ? name : "");
 				free(name);
 				lm_buf_dispose(&b);
 				return NULL;
@@ -325,11 +327,21 @@ char *lm_lua_quote(const char *s)
 	lm_buf_putc(&b, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '"': lm_buf_puts(&b, "\\\""); break;
-		case '\\': lm_buf_puts(&b, "\\\\"); break;
-		case '\n': lm_buf_puts(&b, "\\n"); break;
-		case '\r': lm_buf_puts(&b, "\\r"); break;
-		case '\t': lm_buf_puts(&b, "\\t"); break;
+		case '"':
+			lm_buf_puts(&b, "\\\"");
+			break;
+		case '\\':
+			lm_buf_puts(&b, "\\\\");
+			break;
+		case '\n':
+			lm_buf_puts(&b, "\\n");
+			break;
+		case '\r':
+			lm_buf_puts(&b, "\\r");
+			break;
+		case '\t':
+			lm_buf_puts(&b, "\\t");
+			break;
 		default:
 			if (*p < 0x20)
 				lm_buf_printf(&b, "\\%03d", *p);

@@ -24,8 +24,8 @@ char *lm_slug(const char *message, int truncate_len);
 typedef struct lm_moment {
 	struct tm tm;
 	long usec;
-	long utcoff;       /* seconds east of UTC */
-	int has_tz;        /* a timezone was configured: print the offset */
+	long utcoff; /* seconds east of UTC */
+	int has_tz;  /* a timezone was configured: print the offset */
 	time_t epoch;
 } lm_moment;
 
@@ -41,7 +41,7 @@ char *lm_moment_format(const lm_moment *m);
  * "%(month).2d", "%(slug)s"). NULL with the error slot set on an unknown
  * token or a bad format. */
 char *lm_file_name(const char *file_template, const char *rev, const char *slug,
-		   const lm_moment *m);
+                   const lm_moment *m);
 
 /* A name → value list for template rendering. */
 typedef struct lm_vars {

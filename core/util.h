@@ -47,7 +47,10 @@ void lm_buf_printf(lm_buf *b, const char *fmt, ...) LM_PRINTF(2, 3);
 /* Returns the string (never NULL) and leaves the buffer empty; the caller owns it. */
 char *lm_buf_detach(lm_buf *b);
 void lm_buf_dispose(lm_buf *b);
-static inline const char *lm_buf_str(const lm_buf *b) { return b->data ? b->data : ""; }
+static inline const char *lm_buf_str(const lm_buf *b)
+{
+	return b->data ? b->data : "";
+}
 
 /* A growable array of owned strings. Zero-initialise to use. */
 typedef struct lm_strv {
@@ -56,8 +59,8 @@ typedef struct lm_strv {
 	size_t cap;
 } lm_strv;
 
-void lm_strv_push(lm_strv *sv, const char *s);     /* copies s */
-void lm_strv_push_own(lm_strv *sv, char *s);       /* takes s */
+void lm_strv_push(lm_strv *sv, const char *s); /* copies s */
+void lm_strv_push_own(lm_strv *sv, char *s);   /* takes s */
 int lm_strv_contains(const lm_strv *sv, const char *s);
 void lm_strv_dispose(lm_strv *sv);
 

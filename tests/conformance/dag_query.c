@@ -30,11 +30,21 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
 		default:
 			if (*p < 0x20)
 				fprintf(f, "\\u%04x", *p);
@@ -122,9 +132,10 @@ static void print_plan(const lm_plan *p)
 		fputs(",\"ops\":[", stdout);
 		for (size_t k = 0; k < s->nops; k++) {
 			const lm_vop *op = &s->ops[k];
-			char *t = op->kind == LM_VOP_INSERT   ? lm_sprintf("insert %s", op->to)
-				  : op->kind == LM_VOP_DELETE ? lm_sprintf("delete %s", op->from)
-							      : lm_sprintf("update %s %s", op->from, op->to);
+			char *t = op->kind == LM_VOP_INSERT ? lm_sprintf("insert %s", op->to)
+			          : op->kind == LM_VOP_DELETE
+			                  ? lm_sprintf("delete %s", op->from)
+			                  : lm_sprintf("update %s %s", op->from, op->to);
 			if (k)
 				fputc(',', stdout);
 			json_str(stdout, t);
@@ -171,7 +182,7 @@ static void format_query(lm_revmap *m, char **f, size_t nf)
 		rc = lm_revmap_walk(m, f[4], f[5], &v);
 		for (size_t i = 0; rc == 0 && i < v.n; i++)
 			lm_revmap_format_history(m, lm_revmap_get(m, v.v[i]), verbose,
-						 indicate ? &rows : NULL, &b);
+			                         indicate ? &rows : NULL, &b);
 	} else if (!strcmp(op, "show")) {
 		parse_list(nf > 3 ? f[3] : NULL, &rows);
 		if (!strcmp(f[2], "current")) {
@@ -249,7 +260,8 @@ static void query(lm_revmap *m, char **f, size_t nf)
 			json_strv(stdout, &in.resolved_deps);
 			fputs(",\"normalized_down_revisions\":", stdout);
 			json_strv(stdout, &in.normalized_down);
-			printf(",\"is_head\":%s,\"is_real_head\":%s,\"is_base\":%s,\"is_real_base\":%s,"
+			printf(",\"is_head\":%s,\"is_real_head\":%s,\"is_base\":%s,\"is_real_"
+			       "base\":%s,"
 			       "\"is_branch_point\":%s,\"is_real_branch_point\":%s,"
 			       "\"is_merge_point\":%s}",
 			       in.is_head ? "true" : "false", in.is_real_head ? "true" : "false",
@@ -329,7 +341,8 @@ static void query(lm_revmap *m, char **f, size_t nf)
 			rc = lm_revmap_plan_downgrade(m, &cur, f[3], &p);
 		} else {
 			parse_list(f[3], &targets);
-			rc = lm_revmap_plan_stamp(m, &cur, &targets, nf > 4 && !strcmp(f[4], "1"), &p);
+			rc = lm_revmap_plan_stamp(m, &cur, &targets, nf > 4 && !strcmp(f[4], "1"),
+			                          &p);
 		}
 		if (rc < 0)
 			json_error(stdout, &p.warnings);

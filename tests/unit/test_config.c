@@ -7,23 +7,22 @@
 #include "config.h"
 #include "util.h"
 
-static const char *INI =
-	"# a comment\n"
-	"; another\n"
-	"[DEFAULT]\n"
-	"shared = from-default\n"
-	"\n"
-	"[luamig]\n"
-	"script_location = %(here)s/migrations\n"
-	"file_template = %%(rev)s_%%(slug)s\n"
-	"URL: sqlite:///%(name)s.db\n"
-	"name = app\n"
-	"version_locations = %(here)s/a\n"
-	"    %(here)s/b\n"
-	"empty =\n"
-	"\n"
-	"[other]\n"
-	"key = value with = sign\n";
+static const char *INI = "# a comment\n"
+                         "; another\n"
+                         "[DEFAULT]\n"
+                         "shared = from-default\n"
+                         "\n"
+                         "[luamig]\n"
+                         "script_location = %(here)s/migrations\n"
+                         "file_template = %%(rev)s_%%(slug)s\n"
+                         "URL: sqlite:///%(name)s.db\n"
+                         "name = app\n"
+                         "version_locations = %(here)s/a\n"
+                         "    %(here)s/b\n"
+                         "empty =\n"
+                         "\n"
+                         "[other]\n"
+                         "key = value with = sign\n";
 
 static void test_sections_and_keys(void)
 {
@@ -94,7 +93,7 @@ static void test_recursive_reference_stops(void)
 	lm_config *c = lm_config_parse("[a]\nx = %(y)s\ny = %(x)s\n", "r.ini");
 	CHECK(c);
 	const char *v = lm_config_get(c, "a", "x");
-	CHECK(v != NULL);   /* bounded, no hang, no crash */
+	CHECK(v != NULL); /* bounded, no hang, no crash */
 	lm_config_free(c);
 }
 

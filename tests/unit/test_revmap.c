@@ -12,14 +12,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                         \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			failures++;                                              \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);           \
-			fprintf(stderr, __VA_ARGS__);                            \
-			fputc('\n', stderr);                                     \
-		}                                                                \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			failures++;                                                                \
+			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                            \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+		}                                                                                  \
 	} while (0)
 
 /* Splits "a b c" (spaces) into a list; "" is the empty list. */
@@ -44,7 +44,7 @@ static char *joined(const lm_strv *v)
 
 /* One revision: id, down revisions, labels, depends_on (space-separated). */
 static void add(lm_revmap *m, const char *id, const char *down, const char *labels,
-		const char *deps)
+                const char *deps)
 {
 	lm_revision r;
 	memset(&r, 0, sizeof r);
@@ -69,13 +69,13 @@ static void expect_resolve(const lm_revmap *m, const char *ident, const char *wa
 /* Runs a plan and compares the revisions of its steps, in order, or the
  * error ("ERR message"). */
 static void expect_plan(const lm_revmap *m, int upgrade, const char *current, const char *target,
-			const char *want)
+                        const char *want)
 {
 	lm_strv cur = {0};
 	words(current, &cur);
 	lm_plan p;
 	int rc = upgrade ? lm_revmap_plan_upgrade(m, &cur, target, &p)
-			 : lm_revmap_plan_downgrade(m, &cur, target, &p);
+	                 : lm_revmap_plan_downgrade(m, &cur, target, &p);
 	char *got;
 	if (rc < 0) {
 		got = lm_sprintf("ERR %s", lm_error_get());
@@ -94,9 +94,9 @@ static void expect_plan(const lm_revmap *m, int upgrade, const char *current, co
 }
 
 static const char multiple_heads_abranch[] =
-	"ERR Multiple head revisions are present for given argument 'abranch@head'; please "
-	"specify a specific target revision, '<branchname>@abranch@head' to narrow to a "
-	"specific head, or 'heads' for all heads";
+        "ERR Multiple head revisions are present for given argument 'abranch@head'; please "
+        "specify a specific target revision, '<branchname>@abranch@head' to narrow to a "
+        "specific head, or 'heads' for all heads";
 
 /* LabeledBranchTest: labels, label@rev, prefixes within a branch. */
 static void test_labeled_branches(void)
@@ -117,13 +117,13 @@ static void test_labeled_branches(void)
 	expect_resolve(m, "abranch@heads", "c f");
 	expect_resolve(m, "ebranch@some", "ERR Can't locate revision identified by 'some'");
 	expect_resolve(m, "ebranch@d", "d");
-	expect_resolve(m, "e@d", "d");  /* a revision id where a label goes */
+	expect_resolve(m, "e@d", "d"); /* a revision id where a label goes */
 	expect_resolve(m, "x@d", "ERR Can't locate revision identified by 'x'");
 	expect_resolve(m, "abranch@so", "somerev");
 	expect_resolve(m, "ebranch@somerev", "ERR Can't locate revision identified by 'somerev'");
 	expect_resolve(m, "ebranch@-2", "d");
 	expect_resolve(m, "abranch@base", "");
-	expect_resolve(m, "so", "somerev");  /* prefixes shorter than four work if unique */
+	expect_resolve(m, "so", "somerev"); /* prefixes shorter than four work if unique */
 	expect_resolve(m, "-1", "somerev e");
 	expect_resolve(m, "-5", "None base");
 
@@ -131,7 +131,7 @@ static void test_labeled_branches(void)
 	CHECK(lm_revmap_resolve_one(m, "heads", &one) < 0, "heads is not one revision");
 	CHECK(lm_revmap_resolve_one(m, "base", &one) == 0 && one == NULL, "base is no revision");
 
-	expect_plan(m, 1, "", "ebranch@+2", "a b");  /* from base: branch point first */
+	expect_plan(m, 1, "", "ebranch@+2", "a b"); /* from base: branch point first */
 	expect_plan(m, 1, "c", "ebranch@+2", "d e");
 	expect_plan(m, 1, "c f", "+1", "ERR Ambiguous upgrade from multiple current revisions");
 	expect_plan(m, 1, "c", "dbranch@+1", "d");
@@ -139,8 +139,9 @@ static void test_labeled_branches(void)
 	expect_plan(m, 0, "c f", "dbranch@base", "c somerev f e d b a");
 	/* Alembic crashes (AssertionError) when no current head is on the
 	 * branch; luamig refuses. */
-	expect_plan(m, 0, "c f", "abranch@-1", "ERR Relative downgrade 'abranch@-1' needs exactly "
-		    "one current revision on branch 'abranch'; 2 found");
+	expect_plan(m, 0, "c f", "abranch@-1",
+	            "ERR Relative downgrade 'abranch@-1' needs exactly "
+	            "one current revision on branch 'abranch'; 2 found");
 
 	lm_strv cur = {0};
 	words("c f", &cur);
@@ -148,7 +149,7 @@ static void test_labeled_branches(void)
 	CHECK(lm_revmap_plan_downgrade(m, &cur, "-1", &p) == 0, "-1: %s", lm_error_get());
 	CHECK(p.n == 1 && !strcmp(p.steps[0].rev->id, "c"), "-1 uses the first row");
 	CHECK(p.warnings.n == 1 && strstr(p.warnings.v[0], "downgrade -1 from multiple heads is "
-							   "ambiguous"),
+	                                                   "ambiguous"),
 	      "the multiple-heads warning");
 	lm_plan_dispose(&p);
 	lm_strv_dispose(&cur);
@@ -165,8 +166,8 @@ static void test_effective_head(void)
 	add(m, "y2", "y1", "", "x1");
 	CHECK(lm_revmap_build(m) == 0, "build: %s", lm_error_get());
 	expect_plan(m, 0, "x2 y2", "x@-1", "x2");
-	expect_plan(m, 0, "x2 y2", "x@base", "x2 y2 x1");  /* dependents go too */
-	expect_plan(m, 1, "", "y@head", "x1 y1 y2");        /* dependencies come first */
+	expect_plan(m, 0, "x2 y2", "x@base", "x2 y2 x1"); /* dependents go too */
+	expect_plan(m, 1, "", "y@head", "x1 y1 y2");      /* dependencies come first */
 
 	lm_revmap *n = lm_revmap_new();
 	add(n, "a", "", "", "");
@@ -186,7 +187,7 @@ static void test_effective_head(void)
 	lm_plan p;
 	CHECK(lm_revmap_plan_upgrade(n, &cur, "heads", &p) == 0, "%s", lm_error_get());
 	CHECK(p.n == 3 && p.steps[2].nops == 1 && p.steps[2].ops[0].kind == LM_VOP_UPDATE &&
-		      !strcmp(p.steps[2].ops[0].from, "b") && !strcmp(p.steps[2].ops[0].to, "c"),
+	              !strcmp(p.steps[2].ops[0].from, "b") && !strcmp(p.steps[2].ops[0].to, "c"),
 	      "c's step takes over b's row");
 	lm_plan_dispose(&p);
 	free(h);
@@ -286,8 +287,8 @@ static void test_stamp(void)
 	lm_strv_dispose(&targets);
 	words("head", &targets);
 	CHECK(lm_revmap_plan_stamp(m, &cur, &targets, 0, &p) < 0 &&
-		      !strcmp(lm_error_get(),
-			      "Multiple heads are present; please specify a single target revision"),
+	              !strcmp(lm_error_get(), "Multiple heads are present; please specify a single "
+	                                      "target revision"),
 	      "stamp head with two heads: %s", lm_error_get());
 	lm_plan_dispose(&p);
 
@@ -318,7 +319,7 @@ static void test_step_text(void)
 	lm_plan p;
 	CHECK(lm_revmap_plan_upgrade(m, &cur, "heads", &p) == 0, "%s", lm_error_get());
 	const char *want[] = {"upgrade  -> a, a", "upgrade a -> b, add things\nand more",
-			      "upgrade  -> c, c"};
+	                      "upgrade  -> c, c"};
 	CHECK(p.n == 3, "three steps");
 	for (size_t i = 0; i < p.n && i < 3; i++) {
 		lm_buf b = {0};

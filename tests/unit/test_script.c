@@ -12,21 +12,21 @@
 static void test_template_header(void)
 {
 	const char *text = "--[[ create account table\n"
-			   "\n"
-			   "Revision ID: 1975ea83b712\n"
-			   "Revises:\n"
-			   "Create Date: 2026-11-25 21:00:00.000000\n"
-			   "\n"
-			   "]]\n"
-			   "\n"
-			   "revision = \"1975ea83b712\"\n"
-			   "down_revision = nil\n"
-			   "branch_labels = nil\n"
-			   "depends_on = nil\n"
-			   "\n"
-			   "function upgrade()\n"
-			   "  revision = \"not me\"\n"
-			   "end\n";
+	                   "\n"
+	                   "Revision ID: 1975ea83b712\n"
+	                   "Revises:\n"
+	                   "Create Date: 2026-11-25 21:00:00.000000\n"
+	                   "\n"
+	                   "]]\n"
+	                   "\n"
+	                   "revision = \"1975ea83b712\"\n"
+	                   "down_revision = nil\n"
+	                   "branch_labels = nil\n"
+	                   "depends_on = nil\n"
+	                   "\n"
+	                   "function upgrade()\n"
+	                   "  revision = \"not me\"\n"
+	                   "end\n";
 	lm_revision r;
 	CHECK(lm_script_scan("v/a.lua", text, &r) == 0);
 	CHECK_STR(r.id, "1975ea83b712");
@@ -40,17 +40,17 @@ static void test_template_header(void)
 static void test_lists_quotes_and_comments(void)
 {
 	const char *text = "-- a plain comment first\n"
-			   "revision = 'abc' -- trailing comment\n"
-			   "down_revision = { \"p1\", 'p2', } -- a merge\n"
-			   "branch_labels = \"feature\"\n"
-			   "local s = [[\n"
-			   "depends_on = \"inside a long string\"\n"
-			   "]]\n"
-			   "--[==[\n"
-			   "depends_on = 'inside a long comment'\n"
-			   "]==]\n"
-			   "function upgrade() end\n"
-			   "depends_on = {\n  \"x1\",\n  \"networking\"\n}\n";
+	                   "revision = 'abc' -- trailing comment\n"
+	                   "down_revision = { \"p1\", 'p2', } -- a merge\n"
+	                   "branch_labels = \"feature\"\n"
+	                   "local s = [[\n"
+	                   "depends_on = \"inside a long string\"\n"
+	                   "]]\n"
+	                   "--[==[\n"
+	                   "depends_on = 'inside a long comment'\n"
+	                   "]==]\n"
+	                   "function upgrade() end\n"
+	                   "depends_on = {\n  \"x1\",\n  \"networking\"\n}\n";
 	lm_revision r;
 	CHECK(lm_script_scan("b.lua", text, &r) == 0);
 	CHECK_STR(r.id, "abc");
@@ -69,8 +69,9 @@ static void test_lists_quotes_and_comments(void)
 
 static void test_indented_assignments_are_code(void)
 {
-	const char *text = "revision = \"x\"\ndown_revision = nil\n"
-			   "function upgrade()\n  revision = \"not me\"\n  depends_on = \"no\"\nend\n";
+	const char *text =
+	        "revision = \"x\"\ndown_revision = nil\n"
+	        "function upgrade()\n  revision = \"not me\"\n  depends_on = \"no\"\nend\n";
 	lm_revision r;
 	CHECK(lm_script_scan("i.lua", text, &r) == 0);
 	CHECK_STR(r.id, "x");
@@ -81,7 +82,7 @@ static void test_indented_assignments_are_code(void)
 static void test_multi_paragraph_doc(void)
 {
 	const char *text = "--[=[ first line\nsecond line\n\nRevision ID: x\n]=]\n"
-			   "revision = \"x\"\ndown_revision = \"w\"\n";
+	                   "revision = \"x\"\ndown_revision = \"w\"\n";
 	lm_revision r;
 	CHECK(lm_script_scan("c.lua", text, &r) == 0);
 	CHECK_STR(r.message, "first line\nsecond line");
@@ -94,7 +95,7 @@ static void test_errors_name_file_and_line(void)
 	lm_revision r;
 	CHECK(lm_script_scan("d.lua", "revision = \"x\"\n\ndown_revision = make()\n", &r) != 0);
 	CHECK_STR(lm_error_get(), "d.lua:3: down_revision must be nil, a string or a list of "
-				  "strings written literally");
+	                          "strings written literally");
 	CHECK(lm_script_scan("e.lua", "down_revision = nil\n", &r) != 0);
 	CHECK(strstr(lm_error_get(), "e.lua: no 'revision = \"...\"' line") != NULL);
 	CHECK(lm_script_scan("f.lua", "revision = \"x\"\n", &r) != 0);

@@ -25,7 +25,8 @@ static void test_rev_id_illegal_characters(void)
 	CHECK(lm_rev_id_check("a-b") != 0);
 	CHECK_STR(lm_error_get(), "Character(s) '-' not allowed in revision identifier 'a-b'");
 	CHECK(lm_rev_id_check("a@b:c") != 0);
-	CHECK_STR(lm_error_get(), "Character(s) '@', ':' not allowed in revision identifier 'a@b:c'");
+	CHECK_STR(lm_error_get(),
+	          "Character(s) '@', ':' not allowed in revision identifier 'a@b:c'");
 }
 
 static void test_slug(void)
@@ -70,7 +71,7 @@ static void test_file_name_tokens(void)
 	CHECK_STR(f, "ae1027a6acf_add_a_column");
 	free(f);
 	f = lm_file_name("%(year)d_%(month).2d_%(day).2d_%(hour).2d%(minute).2d-%(rev)s_%(slug)s",
-			 "abc", "s", &m);
+	                 "abc", "s", &m);
 	CHECK_STR(f, "2026_11_05_0703-abc_s");
 	free(f);
 	f = lm_file_name("%(epoch)s_%(second)02d_%(rev).3s", "abcdef", "s", &m);
@@ -105,7 +106,8 @@ static void test_render(void)
 	lm_vars_set(&v, "message", "hello");
 	lm_vars_set(&v, "up_revision", "abc");
 	lm_vars_set(&v, "message", "replaced");
-	char *out = lm_render("--[[ ${message} ]]\nrevision = \"${up_revision}\" -- $$5\n", &v, "t");
+	char *out =
+	        lm_render("--[[ ${message} ]]\nrevision = \"${up_revision}\" -- $$5\n", &v, "t");
 	CHECK_STR(out, "--[[ replaced ]]\nrevision = \"abc\" -- $5\n");
 	free(out);
 	CHECK(lm_render("a\nb ${nope}\n", &v, "script.lua.tmpl") == NULL);
