@@ -95,6 +95,18 @@ class Result:
             "cmd": " ".join(shlex.quote(c) for c in self.cmd) if self.cmd else None}
 
 
+def vm_hwm(pid):
+    """Peak resident set of a running process, bytes (0 when unknown)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def short_error(text, limit=140):
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     # Prefer a line that looks like the error over trailing log noise.
@@ -139,7 +151,19 @@ class Runner:
         try:
             t0 = time.perf_counter()
             p = subprocess.Popen(argv, cwd=cwd, stdout=outf, stderr=errf, stdin=subprocess.DEVNULL)
-            _, status, ru = os.wait4(p.pid, 0)
+            hwm = 0
+            if with_time and not memfile:
+                # ru_maxrss of a child forked from this Python process counts
+                # Python's own pages from before the exec: poll the exec'd
+                # image's high-water mark instead, while it runs.
+                while True:
+                    pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                    if pid:
+                        break
+                    hwm = max(hwm, vm_hwm(p.pid))
+                    time.sleep(0.001)
+            else:
+                _, status, ru = os.wait4(p.pid, 0)
             wall = time.perf_counter() - t0
             p.returncode = os.waitstatus_to_exitcode(status)
         finally:
@@ -148,7 +172,7 @@ class Runner:
         errf.seek(0)
         err = errf.read().decode("utf-8", "replace")
         errf.close()
-        rss = ru.ru_maxrss * 1024
+        rss = hwm or ru.ru_maxrss * 1024
         if memfile:
             try:
                 with open(memfile) as f:
@@ -992,7 +1016,9 @@ def machine_info(b):
     info["timer"] = ((first_line([hf, "--version"]) or "hyperfine") + " (-N, no shell)"
                      if hf and not b.args.no_hyperfine else "Python loop (time.perf_counter)")
     info["timer"] += "; commands whose first run takes over %.0f s: Python loop, first run counted" % SLOW_S
-    info["memory measure"] = ("/usr/bin/time -f %M" if b.runner.time_bin else "os.wait4 ru_maxrss") + \
+    info["memory measure"] = ("/usr/bin/time -f %M" if b.runner.time_bin else
+                              "VmHWM polled every ms (a process shorter than that: os.wait4 ru_maxrss, "
+                              "which includes the harness's own pages)") + \
         ", first run of each command"
     return info
 
