@@ -460,6 +460,11 @@ function sa._copy_column(col)
   return stamp(c)
 end
 
+-- and_/or_/not_ combine the comparisons of sa.table() columns (luamig.dml).
+function sa.and_(...) return require("luamig.dml").and_(...) end
+function sa.or_(...) return require("luamig.dml").or_(...) end
+function sa.not_(e) return require("luamig.dml").not_(e) end
+
 -- Lightweight column for sa.table(): a name and a type, nothing else.
 function sa.column(name, type_)
   return { kind = "column", name = name, type = sa._to_type(type_ or sa.NullType, "sa.column"),
@@ -791,7 +796,8 @@ function sa.table(name, ...)
     tbl.columns[#tbl.columns + 1] = col
     tbl.c[col.name] = col
   end
-  return tbl
+  -- insert()/update()/delete() and column comparisons for op.execute (luamig.dml)
+  return require("luamig.dml").attach(tbl)
 end
 
 -- The column SQLAlchemy treats as the table's autoincrement column, or nil

@@ -137,6 +137,30 @@ class FoundationOps(unittest.TestCase):
                     self.assertEqual(p.sql("SELECT typname FROM pg_type WHERE typname = 'mood'"), [])
                 self.assertNotEqual(empty, after1)
 
+    def test_data_migration_with_sa_table(self):
+        up = (
+            '  op.execute("CREATE TABLE account (id INTEGER PRIMARY KEY, name VARCHAR(20))")\n'
+            '  local account = sa.table("account", sa.column("id", sa.Integer), sa.column("name", sa.String))\n'
+            '  op.bulk_insert(account, { { id = 1, name = "account 1" }, { id = 2, name = "b" }, { id = 3, name = "c" } })\n'
+            '  op.execute(account:update()\n'
+            '    :where(account.c.name:eq(op.inline_literal("account 1")))\n'
+            '    :values({ name = op.inline_literal("account 2") }))\n'
+            '  op.execute(account:update():where(account.c.id:eq(2)):values({ name = "it\'s" }))\n'
+            '  op.execute(account:delete():where(sa.and_(account.c.id:gt(2), account.c.name:ne("zzz"))))\n'
+            '  op.execute(account:insert():values({ id = 9, name = "nine" }))')
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.revision_file("a1", up=up)
+                p.ok("upgrade", "head")
+                rows = sorted(tuple(str(v) for v in r) for r in p.sql("SELECT id, name FROM account"))
+                self.assertEqual(rows, [("1", "account 2"), ("2", "it's"), ("9", "nine")])
+                out = p.ok("upgrade", "base:head", "--sql").out
+                self.assertIn("UPDATE account SET name='account 2' WHERE account.name = 'account 1';", out)
+                self.assertIn("UPDATE account SET name='it''s' WHERE account.id = 2;", out)
+                self.assertIn("DELETE FROM account WHERE account.id > 2 AND account.name != 'zzz';", out)
+                self.assertIn("INSERT INTO account (id, name) VALUES (9, 'nine');", out)
+
     def test_missing_bind_parameter(self):
         p = Project(self, "sqlite")
         p.revision_file("a1", up='  op.execute("SELECT :x", { y = 1 })')

@@ -630,12 +630,22 @@ function compile.bulk_insert(d, op, as_sql) return d:bulk_insert(op, as_sql) end
 
 function compile.execute(d, op)
   local s = op.sqltext
+  local params = op.params
   if type(s) == "table" then
     if s.kind == "text" or s.kind == "literal_column" then s = s.text
-    elseif s.to_sql then s = s:to_sql(d)
+    elseif s.to_sql then
+      -- a statement object (luamig.dml) brings its own bound parameters
+      local own
+      s, own = s:to_sql(d)
+      if own then
+        local merged = {}
+        for k, v in pairs(own) do merged[k] = v end
+        for k, v in pairs(params or {}) do merged[k] = v end
+        params = merged
+      end
     else error("op.execute: cannot execute a value of kind " .. tostring(s.kind), 0) end
   end
-  if op.params and next(op.params) then return { { sql = s, params = op.params } } end
+  if params and next(params) then return { { sql = s, params = params } } end
   return { s }
 end
 
