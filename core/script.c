@@ -4,10 +4,15 @@
 #define _POSIX_C_SOURCE 200809L
 #include "script.h"
 
+#include "headcache.h"
+
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void lm_revision_dispose(lm_revision *r)
 {
@@ -165,17 +170,39 @@ int lm_script_dir_load(lm_script_dir *sd)
 	lm_strv files = {0};
 	int rc = -1;
 	lm_revmap *map = lm_revmap_new();
+	lm_headcache *cache = NULL;
+	char *dir_path = NULL;
+	int dir_fd = -1;
 	if (lm_script_dir_files(sd, &files) != 0)
 		goto done;
+	cache = lm_headcache_open(sd->dir);
 	for (size_t i = 0; i < files.n; i++) {
-		char *text = lm_read_file(files.v[i], NULL);
-		if (!text)
-			goto done;
 		lm_revision r;
-		int ok = lm_script_scan(files.v[i], text, &r);
-		free(text);
-		if (ok != 0)
-			goto done;
+		struct stat st;
+		/* stat relative to the open folder: no path walk per file */
+		const char *slash = strrchr(files.v[i], '/');
+		size_t dlen = slash ? (size_t)(slash - files.v[i]) : 0;
+		if (cache && (!dir_path || strlen(dir_path) != dlen ||
+		              strncmp(dir_path, files.v[i], dlen) != 0)) {
+			if (dir_fd >= 0)
+				close(dir_fd);
+			free(dir_path);
+			dir_path = lm_strndup(files.v[i], dlen);
+			dir_fd = open(dlen ? dir_path : ".", O_RDONLY | O_DIRECTORY);
+		}
+		int have_stat = cache && dir_fd >= 0 &&
+		                fstatat(dir_fd, slash ? slash + 1 : files.v[i], &st, 0) == 0;
+		if (!have_stat || !lm_headcache_get(cache, files.v[i], &st, &r)) {
+			char *text = lm_read_file(files.v[i], NULL);
+			if (!text)
+				goto done;
+			int ok = lm_script_scan(files.v[i], text, &r);
+			free(text);
+			if (ok != 0)
+				goto done;
+			if (have_stat)
+				lm_headcache_put(cache, files.v[i], &st, &r);
+		}
 		r.order = i;
 		lm_revmap_add(map, &r);
 	}
@@ -186,6 +213,10 @@ int lm_script_dir_load(lm_script_dir *sd)
 	map = NULL;
 	rc = 0;
 done:
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(dir_path);
+	lm_headcache_close(cache);
 	lm_revmap_free(map);
 	lm_strv_dispose(&files);
 	return rc;

@@ -54,6 +54,8 @@ def run(args, cwd=None, env=None, input=None, timeout=120):
     """Runs luamig with args; returns a Result."""
     e = dict(os.environ)
     e.pop("LUAMIG_CONFIG", None)
+    # the revision-header cache of the tests stays in the test tree
+    e.setdefault("LUAMIG_CACHE_DIR", os.path.join(TMP_ROOT, "cache"))
     if env:
         e.update(env)
     proc = subprocess.run([LUAMIG] + list(args), cwd=cwd, env=e, input=input,

@@ -1,0 +1,35 @@
+/*
+ * headcache.h — a cache of revision headers, so that `heads`, `history`
+ * and `current` stat each revision file instead of reading and scanning it.
+ *
+ * One file per script directory, under $LUAMIG_CACHE_DIR, else
+ * $XDG_CACHE_HOME/luamig, else ~/.cache/luamig (never in the project).
+ * An entry is used only when the file's size, inode, mtime and ctime (to
+ * the nanosecond) are the ones recorded, and its ctime is older than the
+ * cache by more than a second — a file changed in the same second as the
+ * cache was written is read again, as git does with its index. Setting
+ * LUAMIG_NO_CACHE turns it off; any problem with the cache only means
+ * reading the files.
+ */
+#ifndef LM_HEADCACHE_H
+#define LM_HEADCACHE_H
+
+#include <sys/stat.h>
+
+#include "revmap.h"
+
+typedef struct lm_headcache lm_headcache;
+
+/* The cache of a script directory, loaded; NULL when caching is off or
+ * there is no place for it. */
+lm_headcache *lm_headcache_open(const char *script_dir);
+/* 1 and *r filled (caller owns its strings) when path is cached and
+ * unchanged; 0 otherwise. */
+int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, lm_revision *r);
+/* Records a freshly scanned header. */
+void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
+                      const lm_revision *r);
+/* Writes the cache if it changed (atomically), and frees it. NULL-safe. */
+void lm_headcache_close(lm_headcache *c);
+
+#endif

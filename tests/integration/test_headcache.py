@@ -1,0 +1,84 @@
+"""The revision-header cache never hides a change: a file edited in the same
+second, edited with its size and mtime put back, added or removed is read
+again; a damaged cache is ignored; LUAMIG_NO_CACHE turns it off."""
+import glob
+import os
+import time
+import unittest
+
+from luamigtest import Project, main, temp_dir
+
+
+def rev(p, rid, down):
+    return p.revision_file(rid, down=down, up='  op.execute("SELECT 1")',
+                           name="%s.lua" % rid)
+
+
+class HeadCache(unittest.TestCase):
+    def setUp(self):
+        self.cache = temp_dir(self, "cache")
+        self.env = {"LUAMIG_CACHE_DIR": self.cache}
+        self.p = Project(self, "sqlite")
+        rev(self.p, "aaaa", None)
+        rev(self.p, "bbbb", "aaaa")
+        rev(self.p, "cccc", "bbbb")
+
+    def heads(self):
+        return self.p.ok("heads", env=self.env).out
+
+    def test_cache_is_written_outside_the_project(self):
+        self.assertEqual(self.heads(), "cccc (head)\n")
+        files = glob.glob(os.path.join(self.cache, "*.idx"))
+        self.assertEqual(len(files), 1)
+        self.assertIn("\tcccc\tbbbb\t", open(files[0]).read())
+        self.assertEqual([f for f in os.listdir(self.p.path("migrations/versions"))
+                          if not f.endswith(".lua")], [])
+
+    def test_edit_in_the_same_second_is_seen(self):
+        self.assertEqual(self.heads(), "cccc (head)\n")
+        # same length, same second: only the racy rule can catch it
+        path = self.p.path("migrations/versions/cccc.lua")
+        text = open(path).read()
+        open(path, "w").write(text.replace('down_revision = "bbbb"', 'down_revision = "aaaa"'))
+        self.assertEqual(self.heads(), "bbbb (head)\ncccc (head)\n")
+
+    def test_edit_with_size_and_mtime_put_back_is_seen(self):
+        self.heads()
+        time.sleep(2.1)   # the cache entry is now trusted...
+        self.heads()
+        path = self.p.path("migrations/versions/cccc.lua")
+        st = os.stat(path)
+        text = open(path).read()
+        open(path, "w").write(text.replace('down_revision = "bbbb"', 'down_revision = "aaaa"'))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        self.assertEqual(os.stat(path).st_size, st.st_size)
+        # ...but the ctime moved
+        self.assertEqual(self.heads(), "bbbb (head)\ncccc (head)\n")
+
+    def test_added_and_removed_files(self):
+        self.heads()
+        rev(self.p, "dddd", "cccc")
+        self.assertEqual(self.heads(), "dddd (head)\n")
+        os.remove(self.p.path("migrations/versions/dddd.lua"))
+        self.assertEqual(self.heads(), "cccc (head)\n")
+
+    def test_damaged_cache_is_ignored(self):
+        self.heads()
+        for f in glob.glob(os.path.join(self.cache, "*.idx")):
+            with open(f, "w") as fh:
+                fh.write("luamig-headcache garbage\n\x00\tbroken\n")
+        self.assertEqual(self.heads(), "cccc (head)\n")
+        for f in glob.glob(os.path.join(self.cache, "*.idx")):
+            text = open(f).read()
+            lines = text.splitlines()
+            open(f, "w").write("\n".join([lines[0]] + [l[:20] for l in lines[1:]]) + "\n")
+        self.assertEqual(self.heads(), "cccc (head)\n")
+
+    def test_no_cache(self):
+        r = self.p.ok("heads", env={"LUAMIG_CACHE_DIR": self.cache, "LUAMIG_NO_CACHE": "1"})
+        self.assertEqual(r.out, "cccc (head)\n")
+        self.assertEqual(glob.glob(os.path.join(self.cache, "*.idx")), [])
+
+
+if __name__ == "__main__":
+    main()
