@@ -435,7 +435,15 @@ static int l_plan(lua_State *L)
 		lua_pushboolean(L, s->stamp);
 		lua_setfield(L, -2, "stamp");
 		if (s->rev) {
-			push_revision(L, s->rev);
+			/* What running a step needs, and no more: a plan of tens of
+			 * thousands of steps stays small (core.revision has the rest). */
+			lua_createtable(L, 0, 3);
+			lua_pushstring(L, s->rev->id);
+			lua_setfield(L, -2, "revision");
+			lua_pushstring(L, s->rev->path);
+			lua_setfield(L, -2, "path");
+			lua_pushstring(L, s->rev->message ? s->rev->message : "");
+			lua_setfield(L, -2, "message");
 			lua_setfield(L, -2, "rev");
 		}
 		push_strv(L, &s->from);

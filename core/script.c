@@ -206,6 +206,9 @@ int lm_script_dir_load(lm_script_dir *sd)
 		r.order = i;
 		lm_revmap_add(map, &r);
 	}
+	/* the cache goes before the map grows: both at once is the peak */
+	lm_headcache_close(cache);
+	cache = NULL;
 	if (lm_revmap_build(map) != 0)
 		goto done;
 	lm_revmap_free(sd->map);
