@@ -320,15 +320,24 @@ local function args_match(insp, meta)
   return true
 end
 
--- True when the column types differ (Alembic's DefaultImpl.compare_type).
+-- True when the column types differ (Alembic's DefaultImpl.compare_type). The answer
+-- depends only on the two types' SQL, which repeats across a schema: memoised.
+local differ_memo = {}
 function ag.types_differ(d, conn_type, meta_type)
+  local ok_a, sql_a = pcall(d.type_sql, d, conn_type)
+  local ok_b, sql_b = pcall(d.type_sql, d, meta_type)
+  local key = ok_a and ok_b and (d.name .. "\0" .. sql_a .. "\0" .. sql_b)
+  if key and differ_memo[key] ~= nil then return differ_memo[key] end
   local a, b = type_tokens(d, conn_type), type_tokens(d, meta_type)
+  local r
   if not a or not b then
-    return (conn_type.name or ""):lower() ~= (meta_type.name or ""):lower()
+    r = (conn_type.name or ""):lower() ~= (meta_type.name or ""):lower()
+  else
+    a, b = normalise_tokens(d.name, a), normalise_tokens(d.name, b)
+    r = not types_match(a, b) or not args_match(a, b)
   end
-  a, b = normalise_tokens(d.name, a), normalise_tokens(d.name, b)
-  if not types_match(a, b) then return true end
-  return not args_match(a, b)
+  if key then differ_memo[key] = r end
+  return r
 end
 
 local string_types = { String = true, Unicode = true, Text = true, UnicodeText = true,
