@@ -224,7 +224,7 @@ lm_revmap *lm_revmap_new(void)
 	return m;
 }
 
-static void revision_dispose(lm_revision *r)
+void lm_revision_dispose(lm_revision *r)
 {
 	free(r->id);
 	lm_strv_dispose(&r->down);
@@ -234,6 +234,7 @@ static void revision_dispose(lm_revision *r)
 	free(r->doc);
 	free(r->path);
 	free(r->create_date);
+	memset(r, 0, sizeof *r);
 }
 
 static void nodes_free(lm_revmap *m)
@@ -261,7 +262,7 @@ void lm_revmap_free(lm_revmap *m)
 		return;
 	nodes_free(m);
 	for (size_t i = 0; i < m->n; i++)
-		revision_dispose(&m->revs[i]);
+		lm_revision_dispose(&m->revs[i]);
 	free(m->revs);
 	free(m->keys);
 	free(m->keyrev);

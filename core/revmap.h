@@ -30,6 +30,9 @@ typedef struct lm_revision {
 	size_t order;      /* load order, 0-based */
 } lm_revision;
 
+/* Frees the strings of a revision and zeroes it (lm_script_scan fills one). */
+void lm_revision_dispose(lm_revision *r);
+
 typedef struct lm_revmap lm_revmap;
 
 lm_revmap *lm_revmap_new(void);

@@ -14,19 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void lm_revision_dispose(lm_revision *r)
-{
-	free(r->id);
-	lm_strv_dispose(&r->down);
-	lm_strv_dispose(&r->labels);
-	lm_strv_dispose(&r->depends);
-	free(r->message);
-	free(r->doc);
-	free(r->path);
-	free(r->create_date);
-	memset(r, 0, sizeof *r);
-}
-
 static void split_locations(const char *value, const char *sep, lm_strv *out)
 {
 	/* With no path_separator Alembic splits on spaces and commas (its

@@ -40,7 +40,4 @@ int lm_script_dir_files(const lm_script_dir *sd, lm_strv *out);
  * messages and stored in out->path). */
 int lm_script_scan(const char *path, const char *text, lm_revision *out);
 
-/* Frees what lm_script_scan put into a revision. */
-void lm_revision_dispose(lm_revision *r);
-
 #endif
