@@ -972,8 +972,6 @@ local function new_context_module(cmd, config, work)
     if not ok then error(err, 0) end
   end
 
-  -- luamig.connect(url): env.lua's online branch opens its own connection.
-  context.connect = function(url) return core.connect(url) end
   return context, function() return mc end
 end
 
@@ -1080,7 +1078,6 @@ end
 
 function commands.current(cmd, config)
   local work = { dont_mutate = true }
-  local rc = 0
   work.fn = function(heads, mc)
     if cmd.verbose then
       config.print_stdout("Current revision(s) for " .. (mc.connection and mc.connection.url or
@@ -1099,7 +1096,6 @@ function commands.current(cmd, config)
     return {}
   end
   run_env(cmd, config, work)
-  return rc
 end
 
 function commands.ensure_version(cmd, config)

@@ -63,6 +63,16 @@ class Env(unittest.TestCase):
                 r = p.ok("downgrade", "a1:base", "--sql")
                 self.assertIn("dest=base start=a1 offline=true", r.err)
 
+    def test_current_check_heads(self):
+        p = Project(self, "sqlite")
+        p.revision_file("a1", up='  op.execute("SELECT 1")')
+        p.revision_file("a2", down="a1", up='  op.execute("SELECT 1")')
+        p.ok("upgrade", "a1")
+        r = p.fails("current", "--check-heads")
+        self.assertEqual(r.err.splitlines()[-1], "FAILED: Database is not on all head revisions")
+        p.ok("upgrade", "head")
+        self.assertEqual(p.ok("current", "--check-heads").out, "a2 (head)\n")
+
     def test_ensure_version(self):
         for backend in backends():
             with self.subTest(backend=backend):
