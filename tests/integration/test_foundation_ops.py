@@ -161,6 +161,19 @@ class FoundationOps(unittest.TestCase):
                 self.assertIn("DELETE FROM account WHERE account.id > 2 AND account.name != 'zzz';", out)
                 self.assertIn("INSERT INTO account (id, name) VALUES (9, 'nine');", out)
 
+    def test_invoke_runs_an_operation_object(self):
+        up = ('  op.execute("CREATE TABLE t (id INTEGER)")\n'
+              '  local add = op.ops.add_column("t", sa.Column("x", sa.Integer))\n'
+              '  op.invoke(add)\n'
+              '  op.invoke(op.ops.create_index("ix_t_x", "t", { "x" }))')
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.revision_file("a1", up=up)
+                p.ok("upgrade", "head")
+                self.assertEqual([c[0] for c in p.columns("t")], ["id", "x"])
+                self.assertEqual(p.indexes("t"), ["ix_t_x"])
+
     def test_missing_bind_parameter(self):
         p = Project(self, "sqlite")
         p.revision_file("a1", up='  op.execute("SELECT :x", { y = 1 })')
