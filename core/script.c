@@ -377,6 +377,9 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 {
 	memset(r, 0, sizeof *r);
 	r->path = lm_strdup(path);
+	/* A UTF-8 byte-order mark, as some editors write, is not part of the text. */
+	if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+		text += 3;
 	scanner s = {path, text, 1};
 	int have_rev = 0, have_down = 0, have_labels = 0, have_deps = 0;
 	if (s.p[0] == '#' && s.p[1] == '!')

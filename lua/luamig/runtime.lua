@@ -517,7 +517,7 @@ local function compile_revision(path, env)
   local shown = display_path(path)
   local f, ferr = io.open(path, "r")
   if not f then fail(ferr) end
-  local text = f:read("a")
+  local text = f:read("a"):gsub("^\239\187\191", "")   -- a UTF-8 byte-order mark
   f:close()
   local chunk, err = load(text, "@" .. shown, "t", env)
   if not chunk then fail(whole_names(err, shown)) end

@@ -82,6 +82,15 @@ class Failures(unittest.TestCase):
                       "arithmetic on a nil value", r.err)
         self.assertEqual(p.tables(), [])
 
+    def test_byte_order_mark_and_crlf_revision_runs(self):
+        p = Project(self, "sqlite")
+        path = p.revision_file("aaaa1111", up=CREATE_T1, downgrade=DROP_T1)
+        text = open(path).read().replace("\n", "\r\n")
+        open(path, "wb").write(b"\xef\xbb\xbf" + text.encode())
+        self.assertEqual(p.ok("heads").out, "aaaa1111 (head)\n")
+        p.ok("upgrade", "head")
+        self.assertEqual(p.tables(), ["luamig_version", "t1"])
+
     def test_unknown_revision(self):
         p = Project(self, "sqlite")
         p.revision_file("aaaa1111", up=CREATE_T1, downgrade=DROP_T1)

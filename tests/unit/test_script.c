@@ -79,6 +79,17 @@ static void test_indented_assignments_are_code(void)
 	lm_revision_dispose(&r);
 }
 
+static void test_byte_order_mark(void)
+{
+	const char *text =
+	        "\xEF\xBB\xBF--[[ with a BOM\n]]\nrevision = \"b\"\ndown_revision = nil\n";
+	lm_revision r;
+	CHECK(lm_script_scan("bom.lua", text, &r) == 0);
+	CHECK_STR(r.id, "b");
+	CHECK_STR(r.message, "with a BOM");
+	lm_revision_dispose(&r);
+}
+
 static void test_multi_paragraph_doc(void)
 {
 	const char *text = "--[=[ first line\nsecond line\n\nRevision ID: x\n]=]\n"
@@ -111,6 +122,7 @@ int main(void)
 	RUN(test_template_header);
 	RUN(test_lists_quotes_and_comments);
 	RUN(test_indented_assignments_are_code);
+	RUN(test_byte_order_mark);
 	RUN(test_multi_paragraph_doc);
 	RUN(test_errors_name_file_and_line);
 	lm_error_clear();
