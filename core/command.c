@@ -997,50 +997,54 @@ done:
 
 /* ---- heads, branches, history, show, edit -------------------------------- */
 
-static int cmd_heads(lm_opts *o)
+/* Runs a command that only reads the revision map and prints what `list`
+ * appends to a buffer (nothing is printed when it fails). */
+static int run_listing(lm_opts *o, int (*list)(const lm_opts *o, const lm_revmap *m, lm_buf *b))
 {
 	lm_config *cfg = NULL;
 	lm_script_dir sd;
-	int rc = -1;
-	lm_strv ids = {0};
 	lm_buf b = {0};
-	if (open_scripts(o, &cfg, &sd) != 0)
-		goto done;
-	if (o->resolve_dependencies) {
-		if (lm_revmap_resolve(sd.map, "heads", &ids) != 0)
-			goto done;
-	} else {
-		lm_revmap_heads(sd.map, &ids);
+	int rc = -1;
+	if (open_scripts(o, &cfg, &sd) == 0 && list(o, sd.map, &b) == 0) {
+		out(o, lm_buf_str(&b));
+		rc = 0;
 	}
-	for (size_t i = 0; i < ids.n; i++)
-		lm_revmap_format_short(sd.map, lm_revmap_get(sd.map, ids.v[i]), o->verbose, &b);
-	out(o, lm_buf_str(&b));
-	rc = 0;
-done:
 	lm_buf_dispose(&b);
-	lm_strv_dispose(&ids);
 	lm_script_dir_dispose(&sd);
 	lm_config_free(cfg);
 	return rc;
 }
 
+static int list_heads(const lm_opts *o, const lm_revmap *m, lm_buf *b)
+{
+	lm_strv ids = {0};
+	if (o->resolve_dependencies) {
+		if (lm_revmap_resolve(m, "heads", &ids) != 0) {
+			lm_strv_dispose(&ids);
+			return -1;
+		}
+	} else {
+		lm_revmap_heads(m, &ids);
+	}
+	for (size_t i = 0; i < ids.n; i++)
+		lm_revmap_format_short(m, lm_revmap_get(m, ids.v[i]), o->verbose, b);
+	lm_strv_dispose(&ids);
+	return 0;
+}
+
+static int cmd_heads(lm_opts *o)
+{
+	return run_listing(o, list_heads);
+}
+
+static int list_branches(const lm_opts *o, const lm_revmap *m, lm_buf *b)
+{
+	return lm_revmap_format_branches(m, o->verbose, b);
+}
+
 static int cmd_branches(lm_opts *o)
 {
-	lm_config *cfg = NULL;
-	lm_script_dir sd;
-	int rc = -1;
-	lm_buf b = {0};
-	if (open_scripts(o, &cfg, &sd) != 0)
-		goto done;
-	if (lm_revmap_format_branches(sd.map, o->verbose, &b) != 0)
-		goto done;
-	out(o, lm_buf_str(&b));
-	rc = 0;
-done:
-	lm_buf_dispose(&b);
-	lm_script_dir_dispose(&sd);
-	lm_config_free(cfg);
-	return rc;
+	return run_listing(o, list_branches);
 }
 
 static int is_true(const char *v)
@@ -1100,29 +1104,21 @@ done:
 	return rc;
 }
 
+static int list_show(const lm_opts *o, const lm_revmap *m, lm_buf *b)
+{
+	lm_strv ids = {0};
+	int rc = lm_revmap_resolve(m, o->positional.v[0], &ids);
+	for (size_t i = 0; rc == 0 && i < ids.n; i++)
+		lm_revmap_format_show(m, lm_revmap_get(m, ids.v[i]), NULL, b);
+	lm_strv_dispose(&ids);
+	return rc;
+}
+
 static int cmd_show(lm_opts *o)
 {
 	if (strcmp(o->positional.v[0], "current") == 0)
 		return cmd_runtime(o);
-	lm_config *cfg = NULL;
-	lm_script_dir sd;
-	int rc = -1;
-	lm_strv ids = {0};
-	lm_buf b = {0};
-	if (open_scripts(o, &cfg, &sd) != 0)
-		goto done;
-	if (lm_revmap_resolve(sd.map, o->positional.v[0], &ids) != 0)
-		goto done;
-	for (size_t i = 0; i < ids.n; i++)
-		lm_revmap_format_show(sd.map, lm_revmap_get(sd.map, ids.v[i]), NULL, &b);
-	out(o, lm_buf_str(&b));
-	rc = 0;
-done:
-	lm_buf_dispose(&b);
-	lm_strv_dispose(&ids);
-	lm_script_dir_dispose(&sd);
-	lm_config_free(cfg);
-	return rc;
+	return run_listing(o, list_show);
 }
 
 /* Opens path in $EDITOR, $VISUAL or the first editor found, as Alembic's
