@@ -129,9 +129,6 @@ struct lm_revmap {
 	size_t lin_rev; /* lineage (ancestors and descendants) of one revision */
 	int lin_deps;
 	word *lin_bits;
-	ivec oa_key; /* ancestors of a set of "other heads" */
-	word *oa_bits;
-	int oa_valid;
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -273,8 +270,6 @@ void lm_revmap_free(lm_revmap *m)
 	iv_free(&m->bases);
 	iv_free(&m->real_bases);
 	free(m->lin_bits);
-	iv_free(&m->oa_key);
-	free(m->oa_bits);
 	free(m);
 }
 
@@ -691,10 +686,6 @@ static void reset_derived(lm_revmap *m)
 	free(m->lin_bits);
 	m->lin_bits = NULL;
 	m->lin_rev = REF_NONE;
-	iv_free(&m->oa_key);
-	free(m->oa_bits);
-	m->oa_bits = NULL;
-	m->oa_valid = 0;
 	m->built = 0;
 }
 
@@ -1677,6 +1668,10 @@ typedef struct sim {
 	ivec rows;     /* the same, as a list (order irrelevant) */
 	lm_step *step; /* where ops are recorded */
 	lm_buf what;   /* the step, for messages */
+	/* Ancestors of a set of "other rows" (other_ancestors' cache). */
+	ivec oa_key;
+	word *oa_bits;
+	int oa_valid;
 } sim;
 
 static void step_op(lm_step *st, lm_vop_kind kind, const char *from, const char *to)
@@ -1749,11 +1744,11 @@ static int sim_update(sim *s, size_t from, size_t to)
 }
 
 /* Ancestors (with dependencies, inclusive) of the rows other than `excl`;
- * NULL when there are none. Cached on the map: while one branch is walked
+ * NULL when there are none. Cached for the plan: while one branch is walked
  * the other rows stay the same, so a long plan pays for this once. */
 static const word *other_ancestors(sim *s, const ivec *excl)
 {
-	lm_revmap *m = (lm_revmap *)s->m;
+	const lm_revmap *m = s->m;
 	ivec other = {0};
 	for (size_t i = 0; i < s->rows.n; i++)
 		if (!iv_has(excl, s->rows.v[i]))
@@ -1763,20 +1758,20 @@ static const word *other_ancestors(sim *s, const ivec *excl)
 		return NULL;
 	}
 	iv_sort(&other);
-	if (m->oa_valid && m->oa_key.n == other.n &&
-	    memcmp(m->oa_key.v, other.v, other.n * sizeof *other.v) == 0) {
+	if (s->oa_valid && s->oa_key.n == other.n &&
+	    memcmp(s->oa_key.v, other.v, other.n * sizeof *other.v) == 0) {
 		iv_free(&other);
-		return m->oa_bits;
+		return s->oa_bits;
 	}
-	if (!m->oa_bits)
-		m->oa_bits = bs_new(m->n);
+	if (!s->oa_bits)
+		s->oa_bits = bs_new(m->n);
 	else
-		bs_zero(m->oa_bits, m->n);
-	reach(m, other.v, other.n, ANC_DEPS, m->oa_bits, NULL);
-	iv_free(&m->oa_key);
-	m->oa_key = other;
-	m->oa_valid = 1;
-	return m->oa_bits;
+		bs_zero(s->oa_bits, m->n);
+	reach(m, other.v, other.n, ANC_DEPS, s->oa_bits, NULL);
+	iv_free(&s->oa_key);
+	s->oa_key = other;
+	s->oa_valid = 1;
+	return s->oa_bits;
 }
 
 /* Version-table changes of a migration step (RevisionStep). */
@@ -1943,7 +1938,6 @@ static void sim_init(sim *s, const lm_revmap *m, const ivec *rows)
 	for (size_t i = 0; i < rows->n; i++)
 		if (rows->v[i] < m->n && !bs_get(s->in, rows->v[i]))
 			rows_add(s, rows->v[i]);
-	((lm_revmap *)m)->oa_valid = 0;
 }
 
 static void sim_dispose(sim *s)
@@ -1951,6 +1945,8 @@ static void sim_dispose(sim *s)
 	free(s->in);
 	iv_free(&s->rows);
 	lm_buf_dispose(&s->what);
+	iv_free(&s->oa_key);
+	free(s->oa_bits);
 }
 
 /* Turns an ordered list of revisions into migration steps, simulating the
