@@ -24,6 +24,7 @@
 #include "driver.h"
 #include "embedded.h"
 #include "hooks.h"
+#include "listing.h"
 #include "lua_host.h"
 #include "revmap.h"
 #include "script.h"
@@ -1027,7 +1028,7 @@ static int list_heads(const lm_opts *o, const lm_revmap *m, lm_buf *b)
 		lm_revmap_heads(m, &ids);
 	}
 	for (size_t i = 0; i < ids.n; i++)
-		lm_revmap_format_short(m, lm_revmap_get(m, ids.v[i]), o->verbose, b);
+		lm_listing_format_short(m, lm_revmap_get(m, ids.v[i]), o->verbose, b);
 	lm_strv_dispose(&ids);
 	return 0;
 }
@@ -1039,7 +1040,7 @@ static int cmd_heads(lm_opts *o)
 
 static int list_branches(const lm_opts *o, const lm_revmap *m, lm_buf *b)
 {
-	return lm_revmap_format_branches(m, o->verbose, b);
+	return lm_listing_format_branches(m, o->verbose, b);
 }
 
 static int cmd_branches(lm_opts *o)
@@ -1086,12 +1087,12 @@ static int cmd_history(lm_opts *o)
 		free(upper);
 		return cmd_runtime(o);
 	}
-	if (lm_revmap_walk(sd.map, lower && *lower ? lower : "base",
-	                   upper && *upper ? upper : "heads", &ids) != 0)
+	if (lm_listing_walk(sd.map, lower && *lower ? lower : "base",
+	                    upper && *upper ? upper : "heads", &ids) != 0)
 		goto done;
 	for (size_t i = 0; i < ids.n; i++)
-		lm_revmap_format_history(sd.map, lm_revmap_get(sd.map, ids.v[i]), o->verbose, NULL,
-		                         &b);
+		lm_listing_format_history(sd.map, lm_revmap_get(sd.map, ids.v[i]), o->verbose, NULL,
+		                          &b);
 	out(o, lm_buf_str(&b));
 	rc = 0;
 done:
@@ -1109,7 +1110,7 @@ static int list_show(const lm_opts *o, const lm_revmap *m, lm_buf *b)
 	lm_strv ids = {0};
 	int rc = lm_revmap_resolve(m, o->positional.v[0], &ids);
 	for (size_t i = 0; rc == 0 && i < ids.n; i++)
-		lm_revmap_format_show(m, lm_revmap_get(m, ids.v[i]), NULL, b);
+		lm_listing_format_show(m, lm_revmap_get(m, ids.v[i]), NULL, b);
 	lm_strv_dispose(&ids);
 	return rc;
 }

@@ -20,6 +20,8 @@
 #include "command.h"
 #include "driver.h"
 #include "embedded.h"
+#include "listing.h"
+#include "plan.h"
 #include "reflect.h"
 #include "revmap.h"
 
@@ -414,11 +416,11 @@ static int l_plan(lua_State *L)
 	int rc;
 	if (strcmp(kind, "stamp") == 0) {
 		check_strv(L, 3, &targets);
-		rc = lm_revmap_plan_stamp(m, &current, &targets, lua_toboolean(L, 4), &plan);
+		rc = lm_plan_stamp(m, &current, &targets, lua_toboolean(L, 4), &plan);
 	} else if (strcmp(kind, "upgrade") == 0) {
-		rc = lm_revmap_plan_upgrade(m, &current, luaL_checkstring(L, 3), &plan);
+		rc = lm_plan_upgrade(m, &current, luaL_checkstring(L, 3), &plan);
 	} else {
-		rc = lm_revmap_plan_downgrade(m, &current, luaL_checkstring(L, 3), &plan);
+		rc = lm_plan_downgrade(m, &current, luaL_checkstring(L, 3), &plan);
 	}
 	lm_strv_dispose(&current);
 	lm_strv_dispose(&targets);
@@ -500,7 +502,7 @@ static int l_format_short(lua_State *L)
 		return luaL_error(L, "Can't locate revision identified by '%s'",
 		                  lua_tostring(L, 1));
 	lm_buf b = {0};
-	lm_revmap_format_short(m, r, lua_toboolean(L, 2), &b);
+	lm_listing_format_short(m, r, lua_toboolean(L, 2), &b);
 	lua_pushstring(L, lm_buf_str(&b));
 	lm_buf_dispose(&b);
 	return 1;
@@ -537,7 +539,7 @@ static int l_current_lines(lua_State *L)
 	lua_createtable(L, (int)ids.n, 0);
 	for (size_t i = 0; i < ids.n; i++) {
 		lm_buf b = {0};
-		lm_revmap_format_current(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 2), &b);
+		lm_listing_format_current(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 2), &b);
 		/* one entry per revision, without its final newline */
 		if (b.len && b.data[b.len - 1] == '\n')
 			b.data[--b.len] = '\0';
@@ -574,7 +576,7 @@ static int l_history_text(lua_State *L)
 	char *upper = bound_arg(L, 2, "heads");
 	lm_strv current = {0}, ids = {0};
 	check_strv(L, 3, &current);
-	int rc = lm_revmap_walk(m, lower, upper, &ids);
+	int rc = lm_listing_walk(m, lower, upper, &ids);
 	free(lower);
 	free(upper);
 	if (rc != 0) {
@@ -584,8 +586,8 @@ static int l_history_text(lua_State *L)
 	}
 	lm_buf b = {0};
 	for (size_t i = 0; i < ids.n; i++)
-		lm_revmap_format_history(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 4),
-		                         lua_toboolean(L, 5) ? &current : NULL, &b);
+		lm_listing_format_history(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 4),
+		                          lua_toboolean(L, 5) ? &current : NULL, &b);
 	lua_pushstring(L, lm_buf_str(&b));
 	lm_buf_dispose(&b);
 	lm_strv_dispose(&current);
@@ -604,7 +606,7 @@ static int l_show_text(lua_State *L)
 	lm_strv current = {0};
 	check_strv(L, 2, &current);
 	lm_buf b = {0};
-	lm_revmap_format_show(m, r, &current, &b);
+	lm_listing_format_show(m, r, &current, &b);
 	lua_pushstring(L, lm_buf_str(&b));
 	lm_buf_dispose(&b);
 	lm_strv_dispose(&current);

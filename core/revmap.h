@@ -4,9 +4,9 @@
  * Revisions are added in load order (version_locations order, then sorted
  * file names); that order is the tie-breaker of every traversal, as in
  * Alembic's RevisionMap. After lm_revmap_build() the map answers queries
- * (heads, bases, identifier resolution) and computes plans: the ordered
- * steps of an upgrade, downgrade or stamp from a set of current heads,
- * each with the version-table changes Alembic's HeadMaintainer would make.
+ * (heads, bases, identifier resolution). The stages built on it have their
+ * own headers: plan.h (upgrade/downgrade/stamp plans) and listing.h (the
+ * history walk and the output of the listing commands).
  *
  * Error messages are Alembic's CLI wording (see ../shared/alembic.md §2).
  */
@@ -32,6 +32,12 @@ typedef struct lm_revision {
 
 /* Frees the strings of a revision and zeroes it (lm_script_scan fills one). */
 void lm_revision_dispose(lm_revision *r);
+
+/* The docstring Alembic prints, as a new string the caller frees: longdoc is
+ * the docstring stripped of surrounding white space, doc its first
+ * paragraph. A revision without a docstring falls back to its message. */
+char *lm_revision_longdoc(const lm_revision *r);
+char *lm_revision_doc(const lm_revision *r);
 
 typedef struct lm_revmap lm_revmap;
 
@@ -83,73 +89,5 @@ typedef struct lm_revinfo {
 
 int lm_revmap_info(const lm_revmap *m, const char *id, lm_revinfo *out);
 void lm_revinfo_dispose(lm_revinfo *info);
-
-/* One change to the version table. */
-typedef enum lm_vop_kind { LM_VOP_INSERT, LM_VOP_DELETE, LM_VOP_UPDATE } lm_vop_kind;
-
-typedef struct lm_vop {
-	lm_vop_kind kind;
-	char *from; /* DELETE, UPDATE: the row that goes */
-	char *to;   /* INSERT, UPDATE: the row that comes */
-} lm_vop;
-
-typedef struct lm_step {
-	int upgrade;            /* 1 up, 0 down */
-	int stamp;              /* 1 for a stamp step (no migration code runs) */
-	const lm_revision *rev; /* the revision whose code runs; NULL for stamp */
-	lm_strv from;           /* for the log line: "Running upgrade a, b -> c, msg" */
-	lm_strv to;
-	lm_vop *ops; /* version-table changes after the step, in order */
-	size_t nops;
-	int branch_move; /* stamp steps: creates or deletes a branch row */
-} lm_step;
-
-/* The log text of a step, without "Running ": "upgrade a, b -> c, msg",
- * "downgrade c -> a, b", "stamp_revision a -> b". Appends to out. */
-void lm_step_describe(const lm_step *s, lm_buf *out);
-
-typedef struct lm_plan {
-	lm_step *steps;
-	size_t n;
-	lm_strv warnings; /* e.g. "downgrade -1 from multiple heads is ambiguous; ..." */
-} lm_plan;
-
-void lm_plan_dispose(lm_plan *p);
-
-/* Plans from the current heads (the version table's rows, in table order).
- * The version-table changes are simulated from `current`, so a plan that
- * Alembic would abort half-way is refused before anything runs.
- * *out is always initialised (dispose it); on failure it has no steps but
- * keeps the warnings Alembic would have printed before failing.
- * stamp with purge plans as if the table were empty: the caller deletes
- * every row first, as Alembic's --purge does. */
-int lm_revmap_plan_upgrade(const lm_revmap *m, const lm_strv *current, const char *target,
-                           lm_plan *out);
-int lm_revmap_plan_downgrade(const lm_revmap *m, const lm_strv *current, const char *target,
-                             lm_plan *out);
-int lm_revmap_plan_stamp(const lm_revmap *m, const lm_strv *current, const lm_strv *targets,
-                         int purge, lm_plan *out);
-
-/* Walks revisions for `history`: from upper (default "heads") down to lower
- * (default "base"), newest first, as Alembic's walk_revisions. */
-int lm_revmap_walk(const lm_revmap *m, const char *lower, const char *upper, lm_strv *out);
-
-/* Formatting, as Alembic's CLI prints it. Each appends one line (or, verbose,
- * one `show` block) to out, ending in "\n". `current` (may be NULL) marks
- * revisions with "(current)" as history -i and show do. */
-/* "rev (label) (head)" for `heads` ("(effective head)" for a head only
- * depended on); verbose gives the `show` block. */
-void lm_revmap_format_short(const lm_revmap *m, const lm_revision *r, int verbose, lm_buf *out);
-/* "rev (head) (branchpoint)" for `current` (no labels, as Alembic). */
-void lm_revmap_format_current(const lm_revmap *m, const lm_revision *r, int verbose, lm_buf *out);
-/* "parent -> rev (label) (head) (branchpoint) (mergepoint), message" for `history`. */
-void lm_revmap_format_history(const lm_revmap *m, const lm_revision *r, int verbose,
-                              const lm_strv *current, lm_buf *out);
-/* The `show` block ("Rev: x (head)\nParent: ...\nPath: ...\n\n    doc\n"). */
-void lm_revmap_format_show(const lm_revmap *m, const lm_revision *r, const lm_strv *current,
-                           lm_buf *out);
-/* The whole output of `branches`: per branch point, newest first, the point
- * then one "   -> child" line per child and a blank line. */
-int lm_revmap_format_branches(const lm_revmap *m, int verbose, lm_buf *out);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * dag_query.c — answers DAG conformance queries through revmap.h.
+ * dag_query.c — answers DAG conformance queries through revmap.h, plan.h
+ * and listing.h.
  *
  * Reads a case from stdin in a line format written by run_dag.py (fields
  * separated by tabs, list items by \x1f, a list field prefixed with 'L'):
@@ -15,6 +16,8 @@
  * and prints one JSON object per BUILD and per Q line, in the shape of the
  * recorded Alembic answers, for run_dag.py to compare.
  */
+#include "listing.h"
+#include "plan.h"
 #include "revmap.h"
 
 #include <stdio.h>
@@ -173,16 +176,16 @@ static void format_query(lm_revmap *m, char **f, size_t nf)
 		else
 			lm_revmap_heads(m, &v);
 		for (size_t i = 0; rc == 0 && i < v.n; i++)
-			lm_revmap_format_short(m, lm_revmap_get(m, v.v[i]), verbose, &b);
+			lm_listing_format_short(m, lm_revmap_get(m, v.v[i]), verbose, &b);
 	} else if (!strcmp(op, "branches")) {
-		rc = lm_revmap_format_branches(m, verbose, &b);
+		rc = lm_listing_format_branches(m, verbose, &b);
 	} else if (!strcmp(op, "history")) {
 		int indicate = nf > 3 && f[3][0] == 'L';
 		parse_list(f[3], &rows);
-		rc = lm_revmap_walk(m, f[4], f[5], &v);
+		rc = lm_listing_walk(m, f[4], f[5], &v);
 		for (size_t i = 0; rc == 0 && i < v.n; i++)
-			lm_revmap_format_history(m, lm_revmap_get(m, v.v[i]), verbose,
-			                         indicate ? &rows : NULL, &b);
+			lm_listing_format_history(m, lm_revmap_get(m, v.v[i]), verbose,
+			                          indicate ? &rows : NULL, &b);
 	} else if (!strcmp(op, "show")) {
 		parse_list(nf > 3 ? f[3] : NULL, &rows);
 		if (!strcmp(f[2], "current")) {
@@ -192,12 +195,12 @@ static void format_query(lm_revmap *m, char **f, size_t nf)
 			rc = lm_revmap_resolve(m, f[2], &v);
 		}
 		for (size_t i = 0; rc == 0 && i < v.n; i++)
-			lm_revmap_format_show(m, lm_revmap_get(m, v.v[i]), NULL, &b);
+			lm_listing_format_show(m, lm_revmap_get(m, v.v[i]), NULL, &b);
 	} else if (!strcmp(op, "current")) {
 		parse_list(nf > 3 ? f[3] : NULL, &rows);
 		rc = lm_revmap_current(m, &rows, &v);
 		for (size_t i = 0; rc == 0 && i < v.n; i++)
-			lm_revmap_format_current(m, lm_revmap_get(m, v.v[i]), verbose, &b);
+			lm_listing_format_current(m, lm_revmap_get(m, v.v[i]), verbose, &b);
 	}
 	if (rc < 0) {
 		json_error(stdout, NULL);
@@ -284,14 +287,14 @@ static void query(lm_revmap *m, char **f, size_t nf)
 			lm_revmap_heads(m, &v);
 		}
 		for (size_t i = 0; i < v.n; i++)
-			lm_revmap_format_short(m, lm_revmap_get(m, v.v[i]), 0, &b);
+			lm_listing_format_short(m, lm_revmap_get(m, v.v[i]), 0, &b);
 		fputs("{\"ok\":true,\"text\":", stdout);
 		json_str(stdout, lm_buf_str(&b));
 		fputs("}\n", stdout);
 		lm_buf_dispose(&b);
 	} else if (!strcmp(op, "branches_cmd")) {
 		lm_buf b = {0};
-		if (lm_revmap_format_branches(m, 0, &b) < 0) {
+		if (lm_listing_format_branches(m, 0, &b) < 0) {
 			json_error(stdout, NULL);
 		} else {
 			fputs("{\"ok\":true,\"text\":", stdout);
@@ -300,12 +303,12 @@ static void query(lm_revmap *m, char **f, size_t nf)
 		}
 		lm_buf_dispose(&b);
 	} else if (!strcmp(op, "history")) {
-		if (lm_revmap_walk(m, f[2], f[3], &v) < 0) {
+		if (lm_listing_walk(m, f[2], f[3], &v) < 0) {
 			json_error(stdout, NULL);
 		} else {
 			lm_buf b = {0};
 			for (size_t i = 0; i < v.n; i++)
-				lm_revmap_format_history(m, lm_revmap_get(m, v.v[i]), 0, NULL, &b);
+				lm_listing_format_history(m, lm_revmap_get(m, v.v[i]), 0, NULL, &b);
 			fputs("{\"ok\":true,\"value\":{\"revisions\":", stdout);
 			json_strv(stdout, &v);
 			fputs(",\"text\":", stdout);
@@ -336,13 +339,12 @@ static void query(lm_revmap *m, char **f, size_t nf)
 		int rc;
 		parse_list(f[2], &cur);
 		if (!strcmp(op, "upgrade")) {
-			rc = lm_revmap_plan_upgrade(m, &cur, f[3], &p);
+			rc = lm_plan_upgrade(m, &cur, f[3], &p);
 		} else if (!strcmp(op, "downgrade")) {
-			rc = lm_revmap_plan_downgrade(m, &cur, f[3], &p);
+			rc = lm_plan_downgrade(m, &cur, f[3], &p);
 		} else {
 			parse_list(f[3], &targets);
-			rc = lm_revmap_plan_stamp(m, &cur, &targets, nf > 4 && !strcmp(f[4], "1"),
-			                          &p);
+			rc = lm_plan_stamp(m, &cur, &targets, nf > 4 && !strcmp(f[4], "1"), &p);
 		}
 		if (rc < 0)
 			json_error(stdout, &p.warnings);

@@ -4,6 +4,8 @@
  * recorded conformance cases cover thinly. Expected values come from running
  * Alembic 1.8.1's RevisionMap on the same graphs.
  */
+#include "listing.h"
+#include "plan.h"
 #include "revmap.h"
 
 #include <stdio.h>
@@ -74,8 +76,8 @@ static void expect_plan(const lm_revmap *m, int upgrade, const char *current, co
 	lm_strv cur = {0};
 	words(current, &cur);
 	lm_plan p;
-	int rc = upgrade ? lm_revmap_plan_upgrade(m, &cur, target, &p)
-	                 : lm_revmap_plan_downgrade(m, &cur, target, &p);
+	int rc = upgrade ? lm_plan_upgrade(m, &cur, target, &p)
+	                 : lm_plan_downgrade(m, &cur, target, &p);
 	char *got;
 	if (rc < 0) {
 		got = lm_sprintf("ERR %s", lm_error_get());
@@ -146,7 +148,7 @@ static void test_labeled_branches(void)
 	lm_strv cur = {0};
 	words("c f", &cur);
 	lm_plan p;
-	CHECK(lm_revmap_plan_downgrade(m, &cur, "-1", &p) == 0, "-1: %s", lm_error_get());
+	CHECK(lm_plan_downgrade(m, &cur, "-1", &p) == 0, "-1: %s", lm_error_get());
 	CHECK(p.n == 1 && !strcmp(p.steps[0].rev->id, "c"), "-1 uses the first row");
 	CHECK(p.warnings.n == 1 && strstr(p.warnings.v[0], "downgrade -1 from multiple heads is "
 	                                                   "ambiguous"),
@@ -180,12 +182,12 @@ static void test_effective_head(void)
 	char *h = joined(&heads), *r = joined(&real);
 	CHECK(!strcmp(h, "b c") && !strcmp(r, "c"), "heads [%s] real heads [%s]", h, r);
 	lm_buf b = {0};
-	lm_revmap_format_short(n, lm_revmap_get(n, "b"), 0, &b);
+	lm_listing_format_short(n, lm_revmap_get(n, "b"), 0, &b);
 	CHECK(!strcmp(lm_buf_str(&b), "b (effective head)\n"), "got %s", lm_buf_str(&b));
 	/* After upgrading, b is implied by c's row and has none of its own. */
 	lm_strv cur = {0};
 	lm_plan p;
-	CHECK(lm_revmap_plan_upgrade(n, &cur, "heads", &p) == 0, "%s", lm_error_get());
+	CHECK(lm_plan_upgrade(n, &cur, "heads", &p) == 0, "%s", lm_error_get());
 	CHECK(p.n == 3 && p.steps[2].nops == 1 && p.steps[2].ops[0].kind == LM_VOP_UPDATE &&
 	              !strcmp(p.steps[2].ops[0].from, "b") && !strcmp(p.steps[2].ops[0].to, "c"),
 	      "c's step takes over b's row");
@@ -268,7 +270,7 @@ static void test_stamp(void)
 	words("cccc3333 dddd4444", &cur);
 	words("bbbb2222", &targets);
 	lm_plan p;
-	CHECK(lm_revmap_plan_stamp(m, &cur, &targets, 0, &p) == 0, "%s", lm_error_get());
+	CHECK(lm_plan_stamp(m, &cur, &targets, 0, &p) == 0, "%s", lm_error_get());
 	lm_buf b = {0};
 	if (p.n == 1)
 		lm_step_describe(&p.steps[0], &b);
@@ -279,14 +281,14 @@ static void test_stamp(void)
 	lm_buf_dispose(&b);
 
 	/* --purge: planned from an empty table. */
-	CHECK(lm_revmap_plan_stamp(m, &cur, &targets, 1, &p) == 0, "%s", lm_error_get());
+	CHECK(lm_plan_stamp(m, &cur, &targets, 1, &p) == 0, "%s", lm_error_get());
 	CHECK(p.n == 1 && p.steps[0].nops == 1 && p.steps[0].ops[0].kind == LM_VOP_INSERT,
 	      "purge then insert");
 	lm_plan_dispose(&p);
 
 	lm_strv_dispose(&targets);
 	words("head", &targets);
-	CHECK(lm_revmap_plan_stamp(m, &cur, &targets, 0, &p) < 0 &&
+	CHECK(lm_plan_stamp(m, &cur, &targets, 0, &p) < 0 &&
 	              !strcmp(lm_error_get(), "Multiple heads are present; please specify a single "
 	                                      "target revision"),
 	      "stamp head with two heads: %s", lm_error_get());
@@ -294,7 +296,7 @@ static void test_stamp(void)
 
 	lm_strv_dispose(&targets);
 	words("base", &targets);
-	CHECK(lm_revmap_plan_stamp(m, &cur, &targets, 0, &p) == 0 && p.n == 2, "base deletes all");
+	CHECK(lm_plan_stamp(m, &cur, &targets, 0, &p) == 0 && p.n == 2, "base deletes all");
 	lm_plan_dispose(&p);
 	lm_strv_dispose(&targets);
 	lm_strv_dispose(&cur);
@@ -317,7 +319,7 @@ static void test_step_text(void)
 	CHECK(lm_revmap_build(m) == 0, "build: %s", lm_error_get());
 	lm_strv cur = {0};
 	lm_plan p;
-	CHECK(lm_revmap_plan_upgrade(m, &cur, "heads", &p) == 0, "%s", lm_error_get());
+	CHECK(lm_plan_upgrade(m, &cur, "heads", &p) == 0, "%s", lm_error_get());
 	const char *want[] = {"upgrade  -> a, a", "upgrade a -> b, add things\nand more",
 	                      "upgrade  -> c, c"};
 	CHECK(p.n == 3, "three steps");
@@ -346,15 +348,15 @@ static void test_scale(void)
 	CHECK(lm_revmap_build(m) == 0, "build: %s", lm_error_get());
 	lm_strv cur = {0};
 	lm_plan p;
-	CHECK(lm_revmap_plan_upgrade(m, &cur, "head", &p) == 0 && p.n == N, "upgrade all");
+	CHECK(lm_plan_upgrade(m, &cur, "head", &p) == 0 && p.n == N, "upgrade all");
 	lm_plan_dispose(&p);
 	lm_strv_push(&cur, prev);
-	CHECK(lm_revmap_plan_downgrade(m, &cur, "base", &p) == 0 && p.n == N, "downgrade all");
+	CHECK(lm_plan_downgrade(m, &cur, "base", &p) == 0 && p.n == N, "downgrade all");
 	lm_plan_dispose(&p);
-	CHECK(lm_revmap_plan_downgrade(m, &cur, "-3", &p) == 0 && p.n == 3, "downgrade -3");
+	CHECK(lm_plan_downgrade(m, &cur, "-3", &p) == 0 && p.n == 3, "downgrade -3");
 	lm_plan_dispose(&p);
 	lm_strv hist = {0};
-	CHECK(lm_revmap_walk(m, NULL, NULL, &hist) == 0 && hist.n == N, "history");
+	CHECK(lm_listing_walk(m, NULL, NULL, &hist) == 0 && hist.n == N, "history");
 	double dt = lm_now() - t0;
 	CHECK(dt < 2.0, "10,000 revisions took %.3f s", dt);
 	lm_strv_dispose(&hist);
