@@ -4,8 +4,8 @@
 usage: run_dag.py --query PATH/TO/dag_query [-v] CASE.json [CASE.json ...]
 
 Each case (tests/conformance/dag/*.json, format in that folder's README) is
-fed to dag_query, which answers every query through core/revmap.h; the
-answers are compared with Alembic's:
+fed to dag_query, which answers every query through core/revmap.h,
+core/plan.h and core/listing.h; the answers are compared with Alembic's:
 
   stable queries    exactly (ok, value / steps with version-table ops,
                     heads after, warnings, error message); where Alembic

@@ -1,7 +1,7 @@
 # Conformance against answers recorded from the real Alembic 1.8.1.
 #   dag/*.json     revision DAG cases (heads, resolution, plans, version-table
-#                  changes, errors); dag_query answers them through revmap.h
-#                  and run_dag.py compares, one ctest per case.
+#                  changes, errors); dag_query answers them through revmap.h,
+#                  plan.h and listing.h and run_dag.py compares, one ctest per case.
 
 add_executable(dag_query ${CMAKE_CURRENT_LIST_DIR}/dag_query.c)
 target_compile_options(dag_query PRIVATE ${LM_WARNINGS})
