@@ -564,11 +564,10 @@ static void reset_derived(lm_revmap *m)
 	m->built = 0;
 }
 
-int lm_revmap_build(lm_revmap *m)
+/* What Alembic's Revision() constructor refuses, in load order: self-loops
+ * and characters that identifiers can't hold. Returns 0 or -1 (error set). */
+static int check_revisions(const lm_revmap *m)
 {
-	reset_derived(m);
-
-	/* What Alembic's Revision() constructor refuses, in load order. */
 	for (size_t i = 0; i < m->n; i++) {
 		const lm_revision *r = &m->revs[i];
 		if (lm_strv_contains(&r->down, r->id)) {
@@ -595,7 +594,13 @@ int lm_revmap_build(lm_revmap *m)
 			return -1;
 		}
 	}
+	return 0;
+}
 
+/* Fills the map keys: every revision id, then every declared branch label;
+ * refuses an id or a label given twice. Returns 0 or -1 (error set). */
+static int index_keys(lm_revmap *m)
+{
 	size_t nlabels = 0;
 	for (size_t i = 0; i < m->n; i++)
 		nlabels += m->revs[i].labels.n;
@@ -629,7 +634,13 @@ int lm_revmap_build(lm_revmap *m)
 			key_add(m, l->v[k], i);
 		}
 	}
+	return 0;
+}
 
+/* Resolves down_revision and depends_on to revisions and links each node to
+ * its parents and children. Returns 0 or -1 (a reference is missing). */
+static int link_nodes(lm_revmap *m)
+{
 	m->nodes = lm_calloc(m->n ? m->n : 1, sizeof *m->nodes);
 	for (size_t i = 0; i < m->n; i++) {
 		const lm_revision *r = &m->revs[i];
@@ -671,6 +682,12 @@ int lm_revmap_build(lm_revmap *m)
 				iv_push_unique(&p->next, i);
 		}
 	}
+	return 0;
+}
+
+/* Heads, real heads, bases and real bases, in map order. */
+static void find_ends(lm_revmap *m)
+{
 	m->base_values = 0;
 	for (size_t i = 0; i < m->n; i++) {
 		const node *d = &m->nodes[i];
@@ -685,11 +702,11 @@ int lm_revmap_build(lm_revmap *m)
 				iv_push(&m->real_bases, i);
 		}
 	}
-	if (detect_cycles(m) < 0)
-		return -1;
-	normalize_deps(m);
-	propagate_labels(m);
+}
 
+/* The map keys in byte order, for prefix lookups. */
+static void sort_keys(lm_revmap *m)
+{
 	keysort *ks = lm_malloc((m->nkeys + 1) * sizeof *ks);
 	for (size_t k = 0; k < m->nkeys; k++) {
 		ks[k].s = m->keys[k];
@@ -700,6 +717,19 @@ int lm_revmap_build(lm_revmap *m)
 	for (size_t k = 0; k < m->nkeys; k++)
 		m->sorted[k] = ks[k].k;
 	free(ks);
+}
+
+int lm_revmap_build(lm_revmap *m)
+{
+	reset_derived(m);
+	if (check_revisions(m) < 0 || index_keys(m) < 0 || link_nodes(m) < 0)
+		return -1;
+	find_ends(m);
+	if (detect_cycles(m) < 0)
+		return -1;
+	normalize_deps(m);
+	propagate_labels(m);
+	sort_keys(m);
 	m->built = 1;
 	return 0;
 }
