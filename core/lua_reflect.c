@@ -82,14 +82,9 @@ int lm_lua_reflect(lua_State *L)
 		}
 		lua_pop(L, 1);
 	}
-	int rc;
-	if (strcmp(c->driver->name, "sqlite") == 0)
-		rc = lm_reflect_sqlite(r);
-	else if (strcmp(c->driver->name, "postgresql") == 0)
-		rc = lm_reflect_pg(r);
-	else
+	if (!c->driver->reflect)
 		return luaL_error(L, "reflect: no reflection for %s", c->driver->name);
-	if (rc != 0) {
+	if (c->driver->reflect(r) != 0) {
 		char *msg = lm_redact(lm_error_get());
 		lua_pushfstring(L, "reflect: %s", msg);
 		free(msg);
