@@ -20,7 +20,7 @@
 #include "command.h"
 #include "driver.h"
 #include "embedded.h"
-#include "reflect.h"
+#include "lua_core.h"
 #include "revmap.h"
 
 static const char HOST_KEY = 'h';
@@ -152,22 +152,10 @@ int lm_lua_pcall(lua_State *L, int nargs, int nresults)
 
 /* ---- luamig.core: what the Lua side asks of the C engine ---------------- */
 
-/* Raises the error slot's message as it is: these messages are for the
- * user (Alembic's wording), so no "file:line:" of luamig's own Lua. */
-static int raise_slot(lua_State *L)
+int lm_lua_raise_slot(lua_State *L)
 {
 	lua_pushstring(L, lm_error_get());
 	return lua_error(L);
-}
-
-static int l_connect(lua_State *L)
-{
-	const char *url = luaL_checkstring(L, 1);
-	lm_conn *c;
-	if (lm_connect(url, &c) != 0)
-		return raise_slot(L);
-	lm_lua_push_conn(L, c);
-	return 1;
 }
 
 static int l_redact(lua_State *L)
@@ -230,7 +218,7 @@ static int l_checksum(lua_State *L)
 	size_t len;
 	char *data = lm_read_file(luaL_checkstring(L, 1), &len);
 	if (!data)
-		return raise_slot(L);
+		return lm_lua_raise_slot(L);
 	unsigned long long h = 14695981039346656037ULL;
 	for (size_t i = 0; i < len; i++) {
 		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
@@ -424,7 +412,7 @@ static int l_plan(lua_State *L)
 	lm_strv_dispose(&targets);
 	if (rc != 0) {
 		lm_plan_dispose(&plan);
-		return raise_slot(L);
+		return lm_lua_raise_slot(L);
 	}
 	lua_createtable(L, (int)plan.n, 0);
 	for (size_t i = 0; i < plan.n; i++) {
@@ -475,7 +463,7 @@ static int l_resolve(lua_State *L)
 	lm_strv out = {0};
 	if (lm_revmap_resolve(map_of(L), luaL_checkstring(L, 1), &out) != 0) {
 		lm_strv_dispose(&out);
-		return raise_slot(L);
+		return lm_lua_raise_slot(L);
 	}
 	push_strv(L, &out);
 	lm_strv_dispose(&out);
@@ -515,7 +503,7 @@ static int l_current_ids(lua_State *L)
 	lm_strv_dispose(&rows);
 	if (rc != 0) {
 		lm_strv_dispose(&ids);
-		return raise_slot(L);
+		return lm_lua_raise_slot(L);
 	}
 	push_strv(L, &ids);
 	lm_strv_dispose(&ids);
@@ -532,7 +520,7 @@ static int l_current_lines(lua_State *L)
 	lm_strv_dispose(&rows);
 	if (rc != 0) {
 		lm_strv_dispose(&ids);
-		return raise_slot(L);
+		return lm_lua_raise_slot(L);
 	}
 	lua_createtable(L, (int)ids.n, 0);
 	for (size_t i = 0; i < ids.n; i++) {
@@ -580,7 +568,7 @@ static int l_history_text(lua_State *L)
 	if (rc != 0) {
 		lm_strv_dispose(&current);
 		lm_strv_dispose(&ids);
-		return raise_slot(L);
+		return lm_lua_raise_slot(L);
 	}
 	lm_buf b = {0};
 	for (size_t i = 0; i < ids.n; i++)
@@ -618,7 +606,7 @@ static int l_edit(lua_State *L)
 		return luaL_error(L, "Can't locate revision identified by '%s'",
 		                  lua_tostring(L, 1));
 	if (lm_open_in_editor(r->path) != 0)
-		return raise_slot(L);
+		return lm_lua_raise_slot(L);
 	return 0;
 }
 
@@ -631,7 +619,7 @@ static int l_isatty(lua_State *L)
 static int open_core(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-	        {"connect", l_connect},
+	        {"connect", lm_lua_connect},
 	        {"redact", l_redact},
 	        {"parse_url", l_parse_url},
 	        {"sleep", l_sleep},

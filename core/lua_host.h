@@ -34,9 +34,9 @@ int lm_lua_pcall(lua_State *L, int nargs, int nresults);
  * *to_free then). */
 const char *lm_lua_file(const char *name, size_t *len, char **to_free);
 
-/* Pushes a connection userdata that owns c (lua_conn.c). */
-void lm_lua_push_conn(lua_State *L, lm_conn *c);
-/* Registers the connection metatable (lua_conn.c). */
-void lm_lua_open_conn(lua_State *L);
+/* Raises the error slot's message as it is (a Lua error; never returns):
+ * these messages are for the user (Alembic's wording), so no "file:line:"
+ * of luamig's own Lua is added. */
+int lm_lua_raise_slot(lua_State *L);
 
 #endif

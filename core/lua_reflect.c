@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua_host.h"
+#include "lua_core.h"
 #include "reflect.h"
 
 #define REFLECT_MT "luamig.reflect"
@@ -17,28 +17,20 @@ static int l_reflect_gc(lua_State *L)
 	return 0;
 }
 
-/* The lm_conn of a "luamig.connection" userdata (lua_conn.c), whose first
- * field is the connection pointer. */
-static lm_conn *check_conn(lua_State *L, int idx)
-{
-	lm_conn **p = luaL_checkudata(L, idx, "luamig.connection");
-	if (!*p)
-		luaL_error(L, "connection is closed");
-	return *p;
-}
-
 /*
  * core.reflect(conn, opts) -> metadata
  *   opts.schemas       nil (the connection's default schema), true (every
  *                      schema), or an array of names ("" = the default)
  *   opts.include_name  function(name, type_, parent_names) -> bool, called
  *                      while reflecting, as Alembic's include_name
- * A database error raises "reflect: <message>"; an error in include_name
- * is raised as it is.
+ * Misuse raises: conn not an open connection, opts not a table,
+ * include_name not a function, schemas neither names nor true; so does a
+ * database without reflection. A database error raises "reflect:
+ * <message>" (password-free); an error in include_name is raised as it is.
  */
 int lm_lua_reflect(lua_State *L)
 {
-	lm_conn *c = check_conn(L, 1);
+	lm_conn *c = lm_lua_check_conn(L, 1);
 	if (!lua_isnoneornil(L, 2))
 		luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 2);

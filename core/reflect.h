@@ -96,7 +96,4 @@ void lm_reflect_add_column(lua_State *L, int tbl_idx);
 int lm_reflect_sqlite(lm_reflect *r);
 int lm_reflect_pg(lm_reflect *r);
 
-/* luamig.core.reflect(conn, opts) (lua_reflect.c): see the contract there. */
-int lm_lua_reflect(lua_State *L);
-
 #endif
