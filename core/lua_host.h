@@ -1,8 +1,8 @@
 /*
  * lua_host.h — the embedded Lua: a state with luamig's modules reachable by
  * require (from the binary, or from the source tree when LUAMIG_LUA_DIR
- * is set, for development), the luamig.core C module, and protected
- * calls that turn any Lua error into the error slot.
+ * is set, for development) and the luamig.core C module (lua_core.h), and
+ * protected calls that turn any Lua error into the error slot.
  */
 #ifndef LM_LUA_HOST_H
 #define LM_LUA_HOST_H
@@ -23,6 +23,8 @@ typedef struct lm_host {
 /* A new state with the standard libraries, the embedded-module searcher
  * and luamig.core. */
 lua_State *lm_lua_new(lm_host *host);
+/* What the command lent the state (lm_lua_new's host), or NULL. */
+lm_host *lm_lua_host(lua_State *L);
 void lm_lua_close(lua_State *L);
 
 /* Calls the function below nargs arguments under a traceback handler. On
