@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "command.h"
+#include "cmd.h"
 #include "config.h"
 #include "lua_host.h"
 #include "revmap.h"

@@ -1,7 +1,7 @@
 /*
  * main.c — argv to a command, and the exit status; nothing else.
  */
-#include "command.h"
+#include "cli.h"
 
 int main(int argc, char **argv)
 {
