@@ -5,9 +5,11 @@
  * One option table and one command table say everything: what each
  * command accepts, where an option's value goes in lm_opts, and the help
  * texts, which are printed from them. The parser checks argv against the
- * tables (usage errors exit 2), then lm_main runs the command
- * (cmd_*.c). The helpers at the end say what the global options mean to
- * every command: which config file and section, and whether to print.
+ * tables (usage errors exit 2), then lm_main runs the command (cmd_*.c),
+ * inside main.c's protected call; a failed command's -1 goes back to
+ * main.c, which reports it. The lm_cli_* helpers say what the global
+ * options mean to every command: which config file and section, and
+ * whether to print.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -17,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lua.h>
+
 #include "cmd.h"
-#include "driver.h"
 
 /* ---- the command table -------------------------------------------------- */
 
@@ -49,7 +52,7 @@ enum {
 
 typedef struct command {
 	const char *name;
-	int (*run)(lm_opts *o);
+	int (*run)(lua_State *L, lm_opts *o);
 	int options;
 	int min_pos, max_pos;   /* positional arguments; max -1 = any */
 	const char *positional; /* usage name of the positionals */
@@ -458,22 +461,31 @@ static int parse_global(int argc, char **argv, lm_opts *o, int *next)
 	return 0;
 }
 
-int lm_main(int argc, char **argv)
+static int opts_gc(lua_State *L)
 {
-	lm_opts o;
-	memset(&o, 0, sizeof o);
-	int next = 0, status;
-	int rc = parse_global(argc, argv, &o, &next);
-	if (rc != 0) {
-		status = rc > 0 ? LM_EXIT_OK : LM_EXIT_USAGE;
-		goto done;
-	}
+	opts_dispose(lua_touserdata(L, 1));
+	return 0;
+}
+
+int lm_main(lua_State *L, int argc, char **argv)
+{
+	/* The options own lists (-x, --branch-label, ...): a userdata owns
+	 * them, so that an error unwinding past here leaks nothing. */
+	lm_opts *o = lua_newuserdatauv(L, sizeof *o, 0);
+	memset(o, 0, sizeof *o);
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, opts_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_setmetatable(L, -2);
+	int next = 0;
+	int rc = parse_global(argc, argv, o, &next);
+	if (rc != 0)
+		return rc > 0 ? LM_EXIT_OK : LM_EXIT_USAGE;
 	if (next >= argc) {
 		fprintf(stderr,
 		        "usage: luamig [-h] [--version] [-c CONFIG] [-n NAME] [-x X] "
 		        "[--raiseerr] [-q] COMMAND ...\nluamig: error: too few arguments\n");
-		status = LM_EXIT_USAGE;
-		goto done;
+		return LM_EXIT_USAGE;
 	}
 	const command *c = find_command(argv[next]);
 	if (!c) {
@@ -483,32 +495,14 @@ int lm_main(int argc, char **argv)
 		for (const command *k = commands; k->name; k++)
 			fprintf(stderr, "%s'%s'", k == commands ? "" : ", ", k->name);
 		fprintf(stderr, ")\n");
-		status = LM_EXIT_USAGE;
-		goto done;
+		return LM_EXIT_USAGE;
 	}
-	o.command = c->name;
-	rc = parse_command_args(c, argc, argv, next + 1, &o);
-	if (rc != 0) {
-		status = rc > 0 ? LM_EXIT_OK : LM_EXIT_USAGE;
-		goto done;
-	}
+	o->command = c->name;
+	rc = parse_command_args(c, argc, argv, next + 1, o);
+	if (rc != 0)
+		return rc > 0 ? LM_EXIT_OK : LM_EXIT_USAGE;
 	fflush(stdout);
-	rc = c->run(&o);
+	rc = c->run(L, o);
 	fflush(stdout);
-	if (rc < 0) {
-		/* One line, password-free, Alembic's "FAILED: <message>". */
-		char *msg = lm_redact(lm_error_get());
-		for (char *p = msg; *p; p++)
-			if (*p == '\n' || *p == '\r')
-				*p = ' ';
-		fprintf(stderr, "FAILED: %s\n", msg);
-		free(msg);
-		status = LM_EXIT_FAILURE;
-	} else {
-		status = rc;
-	}
-done:
-	opts_dispose(&o);
-	lm_error_clear();
-	return status;
+	return rc;
 }

@@ -6,6 +6,8 @@
 #ifndef LM_CLI_H
 #define LM_CLI_H
 
+#include <lua.h>
+
 #include "config.h"
 #include "script.h"
 #include "util.h"
@@ -46,8 +48,11 @@ typedef struct lm_opts {
 	lm_strv positional;
 } lm_opts;
 
-/* The whole program: parses argv, runs the command, returns the exit status. */
-int lm_main(int argc, char **argv);
+/* The whole program after main.c's set-up: parses argv and runs the
+ * command in L (the state main.c made and opened; lm_main runs inside its
+ * protected call). Returns the exit status, or -1 with the error slot set
+ * (main.c reports it). */
+int lm_main(lua_State *L, int argc, char **argv);
 
 /* The config section: -n NAME, or "luamig". */
 const char *lm_cli_section(const lm_opts *o);

@@ -1,7 +1,8 @@
 /*
  * cmd.h — the commands, one function each, run by lm_main (cli.c) with the
- * parsed command line. Each returns 0, an exit status the Lua runtime
- * chose, or -1 with the error slot set.
+ * program's Lua state (main.c's; opened, and left as found) and the parsed
+ * command line. Each returns 0, an exit status the Lua runtime chose, or -1
+ * with the error slot set.
  */
 #ifndef LM_CMD_H
 #define LM_CMD_H
@@ -13,24 +14,24 @@
 #include "script.h"
 
 /* cmd_init.c */
-int lm_cmd_init(lm_opts *o);
-int lm_cmd_list_templates(lm_opts *o);
+int lm_cmd_init(lua_State *L, lm_opts *o);
+int lm_cmd_list_templates(lua_State *L, lm_opts *o);
 
 /* cmd_revision.c */
-int lm_cmd_revision(lm_opts *o);
-int lm_cmd_merge(lm_opts *o);
+int lm_cmd_revision(lua_State *L, lm_opts *o);
+int lm_cmd_merge(lua_State *L, lm_opts *o);
 
 /* cmd_list.c */
-int lm_cmd_heads(lm_opts *o);
-int lm_cmd_branches(lm_opts *o);
-int lm_cmd_history(lm_opts *o);
-int lm_cmd_show(lm_opts *o);
-int lm_cmd_edit(lm_opts *o);
+int lm_cmd_heads(lua_State *L, lm_opts *o);
+int lm_cmd_branches(lua_State *L, lm_opts *o);
+int lm_cmd_history(lua_State *L, lm_opts *o);
+int lm_cmd_show(lua_State *L, lm_opts *o);
+int lm_cmd_edit(lua_State *L, lm_opts *o);
 /* Opens a file in $EDITOR, $VISUAL or a known editor; waits for it. */
 int lm_open_in_editor(const char *path);
 
 /* cmd_runtime.c: every command that runs env.lua. */
-int lm_cmd_runtime(lm_opts *o);
+int lm_cmd_runtime(lua_State *L, lm_opts *o);
 /* Pushes the command as the runtime's main expects it (a table). */
 void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const lm_script_dir *sd);
 

@@ -30,8 +30,9 @@ static void template_names(lm_strv *outv)
 	}
 }
 
-int lm_cmd_list_templates(lm_opts *o)
+int lm_cmd_list_templates(lua_State *L, lm_opts *o)
 {
+	(void)L; /* runs no Lua */
 	lm_strv names = {0};
 	template_names(&names);
 	lm_cli_out(o, "Available templates:\n\n");
@@ -86,8 +87,9 @@ static char *script_location_for(const char *ini_abs, const char *dir_abs)
 	return loc;
 }
 
-int lm_cmd_init(lm_opts *o)
+int lm_cmd_init(lua_State *L, lm_opts *o)
 {
+	(void)L; /* runs no Lua */
 	const char *tmpl = o->template_name ? o->template_name : "generic";
 	const char *directory = o->positional.v[0];
 	lm_strv names = {0};

@@ -49,8 +49,9 @@ static int list_heads(const lm_opts *o, const lm_revmap *m, lm_buf *b)
 	return 0;
 }
 
-int lm_cmd_heads(lm_opts *o)
+int lm_cmd_heads(lua_State *L, lm_opts *o)
 {
+	(void)L; /* runs no Lua */
 	return run_listing(o, list_heads);
 }
 
@@ -59,12 +60,13 @@ static int list_branches(const lm_opts *o, const lm_revmap *m, lm_buf *b)
 	return lm_revmap_format_branches(m, o->verbose, b);
 }
 
-int lm_cmd_branches(lm_opts *o)
+int lm_cmd_branches(lua_State *L, lm_opts *o)
 {
+	(void)L; /* runs no Lua */
 	return run_listing(o, list_branches);
 }
 
-int lm_cmd_history(lm_opts *o)
+int lm_cmd_history(lua_State *L, lm_opts *o)
 {
 	if (o->rev_range && !strchr(o->rev_range, ':')) {
 		lm_error_set("History range requires [start]:[end], [start]:, or :[end]");
@@ -86,7 +88,7 @@ int lm_cmd_history(lm_opts *o)
 	if (needs_db) {
 		free(lower);
 		free(upper);
-		return lm_cmd_runtime(o);
+		return lm_cmd_runtime(L, o);
 	}
 	if (lm_cli_open_scripts(o, &cfg, &sd) != 0)
 		goto done;
@@ -95,7 +97,7 @@ int lm_cmd_history(lm_opts *o)
 		lm_config_free(cfg);
 		free(lower);
 		free(upper);
-		return lm_cmd_runtime(o);
+		return lm_cmd_runtime(L, o);
 	}
 	if (lm_revmap_walk(sd.map, lower && *lower ? lower : "base",
 	                   upper && *upper ? upper : "heads", &ids) != 0)
@@ -125,10 +127,10 @@ static int list_show(const lm_opts *o, const lm_revmap *m, lm_buf *b)
 	return rc;
 }
 
-int lm_cmd_show(lm_opts *o)
+int lm_cmd_show(lua_State *L, lm_opts *o)
 {
 	if (strcmp(o->positional.v[0], "current") == 0)
-		return lm_cmd_runtime(o);
+		return lm_cmd_runtime(L, o);
 	return run_listing(o, list_show);
 }
 
@@ -175,10 +177,10 @@ int lm_open_in_editor(const char *path)
 	return -1;
 }
 
-int lm_cmd_edit(lm_opts *o)
+int lm_cmd_edit(lua_State *L, lm_opts *o)
 {
 	if (strcmp(o->positional.v[0], "current") == 0)
-		return lm_cmd_runtime(o);
+		return lm_cmd_runtime(L, o);
 	lm_config *cfg = NULL;
 	lm_script_dir sd;
 	int rc = -1;

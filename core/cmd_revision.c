@@ -280,12 +280,13 @@ static void revision_env_dispose(revision_env *e)
 
 /* Runs env.lua for `revision`: runtime.main returns a table of what to
  * write. */
-static int run_revision_env(lm_opts *o, lm_config *cfg, lm_script_dir *sd, const char *rev_id,
-                            revision_env *out)
+static int run_revision_env(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_dir *sd,
+                            const char *rev_id, revision_env *out)
 {
 	memset(out, 0, sizeof *out);
 	lm_host host = {cfg, lm_cli_section(o), sd};
-	lua_State *L = lm_lua_new(&host);
+	int top = lua_gettop(L);
+	lm_lua_set_host(L, &host);
 	int rc = -1;
 	lua_getglobal(L, "require");
 	lua_pushliteral(L, "luamig.runtime");
@@ -313,7 +314,11 @@ static int run_revision_env(lm_opts *o, lm_config *cfg, lm_script_dir *sd, const
 	}
 	rc = 0;
 done:
-	lm_lua_close(L);
+	lua_settop(L, top);
+	lm_lua_set_host(L, NULL);
+	/* Finalize what env.lua left unreferenced (a connection it did not
+	 * close) before the file is written and the hooks run. */
+	lua_gc(L, LUA_GCCOLLECT);
 	return rc;
 }
 
@@ -322,7 +327,7 @@ static int run_post_write_hooks(const lm_opts *o, lm_config *cfg, const char *pa
 	return lm_run_post_write_hooks(cfg, path, o->quiet);
 }
 
-int lm_cmd_revision(lm_opts *o)
+int lm_cmd_revision(lua_State *L, lm_opts *o)
 {
 	if (o->sql && o->autogenerate) {
 		lm_error_set("Using --sql with --autogenerate does not make any sense");
@@ -342,7 +347,7 @@ int lm_cmd_revision(lm_opts *o)
 	nr.rev_id = rev;
 	if (o->autogenerate ||
 	    lm_cli_is_true(lm_config_get(cfg, lm_cli_section(o), "revision_environment"))) {
-		if (run_revision_env(o, cfg, &sd, rev, &env) != 0)
+		if (run_revision_env(L, o, cfg, &sd, rev, &env) != 0)
 			goto done;
 		if (env.skip) {
 			rc = 0; /* process_revision_directives asked for no file */
@@ -384,8 +389,9 @@ done:
 	return rc;
 }
 
-int lm_cmd_merge(lm_opts *o)
+int lm_cmd_merge(lua_State *L, lm_opts *o)
 {
+	(void)L; /* runs no Lua */
 	lm_config *cfg = NULL;
 	lm_script_dir sd;
 	int rc = -1;

@@ -61,16 +61,16 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 }
 
 /* Hands the command to lua/luamig/runtime.lua: runtime.main(cmd). */
-int lm_cmd_runtime(lm_opts *o)
+int lm_cmd_runtime(lua_State *L, lm_opts *o)
 {
 	lm_config *cfg = NULL;
 	lm_script_dir sd;
 	int rc = -1;
-	lua_State *L = NULL;
+	int top = lua_gettop(L);
 	if (lm_cli_open_scripts(o, &cfg, &sd) != 0)
 		goto done;
 	lm_host host = {cfg, lm_cli_section(o), &sd};
-	L = lm_lua_new(&host);
+	lm_lua_set_host(L, &host);
 	lua_getglobal(L, "require");
 	lua_pushliteral(L, "luamig.runtime");
 	if (lm_lua_pcall(L, 1, 1) != 0)
@@ -81,7 +81,8 @@ int lm_cmd_runtime(lm_opts *o)
 	if (rc == 0 && lua_isinteger(L, -1))
 		rc = (int)lua_tointeger(L, -1); /* an exit status the runtime chose */
 done:
-	lm_lua_close(L);
+	lua_settop(L, top);
+	lm_lua_set_host(L, NULL);
 	lm_script_dir_dispose(&sd);
 	lm_config_free(cfg);
 	return rc;

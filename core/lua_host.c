@@ -105,6 +105,21 @@ static int searcher(lua_State *L)
 	return 1;
 }
 
+/* The number of active call levels (lua_getstack's levels) of L. */
+static int stack_depth(lua_State *L)
+{
+	lua_Debug ar;
+	int n = 0;
+	while (lua_getstack(L, n, &ar))
+		n++;
+	return n;
+}
+
+/* The traceback handler of lm_lua_pcall: a string message, or a table
+ * error object as it is. With LUAMIG_TRACEBACK (--raiseerr), a string gets
+ * the traceback of what ran under the protected call; upvalue 1 is the
+ * number of levels beneath it (main.c's pmain, ...), left out so that the
+ * trace ends where the call began. */
 static int msghandler(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
@@ -118,17 +133,31 @@ static int msghandler(lua_State *L)
 		}
 		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
 	}
-	if (getenv("LUAMIG_TRACEBACK"))
-		luaL_traceback(L, L, msg, 1);
-	else
+	if (!getenv("LUAMIG_TRACEBACK")) {
 		lua_pushstring(L, msg);
+		return 1;
+	}
+	luaL_traceback(L, L, msg, 1);
+	/* One "\n\t..." line per level, the outermost last. */
+	size_t len;
+	const char *tb = lua_tolstring(L, -1, &len);
+	for (lua_Integer k = lua_tointeger(L, lua_upvalueindex(1)); k > 0; k--) {
+		size_t i = len;
+		while (i > 0 && !(tb[i - 1] == '\n' && tb[i] == '\t'))
+			i--;
+		if (i == 0)
+			break;
+		len = i - 1;
+	}
+	lua_pushlstring(L, tb, len);
 	return 1;
 }
 
 int lm_lua_pcall(lua_State *L, int nargs, int nresults)
 {
 	int base = lua_gettop(L) - nargs;
-	lua_pushcfunction(L, msghandler);
+	lua_pushinteger(L, stack_depth(L));
+	lua_pushcclosure(L, msghandler, 1);
 	lua_insert(L, base);
 	int rc = lua_pcall(L, nargs, nresults, base);
 	lua_remove(L, base);
@@ -152,12 +181,15 @@ int lm_lua_raise_slot(lua_State *L)
 	return lua_error(L);
 }
 
-lua_State *lm_lua_new(lm_host *host)
+void lm_lua_set_host(lua_State *L, lm_host *host)
 {
-	lua_State *L = luaL_newstate();
-	luaL_openlibs(L);
 	lua_pushlightuserdata(L, host);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+}
+
+void lm_lua_open(lua_State *L)
+{
+	luaL_openlibs(L);
 	/* package.preload["luamig.core"], and our searcher second in line,
 	 * right after preload, so no file on LUA_PATH can shadow luamig. */
 	lua_getglobal(L, "package");
@@ -174,11 +206,4 @@ lua_State *lm_lua_new(lm_host *host)
 	lua_pushcfunction(L, searcher);
 	lua_rawseti(L, -2, 2);
 	lua_pop(L, 2);
-	return L;
-}
-
-void lm_lua_close(lua_State *L)
-{
-	if (L)
-		lua_close(L);
 }

@@ -20,12 +20,15 @@ typedef struct lm_host {
 	lm_script_dir *script;
 } lm_host;
 
-/* A new state with the standard libraries, the embedded-module searcher
- * and luamig.core. */
-lua_State *lm_lua_new(lm_host *host);
-/* What the command lent the state (lm_lua_new's host), or NULL. */
+/* Opens a new state (main.c makes it, and calls this under its protected
+ * call): the standard libraries, the embedded-module searcher and
+ * luamig.core. Raises on out-of-memory. */
+void lm_lua_open(lua_State *L);
+/* Lends the state what a command loaded (host), for luamig.core to read;
+ * NULL takes it back, before the command frees it. */
+void lm_lua_set_host(lua_State *L, lm_host *host);
+/* What the command lent the state, or NULL. */
 lm_host *lm_lua_host(lua_State *L);
-void lm_lua_close(lua_State *L);
 
 /* Calls the function below nargs arguments under a traceback handler. On
  * error, puts the message in the error slot and returns -1. */
