@@ -27,8 +27,6 @@ int lm_cmd_branches(lua_State *L, lm_opts *o);
 int lm_cmd_history(lua_State *L, lm_opts *o);
 int lm_cmd_show(lua_State *L, lm_opts *o);
 int lm_cmd_edit(lua_State *L, lm_opts *o);
-/* Opens a file in $EDITOR, $VISUAL or a known editor; waits for it. */
-int lm_open_in_editor(const char *path);
 
 /* cmd_runtime.c: every command that runs env.lua. */
 int lm_cmd_runtime(lua_State *L, lm_opts *o);

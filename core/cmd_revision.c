@@ -11,6 +11,7 @@
 
 #include "cmd.h"
 #include "hooks.h"
+#include "lua_core.h"
 #include "lua_host.h"
 #include "revmap.h"
 #include "template.h"

@@ -8,6 +8,7 @@
 #include <lua.h>
 
 #include "cmd.h"
+#include "lua_core.h"
 #include "lua_host.h"
 
 static void set_str(lua_State *L, const char *k, const char *v)

@@ -19,10 +19,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd.h"
 #include "config.h"
+#include "editor.h"
 #include "lua_host.h"
 #include "revmap.h"
+
+static const char HOST_KEY = 'h';
+
+void lm_lua_set_host(lua_State *L, lm_host *host)
+{
+	lua_pushlightuserdata(L, host);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+}
+
+lm_host *lm_lua_host(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+	lm_host *h = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	return h;
+}
 
 /* Arguments are checked as Lua's own libraries check them: a wrong type
  * raises "bad argument #n". "A list" below is an array of strings; as an
@@ -559,7 +575,7 @@ static int l_isatty(lua_State *L)
 /* The loader of luamig.core (package.preload): the module table, with
  * version, the functions above, connect (lua_conn.c) and reflect
  * (lua_reflect.c); registers the connection metatable first. */
-int lm_lua_open_core(lua_State *L)
+static int open_core(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 	        {"connect", lm_lua_connect},
@@ -596,4 +612,13 @@ int lm_lua_open_core(lua_State *L)
 	lua_pushstring(L, LUAMIG_VERSION);
 	lua_setfield(L, -2, "version");
 	return 1;
+}
+
+void lm_lua_preload_core(lua_State *L)
+{
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "preload");
+	lua_pushcfunction(L, open_core);
+	lua_setfield(L, -2, "luamig.core");
+	lua_pop(L, 2);
 }

@@ -10,10 +10,25 @@
 
 #include <lua.h>
 
+#include "config.h"
 #include "driver.h"
+#include "script.h"
 
-/* package.preload["luamig.core"]: builds the module table (lua_core.c). */
-int lm_lua_open_core(lua_State *L);
+/* What a command lends luamig.core: the config, its section, the script
+ * directory and revision map. Not owned. */
+typedef struct lm_host {
+	lm_config *config;
+	const char *section;
+	lm_script_dir *script;
+} lm_host;
+
+/* Puts luamig.core's loader in package.preload (lua_core.c). */
+void lm_lua_preload_core(lua_State *L);
+/* Lends the state what a command loaded (host), for luamig.core to read;
+ * NULL takes it back, before the command frees it. */
+void lm_lua_set_host(lua_State *L, lm_host *host);
+/* What the command lent the state, or NULL. */
+lm_host *lm_lua_host(lua_State *L);
 
 /* Connections (lua_conn.c): core.connect, the connection metatable that
  * the loader registers, and the lm_conn of the connection at idx (raises

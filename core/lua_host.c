@@ -3,8 +3,8 @@
  * found, and protected calls that turn any Lua error into the error slot.
  *
  * Built-in modules are found by a package searcher that looks in the
- * binary (embedded.c), or in $LUAMIG_LUA_DIR during development; the C
- * module luamig.core (lua_core.c) is in package.preload. User files
+ * binary (embedded.c), or in $LUAMIG_LUA_DIR during development; C
+ * modules (luamig.core, lua_core.c) go in package.preload. User files
  * (env.lua, revisions, models) are loaded by the Lua side in text mode,
  * each in its own environment.
  */
@@ -17,17 +17,7 @@
 #include <string.h>
 
 #include "embedded.h"
-#include "lua_core.h"
-
-static const char HOST_KEY = 'h';
-
-lm_host *lm_lua_host(lua_State *L)
-{
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
-	lm_host *h = lua_touserdata(L, -1);
-	lua_pop(L, 1);
-	return h;
-}
+#include "util.h"
 
 /* The embedded entry of a name, or NULL. */
 static const lm_embedded_file *embedded(const char *name)
@@ -181,22 +171,12 @@ int lm_lua_raise_slot(lua_State *L)
 	return lua_error(L);
 }
 
-void lm_lua_set_host(lua_State *L, lm_host *host)
-{
-	lua_pushlightuserdata(L, host);
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
-}
-
 void lm_lua_open(lua_State *L)
 {
 	luaL_openlibs(L);
-	/* package.preload["luamig.core"], and our searcher second in line,
-	 * right after preload, so no file on LUA_PATH can shadow luamig. */
+	/* Our searcher second in line, right after package.preload, so no
+	 * file on LUA_PATH can shadow luamig. */
 	lua_getglobal(L, "package");
-	lua_getfield(L, -1, "preload");
-	lua_pushcfunction(L, lm_lua_open_core);
-	lua_setfield(L, -2, "luamig.core");
-	lua_pop(L, 1);
 	lua_getfield(L, -1, "searchers");
 	lua_Integer n = luaL_len(L, -1);
 	for (lua_Integer i = n; i >= 2; i--) {

@@ -1,34 +1,20 @@
 /*
  * lua_host.h — the embedded Lua: a state with luamig's modules reachable by
  * require (from the binary, or from the source tree when LUAMIG_LUA_DIR
- * is set, for development) and the luamig.core C module (lua_core.h), and
- * protected calls that turn any Lua error into the error slot.
+ * is set, for development), and protected calls that turn any Lua error
+ * into the error slot. The luamig.core C module is lua_core.h's.
  */
 #ifndef LM_LUA_HOST_H
 #define LM_LUA_HOST_H
 
 #include <lua.h>
 
-#include "config.h"
-#include "driver.h"
-#include "script.h"
-
-/* What the C side lends the Lua side for one command. Not owned. */
-typedef struct lm_host {
-	lm_config *config;
-	const char *section;
-	lm_script_dir *script;
-} lm_host;
+#include <stddef.h>
 
 /* Opens a new state (main.c makes it, and calls this under its protected
- * call): the standard libraries, the embedded-module searcher and
- * luamig.core. Raises on out-of-memory. */
+ * call): the standard libraries and the embedded-module searcher. Raises
+ * on out-of-memory. */
 void lm_lua_open(lua_State *L);
-/* Lends the state what a command loaded (host), for luamig.core to read;
- * NULL takes it back, before the command frees it. */
-void lm_lua_set_host(lua_State *L, lm_host *host);
-/* What the command lent the state, or NULL. */
-lm_host *lm_lua_host(lua_State *L);
 
 /* Calls the function below nargs arguments under a traceback handler. On
  * error, puts the message in the error slot and returns -1. */

@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "driver.h"
+#include "lua_core.h"
 #include "lua_host.h"
 
 /* The program, protected: pmain(argc, argv) -> the exit status, or -1
@@ -31,6 +32,7 @@ static int pmain(lua_State *L)
 	int argc = (int)lua_tointeger(L, 1);
 	char **argv = lua_touserdata(L, 2);
 	lm_lua_open(L);
+	lm_lua_preload_core(L);
 	lua_pushinteger(L, lm_main(L, argc, argv));
 	return 1;
 }
