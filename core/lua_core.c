@@ -3,7 +3,7 @@
  *
  * The module's functions read the configuration, the revision map and its
  * plans, and format listings, through the lm_host that the command lends
- * the state (lua_host.h); connections (lua_conn.c) and reflection
+ * the state (lm_lua_set_host); connections (lua_conn.c) and reflection
  * (lua_reflect.c) have files of their own. Each function's contract is
  * above it: what it takes, what it returns, and which failures raise a Lua
  * error (misuse, and the engine's errors with Alembic's message) versus

@@ -8,7 +8,6 @@
 #define LM_LUA_HOST_H
 
 #include <lua.h>
-
 #include <stddef.h>
 
 /* Opens a new state (main.c makes it, and calls this under its protected
@@ -16,8 +15,10 @@
  * on out-of-memory. */
 void lm_lua_open(lua_State *L);
 
-/* Calls the function below nargs arguments under a traceback handler. On
- * error, puts the message in the error slot and returns -1. */
+/* Calls the function below nargs arguments under a traceback handler
+ * (which adds the traceback with --raiseerr). On error, puts the message
+ * in the error slot (a table error object's message field) and returns
+ * -1; either way the function and arguments are popped. */
 int lm_lua_pcall(lua_State *L, int nargs, int nresults);
 
 /* An embedded file of lua/ ("templates/generic/env.lua"), or NULL. With
