@@ -3,6 +3,11 @@
  * program's Lua state (main.c's; opened, and left as found) and the parsed
  * command line. Each returns 0, an exit status the Lua runtime chose, or -1
  * with the error slot set.
+ *
+ * Commands that only read revision files (heads, branches, history, show,
+ * revision, merge, init, ...) run in C; commands that touch the database
+ * (upgrade, downgrade, current, stamp, ...) hand over to the Lua runtime
+ * (cmd_runtime.c), which runs the user's env.lua as Alembic runs env.py.
  */
 #ifndef LM_CMD_H
 #define LM_CMD_H
