@@ -1,5 +1,6 @@
 /*
- * driver.c — URL parsing, password redaction, and the driver registry.
+ * driver.c — the driver registry: URL parsing up to the scheme (the
+ * driver takes it from there), password redaction, connecting and closing.
  */
 #include "driver.h"
 
@@ -7,8 +8,6 @@
 #include <string.h>
 
 #include "util.h"
-
-int lm_pg_url_parse(const char *text, lm_url *out);
 
 char *lm_redact(const char *text)
 {
@@ -63,32 +62,18 @@ void lm_url_dispose(lm_url *u)
 	memset(u, 0, sizeof *u);
 }
 
-/* sqlite:///relative.db, sqlite:////abs.db, sqlite:// (memory), with an
- * optional "+driver" and "?query" that SQLite ignores. */
-static int sqlite_url_parse(const char *text, const char *rest, lm_url *out)
+/* The registry: every database luamig speaks, in the order the "luamig
+ * speaks ..." message names them. */
+static const lm_driver *const registry[] = {&lm_driver_sqlite, &lm_driver_postgresql, NULL};
+
+/* The driver accepting URL scheme (without "+driver"), or NULL. */
+static const lm_driver *driver_for_scheme(const char *scheme)
 {
-	if (strncmp(rest, "//", 2) != 0) {
-		lm_error_set("Could not parse SQLAlchemy URL from string '%s'", out->redacted);
-		return -1;
-	}
-	rest += 2;
-	size_t n = strcspn(rest, "?");
-	if (n == 0 || (n == 1 && rest[0] == '/')) {
-		out->path = NULL; /* memory */
-	} else if (rest[0] == '/') {
-		out->path = lm_strndup(rest + 1, n - 1);
-		if (strcmp(out->path, ":memory:") == 0) {
-			free(out->path);
-			out->path = NULL;
-		}
-	} else {
-		lm_error_set("Invalid SQLite URL: %s; expected sqlite:///relative.db, "
-		             "sqlite:////absolute.db or sqlite://",
-		             out->redacted);
-		return -1;
-	}
-	(void)text;
-	return 0;
+	for (const lm_driver *const *d = registry; *d; d++)
+		for (const char *const *s = (*d)->schemes; *s; s++)
+			if (strcmp(*s, scheme) == 0)
+				return *d;
+	return NULL;
 }
 
 int lm_url_parse(const char *text, lm_url *out)
@@ -108,20 +93,24 @@ int lm_url_parse(const char *text, lm_url *out)
 	out->dialect = lm_strndup(text, dlen);
 	if (plus)
 		out->driver = lm_strndup(plus + 1, schemelen - dlen - 1);
-	int rc;
-	if (strcmp(out->dialect, "sqlite") == 0) {
-		rc = sqlite_url_parse(text, colon + 1, out);
-	} else if (strcmp(out->dialect, "postgresql") == 0 ||
-	           strcmp(out->dialect, "postgres") == 0) {
-		free(out->dialect);
-		out->dialect = lm_strdup("postgresql");
-		rc = lm_pg_url_parse(text, out);
-	} else {
-		lm_error_set("Can't load plugin: sqlalchemy.dialects:%s (luamig speaks sqlite and "
-		             "postgresql)",
-		             out->dialect);
-		rc = -1;
+	const lm_driver *d = driver_for_scheme(out->dialect);
+	if (!d) {
+		lm_buf names = {0};
+		for (const lm_driver *const *k = registry; *k; k++)
+			lm_buf_printf(&names, "%s%s",
+			              k == registry ? ""
+			              : k[1]        ? ", "
+			                            : " and ",
+			              (*k)->name);
+		lm_error_set("Can't load plugin: sqlalchemy.dialects:%s (luamig speaks %s)",
+		             out->dialect, lm_buf_str(&names));
+		lm_buf_dispose(&names);
+		lm_url_dispose(out);
+		return -1;
 	}
+	free(out->dialect);
+	out->dialect = lm_strdup(d->name);
+	int rc = d->url_parse(text, out);
 	if (rc != 0)
 		lm_url_dispose(out);
 	return rc;
@@ -129,10 +118,9 @@ int lm_url_parse(const char *text, lm_url *out)
 
 const lm_driver *lm_driver_find(const char *dialect)
 {
-	if (strcmp(dialect, "sqlite") == 0)
-		return &lm_driver_sqlite;
-	if (strcmp(dialect, "postgresql") == 0)
-		return &lm_driver_postgresql;
+	for (const lm_driver *const *d = registry; *d; d++)
+		if (strcmp((*d)->name, dialect) == 0)
+			return *d;
 	return NULL;
 }
 

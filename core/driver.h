@@ -1,16 +1,22 @@
 /*
- * driver.h — one interface for every database luamig speaks to.
+ * driver.h — one interface for every database luamig speaks to, and the
+ * registry of drivers.
  *
- * A driver is a table of function pointers; a connection is an opaque
- * handle that starts with a pointer to its driver. The callers (the Lua
- * binding in lua_conn.c, the lock, reflection) never know which database
- * they talk to. URLs follow SQLAlchemy's spelling so Alembic users can paste
- * theirs: sqlite:///relative.db, sqlite:////abs.db, sqlite://,
- * postgresql[+driver]://user:pass@host:port/db?param=value.
+ * A driver is a table of function pointers that owns everything about its
+ * database: the URL schemes it accepts and how it parses them, connecting,
+ * statements, transactions, the runner lock, and reflection. A connection
+ * is an opaque handle that starts with a pointer to its driver. The
+ * registry (driver.c) is a table of drivers, searched by URL scheme or by
+ * name; its callers (the Lua binding in lua_conn.c, the lock, reflection)
+ * never ask which database they talk to. A new database is a
+ * driver_<db>.c, a reflect_<db>.c and one line in the registry.
+ *
+ * URLs follow SQLAlchemy's spelling, "scheme[+driver]://...", so Alembic
+ * users can paste theirs; each driver documents its own forms.
  *
  * SQL handed to exec/query uses the driver's own placeholder syntax
- * (`?` for SQLite, `$1` for PostgreSQL); the Lua side turns named
- * `:name` parameters into that syntax (lm_driver.placeholder tells how).
+ * (lm_driver.placeholder); the Lua side turns named `:name` parameters
+ * into that syntax.
  */
 #ifndef LM_DRIVER_H
 #define LM_DRIVER_H
@@ -19,26 +25,21 @@
 
 /* A parsed database URL. All strings are owned by the struct. */
 typedef struct lm_url {
-	char *dialect;  /* "sqlite", "postgresql" */
-	char *driver;   /* "+psycopg2" part without the plus, or NULL */
+	char *dialect;  /* the name of the driver that accepted the scheme */
+	char *driver;   /* the "+psycopg2" part without the plus, or NULL */
 	char *raw;      /* the URL as given */
 	char *redacted; /* the URL with any password replaced by "***" */
-	char *path;     /* sqlite: file path, or NULL for memory */
-	char *conninfo; /* postgresql: the libpq URI, "+driver" removed */
+	char *path;     /* a file database's path, or NULL (in memory; or none) */
+	char *conninfo; /* a server database's connection string, or NULL */
 } lm_url;
 
+/* Parses text with the driver whose scheme it names (the part before any
+ * "+driver"). 0, or -1 with the error slot set (never holding a password)
+ * and *out disposed. */
 int lm_url_parse(const char *text, lm_url *out);
 void lm_url_dispose(lm_url *u);
 /* Replaces every "user:password@" in text by "user:***@"; caller frees. */
 char *lm_redact(const char *text);
-/* PostgreSQL's part of lm_url_parse (driver_pg.c): postgresql://, postgres://
- * and postgresql+<driver>:// become conninfo, a libpq URI. Fills redacted
- * and conninfo, and raw, dialect and driver when still NULL. 0, or -1 with
- * the error slot set and *out disposed. */
-int lm_pg_url_parse(const char *text, lm_url *out);
-/* The pg_advisory_lock id of a runner lock key: 64-bit FNV-1a of the key's
- * bytes as a signed bigint (driver_pg.c), for DBAs and tests to use too. */
-long long lm_pg_advisory_key(const char *key);
 
 /* A bound parameter or a result value. Text is also used for numbers that
  * arrive as text from the database; blob for bytes. */
@@ -70,6 +71,7 @@ static inline const lm_value *lm_result_at(const lm_result *r, size_t row, size_
 void lm_result_free(lm_result *r);
 
 typedef struct lm_conn lm_conn;
+struct lm_reflect; /* reflect.h */
 
 /* Who holds a lock that we are waiting for, as the database tells it. */
 typedef struct lm_lock_holder {
@@ -77,8 +79,14 @@ typedef struct lm_lock_holder {
 } lm_lock_holder;
 
 typedef struct lm_driver {
-	const char *name; /* "sqlite", "postgresql" */
-	char placeholder; /* '?' (SQLite) or '$' ($1, $2, ... PostgreSQL) */
+	const char *name; /* the dialect: what a connection and a URL say they are */
+	/* The URL schemes accepted, before any "+driver" part; NULL-terminated. */
+	const char *const *schemes;
+	char placeholder; /* '?' (?, ?, ...) or '$' ($1, $2, ...) */
+	/* Fills the driver's part of a URL that lm_url_parse has started:
+	 * out->raw, redacted, dialect (= name) and driver are set. 0, or -1
+	 * with the error slot set. */
+	int (*url_parse)(const char *text, lm_url *out);
 	/* Allocates the connection; lm_connect() then fills its header
 	 * (driver, and url, which lm_conn_close disposes: close frees only
 	 * what the driver allocated). */
@@ -101,6 +109,10 @@ typedef struct lm_driver {
 	int (*unlock)(lm_conn *c, const char *key);
 	/* The server's version as text, for logs. */
 	const char *(*server_version)(lm_conn *c);
+	/* Reads the schema into the schema model (reflect.h): pushes a
+	 * metadata value, or returns -1 with the error slot set. NULL when the
+	 * database has no reflection. */
+	int (*reflect)(struct lm_reflect *r);
 } lm_driver;
 
 /* Every connection struct starts with this header. */
@@ -109,12 +121,14 @@ struct lm_conn {
 	lm_url url;
 };
 
-/* The driver for a dialect name, or NULL. */
+/* The registered driver named dialect, or NULL. */
 const lm_driver *lm_driver_find(const char *dialect);
 /* Parses the URL and connects; on failure the error slot never holds a password. */
 int lm_connect(const char *url, lm_conn **out);
 void lm_conn_close(lm_conn *c);
 
+/* The drivers the registry lists (driver.c), each defined in its own
+ * driver_<db>.c. */
 extern const lm_driver lm_driver_sqlite;
 extern const lm_driver lm_driver_postgresql;
 

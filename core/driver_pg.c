@@ -31,8 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "driver.h"
+#include "driver_pg.h"
 #include "pq.h"
+#include "reflect.h"
 #include "util.h"
 
 /* Type OIDs from pg_type.h (stable since forever; the server header is not
@@ -819,9 +820,13 @@ static int pg_unlock(lm_conn *c, const char *key)
 	return 0;
 }
 
+static const char *const pg_schemes[] = {"postgresql", "postgres", NULL};
+
 const lm_driver lm_driver_postgresql = {
         .name = "postgresql",
+        .schemes = pg_schemes,
         .placeholder = '$',
+        .url_parse = lm_pg_url_parse,
         .connect = pg_connect,
         .close = pg_close,
         .exec = pg_exec,
@@ -833,4 +838,5 @@ const lm_driver lm_driver_postgresql = {
         .try_lock = pg_try_lock,
         .unlock = pg_unlock,
         .server_version = pg_server_version,
+        .reflect = lm_reflect_pg,
 };

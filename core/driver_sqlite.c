@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "reflect.h"
 #include "util.h"
 
 #define BUSY_TIMEOUT_MS 30000
@@ -38,6 +39,34 @@ static int fail(sqlite3 *db, const char *what)
 		free(m);
 	}
 	return -1;
+}
+
+/* sqlite:///relative.db, sqlite:////abs.db, sqlite:// (memory), with an
+ * optional "+driver" and "?query" that SQLite ignores. */
+static int sq_url_parse(const char *text, lm_url *out)
+{
+	const char *rest = strchr(text, ':') + 1; /* lm_url_parse found the colon */
+	if (strncmp(rest, "//", 2) != 0) {
+		lm_error_set("Could not parse SQLAlchemy URL from string '%s'", out->redacted);
+		return -1;
+	}
+	rest += 2;
+	size_t n = strcspn(rest, "?");
+	if (n == 0 || (n == 1 && rest[0] == '/')) {
+		out->path = NULL; /* memory */
+	} else if (rest[0] == '/') {
+		out->path = lm_strndup(rest + 1, n - 1);
+		if (strcmp(out->path, ":memory:") == 0) {
+			free(out->path);
+			out->path = NULL;
+		}
+	} else {
+		lm_error_set("Invalid SQLite URL: %s; expected sqlite:///relative.db, "
+		             "sqlite:////absolute.db or sqlite://",
+		             out->redacted);
+		return -1;
+	}
+	return 0;
 }
 
 static int sq_connect(const lm_url *url, lm_conn **out)
@@ -264,9 +293,13 @@ static const char *sq_server_version(lm_conn *c)
 	return sqlite3_libversion();
 }
 
+static const char *const sq_schemes[] = {"sqlite", NULL};
+
 const lm_driver lm_driver_sqlite = {
         .name = "sqlite",
+        .schemes = sq_schemes,
         .placeholder = '?',
+        .url_parse = sq_url_parse,
         .connect = sq_connect,
         .close = sq_close,
         .exec = sq_exec,
@@ -278,4 +311,5 @@ const lm_driver lm_driver_sqlite = {
         .try_lock = sq_try_lock,
         .unlock = sq_unlock,
         .server_version = sq_server_version,
+        .reflect = lm_reflect_sqlite,
 };

@@ -1,16 +1,20 @@
 /*
- * lua_conn.c — a database connection as a Lua userdata.
+ * lua_conn.c — a database connection as a Lua userdata: core.connect and
+ * the connection's methods.
  *
- * The userdata exists before the connection is stored in it, so an error
- * in between leaks nothing; __gc closes what is left open. As in Redis's
- * call/pcall, one C function serves the raising method (execute, query)
- * and the non-raising one (pexecute, pquery: nil, message).
+ * core.connect creates the userdata first and connects into it, so the
+ * connection is owned from the moment it exists: an error afterwards
+ * leaks nothing, and __gc (also __close) closes whatever is still open. As
+ * in Redis's call/pcall, one C function serves the raising method
+ * (execute, query) and the non-raising one (pexecute, pquery: nil,
+ * message). Messages from the database are password-free (lm_redact).
  */
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "driver.h"
+#include "lua_core.h"
 #include "lua_host.h"
 
 #define CONN_MT "luamig.connection"
@@ -19,23 +23,42 @@ typedef struct lconn {
 	lm_conn *c;
 } lconn;
 
-static lm_conn *check_conn(lua_State *L)
+lm_conn *lm_lua_check_conn(lua_State *L, int idx)
 {
-	lconn *lc = luaL_checkudata(L, 1, CONN_MT);
+	lconn *lc = luaL_checkudata(L, idx, CONN_MT);
 	if (!lc->c)
 		luaL_error(L, "connection is closed");
 	return lc->c;
 }
 
-void lm_lua_push_conn(lua_State *L, lm_conn *c)
+static lm_conn *check_conn(lua_State *L)
 {
-	lconn *lc = lua_newuserdatauv(L, sizeof *lc, 1);
-	lc->c = c;
+	return lm_lua_check_conn(L, 1);
+}
+
+/*
+ * core.connect(url) -> connection
+ *   Connects to the database the URL names (driver.h). Raises when the URL
+ *   does not parse or the database refuses, with the driver's message
+ *   (password-free); raises when url is not a string.
+ */
+int lm_lua_connect(lua_State *L)
+{
+	const char *url = luaL_checkstring(L, 1);
+	/* The owner first: if connecting fails, the userdata stays empty
+	 * ("closed") and the collector frees it. */
+	lconn *lc = lua_newuserdatauv(L, sizeof *lc, 0);
+	lc->c = NULL;
 	luaL_setmetatable(L, CONN_MT);
+	if (lm_connect(url, &lc->c) != 0)
+		return lm_lua_raise_slot(L);
+	return 1;
 }
 
 /* Reads params (an array table with an optional n field) into values that
- * point into Lua strings kept alive on the stack by the table. */
+ * point into Lua strings kept alive on the stack by the table. The array
+ * is a userdata pushed on the stack (NULL, nothing pushed, when there are
+ * no parameters), so an error raised while reading leaks nothing. */
 static lm_value *read_params(lua_State *L, int idx, size_t *count)
 {
 	*count = 0;
@@ -47,7 +70,8 @@ static lm_value *read_params(lua_State *L, int idx, size_t *count)
 	lua_pop(L, 1);
 	if (n <= 0)
 		return NULL;
-	lm_value *v = lm_calloc((size_t)n, sizeof *v);
+	lm_value *v = lua_newuserdatauv(L, (size_t)n * sizeof *v, 0);
+	memset(v, 0, (size_t)n * sizeof *v);
 	for (lua_Integer i = 1; i <= n; i++) {
 		lm_value *p = &v[i - 1];
 		int t = lua_rawgeti(L, idx, i);
@@ -73,7 +97,6 @@ static lm_value *read_params(lua_State *L, int idx, size_t *count)
 			p->s = lua_tolstring(L, -1, &p->len);
 			break;
 		default:
-			free(v);
 			luaL_error(L, "parameter %d: cannot bind a %s value", (int)i,
 			           lua_typename(L, t));
 		}
@@ -126,8 +149,21 @@ static void push_result(lua_State *L, const lm_result *r)
 	}
 }
 
-/* Shared by execute/pexecute/query/pquery: upvalue 1 = want rows,
- * upvalue 2 = protected (return nil, msg instead of raising). */
+/*
+ * conn:execute(sql[, params]) -> rows affected
+ * conn:pexecute(sql[, params]) -> rows affected | nil, message
+ * conn:query(sql[, params]) -> rows, column names
+ * conn:pquery(sql[, params]) -> rows, column names | nil, message
+ *   One C function for the four: upvalue 1 = want rows, upvalue 2 =
+ *   protected. params is an array (with an optional n for trailing nils)
+ *   bound to the driver's placeholders, never spliced; without params,
+ *   execute runs sql as a script of one or more statements (and returns
+ *   0). rows is an array of rows, each with [i] and [column name] fields.
+ *   A failing statement raises the database's message (password-free) from
+ *   execute/query and returns nil, message from pexecute/pquery. Misuse
+ *   raises in all four: a closed connection, sql not a string, params not
+ *   a table, a value that cannot be bound (a table, a function, ...).
+ */
 static int l_run(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
@@ -143,7 +179,6 @@ static int l_run(lua_State *L)
 		rc = c->driver->exec(c, sql);
 	else
 		rc = c->driver->query(c, sql, params, n, want_rows ? &res : NULL, &changes);
-	free(params);
 	if (rc != 0) {
 		char *msg = lm_redact(lm_error_get());
 		if (protected_) {
@@ -165,6 +200,8 @@ static int l_run(lua_State *L)
 	return 1;
 }
 
+/* Runs begin, commit or rollback: returns the connection; raises the
+ * database's message (password-free) on failure. */
 static int simple(lua_State *L, int (*fn)(lm_conn *))
 {
 	lm_conn *c = check_conn(L);
@@ -178,6 +215,7 @@ static int simple(lua_State *L, int (*fn)(lm_conn *))
 	return 1;
 }
 
+/* conn:begin() / conn:commit() / conn:rollback() -> conn (see simple). */
 static int l_begin(lua_State *L)
 {
 	return simple(L, check_conn(L)->driver->begin);
@@ -193,6 +231,7 @@ static int l_rollback(lua_State *L)
 	return simple(L, check_conn(L)->driver->rollback);
 }
 
+/* conn:in_transaction() -> boolean: a transaction is open. */
 static int l_in_transaction(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
@@ -200,7 +239,10 @@ static int l_in_transaction(lua_State *L)
 	return 1;
 }
 
-/* conn:try_lock(key) -> true | false, holder-text */
+/* conn:try_lock(key) -> true, "" | false, holder text
+ *   Tries once to take the runner lock named key (driver.h); the holder
+ *   text says who holds it, as far as the database tells. Raises on a
+ *   database error. */
 static int l_try_lock(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
@@ -215,6 +257,7 @@ static int l_try_lock(lua_State *L)
 	return 2;
 }
 
+/* conn:unlock(key): releases the runner lock; raises on a database error. */
 static int l_unlock(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
@@ -225,6 +268,8 @@ static int l_unlock(lua_State *L)
 	return 0;
 }
 
+/* conn:close(), also __gc and __close: closes the connection (rolling
+ * back an open transaction, releasing the lock); closing twice is fine. */
 static int l_close(lua_State *L)
 {
 	lconn *lc = luaL_checkudata(L, 1, CONN_MT);
@@ -233,6 +278,9 @@ static int l_close(lua_State *L)
 	return 0;
 }
 
+/* conn.dialect, conn.url (password-free), conn.placeholder ("?" or "$"),
+ * conn.server_version, conn.database (a file database's path, or nil),
+ * and the methods. Raises on a closed connection. */
 static int l_index(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
@@ -277,6 +325,7 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
+/* Registers the connection metatable (called by luamig.core's loader). */
 void lm_lua_open_conn(lua_State *L)
 {
 	static const luaL_Reg methods[] = {

@@ -1,32 +1,24 @@
 /*
  * lua_host.h — the embedded Lua: a state with luamig's modules reachable by
  * require (from the binary, or from the source tree when LUAMIG_LUA_DIR
- * is set, for development), the luamig.core C module, and protected
- * calls that turn any Lua error into the error slot.
+ * is set, for development), and protected calls that turn any Lua error
+ * into the error slot. The luamig.core C module is lua_core.h's.
  */
 #ifndef LM_LUA_HOST_H
 #define LM_LUA_HOST_H
 
 #include <lua.h>
+#include <stddef.h>
 
-#include "config.h"
-#include "driver.h"
-#include "script.h"
+/* Opens a new state (main.c makes it, and calls this under its protected
+ * call): the standard libraries and the embedded-module searcher. Raises
+ * on out-of-memory. */
+void lm_lua_open(lua_State *L);
 
-/* What the C side lends the Lua side for one command. Not owned. */
-typedef struct lm_host {
-	lm_config *config;
-	const char *section;
-	lm_script_dir *script;
-} lm_host;
-
-/* A new state with the standard libraries, the embedded-module searcher
- * and luamig.core. */
-lua_State *lm_lua_new(lm_host *host);
-void lm_lua_close(lua_State *L);
-
-/* Calls the function below nargs arguments under a traceback handler. On
- * error, puts the message in the error slot and returns -1. */
+/* Calls the function below nargs arguments under a traceback handler
+ * (which adds the traceback with --raiseerr). On error, puts the message
+ * in the error slot (a table error object's message field) and returns
+ * -1; either way the function and arguments are popped. */
 int lm_lua_pcall(lua_State *L, int nargs, int nresults);
 
 /* An embedded file of lua/ ("templates/generic/env.lua"), or NULL. With
@@ -34,9 +26,9 @@ int lm_lua_pcall(lua_State *L, int nargs, int nresults);
  * *to_free then). */
 const char *lm_lua_file(const char *name, size_t *len, char **to_free);
 
-/* Pushes a connection userdata that owns c (lua_conn.c). */
-void lm_lua_push_conn(lua_State *L, lm_conn *c);
-/* Registers the connection metatable (lua_conn.c). */
-void lm_lua_open_conn(lua_State *L);
+/* Raises the error slot's message as it is (a Lua error; never returns):
+ * these messages are for the user (Alembic's wording), so no "file:line:"
+ * of luamig's own Lua is added. */
+int lm_lua_raise_slot(lua_State *L);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua_host.h"
+#include "lua_core.h"
 #include "reflect.h"
 
 #define REFLECT_MT "luamig.reflect"
@@ -17,28 +17,20 @@ static int l_reflect_gc(lua_State *L)
 	return 0;
 }
 
-/* The lm_conn of a "luamig.connection" userdata (lua_conn.c), whose first
- * field is the connection pointer. */
-static lm_conn *check_conn(lua_State *L, int idx)
-{
-	lm_conn **p = luaL_checkudata(L, idx, "luamig.connection");
-	if (!*p)
-		luaL_error(L, "connection is closed");
-	return *p;
-}
-
 /*
  * core.reflect(conn, opts) -> metadata
  *   opts.schemas       nil (the connection's default schema), true (every
  *                      schema), or an array of names ("" = the default)
  *   opts.include_name  function(name, type_, parent_names) -> bool, called
  *                      while reflecting, as Alembic's include_name
- * A database error raises "reflect: <message>"; an error in include_name
- * is raised as it is.
+ * Misuse raises: conn not an open connection, opts not a table,
+ * include_name not a function, schemas neither names nor true; so does a
+ * database without reflection. A database error raises "reflect:
+ * <message>" (password-free); an error in include_name is raised as it is.
  */
 int lm_lua_reflect(lua_State *L)
 {
-	lm_conn *c = check_conn(L, 1);
+	lm_conn *c = lm_lua_check_conn(L, 1);
 	if (!lua_isnoneornil(L, 2))
 		luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 2);
@@ -82,14 +74,9 @@ int lm_lua_reflect(lua_State *L)
 		}
 		lua_pop(L, 1);
 	}
-	int rc;
-	if (strcmp(c->driver->name, "sqlite") == 0)
-		rc = lm_reflect_sqlite(r);
-	else if (strcmp(c->driver->name, "postgresql") == 0)
-		rc = lm_reflect_pg(r);
-	else
+	if (!c->driver->reflect)
 		return luaL_error(L, "reflect: no reflection for %s", c->driver->name);
-	if (rc != 0) {
+	if (c->driver->reflect(r) != 0) {
 		char *msg = lm_redact(lm_error_get());
 		lua_pushfstring(L, "reflect: %s", msg);
 		free(msg);

@@ -1,9 +1,73 @@
 /*
- * main.c — argv to a command, and the exit status; nothing else.
+ * main.c — argv to one protected call of the whole program; one report of
+ * any failure, and the exit status.
+ *
+ * As in Lua's own lua.c, main only makes the Lua state and calls pmain
+ * under lm_lua_pcall (with its traceback handler): opening the libraries,
+ * parsing argv and running the command all happen inside that call, in
+ * that one state. So every failure reaches the report below the same way:
+ * a command's -1 with the error slot set, or a Lua error that escapes the
+ * command (out of memory in the Lua API included), which lm_lua_pcall puts
+ * in the error slot.
+ *
+ * Commands call into Lua through lm_lua_pcall themselves, so that they can
+ * free the C resources they hold (config, script directory) and return -1;
+ * only out of memory in the few unprotected Lua API calls around those
+ * calls unwinds past a command, and is reported the same way.
  */
-#include "command.h"
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "driver.h"
+#include "lua_core.h"
+#include "lua_host.h"
+
+/* The program, protected: pmain(argc, argv) -> the exit status, or -1
+ * when the command failed with the error slot set. */
+static int pmain(lua_State *L)
+{
+	int argc = (int)lua_tointeger(L, 1);
+	char **argv = lua_touserdata(L, 2);
+	lm_lua_open(L);
+	lm_lua_preload_core(L);
+	lua_pushinteger(L, lm_main(L, argc, argv));
+	return 1;
+}
+
+/* The one report: Alembic's "FAILED: <message>", on one line and
+ * password-free. */
+static void report(const char *message)
+{
+	char *msg = lm_redact(message);
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	fprintf(stderr, "FAILED: %s\n", msg);
+	free(msg);
+}
 
 int main(int argc, char **argv)
 {
-	return lm_main(argc, argv);
+	lua_State *L = luaL_newstate();
+	if (!L) {
+		report("cannot create the Lua state: not enough memory");
+		return LM_EXIT_FAILURE;
+	}
+	lua_pushcfunction(L, pmain);
+	lua_pushinteger(L, argc);
+	lua_pushlightuserdata(L, argv);
+	int status = lm_lua_pcall(L, 2, 1) == 0 ? (int)lua_tointeger(L, -1) : -1;
+	/* Closing runs what is left to finalize (an unclosed connection)
+	 * before the report, as when each command closed a state of its own. */
+	lua_close(L);
+	if (status < 0) {
+		fflush(stdout);
+		report(lm_error_get());
+		status = LM_EXIT_FAILURE;
+	}
+	lm_error_clear();
+	return status;
 }

@@ -90,13 +90,10 @@ void lm_reflect_append(lua_State *L, int idx, const char *key);
  * c) and pops it. */
 void lm_reflect_add_column(lua_State *L, int tbl_idx);
 
-/* The two readers. Each pushes a metadata value holding the tables of
- * the schemas asked for, or returns -1 with the error slot set (nothing
- * pushed). */
+/* The readers, one per database, reached through lm_driver.reflect. Each
+ * pushes a metadata value holding the tables of the schemas asked for, or
+ * returns -1 with the error slot set (nothing pushed). */
 int lm_reflect_sqlite(lm_reflect *r);
 int lm_reflect_pg(lm_reflect *r);
-
-/* luamig.core.reflect(conn, opts) (lua_reflect.c): see the contract there. */
-int lm_lua_reflect(lua_State *L);
 
 #endif

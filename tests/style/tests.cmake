@@ -3,6 +3,7 @@ find_program(LM_CLANG_FORMAT NAMES clang-format clang-format-14)
 file(GLOB LM_STYLE_FILES CONFIGURE_DEPENDS
      ${CMAKE_SOURCE_DIR}/core/*.c ${CMAKE_SOURCE_DIR}/core/*.h
      ${CMAKE_SOURCE_DIR}/tests/unit/*.c ${CMAKE_SOURCE_DIR}/tests/unit/*.h
+     ${CMAKE_SOURCE_DIR}/tools/*.c
      ${CMAKE_SOURCE_DIR}/tests/conformance/*.c)
 if(LM_CLANG_FORMAT)
   add_test(NAME style/clang-format

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "driver_pg.h"
 #include "util.h"
 
 #define DBNAME "lm_unit_driver_pg"

@@ -1,0 +1,508 @@
+/*
+ * cli.c — the command line, mirroring Alembic's: global options before
+ * the command, Alembic's command and option names, its messages.
+ *
+ * One option table and one command table say everything: what each
+ * command accepts, where an option's value goes in lm_opts, and the help
+ * texts, which are printed from them. The parser checks argv against the
+ * tables (usage errors exit 2), then lm_main runs the command (cmd_*.c),
+ * inside main.c's protected call; a failed command's -1 goes back to
+ * main.c, which reports it. The lm_cli_* helpers say what the global
+ * options mean to every command: which config file and section, and
+ * whether to print.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lua.h>
+
+#include "cmd.h"
+
+/* ---- the command table -------------------------------------------------- */
+
+/* Option flags a command accepts. */
+enum {
+	O_MESSAGE = 1 << 0,
+	O_AUTOGEN = 1 << 1,
+	O_SQL = 1 << 2,
+	O_HEAD = 1 << 3,
+	O_SPLICE = 1 << 4,
+	O_BRANCH_LABEL = 1 << 5,
+	O_VERSION_PATH = 1 << 6,
+	O_REV_ID = 1 << 7,
+	O_DEPENDS_ON = 1 << 8,
+	O_TAG = 1 << 9,
+	O_VERBOSE = 1 << 10,
+	O_REV_RANGE = 1 << 11,
+	O_INDICATE = 1 << 12,
+	O_RESOLVE_DEPS = 1 << 13,
+	O_PURGE = 1 << 14,
+	O_CHECK_HEADS = 1 << 15,
+	O_TEMPLATE = 1 << 16,
+	O_PACKAGE = 1 << 17,
+	O_NO_LOCK = 1 << 18,
+	O_ALLOW_EMPTY = 1 << 19,
+	O_JSON = 1 << 20
+};
+
+typedef struct command {
+	const char *name;
+	int (*run)(lua_State *L, lm_opts *o);
+	int options;
+	int min_pos, max_pos;   /* positional arguments; max -1 = any */
+	const char *positional; /* usage name of the positionals */
+	const char *summary;
+	const char *positional_help;
+} command;
+
+/* An option, and where its value goes in lm_opts: kind 'f' sets an int
+ * flag, 's' stores the string, 'l' appends to a list (repeatable). */
+typedef struct option {
+	int flag;
+	const char *shortname, *longname, *metavar, *help;
+	char kind;
+	size_t field;
+} option;
+
+#define F(name) 'f', offsetof(lm_opts, name)
+#define S(name) 's', offsetof(lm_opts, name)
+#define L(name) 'l', offsetof(lm_opts, name)
+
+static const option options[] = {
+        {O_MESSAGE, "-m", "--message", "MESSAGE", "Message string to use with 'revision'",
+         S(message)},
+        {O_AUTOGEN, NULL, "--autogenerate", NULL,
+         "Populate revision script with candidate migration operations, based on comparison of "
+         "database to model.",
+         F(autogenerate)},
+        {O_SQL, NULL, "--sql", NULL,
+         "Don't emit SQL to database - dump to standard output/file instead. See docs on offline "
+         "mode.",
+         F(sql)},
+        {O_HEAD, NULL, "--head", "HEAD",
+         "Specify head revision or <branchname>@head to base new revision on.", S(head)},
+        {O_SPLICE, NULL, "--splice", NULL, "Allow a non-head revision as the 'head' to splice onto",
+         F(splice)},
+        {O_BRANCH_LABEL, NULL, "--branch-label", "BRANCH_LABEL",
+         "Specify a branch label to apply to the new revision", L(branch_label)},
+        {O_VERSION_PATH, NULL, "--version-path", "VERSION_PATH",
+         "Specify specific path from config for version file", S(version_path)},
+        {O_REV_ID, NULL, "--rev-id", "REV_ID",
+         "Specify a hardcoded revision id instead of generating one", S(rev_id)},
+        {O_DEPENDS_ON, NULL, "--depends-on", "DEPENDS_ON",
+         "Specify one or more revision identifiers which this revision should depend on.",
+         L(depends_on)},
+        {O_TAG, NULL, "--tag", "TAG",
+         "Arbitrary 'tag' name - can be used by custom env.lua scripts.", S(tag)},
+        {O_VERBOSE, "-v", "--verbose", NULL, "Use more verbose output", F(verbose)},
+        {O_REV_RANGE, "-r", "--rev-range", "REV_RANGE",
+         "Specify a revision range; format is [start]:[end]", S(rev_range)},
+        {O_INDICATE, "-i", "--indicate-current", NULL, "Indicate the current revision",
+         F(indicate_current)},
+        {O_RESOLVE_DEPS, NULL, "--resolve-dependencies", NULL,
+         "Treat dependency versions as down revisions", F(resolve_dependencies)},
+        {O_PURGE, NULL, "--purge", NULL, "Unconditionally erase the version table before stamping",
+         F(purge)},
+        {O_CHECK_HEADS, NULL, "--check-heads", NULL,
+         "Check if all head revisions are applied to the database. Exit with an error code if this "
+         "is not the case.",
+         F(check_heads)},
+        {O_TEMPLATE, "-t", "--template", "TEMPLATE", "Setup template for use with 'init'",
+         S(template_name)},
+        {O_PACKAGE, NULL, "--package", NULL,
+         "Accepted for Alembic compatibility; Lua needs no __init__ files", F(package)},
+        {O_NO_LOCK, NULL, "--no-lock", NULL, "Do not take the lock against concurrent runners",
+         F(no_lock)},
+        {O_ALLOW_EMPTY, NULL, "--allow-empty", NULL,
+         "Write an autogenerated revision even when it has no operations", F(allow_empty)},
+        {O_JSON, NULL, "--json", NULL, "Print the differences as JSON", F(json)},
+        {0, NULL, NULL, NULL, NULL, 0, 0},
+};
+
+#undef F
+#undef S
+#undef L
+
+static const command commands[] = {
+        {"branches", lm_cmd_branches, O_VERBOSE, 0, 0, NULL, "Show current branch points.", NULL},
+        {"check", lm_cmd_runtime, O_JSON, 0, 0, NULL,
+         "Check if revision command with autogenerate has pending upgrade ops.", NULL},
+        {"current", lm_cmd_runtime, O_VERBOSE | O_CHECK_HEADS, 0, 0, NULL,
+         "Display the current revision for a database.", NULL},
+        {"downgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK, 1, 1, "revision",
+         "Revert to a previous version.", "revision identifier"},
+        {"edit", lm_cmd_edit, 0, 1, 1, "rev", "Edit revision script(s) using $EDITOR.",
+         "revision identifier"},
+        {"ensure_version", lm_cmd_runtime, O_SQL, 0, 0, NULL,
+         "Create the version table if it does not exist.", NULL},
+        {"heads", lm_cmd_heads, O_VERBOSE | O_RESOLVE_DEPS, 0, 0, NULL,
+         "Show current available heads in the script directory.", NULL},
+        {"history", lm_cmd_history, O_REV_RANGE | O_VERBOSE | O_INDICATE, 0, 0, NULL,
+         "List changeset scripts in chronological order.", NULL},
+        {"init", lm_cmd_init, O_TEMPLATE | O_PACKAGE, 1, 1, "directory",
+         "Initialize a new scripts directory.", "location of scripts directory"},
+        {"list_templates", lm_cmd_list_templates, 0, 0, 0, NULL, "List available templates.", NULL},
+        {"merge", lm_cmd_merge, O_MESSAGE | O_BRANCH_LABEL | O_REV_ID, 1, -1, "revisions",
+         "Merge two revisions together.  Creates a new migration file.",
+         "one or more revisions, or 'heads' for all heads"},
+        {"revision", lm_cmd_revision,
+         O_MESSAGE | O_AUTOGEN | O_SQL | O_HEAD | O_SPLICE | O_BRANCH_LABEL | O_VERSION_PATH |
+                 O_REV_ID | O_DEPENDS_ON | O_ALLOW_EMPTY,
+         0, 0, NULL, "Create a new revision file.", NULL},
+        {"show", lm_cmd_show, 0, 1, 1, "rev", "Show the revision(s) denoted by the given symbol.",
+         "revision identifier"},
+        {"stamp", lm_cmd_runtime, O_SQL | O_TAG | O_PURGE | O_NO_LOCK, 1, -1, "revisions",
+         "'stamp' the revision table with the given revision; don't run any migrations.",
+         "revision identifier"},
+        {"upgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK, 1, 1, "revision",
+         "Upgrade to a later version.", "revision identifier"},
+        {NULL, NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static const command *find_command(const char *name)
+{
+	for (const command *c = commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* ---- help and usage ----------------------------------------------------- */
+
+static void print_program_help(FILE *f)
+{
+	fprintf(f, "usage: luamig [-h] [--version] [-c CONFIG] [-n NAME] [-x X] [--raiseerr] [-q]\n"
+	           "              {");
+	for (const command *c = commands; c->name; c++)
+		fprintf(f, "%s%s", c == commands ? "" : ",", c->name);
+	fprintf(f, "}\n              ...\n\n"
+	           "luamig: database schema migrations in Lua, the Alembic way.\n\n"
+	           "positional arguments:\n");
+	for (const command *c = commands; c->name; c++)
+		fprintf(f, "    %-16s%s\n", c->name, c->summary);
+	fprintf(f, "\noptions:\n"
+	           "  -h, --help            show this help message and exit\n"
+	           "  --version             show program's version number and exit\n"
+	           "  -c CONFIG, --config CONFIG\n"
+	           "                        Alternate config file; defaults to value of\n"
+	           "                        LUAMIG_CONFIG environment variable, or \"luamig.ini\"\n"
+	           "  -n NAME, --name NAME  Name of section in .ini file to use for luamig config\n"
+	           "  -x X                  Additional arguments consumed by custom env.lua\n"
+	           "                        scripts, e.g. -x setting1=somesetting -x\n"
+	           "                        setting2=somesetting\n"
+	           "  --raiseerr            Raise a full stack trace on error\n"
+	           "  -q, --quiet           Do not log to std output.\n");
+}
+
+static void print_usage(FILE *f, const command *c)
+{
+	fprintf(f, "usage: luamig %s [-h]", c->name);
+	for (const option *op = options; op->flag; op++) {
+		if (!(c->options & op->flag))
+			continue;
+		const char *n = op->shortname ? op->shortname : op->longname;
+		if (op->metavar)
+			fprintf(f, " [%s %s]", n, op->metavar);
+		else
+			fprintf(f, " [%s]", n);
+	}
+	if (c->positional)
+		fprintf(f, c->max_pos < 0 ? " %s [%s ...]" : " %s", c->positional, c->positional);
+	fputc('\n', f);
+}
+
+static void print_command_help(const command *c)
+{
+	print_usage(stdout, c);
+	printf("\n%s\n", c->summary);
+	if (c->positional)
+		printf("\npositional arguments:\n  %-20s  %s\n", c->positional, c->positional_help);
+	printf("\noptions:\n  -h, --help            show this help message and exit\n");
+	for (const option *op = options; op->flag; op++) {
+		if (!(c->options & op->flag))
+			continue;
+		char left[128];
+		if (op->shortname && op->metavar)
+			snprintf(left, sizeof left, "%s %s, %s %s", op->shortname, op->metavar,
+			         op->longname, op->metavar);
+		else if (op->shortname)
+			snprintf(left, sizeof left, "%s, %s", op->shortname, op->longname);
+		else if (op->metavar)
+			snprintf(left, sizeof left, "%s %s", op->longname, op->metavar);
+		else
+			snprintf(left, sizeof left, "%s", op->longname);
+		if (strlen(left) > 20)
+			printf("  %s\n  %-20s  %s\n", left, "", op->help);
+		else
+			printf("  %-20s  %s\n", left, op->help);
+	}
+}
+
+/* Prints "luamig CMD: error: <what><arg> (see 'luamig CMD --help')". */
+static int usage_error(const command *c, const char *what, const char *arg)
+{
+	fprintf(stderr, "luamig%s%s: error: %s%s (see 'luamig %s%s--help')\n", c ? " " : "",
+	        c ? c->name : "", what, arg, c ? c->name : "", c ? " " : "");
+	return LM_EXIT_USAGE;
+}
+
+/* ---- argument parsing --------------------------------------------------- */
+
+/* Reads the value of an option: "--opt=value", "-mvalue" or the next word. */
+static const char *take_value(int argc, char **argv, int *i, const char *arg, size_t namelen)
+{
+	if (arg[namelen] == '=')
+		return arg + namelen + 1;
+	if (arg[namelen] != '\0' && arg[1] != '-')
+		return arg + namelen;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static int parse_command_args(const command *c, int argc, char **argv, int i, lm_opts *o)
+{
+	int only_positional = 0;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (only_positional || a[0] != '-' || a[1] == '\0' ||
+		    (a[1] >= '0' && a[1] <= '9')) {
+			/* "-1" is a relative revision, not an option. */
+			lm_strv_push(&o->positional, a);
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_positional = 1;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			print_command_help(c);
+			return 1;
+		}
+		const option *found = NULL;
+		size_t namelen = 0;
+		for (const option *op = options; op->flag; op++) {
+			if (!(c->options & op->flag))
+				continue;
+			size_t ln = strlen(op->longname);
+			if (strncmp(a, op->longname, ln) == 0 && (a[ln] == '\0' || a[ln] == '=')) {
+				found = op;
+				namelen = ln;
+				break;
+			}
+			if (op->shortname && strncmp(a, op->shortname, 2) == 0 &&
+			    (a[2] == '\0' || op->metavar)) {
+				found = op;
+				namelen = 2;
+				break;
+			}
+		}
+		if (!found) {
+			usage_error(c, "unrecognized arguments: ", a);
+			return -1;
+		}
+		const char *v = NULL;
+		if (found->metavar) {
+			v = take_value(argc, argv, &i, a, namelen);
+			if (!v) {
+				char msg[160];
+				snprintf(msg, sizeof msg, "argument %s/%s: expected one argument",
+				         found->shortname ? found->shortname : found->longname,
+				         found->longname);
+				usage_error(c, msg, "");
+				return -1;
+			}
+		} else if (a[namelen] == '=') {
+			usage_error(c, "ignored explicit argument for ", found->longname);
+			return -1;
+		}
+		void *field = (char *)o + found->field;
+		if (found->kind == 'f')
+			*(int *)field = 1;
+		else if (found->kind == 's')
+			*(const char **)field = v;
+		else
+			lm_strv_push((lm_strv *)field, v);
+	}
+	if ((int)o->positional.n < c->min_pos) {
+		usage_error(c, "the following arguments are required: ", c->positional);
+		return -1;
+	}
+	if (c->max_pos >= 0 && (int)o->positional.n > c->max_pos) {
+		usage_error(c, "unrecognized arguments: ", o->positional.v[c->max_pos]);
+		return -1;
+	}
+	return 0;
+}
+
+static void opts_dispose(lm_opts *o)
+{
+	lm_strv_dispose(&o->x);
+	lm_strv_dispose(&o->branch_label);
+	lm_strv_dispose(&o->depends_on);
+	lm_strv_dispose(&o->positional);
+}
+
+/* ---- shared helpers ----------------------------------------------------- */
+
+const char *lm_cli_section(const lm_opts *o)
+{
+	return o->name ? o->name : "luamig";
+}
+
+const char *lm_cli_config_path(const lm_opts *o)
+{
+	if (o->config)
+		return o->config;
+	const char *env = getenv("LUAMIG_CONFIG");
+	return env && *env ? env : "luamig.ini";
+}
+
+lm_config *lm_cli_load_config(const lm_opts *o)
+{
+	const char *path = lm_cli_config_path(o);
+	lm_config *cfg = lm_file_exists(path) ? lm_config_load(path) : NULL;
+	if (cfg && !lm_config_has_section(cfg, lm_cli_section(o))) {
+		lm_config_free(cfg);
+		cfg = NULL;
+	} else if (!cfg && lm_file_exists(path)) {
+		return NULL; /* a parse error: keep its file:line message */
+	}
+	if (!cfg)
+		lm_error_set("No config file '%s' found, or file has no '[%s]' section", path,
+		             lm_cli_section(o));
+	return cfg;
+}
+
+/* Loads config, script directory and revision map. */
+int lm_cli_open_scripts(const lm_opts *o, lm_config **cfg, lm_script_dir *sd)
+{
+	memset(sd, 0, sizeof *sd);
+	*cfg = lm_cli_load_config(o);
+	if (!*cfg)
+		return -1;
+	if (lm_script_dir_open(*cfg, lm_cli_section(o), sd) != 0)
+		return -1;
+	return lm_script_dir_load(sd);
+}
+
+void lm_cli_out(const lm_opts *o, const char *s)
+{
+	if (!o->quiet)
+		fputs(s, stdout);
+}
+
+int lm_cli_is_true(const char *v)
+{
+	return v && (strcmp(v, "true") == 0 || strcmp(v, "True") == 0 || strcmp(v, "1") == 0 ||
+	             strcmp(v, "yes") == 0 || strcmp(v, "on") == 0);
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+static int parse_global(int argc, char **argv, lm_opts *o, int *next)
+{
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-')
+			break;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			print_program_help(stdout);
+			return 1;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("luamig %s\n", LUAMIG_VERSION);
+			return 1;
+		}
+		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			o->quiet = 1;
+			continue;
+		}
+		if (strcmp(a, "--raiseerr") == 0) {
+			/* Lua tracebacks in error messages (lua_host.c reads this). */
+			setenv("LUAMIG_TRACEBACK", "1", 1);
+			o->raiseerr = 1;
+			continue;
+		}
+		const char *v = NULL;
+		if (strncmp(a, "--config", 8) == 0 || strncmp(a, "-c", 2) == 0) {
+			v = take_value(argc, argv, &i, a, a[1] == '-' ? 8 : 2);
+			if (!v)
+				return usage_error(NULL,
+				                   "argument -c/--config: expected one argument",
+				                   ""),
+				       -1;
+			o->config = v;
+		} else if (strncmp(a, "--name", 6) == 0 || strncmp(a, "-n", 2) == 0) {
+			v = take_value(argc, argv, &i, a, a[1] == '-' ? 6 : 2);
+			if (!v)
+				return usage_error(NULL,
+				                   "argument -n/--name: expected one argument", ""),
+				       -1;
+			o->name = v;
+		} else if (strncmp(a, "-x", 2) == 0) {
+			v = take_value(argc, argv, &i, a, 2);
+			if (!v)
+				return usage_error(NULL, "argument -x: expected one argument", ""),
+				       -1;
+			lm_strv_push(&o->x, v);
+		} else {
+			usage_error(NULL, "unrecognized arguments: ", a);
+			return -1;
+		}
+	}
+	*next = i;
+	return 0;
+}
+
+static int opts_gc(lua_State *L)
+{
+	opts_dispose(lua_touserdata(L, 1));
+	return 0;
+}
+
+int lm_main(lua_State *L, int argc, char **argv)
+{
+	/* The options own lists (-x, --branch-label, ...): a userdata owns
+	 * them, so that an error unwinding past here leaks nothing. */
+	lm_opts *o = lua_newuserdatauv(L, sizeof *o, 0);
+	memset(o, 0, sizeof *o);
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, opts_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_setmetatable(L, -2);
+	int next = 0;
+	int rc = parse_global(argc, argv, o, &next);
+	if (rc != 0)
+		return rc > 0 ? LM_EXIT_OK : LM_EXIT_USAGE;
+	if (next >= argc) {
+		fprintf(stderr,
+		        "usage: luamig [-h] [--version] [-c CONFIG] [-n NAME] [-x X] "
+		        "[--raiseerr] [-q] COMMAND ...\nluamig: error: too few arguments\n");
+		return LM_EXIT_USAGE;
+	}
+	const command *c = find_command(argv[next]);
+	if (!c) {
+		fprintf(stderr,
+		        "luamig: error: argument command: invalid choice: '%s' (choose from ",
+		        argv[next]);
+		for (const command *k = commands; k->name; k++)
+			fprintf(stderr, "%s'%s'", k == commands ? "" : ", ", k->name);
+		fprintf(stderr, ")\n");
+		return LM_EXIT_USAGE;
+	}
+	o->command = c->name;
+	rc = parse_command_args(c, argc, argv, next + 1, o);
+	if (rc != 0)
+		return rc > 0 ? LM_EXIT_OK : LM_EXIT_USAGE;
+	fflush(stdout);
+	rc = c->run(L, o);
+	fflush(stdout);
+	return rc;
+}

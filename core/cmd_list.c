@@ -1,0 +1,161 @@
+/*
+ * cmd_list.c — the commands that list revision files: `heads`, `branches`,
+ * `history`, `show`, and `edit` (which opens them in an editor). They read
+ * only the revision map; when the answer needs the database ("current",
+ * history -i, revision_environment) they hand over to the Lua runtime
+ * (cmd_runtime.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "editor.h"
+#include "listing.h"
+#include "revmap.h"
+
+/* Runs a command that only reads the revision map and prints what `list`
+ * appends to a buffer (nothing is printed when it fails). */
+static int run_listing(lm_opts *o, int (*list)(const lm_opts *o, const lm_revmap *m, lm_buf *b))
+{
+	lm_config *cfg = NULL;
+	lm_script_dir sd;
+	lm_buf b = {0};
+	int rc = -1;
+	if (lm_cli_open_scripts(o, &cfg, &sd) == 0 && list(o, sd.map, &b) == 0) {
+		lm_cli_out(o, lm_buf_str(&b));
+		rc = 0;
+	}
+	lm_buf_dispose(&b);
+	lm_script_dir_dispose(&sd);
+	lm_config_free(cfg);
+	return rc;
+}
+
+static int list_heads(const lm_opts *o, const lm_revmap *m, lm_buf *b)
+{
+	lm_strv ids = {0};
+	if (o->resolve_dependencies) {
+		if (lm_revmap_resolve(m, "heads", &ids) != 0) {
+			lm_strv_dispose(&ids);
+			return -1;
+		}
+	} else {
+		lm_revmap_heads(m, &ids);
+	}
+	for (size_t i = 0; i < ids.n; i++)
+		lm_listing_format_short(m, lm_revmap_get(m, ids.v[i]), o->verbose, b);
+	lm_strv_dispose(&ids);
+	return 0;
+}
+
+int lm_cmd_heads(lua_State *L, lm_opts *o)
+{
+	(void)L; /* runs no Lua */
+	return run_listing(o, list_heads);
+}
+
+static int list_branches(const lm_opts *o, const lm_revmap *m, lm_buf *b)
+{
+	return lm_listing_format_branches(m, o->verbose, b);
+}
+
+int lm_cmd_branches(lua_State *L, lm_opts *o)
+{
+	(void)L; /* runs no Lua */
+	return run_listing(o, list_branches);
+}
+
+int lm_cmd_history(lua_State *L, lm_opts *o)
+{
+	if (o->rev_range && !strchr(o->rev_range, ':')) {
+		lm_error_set("History range requires [start]:[end], [start]:, or :[end]");
+		return -1;
+	}
+	char *lower = NULL, *upper = NULL;
+	if (o->rev_range) {
+		const char *colon = strchr(o->rev_range, ':');
+		lower = lm_strndup(o->rev_range, (size_t)(colon - o->rev_range));
+		upper = lm_strdup(colon + 1);
+	}
+	int needs_db = o->indicate_current || (lower && strcmp(lower, "current") == 0) ||
+	               (upper && strcmp(upper, "current") == 0);
+	lm_config *cfg = NULL;
+	lm_script_dir sd;
+	int rc = -1;
+	lm_strv ids = {0};
+	lm_buf b = {0};
+	if (needs_db) {
+		free(lower);
+		free(upper);
+		return lm_cmd_runtime(L, o);
+	}
+	if (lm_cli_open_scripts(o, &cfg, &sd) != 0)
+		goto done;
+	if (lm_cli_is_true(lm_config_get(cfg, lm_cli_section(o), "revision_environment"))) {
+		lm_script_dir_dispose(&sd);
+		lm_config_free(cfg);
+		free(lower);
+		free(upper);
+		return lm_cmd_runtime(L, o);
+	}
+	if (lm_listing_walk(sd.map, lower && *lower ? lower : "base",
+	                   upper && *upper ? upper : "heads", &ids) != 0)
+		goto done;
+	for (size_t i = 0; i < ids.n; i++)
+		lm_listing_format_history(sd.map, lm_revmap_get(sd.map, ids.v[i]), o->verbose, NULL,
+		                         &b);
+	lm_cli_out(o, lm_buf_str(&b));
+	rc = 0;
+done:
+	free(lower);
+	free(upper);
+	lm_buf_dispose(&b);
+	lm_strv_dispose(&ids);
+	lm_script_dir_dispose(&sd);
+	lm_config_free(cfg);
+	return rc;
+}
+
+static int list_show(const lm_opts *o, const lm_revmap *m, lm_buf *b)
+{
+	lm_strv ids = {0};
+	int rc = lm_revmap_resolve(m, o->positional.v[0], &ids);
+	for (size_t i = 0; rc == 0 && i < ids.n; i++)
+		lm_listing_format_show(m, lm_revmap_get(m, ids.v[i]), NULL, b);
+	lm_strv_dispose(&ids);
+	return rc;
+}
+
+int lm_cmd_show(lua_State *L, lm_opts *o)
+{
+	if (strcmp(o->positional.v[0], "current") == 0)
+		return lm_cmd_runtime(L, o);
+	return run_listing(o, list_show);
+}
+
+int lm_cmd_edit(lua_State *L, lm_opts *o)
+{
+	if (strcmp(o->positional.v[0], "current") == 0)
+		return lm_cmd_runtime(L, o);
+	lm_config *cfg = NULL;
+	lm_script_dir sd;
+	int rc = -1;
+	lm_strv ids = {0};
+	if (lm_cli_open_scripts(o, &cfg, &sd) != 0)
+		goto done;
+	if (lm_revmap_resolve(sd.map, o->positional.v[0], &ids) != 0)
+		goto done;
+	if (ids.n == 0) {
+		lm_error_set("No revision files indicated by symbol '%s'", o->positional.v[0]);
+		goto done;
+	}
+	for (size_t i = 0; i < ids.n; i++)
+		if (lm_open_in_editor(lm_revmap_get(sd.map, ids.v[i])->path) != 0)
+			goto done;
+	rc = 0;
+done:
+	lm_strv_dispose(&ids);
+	lm_script_dir_dispose(&sd);
+	lm_config_free(cfg);
+	return rc;
+}

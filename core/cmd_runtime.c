@@ -1,0 +1,90 @@
+/*
+ * cmd_runtime.c — the commands that run env.lua (upgrade, downgrade,
+ * current, stamp, check, ensure_version, and the listings that need the
+ * database): the command, as a Lua table, handed to the Lua runtime
+ * (lua/luamig/runtime.lua), which runs the user's env.lua as Alembic runs
+ * env.py.
+ */
+#include <lua.h>
+
+#include "cmd.h"
+#include "lua_core.h"
+#include "lua_host.h"
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+	if (!v)
+		return;
+	lua_pushstring(L, v);
+	lua_setfield(L, -2, k);
+}
+
+static void set_bool(lua_State *L, const char *k, int v)
+{
+	lua_pushboolean(L, v);
+	lua_setfield(L, -2, k);
+}
+
+static void set_list(lua_State *L, const char *k, const lm_strv *v)
+{
+	lua_createtable(L, (int)v->n, 0);
+	for (size_t i = 0; i < v->n; i++) {
+		lua_pushstring(L, v->v[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, k);
+}
+
+/* Pushes the command as runtime.main expects it. */
+void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const lm_script_dir *sd)
+{
+	lua_createtable(L, 0, 24);
+	set_str(L, "command", o->command);
+	set_list(L, "positional", &o->positional);
+	set_list(L, "x", &o->x);
+	set_bool(L, "quiet", o->quiet);
+	set_bool(L, "raiseerr", o->raiseerr);
+	set_bool(L, "sql", o->sql);
+	set_str(L, "tag", o->tag);
+	set_bool(L, "verbose", o->verbose);
+	set_str(L, "rev_range", o->rev_range);
+	set_bool(L, "indicate_current", o->indicate_current);
+	set_bool(L, "purge", o->purge);
+	set_bool(L, "check_heads", o->check_heads);
+	set_bool(L, "no_lock", o->no_lock);
+	set_bool(L, "json", o->json);
+	set_bool(L, "autogenerate", o->autogenerate);
+	set_bool(L, "allow_empty", o->allow_empty);
+	set_str(L, "message", o->message);
+	set_str(L, "config_file", lm_config_path(cfg));
+	set_str(L, "section", lm_cli_section(o));
+	set_str(L, "script_location", sd->dir);
+}
+
+/* Hands the command to lua/luamig/runtime.lua: runtime.main(cmd). */
+int lm_cmd_runtime(lua_State *L, lm_opts *o)
+{
+	lm_config *cfg = NULL;
+	lm_script_dir sd;
+	int rc = -1;
+	int top = lua_gettop(L);
+	if (lm_cli_open_scripts(o, &cfg, &sd) != 0)
+		goto done;
+	lm_host host = {cfg, lm_cli_section(o), &sd};
+	lm_lua_set_host(L, &host);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "luamig.runtime");
+	if (lm_lua_pcall(L, 1, 1) != 0)
+		goto done;
+	lua_getfield(L, -1, "main");
+	lm_cmd_push_command(L, o, cfg, &sd);
+	rc = lm_lua_pcall(L, 1, 1);
+	if (rc == 0 && lua_isinteger(L, -1))
+		rc = (int)lua_tointeger(L, -1); /* an exit status the runtime chose */
+done:
+	lua_settop(L, top);
+	lm_lua_set_host(L, NULL);
+	lm_script_dir_dispose(&sd);
+	lm_config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,626 @@
+/*
+ * lua_core.c — luamig.core: what the Lua side asks of the C engine.
+ *
+ * The module's functions read the configuration, the revision map and its
+ * plans, and format listings, through the lm_host that the command lends
+ * the state (lm_lua_set_host); connections (lua_conn.c) and reflection
+ * (lua_reflect.c) have files of their own. Each function's contract is
+ * above it: what it takes, what it returns, and which failures raise a Lua
+ * error (misuse, and the engine's errors with Alembic's message) versus
+ * return nil.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "lua_core.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "editor.h"
+#include "lua_host.h"
+#include "listing.h"
+#include "plan.h"
+#include "revmap.h"
+
+static const char HOST_KEY = 'h';
+
+void lm_lua_set_host(lua_State *L, lm_host *host)
+{
+	lua_pushlightuserdata(L, host);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+}
+
+lm_host *lm_lua_host(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+	lm_host *h = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	return h;
+}
+
+/* Arguments are checked as Lua's own libraries check them: a wrong type
+ * raises "bad argument #n". "A list" below is an array of strings; as an
+ * argument it may also be nil (empty) or one string. */
+
+/* core.redact(text) -> text with every URL password and password=...
+ *   value replaced by "***". */
+static int l_redact(lua_State *L)
+{
+	char *r = lm_redact(luaL_checkstring(L, 1));
+	lua_pushstring(L, r);
+	free(r);
+	return 1;
+}
+
+/* core.parse_url(url) -> { dialect, redacted, path } | nil, message
+ *   Parses without connecting (driver.h): dialect is the registered
+ *   driver's name, redacted the password-free URL, path a file database's
+ *   path (absent for memory and server databases). A URL that does not
+ *   parse returns nil and the message (password-free). */
+static int l_parse_url(lua_State *L)
+{
+	lm_url u;
+	if (lm_url_parse(luaL_checkstring(L, 1), &u) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, lm_error_get());
+		return 2;
+	}
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, u.dialect);
+	lua_setfield(L, -2, "dialect");
+	lua_pushstring(L, u.redacted);
+	lua_setfield(L, -2, "redacted");
+	if (u.path) {
+		lua_pushstring(L, u.path);
+		lua_setfield(L, -2, "path");
+	}
+	lm_url_dispose(&u);
+	return 1;
+}
+
+/* core.sleep(seconds): waits; fractions of a second count. */
+static int l_sleep(lua_State *L)
+{
+	double s = luaL_checknumber(L, 1);
+	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+/* core.now() -> seconds of a monotonic clock (a float), for measuring
+ *   elapsed time; not the time of day. */
+static int l_now(lua_State *L)
+{
+	lua_pushnumber(L, lm_now());
+	return 1;
+}
+
+/* core.cwd() -> the working directory | nil when it cannot be read (or is
+ *   longer than 4095 bytes). */
+static int l_cwd(lua_State *L)
+{
+	char buf[4096];
+	if (!getcwd(buf, sizeof buf))
+		return 0;
+	lua_pushstring(L, buf);
+	return 1;
+}
+
+/* core.checksum(path) -> 16 hex digits: FNV-1a (64 bit) of the file with
+ * CRLF read as LF, so a checkout's line endings do not count as an edit.
+ * Change detection, not a cryptographic seal. Raises "path: reason" when
+ * the file cannot be read. */
+static int l_checksum(lua_State *L)
+{
+	size_t len;
+	char *data = lm_read_file(luaL_checkstring(L, 1), &len);
+	if (!data)
+		return lm_lua_raise_slot(L);
+	unsigned long long h = 14695981039346656037ULL;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
+			continue;
+		h = (h ^ (unsigned char)data[i]) * 1099511628211ULL;
+	}
+	free(data);
+	char hex[17];
+	snprintf(hex, sizeof hex, "%016llx", h);
+	lua_pushstring(L, hex);
+	return 1;
+}
+
+/* core.hostname() -> this machine's name | nil when it cannot be read. */
+static int l_hostname(lua_State *L)
+{
+	char buf[256];
+	if (gethostname(buf, sizeof buf) != 0)
+		return 0;
+	buf[sizeof buf - 1] = '\0';
+	lua_pushstring(L, buf);
+	return 1;
+}
+
+/* core.getpid() -> this process's id (an integer). */
+static int l_getpid(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)getpid());
+	return 1;
+}
+
+/* core.file(name) -> the content of a file of lua/ ("templates/generic/
+ *   env.lua"), from the binary or from $LUAMIG_LUA_DIR | nil when there
+ *   is no such file. A module's source is not in the binary (only its
+ *   bytecode), so core.file("luamig/op.lua") is nil in a release build. */
+static int l_file(lua_State *L)
+{
+	size_t len;
+	char *to_free;
+	const char *data = lm_lua_file(luaL_checkstring(L, 1), &len, &to_free);
+	if (!data)
+		return 0;
+	lua_pushlstring(L, data, len);
+	free(to_free);
+	return 1;
+}
+
+/* The configuration the command lent; raises "no configuration is loaded"
+ * when there is none. */
+static lm_config *config_of(lua_State *L)
+{
+	lm_host *h = lm_lua_host(L);
+	if (!h || !h->config)
+		luaL_error(L, "no configuration is loaded");
+	return h->config;
+}
+
+/* core.config_get(section, key) -> the interpolated value | nil when the
+ *   key (or section) is absent. Raises without a configuration. */
+static int l_config_get(lua_State *L)
+{
+	const char *v = lm_config_get(config_of(L), luaL_checkstring(L, 1), luaL_checkstring(L, 2));
+	if (!v)
+		return 0;
+	lua_pushstring(L, v);
+	return 1;
+}
+
+/* core.config_set(section, key, value): sets the value in memory (the
+ *   file is not written), creating the section if needed. Raises without
+ *   a configuration. */
+static int l_config_set(lua_State *L)
+{
+	lm_config_set(config_of(L), luaL_checkstring(L, 1), luaL_checkstring(L, 2),
+	              luaL_checkstring(L, 3));
+	return 0;
+}
+
+/* Pushes a list. */
+static void push_strv(lua_State *L, const lm_strv *sv)
+{
+	lua_createtable(L, (int)sv->n, 0);
+	for (size_t i = 0; i < sv->n; i++) {
+		lua_pushstring(L, sv->v[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+}
+
+/* Appends the list argument at idx to out: nil, one string, or an array
+ * of strings; anything else raises. */
+static void check_strv(lua_State *L, int idx, lm_strv *out)
+{
+	if (lua_isnoneornil(L, idx))
+		return;
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		lm_strv_push(out, lua_tostring(L, idx));
+		return;
+	}
+	luaL_checktype(L, idx, LUA_TTABLE);
+	lua_Integer n = luaL_len(L, idx);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, idx, i);
+		lm_strv_push(out, luaL_checkstring(L, -1));
+		lua_pop(L, 1);
+	}
+}
+
+/* core.config_keys(section) -> a list of the section's keys in file order
+ *   (empty when the section is absent). Raises without a configuration. */
+static int l_config_keys(lua_State *L)
+{
+	lm_strv keys = {0};
+	lm_config_keys(config_of(L), luaL_checkstring(L, 1), &keys);
+	push_strv(L, &keys);
+	lm_strv_dispose(&keys);
+	return 1;
+}
+
+/* core.config_sections() -> a list of section names in file order (DEFAULT
+ *   left out). Raises without a configuration. */
+static int l_config_sections(lua_State *L)
+{
+	lm_strv s = {0};
+	lm_config_sections(config_of(L), &s);
+	push_strv(L, &s);
+	lm_strv_dispose(&s);
+	return 1;
+}
+
+/* core.config_info() -> { path, here, section, script_location }: the ini
+ *   file's absolute path and folder, the section in use, the script
+ *   directory; a field is absent when the command has not loaded it. Never
+ *   raises. */
+static int l_config_info(lua_State *L)
+{
+	lm_host *h = lm_lua_host(L);
+	lua_createtable(L, 0, 3);
+	if (h && h->config) {
+		lua_pushstring(L, lm_config_path(h->config));
+		lua_setfield(L, -2, "path");
+		lua_pushstring(L, lm_config_here(h->config));
+		lua_setfield(L, -2, "here");
+	}
+	if (h && h->section) {
+		lua_pushstring(L, h->section);
+		lua_setfield(L, -2, "section");
+	}
+	if (h && h->script) {
+		lua_pushstring(L, h->script->dir);
+		lua_setfield(L, -2, "script_location");
+	}
+	return 1;
+}
+
+/* The revision map the command lent; raises "no revisions are loaded"
+ * when there is none. Every function below raises so without one. */
+static const lm_revmap *map_of(lua_State *L)
+{
+	lm_host *h = lm_lua_host(L);
+	if (!h || !h->script || !h->script->map)
+		luaL_error(L, "no revisions are loaded");
+	return h->script->map;
+}
+
+/* Pushes { revision, path, message, doc, down_revision, branch_labels,
+ * depends_on }: strings ("" for no message or doc) and three lists. */
+static void push_revision(lua_State *L, const lm_revision *r)
+{
+	lua_createtable(L, 0, 8);
+	lua_pushstring(L, r->id);
+	lua_setfield(L, -2, "revision");
+	lua_pushstring(L, r->path);
+	lua_setfield(L, -2, "path");
+	lua_pushstring(L, r->message ? r->message : "");
+	lua_setfield(L, -2, "message");
+	lua_pushstring(L, r->doc ? r->doc : "");
+	lua_setfield(L, -2, "doc");
+	push_strv(L, &r->down);
+	lua_setfield(L, -2, "down_revision");
+	push_strv(L, &r->labels);
+	lua_setfield(L, -2, "branch_labels");
+	push_strv(L, &r->depends);
+	lua_setfield(L, -2, "depends_on");
+}
+
+/* core.revision(id) -> the revision (see push_revision) | nil when no
+ *   revision has exactly this id (no prefixes, labels or symbols). */
+static int l_revision(lua_State *L)
+{
+	const lm_revision *r = lm_revmap_get(map_of(L), luaL_checkstring(L, 1));
+	if (!r)
+		return 0;
+	push_revision(L, r);
+	return 1;
+}
+
+static const char *vop_name(lm_vop_kind k)
+{
+	return k == LM_VOP_INSERT ? "insert" : k == LM_VOP_DELETE ? "delete" : "update";
+}
+
+/* core.plan(kind, current_heads, target[, purge]) -> steps, warnings
+ *   kind is "upgrade", "stamp" (target may then be a list; purge applies)
+ *   or, for any other string, "downgrade". current_heads is the list of
+ *   the version table's rows. Each step is { upgrade, stamp, rev = {
+ *   revision, path, message } (absent for a step without a revision),
+ *   from, to (lists), ops = { { "insert"|"delete"|"update", from =, to = },
+ *   ... } (the version-table changes) }; warnings is a list of messages.
+ *   A target that does not resolve, or a plan Alembic refuses, raises
+ *   Alembic's message. */
+static int l_plan(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	const char *kind = luaL_checkstring(L, 1);
+	lm_strv current = {0}, targets = {0};
+	check_strv(L, 2, &current);
+	lm_plan plan = {0};
+	int rc;
+	if (strcmp(kind, "stamp") == 0) {
+		check_strv(L, 3, &targets);
+		rc = lm_plan_stamp(m, &current, &targets, lua_toboolean(L, 4), &plan);
+	} else if (strcmp(kind, "upgrade") == 0) {
+		rc = lm_plan_upgrade(m, &current, luaL_checkstring(L, 3), &plan);
+	} else {
+		rc = lm_plan_downgrade(m, &current, luaL_checkstring(L, 3), &plan);
+	}
+	lm_strv_dispose(&current);
+	lm_strv_dispose(&targets);
+	if (rc != 0) {
+		lm_plan_dispose(&plan);
+		return lm_lua_raise_slot(L);
+	}
+	lua_createtable(L, (int)plan.n, 0);
+	for (size_t i = 0; i < plan.n; i++) {
+		const lm_step *s = &plan.steps[i];
+		lua_createtable(L, 0, 8);
+		lua_pushboolean(L, s->upgrade);
+		lua_setfield(L, -2, "upgrade");
+		lua_pushboolean(L, s->stamp);
+		lua_setfield(L, -2, "stamp");
+		if (s->rev) {
+			/* What running a step needs, and no more: a plan of tens of
+			 * thousands of steps stays small (core.revision has the rest). */
+			lua_createtable(L, 0, 3);
+			lua_pushstring(L, s->rev->id);
+			lua_setfield(L, -2, "revision");
+			lua_pushstring(L, s->rev->path);
+			lua_setfield(L, -2, "path");
+			lua_pushstring(L, s->rev->message ? s->rev->message : "");
+			lua_setfield(L, -2, "message");
+			lua_setfield(L, -2, "rev");
+		}
+		push_strv(L, &s->from);
+		lua_setfield(L, -2, "from");
+		push_strv(L, &s->to);
+		lua_setfield(L, -2, "to");
+		lua_createtable(L, (int)s->nops, 0);
+		for (size_t j = 0; j < s->nops; j++) {
+			lua_createtable(L, 3, 0);
+			lua_pushstring(L, vop_name(s->ops[j].kind));
+			lua_rawseti(L, -2, 1);
+			lua_pushstring(L, s->ops[j].from);
+			lua_setfield(L, -2, "from");
+			lua_pushstring(L, s->ops[j].to);
+			lua_setfield(L, -2, "to");
+			lua_rawseti(L, -2, (lua_Integer)j + 1);
+		}
+		lua_setfield(L, -2, "ops");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	push_strv(L, &plan.warnings);
+	lm_plan_dispose(&plan);
+	return 2;
+}
+
+/* core.resolve(ident) -> a list of ids: an id, prefix, label, head(s),
+ *   base (empty) or relative form, as Alembic resolves it. One that does
+ *   not resolve raises Alembic's message. */
+static int l_resolve(lua_State *L)
+{
+	lm_strv out = {0};
+	if (lm_revmap_resolve(map_of(L), luaL_checkstring(L, 1), &out) != 0) {
+		lm_strv_dispose(&out);
+		return lm_lua_raise_slot(L);
+	}
+	push_strv(L, &out);
+	lm_strv_dispose(&out);
+	return 1;
+}
+
+/* core.heads() -> the list of head ids. */
+static int l_heads(lua_State *L)
+{
+	lm_strv out = {0};
+	lm_revmap_heads(map_of(L), &out);
+	push_strv(L, &out);
+	lm_strv_dispose(&out);
+	return 1;
+}
+
+/* core.format_short(id, verbose) -> the line `heads` prints for the
+ *   revision ("rev (label) (head)"), or the `show` block when verbose. An
+ *   unknown id raises "Can't locate revision identified by '<id>'". */
+static int l_format_short(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	const lm_revision *r = lm_revmap_get(m, luaL_checkstring(L, 1));
+	if (!r)
+		return luaL_error(L, "Can't locate revision identified by '%s'",
+		                  lua_tostring(L, 1));
+	lm_buf b = {0};
+	lm_listing_format_short(m, r, lua_toboolean(L, 2), &b);
+	lua_pushstring(L, lm_buf_str(&b));
+	lm_buf_dispose(&b);
+	return 1;
+}
+
+/* core.current_ids(rows) -> the list of ids `current` shows for the
+ *   version table's rows (the rows and what they imply, reduced to branch
+ *   tips). A row naming no revision raises Alembic's message. */
+static int l_current_ids(lua_State *L)
+{
+	lm_strv rows = {0}, ids = {0};
+	check_strv(L, 1, &rows);
+	int rc = lm_revmap_current(map_of(L), &rows, &ids);
+	lm_strv_dispose(&rows);
+	if (rc != 0) {
+		lm_strv_dispose(&ids);
+		return lm_lua_raise_slot(L);
+	}
+	push_strv(L, &ids);
+	lm_strv_dispose(&ids);
+	return 1;
+}
+
+/* core.current_lines(rows, verbose) -> a list of what `current` prints, one
+ *   entry per revision of current_ids(rows), without its final newline.
+ *   Raises as current_ids. */
+static int l_current_lines(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	lm_strv rows = {0}, ids = {0};
+	check_strv(L, 1, &rows);
+	int rc = lm_revmap_current(m, &rows, &ids);
+	lm_strv_dispose(&rows);
+	if (rc != 0) {
+		lm_strv_dispose(&ids);
+		return lm_lua_raise_slot(L);
+	}
+	lua_createtable(L, (int)ids.n, 0);
+	for (size_t i = 0; i < ids.n; i++) {
+		lm_buf b = {0};
+		lm_listing_format_current(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 2), &b);
+		/* one entry per revision, without its final newline */
+		if (b.len && b.data[b.len - 1] == '\n')
+			b.data[--b.len] = '\0';
+		lua_pushstring(L, lm_buf_str(&b));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+		lm_buf_dispose(&b);
+	}
+	lm_strv_dispose(&ids);
+	return 1;
+}
+
+/* A history bound, copied: nil or "" = dflt, a string, or a list of ids
+ * (the database's current heads, for "current"), of which only the first
+ * counts ("base" when the list is empty). */
+static char *bound_arg(lua_State *L, int idx, const char *dflt)
+{
+	if (lua_isnoneornil(L, idx))
+		return lm_strdup(dflt);
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		const char *s = lua_tostring(L, idx);
+		return lm_strdup(*s ? s : dflt);
+	}
+	lm_strv v = {0};
+	check_strv(L, idx, &v);
+	char *r = v.n ? lm_strdup(v.v[0]) : lm_strdup("base");
+	lm_strv_dispose(&v);
+	return r;
+}
+
+/* core.history_text(lower, upper, current_rows, verbose, indicate) -> the
+ *   `history` text from upper (default "heads") down to lower (default
+ *   "base"); a bound may be nil or "" (the default), a string, or a list
+ *   (the first id counts; empty = "base"). With indicate, revisions among
+ *   current_rows are marked "(current)". A bound that does not resolve
+ *   raises Alembic's message. */
+static int l_history_text(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	char *lower = bound_arg(L, 1, "base");
+	char *upper = bound_arg(L, 2, "heads");
+	lm_strv current = {0}, ids = {0};
+	check_strv(L, 3, &current);
+	int rc = lm_listing_walk(m, lower, upper, &ids);
+	free(lower);
+	free(upper);
+	if (rc != 0) {
+		lm_strv_dispose(&current);
+		lm_strv_dispose(&ids);
+		return lm_lua_raise_slot(L);
+	}
+	lm_buf b = {0};
+	for (size_t i = 0; i < ids.n; i++)
+		lm_listing_format_history(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 4),
+		                         lua_toboolean(L, 5) ? &current : NULL, &b);
+	lua_pushstring(L, lm_buf_str(&b));
+	lm_buf_dispose(&b);
+	lm_strv_dispose(&current);
+	lm_strv_dispose(&ids);
+	return 1;
+}
+
+/* core.show_text(id, current_rows) -> the `show` block of the revision,
+ *   marked "(current)" when it is among current_rows. An unknown id raises
+ *   "Can't locate revision identified by '<id>'". */
+static int l_show_text(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	const lm_revision *r = lm_revmap_get(m, luaL_checkstring(L, 1));
+	if (!r)
+		return luaL_error(L, "Can't locate revision identified by '%s'",
+		                  lua_tostring(L, 1));
+	lm_strv current = {0};
+	check_strv(L, 2, &current);
+	lm_buf b = {0};
+	lm_listing_format_show(m, r, &current, &b);
+	lua_pushstring(L, lm_buf_str(&b));
+	lm_buf_dispose(&b);
+	lm_strv_dispose(&current);
+	return 1;
+}
+
+/* core.edit(id): opens the revision's file in the user's editor and waits
+ *   for it. An unknown id, no editor, or an editor that fails raises. */
+static int l_edit(lua_State *L)
+{
+	const lm_revision *r = lm_revmap_get(map_of(L), luaL_checkstring(L, 1));
+	if (!r)
+		return luaL_error(L, "Can't locate revision identified by '%s'",
+		                  lua_tostring(L, 1));
+	if (lm_open_in_editor(r->path) != 0)
+		return lm_lua_raise_slot(L);
+	return 0;
+}
+
+/* core.isatty(fd) -> true when the file descriptor is a terminal. */
+static int l_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
+/* The loader of luamig.core (package.preload): the module table, with
+ * version, the functions above, connect (lua_conn.c) and reflect
+ * (lua_reflect.c); registers the connection metatable first. */
+static int open_core(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+	        {"connect", lm_lua_connect},
+	        {"redact", l_redact},
+	        {"parse_url", l_parse_url},
+	        {"sleep", l_sleep},
+	        {"now", l_now},
+	        {"getpid", l_getpid},
+	        {"cwd", l_cwd},
+	        {"checksum", l_checksum},
+	        {"hostname", l_hostname},
+	        {"file", l_file},
+	        {"config_get", l_config_get},
+	        {"config_set", l_config_set},
+	        {"config_keys", l_config_keys},
+	        {"config_sections", l_config_sections},
+	        {"config_info", l_config_info},
+	        {"revision", l_revision},
+	        {"plan", l_plan},
+	        {"resolve", l_resolve},
+	        {"heads", l_heads},
+	        {"format_short", l_format_short},
+	        {"isatty", l_isatty},
+	        {"current_ids", l_current_ids},
+	        {"current_lines", l_current_lines},
+	        {"history_text", l_history_text},
+	        {"show_text", l_show_text},
+	        {"edit", l_edit},
+	        {"reflect", lm_lua_reflect},
+	        {NULL, NULL},
+	};
+	lm_lua_open_conn(L);
+	luaL_newlib(L, fns);
+	lua_pushstring(L, LUAMIG_VERSION);
+	lua_setfield(L, -2, "version");
+	return 1;
+}
+
+void lm_lua_preload_core(lua_State *L)
+{
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "preload");
+	lua_pushcfunction(L, open_core);
+	lua_setfield(L, -2, "luamig.core");
+	lua_pop(L, 2);
+}
