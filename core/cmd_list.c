@@ -99,11 +99,11 @@ int lm_cmd_history(lua_State *L, lm_opts *o)
 		return lm_cmd_runtime(L, o);
 	}
 	if (lm_listing_walk(sd.map, lower && *lower ? lower : "base",
-	                   upper && *upper ? upper : "heads", &ids) != 0)
+	                    upper && *upper ? upper : "heads", &ids) != 0)
 		goto done;
 	for (size_t i = 0; i < ids.n; i++)
 		lm_listing_format_history(sd.map, lm_revmap_get(sd.map, ids.v[i]), o->verbose, NULL,
-		                         &b);
+		                          &b);
 	lm_cli_out(o, lm_buf_str(&b));
 	rc = 0;
 done:

@@ -21,8 +21,8 @@
 
 #include "config.h"
 #include "editor.h"
-#include "lua_host.h"
 #include "listing.h"
+#include "lua_host.h"
 #include "plan.h"
 #include "revmap.h"
 
@@ -526,7 +526,7 @@ static int l_history_text(lua_State *L)
 	lm_buf b = {0};
 	for (size_t i = 0; i < ids.n; i++)
 		lm_listing_format_history(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 4),
-		                         lua_toboolean(L, 5) ? &current : NULL, &b);
+		                          lua_toboolean(L, 5) ? &current : NULL, &b);
 	lua_pushstring(L, lm_buf_str(&b));
 	lm_buf_dispose(&b);
 	lm_strv_dispose(&current);
