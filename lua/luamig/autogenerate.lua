@@ -26,7 +26,7 @@ Contract (the runtime calls these; `mc` is the migration context of luamig.runti
   ag.diffs_json(diffs) -> JSON text, an array of objects, one per difference  (check --json)
   ag.compare(mc, conn_metadata, metadata) -> upgrade ops, from an already reflected database
 
-mc fields used: dialect (a luamig.dialect object, or mc.dialect_name), connection, opts (what
+mc fields used: dialect (a luamig.sqldialect object, or mc.dialect_name), connection, opts (what
 env.lua gave context.configure: target_metadata, include_object, include_name, include_schemas,
 compare_type, compare_server_default, render_item, render_as_batch, user_module_prefix),
 version_table, version_table_schema, and optionally `reflected`: a metadata value used instead of
@@ -101,8 +101,8 @@ end
 
 local function dialect_of(mc)
   local d = mc.dialect
-  if type(d) == "string" then return require("luamig.dialect").get(d) end
-  if d == nil and mc.dialect_name then return require("luamig.dialect").get(mc.dialect_name) end
+  if type(d) == "string" then return require("luamig.sqldialect").get(d) end
+  if d == nil and mc.dialect_name then return require("luamig.sqldialect").get(mc.dialect_name) end
   if d == nil then error("autogenerate: the migration context has no dialect", 3) end
   return d
 end

@@ -61,7 +61,7 @@ function op.is_operation(v) return getmetatable(v) == Operation end
 
 -- Statements for `dialect` (a dialect object or a name); `as_sql` selects offline rendering.
 function Operation:to_sql(dialect, as_sql)
-  if type(dialect) == "string" then dialect = require("luamig.dialect").get(dialect) end
+  if type(dialect) == "string" then dialect = require("luamig.sqldialect").get(dialect) end
   if self.kind == "modify_table" then
     local out = {}
     for _, sub in ipairs(self.ops) do

@@ -87,7 +87,7 @@ function render.value(v)
   if tv == "string" then return str(v) end
   if tv == "number" then
     if math.type(v) == "integer" then return tostring(v) end
-    return require("luamig.dialect.base").float_repr(v)
+    return require("luamig.sqldialect.base").float_repr(v)
   end
   if tv == "boolean" then return tostring(v) end
   if tv ~= "table" then error("render: cannot render a " .. tv, 0) end

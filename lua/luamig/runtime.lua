@@ -230,7 +230,7 @@ local impl_names = { sqlite = "SQLiteImpl", postgresql = "PostgresqlImpl" }
 -- Offline PostgreSQL output doubles backslashes in string literals, as
 -- SQLAlchemy's literal rendering does; online, values are bound.
 local function load_dialect(name, as_sql)
-  local ok, mod = pcall(require, "luamig.dialect")
+  local ok, mod = pcall(require, "luamig.sqldialect")
   if ok and type(mod) == "table" and mod.get then
     local d = mod.get(name, { backslash_escapes = as_sql and name == "postgresql" or nil })
     if d then return d end

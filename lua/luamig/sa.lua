@@ -3,7 +3,7 @@
 Contract: every constructor returns plain data (a Lua table with a `kind` field), so that a table
 declared in models.lua, a table given to op.create_table and a table read back by introspection
 are values of the same shape, and autogenerate can compare them with a plain diff.  Nothing here
-talks to a database or knows a dialect; luamig.dialect turns these values into SQL and
+talks to a database or knows a dialect; luamig.sqldialect turns these values into SQL and
 luamig.render turns them back into Lua source.
 
 THE SCHEMA MODEL (field names follow SQLAlchemy's; absent = nil)

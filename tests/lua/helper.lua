@@ -60,7 +60,7 @@ end
 
 function T.context(dialect_name, o)
   o = o or {}
-  local dialect = require("luamig.dialect").get(dialect_name, o.dialect_options)
+  local dialect = require("luamig.sqldialect").get(dialect_name, o.dialect_options)
   local ctx = { dialect = dialect, as_sql = o.as_sql or false, opts = o.opts or {}, log = {},
                 answers = o.answers or {}, query_handler = o.query_handler,
                 connection = o.as_sql and nil or {} }

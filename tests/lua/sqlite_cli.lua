@@ -92,7 +92,7 @@ end
 
 function M.context(path, dialect_name)
   os.remove(path)
-  local dialect = require("luamig.dialect").get(dialect_name or "sqlite")
+  local dialect = require("luamig.sqldialect").get(dialect_name or "sqlite")
   local ctx = { dialect = dialect, as_sql = false, opts = {}, log = {}, path = path, connection = {} }
   local function splice(sql, params)
     if not params then return sql end

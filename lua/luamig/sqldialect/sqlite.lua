@@ -1,4 +1,4 @@
---[[ luamig.dialect.sqlite — SQL for SQLite, as SQLAlchemy 1.4's sqlite dialect and Alembic
+--[[ luamig.sqldialect.sqlite — SQL for SQLite, as SQLAlchemy 1.4's sqlite dialect and Alembic
 1.8's SQLiteImpl produce it.
 
 Differences from base: no native booleans (1/0), parenthesised expression defaults, inline
@@ -7,7 +7,7 @@ FKs to another schema left out of CREATE TABLE, index names carry the schema and
 not, and every constraint ALTER raises Alembic's NotImplementedError message (use batch mode).
 ]]
 
-local base = require "luamig.dialect.base"
+local base = require "luamig.sqldialect.base"
 local sa = require "luamig.sa"
 
 local sqlite = base.derive("sqlite", {})

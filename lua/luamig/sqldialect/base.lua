@@ -1,4 +1,4 @@
---[[ luamig.dialect.base — what SQLite and PostgreSQL share when turning the schema model
+--[[ luamig.sqldialect.base — what SQLite and PostgreSQL share when turning the schema model
 (luamig.sa) and operation objects (luamig.op) into SQL text.
 
 Contract: a dialect is a table of methods; sqlite.lua and postgresql.lua derive from this one

@@ -1,6 +1,6 @@
---[[ luamig.dialect — the dialect registry.
+--[[ luamig.sqldialect — the dialect registry.
 
-  require("luamig.dialect").get(name [, options]) -> a new dialect object
+  require("luamig.sqldialect").get(name [, options]) -> a new dialect object
     name: "sqlite" or "postgresql" (also "postgres", "postgresql+psycopg2", "sqlite+pysqlite")
     options: fields copied onto the object, e.g. { backslash_escapes = true } on PostgreSQL to
     reproduce SQLAlchemy's offline string literals exactly.
@@ -11,7 +11,7 @@ Each call returns a fresh object, so per-connection settings never leak between 
 
 local M = {}
 
-local modules = { sqlite = "luamig.dialect.sqlite", postgresql = "luamig.dialect.postgresql" }
+local modules = { sqlite = "luamig.sqldialect.sqlite", postgresql = "luamig.sqldialect.postgresql" }
 
 function M.get(name, options)
   if type(name) ~= "string" then error("dialect.get: expected a dialect name", 2) end

@@ -1,4 +1,4 @@
---[[ luamig.dialect.postgresql — SQL for PostgreSQL, as SQLAlchemy 1.4's postgresql dialect and
+--[[ luamig.sqldialect.postgresql — SQL for PostgreSQL, as SQLAlchemy 1.4's postgresql dialect and
 Alembic 1.8's PostgresqlImpl produce it.
 
 Differences from base: SERIAL/BIGSERIAL/SMALLSERIAL for the autoincrement primary key, IDENTITY
@@ -8,7 +8,7 @@ CREATE INDEX options (CONCURRENTLY, USING, INCLUDE, WITH, TABLESPACE, WHERE), EX
 constraints, ALTER COLUMN ... TYPE ... USING, and all constraint ALTERs.
 ]]
 
-local base = require "luamig.dialect.base"
+local base = require "luamig.sqldialect.base"
 local sa = require "luamig.sa"
 
 local pg = base.derive("postgresql", {})
