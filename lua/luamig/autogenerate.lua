@@ -55,6 +55,8 @@ has `imports`, a list the hook may append `require` lines to (Alembic's imports.
 local sa = require "luamig.sa"
 local op = require "luamig.op"
 local render = require "luamig.render"
+local dialects = require "luamig.sqldialect"
+local base = require "luamig.sqldialect.base"
 
 local ag = {}
 
@@ -101,8 +103,8 @@ end
 
 local function dialect_of(mc)
   local d = mc.dialect
-  if type(d) == "string" then return require("luamig.sqldialect").get(d) end
-  if d == nil and mc.dialect_name then return require("luamig.sqldialect").get(mc.dialect_name) end
+  if type(d) == "string" then return dialects.get(d) end
+  if d == nil and mc.dialect_name then return dialects.get(mc.dialect_name) end
   if d == nil then error("autogenerate: the migration context has no dialect", 3) end
   return d
 end
@@ -129,7 +131,7 @@ local function new_context(mc, metadata)
   if opts.render_as_batch ~= nil then
     actx.render_as_batch = opts.render_as_batch and true or false
   else
-    actx.render_as_batch = d.name == "sqlite"
+    actx.render_as_batch = d.render_as_batch
   end
   return actx
 end
@@ -156,8 +158,6 @@ end
 -- Reflection and table sets
 --------------------------------------------------------------------------------------------
 
-local encloses_default
-
 local function reflect(actx)
   local mc = actx.mc
   if mc.reflected then return mc.reflected end
@@ -174,29 +174,21 @@ local function reflect(actx)
                                          schemas = actx.opts.include_schemas and true or nil })
 end
 
--- What Alembic's dialect impls change in reflected columns before comparing: PostgreSQL's
--- SERIAL default (nextval of the column's own sequence) is no default of the model, and a
--- SQLite expression default needs its parentheses back to be valid DDL again.
+-- What Alembic's dialect impls change in reflected columns' defaults before comparing (see
+-- the dialects' reflected_default_for_compare).
 local function prepare_reflected(actx, conn_md)
-  local dname = actx.dialect.name
+  local d = actx.dialect
   for _, t in pairs(conn_md.tables or {}) do
     for _, col in ipairs(t.columns or {}) do
       local sd = col.server_default
       local text = type(sd) == "table" and sd.kind == "text" and sd.text or type(sd) == "string" and sd
-      if text and dname == "postgresql" and col.autoincrement == true and text:match("^nextval%(") then
-        col.server_default = nil
-      elseif text and dname == "sqlite" and not text:match("^%-?[%d.]+$") and not text:match("^'.*'$")
-          and not encloses_default(text) then
-        col.server_default = sa.text("(" .. text .. ")")
-      end
+      if text then col.server_default = d:reflected_default_for_compare(col, text) end
     end
   end
 end
 
 local function default_schema(actx, conn_md)
-  if conn_md.default_schema then return conn_md.default_schema end
-  if actx.dialect.name == "postgresql" then return "public" end
-  return "main"
+  return conn_md.default_schema or actx.dialect.default_schema
 end
 
 -- Tables of a metadata value, in declaration order (or key order when it has none).
@@ -282,25 +274,6 @@ local function type_tokens(d, t)
   return r
 end
 
--- What the database stores for a declared type: PostgreSQL keeps FLOAT(p) as REAL (p <= 24)
--- or DOUBLE PRECISION, and SERIAL as INTEGER; SQLite keeps DATETIME and TIMESTAMP alike.
-local function normalise_tokens(dname, p)
-  if dname == "postgresql" then
-    local serial = { serial = "integer", bigserial = "bigint", smallserial = "smallint" }
-    if serial[p.token0] then p.token0 = serial[p.token0] end
-    if p.token0 == "float" then
-      local prec = tonumber(p.args[1])
-      if prec and prec <= 24 then p.token0 = "real" else p.token0 = "double"; p.tokens = { "precision" } end
-      p.args = {}
-    elseif p.token0 == "double" then
-      p.args = {}
-    end
-  elseif dname == "sqlite" then
-    if p.token0 == "timestamp" then p.token0 = "datetime" end
-  end
-  return p
-end
-
 local synonyms = { { numeric = true, decimal = true } }
 
 local function types_match(a, b)
@@ -333,7 +306,8 @@ function ag.types_differ(d, conn_type, meta_type)
   if not a or not b then
     r = (conn_type.name or ""):lower() ~= (meta_type.name or ""):lower()
   else
-    a, b = normalise_tokens(d.name, a), normalise_tokens(d.name, b)
+    -- what the database stores for each declared type (the dialect's normalise_type_tokens)
+    a, b = d:normalise_type_tokens(a), d:normalise_type_tokens(b)
     r = not types_match(a, b) or not args_match(a, b)
   end
   if key then differ_memo[key] = r end
@@ -378,22 +352,7 @@ end
 
 -- Strips what does not change a default's value: outer parentheses, PostgreSQL casts, the
 -- quotes around a literal, case outside literals, and now() spelled CURRENT_TIMESTAMP.
-local function encloses(s)
-  if s:sub(1, 1) ~= "(" or s:sub(-1) ~= ")" then return false end
-  local depth, inq = 0, false
-  for i = 1, #s do
-    local c = s:sub(i, i)
-    if c == "'" then inq = not inq
-    elseif not inq and c == "(" then depth = depth + 1
-    elseif not inq and c == ")" then
-      depth = depth - 1
-      if depth == 0 and i < #s then return false end
-    end
-  end
-  return true
-end
-
-encloses_default = encloses
+local encloses = base.encloses_parens
 
 local function normalise_default(text)
   if text == nil then return nil end
@@ -416,42 +375,26 @@ local function normalise_default(text)
 end
 ag._normalise_default = normalise_default
 
--- PostgreSQL can tell whether two default expressions are equal (Alembic asks it too).
-local function pg_defaults_equal(mc, a, b)
-  local conn = mc.connection
-  if not conn or mc.as_sql or not mc.query then return nil end
-  local in_tx = conn.in_transaction and conn:in_transaction()
-  if in_tx then pcall(conn.execute, conn, "SAVEPOINT luamig_autogenerate") end
-  local ok, rows = pcall(mc.query, mc, "SELECT " .. a .. " = " .. b)
-  if in_tx then
-    if ok then pcall(conn.execute, conn, "RELEASE SAVEPOINT luamig_autogenerate")
-    else pcall(conn.execute, conn, "ROLLBACK TO SAVEPOINT luamig_autogenerate") end
-  end
-  if not ok or not rows or not rows[1] then return nil end
-  local v = rows[1][1]
-  return v == true or v == "t" or v == 1 or v == "1" or v == "true"
-end
-
 local function defaults_differ(actx, conn_col, meta_col, meta_text, conn_text, auto)
   local f = actx.opts.compare_server_default
   if type(f) == "function" then
     local r = f(actx.mc, conn_col, meta_col, conn_text, meta_col.server_default, meta_text)
     if r ~= nil then return r and true or false end
   end
-  -- PostgreSQL's SERIAL default (nextval) belongs to the autoincrement column.
-  if actx.dialect.name == "postgresql" and auto then return false end
+  -- a default the autoincrement column owns (PostgreSQL's SERIAL nextval) is not compared
+  if actx.dialect.autoincrement_default_is_implicit and auto then return false end
   if meta_text == conn_text then return false end
   if meta_text == nil or conn_text == nil then return true end
   if normalise_default(meta_text) == normalise_default(conn_text) then return false end
-  if actx.dialect.name == "postgresql" then
-    local m = meta_text
-    if type(meta_col.server_default) == "string" and not string_types[conn_col.type.name]
-        and not m:match("^'.*'$") and not tonumber(m) then
-      m = "'" .. m:gsub("'", "''") .. "'"
-    end
-    local eq = pg_defaults_equal(actx.mc, conn_text, m)
-    if eq ~= nil then return not eq end
+  -- the database may know better (PostgreSQL is asked); the model's plain string default is a
+  -- literal value there, quoted unless the column is a string type
+  local m = meta_text
+  if type(meta_col.server_default) == "string" and not string_types[conn_col.type.name]
+      and not m:match("^'.*'$") and not tonumber(m) then
+    m = "'" .. m:gsub("'", "''") .. "'"
   end
+  local eq = actx.dialect:server_defaults_equal(actx.mc, conn_text, m)
+  if eq ~= nil then return not eq end
   return true
 end
 

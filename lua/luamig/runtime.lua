@@ -15,6 +15,7 @@ The migration context (get_context()) is the contract with luamig.op:
 ]]
 
 local core = require "luamig.core"
+local dialects = require "luamig.sqldialect"
 
 local M = {}
 
@@ -225,17 +226,12 @@ MigrationContext.__index = function(self, key)
   return f
 end
 
-local impl_names = { sqlite = "SQLiteImpl", postgresql = "PostgresqlImpl" }
-
--- Offline PostgreSQL output doubles backslashes in string literals, as
--- SQLAlchemy's literal rendering does; online, values are bound.
+-- Offline output doubles backslashes in string literals where SQLAlchemy's
+-- literal rendering does (PostgreSQL); online, values are bound.
 local function load_dialect(name, as_sql)
-  local ok, mod = pcall(require, "luamig.sqldialect")
-  if ok and type(mod) == "table" and mod.get then
-    local d = mod.get(name, { backslash_escapes = as_sql and name == "postgresql" or nil })
-    if d then return d end
-  end
-  fail("No dialect for '" .. tostring(name) .. "'")
+  local d = dialects.get(name)
+  if as_sql and d.offline_backslash_escapes then d.backslash_escapes = true end
+  return d
 end
 
 -- Writes offline output: text + "\n\n", as Alembic's static_output.
@@ -315,18 +311,8 @@ end
 
 -- Whether one of luamig's tables exists, in version_table_schema.
 function MigrationContext:table_exists(name)
-  if self.dialect.name == "sqlite" then
-    local master = "sqlite_master"
-    if self.version_table_schema then master = self.version_table_schema .. ".sqlite_master" end
-    local rows = self.connection:query(
-      "SELECT name FROM " .. master .. " WHERE type = 'table' AND name = ?", { name, n = 1 })
-    return #rows > 0
-  end
-  local rows = self.connection:query(
-    "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = " ..
-    "COALESCE($2, current_schema())",
-    { name, self.version_table_schema, n = 2 })
-  return #rows > 0
+  local sql, values = self.dialect:table_exists_sql(name, self.version_table_schema)
+  return #self.connection:query(sql, values) > 0
 end
 
 function MigrationContext:version_table_exists()
@@ -355,8 +341,7 @@ function MigrationContext:history_table_name()
 end
 
 function MigrationContext:history_ddl()
-  local id = self.dialect.name == "postgresql" and "id SERIAL NOT NULL PRIMARY KEY"
-    or "id INTEGER NOT NULL PRIMARY KEY"
+  local id = self.dialect:autoincrement_id_sql("id")
   return "CREATE TABLE IF NOT EXISTS " .. self:history_table_name() .. " (\n    " ..
     table.concat({ id, "revision VARCHAR(32)", "operation VARCHAR(16) NOT NULL",
       "from_revisions TEXT", "to_revisions TEXT", "message TEXT", "checksum VARCHAR(32)",
@@ -700,8 +685,7 @@ function MigrationContext:run_migrations(kw)
     if self.as_sql then fail("Can't use --purge with --sql mode") end
   end
 
-  log("luamig.runtime.migration", "Context impl " .. (impl_names[self.dialect.name] or
-    self.dialect.name) .. ".")
+  log("luamig.runtime.migration", "Context impl " .. self.dialect.impl_name .. ".")
   log("luamig.runtime.migration", "Will assume transactional DDL.")
 
   local began_outer = false
