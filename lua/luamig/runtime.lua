@@ -16,11 +16,16 @@ The migration context (get_context()) is the contract with luamig.op:
 
 local core = require "luamig.core"
 local dialects = require "luamig.sqldialect"
+local op = require "luamig.op"
+local sa = require "luamig.sa"
 
 local M = {}
 
 local quiet = false
 local active_context = nil     -- the MigrationContext while a step runs
+
+-- The op layer finds the context of the running migration here.
+op.set_context_provider(function() return active_context end)
 local display_path             -- defined with the revision loader below
 
 -- Alembic's log format: "%(levelname)-5.5s [%(name)s] %(message)s".
@@ -512,8 +517,8 @@ end
 local function load_revision(path)
   if loaded[path] then return loaded[path] end
   local env = setmetatable({}, { __index = _G })
-  env.op = require "luamig.op"
-  env.sa = require "luamig.sa"
+  env.op = op
+  env.sa = sa
   local chunk, shown = compile_revision(path, env)
   local ok, e = pcall(chunk)
   if not ok then fail(whole_names(tostring(e), shown)) end
@@ -1208,15 +1213,6 @@ function commands.edit(cmd, config)
     return {}
   end
   run_env(cmd, config, work)
-end
-
--- The op layer asks for the context of the running migration.
-function M.get_context()
-  if not active_context then
-    error("op functions may only be called inside upgrade() or downgrade() while luamig " ..
-      "runs a migration", 2)
-  end
-  return active_context
 end
 
 -- Entry point from C: runs one command. Returns an exit status, or raises.

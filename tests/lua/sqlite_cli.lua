@@ -112,7 +112,7 @@ function M.context(path, dialect_name)
     return decode(out)
   end
   function ctx:autocommit_block(fn) fn() end
-  package.loaded["luamig.runtime"] = { get_context = function() return ctx end }
+  require("luamig.op").set_context_provider(function() return ctx end)
   return ctx
 end
 
