@@ -57,6 +57,7 @@ local op = require "luamig.op"
 local render = require "luamig.render"
 local dialects = require "luamig.sqldialect"
 local base = require "luamig.sqldialect.base"
+local log = require "luamig.log"
 
 local ag = {}
 
@@ -67,13 +68,12 @@ local ops = op.ops
 --------------------------------------------------------------------------------------------
 
 local function warn(msg)
-  io.stderr:write("WARNING [luamig.autogenerate] " .. msg .. "\n")
+  log.warning("luamig.autogenerate", msg)
 end
 
--- Alembic logs each detection at INFO; the runtime's logger honours --quiet.
+-- Alembic logs each detection at INFO (silenced by --quiet).
 local function info(msg)
-  local rt = package.loaded["luamig.runtime"]
-  if rt and rt.log then rt.log("luamig.autogenerate.compare", msg) end
+  log.info("luamig.autogenerate.compare", msg)
 end
 
 local function shallow(t)
@@ -164,14 +164,13 @@ local function reflect(actx)
   if mc.as_sql or not mc.connection then
     error("autogenerate needs a database connection to compare with", 0)
   end
-  local luamig = require "luamig"
-  if type(luamig.inspect) ~= "function" then
+  if type(mc.inspect) ~= "function" then
     error("autogenerate: luamig.inspect (database introspection) is not available", 0)
   end
   -- luamig.inspect applies include_name while it reads; the names it returns are not asked again
   actx.names_filtered = actx.opts.include_name ~= nil
-  return luamig.inspect(mc.connection, { include_name = actx.opts.include_name,
-                                         schemas = actx.opts.include_schemas and true or nil })
+  return mc:inspect({ include_name = actx.opts.include_name,
+                      schemas = actx.opts.include_schemas and true or nil })
 end
 
 -- What Alembic's dialect impls change in reflected columns' defaults before comparing (see
