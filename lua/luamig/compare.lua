@@ -87,7 +87,6 @@ local function same_list(a, b)
   return true
 end
 
-
 --------------------------------------------------------------------------------------------
 -- The autogenerate context: the migration context, its options and its hooks
 --------------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ local function context()
 end
 
 -- Offline, Alembic writes each statement with tabs as four spaces and surrounding whitespace
--- stripped.  The runtime appends the terminator.
+-- stripped.  The migration context (luamig.migration) appends the terminator.
 local function offline_text(sql)
   return (sql:gsub("\t", "    "):match("^%s*(.-)%s*$"))
 end
