@@ -36,10 +36,18 @@ Operation kinds and their fields (besides `kind`):
   modify_table        table_name, schema, ops: what autogenerate found for one table (Alembic's
                       ModifyTableOps); runs, compiles and reverses as its operations in order
 
+The migration context: op runs operations in the context the runner (or a test) provides with
+op.set_context_provider(fn): fn() returns the context of the running migration, or nil when
+none runs.  The context's contract: ctx.dialect, ctx.as_sql, ctx.opts, ctx.connection,
+ctx:execute(sql, params), ctx:query(sql, params), ctx:autocommit_block(fn).  op never asks for
+the runner itself: luamig.migration sets the provider when it loads.
+
 Errors: misuse raises at the caller's line; SQL failures raise from ctx:execute.
 ]]
 
 local sa = require "luamig.sa"
+local dialects = require "luamig.sqldialect"
+local render = require "luamig.render"
 
 local op = {}
 
@@ -61,7 +69,7 @@ function op.is_operation(v) return getmetatable(v) == Operation end
 
 -- Statements for `dialect` (a dialect object or a name); `as_sql` selects offline rendering.
 function Operation:to_sql(dialect, as_sql)
-  if type(dialect) == "string" then dialect = require("luamig.dialect").get(dialect) end
+  if type(dialect) == "string" then dialect = dialects.get(dialect) end
   if self.kind == "modify_table" then
     local out = {}
     for _, sub in ipairs(self.ops) do
@@ -76,7 +84,7 @@ function Operation:to_sql(dialect, as_sql)
 end
 
 function Operation:to_lua(opts)
-  return require("luamig.render").operation(self, opts)
+  return render.operation(self, opts)
 end
 
 function Operation:reverse()
@@ -89,12 +97,24 @@ end
 -- Running operations through the migration context
 --------------------------------------------------------------------------------------------
 
+local context_provider = nil
+
+-- Sets where op finds the migration context (see the header); fn may be nil.
+function op.set_context_provider(fn)
+  context_provider = fn
+end
+
 local function context()
-  return require("luamig.runtime").get_context()
+  local ctx = context_provider and context_provider()
+  if not ctx then
+    error("op functions may only be called inside upgrade() or downgrade() while luamig " ..
+      "runs a migration", 2)
+  end
+  return ctx
 end
 
 -- Offline, Alembic writes each statement with tabs as four spaces and surrounding whitespace
--- stripped.  The runtime appends the terminator.
+-- stripped.  The migration context (luamig.migration) appends the terminator.
 local function offline_text(sql)
   return (sql:gsub("\t", "    "):match("^%s*(.-)%s*$"))
 end

@@ -9,13 +9,20 @@ Contract:
   render.operations(list [, opts]) -> lines joined with "\n"
   render.column(column), render.type(t), render.constraint(c), render.value(v) -> text
   render.imports(text) -> the `local postgresql = require "luamig.dialects.postgresql"` lines
-      a rendered text needs
+      a rendered text needs (one per types module a dialect publishes, see luamig.sqldialect)
   render.hooks: nil, or (while autogenerate renders) { render_item = fn(kind, obj, autogen_context),
       autogen_context, imports = { [line] = true }, user_module_prefix }: render_item may return
       the text of a "type", "server_default", "column", "primary_key", "unique", "foreign_key" or
       "check" (false/nil = the default rendering); types of a dialect module add their import line.
 Raises on an operation kind or value it cannot render.
+
+A type whose `module` names a dialect's types module (luamig.sqldialect's types_module) renders
+with that module's prefix ("postgresql.JSONB()") and adds its require line; other types render
+as "sa." types (or with the hooks' user_module_prefix).
 ]]
+
+local base = require "luamig.sqldialect.base"
+local dialects = require "luamig.sqldialect"
 
 local render = {}
 
@@ -87,7 +94,7 @@ function render.value(v)
   if tv == "string" then return str(v) end
   if tv == "number" then
     if math.type(v) == "integer" then return tostring(v) end
-    return require("luamig.dialect.base").float_repr(v)
+    return base.float_repr(v)
   end
   if tv == "boolean" then return tostring(v) end
   if tv ~= "table" then error("render: cannot render a " .. tv, 0) end
@@ -133,15 +140,20 @@ local type_params = { "length", "collation", "precision", "scale", "decimal_retu
   "create_constraint", "none_as_null", "as_uuid", "native_uuid", "item_type", "as_tuple",
   "dimensions", "zero_indexes", "varying", "astext_type", "text_type" }
 
+-- The line rendered code needs to use types module `tm`.
+local function import_line(tm)
+  return "local " .. tm.name .. " = require " .. str(tm.require)
+end
+
 function render.type(t)
   local u = user_render("type", t)
   if u then return u end
-  local prefix = t.module == "postgresql" and "postgresql." or "sa."
+  local tm = dialects.types_module(t.module)
+  local prefix = tm and (tm.name .. ".") or "sa."
   local h = render.hooks
-  if h and t.module == "postgresql" and h.imports then
-    h.imports['local postgresql = require "luamig.dialects.postgresql"'] = true
-  elseif h and h.user_module_prefix and t.module ~= "sa" and t.module ~= "reflected"
-      and t.module ~= "postgresql" then
+  if h and tm and h.imports then
+    h.imports[import_line(tm)] = true
+  elseif h and h.user_module_prefix and t.module ~= "sa" and t.module ~= "reflected" and not tm then
     prefix = h.user_module_prefix
   end
   if t.module == "reflected" then
@@ -505,8 +517,8 @@ end
 
 function render.imports(text)
   local lines = {}
-  if text:find("postgresql%.") then
-    lines[#lines + 1] = 'local postgresql = require "luamig.dialects.postgresql"'
+  for _, tm in ipairs(dialects.types_modules()) do
+    if text:find(tm.name .. ".", 1, true) then lines[#lines + 1] = import_line(tm) end
   end
   return lines
 end

@@ -3,7 +3,7 @@
 Contract: every constructor returns plain data (a Lua table with a `kind` field), so that a table
 declared in models.lua, a table given to op.create_table and a table read back by introspection
 are values of the same shape, and autogenerate can compare them with a plain diff.  Nothing here
-talks to a database or knows a dialect; luamig.dialect turns these values into SQL and
+talks to a database or knows a dialect; luamig.sqldialect turns these values into SQL and
 luamig.render turns them back into Lua source.
 
 THE SCHEMA MODEL (field names follow SQLAlchemy's; absent = nil)
@@ -95,8 +95,14 @@ these), plus the fields marked "+" (absent from declared values).
                 { "nulls_first" } }, only what differs from the default order, as SQLAlchemy's
   exclude     elements = { { "col" | sa.text(expr), "&&" }, ... }, using, where = sa.text(...)
 
+  sa._adopt_reflected(md) turns what the C reader (core.reflect) builds — plain tables of these
+  shapes — into the values above in place: types become sa types, SQL clauses sa.text values,
+  so that a reflected value behaves like a declared one.  luamig.inspect returns its result.
+
 Errors: misuse raises a Lua error naming the function, at the caller's level.
 ]]
+
+local dml = require "luamig.dml"
 
 local sa = {}
 
@@ -461,9 +467,9 @@ function sa._copy_column(col)
 end
 
 -- and_/or_/not_ combine the comparisons of sa.table() columns (luamig.dml).
-function sa.and_(...) return require("luamig.dml").and_(...) end
-function sa.or_(...) return require("luamig.dml").or_(...) end
-function sa.not_(e) return require("luamig.dml").not_(e) end
+sa.and_ = dml.and_
+sa.or_ = dml.or_
+sa.not_ = dml.not_
 
 -- Lightweight column for sa.table(): a name and a type, nothing else.
 function sa.column(name, type_)
@@ -797,7 +803,7 @@ function sa.table(name, ...)
     tbl.c[col.name] = col
   end
   -- insert()/update()/delete() and column comparisons for op.execute (luamig.dml)
-  return require("luamig.dml").attach(tbl)
+  return dml.attach(tbl)
 end
 
 -- The column SQLAlchemy treats as the table's autoincrement column, or nil
@@ -849,6 +855,44 @@ function sa.autoincrement_column(tbl)
     end
   end
   return found
+end
+
+--------------------------------------------------------------------------------------------
+-- Reflected values: what core.reflect builds, adopted as model values
+--------------------------------------------------------------------------------------------
+
+local function adopt_type(t)
+  if t == nil then return nil end
+  if t.item_type then t.item_type = adopt_type(t.item_type) end
+  if t.astext_type then t.astext_type = adopt_type(t.astext_type) end
+  if t.text_type then t.text_type = adopt_type(t.text_type) end
+  return sa._to_type(t)
+end
+
+local function adopt_clause(v)
+  if type(v) == "table" and v.kind == "text" then return sa.text(v.text) end
+  return v
+end
+
+-- Adopts a reflected metadata value (see "REFLECTED VALUES" above) in place; returns it.
+function sa._adopt_reflected(md)
+  for _, tbl in ipairs(md.sorted) do
+    for _, col in ipairs(tbl.columns) do
+      col.type = adopt_type(col.type)
+      col.server_default = adopt_clause(col.server_default)
+    end
+    for _, ix in ipairs(tbl.indexes) do
+      for i, e in ipairs(ix.columns) do ix.columns[i] = adopt_clause(e) end
+      for k, v in pairs(ix.dialect_kw or {}) do ix.dialect_kw[k] = adopt_clause(v) end
+    end
+    for _, c in ipairs(tbl.constraints) do
+      if c.kind == "exclude" then
+        for _, e in ipairs(c.elements) do e[1] = adopt_clause(e[1]) end
+        c.where = adopt_clause(c.where)
+      end
+    end
+  end
+  return md
 end
 
 return sa

@@ -5,7 +5,7 @@
   T.eq(actual, expected [, msg])            -- deep equality, with a readable diff
   T.raises(fn, pattern)                     -- fn must raise an error matching pattern (plain)
   local ctx = T.context("sqlite" [, { as_sql = true, opts = {...} }])
-      -- installs a fake luamig.runtime whose context records ctx.log = { {sql, params}, ... }
+      -- makes it op's current context (op.set_context_provider); it records ctx.log = { {sql, params}, ... }
   T.sql(ctx)                                -- the recorded SQL texts, in order
   T.run()                                   -- runs all cases, exits non-zero on failure
 
@@ -60,7 +60,7 @@ end
 
 function T.context(dialect_name, o)
   o = o or {}
-  local dialect = require("luamig.dialect").get(dialect_name, o.dialect_options)
+  local dialect = require("luamig.sqldialect").get(dialect_name, o.dialect_options)
   local ctx = { dialect = dialect, as_sql = o.as_sql or false, opts = o.opts or {}, log = {},
                 answers = o.answers or {}, query_handler = o.query_handler,
                 connection = o.as_sql and nil or {} }
@@ -81,7 +81,7 @@ function T.context(dialect_name, o)
     fn()
     self.log[#self.log + 1] = { sql = "-- autocommit end" }
   end
-  package.loaded["luamig.runtime"] = { get_context = function() return ctx end }
+  require("luamig.op").set_context_provider(function() return ctx end)
   return ctx
 end
 

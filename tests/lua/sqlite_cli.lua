@@ -92,7 +92,7 @@ end
 
 function M.context(path, dialect_name)
   os.remove(path)
-  local dialect = require("luamig.dialect").get(dialect_name or "sqlite")
+  local dialect = require("luamig.sqldialect").get(dialect_name or "sqlite")
   local ctx = { dialect = dialect, as_sql = false, opts = {}, log = {}, path = path, connection = {} }
   local function splice(sql, params)
     if not params then return sql end
@@ -112,7 +112,7 @@ function M.context(path, dialect_name)
     return decode(out)
   end
   function ctx:autocommit_block(fn) fn() end
-  package.loaded["luamig.runtime"] = { get_context = function() return ctx end }
+  require("luamig.op").set_context_provider(function() return ctx end)
   return ctx
 end
 

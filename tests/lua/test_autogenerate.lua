@@ -13,7 +13,7 @@ local ops = op.ops
 local DIALECTS = { "sqlite", "postgresql" }
 
 local function mc(dialect, reflected, opts)
-  return { dialect = require("luamig.dialect").get(dialect), opts = opts or {}, reflected = reflected,
+  return { dialect = require("luamig.sqldialect").get(dialect), opts = opts or {}, reflected = reflected,
            version_table = "luamig_version" }
 end
 

@@ -2,7 +2,7 @@
 local helper = require "helper"
 local T = helper
 local sa = require "luamig.sa"
-local dialect = require "luamig.dialect"
+local dialect = require "luamig.sqldialect"
 
 
 local function sql_of(stmt, name)

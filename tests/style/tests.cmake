@@ -10,3 +10,11 @@ if(LM_CLANG_FORMAT)
            COMMAND ${LM_CLANG_FORMAT} --dry-run --Werror ${LM_STYLE_FILES}
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 endif()
+
+# The embedded Lua modules: every require at module level, an acyclic module graph, and no
+# comparison with a database name outside lua/luamig/sqldialect/ and lua/luamig/dialects/.
+find_program(LUA54_EXECUTABLE NAMES lua5.4 lua54)
+if(LUA54_EXECUTABLE)
+  add_test(NAME style/lua_graph
+           COMMAND ${LUA54_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/lua_graph.lua ${CMAKE_SOURCE_DIR}/lua)
+endif()

@@ -7,7 +7,7 @@
   sa.Column("mood", postgresql.ENUM("sad", "ok", { name = "mood", create_type = false }))
 
 Each is a schema-model type ({ kind = "type", module = "postgresql", name = ... }) that
-luamig.dialect.postgresql renders; other dialects raise when asked to render them.  The generic
+luamig.sqldialect.postgresql renders; other dialects raise when asked to render them.  The generic
 uppercase types (INTEGER, VARCHAR, ...) are re-exported as SQLAlchemy's module does.
 ]]
 

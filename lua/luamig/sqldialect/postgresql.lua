@@ -1,4 +1,4 @@
---[[ luamig.dialect.postgresql — SQL for PostgreSQL, as SQLAlchemy 1.4's postgresql dialect and
+--[[ luamig.sqldialect.postgresql — SQL for PostgreSQL, as SQLAlchemy 1.4's postgresql dialect and
 Alembic 1.8's PostgresqlImpl produce it.
 
 Differences from base: SERIAL/BIGSERIAL/SMALLSERIAL for the autoincrement primary key, IDENTITY
@@ -6,9 +6,14 @@ columns, TIMESTAMP/TIME WITH(OUT) TIME ZONE, BYTEA, native ENUM types (CREATE TY
 table that uses them, DROP TYPE after a dropped table whose model is known), COMMENT ON,
 CREATE INDEX options (CONCURRENTLY, USING, INCLUDE, WITH, TABLESPACE, WHERE), EXCLUDE
 constraints, ALTER COLUMN ... TYPE ... USING, and all constraint ALTERs.
+
+Facts: PostgresqlImpl (also named "postgres"); default schema "public"; tables looked up in
+pg_catalog.pg_tables; user-facing types in luamig.dialects.postgresql; offline literals double
+backslashes; SERIAL ids; FLOAT(p) stored as REAL or DOUBLE PRECISION and SERIAL as INTEGER; a
+SERIAL column's nextval() default is implicit; the server says whether two defaults are equal.
 ]]
 
-local base = require "luamig.dialect.base"
+local base = require "luamig.sqldialect.base"
 local sa = require "luamig.sa"
 
 local pg = base.derive("postgresql", {})
@@ -28,6 +33,59 @@ for w in ([[all analyse analyze and any array as asc asymmetric authorization be
 end
 pg.reserved_words = reserved
 pg.supports_comments = true
+
+pg.aliases = { "postgres" }
+pg.impl_name = "PostgresqlImpl"
+pg.default_schema = "public"
+pg.types_module = { name = "postgresql", require = "luamig.dialects.postgresql" }
+pg.offline_backslash_escapes = true
+pg.autoincrement_default_is_implicit = true
+
+function pg:table_exists_sql(name, schema)
+  return "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = " ..
+    "COALESCE($2, current_schema())", { name, schema, n = 2 }
+end
+
+function pg:autoincrement_id_sql(name)
+  return name .. " SERIAL NOT NULL PRIMARY KEY"
+end
+
+-- PostgreSQL keeps FLOAT(p) as REAL (p <= 24) or DOUBLE PRECISION, and SERIAL as INTEGER.
+local serial_storage = { serial = "integer", bigserial = "bigint", smallserial = "smallint" }
+function pg:normalise_type_tokens(p)
+  if serial_storage[p.token0] then p.token0 = serial_storage[p.token0] end
+  if p.token0 == "float" then
+    local prec = tonumber(p.args[1])
+    if prec and prec <= 24 then p.token0 = "real" else p.token0 = "double"; p.tokens = { "precision" } end
+    p.args = {}
+  elseif p.token0 == "double" then
+    p.args = {}
+  end
+  return p
+end
+
+-- A SERIAL column's default (nextval of the sequence it owns) is no default of the model.
+function pg:reflected_default_for_compare(col, text)
+  if col.autoincrement == true and text:match("^nextval%(") then return nil end
+  return col.server_default
+end
+
+-- PostgreSQL can tell whether two default expressions are equal (Alembic asks it too).  Asked
+-- inside a savepoint when a transaction is open, so that a failing comparison changes nothing.
+function pg:server_defaults_equal(mc, conn_sql, meta_sql)
+  local conn = mc.connection
+  if not conn or mc.as_sql or not mc.query then return nil end
+  local in_tx = conn.in_transaction and conn:in_transaction()
+  if in_tx then pcall(conn.execute, conn, "SAVEPOINT luamig_autogenerate") end
+  local ok, rows = pcall(mc.query, mc, "SELECT " .. conn_sql .. " = " .. meta_sql)
+  if in_tx then
+    if ok then pcall(conn.execute, conn, "RELEASE SAVEPOINT luamig_autogenerate")
+    else pcall(conn.execute, conn, "ROLLBACK TO SAVEPOINT luamig_autogenerate") end
+  end
+  if not ok or not rows or not rows[1] then return nil end
+  local v = rows[1][1]
+  return v == true or v == "t" or v == 1 or v == "1" or v == "true"
+end
 
 -- Offline, SQLAlchemy assumes standard_conforming_strings is off and doubles backslashes in
 -- string literals; a dialect built with { backslash_escapes = true } does the same.

@@ -1,5 +1,6 @@
---[[ luamig.dialect.base — what SQLite and PostgreSQL share when turning the schema model
-(luamig.sa) and operation objects (luamig.op) into SQL text.
+--[[ luamig.sqldialect.base — the defaults every dialect starts from, and what SQLite and
+PostgreSQL share when turning the schema model (luamig.sa) and operation objects (luamig.op)
+into SQL text.
 
 Contract: a dialect is a table of methods; sqlite.lua and postgresql.lua derive from this one
 with base.derive(name, overrides).  Every compile method returns a list of statements; a
@@ -7,6 +8,11 @@ statement is either a SQL string or { sql = "...", params = { name = value } } w
 placeholders (bound online, rendered with literal() offline).  The text is what SQLAlchemy 1.4 /
 Alembic 1.8 emit for the same construct (CREATE TABLE keeps SQLAlchemy's "\n\t" layout, without
 its leading and trailing newlines; offline output replaces tabs with four spaces and strips).
+
+Besides SQL, a dialect answers what the rest of the Lua side would otherwise ask by database
+name (see "Facts about the database" below): the runner (luamig.migration, luamig.audit),
+autogenerate (luamig.compare, luamig.autogenerate) and rendering (luamig.render, through the
+registry luamig.sqldialect) read these fields and methods, never dialect.name.
 
 Misuse and unsupported constructs raise a Lua error with Alembic's / SQLAlchemy's message.
 ]]
@@ -22,6 +28,84 @@ function base.derive(name, methods)
   d.name = name
   d.__index = d
   return d
+end
+
+--------------------------------------------------------------------------------------------
+-- Facts about the database (defaults; each dialect overrides what differs)
+--------------------------------------------------------------------------------------------
+
+-- Other names the registry accepts for this dialect ("postgres").
+base.aliases = {}
+
+-- The name of Alembic's implementation class, logged as "Context impl <name>."
+base.impl_name = "DefaultImpl"
+
+-- The schema a reflected table is in when it names none (a reflected metadata usually says).
+base.default_schema = nil
+
+-- Whether autogenerate renders a table's changes as a batch_alter_table block unless env.lua
+-- says otherwise (render_as_batch), because plain ALTERs cannot do them on this database.
+base.render_as_batch = false
+
+-- Whether offline (--sql) output doubles backslashes in string literals, as SQLAlchemy does
+-- where it assumes standard_conforming_strings is off.  get(name, { backslash_escapes = true })
+-- switches it on for one object.
+base.offline_backslash_escapes = false
+
+-- The module of this database's user-facing types, as rendered code requires it:
+-- { name = "<alias in code, and the types' module field>", require = "<module>" }, or nil.
+base.types_module = nil
+
+-- Whether a reflected default that an autoincrement column owns (PostgreSQL's SERIAL
+-- nextval(...)) is no default of the model, so autogenerate never compares it.
+base.autoincrement_default_is_implicit = false
+
+-- A catalog query telling whether table `name` exists in `schema` (nil: the connection's
+-- default).  Returns the SQL, with the driver's own positional placeholders, and its values
+-- ({ n = count, ... }) for conn:query.
+function base:table_exists_sql()
+  error("dialect " .. self.name .. ": no catalog query for tables", 0)
+end
+
+-- The column definition of an integer primary key the database numbers itself, as luamig's
+-- own history table declares it.
+function base:autoincrement_id_sql(name)
+  return name .. " INTEGER NOT NULL PRIMARY KEY"
+end
+
+-- Autogenerate compares types by tokens of their DDL ({ token0 = "varchar", tokens = {...},
+-- args = {"50"} }); this rewrites them into what the database actually stores for the type.
+function base:normalise_type_tokens(p)
+  return p
+end
+
+-- The server default autogenerate should see for a reflected column whose default is SQL
+-- `text` (col.server_default is that text as a clause or string).
+function base:reflected_default_for_compare(col)
+  return col.server_default
+end
+
+-- Whether the database holds two default expressions equal: true, false, or nil when it cannot
+-- say (or is not asked).  `conn_sql` is the reflected default's SQL, `meta_sql` the model's.
+function base:server_defaults_equal()
+  return nil
+end
+
+-- True when `s` is one parenthesised expression, "(...)" from its first to its last character
+-- (quotes respected): "(1 + 2)" yes, "(a) + (b)" no.
+function base.encloses_parens(s)
+  if s:sub(1, 1) ~= "(" or s:sub(-1) ~= ")" then return false end
+  local depth, inq = 0, false
+  for i = 1, #s do
+    local c = s:sub(i, i)
+    if c == "'" then inq = not inq
+    elseif not inq and c == "(" then depth = depth + 1
+    elseif not inq and c == ")" then
+      depth = depth - 1
+      if depth == 0 and i < #s then return false end
+    end
+  end
+  return true
 end
 
 --------------------------------------------------------------------------------------------

@@ -1,16 +1,47 @@
---[[ luamig.dialect.sqlite — SQL for SQLite, as SQLAlchemy 1.4's sqlite dialect and Alembic
+--[[ luamig.sqldialect.sqlite — SQL for SQLite, as SQLAlchemy 1.4's sqlite dialect and Alembic
 1.8's SQLiteImpl produce it.
 
 Differences from base: no native booleans (1/0), parenthesised expression defaults, inline
 "PRIMARY KEY AUTOINCREMENT" for sqlite_autoincrement tables, partial indexes via sqlite_where,
 FKs to another schema left out of CREATE TABLE, index names carry the schema and the table does
 not, and every constraint ALTER raises Alembic's NotImplementedError message (use batch mode).
+
+Facts: SQLiteImpl; default schema "main"; tables looked up in sqlite_master; autogenerate
+renders batch blocks by default; TIMESTAMP is stored as DATETIME; a reflected expression
+default gets its parentheses back before it is compared.
 ]]
 
-local base = require "luamig.dialect.base"
+local base = require "luamig.sqldialect.base"
 local sa = require "luamig.sa"
 
 local sqlite = base.derive("sqlite", {})
+
+sqlite.impl_name = "SQLiteImpl"
+sqlite.default_schema = "main"
+-- ALTER cannot change most things on SQLite: autogenerate writes batch_alter_table blocks.
+sqlite.render_as_batch = true
+
+function sqlite:table_exists_sql(name, schema)
+  local master = "sqlite_master"
+  if schema then master = schema .. ".sqlite_master" end
+  return "SELECT name FROM " .. master .. " WHERE type = 'table' AND name = ?", { name, n = 1 }
+end
+
+-- SQLite keeps DATETIME and TIMESTAMP alike.
+function sqlite:normalise_type_tokens(p)
+  if p.token0 == "timestamp" then p.token0 = "datetime" end
+  return p
+end
+
+-- SQLite gives an expression default back as written, without the parentheses CREATE TABLE
+-- needs around it ("CURRENT_TIMESTAMP" is fine, "1 + 2" is not): put them back, as Alembic's
+-- SQLiteImpl guesses, so that the reflected default is valid DDL again.
+function sqlite:reflected_default_for_compare(col, text)
+  if not text:match("^%-?[%d.]+$") and not text:match("^'.*'$") and not base.encloses_parens(text) then
+    return sa.text("(" .. text .. ")")
+  end
+  return col.server_default
+end
 
 sqlite.NO_CONSTRAINT_ALTER = "No support for ALTER of constraints in SQLite dialect. Please "
   .. "refer to the batch mode feature which allows for SQLite migrations using a copy-and-move "

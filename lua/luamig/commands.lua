@@ -1,0 +1,256 @@
+--[[ luamig.commands — the commands that need the database, each run through env.lua as in
+Alembic's command module: C parses the command line and hands the command here
+(runtime.main), and each command tells luamig.environment what to do when env.lua calls
+context.run_migrations().
+
+  commands.<name>(cmd, config) -> nil (exit status 0), an exit status, or (revision) a table
+    upgrade, downgrade, stamp     plan from the database's heads (core.plan) and run it; with
+                                  --sql, "<from>:<to>" ranges
+    current                       print the database's revisions (--verbose, --check-heads)
+    ensure_version                create the version table (offline: write its DDL)
+    revision                      with --autogenerate (or revision_environment): compare the
+                                  models with the database (luamig.autogenerate), run
+                                  process_revision_directives, and return to C what the new
+                                  file holds: { upgrades, downgrades, imports, message, rev_id }
+                                  or { skip = true } / { empty = true }
+    check                         autogenerate without writing: print the differences (or
+                                  JSON with --json) and fail when there is any
+    history, show, edit           the parts of those commands that need the database's heads
+Errors raise with a final message (no position).
+]]
+
+local core = require "luamig.core"
+local log = require "luamig.log"
+local migration = require "luamig.migration"
+local environment = require "luamig.environment"
+local ag = require "luamig.autogenerate"
+
+local M = {}
+
+-- An error that carries its own, final message (no position prefix).
+local function fail(msg)
+  error(msg, 0)
+end
+
+local function split_range(rev)
+  local a, b = rev:match("^(.-):(.*)$")
+  return a, b
+end
+
+local function starting_heads_of(start)
+  if start == nil or start == "" or start == "base" then return {} end
+  local ids = core.resolve(start)
+  return ids
+end
+
+
+function M.upgrade(cmd, config)
+  local revision = cmd.positional[1]
+  local work = {}
+  if revision:find(":", 1, true) then
+    if not cmd.sql then fail("Range revision not allowed") end
+    work.starting_rev, revision = split_range(revision)
+    work.starting_heads = starting_heads_of(work.starting_rev)
+  end
+  work.destination = revision
+  work.fn = function(heads) return (core.plan("upgrade", heads, revision)) end
+  environment.run(cmd, config, work)
+end
+
+function M.downgrade(cmd, config)
+  local revision = cmd.positional[1]
+  local work = {}
+  if revision:find(":", 1, true) then
+    if not cmd.sql then fail("Range revision not allowed") end
+    work.starting_rev, revision = split_range(revision)
+    work.starting_heads = starting_heads_of(work.starting_rev)
+  elseif cmd.sql then
+    fail("downgrade with --sql requires <fromrev>:<torev>")
+  end
+  work.destination = revision
+  work.fn = function(heads)
+    local steps, warnings = core.plan("downgrade", heads, revision)
+    for _, w in ipairs(warnings or {}) do log.warning("luamig.runtime.migration", w) end
+    return steps
+  end
+  environment.run(cmd, config, work)
+end
+
+function M.stamp(cmd, config)
+  local work = { purge = cmd.purge }
+  local destinations = {}
+  if cmd.sql then
+    if cmd.purge then fail("Can't use --purge with --sql mode") end
+    local start
+    for _, r in ipairs(cmd.positional) do
+      if r:find(":", 1, true) then
+        local s, d = split_range(r)
+        if start ~= nil and start ~= s then
+          fail("Stamp operation with --sql only supports a single starting revision at a time")
+        end
+        start = s
+        r = d
+      end
+      destinations[#destinations + 1] = r
+    end
+    work.starting_rev = start
+    work.starting_heads = starting_heads_of(start)
+  else
+    for _, r in ipairs(cmd.positional) do destinations[#destinations + 1] = r end
+  end
+  work.destination = destinations[1]
+  work.fn = function(heads)
+    return (core.plan("stamp", heads, destinations, cmd.purge))
+  end
+  environment.run(cmd, config, work)
+end
+
+function M.current(cmd, config)
+  local work = { dont_mutate = true }
+  work.fn = function(heads, mc)
+    if cmd.verbose then
+      config.print_stdout("Current revision(s) for " .. (mc.connection and mc.connection.url or
+        core.redact(mc.url or "")) .. ":")
+    end
+    for _, line in ipairs(core.current_lines(heads, cmd.verbose)) do
+      config.print_stdout(line)
+    end
+    if cmd.check_heads then
+      local all = core.heads()
+      local cur = core.current_ids(heads)
+      if not migration.same_set(all, cur) then
+        fail("Database is not on all head revisions")
+      end
+    end
+    return {}
+  end
+  environment.run(cmd, config, work)
+end
+
+function M.ensure_version(cmd, config)
+  local work = {}
+  work.fn = function(heads, mc)
+    if mc.as_sql then mc:ensure_version_table() end
+    return {}
+  end
+  environment.run(cmd, config, work)
+end
+
+-- Autogenerate compares with the database only when it is at every head.
+local function require_up_to_date(heads)
+  if not migration.same_set(core.resolve("heads"), core.current_ids(heads)) then
+    fail("Target database is not up to date.")
+  end
+end
+
+local function target_metadata(mc)
+  local md = mc.opts.target_metadata
+  if md == nil then
+    fail("Can't proceed with --autogenerate option; environment script " ..
+      mc.script.script_location .. "/env.lua does not provide a MetaData object or " ..
+      "sequence of objects to the context.")
+  end
+  return md
+end
+
+-- revision: env.lua runs with --autogenerate (or revision_environment =
+-- true); returns to C what the new file holds.
+function M.revision(cmd, config)
+  local result = {}
+  local work = { dont_mutate = true, script_location = cmd.script_location }
+  work.fn = function(heads, mc)
+    if not cmd.autogenerate then return {} end
+    require_up_to_date(heads)
+    local script = ag.produce_migrations(mc, target_metadata(mc))
+    script.message = cmd.message
+    script.rev_id = cmd.rev_id
+    script.head = cmd.head
+    local directives = { script }
+    local hook = mc.opts.process_revision_directives
+    if hook then hook(mc, { cmd.head }, directives) end
+    if #directives == 0 then
+      result.skip = true
+      return {}
+    end
+    script = directives[1]
+    if ag.is_empty(script.upgrade_ops) and not cmd.allow_empty then
+      result.empty = true
+      return {}
+    end
+    local text = ag.render_script(mc, script)
+    result.upgrades = text.upgrades
+    result.downgrades = text.downgrades
+    result.imports = text.imports
+    result.message = script.message
+    result.rev_id = script.rev_id
+    return {}
+  end
+  environment.run(cmd, config, work)
+  return result
+end
+
+-- check: autogenerate without writing; exit 1 and list what differs.
+function M.check(cmd, config)
+  local work = { dont_mutate = true, script_location = cmd.script_location }
+  local found = 0
+  work.fn = function(heads, mc)
+    require_up_to_date(heads)
+    local diffs = ag.compare_metadata(mc, target_metadata(mc))
+    found = #diffs
+    if cmd.json then
+      io.stdout:write(ag.diffs_json(diffs), "\n")
+    elseif found == 0 then
+      config.print_stdout("No new upgrade operations detected.")
+    else
+      for _, line in ipairs(ag.diff_lines(diffs)) do io.stdout:write(line, "\n") end
+    end
+    return {}
+  end
+  environment.run(cmd, config, work)
+  if found > 0 then
+    fail(string.format("New upgrade operations detected: %d difference%s", found,
+      found == 1 and "" or "s"))
+  end
+  return 0
+end
+
+-- history with "current" in its range, or -i: needs the database's heads.
+function M.history(cmd, config)
+  local lower, upper
+  if cmd.rev_range then lower, upper = split_range(cmd.rev_range) end
+  local work = { dont_mutate = true }
+  work.fn = function(heads)
+    local lo, up = lower, upper
+    if lo == "current" then lo = heads end
+    if up == "current" then up = heads end
+    local text = core.history_text(lo, up, heads, cmd.verbose, cmd.indicate_current)
+    if not log.is_quiet() then io.stdout:write(text) end
+    return {}
+  end
+  environment.run(cmd, config, work)
+end
+
+-- `show current`: the rows' log entries, as `show <rev>` prints them (no
+-- "(current)" marks); nothing at all on an unversioned database.
+function M.show(cmd, config)
+  local work = { dont_mutate = true }
+  work.fn = function(heads)
+    for _, id in ipairs(heads) do
+      if not log.is_quiet() then io.stdout:write(core.show_text(id)) end
+    end
+    return {}
+  end
+  environment.run(cmd, config, work)
+end
+
+function M.edit(cmd, config)
+  local work = { dont_mutate = true }
+  work.fn = function(heads)
+    if #heads == 0 then fail("No current revisions") end
+    for _, id in ipairs(heads) do core.edit(id) end
+    return {}
+  end
+  environment.run(cmd, config, work)
+end
+
+return M

@@ -1,0 +1,207 @@
+--[[ luamig.environment — what env.lua sees (Alembic's EnvironmentContext), and running env.lua.
+
+  environment.run(cmd, config, work)
+      runs <script_location>/env.lua (text mode) in an environment of its own with `context`
+      and `config` in scope; `context` is also require "luamig.context" while env.lua runs.
+      cmd: the command table from C; config: luamig.config's object; work: what the command
+      wants done when env.lua calls context.run_migrations():
+        fn(heads, mc) -> steps   the plan from the database's current heads (may print, or
+                                 return {} for read-only commands)
+        destination, starting_rev   what get_revision_argument() and
+                                 get_starting_revision_argument() answer
+        starting_heads           offline: the heads a "<from>:<to>" range starts at
+        dont_mutate              read-only: no lock, no transaction, no version table
+        purge                    stamp --purge
+      An error in env.lua raises with its message; a connection the context opened is closed.
+
+The `context` module (each function called with a dot):
+  config, is_offline_mode(), is_transactional_ddl(), get_tag_argument(),
+  get_x_argument([as_dictionary]), get_revision_argument(), get_starting_revision_argument(),
+  get_head_revisions(), get_head_revision(),
+  configure{ url = | connection = | dialect_name =, target_metadata, version_table,
+             version_table_schema, version_table_pk, transaction_per_migration, lock,
+             lock_timeout, history_table, checksums, output_buffer, on_version_apply, tag,
+             and autogenerate's options (include_object, compare_type, render_item, ...) }
+      -> the migration context (luamig.migration), options falling back to luamig.ini,
+  get_context(), get_bind(), execute(sql, params), static_output(text),
+  begin_transaction([fn]), run_migrations([kw]) (connects first when configured with a url).
+]]
+
+local core = require "luamig.core"
+local migration = require "luamig.migration"
+
+local M = {}
+
+-- An error that carries its own, final message (no position prefix).
+local function fail(msg)
+  error(msg, 0)
+end
+
+---------------------------------------------------------------------------
+-- The `context` module seen by env.lua
+---------------------------------------------------------------------------
+
+local function truthy(v)
+  if type(v) == "string" then
+    v = v:lower()
+    return v == "true" or v == "1" or v == "yes" or v == "on"
+  end
+  return v and true or false
+end
+
+local function new_context_module(cmd, config, work)
+  local context = { config = config }
+  local mc = nil
+
+  function context.is_offline_mode() return cmd.sql and true or false end
+  function context.is_transactional_ddl() return true end
+  function context.get_tag_argument() return cmd.tag end
+  function context.get_x_argument(opts)
+    local as_dict = opts == true or (type(opts) == "table" and opts.as_dictionary)
+    if not as_dict then
+      local t = {}
+      for i, v in ipairs(cmd.x) do t[i] = v end
+      return t
+    end
+    local d = {}
+    for _, v in ipairs(cmd.x) do
+      local k, val = v:match("^([^=]*)=(.*)$")
+      if k then d[k] = val else d[v] = "" end
+    end
+    return d
+  end
+  function context.get_revision_argument() return work.destination end
+  function context.get_starting_revision_argument() return work.starting_rev end
+  function context.get_head_revisions() return core.heads() end
+  function context.get_head_revision()
+    local h = core.heads()
+    if #h > 1 then
+      fail("The script directory has multiple heads (due to branching).Please use " ..
+        "get_heads(), or merge the branches using luamig merge.")
+    end
+    return h[1]
+  end
+
+  function context.configure(opts)
+    opts = opts or {}
+    if mc and mc.owns_connection and mc.connection then mc.connection:close() end
+    local as_sql = cmd.sql and true or false
+    local dialect_name = opts.dialect_name
+    local conn = nil
+    local url = opts.url
+    if type(url) == "table" then url = tostring(url) end
+    if opts.connection then
+      conn = opts.connection
+      dialect_name = conn.dialect
+      if as_sql then
+        fail("Can't specify a connection in --sql mode; pass url = ... to context.configure")
+      end
+    elseif url then
+      local u, perr = core.parse_url(url)
+      if not u then fail(perr) end
+      dialect_name = dialect_name or u.dialect
+    end
+    if not dialect_name then
+      fail("context.configure needs url = ... or connection = ... (or dialect_name in --sql mode)")
+    end
+    local lock_timeout = opts.lock_timeout
+    if lock_timeout == nil then
+      lock_timeout = tonumber(config.get_main_option("lock_timeout") or "")
+    end
+    if lock_timeout == nil then lock_timeout = 300 end
+    local use_lock = not cmd.no_lock
+    if opts.lock == false or truthy(config.get_main_option("no_lock", "false")) then
+      use_lock = false
+    end
+    local tpm = opts.transaction_per_migration
+    if tpm == nil then tpm = truthy(config.get_main_option("transaction_per_migration", "false")) end
+    local vt = opts.version_table or config.get_main_option("version_table") or "luamig_version"
+    local vpk = opts.version_table_pk
+    if vpk == nil then vpk = true end
+    mc = migration.new({
+      opts = opts,
+      dialect = migration.dialect_for(dialect_name, as_sql),
+      as_sql = as_sql,
+      connection = conn,
+      url = url,
+      output = opts.output_buffer or io.stdout,
+      transaction_per_migration = tpm and true or false,
+      version_table = vt,
+      version_table_schema = opts.version_table_schema or config.get_main_option("version_table_schema"),
+      version_table_pk = vpk,
+      lock_timeout = lock_timeout ~= false and lock_timeout or nil,
+      use_lock = use_lock,
+      dont_mutate = work.dont_mutate,
+      purge = work.purge,
+      on_version_apply = opts.on_version_apply,
+      history_table = opts.history_table or config.get_main_option("history_table"),
+      checksums = opts.checksums or config.get_main_option("checksums", "warn"),
+      migrations_fn = work.fn,
+      script_location = cmd.script_location,
+      starting_heads = work.starting_heads,
+      config = config,
+      script = work,
+    })
+    if opts.tag then cmd.tag = opts.tag end
+    return mc
+  end
+
+  local function ensure_mc()
+    if not mc then fail("context.configure{...} must be called before this") end
+    return mc
+  end
+
+  function context.get_context() return ensure_mc() end
+  function context.get_bind() return ensure_mc():get_bind() end
+  function context.execute(sql, params) return ensure_mc():execute(sql, params) end
+  function context.static_output(text) return ensure_mc():static_output(text) end
+
+  -- A "logical" transaction for env.lua, as Alembic's begin_transaction():
+  -- run_migrations manages the real transactions, so this only calls fn.
+  function context.begin_transaction(fn)
+    if fn then return fn() end
+    return { __close = function() end, rollback = function() end, commit = function() end }
+  end
+
+  function context.run_migrations(kw)
+    local m = ensure_mc()
+    if not m.connection and not m.as_sql then
+      if not m.url then fail("context.configure needs url = ... or connection = ...") end
+      m.connection = core.connect(m.url)
+      m.owns_connection = true
+    end
+    local ok, err = pcall(m.run_migrations, m, kw or {})
+    if m.owns_connection and m.connection then
+      m.connection:close()
+      m.connection = nil
+    end
+    if not ok then error(err, 0) end
+  end
+
+  return context, function() return mc end
+end
+
+---------------------------------------------------------------------------
+-- Running env.lua
+---------------------------------------------------------------------------
+
+function M.run(cmd, config, work)
+  local context, get_mc = new_context_module(cmd, config, work)
+  package.loaded["luamig.context"] = context
+  local env_path = cmd.script_location .. "/env.lua"
+  local env = setmetatable({ context = context, config = config }, { __index = _G })
+  local chunk, err = loadfile(env_path, "t", env)
+  if not chunk then
+    local f = io.open(env_path, "r")
+    if not f then fail("No env.lua found in " .. cmd.script_location) end
+    f:close()
+    fail(err)
+  end
+  local ok, e = pcall(chunk)
+  package.loaded["luamig.context"] = nil
+  local mc = get_mc()
+  if mc and mc.owns_connection and mc.connection then mc.connection:close() end
+  if not ok then fail(tostring(e)) end
+end
+
+return M

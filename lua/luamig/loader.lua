@@ -1,0 +1,114 @@
+--[[ luamig.loader — revision files as code: compiling and loading them, and naming the file
+and line of whatever goes wrong in them.  (The C side scans their headers without running
+them; this is the only place that runs them.)
+
+  loader.load(path) -> env       runs the file once in its own environment (op, sa and the
+                                 standard globals in scope) and keeps it; its upgrade() and
+                                 downgrade() are env.upgrade, env.downgrade
+  loader.precompile(steps) -> keep
+                                 compiles every revision a plan runs before the first step: a
+                                 syntax error anywhere stops the run before it touches the
+                                 database.  A short plan is also loaded and kept (keep = true);
+                                 a long one is compiled again when its step runs
+  loader.forget(path)            drops what load kept (long plans, step by step)
+  loader.display_path(path)      how messages name a file: relative to the working directory
+                                 when below it, else absolute
+  loader.whole_names(msg, shown) msg with Lua's shortened "...tail" chunk name made whole
+  loader.where_in(path, level) -> "file:line" of the innermost frame (from `level` up) running
+                                 code of `path`, or nil
+
+Errors (a missing file, a syntax error, an error while the file's top level runs) raise one
+line that starts with the file's name and line.
+]]
+
+local core = require "luamig.core"
+local op = require "luamig.op"
+local sa = require "luamig.sa"
+
+local M = {}
+
+local function fail(msg)
+  error(msg, 0)
+end
+
+local loaded = {}
+
+local cwd = core.cwd()
+function M.display_path(path)
+  if cwd and path:sub(1, #cwd + 1) == cwd .. "/" then return path:sub(#cwd + 2) end
+  return path
+end
+local display_path = M.display_path
+
+function M.whole_names(msg, shown)
+  local tail = msg:match("^%.%.%.([^:]*):%d")
+  if tail and shown:sub(-#tail) == tail then
+    return shown .. msg:sub(4 + #tail)
+  end
+  return msg
+end
+local whole_names = M.whole_names
+
+-- Compiles a revision file (text mode only, a UTF-8 byte-order mark skipped as loadfile
+-- does) into a chunk that runs in `env`; returns the chunk and the file's display name.
+local function compile_revision(path, env)
+  local shown = display_path(path)
+  local f, ferr = io.open(path, "r")
+  if not f then fail(ferr) end
+  local text = f:read("a"):gsub("^\239\187\191", "")   -- a UTF-8 byte-order mark
+  f:close()
+  local chunk, err = load(text, "@" .. shown, "t", env)
+  if not chunk then fail(whole_names(err, shown)) end
+  return chunk, shown
+end
+
+function M.load(path)
+  if loaded[path] then return loaded[path] end
+  local env = setmetatable({}, { __index = _G })
+  env.op = op
+  env.sa = sa
+  local chunk, shown = compile_revision(path, env)
+  local ok, e = pcall(chunk)
+  if not ok then fail(whole_names(tostring(e), shown)) end
+  loaded[path] = env
+  return env
+end
+
+function M.forget(path)
+  loaded[path] = nil
+end
+
+-- Plans longer than this are checked file by file and compiled again when
+-- their step runs, so that memory stays flat with tens of thousands of
+-- revisions; shorter ones keep what they compiled.
+local KEEP_COMPILED = 2000
+
+function M.precompile(steps)
+  local keep = #steps <= KEEP_COMPILED
+  if not keep then
+    -- a long plan also collects sooner: the heap stays nearer what is live
+    -- (10,000 revisions under 32 MiB), for a few percent more time
+    collectgarbage("incremental", 150, 200)
+  end
+  for _, st in ipairs(steps) do
+    if st.rev and not st.stamp then
+      if keep then M.load(st.rev.path) else compile_revision(st.rev.path) end
+    end
+  end
+  return keep
+end
+
+function M.where_in(path, level)
+  local shown = display_path(path)
+  local src = "@" .. shown
+  for l = level, 200 do
+    local info = debug.getinfo(l, "Sl")
+    if not info then break end
+    if info.source == src and info.currentline and info.currentline > 0 then
+      return shown .. ":" .. info.currentline
+    end
+  end
+  return nil
+end
+
+return M

@@ -1,0 +1,57 @@
+--[[ luamig.lock — the runner lock: one luamig at a time changes a database's version table.
+
+  lock.take(mc)      waits for the lock on mc.connection (conn:try_lock, an advisory lock the
+                     C driver implements per database), keyed by the version table
+                     ("luamig:[schema.]table"); says once who holds it, polls with a growing
+                     delay up to 0.5 s, and raises after mc.lock_timeout seconds (nil: waits
+                     for ever).  Sets mc.lock_key.
+  lock.release(mc)   releases what take took (errors ignored: the connection may be gone)
+]]
+
+local core = require "luamig.core"
+local log = require "luamig.log"
+
+local M = {}
+
+local LOGGER = "luamig.runtime.migration"
+
+function M.take(mc)
+  local conn = mc.connection
+  local key = "luamig:" .. (mc.version_table_schema and (mc.version_table_schema .. ".") or "") ..
+    mc.version_table
+  local timeout = mc.lock_timeout
+  local start = core.now()
+  local delay, said = 0.05, false
+  while true do
+    local ok, holder = conn:try_lock(key)
+    if ok then
+      if said then
+        log.info(LOGGER, string.format("Took the migration lock after %.1f s", core.now() - start))
+      end
+      mc.lock_key = key
+      return
+    end
+    if holder == "" then holder = "another runner" end
+    if not said then
+      -- written even with --quiet
+      log.write("INFO", LOGGER, string.format("Waiting for the migration lock on %s, held by %s",
+        conn.url, holder))
+      said = true
+    end
+    if timeout and core.now() - start >= timeout then
+      error(string.format("Timed out after %g s waiting for the migration lock on %s, held by %s",
+        timeout, conn.url, holder), 0)
+    end
+    core.sleep(delay)
+    delay = math.min(delay * 1.5, 0.5)
+  end
+end
+
+function M.release(mc)
+  if mc.lock_key and mc.connection then
+    pcall(mc.connection.unlock, mc.connection, mc.lock_key)
+    mc.lock_key = nil
+  end
+end
+
+return M

@@ -1,0 +1,463 @@
+--[[ luamig.migration — the migration context (Alembic's MigrationContext): where operations
+run, the version table, and the run of a plan's steps.
+
+  migration.new(fields) -> mc       the context env.lua's context.configure builds (see
+                                    luamig.environment for the fields)
+  migration.dialect_for(name, as_sql) -> a dialect object for the context (offline, with the
+                                    dialect's offline literal rules)
+  migration.same_set(a, b) -> whether two lists of heads hold the same revisions
+
+The context's contract with luamig.op (which finds it through op.set_context_provider, set
+here: the context of the step that runs, nil between steps):
+  mc.dialect, mc.as_sql, mc.opts, mc.connection,
+  mc:execute(sql, params)       runs a statement online (":name" parameters bound) or writes it
+                                offline (parameters rendered as literals, ";" appended)
+  mc:query(sql, params) -> rows online; raises in --sql mode
+  mc:autocommit_block(fn)       runs fn outside the transaction
+Also: mc:static_output(text), mc:get_bind(), mc:inspect(opts) (luamig.inspect on the
+connection), mc:version_table_name(), mc:table_exists(name), mc:version_table_exists(),
+mc:get_current_heads(), mc:version_table_ddl(), mc:ensure_version_table(),
+mc:apply_version_ops(ops), and
+  mc:run_migrations(kw)         takes the runner lock (luamig.lock), reads the version table,
+                                asks mc.migrations_fn(heads, mc) for the steps, compiles every
+                                revision first (luamig.loader), then runs each step — the
+                                revision's upgrade()/downgrade() with kw, then its version-table
+                                changes and its audit row (luamig.audit) — inside one
+                                transaction per run, or per migration with
+                                transaction_per_migration; on an error it rolls back, records
+                                the failure and raises.
+Every method answers both call styles, mc:execute(sql) and mc.execute(sql).
+]]
+
+local core = require "luamig.core"
+local luamig = require "luamig"
+local dialects = require "luamig.sqldialect"
+local op = require "luamig.op"
+local named = require "luamig.params"
+local log = require "luamig.log"
+local loader = require "luamig.loader"
+local audit = require "luamig.audit"
+local lock = require "luamig.lock"
+
+local M = {}
+
+local LOGGER = "luamig.runtime.migration"
+
+-- An error that carries its own, final message (no position prefix).
+local function fail(msg)
+  error(msg, 0)
+end
+
+local active_context = nil     -- the MigrationContext while a step's code runs
+
+-- The op layer finds the context of the running migration here.
+op.set_context_provider(function() return active_context end)
+
+---------------------------------------------------------------------------
+-- The context and its statements
+---------------------------------------------------------------------------
+
+local MigrationContext = {}
+
+-- Methods answer both call styles: ctx:execute(sql) and, as DESIGN.md asks
+-- of everything users reach from op and context, ctx.execute(sql) —
+-- e.g. op.get_context().autocommit_block(function() ... end).
+local bound = setmetatable({}, { __mode = "k" })
+MigrationContext.__index = function(self, key)
+  local m = MigrationContext[key]
+  if type(m) ~= "function" then return m end
+  local per = bound[self]
+  if not per then
+    per = {}
+    bound[self] = per
+  end
+  local f = per[key]
+  if not f then
+    f = function(a, ...)
+      if a == self then return m(self, ...) end
+      return m(self, a, ...)
+    end
+    per[key] = f
+  end
+  return f
+end
+
+-- Writes offline output: text + "\n\n", as Alembic's static_output.
+function MigrationContext:static_output(text)
+  self.output:write(text, "\n\n")
+end
+
+-- Runs a statement (online) or writes it (offline). Params are named.
+function MigrationContext:execute(sql, params)
+  if type(sql) == "table" and sql.text then
+    sql = sql.text
+  end
+  if self.as_sql then
+    local text = sql
+    if params ~= nil or sql:find(":", 1, true) then
+      if params ~= nil then
+        text = named.bind(sql, params, nil, function(v) return self.dialect:literal(v) end)
+      end
+    end
+    text = text:gsub("\t", "    "):gsub("^%s+", ""):gsub("%s+$", "")
+    self:static_output(text .. ";")
+    return 0
+  end
+  local conn = self.connection
+  if params == nil then
+    return conn:execute(sql)
+  end
+  local q, values = named.bind(sql, params, conn.placeholder)
+  for k = 1, values.n do values[k] = named.bindable(values[k]) end
+  return conn:execute(q, values)
+end
+
+-- Runs a query online and returns rows (each with [i] and [column] fields).
+function MigrationContext:query(sql, params)
+  if self.as_sql then
+    fail("This operation cannot proceed in --sql mode: it needs to read from the database")
+  end
+  local conn = self.connection
+  if params == nil then return conn:query(sql) end
+  local q, values = named.bind(sql, params, conn.placeholder)
+  for k = 1, values.n do values[k] = named.bindable(values[k]) end
+  return conn:query(q, values)
+end
+
+-- Runs fn outside any transaction: what came before is committed first,
+-- and a new transaction begins after (Alembic's autocommit_block).
+function MigrationContext:autocommit_block(fn)
+  if self.as_sql then
+    self:static_output("COMMIT;")
+    fn()
+    self:static_output("BEGIN;")
+    return
+  end
+  local conn = self.connection
+  local was_in = conn:in_transaction()
+  if was_in then conn:commit() end
+  self.in_autocommit = true
+  local ok, err = pcall(fn)
+  self.in_autocommit = false
+  if was_in then conn:begin() end
+  if not ok then error(err, 0) end
+end
+
+function MigrationContext:get_bind()
+  return self.connection
+end
+
+-- The live database's schema as a schema-model value (luamig.inspect on the connection):
+-- what autogenerate compares the models with.
+function MigrationContext:inspect(opts)
+  return luamig.inspect(self.connection, opts)
+end
+
+---------------------------------------------------------------------------
+-- The version table
+---------------------------------------------------------------------------
+
+-- A qualified, quoted version table name.
+function MigrationContext:version_table_name()
+  local d = self.dialect
+  local name = d:quote(self.version_table)
+  if self.version_table_schema then
+    return d:quote(self.version_table_schema) .. "." .. name
+  end
+  return name
+end
+
+-- Whether one of luamig's tables exists, in version_table_schema.
+function MigrationContext:table_exists(name)
+  local sql, values = self.dialect:table_exists_sql(name, self.version_table_schema)
+  return #self.connection:query(sql, values) > 0
+end
+
+function MigrationContext:version_table_exists()
+  return self:table_exists(self.version_table)
+end
+
+function MigrationContext:get_current_heads()
+  if self.as_sql then
+    return self.starting_heads or {}
+  end
+  if not self:version_table_exists() then return {} end
+  local rows = self.connection:query("SELECT version_num FROM " .. self:version_table_name())
+  local heads = {}
+  for _, r in ipairs(rows) do heads[#heads + 1] = r[1] end
+  return heads
+end
+
+function MigrationContext:version_table_ddl()
+  local t = self.version_table
+  local cols = "    version_num VARCHAR(32) NOT NULL"
+  if self.version_table_pk then
+    cols = cols .. ", \n    CONSTRAINT " .. self.dialect:quote(t .. "_pkc") ..
+      " PRIMARY KEY (version_num)"
+  end
+  return "CREATE TABLE " .. self:version_table_name() .. " (\n" .. cols .. "\n)"
+end
+
+function MigrationContext:ensure_version_table()
+  if self.as_sql then
+    self:execute(self:version_table_ddl())
+  elseif not self:version_table_exists() then
+    self.connection:execute(self:version_table_ddl())
+  end
+end
+
+-- Applies one step's version-table changes; online, each UPDATE/DELETE
+-- must match exactly one row, as Alembic checks.
+function MigrationContext:apply_version_ops(ops)
+  local tbl = self:version_table_name()
+  local col = self.version_table .. ".version_num"
+  if self.version_table_schema then col = self.version_table_schema .. "." .. col end
+  for _, change in ipairs(ops) do
+    local kind, from, to = change[1], change.from, change.to
+    local sql, params, what
+    if kind == "insert" then
+      sql = "INSERT INTO " .. tbl .. " (version_num) VALUES (:to)"
+      params = { to = to }
+    elseif kind == "update" then
+      sql = "UPDATE " .. tbl .. " SET version_num=:to WHERE " .. col .. " = :from"
+      params = { to = to, from = from }
+      what = string.format("updating '%s' to '%s'", from, to)
+    else
+      sql = "DELETE FROM " .. tbl .. " WHERE " .. col .. " = :from"
+      params = { from = from }
+      what = string.format("deleting '%s'", from)
+    end
+    local changed = self:execute(sql, params)
+    if not self.as_sql and what and changed ~= 1 then
+      fail(string.format("Online migration expected to match one row when %s in '%s'; %d found",
+        what, self.version_table, changed))
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- Running the steps
+---------------------------------------------------------------------------
+
+local function short_log(step)
+  local name = step.stamp and "stamp_revision" or (step.upgrade and "upgrade" or "downgrade")
+  return string.format("%s %s -> %s", name, table.concat(step.from, ", "),
+    table.concat(step.to, ", "))
+end
+
+local function describe(step)
+  local s = short_log(step)
+  if step.rev and step.rev.message ~= "" and not step.stamp then
+    s = s .. ", " .. step.rev.message
+  end
+  return s
+end
+
+-- Runs a step's migration code, turning an error into one line that names
+-- the revision, the file and the line.
+local function run_code(mc, step, kw)
+  local rev = step.rev
+  local mod = loader.load(rev.path)
+  local fname = step.upgrade and "upgrade" or "downgrade"
+  local fn = rawget(mod, fname)
+  if type(fn) ~= "function" then
+    fail(string.format("%s: revision %s has no %s() function", rev.path, rev.revision, fname))
+  end
+  local place
+  local function handler(e)
+    place = loader.where_in(rev.path, 2)
+    if type(e) ~= "string" then e = tostring(e) end
+    return loader.whole_names(e, loader.display_path(rev.path))
+  end
+  active_context = mc
+  local ok, err = xpcall(fn, handler, kw)
+  active_context = nil
+  if not ok then
+    -- A message that already starts with the place does not repeat it.
+    if place and err:sub(1, #place + 1) == place .. ":" then
+      err = err:sub(#place + 3)
+    end
+    fail(string.format("%s of revision %s failed at %s: %s", fname, rev.revision,
+      place or loader.display_path(rev.path), err))
+  end
+end
+
+function M.same_set(a, b)
+  if #a ~= #b then return false end
+  local s = {}
+  for _, v in ipairs(a) do s[v] = true end
+  for _, v in ipairs(b) do if not s[v] then return false end end
+  return true
+end
+
+-- Replays a step's version ops on a list of heads.
+local function replay(heads, ops)
+  local out = {}
+  for _, h in ipairs(heads) do out[#out + 1] = h end
+  for _, change in ipairs(ops) do
+    if change[1] == "insert" then
+      out[#out + 1] = change.to
+    else
+      for k, h in ipairs(out) do
+        if h == change.from then
+          if change[1] == "update" then out[k] = change.to else table.remove(out, k) end
+          break
+        end
+      end
+    end
+  end
+  return out
+end
+
+function MigrationContext:run_migrations(kw)
+  local per_migration = self.transaction_per_migration
+  local conn = self.connection
+  local online = not self.as_sql
+  local heads
+  if self.purge then
+    if self.as_sql then fail("Can't use --purge with --sql mode") end
+  end
+
+  log.info(LOGGER, "Context impl " .. self.dialect.impl_name .. ".")
+  log.info(LOGGER, "Will assume transactional DDL.")
+
+  local began_outer = false
+  local function begin()
+    if online then
+      if not conn:in_transaction() then conn:begin() end
+    else
+      self:static_output("BEGIN;")
+    end
+  end
+  local function commit()
+    if online then
+      if conn:in_transaction() then conn:commit() end
+    else
+      self:static_output("COMMIT;")
+    end
+  end
+
+  if online and not self.dont_mutate and self.use_lock then
+    lock.take(self)
+  end
+  local ok, err = xpcall(function()
+    if online and not self.dont_mutate then
+      begin()
+      began_outer = true
+    elseif not online and not per_migration then
+      begin()
+      began_outer = true
+    end
+    if self.purge then
+      self:ensure_version_table()
+      self.connection:execute("DELETE FROM " .. self:version_table_name())
+      heads = {}
+    else
+      heads = self:get_current_heads()
+      if online and #heads == 0 and not self.dont_mutate then
+        self:ensure_version_table()
+      end
+    end
+    local steps = self.migrations_fn(heads, self) or {}
+    -- Compile every revision the plan runs before running any: a syntax
+    -- error anywhere stops the run before it touches the database.
+    local keep_loaded = loader.precompile(steps)
+    if self.history_table and #steps > 0 then
+      if online then
+        for _, complaint in ipairs(audit.changed_revisions(self)) do
+          if self.checksums == "error" then fail(complaint) end
+          if self.checksums ~= "off" then log.warning(LOGGER, complaint) end
+        end
+      end
+      audit.ensure_table(self)
+    end
+    local expected = heads
+    local k = 1
+    while k <= #steps do
+      local step = steps[k]
+      if per_migration and (k > 1 or not online) then
+        begin()
+        if online then
+          -- Another runner may have moved the version table between our
+          -- transactions: plan again from what is there now.
+          local now_heads = self:get_current_heads()
+          if not M.same_set(now_heads, expected) then
+            steps = self.migrations_fn(now_heads, self) or {}
+            expected = now_heads
+            k = 1
+            if #steps == 0 then break end
+            step = steps[1]
+          end
+        end
+      end
+      if self.as_sql and #expected == 0 then
+        self:ensure_version_table()
+      end
+      local t0 = core.now()
+      log.info(LOGGER, "Running " .. describe(step))
+      if self.as_sql then self:static_output("-- Running " .. short_log(step)) end
+      self.running_step, self.step_started = step, t0
+      if not step.stamp then
+        run_code(self, step, kw)
+        if not keep_loaded then loader.forget(step.rev.path) end
+      end
+      self:apply_version_ops(step.ops)
+      if self.history_table then
+        audit.record(self, step, true, nil, (core.now() - t0) * 1000)
+      end
+      self.running_step = nil
+      expected = replay(expected, step.ops)
+      if self.on_version_apply then
+        self.on_version_apply { ctx = self, step = step, heads = expected, run_args = kw }
+      end
+      if per_migration then commit() end
+      if not self.as_sql and not step.stamp then
+        log.info(LOGGER, string.format("Finished %s in %.1f ms",
+          short_log(step), (core.now() - t0) * 1000))
+      end
+      k = k + 1
+    end
+    if began_outer and online then
+      commit()
+    elseif not online and not per_migration then
+      commit()
+    end
+  end, function(e)
+    if type(e) ~= "string" then e = tostring(e) end
+    return e
+  end)
+  if not ok then
+    if online and conn:in_transaction() then pcall(conn.rollback, conn) end
+    if online and self.history_table and self.running_step then
+      -- The step's own rows went with the rollback; the failure itself is
+      -- recorded in a transaction of its own. Never hides the real error.
+      local step, t0 = self.running_step, self.step_started
+      pcall(function()
+        conn:begin()
+        self.history_ready = false
+        audit.ensure_table(self)
+        audit.record(self, step, false, err, (core.now() - t0) * 1000)
+        conn:commit()
+      end)
+      if conn:in_transaction() then pcall(conn.rollback, conn) end
+    end
+    lock.release(self)
+    error(err, 0)
+  end
+  lock.release(self)
+end
+
+-- Makes a migration context of `fields` (taken over, not copied).
+function M.new(fields)
+  return setmetatable(fields, MigrationContext)
+end
+
+-- Offline output doubles backslashes in string literals where SQLAlchemy's
+-- literal rendering does (PostgreSQL); online, values are bound.
+function M.dialect_for(name, as_sql)
+  local d = dialects.get(name)
+  if as_sql and d.offline_backslash_escapes then d.backslash_escapes = true end
+  return d
+end
+
+return M

@@ -1,0 +1,115 @@
+--[[ luamig.params — named parameters in SQL text (":name", SQLAlchemy's text() rule), bound
+online and rendered as literals offline.
+
+  params.bind(sql, params, placeholder [, literal]) -> sql, values
+      rewrites each ":name" into the driver's placeholder ("?" in order, or "$n" once per name
+      when placeholder == "$"), or, when `literal` (a function value -> SQL text) is given,
+      into that literal; values = { n = count, ... } in placeholder order.  Raises "A value is
+      required for bind parameter 'x'" for a name `params` lacks.
+  params.bindable(v) -> v as a driver binds it: sa.null() is nil, an op.inline_literal() its
+      value, anything else itself
+
+Depends on nothing: the migration context (luamig.migration) uses it for execute and query.
+]]
+
+local M = {}
+
+-- Splits SQL text at its ":name" parameters (SQLAlchemy's text() rule: not
+-- after a word character, a colon or a backslash, and not followed by a
+-- colon). Quoted strings, quoted identifiers and comments are left alone;
+-- "\:" is a literal colon. Returns { text, name, text, name, ..., text }.
+-- Memoised: a run sends the same statements (the version table's) again
+-- and again.
+local parsed_sql = {}
+local function parse_named(sql)
+  local cached = parsed_sql[sql]
+  if cached then return cached end
+  local parts, buf = {}, {}
+  local i, n = 1, #sql
+  while i <= n do
+    local c = sql:sub(i, i)
+    if c == "'" or c == '"' then
+      local j = i + 1
+      while j <= n do
+        local d = sql:sub(j, j)
+        if d == c then
+          if sql:sub(j + 1, j + 1) == c then j = j + 1 else break end
+        end
+        j = j + 1
+      end
+      buf[#buf + 1] = sql:sub(i, j)
+      i = j + 1
+    elseif c == "-" and sql:sub(i + 1, i + 1) == "-" then
+      local j = sql:find("\n", i, true) or n
+      buf[#buf + 1] = sql:sub(i, j)
+      i = j + 1
+    elseif c == "\\" and sql:sub(i + 1, i + 1) == ":" then
+      buf[#buf + 1] = ":"
+      i = i + 2
+    elseif c == ":" then
+      local prev = i > 1 and sql:sub(i - 1, i - 1) or ""
+      local name = sql:match("^[%a_][%w_]*", i + 1)
+      local after = name and sql:sub(i + 1 + #name, i + 1 + #name) or ""
+      if name and not prev:match("[%w_:]") and after ~= ":" then
+        parts[#parts + 1] = table.concat(buf)
+        parts[#parts + 1] = name
+        buf = {}
+        i = i + 1 + #name
+      else
+        buf[#buf + 1] = c
+        i = i + 1
+      end
+    else
+      local j = sql:find("['\"%-\\:]", i + 1) or (n + 1)
+      buf[#buf + 1] = sql:sub(i, j - 1)
+      i = j
+    end
+  end
+  parts[#parts + 1] = table.concat(buf)
+  parsed_sql[sql] = parts
+  return parts
+end
+
+-- Rewrites ":name" parameters into the driver's placeholders ("?" in
+-- order, or "$n" once per name), or into literals when `literal` is
+-- given. Returns the new SQL and the ordered parameter list.
+function M.bind(sql, params, placeholder, literal)
+  local parts = parse_named(sql)
+  if #parts == 1 then return sql, { n = 0 } end
+  local out, values, index = { parts[1] }, { n = 0 }, {}
+  for k = 2, #parts, 2 do
+    local name = parts[k]
+    if params == nil or params[name] == nil then
+      error(string.format("A value is required for bind parameter '%s'", name), 0)
+    end
+    local v = params[name]
+    if literal then
+      out[#out + 1] = literal(v)
+    elseif placeholder == "$" then
+      if not index[name] then
+        values.n = values.n + 1
+        values[values.n] = v
+        index[name] = values.n
+      end
+      out[#out + 1] = "$" .. index[name]
+    else
+      values.n = values.n + 1
+      values[values.n] = v
+      out[#out + 1] = "?"
+    end
+    out[#out + 1] = parts[k + 1]
+  end
+  return table.concat(out), values
+end
+
+-- Values the drivers bind: nil, booleans, numbers, strings. Objects with a
+-- `value` field (inline literals, sa.null()) are unwrapped.
+function M.bindable(v)
+  if type(v) == "table" then
+    if v.kind == "null" then return nil end
+    if v.value ~= nil then return v.value end
+  end
+  return v
+end
+
+return M
