@@ -32,6 +32,11 @@ typedef struct lm_reflect {
 	 * the default schema only. Owned. */
 	int all_schemas;
 	lm_strv schemas;
+	/* The tables asked for (exact names), or all when empty. Owned. */
+	lm_strv tables;
+	/* Also read what a batch rebuild ("move and copy") must restore
+	 * and the model does not say: see lm_reflect_sqlite. */
+	int batch;
 	/* Scratch owned by the reflection, freed by lm_reflect_dispose. */
 	lm_result **results;
 	size_t nresults, cap_results;
@@ -39,8 +44,8 @@ typedef struct lm_reflect {
 	size_t nallocs, cap_allocs;
 } lm_reflect;
 
-/* Frees the scratch (results, allocations, schema names); the struct may
- * be disposed twice. */
+/* Frees the scratch (results, allocations, schema and table names); the
+ * struct may be disposed twice. */
 void lm_reflect_dispose(lm_reflect *r);
 
 /* Runs a query whose result the reflection owns. Returns the result, or
@@ -55,7 +60,9 @@ char *lm_reflect_strndup(lm_reflect *r, const char *s, size_t n);
  * "schema", "table", "column", "index", "unique_constraint" or
  * "foreign_key_constraint"; schema is NULL for the default schema; table
  * is NULL for schemas and tables. 1 = include (also when there is no
- * filter), 0 = leave out. An error in the filter is raised as a Lua error. */
+ * filter), 0 = leave out. A table that is not among the tables asked for
+ * is left out without asking. An error in the filter is raised as a Lua
+ * error. */
 int lm_reflect_include(lm_reflect *r, const char *name, const char *type_, const char *schema,
                        const char *table);
 
@@ -92,7 +99,19 @@ void lm_reflect_add_column(lua_State *L, int tbl_idx);
 
 /* The two readers. Each pushes a metadata value holding the tables of
  * the schemas asked for, or returns -1 with the error slot set (nothing
- * pushed). */
+ * pushed).
+ *
+ * With r->batch, lm_reflect_sqlite reads a table as a rebuild must
+ * restore it, which differs from the inspector's view on these points:
+ * column types are the declared types (the declared text kept as `sql`
+ * when luamig has no class for it, collation on any type); constraints
+ * written in a column definition carry inline = true;
+ * indexes carry their CREATE INDEX text (sql) and come in creation
+ * order; and each table has
+ *   triggers     = { { name =, sql = }, ... } on the table, in creation order
+ *   mentioned_in = { { type = "view"|"trigger", name = }, ... } the views and
+ *                  other tables' triggers whose SQL mentions the table's name
+ * lm_reflect_pg ignores r->batch. */
 int lm_reflect_sqlite(lm_reflect *r);
 int lm_reflect_pg(lm_reflect *r);
 
