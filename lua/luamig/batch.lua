@@ -12,13 +12,13 @@ Contract:
                                     foreign_keys_on }
 
 Whether the table is rebuilt follows Alembic: recreate = "always" | "never" | "auto"; "auto"
-rebuilds on SQLite unless every operation is create_index, drop_index or an add_column whose
-server default is a plain string.  Other dialects run the operations as plain ALTERs unless
-recreate = "always".
+rebuilds where the dialect says so (dialect:batch_rebuilds_by_default(): SQLite) unless every
+operation is create_index, drop_index or an add_column whose server default is a plain string.
+Elsewhere the operations run as plain ALTERs unless recreate = "always".
 
-Rebuild (online, SQLite): read the table through the C reflection (luamig.inspect(conn,
-{ tables = { name }, batch = true }), core/reflect_sqlite.c); apply the operations to the model;
-then
+Rebuild (online, where dialect:batch_reflects_live_table(): SQLite): read the table through the
+C reflection (luamig.inspect(conn, { tables = { name }, batch = true }), core/reflect_sqlite.c);
+apply the operations to the model; then
   CREATE TABLE _alembic_tmp_<t> (...); INSERT INTO _alembic_tmp_<t> (...) SELECT ... FROM <t>;
   DROP TABLE <t>; ALTER TABLE _alembic_tmp_<t> RENAME TO <t>; indexes; triggers.
 Better than Alembic 1.8: unnamed CHECK constraints (table- and column-level) are kept; indexes on
@@ -30,7 +30,8 @@ SQLite does not re-check them while the table is missing); column renames are do
 SQLite's own ALTER TABLE RENAME, which rewrites views, triggers and indexes naming the column; foreign keys from other tables stay
 valid, and when PRAGMA foreign_keys is on the rebuild runs in an autocommit block with foreign
 keys off (DROP TABLE would otherwise fire ON DELETE actions) followed by foreign_key_check;
-a type change CASTs the copied values only when SQLite's column affinity changes.
+a type change CASTs the copied values when dialect:cast_for_batch_migrate says so (SQLite: when
+the column affinity changes).
 
 Offline (--sql), a rebuild needs copy_from, as in Alembic; the output then matches Alembic's.
 ]]
@@ -48,7 +49,7 @@ local function op_module() return require "luamig.op" end
 local function needs_recreate(b, dialect)
   if b.recreate == "always" then return true end
   if b.recreate == "never" then return false end
-  if dialect.name ~= "sqlite" then return false end
+  if not dialect:batch_rebuilds_by_default() then return false end
   for _, o in ipairs(b.ops) do
     if o.kind == "add_column" then
       local sd = o.column.server_default
@@ -133,21 +134,6 @@ end
 --------------------------------------------------------------------------------------------
 -- Applying the operations to the table model
 --------------------------------------------------------------------------------------------
-
--- SQLite's column affinity of a declared type (https://sqlite.org/datatype3.html 3.1).
-local function affinity(dialect, t)
-  local decl = (t.sql or dialect:type_sql(t)):upper()
-  if decl:find("INT", 1, true) then return "INTEGER" end
-  if decl:find("CHAR", 1, true) or decl:find("CLOB", 1, true) or decl:find("TEXT", 1, true) then
-    return "TEXT"
-  end
-  if decl == "" or decl:find("BLOB", 1, true) then return "BLOB" end
-  if decl:find("REAL", 1, true) or decl:find("FLOA", 1, true) or decl:find("DOUB", 1, true) then
-    return "REAL"
-  end
-  return "NUMERIC"
-end
-batch._affinity = affinity
 
 local function replace_word(text, old, new)
   -- whole-word replacement outside string literals
@@ -277,8 +263,7 @@ function apply.alter_column(plan, o)
   if o.type_ ~= nil then
     local tr = plan.transfer[col.name]
     local new = sa._to_type(o.type_)
-    if tr and plan.dialect.name == "sqlite" and new.name ~= "JSON"
-        and affinity(plan.dialect, tr.old_type) ~= affinity(plan.dialect, new) then
+    if tr and plan.dialect:cast_for_batch_migrate(tr.old_type, new) then
       tr.expr = "CAST(" .. tr.expr .. " AS " .. plan.dialect:type_sql(new) .. ")"
       tr.cast = true
     end
@@ -520,7 +505,7 @@ function batch.run(b, ctx)
     return
   end
   if ctx.as_sql then error(offline_error(b, dialect), 0) end
-  if dialect.name ~= "sqlite" then
+  if not dialect:batch_reflects_live_table() then
     error("batch mode with recreate='always' on " .. dialect.name .. " needs copy_from=<the table> "
       .. "(luamig reflects only SQLite tables here)", 0)
   end
