@@ -2,14 +2,19 @@
 SQLite's own 12-step ALTER TABLE procedure in mind.
 
 Contract:
-  batch.run(batch_operation, ctx)   runs a "batch" operation (see luamig.op) in ctx
-  batch.statements(batch_operation, dialect, tbl, as_sql)
+  batch.run(batch_operation, ctx, host)
+                                    runs a "batch" operation (see luamig.op) in ctx
+  batch.statements(batch_operation, dialect, tbl, as_sql, host)
                                     the SQL of the rebuild for a known table model `tbl`
                                     (copy_from), or of the plain ALTERs when no rebuild is needed
   batch.reflect(ctx, name, schema)  the live table as a schema model plus what the rebuild must
                                     restore: { table, indexes = {{name, sql, columns, expression,
                                     unique}}, triggers = {{name, sql}}, views_reference,
                                     foreign_keys_on }
+  host is what the op layer lends batch (this module does not require luamig.op):
+    host.create_table_from(tbl)     the create_table operation of a table model
+    host.execute_statements(ctx, statements)
+                                    runs compiled statements as op.invoke does
 
 Whether the table is rebuilt follows Alembic: recreate = "always" | "never" | "auto"; "auto"
 rebuilds where the dialect says so (dialect:batch_rebuilds_by_default(): SQLite) unless every
@@ -39,8 +44,6 @@ Offline (--sql), a rebuild needs copy_from, as in Alembic; the output then match
 local sa = require "luamig.sa"
 
 local batch = {}
-
-local function op_module() return require "luamig.op" end
 
 --------------------------------------------------------------------------------------------
 -- Deciding whether to rebuild
@@ -364,7 +367,7 @@ end
 
 -- Statements that rebuild `tbl` after applying the batch's operations.  `reflected` carries
 -- the live indexes and triggers (nil with copy_from).
-local function rebuild_statements(b, dialect, tbl, reflected, as_sql)
+local function rebuild_statements(b, dialect, tbl, reflected, as_sql, host)
   local plan = new_plan(tbl, dialect, reflected)
   for _, o in ipairs(b.ops) do
     local f = apply[o.kind]
@@ -376,7 +379,7 @@ local function rebuild_statements(b, dialect, tbl, reflected, as_sql)
   local final_name = t.name
   t.name = tmp
   local out = {}
-  local create = op_module().ops.create_table_from(t)
+  local create = host.create_table_from(t)
   for _, s in ipairs(dialect:compile(create, as_sql)) do
     -- the table's own indexes are created after the rename, against the final name
     if not (type(s) == "string" and s:match("^CREATE [%w ]*INDEX")) then out[#out + 1] = s end
@@ -429,11 +432,11 @@ local function plain_statements(b, dialect, as_sql)
   return out
 end
 
-function batch.statements(b, dialect, tbl, as_sql)
+function batch.statements(b, dialect, tbl, as_sql, host)
   if not needs_recreate(b, dialect) then return plain_statements(b, dialect, as_sql) end
   tbl = tbl or b.copy_from
   if not tbl then error(offline_error(b, dialect), 0) end
-  return rebuild_statements(b, dialect, tbl, nil, as_sql)
+  return rebuild_statements(b, dialect, tbl, nil, as_sql, host)
 end
 
 --------------------------------------------------------------------------------------------
@@ -493,15 +496,14 @@ function batch._native_renames(b, ctx)
   return nb
 end
 
-function batch.run(b, ctx)
-  local op = op_module()
+function batch.run(b, ctx, host)
   local dialect = ctx.dialect
   if not needs_recreate(b, dialect) then
-    for _, o in ipairs(b.ops) do op.invoke(o) end
+    for _, o in ipairs(b.ops) do host.execute_statements(ctx, dialect:compile(o, ctx.as_sql)) end
     return
   end
   if b.copy_from then
-    op._execute_statements(ctx, rebuild_statements(b, dialect, b.copy_from, nil, ctx.as_sql))
+    host.execute_statements(ctx, rebuild_statements(b, dialect, b.copy_from, nil, ctx.as_sql, host))
     return
   end
   if ctx.as_sql then error(offline_error(b, dialect), 0) end
@@ -511,14 +513,14 @@ function batch.run(b, ctx)
   end
   b = batch._native_renames(b, ctx)
   local reflected = batch.reflect(ctx, b.table_name, b.schema)
-  local statements = rebuild_statements(b, dialect, reflected.table, reflected, false)
+  local statements = rebuild_statements(b, dialect, reflected.table, reflected, false, host)
   if reflected.views_reference then
     -- a view naming the table would make SQLite reject the rename while the table is missing
     table.insert(statements, 1, "PRAGMA legacy_alter_table=ON")
     statements[#statements + 1] = "PRAGMA legacy_alter_table=OFF"
   end
   if not reflected.foreign_keys_on then
-    op._execute_statements(ctx, statements)
+    host.execute_statements(ctx, statements)
     return
   end
   -- With foreign keys enforced, DROP TABLE would run the children's ON DELETE actions; the
@@ -527,7 +529,7 @@ function batch.run(b, ctx)
     ctx:execute("PRAGMA foreign_keys=OFF")
     local ok, err = pcall(function()
       ctx:execute("BEGIN")
-      op._execute_statements(ctx, statements)
+      host.execute_statements(ctx, statements)
       local bad = ctx:query("PRAGMA foreign_key_check")
       if #bad > 0 then
         error("batch rebuild of '" .. b.table_name .. "' would violate foreign keys ("
