@@ -181,6 +181,11 @@ T.test("the reflection's batch fields come only on request", function()
   local t = md.tables.t
   T.eq({ t.triggers, t.mentioned_in, t.indexes[1].sql, t.constraints[1].inline },
        { {}, { { type = "view", name = "v" } }, "CREATE INDEX ix_t_a ON t (a)", true })
+  T.eq(#luamig.inspect(db.connection, { tables = { "T" } }).sorted, 0, "table names are exact")
+  T.raises(function() luamig.inspect(db.connection, { tables = { 1 } }) end,
+           "reflect: tables[1] is not a name")
+  T.raises(function() luamig.inspect(db.connection, { tables = "t" }) end,
+           "reflect: tables must be a list of names")
 end)
 
 T.test("SQLite rebuild declares each column's type and default as before", function()
