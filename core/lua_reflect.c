@@ -33,10 +33,10 @@ static lm_conn *check_conn(lua_State *L, int idx)
  *                      schema), or an array of names ("" = the default)
  *   opts.include_name  function(name, type_, parent_names) -> bool, called
  *                      while reflecting, as Alembic's include_name
- *   opts.tables        nil (every table), or an array of table names (exact
+ *   opts.tables        nil or {} (every table), or an array of table names (exact
  *                      spelling): only those are reflected
  *   opts.batch         true: also what a batch rebuild must restore (SQLite;
- *                      see lm_reflect_sqlite in reflect.h)
+ *                      see lm_reflect.batch in reflect.h)
  * A database error raises "reflect: <message>"; an error in include_name
  * is raised as it is.
  */

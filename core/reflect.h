@@ -35,7 +35,17 @@ typedef struct lm_reflect {
 	/* The tables asked for (exact names), or all when empty. Owned. */
 	lm_strv tables;
 	/* Also read what a batch rebuild ("move and copy") must restore
-	 * and the model does not say: see lm_reflect_sqlite. */
+	 * and the inspector's view does not say (SQLite; lm_reflect_pg
+	 * ignores it): column types are the declared types (the declared
+	 * text kept as `sql` when luamig has no class for it, collation on
+	 * any type); constraints written in a column definition carry
+	 * inline = true; indexes carry their CREATE INDEX text (sql) and
+	 * come in creation order; and each table has
+	 *   triggers = { { name =, sql = }, ... } on the table, in creation
+	 *     order;
+	 *   mentioned_in = { { type = "view"|"trigger", name = }, ... } the
+	 *     views and other tables' triggers whose SQL mentions the
+	 *     table's name. */
 	int batch;
 	/* Scratch owned by the reflection, freed by lm_reflect_dispose. */
 	lm_result **results;
@@ -99,19 +109,7 @@ void lm_reflect_add_column(lua_State *L, int tbl_idx);
 
 /* The two readers. Each pushes a metadata value holding the tables of
  * the schemas asked for, or returns -1 with the error slot set (nothing
- * pushed).
- *
- * With r->batch, lm_reflect_sqlite reads a table as a rebuild must
- * restore it, which differs from the inspector's view on these points:
- * column types are the declared types (the declared text kept as `sql`
- * when luamig has no class for it, collation on any type); constraints
- * written in a column definition carry inline = true;
- * indexes carry their CREATE INDEX text (sql) and come in creation
- * order; and each table has
- *   triggers     = { { name =, sql = }, ... } on the table, in creation order
- *   mentioned_in = { { type = "view"|"trigger", name = }, ... } the views and
- *                  other tables' triggers whose SQL mentions the table's name
- * lm_reflect_pg ignores r->batch. */
+ * pushed). */
 int lm_reflect_sqlite(lm_reflect *r);
 int lm_reflect_pg(lm_reflect *r);
 
