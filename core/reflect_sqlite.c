@@ -745,13 +745,17 @@ static const char *quote_ident(lm_reflect *r, const char *name)
 	return q;
 }
 
-/* The SQL text tmpl with every "{S}" replaced by qschema. */
-static const char *sql_for(lm_reflect *r, const char *tmpl, const char *qschema)
+/* The SQL text tmpl with every "{S}" replaced by qschema and every
+ * "{T}" by only (a condition on the tables m, or ""). */
+static const char *sql_for(lm_reflect *r, const char *tmpl, const char *qschema, const char *only)
 {
 	lm_buf b = {0};
 	for (const char *s = tmpl; *s;) {
 		if (strncmp(s, "{S}", 3) == 0) {
 			lm_buf_puts(&b, qschema);
+			s += 3;
+		} else if (strncmp(s, "{T}", 3) == 0) {
+			lm_buf_puts(&b, only);
 			s += 3;
 		} else {
 			lm_buf_putc(&b, *s++);
@@ -1150,13 +1154,40 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 {
 	lua_State *L = r->L;
 	const char *q = quote_ident(r, dbname);
-	lm_value arg = {.type = LM_V_TEXT, .s = dbname, .len = strlen(dbname)};
-	const char *master_sql =
+	/* ?1 is the schema name, as the table-valued pragmas take it. With
+	 * tables asked for, ?2... are their names, and the queries read only
+	 * them and the tables their foreign keys refer to (for REFERENCES t
+	 * without columns): reflecting one table of thousands costs what
+	 * reflecting one table alone does. */
+	size_t nargs = 1 + r->tables.n;
+	lm_value *args = lm_reflect_alloc(r, nargs * sizeof *args);
+	args[0] = (lm_value){.type = LM_V_TEXT, .s = dbname, .len = strlen(dbname)};
+	lm_buf names_ = {0};
+	for (size_t i = 0; i < r->tables.n; i++) {
+		const char *t = r->tables.v[i];
+		args[1 + i] = (lm_value){.type = LM_V_TEXT, .s = t, .len = strlen(t)};
+		lm_buf_printf(&names_, "%s?%zu", i ? ", " : "", i + 2);
+	}
+	const char *only = "";
+	if (r->tables.n > 0) {
+		lm_buf f = {0};
+		lm_buf_printf(&f,
+		              " AND (m.name IN (%s) OR m.name COLLATE NOCASE IN (SELECT "
+		              "f.\"table\" FROM {S}.sqlite_master m2 "
+		              "JOIN pragma_foreign_key_list(m2.name, ?1) f "
+		              "WHERE m2.type = 'table' AND m2.name IN (%s)))",
+		              lm_buf_str(&names_), lm_buf_str(&names_));
+		only = sql_for(r, lm_buf_str(&f), q, "");
+		lm_buf_dispose(&f);
+	}
+	lm_buf_dispose(&names_);
+	lm_result *master = lm_reflect_query(
+	        r,
 	        sql_for(r,
-	                "SELECT name, sql FROM {S}.sqlite_master WHERE type = 'table' "
-	                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-	                q);
-	lm_result *master = lm_reflect_query(r, master_sql, NULL, 0);
+	                "SELECT m.name, m.sql FROM {S}.sqlite_master m WHERE m.type = 'table' "
+	                "AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} ORDER BY m.name",
+	                q, only),
+	        *only ? args : NULL, *only ? nargs : 0);
 	if (!master)
 		return -1;
 	size_t n = master->nrows;
@@ -1167,16 +1198,16 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 		tables[i].include = lm_reflect_include(r, tables[i].name, "table", schema, NULL);
 	}
 
-	/* ?1 is the schema name, as the table-valued pragmas take it */
+	size_t nqargs = *only ? nargs : 1;
 	lm_result *cols = lm_reflect_query(
 	        r,
 	        sql_for(r,
 	                "SELECT m.name, p.cid, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk, "
 	                "p.hidden FROM {S}.sqlite_master m JOIN pragma_table_xinfo(m.name, ?1) p "
-	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
 	                "ORDER BY m.name, p.cid",
-	                q),
-	        &arg, 1);
+	                q, only),
+	        args, nqargs);
 	if (!cols)
 		return -1;
 	lm_result *fks = lm_reflect_query(
@@ -1186,10 +1217,10 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 	                "f.on_update, "
 	                "f.on_delete, f.\"match\" FROM {S}.sqlite_master m "
 	                "JOIN pragma_foreign_key_list(m.name, ?1) f "
-	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
 	                "ORDER BY m.name, f.id DESC, f.seq",
-	                q),
-	        &arg, 1);
+	                q, only),
+	        args, nqargs);
 	if (!fks)
 		return -1;
 	/* a batch rebuild recreates the indexes in the order they were created */
@@ -1200,10 +1231,11 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 	            "JOIN pragma_index_list(m.name, ?1) il "
 	            "JOIN pragma_index_xinfo(il.name, ?1) x "
 	            "LEFT JOIN {S}.sqlite_master im ON im.type = 'index' AND im.name = il.name "
-	            "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	            "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
 	            "AND il.origin = 'c' ORDER BY m.name, ");
 	lm_buf_puts(&ixs_sql, r->batch ? "im.rowid, x.seqno" : "il.name, x.seqno");
-	lm_result *ixs = lm_reflect_query(r, sql_for(r, lm_buf_str(&ixs_sql), q), &arg, 1);
+	lm_result *ixs =
+	        lm_reflect_query(r, sql_for(r, lm_buf_str(&ixs_sql), q, only), args, nqargs);
 	lm_buf_dispose(&ixs_sql);
 	if (!ixs)
 		return -1;
@@ -1214,7 +1246,7 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 		        sql_for(r,
 		                "SELECT type, name, tbl_name, sql FROM {S}.sqlite_master "
 		                "WHERE type IN ('trigger', 'view') ORDER BY rowid",
-		                q),
+		                q, ""),
 		        NULL, 0);
 		if (!objs)
 			return -1;
