@@ -23,10 +23,15 @@ static int l_reflect_gc(lua_State *L)
  *                      schema), or an array of names ("" = the default)
  *   opts.include_name  function(name, type_, parent_names) -> bool, called
  *                      while reflecting, as Alembic's include_name
+ *   opts.tables        nil or {} (every table), or an array of table names (exact
+ *                      spelling): only those are reflected
+ *   opts.batch         true: also what a batch rebuild must restore (SQLite;
+ *                      see lm_reflect.batch in reflect.h)
  * Misuse raises: conn not an open connection, opts not a table,
- * include_name not a function, schemas neither names nor true; so does a
- * database without reflection. A database error raises "reflect:
- * <message>" (password-free); an error in include_name is raised as it is.
+ * include_name not a function, schemas neither names nor true, tables not
+ * a list of names; so does a database without reflection. A database error
+ * raises "reflect: <message>" (password-free); an error in include_name is
+ * raised as it is.
  */
 int lm_lua_reflect(lua_State *L)
 {
@@ -72,6 +77,24 @@ int lm_lua_reflect(lua_State *L)
 		} else if (!lua_isnil(L, -1)) {
 			return luaL_error(L, "reflect: schemas must be a list of names or true");
 		}
+		lua_pop(L, 1);
+		lua_getfield(L, 2, "tables");
+		if (lua_istable(L, -1)) {
+			lua_Integer n = luaL_len(L, -1);
+			for (lua_Integer i = 1; i <= n; i++) {
+				lua_rawgeti(L, -1, i);
+				if (lua_type(L, -1) != LUA_TSTRING)
+					return luaL_error(L, "reflect: tables[%d] is not a name",
+					                  (int)i);
+				lm_strv_push(&r->tables, lua_tostring(L, -1));
+				lua_pop(L, 1);
+			}
+		} else if (!lua_isnil(L, -1)) {
+			return luaL_error(L, "reflect: tables must be a list of names");
+		}
+		lua_pop(L, 1);
+		lua_getfield(L, 2, "batch");
+		r->batch = lua_toboolean(L, -1);
 		lua_pop(L, 1);
 	}
 	if (!c->driver->reflect)

@@ -22,6 +22,7 @@ void lm_reflect_dispose(lm_reflect *r)
 	r->allocs = NULL;
 	r->nallocs = r->cap_allocs = 0;
 	lm_strv_dispose(&r->schemas);
+	lm_strv_dispose(&r->tables);
 }
 
 lm_result *lm_reflect_query(lm_reflect *r, const char *sql, const lm_value *params, size_t nparams)
@@ -60,6 +61,8 @@ int lm_reflect_include(lm_reflect *r, const char *name, const char *type_, const
                        const char *table)
 {
 	lua_State *L = r->L;
+	if (r->tables.n > 0 && strcmp(type_, "table") == 0 && !lm_strv_contains(&r->tables, name))
+		return 0;
 	if (!r->include_fn)
 		return 1;
 	lua_pushvalue(L, r->include_fn);

@@ -32,6 +32,21 @@ typedef struct lm_reflect {
 	 * the default schema only. Owned. */
 	int all_schemas;
 	lm_strv schemas;
+	/* The tables asked for (exact names), or all when empty. Owned. */
+	lm_strv tables;
+	/* Also read what a batch rebuild ("move and copy") must restore
+	 * and the inspector's view does not say (SQLite; lm_reflect_pg
+	 * ignores it): column types are the declared types (the declared
+	 * text kept as `sql` when luamig has no class for it, collation on
+	 * any type); constraints written in a column definition carry
+	 * inline = true; indexes carry their CREATE INDEX text (sql) and
+	 * come in creation order; and each table has
+	 *   triggers = { { name =, sql = }, ... } on the table, in creation
+	 *     order;
+	 *   mentioned_in = { { type = "view"|"trigger", name = }, ... } the
+	 *     views and other tables' triggers whose SQL mentions the
+	 *     table's name. */
+	int batch;
 	/* Scratch owned by the reflection, freed by lm_reflect_dispose. */
 	lm_result **results;
 	size_t nresults, cap_results;
@@ -39,8 +54,8 @@ typedef struct lm_reflect {
 	size_t nallocs, cap_allocs;
 } lm_reflect;
 
-/* Frees the scratch (results, allocations, schema names); the struct may
- * be disposed twice. */
+/* Frees the scratch (results, allocations, schema and table names); the
+ * struct may be disposed twice. */
 void lm_reflect_dispose(lm_reflect *r);
 
 /* Runs a query whose result the reflection owns. Returns the result, or
@@ -55,7 +70,9 @@ char *lm_reflect_strndup(lm_reflect *r, const char *s, size_t n);
  * "schema", "table", "column", "index", "unique_constraint" or
  * "foreign_key_constraint"; schema is NULL for the default schema; table
  * is NULL for schemas and tables. 1 = include (also when there is no
- * filter), 0 = leave out. An error in the filter is raised as a Lua error. */
+ * filter), 0 = leave out. A table that is not among the tables asked for
+ * is left out without asking. An error in the filter is raised as a Lua
+ * error. */
 int lm_reflect_include(lm_reflect *r, const char *name, const char *type_, const char *schema,
                        const char *table);
 

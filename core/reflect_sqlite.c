@@ -20,6 +20,12 @@
  * Defaults are the text SQLite keeps (pragma dflt_value), as the
  * inspector reports them; autoincrement is "auto" everywhere, and the
  * AUTOINCREMENT keyword is the table's sqlite_autoincrement.
+ *
+ * With r->batch (reflect.h) the same queries read a table as batch mode's
+ * "move and copy" rebuild must recreate it: declared types instead of the
+ * inspector's classes, whether each constraint was written in a column
+ * definition, each index's CREATE INDEX text in creation order, and one
+ * more query for the triggers and views of sqlite_master.
  */
 #include "reflect.h"
 
@@ -210,6 +216,7 @@ typedef struct parsed_constraint {
 	names ref_columns;
 	int deferrable;        /* -1 unsaid, 0 NOT DEFERRABLE, 1 DEFERRABLE */
 	const char *initially; /* "DEFERRED", "IMMEDIATE" or NULL */
+	int inline_;           /* written in a column definition */
 	int used;              /* matched with a pragma row */
 } parsed_constraint;
 
@@ -333,6 +340,7 @@ static void parse_column_def(lm_reflect *r, const tokens *t, size_t k, size_t to
 			j++;
 		} else if (is_kw(t, j, "UNIQUE")) {
 			parsed_constraint *c = new_constraint(p, C_UNIQUE, pending);
+			c->inline_ = 1;
 			c->columns.v = lm_reflect_alloc(r, sizeof(char *));
 			c->columns.v[0] = col->name;
 			c->columns.n = 1;
@@ -340,12 +348,14 @@ static void parse_column_def(lm_reflect *r, const tokens *t, size_t k, size_t to
 			j++;
 		} else if (is_kw(t, j, "CHECK") && is_punct(t, j + 1, '(')) {
 			parsed_constraint *c = new_constraint(p, C_CHECK, pending);
+			c->inline_ = 1;
 			size_t close = close_paren(t, j + 1);
 			c->sqltext = text_of(r, t, j + 2, close - 1);
 			pending = NULL;
 			j = close + 1;
 		} else if (is_kw(t, j, "REFERENCES")) {
 			parsed_constraint *c = new_constraint(p, C_FK, pending);
+			c->inline_ = 1;
 			c->columns.v = lm_reflect_alloc(r, sizeof(char *));
 			c->columns.v[0] = col->name;
 			c->columns.n = 1;
@@ -592,6 +602,103 @@ static void push_sqlite_type(lua_State *L, const char *decl, const char *collati
 		lm_reflect_set_str(L, "collation", collation);
 }
 
+/* The declared types a batch rebuild models by name, with the names of
+ * their numeric arguments; INT is modelled as INTEGER. */
+static const struct declared_type {
+	const char *decl, *arg1, *arg2;
+} declared_types[] = {
+        {"BIGINT", NULL, NULL},       {"BLOB", NULL, NULL},
+        {"BOOLEAN", NULL, NULL},      {"CHAR", "length", NULL},
+        {"CLOB", "length", NULL},     {"DATE", NULL, NULL},
+        {"DATETIME", NULL, NULL},     {"DECIMAL", "precision", "scale"},
+        {"FLOAT", "precision", NULL}, {"INT", NULL, NULL},
+        {"INTEGER", NULL, NULL},      {"JSON", NULL, NULL},
+        {"NCHAR", "length", NULL},    {"NUMERIC", "precision", "scale"},
+        {"NVARCHAR", "length", NULL}, {"REAL", NULL, NULL},
+        {"SMALLINT", NULL, NULL},     {"TEXT", "length", NULL},
+        {"TIME", NULL, NULL},         {"TIMESTAMP", NULL, NULL},
+        {"VARCHAR", "length", NULL},
+};
+
+/* Pushes the model type of a declared type for a batch rebuild: NAME or
+ * NAME(args), blanks around, where NAME is one of declared_types and
+ * every argument (the text between commas, blanks removed) is a number
+ * as Lua's tonumber reads it and one the type takes, becomes that type
+ * with its arguments. Anything else keeps its text: { name = NAME in
+ * upper case, or "" when the text is not of that form, module =
+ * "reflected", sql = the declaration }, so that the rebuilt table
+ * declares the column exactly as before. A collation is kept on any
+ * type. decl[0, len) is the declaration. */
+static void push_declared_type(lua_State *L, const char *decl, size_t len, const char *collation)
+{
+	size_t i = 0, end = len;
+	while (i < len && isspace((unsigned char)decl[i]))
+		i++;
+	while (end > i && isspace((unsigned char)decl[end - 1]))
+		end--;
+	size_t name_from = i;
+	if (i < end && (isalpha((unsigned char)decl[i]) || decl[i] == '_'))
+		while (i < end && (isalnum((unsigned char)decl[i]) || decl[i] == '_'))
+			i++;
+	size_t name_end = i;
+	while (i < end && isspace((unsigned char)decl[i]))
+		i++;
+	/* the arguments run from the "(" after the name to the last ")" */
+	int has_args = name_end > name_from && i < end && decl[i] == '(' && decl[end - 1] == ')';
+	if (i < end && !has_args)
+		name_end = name_from; /* not NAME or NAME(args): no name */
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	for (size_t k = name_from; k < name_end; k++)
+		luaL_addchar(&b, (char)toupper((unsigned char)decl[k]));
+	luaL_pushresult(&b);
+	const char *up = lua_tostring(L, -1);
+	const struct declared_type *ty = NULL;
+	for (size_t k = 0; *up && k < sizeof declared_types / sizeof *declared_types; k++)
+		if (strcmp(declared_types[k].decl, up) == 0)
+			ty = &declared_types[k];
+	const char *params[2] = {ty ? ty->arg1 : NULL, ty ? ty->arg2 : NULL};
+	/* each argument, the text between commas with blanks removed, is
+	 * pushed as the number it reads as */
+	int nargs = 0;
+	for (size_t a = i + 1; ty && has_args && a < end - 1; a++) {
+		if (decl[a] == ',')
+			continue;
+		lm_buf piece = {0};
+		for (; a < end - 1 && decl[a] != ','; a++)
+			if (!isspace((unsigned char)decl[a]))
+				lm_buf_putc(&piece, decl[a]);
+		if (nargs < 2 && params[nargs] && lua_stringtonumber(L, lm_buf_str(&piece)) != 0)
+			nargs++;
+		else
+			ty = NULL;
+		lm_buf_dispose(&piece);
+	}
+	if (!ty) {
+		lua_pop(L, nargs);
+		nargs = 0;
+	}
+	lua_createtable(L, 0, 6);
+	lm_reflect_set_str(L, "kind", "type");
+	if (ty) {
+		lm_reflect_set_str(L, "name", strcmp(up, "INT") == 0 ? "INTEGER" : up);
+		lm_reflect_set_str(L, "module", "sa");
+		for (int k = 0; k < nargs; k++) {
+			lua_pushvalue(L, -1 - nargs + k);
+			lua_setfield(L, -2, params[k]);
+		}
+	} else {
+		lm_reflect_set_str(L, "name", up);
+		lm_reflect_set_str(L, "module", "reflected");
+		lua_pushlstring(L, decl, len);
+		lua_setfield(L, -2, "sql");
+	}
+	lm_reflect_set_str(L, "collation", collation);
+	/* leave the type alone on the stack, above the name and arguments */
+	lua_replace(L, -2 - nargs);
+	lua_pop(L, nargs);
+}
+
 /* ---------------------------------------------------------------------
  * The reader
  * ------------------------------------------------------------------ */
@@ -638,13 +745,17 @@ static const char *quote_ident(lm_reflect *r, const char *name)
 	return q;
 }
 
-/* The SQL text tmpl with every "{S}" replaced by qschema. */
-static const char *sql_for(lm_reflect *r, const char *tmpl, const char *qschema)
+/* The SQL text tmpl with every "{S}" replaced by qschema and every
+ * "{T}" by only (a condition on the tables m, or ""). */
+static const char *sql_for(lm_reflect *r, const char *tmpl, const char *qschema, const char *only)
 {
 	lm_buf b = {0};
 	for (const char *s = tmpl; *s;) {
 		if (strncmp(s, "{S}", 3) == 0) {
 			lm_buf_puts(&b, qschema);
+			s += 3;
+		} else if (strncmp(s, "{T}", 3) == 0) {
+			lm_buf_puts(&b, only);
 			s += 3;
 		} else {
 			lm_buf_putc(&b, *s++);
@@ -653,6 +764,21 @@ static const char *sql_for(lm_reflect *r, const char *tmpl, const char *qschema)
 	const char *owned = lm_reflect_strndup(r, lm_buf_str(&b), b.len);
 	lm_buf_dispose(&b);
 	return owned;
+}
+
+/* The length of a column's declared type without the " GENERATED ALWAYS"
+ * (or " GENERATED") that SQLite before 3.31.1 appended to the type of a
+ * generated column. */
+static size_t declared_len(const char *decl, int generated)
+{
+	size_t n = strlen(decl);
+	static const char *const suffixes[] = {" GENERATED ALWAYS", " GENERATED"};
+	for (size_t k = 0; generated && k < 2; k++) {
+		size_t m = strlen(suffixes[k]);
+		if (n >= m && ci_cmp(decl + n - m, suffixes[k]) == 0)
+			return n - m;
+	}
+	return n;
 }
 
 /* Pushes the columns of one table (rows [from, to) of cols) into the
@@ -693,7 +819,13 @@ static void add_columns(lm_reflect *r, int tbl_idx, const sq_table *t, const cha
 		lm_reflect_set_str(L, "kind", "column");
 		lm_reflect_set_str(L, "name", name);
 		const char *decl = lm_reflect_text(cols, i, 3);
-		push_sqlite_type(L, decl ? decl : "", pc ? pc->collation : NULL);
+		if (!decl)
+			decl = "";
+		if (r->batch)
+			push_declared_type(L, decl, declared_len(decl, hidden == 2 || hidden == 3),
+			                   pc ? pc->collation : NULL);
+		else
+			push_sqlite_type(L, decl, pc ? pc->collation : NULL);
 		lua_setfield(L, -2, "type");
 		lm_reflect_set_bool(L, "nullable", !lm_reflect_int(cols, i, 4));
 		lm_reflect_set_bool(L, "primary_key", lm_reflect_int(cols, i, 6) > 0);
@@ -762,6 +894,8 @@ static void add_parsed_constraints(lm_reflect *r, int tbl_idx, const sq_table *t
 		} else {
 			continue;
 		}
+		if (r->batch && c->inline_)
+			lm_reflect_set_bool(L, "inline", 1);
 		lm_reflect_append(L, tbl_idx, "constraints");
 	}
 }
@@ -876,6 +1010,8 @@ static void add_foreign_keys(lm_reflect *r, int tbl_idx, sq_table *t, const char
 			lm_reflect_set_bool(L, "deferrable", match->deferrable);
 		if (match)
 			lm_reflect_set_str(L, "initially", match->initially);
+		if (r->batch && match && match->inline_)
+			lm_reflect_set_bool(L, "inline", 1);
 		lm_reflect_append(L, tbl_idx, "constraints");
 	}
 }
@@ -943,6 +1079,8 @@ static void add_indexes(lm_reflect *r, int tbl_idx, const sq_table *t, const cha
 			}
 			lua_setfield(L, -2, "column_sorting");
 		}
+		if (r->batch)
+			lm_reflect_set_str(L, "sql", lm_reflect_text(ixs, first, 9));
 		if (lm_reflect_int(ixs, first, 3) && pi.where) {
 			lua_createtable(L, 0, 1);
 			lm_reflect_push_text(L, pi.where);
@@ -950,6 +1088,50 @@ static void add_indexes(lm_reflect *r, int tbl_idx, const sq_table *t, const cha
 			lua_setfield(L, -2, "dialect_kw");
 		}
 		lm_reflect_append(L, tbl_idx, "indexes");
+	}
+}
+
+/* Whether text contains word, ignoring ASCII case. */
+static int contains_ci(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *s = text; *s; s++) {
+		size_t k = 0;
+		while (k < n && s[k] &&
+		       tolower((unsigned char)s[k]) == tolower((unsigned char)word[k]))
+			k++;
+		if (k == n)
+			return 1;
+	}
+	return n == 0;
+}
+
+/* Batch mode: the triggers on table `name` and the views and triggers
+ * that mention it, from objs (type, name, tbl_name, sql of the schema's
+ * triggers and views, in creation order). A mention is the name appearing
+ * anywhere in the SQL text, ignoring case: enough to know that SQLite
+ * would check the object while the table is missing. */
+static void add_triggers_and_mentions(lua_State *L, int tbl_idx, const char *name,
+                                      const lm_result *objs)
+{
+	lua_newtable(L);
+	lua_setfield(L, tbl_idx, "triggers");
+	lua_newtable(L);
+	lua_setfield(L, tbl_idx, "mentioned_in");
+	for (size_t i = 0; i < objs->nrows; i++) {
+		const char *type = lm_reflect_text(objs, i, 0);
+		const char *sql = lm_reflect_text(objs, i, 3);
+		const char *on = lm_reflect_text(objs, i, 2);
+		int own = strcmp(type, "trigger") == 0 && on && strcmp(on, name) == 0;
+		if (!own && !(sql && contains_ci(sql, name)))
+			continue;
+		lua_createtable(L, 0, 2);
+		lm_reflect_set_str(L, "name", lm_reflect_text(objs, i, 1));
+		if (own)
+			lm_reflect_set_str(L, "sql", sql);
+		else
+			lm_reflect_set_str(L, "type", type);
+		lm_reflect_append(L, tbl_idx, own ? "triggers" : "mentioned_in");
 	}
 }
 
@@ -972,13 +1154,40 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 {
 	lua_State *L = r->L;
 	const char *q = quote_ident(r, dbname);
-	lm_value arg = {.type = LM_V_TEXT, .s = dbname, .len = strlen(dbname)};
-	const char *master_sql =
+	/* ?1 is the schema name, as the table-valued pragmas take it. With
+	 * tables asked for, ?2... are their names, and the queries read only
+	 * them and the tables their foreign keys refer to (for REFERENCES t
+	 * without columns): reflecting one table of thousands costs what
+	 * reflecting one table alone does. */
+	size_t nargs = 1 + r->tables.n;
+	lm_value *args = lm_reflect_alloc(r, nargs * sizeof *args);
+	args[0] = (lm_value){.type = LM_V_TEXT, .s = dbname, .len = strlen(dbname)};
+	lm_buf names_ = {0};
+	for (size_t i = 0; i < r->tables.n; i++) {
+		const char *t = r->tables.v[i];
+		args[1 + i] = (lm_value){.type = LM_V_TEXT, .s = t, .len = strlen(t)};
+		lm_buf_printf(&names_, "%s?%zu", i ? ", " : "", i + 2);
+	}
+	const char *only = "";
+	if (r->tables.n > 0) {
+		lm_buf f = {0};
+		lm_buf_printf(&f,
+		              " AND (m.name IN (%s) OR m.name COLLATE NOCASE IN (SELECT "
+		              "f.\"table\" FROM {S}.sqlite_master m2 "
+		              "JOIN pragma_foreign_key_list(m2.name, ?1) f "
+		              "WHERE m2.type = 'table' AND m2.name IN (%s)))",
+		              lm_buf_str(&names_), lm_buf_str(&names_));
+		only = sql_for(r, lm_buf_str(&f), q, "");
+		lm_buf_dispose(&f);
+	}
+	lm_buf_dispose(&names_);
+	lm_result *master = lm_reflect_query(
+	        r,
 	        sql_for(r,
-	                "SELECT name, sql FROM {S}.sqlite_master WHERE type = 'table' "
-	                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-	                q);
-	lm_result *master = lm_reflect_query(r, master_sql, NULL, 0);
+	                "SELECT m.name, m.sql FROM {S}.sqlite_master m WHERE m.type = 'table' "
+	                "AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} ORDER BY m.name",
+	                q, only),
+	        *only ? args : NULL, *only ? nargs : 0);
 	if (!master)
 		return -1;
 	size_t n = master->nrows;
@@ -989,16 +1198,16 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 		tables[i].include = lm_reflect_include(r, tables[i].name, "table", schema, NULL);
 	}
 
-	/* ?1 is the schema name, as the table-valued pragmas take it */
+	size_t nqargs = *only ? nargs : 1;
 	lm_result *cols = lm_reflect_query(
 	        r,
 	        sql_for(r,
 	                "SELECT m.name, p.cid, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk, "
 	                "p.hidden FROM {S}.sqlite_master m JOIN pragma_table_xinfo(m.name, ?1) p "
-	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
 	                "ORDER BY m.name, p.cid",
-	                q),
-	        &arg, 1);
+	                q, only),
+	        args, nqargs);
 	if (!cols)
 		return -1;
 	lm_result *fks = lm_reflect_query(
@@ -1008,27 +1217,40 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 	                "f.on_update, "
 	                "f.on_delete, f.\"match\" FROM {S}.sqlite_master m "
 	                "JOIN pragma_foreign_key_list(m.name, ?1) f "
-	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
 	                "ORDER BY m.name, f.id DESC, f.seq",
-	                q),
-	        &arg, 1);
+	                q, only),
+	        args, nqargs);
 	if (!fks)
 		return -1;
-	lm_result *ixs = lm_reflect_query(
-	        r,
-	        sql_for(r,
-	                "SELECT m.name, il.name, il.\"unique\", il.partial, x.seqno, x.cid, "
-	                "x.name, "
-	                "x.\"desc\", x.\"key\", im.sql FROM {S}.sqlite_master m "
-	                "JOIN pragma_index_list(m.name, ?1) il "
-	                "JOIN pragma_index_xinfo(il.name, ?1) x "
-	                "LEFT JOIN {S}.sqlite_master im ON im.type = 'index' AND im.name = il.name "
-	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-	                "AND il.origin = 'c' ORDER BY m.name, il.name, x.seqno",
-	                q),
-	        &arg, 1);
+	/* a batch rebuild recreates the indexes in the order they were created */
+	lm_buf ixs_sql = {0};
+	lm_buf_puts(&ixs_sql,
+	            "SELECT m.name, il.name, il.\"unique\", il.partial, x.seqno, x.cid, "
+	            "x.name, x.\"desc\", x.\"key\", im.sql FROM {S}.sqlite_master m "
+	            "JOIN pragma_index_list(m.name, ?1) il "
+	            "JOIN pragma_index_xinfo(il.name, ?1) x "
+	            "LEFT JOIN {S}.sqlite_master im ON im.type = 'index' AND im.name = il.name "
+	            "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
+	            "AND il.origin = 'c' ORDER BY m.name, ");
+	lm_buf_puts(&ixs_sql, r->batch ? "im.rowid, x.seqno" : "il.name, x.seqno");
+	lm_result *ixs =
+	        lm_reflect_query(r, sql_for(r, lm_buf_str(&ixs_sql), q, only), args, nqargs);
+	lm_buf_dispose(&ixs_sql);
 	if (!ixs)
 		return -1;
+	lm_result *objs = NULL;
+	if (r->batch) {
+		objs = lm_reflect_query(
+		        r,
+		        sql_for(r,
+		                "SELECT type, name, tbl_name, sql FROM {S}.sqlite_master "
+		                "WHERE type IN ('trigger', 'view') ORDER BY rowid",
+		                q, ""),
+		        NULL, 0);
+		if (!objs)
+			return -1;
+	}
 
 	/* where each table's columns start, for REFERENCES without columns */
 	size_t *col_from = lm_reflect_alloc(r, (n + 1) * sizeof *col_from);
@@ -1063,6 +1285,8 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 					lm_reflect_set_bool(L, "sqlite_with_rowid", 0);
 				lua_setfield(L, -2, "dialect_kw");
 			}
+			if (objs)
+				add_triggers_and_mentions(L, tbl, t->name, objs);
 			lm_reflect_add_table(L, meta_idx);
 		}
 		crow2 = cend;

@@ -2,33 +2,41 @@
 SQLite's own 12-step ALTER TABLE procedure in mind.
 
 Contract:
-  batch.run(batch_operation, ctx)   runs a "batch" operation (see luamig.op) in ctx
-  batch.statements(batch_operation, dialect, tbl, as_sql)
+  batch.run(batch_operation, ctx, host)
+                                    runs a "batch" operation (see luamig.op) in ctx
+  batch.statements(batch_operation, dialect, tbl, as_sql, host)
                                     the SQL of the rebuild for a known table model `tbl`
                                     (copy_from), or of the plain ALTERs when no rebuild is needed
-  batch.reflect_sqlite(ctx, name, schema)
-                                    the live table as a schema model plus what the rebuild must
-                                    restore: { table, indexes = {{name, sql, columns}}, triggers,
-                                    views_reference, autoincrement, foreign_keys_on }
+  batch.reflect(ctx, name, schema)  the live table as a schema model plus what the rebuild must
+                                    restore: { table, indexes = {{name, sql, columns, expression,
+                                    unique}}, triggers = {{name, sql}}, views_reference,
+                                    foreign_keys_on }
+  host is what the op layer lends batch (this module does not require luamig.op):
+    host.create_table_from(tbl)     the create_table operation of a table model
+    host.execute_statements(ctx, statements)
+                                    runs compiled statements as op.invoke does
 
 Whether the table is rebuilt follows Alembic: recreate = "always" | "never" | "auto"; "auto"
-rebuilds on SQLite unless every operation is create_index, drop_index or an add_column whose
-server default is a plain string.  Other dialects run the operations as plain ALTERs unless
-recreate = "always".
+rebuilds where the dialect says so (dialect:batch_rebuilds_by_default(): SQLite) unless every
+operation is create_index, drop_index or an add_column whose server default is a plain string.
+Elsewhere the operations run as plain ALTERs unless recreate = "always".
 
-Rebuild (online, SQLite): reflect through PRAGMA table_info / foreign_key_list / index_list /
-index_xinfo and sqlite_master; apply the operations to the model; then
+Rebuild (online, where dialect:batch_reflects_live_table(): SQLite): read the table through the
+C reflection (luamig.inspect(conn, { tables = { name }, batch = true }), core/reflect_sqlite.c);
+apply the operations to the model; then
   CREATE TABLE _alembic_tmp_<t> (...); INSERT INTO _alembic_tmp_<t> (...) SELECT ... FROM <t>;
   DROP TABLE <t>; ALTER TABLE _alembic_tmp_<t> RENAME TO <t>; indexes; triggers.
 Better than Alembic 1.8: unnamed CHECK constraints (table- and column-level) are kept; indexes on
 dropped columns are not recreated and renamed columns are followed in indexes and constraints;
 constraints on a dropped column are dropped with it; triggers are recreated from their SQL;
+generated columns are recreated, not copied;
 views that mention the table survive (legacy_alter_table is switched on around the rename, so
 SQLite does not re-check them while the table is missing); column renames are done first with
 SQLite's own ALTER TABLE RENAME, which rewrites views, triggers and indexes naming the column; foreign keys from other tables stay
 valid, and when PRAGMA foreign_keys is on the rebuild runs in an autocommit block with foreign
 keys off (DROP TABLE would otherwise fire ON DELETE actions) followed by foreign_key_check;
-a type change CASTs the copied values only when SQLite's column affinity changes.
+a type change CASTs the copied values when dialect:cast_for_batch_migrate says so (SQLite: when
+the column affinity changes).
 
 Offline (--sql), a rebuild needs copy_from, as in Alembic; the output then matches Alembic's.
 ]]
@@ -37,8 +45,6 @@ local sa = require "luamig.sa"
 
 local batch = {}
 
-local function op_module() return require "luamig.op" end
-
 --------------------------------------------------------------------------------------------
 -- Deciding whether to rebuild
 --------------------------------------------------------------------------------------------
@@ -46,7 +52,7 @@ local function op_module() return require "luamig.op" end
 local function needs_recreate(b, dialect)
   if b.recreate == "always" then return true end
   if b.recreate == "never" then return false end
-  if dialect.name ~= "sqlite" then return false end
+  if not dialect:batch_rebuilds_by_default() then return false end
   for _, o in ipairs(b.ops) do
     if o.kind == "add_column" then
       local sd = o.column.server_default
@@ -69,214 +75,8 @@ local function offline_error(b, dialect)
 end
 
 --------------------------------------------------------------------------------------------
--- SQLite reflection
+-- The live table
 --------------------------------------------------------------------------------------------
-
--- Splits SQL text into tokens: words, quoted identifiers, strings, punctuation.
-local function tokenize(sql)
-  local toks, i, n = {}, 1, #sql
-  while i <= n do
-    local c = sql:sub(i, i)
-    if c:match("%s") then
-      i = i + 1
-    elseif c == "-" and sql:sub(i, i + 1) == "--" then
-      local e = sql:find("\n", i, true) or n
-      i = e + 1
-    elseif c == "/" and sql:sub(i, i + 1) == "/*" then
-      local _, e = sql:find("*/", i + 2, true)
-      i = (e or n) + 1
-    elseif c == "'" or c == '"' or c == "`" or c == "[" then
-      local close = c == "[" and "]" or c
-      local j = i + 1
-      while j <= n do
-        local d = sql:sub(j, j)
-        if d == close then
-          if close ~= "]" and sql:sub(j + 1, j + 1) == close then j = j + 2 else break end
-        else
-          j = j + 1
-        end
-      end
-      local raw = sql:sub(i, j)
-      local inner = sql:sub(i + 1, j - 1)
-      if close ~= "]" then inner = inner:gsub(close .. close, close) end
-      toks[#toks + 1] = { t = c == "'" and "string" or "ident", v = inner, raw = raw, s = i, e = j }
-      i = j + 1
-    elseif c:match("[%w_$]") then
-      local j = i
-      while j <= n and sql:sub(j, j):match("[%w_$]") do j = j + 1 end
-      local w = sql:sub(i, j - 1)
-      toks[#toks + 1] = { t = "word", v = w, up = w:upper(), raw = w, s = i, e = j - 1 }
-      i = j
-    else
-      toks[#toks + 1] = { t = "punct", v = c, raw = c, s = i, e = i }
-      i = i + 1
-    end
-  end
-  return toks
-end
-batch._tokenize = tokenize
-
-local function is_kw(tok, w) return tok and tok.t == "word" and tok.up == w end
-
--- Index of the token closing the parenthesis opened at toks[i].
-local function close_paren(toks, i)
-  local depth = 0
-  for j = i, #toks do
-    if toks[j].v == "(" and toks[j].t == "punct" then depth = depth + 1
-    elseif toks[j].v == ")" and toks[j].t == "punct" then
-      depth = depth - 1
-      if depth == 0 then return j end
-    end
-  end
-  error("unbalanced parentheses in table definition", 0)
-end
-
--- The identifiers of a parenthesised column list starting at toks[i] == "(".
-local function ident_list(toks, i)
-  local j = close_paren(toks, i)
-  local r, expect = {}, true
-  for k = i + 1, j - 1 do
-    local t = toks[k]
-    if t.v == "," and t.t == "punct" then expect = true
-    elseif expect and (t.t == "ident" or t.t == "word") then r[#r + 1] = t.v; expect = false end
-  end
-  return r, j
-end
-
-local constraint_words = { CONSTRAINT = true, PRIMARY = true, UNIQUE = true, CHECK = true,
-                           FOREIGN = true }
-
--- Parses the column definitions and table constraints of a CREATE TABLE statement.
--- Returns { columns = { [name] = { collation, checks = {...}, unique, pk_name } },
---           pk = { name, columns }, uniques, checks, fks = { {name, columns, deferrable, initially} },
---           autoincrement, without_rowid }
-local function parse_create_table(sql)
-  local toks = tokenize(sql)
-  local open
-  for i, t in ipairs(toks) do if t.t == "punct" and t.v == "(" then open = i; break end end
-  if not open then error("cannot parse table definition: " .. sql, 0) end
-  local close = close_paren(toks, open)
-  local info = { columns = {}, uniques = {}, checks = {}, fks = {}, column_order = {} }
-  for k = close + 1, #toks do
-    if is_kw(toks[k], "WITHOUT") then info.without_rowid = true end
-  end
-  -- split the body at top-level commas
-  local items, start, depth = {}, open + 1, 0
-  for k = open + 1, close do
-    local t = toks[k]
-    if t.t == "punct" and t.v == "(" then depth = depth + 1
-    elseif t.t == "punct" and t.v == ")" and k < close then depth = depth - 1
-    end
-    if (k == close) or (depth == 0 and t.t == "punct" and t.v == ",") then
-      items[#items + 1] = { from = start, to = k - 1 }
-      start = k + 1
-    end
-  end
-  local function text_between(a, b) return sql:sub(toks[a].e + 1, toks[b].s - 1) end
-  local function deferrability(from, to, c)
-    for k = from, to do
-      if is_kw(toks[k], "DEFERRABLE") then
-        c.deferrable = not is_kw(toks[k - 1], "NOT")
-        if is_kw(toks[k + 1], "INITIALLY") and toks[k + 2] then c.initially = toks[k + 2].up end
-      end
-    end
-  end
-  for _, it in ipairs(items) do
-    local k = it.from
-    local first = toks[k]
-    if first and first.t == "word" and constraint_words[first.up] then
-      local name
-      if first.up == "CONSTRAINT" then name = toks[k + 1].v; k = k + 2 end
-      local kw = toks[k].up
-      if kw == "PRIMARY" then
-        local cols = ident_list(toks, k + 2)
-        info.pk = { name = name, columns = cols }
-      elseif kw == "UNIQUE" then
-        local cols = ident_list(toks, k + 1)
-        local c = { kind = "unique", name = name, columns = cols }
-        deferrability(k, it.to, c)
-        info.uniques[#info.uniques + 1] = c
-      elseif kw == "CHECK" then
-        local j = close_paren(toks, k + 1)
-        info.checks[#info.checks + 1] = { kind = "check", name = name, sqltext = text_between(k + 1, j) }
-      elseif kw == "FOREIGN" then
-        local cols = ident_list(toks, k + 2)
-        local c = { name = name, columns = cols }
-        deferrability(k, it.to, c)
-        info.fks[#info.fks + 1] = c
-      end
-    elseif first then
-      local cname = first.v
-      local col = { checks = {} }
-      info.columns[cname] = col
-      info.column_order[#info.column_order + 1] = cname
-      local pending
-      local j = k + 1
-      while j <= it.to do
-        local t = toks[j]
-        if is_kw(t, "CONSTRAINT") then
-          pending = toks[j + 1].v; j = j + 2
-        elseif is_kw(t, "CHECK") then
-          local e = close_paren(toks, j + 1)
-          col.checks[#col.checks + 1] = { kind = "check", name = pending, sqltext = text_between(j + 1, e) }
-          pending = nil; j = e + 1
-        elseif is_kw(t, "COLLATE") then
-          col.collation = toks[j + 1].v; j = j + 2
-        elseif is_kw(t, "UNIQUE") then
-          col.unique = { kind = "unique", name = pending, columns = { cname } }
-          pending = nil; j = j + 1
-        elseif is_kw(t, "PRIMARY") then
-          col.pk_name = pending
-          info.pk = info.pk or { name = pending, columns = { cname } }
-          pending = nil; j = j + 2
-        elseif is_kw(t, "AUTOINCREMENT") then
-          info.autoincrement = true; j = j + 1
-        elseif is_kw(t, "REFERENCES") then
-          local fk = { name = pending, columns = { cname }, inline = true }
-          deferrability(j, it.to, fk)
-          info.fks[#info.fks + 1] = fk
-          pending = nil; j = j + 1
-        elseif t.t == "punct" and t.v == "(" then
-          j = close_paren(toks, j) + 1
-        else
-          j = j + 1
-        end
-      end
-    end
-  end
-  return info
-end
-batch._parse_create_table = parse_create_table
-
--- A declared SQLite type as a schema-model type.
-local known_types = {
-  INTEGER = {}, INT = {}, BIGINT = {}, SMALLINT = {}, BOOLEAN = {}, DATE = {}, DATETIME = {},
-  TIMESTAMP = {}, TIME = {}, BLOB = {}, JSON = {}, REAL = {},
-  VARCHAR = { "length" }, CHAR = { "length" }, NVARCHAR = { "length" }, NCHAR = { "length" },
-  TEXT = { "length" }, CLOB = { "length" },
-  NUMERIC = { "precision", "scale" }, DECIMAL = { "precision", "scale" }, FLOAT = { "precision" },
-}
-
-function batch.parse_type(decl)
-  local name, args = decl:match("^%s*([%a_][%w_]*)%s*%((.-)%)%s*$")
-  if not name then name = decl:match("^%s*([%a_][%w_]*)%s*$") end
-  local up = name and name:upper()
-  local params = up and known_types[up]
-  if not params then
-    return { kind = "type", name = up or "", module = "reflected", sql = decl }
-  end
-  local t = { kind = "type", name = up == "INT" and "INTEGER" or up, module = "sa" }
-  if args then
-    local i = 0
-    for a in args:gmatch("[^,]+") do
-      i = i + 1
-      local v = tonumber((a:gsub("%s", "")))
-      if not params[i] or not v then return { kind = "type", name = up, module = "reflected", sql = decl } end
-      t[params[i]] = v
-    end
-  end
-  return t
-end
 
 -- SQLAlchemy's sqlite reflection adds parentheses around a default that is an expression.
 local function reflected_default(text)
@@ -288,148 +88,55 @@ local function reflected_default(text)
   return sa.text("(" .. text .. ")")
 end
 
-local function q(d, name) return '"' .. name:gsub('"', '""') .. '"' end
-
--- Reflects table `name` of the live SQLite database into the schema model.
-function batch.reflect_sqlite(ctx, name, schema)
-  local d = ctx.dialect
-  local prefix = schema and (q(d, schema) .. ".") or ""
-  local master = (schema and (q(d, schema) .. ".") or "") .. "sqlite_master"
-  local rows = ctx:query("SELECT sql FROM " .. master .. " WHERE type = 'table' AND name = :name",
-                         { name = name })
-  if #rows == 0 then error("No such table: '" .. name .. "'", 0) end
-  local info = parse_create_table(rows[1].sql or rows[1][1])
-  local cols = ctx:query("PRAGMA " .. prefix .. "table_info(" .. q(d, name) .. ")")
-  local tbl_items = {}
-  local pk_cols = {}
-  for _, r in ipairs(cols) do
-    local cname = r.name or r[2]
-    local decl = r.type or r[3] or ""
-    local t = batch.parse_type(decl)
-    local extra = info.columns[cname] or { checks = {} }
-    if extra.collation then t.collation = extra.collation end
-    local col = sa.Column(cname, t, {
-      nullable = (tonumber(r.notnull or r[4]) or 0) == 0,
-      server_default = reflected_default(r.dflt_value or r[5]) })
-    local pkpos = tonumber(r.pk or r[6]) or 0
-    if pkpos > 0 then pk_cols[pkpos] = cname end
-    tbl_items[#tbl_items + 1] = col
+-- Reads table `name` of the live database through the one schema reader, the C reflection
+-- (luamig.inspect with batch = true: declared types, index SQL, triggers), and returns the
+-- schema model of the table plus what the rebuild must restore around it.
+function batch.reflect(ctx, name, schema)
+  -- the context reflects (ctx:inspect is luamig.inspect on its connection): the SQL of a
+  -- batch (offline, copy_from) needs no engine, so this module does not require one
+  local md = ctx:inspect({ schemas = schema and { schema } or nil, tables = { name },
+                           batch = true })
+  local tbl = md.sorted[1]
+  if not tbl then error("No such table: '" .. name .. "'", 0) end
+  tbl.schema = schema
+  for _, col in ipairs(tbl.columns) do
+    col.server_default = reflected_default(col.server_default and col.server_default.text)
   end
-  local pk = sa.PrimaryKeyConstraint(table.unpack(pk_cols))
-  if info.pk and info.pk.name then pk.name = info.pk.name end
-  tbl_items[#tbl_items + 1] = pk
-  -- the pk flag on columns drives SQLite's inline PRIMARY KEY AUTOINCREMENT
-  for _, c in ipairs(info.uniques) do tbl_items[#tbl_items + 1] = sa.UniqueConstraint(
-    table.unpack(c.columns), { name = c.name, deferrable = c.deferrable, initially = c.initially }) end
-  for _, cname in ipairs(info.column_order) do
-    local extra = info.columns[cname]
-    if extra.unique then
-      tbl_items[#tbl_items + 1] = sa.UniqueConstraint(cname, { name = extra.unique.name })
-    end
+  -- The rebuild declares unique constraints (those of the table, then those written in a
+  -- column definition), then checks (likewise), then foreign keys in declaration order; the
+  -- reflection lists foreign keys last-declared first, as SQLite's pragma does.
+  local groups = { {}, {}, {}, {}, {} }
+  for _, c in ipairs(tbl.constraints) do
+    local g = (c.kind == "unique" and 1) or (c.kind == "check" and 3) or 5
+    if g < 5 and c.inline then g = g + 1 end
+    c.inline = nil
+    table.insert(groups[g], g == 5 and 1 or #groups[g] + 1, c)
   end
-  for _, c in ipairs(info.checks) do
-    tbl_items[#tbl_items + 1] = sa.CheckConstraint(c.sqltext, { name = c.name })
+  tbl.constraints = {}
+  for _, g in ipairs(groups) do
+    for _, c in ipairs(g) do tbl.constraints[#tbl.constraints + 1] = c end
   end
-  for _, cname in ipairs(info.column_order) do
-    for _, c in ipairs(info.columns[cname].checks) do
-      tbl_items[#tbl_items + 1] = sa.CheckConstraint(c.sqltext, { name = c.name })
-    end
-  end
-  -- foreign keys: details from the PRAGMA, names and deferrability from the SQL
-  local fkrows = ctx:query("PRAGMA " .. prefix .. "foreign_key_list(" .. q(d, name) .. ")")
-  local by_id, ids = {}, {}
-  for _, r in ipairs(fkrows) do
-    local id = tonumber(r.id or r[1])
-    if not by_id[id] then
-      by_id[id] = { cols = {}, refcols = {}, table = r.table or r[3], on_update = r.on_update or r[6],
-                    on_delete = r.on_delete or r[7], match = r.match or r[8] }
-      ids[#ids + 1] = id
-    end
-    local f = by_id[id]
-    local seq = (tonumber(r.seq or r[2]) or 0) + 1
-    f.cols[seq] = r.from or r[4]
-    f.refcols[seq] = r.to or r[5]
-  end
-  table.sort(ids, function(a, b) return a > b end) -- PRAGMA numbers them last-declared first
-  for _, id in ipairs(ids) do
-    local f = by_id[id]
-    local meta
-    for _, c in ipairs(info.fks) do
-      if table.concat(c.columns, ",") == table.concat(f.cols, ",") and not c.used then
-        meta = c; c.used = true; break
-      end
-    end
-    meta = meta or {}
-    local refs = {}
-    for i, rc in ipairs(f.refcols) do refs[i] = f.table .. "." .. (rc ~= nil and rc or f.cols[i]) end
-    local function action(a) if a == nil or a == "NO ACTION" then return nil end return a end
-    local m = f.match
-    if m == "NONE" then m = nil end
-    tbl_items[#tbl_items + 1] = sa.ForeignKeyConstraint(f.cols, refs, {
-      name = meta.name, ondelete = action(f.on_delete), onupdate = action(f.on_update), match = m,
-      deferrable = meta.deferrable, initially = meta.initially })
-  end
-  local opts = { schema = schema }
-  if info.autoincrement then opts.sqlite_autoincrement = true end
-  if info.without_rowid then opts.sqlite_with_rowid = false end
-  local tbl = sa._build_table(name, nil, tbl_items, opts)
-  tbl.primary_key._implicit = nil
-  -- indexes created with CREATE INDEX (origin "c"), with their SQL and columns
+  -- indexes created with CREATE INDEX, in creation order, recreated from their SQL
   local indexes = {}
-  local unique_of = {}
-  for _, r in ipairs(ctx:query("PRAGMA " .. prefix .. "index_list(" .. q(d, name) .. ")")) do
-    if (r.origin or r[4]) == "c" then unique_of[r.name or r[2]] = tonumber(r.unique or r[3]) or 0 end
-  end
-  -- in creation order, as they are recreated
-  for _, r in ipairs(ctx:query("SELECT name, sql FROM " .. master
-      .. " WHERE type = 'index' AND tbl_name = :name AND sql IS NOT NULL ORDER BY rowid", { name = name })) do
-    local iname, isql = r.name or r[1], r.sql or r[2]
-    if unique_of[iname] then
-      local icols, expr = {}, false
-      for _, x in ipairs(ctx:query("PRAGMA " .. prefix .. "index_xinfo(" .. q(d, iname) .. ")")) do
-        local key = tonumber(x.key or x[6]) or 1
-        if key == 1 then
-          local cn = x.name or x[3]
-          if cn == nil or tonumber(x.cid or x[2]) == -2 then expr = true else icols[#icols + 1] = cn end
-        end
-      end
-      indexes[#indexes + 1] = { name = iname, sql = isql, columns = icols, expression = expr,
-                                unique = unique_of[iname] == 1 }
+  for _, ix in ipairs(tbl.indexes) do
+    local columns, expression = {}, false
+    for _, e in ipairs(ix.columns) do
+      if type(e) == "string" then columns[#columns + 1] = e else expression = true end
     end
+    indexes[#indexes + 1] = { name = ix.name, sql = ix.sql, columns = columns,
+                              expression = expression, unique = ix.unique }
   end
-  local triggers, views = {}, {}
-  for _, r in ipairs(ctx:query("SELECT type, name, tbl_name, sql FROM " .. master
-      .. " WHERE type IN ('trigger', 'view') ORDER BY rowid")) do
-    local typ, tname, sqltext = r.type or r[1], r.tbl_name or r[3], r.sql or r[4]
-    if typ == "trigger" and tname == name then
-      triggers[#triggers + 1] = { name = r.name or r[2], sql = sqltext }
-    elseif sqltext and sqltext:lower():find(name:lower(), 1, true) then
-      views[#views + 1] = r.name or r[2]
-    end
-  end
+  tbl.indexes = {}
+  local triggers, mentioned_in = tbl.triggers, tbl.mentioned_in
+  tbl.triggers, tbl.mentioned_in = nil, nil
   local fk_on = ctx:query("PRAGMA foreign_keys")
-  return { table = tbl, indexes = indexes, triggers = triggers, views_reference = #views > 0,
+  return { table = tbl, indexes = indexes, triggers = triggers, views_reference = #mentioned_in > 0,
            foreign_keys_on = fk_on[1] and tonumber(fk_on[1][1] or fk_on[1].foreign_keys) == 1 }
 end
 
 --------------------------------------------------------------------------------------------
 -- Applying the operations to the table model
 --------------------------------------------------------------------------------------------
-
--- SQLite's column affinity of a declared type (https://sqlite.org/datatype3.html 3.1).
-local function affinity(dialect, t)
-  local decl = (t.sql or dialect:type_sql(t)):upper()
-  if decl:find("INT", 1, true) then return "INTEGER" end
-  if decl:find("CHAR", 1, true) or decl:find("CLOB", 1, true) or decl:find("TEXT", 1, true) then
-    return "TEXT"
-  end
-  if decl == "" or decl:find("BLOB", 1, true) then return "BLOB" end
-  if decl:find("REAL", 1, true) or decl:find("FLOA", 1, true) or decl:find("DOUB", 1, true) then
-    return "REAL"
-  end
-  return "NUMERIC"
-end
-batch._affinity = affinity
 
 local function replace_word(text, old, new)
   -- whole-word replacement outside string literals
@@ -467,8 +174,11 @@ local function new_plan(tbl, dialect, reflected)
   local plan = { table = t, transfer = {}, indexes = {}, dialect = dialect, order = {} }
   for _, col in ipairs(t.columns) do
     col.unique, col.index = nil, nil
-    plan.transfer[col.name] = { expr = dialect:format_table(tbl.name, nil) .. "." .. dialect:quote(col.name),
-                                old_type = col.type }
+    -- a generated column is computed by the new table, never copied into it
+    if not col.computed then
+      plan.transfer[col.name] = { expr = dialect:format_table(tbl.name, nil) .. "." .. dialect:quote(col.name),
+                                  old_type = col.type }
+    end
   end
   if reflected then
     for _, ix in ipairs(reflected.indexes) do
@@ -556,8 +266,7 @@ function apply.alter_column(plan, o)
   if o.type_ ~= nil then
     local tr = plan.transfer[col.name]
     local new = sa._to_type(o.type_)
-    if tr and plan.dialect.name == "sqlite" and new.name ~= "JSON"
-        and affinity(plan.dialect, tr.old_type) ~= affinity(plan.dialect, new) then
+    if tr and plan.dialect:cast_for_batch_migrate(tr.old_type, new) then
       tr.expr = "CAST(" .. tr.expr .. " AS " .. plan.dialect:type_sql(new) .. ")"
       tr.cast = true
     end
@@ -658,7 +367,7 @@ end
 
 -- Statements that rebuild `tbl` after applying the batch's operations.  `reflected` carries
 -- the live indexes and triggers (nil with copy_from).
-local function rebuild_statements(b, dialect, tbl, reflected, as_sql)
+local function rebuild_statements(b, dialect, tbl, reflected, as_sql, host)
   local plan = new_plan(tbl, dialect, reflected)
   for _, o in ipairs(b.ops) do
     local f = apply[o.kind]
@@ -670,7 +379,7 @@ local function rebuild_statements(b, dialect, tbl, reflected, as_sql)
   local final_name = t.name
   t.name = tmp
   local out = {}
-  local create = op_module().ops.create_table_from(t)
+  local create = host.create_table_from(t)
   for _, s in ipairs(dialect:compile(create, as_sql)) do
     -- the table's own indexes are created after the rename, against the final name
     if not (type(s) == "string" and s:match("^CREATE [%w ]*INDEX")) then out[#out + 1] = s end
@@ -723,11 +432,11 @@ local function plain_statements(b, dialect, as_sql)
   return out
 end
 
-function batch.statements(b, dialect, tbl, as_sql)
+function batch.statements(b, dialect, tbl, as_sql, host)
   if not needs_recreate(b, dialect) then return plain_statements(b, dialect, as_sql) end
   tbl = tbl or b.copy_from
   if not tbl then error(offline_error(b, dialect), 0) end
-  return rebuild_statements(b, dialect, tbl, nil, as_sql)
+  return rebuild_statements(b, dialect, tbl, nil, as_sql, host)
 end
 
 --------------------------------------------------------------------------------------------
@@ -787,32 +496,31 @@ function batch._native_renames(b, ctx)
   return nb
 end
 
-function batch.run(b, ctx)
-  local op = op_module()
+function batch.run(b, ctx, host)
   local dialect = ctx.dialect
   if not needs_recreate(b, dialect) then
-    for _, o in ipairs(b.ops) do op.invoke(o) end
+    for _, o in ipairs(b.ops) do host.execute_statements(ctx, dialect:compile(o, ctx.as_sql)) end
     return
   end
   if b.copy_from then
-    op._execute_statements(ctx, rebuild_statements(b, dialect, b.copy_from, nil, ctx.as_sql))
+    host.execute_statements(ctx, rebuild_statements(b, dialect, b.copy_from, nil, ctx.as_sql, host))
     return
   end
   if ctx.as_sql then error(offline_error(b, dialect), 0) end
-  if dialect.name ~= "sqlite" then
+  if not dialect:batch_reflects_live_table() then
     error("batch mode with recreate='always' on " .. dialect.name .. " needs copy_from=<the table> "
       .. "(luamig reflects only SQLite tables here)", 0)
   end
   b = batch._native_renames(b, ctx)
-  local reflected = batch.reflect_sqlite(ctx, b.table_name, b.schema)
-  local statements = rebuild_statements(b, dialect, reflected.table, reflected, false)
+  local reflected = batch.reflect(ctx, b.table_name, b.schema)
+  local statements = rebuild_statements(b, dialect, reflected.table, reflected, false, host)
   if reflected.views_reference then
     -- a view naming the table would make SQLite reject the rename while the table is missing
     table.insert(statements, 1, "PRAGMA legacy_alter_table=ON")
     statements[#statements + 1] = "PRAGMA legacy_alter_table=OFF"
   end
   if not reflected.foreign_keys_on then
-    op._execute_statements(ctx, statements)
+    host.execute_statements(ctx, statements)
     return
   end
   -- With foreign keys enforced, DROP TABLE would run the children's ON DELETE actions; the
@@ -821,7 +529,7 @@ function batch.run(b, ctx)
     ctx:execute("PRAGMA foreign_keys=OFF")
     local ok, err = pcall(function()
       ctx:execute("BEGIN")
-      op._execute_statements(ctx, statements)
+      host.execute_statements(ctx, statements)
       local bad = ctx:query("PRAGMA foreign_key_check")
       if #bad > 0 then
         error("batch rebuild of '" .. b.table_name .. "' would violate foreign keys ("

@@ -9,7 +9,10 @@
                        schemas = { "name", ... } | true (all), default the
                        connection's default schema; include_name =
                        function(name, type_, parent_names) -> bool, applied
-                       while reflecting, as Alembic's include_name
+                       while reflecting, as Alembic's include_name;
+                       tables = { "name", ... }: only these tables;
+                       batch = true: also what a batch rebuild restores
+                       (SQLite; see luamig.sa, "Reflected values")
   luamig.version       the program's version
 ]]
 local core = require "luamig.core"

@@ -143,6 +143,11 @@ function MigrationContext:autocommit_block(fn)
   if not ok then error(err, 0) end
 end
 
+-- The live schema through the connection (luamig.inspect): what batch mode reads.
+function MigrationContext:inspect(opts)
+  return luamig.inspect(self.connection, opts)
+end
+
 function MigrationContext:get_bind()
   return self.connection
 end

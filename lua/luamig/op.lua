@@ -48,6 +48,7 @@ Errors: misuse raises at the caller's line; SQL failures raise from ctx:execute.
 local sa = require "luamig.sa"
 local dialects = require "luamig.sqldialect"
 local render = require "luamig.render"
+local batch_mode = require "luamig.batch"
 
 local op = {}
 
@@ -67,6 +68,12 @@ end
 
 function op.is_operation(v) return getmetatable(v) == Operation end
 
+-- What luamig.batch needs of this module, lent to it so that batch does not require op.
+local batch_host = {
+  create_table_from = function(tbl) return op.ops.create_table_from(tbl) end,
+  execute_statements = function(ctx, statements) return op._execute_statements(ctx, statements) end,
+}
+
 -- Statements for `dialect` (a dialect object or a name); `as_sql` selects offline rendering.
 function Operation:to_sql(dialect, as_sql)
   if type(dialect) == "string" then dialect = dialects.get(dialect) end
@@ -78,7 +85,7 @@ function Operation:to_sql(dialect, as_sql)
     return out
   end
   if self.kind == "batch" then
-    return require("luamig.batch").statements(self, dialect, nil, as_sql)
+    return batch_mode.statements(self, dialect, nil, as_sql, batch_host)
   end
   return dialect:compile(self, as_sql)
 end
@@ -140,7 +147,7 @@ function op.invoke(operation)
     return nil
   end
   if operation.kind == "batch" then
-    require("luamig.batch").run(operation, ctx)
+    batch_mode.run(operation, ctx, batch_host)
     return nil
   end
   op._execute_statements(ctx, ctx.dialect:compile(operation, ctx.as_sql))

@@ -94,6 +94,11 @@ these), plus the fields marked "+" (absent from declared values).
               + column_sorting = { [column or expression text] = { "desc" [, "nulls_last"] } |
                 { "nulls_first" } }, only what differs from the default order, as SQLAlchemy's
   exclude     elements = { { "col" | sa.text(expr), "&&" }, ... }, using, where = sa.text(...)
+  With batch = true (SQLite; what batch mode's rebuild reads, core/reflect.h): types are the
+  declared types (sa INTEGER, VARCHAR{length}, ... or { module = "reflected", sql = "<as
+  declared>" }, collation on any type); unique / check / foreign_key written in a column
+  definition + inline = true; index + sql = "<its CREATE INDEX>", in creation order; table
+  + triggers = { { name, sql } }, + mentioned_in = { { type = "view"|"trigger", name } }.
 
   sa._adopt_reflected(md) turns what the C reader (core.reflect) builds — plain tables of these
   shapes — into the values above in place: types become sa types, SQL clauses sa.text values,

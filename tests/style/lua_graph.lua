@@ -24,18 +24,10 @@ if not root then
 end
 
 -- Known exceptions, each with the reason it is allowed for now.
+-- Known exceptions, each with the reason it is allowed for now (none today).
 local EXCEPTIONS = {
-  -- op <-> batch: batch.lua is being rewritten on its own branch (it reads the live table
-  -- through the C reflection and stops requiring luamig.op); until that lands, op reaches
-  -- batch, and batch reaches op, from inside functions.
-  require_in_function = {
-    ["luamig/op.lua"] = { ["luamig.batch"] = true },
-    ["luamig/batch.lua"] = { ["luamig.op"] = true },
-  },
-  -- batch.lua's dialect-name branches move into the dialect objects with the same rewrite.
-  dialect_names = {
-    ["luamig/batch.lua"] = true,
-  },
+  require_in_function = {},
+  dialect_names = {},
 }
 
 -- Folders whose files may name a database: that is what they are for.

@@ -740,4 +740,19 @@ function base:compile(op, as_sql)
   return f(self, op, as_sql)
 end
 
+--------------------------------------------------------------------------------------------
+-- Batch mode policy (luamig.batch), as Alembic's DefaultImpl: no rebuild unless asked for
+--------------------------------------------------------------------------------------------
+
+-- Whether batch_alter_table(recreate = "auto") rebuilds the table ("move and copy") rather
+-- than running each operation as an ALTER.
+function base:batch_rebuilds_by_default() return false end
+
+-- Whether a rebuild can read the live table; without it, a rebuild needs copy_from.
+function base:batch_reflects_live_table() return false end
+
+-- Alembic's cast_for_batch_migrate: whether a rebuild copies a column whose type changes from
+-- old_type to new_type through CAST(... AS new_type).
+function base:cast_for_batch_migrate(old_type, new_type) return false end
+
 return base

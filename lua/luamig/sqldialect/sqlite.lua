@@ -157,4 +157,33 @@ function sqlite:drop_constraint()
   error(sqlite.NO_CONSTRAINT_ALTER, 0)
 end
 
+--------------------------------------------------------------------------------------------
+-- Batch mode policy (luamig.batch): SQLite alters a table by rebuilding it, read live
+--------------------------------------------------------------------------------------------
+
+function sqlite:batch_rebuilds_by_default() return true end
+
+function sqlite:batch_reflects_live_table() return true end
+
+-- SQLite's column affinity of a type (https://sqlite.org/datatype3.html 3.1): "INTEGER",
+-- "TEXT", "BLOB", "REAL" or "NUMERIC".
+function sqlite:column_affinity(t)
+  local decl = (t.sql or self:type_sql(t)):upper()
+  if decl:find("INT", 1, true) then return "INTEGER" end
+  if decl:find("CHAR", 1, true) or decl:find("CLOB", 1, true) or decl:find("TEXT", 1, true) then
+    return "TEXT"
+  end
+  if decl == "" or decl:find("BLOB", 1, true) then return "BLOB" end
+  if decl:find("REAL", 1, true) or decl:find("FLOA", 1, true) or decl:find("DOUB", 1, true) then
+    return "REAL"
+  end
+  return "NUMERIC"
+end
+
+-- Alembic's SQLiteImpl.cast_for_batch_migrate: the copy CASTs a value whose column affinity
+-- changes, unless the new type is JSON.
+function sqlite:cast_for_batch_migrate(old_type, new_type)
+  return new_type.name ~= "JSON" and self:column_affinity(old_type) ~= self:column_affinity(new_type)
+end
+
 return sqlite
