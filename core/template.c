@@ -125,27 +125,27 @@ char *lm_slug(const char *message, int truncate_len)
 	return slug;
 }
 
-int lm_moment_now(const char *timezone, lm_moment *out)
+int lm_moment_now(const char *zone, lm_moment *out)
 {
 	memset(out, 0, sizeof *out);
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	out->epoch = tv.tv_sec;
 	out->usec = (long)tv.tv_usec;
-	if (timezone && *timezone) {
-		int known = strcmp(timezone, "UTC") == 0 || strcmp(timezone, "utc") == 0;
-		if (!known && !strstr(timezone, "..")) {
-			char *zi = lm_sprintf("/usr/share/zoneinfo/%s", timezone);
+	if (zone && *zone) {
+		int known = strcmp(zone, "UTC") == 0 || strcmp(zone, "utc") == 0;
+		if (!known && !strstr(zone, "..")) {
+			char *zi = lm_sprintf("/usr/share/zoneinfo/%s", zone);
 			known = lm_file_exists(zi);
 			free(zi);
 		}
 		if (!known) {
-			lm_error_set("Can't locate timezone: %s", timezone);
+			lm_error_set("Can't locate timezone: %s", zone);
 			return -1;
 		}
 		const char *old = getenv("TZ");
 		char *saved = old ? lm_strdup(old) : NULL;
-		setenv("TZ", strcmp(timezone, "utc") == 0 ? "UTC" : timezone, 1);
+		setenv("TZ", strcmp(zone, "utc") == 0 ? "UTC" : zone, 1);
 		tzset();
 		localtime_r(&out->epoch, &out->tm);
 		if (saved) {
