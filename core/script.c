@@ -398,7 +398,8 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 	/* A UTF-8 byte-order mark, as some editors write, is not part of the text. */
 	if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
 		text += 3;
-	scanner s = {path, text, 1};
+	char *shown = lm_path_display(path);
+	scanner s = {shown, text, 1};
 	int have_rev = 0, have_down = 0, have_labels = 0, have_deps = 0;
 	if (s.p[0] == '#' && s.p[1] == '!')
 		while (*s.p && *s.p != '\n')
@@ -522,17 +523,19 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 	if (!have_rev) {
 		lm_error_set("%s: no 'revision = \"...\"' line: a revision file must name its "
 		             "revision",
-		             path);
+		             shown);
 		goto fail;
 	}
 	if (!have_down) {
 		lm_error_set("%s: no 'down_revision = ...' line (use down_revision = nil for a "
 		             "first revision)",
-		             path);
+		             shown);
 		goto fail;
 	}
+	free(shown);
 	return 0;
 fail:
+	free(shown);
 	lm_revision_dispose(r);
 	return -1;
 }
