@@ -51,6 +51,10 @@ static void split_locations(const char *value, const char *sep, lm_strv *out)
 int lm_script_dir_open(lm_config *cfg, const char *section, lm_script_dir *out)
 {
 	memset(out, 0, sizeof *out);
+	/* Every key of the section must interpolate: a bad %(name)s is an
+	 * error here, never part of a value (a file named "%(nosuch)s.db"). */
+	if (lm_config_check_section(cfg, section) != 0)
+		return -1;
 	const char *loc = lm_config_get(cfg, section, "script_location");
 	if (!loc) {
 		lm_error_set("No 'script_location' key found in configuration.");
@@ -220,24 +224,6 @@ typedef struct scanner {
 	int line;
 } scanner;
 
-static void skip_space(scanner *s)
-{
-	for (;;) {
-		while (*s->p == ' ' || *s->p == '\t' || *s->p == '\r')
-			s->p++;
-		if (s->p[0] == '-' && s->p[1] == '-' && s->p[2] != '[') {
-			while (*s->p && *s->p != '\n')
-				s->p++;
-		}
-		if (*s->p == '\n') {
-			s->line++;
-			s->p++;
-			continue;
-		}
-		return;
-	}
-}
-
 /* A long bracket "[==[" at s->p: returns its level, or -1. */
 static int long_bracket(const char *p)
 {
@@ -250,6 +236,27 @@ static int long_bracket(const char *p)
 		p++;
 	}
 	return *p == '[' ? level : -1;
+}
+
+static void skip_space(scanner *s)
+{
+	for (;;) {
+		while (*s->p == ' ' || *s->p == '\t' || *s->p == '\r')
+			s->p++;
+		/* "--" starts a line comment unless a long bracket follows
+		 * ("--[[", "--[==["): the callers read those. "--[ x" is a
+		 * line comment too. */
+		if (s->p[0] == '-' && s->p[1] == '-' && long_bracket(s->p + 2) < 0) {
+			while (*s->p && *s->p != '\n')
+				s->p++;
+		}
+		if (*s->p == '\n') {
+			s->line++;
+			s->p++;
+			continue;
+		}
+		return;
+	}
 }
 
 /* Reads a long string body after "[==[" and returns it (caller frees). */
@@ -287,21 +294,22 @@ static int scan_error(scanner *s, const char *what)
 	return -1;
 }
 
-/* A quoted Lua string with the common escapes. */
-static char *read_quoted(scanner *s)
+/* A quoted Lua string at s->p. With literal set (header values), the text
+ * must be written plainly: a backslash escape would make the scanner and
+ * Lua disagree on the value, so it is refused (NULL). Otherwise (code being
+ * skipped) an escape just steps over the next character. NULL also for a
+ * string not closed on its line. */
+static char *read_quoted(scanner *s, int literal)
 {
 	char q = *s->p++;
 	lm_buf b = {0};
 	while (*s->p && *s->p != q) {
-		if (*s->p == '\n') {
+		if (*s->p == '\n' || (*s->p == '\\' && (literal || !s->p[1]))) {
 			lm_buf_dispose(&b);
 			return NULL;
 		}
-		if (*s->p == '\\' && s->p[1]) {
-			s->p++;
-			char c = *s->p;
-			lm_buf_putc(&b, c == 'n' ? '\n' : c == 't' ? '\t' : c);
-			s->p++;
+		if (*s->p == '\\') {
+			s->p += 2;
 			continue;
 		}
 		lm_buf_putc(&b, *s->p++);
@@ -314,6 +322,16 @@ static char *read_quoted(scanner *s)
 	return lm_buf_detach(&b);
 }
 
+/* After a header value: only spaces and a comment may follow on the line
+ * ("revision = 'a' .. 'b'" is not a literal). */
+static int value_ends_line(const scanner *s)
+{
+	const char *p = s->p;
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == ';')
+		p++;
+	return *p == '\0' || *p == '\n' || (p[0] == '-' && p[1] == '-');
+}
+
 /* value := nil | string | { string [, string]* [,] } ; 1 = literal read,
  * 0 = not a literal (the caller reports it). */
 static int read_value(scanner *s, lm_strv *out)
@@ -321,14 +339,14 @@ static int read_value(scanner *s, lm_strv *out)
 	skip_space(s);
 	if (strncmp(s->p, "nil", 3) == 0 && !isalnum((unsigned char)s->p[3]) && s->p[3] != '_') {
 		s->p += 3;
-		return 1;
+		return value_ends_line(s);
 	}
 	if (*s->p == '"' || *s->p == '\'') {
-		char *v = read_quoted(s);
+		char *v = read_quoted(s, 1);
 		if (!v)
 			return 0;
 		lm_strv_push_own(out, v);
-		return 1;
+		return value_ends_line(s);
 	}
 	if (*s->p == '{') {
 		s->p++;
@@ -336,11 +354,11 @@ static int read_value(scanner *s, lm_strv *out)
 			skip_space(s);
 			if (*s->p == '}') {
 				s->p++;
-				return 1;
+				return value_ends_line(s);
 			}
 			if (*s->p != '"' && *s->p != '\'')
 				return 0;
-			char *v = read_quoted(s);
+			char *v = read_quoted(s, 1);
 			if (!v)
 				return 0;
 			lm_strv_push_own(out, v);
@@ -380,7 +398,8 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 	/* A UTF-8 byte-order mark, as some editors write, is not part of the text. */
 	if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
 		text += 3;
-	scanner s = {path, text, 1};
+	char *shown = lm_path_display(path);
+	scanner s = {shown, text, 1};
 	int have_rev = 0, have_down = 0, have_labels = 0, have_deps = 0;
 	if (s.p[0] == '#' && s.p[1] == '!')
 		while (*s.p && *s.p != '\n')
@@ -490,7 +509,7 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 				continue;
 			}
 			if (*s.p == '"' || *s.p == '\'') {
-				char *v = read_quoted(&s);
+				char *v = read_quoted(&s, 0);
 				if (!v)
 					break;
 				free(v);
@@ -504,17 +523,19 @@ int lm_script_scan(const char *path, const char *text, lm_revision *r)
 	if (!have_rev) {
 		lm_error_set("%s: no 'revision = \"...\"' line: a revision file must name its "
 		             "revision",
-		             path);
+		             shown);
 		goto fail;
 	}
 	if (!have_down) {
 		lm_error_set("%s: no 'down_revision = ...' line (use down_revision = nil for a "
 		             "first revision)",
-		             path);
+		             shown);
 		goto fail;
 	}
+	free(shown);
 	return 0;
 fail:
+	free(shown);
 	lm_revision_dispose(r);
 	return -1;
 }

@@ -39,22 +39,54 @@ char *lm_rev_id(void)
 
 int lm_rev_id_check(const char *id)
 {
-	char bad[8];
-	size_t n = 0;
-	for (const char *c = "@-+:"; *c; c++)
-		if (strchr(id, *c))
-			bad[n++] = *c;
-	if (!n)
-		return 0;
-	lm_buf b = {0};
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			lm_buf_puts(&b, ", ");
-		lm_buf_printf(&b, "'%c'", bad[i]);
+	size_t n = strlen(id);
+	if (n == 0) {
+		lm_error_set("A revision identifier must not be empty");
+		return -1;
 	}
-	lm_error_set("Character(s) %s not allowed in revision identifier '%s'", lm_buf_str(&b), id);
+	if (n > LM_REV_ID_MAX) {
+		lm_error_set("Revision identifier '%.*s...' is longer than %d characters (the "
+		             "version table's version_num column)",
+		             LM_REV_ID_MAX, id, LM_REV_ID_MAX);
+		return -1;
+	}
+	/* Alembic's four, then what would let an id leave the versions folder
+	 * (path separators), close a Lua string or comment of the file that
+	 * names it (quotes, brackets), or split a line (spaces, controls). */
+	static const char illegal[] = " \"'+,-/:@[\\]`";
+	char seen[sizeof illegal] = {0};
+	int other = 0;
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		const char *c = *p ? strchr(illegal, *p) : NULL;
+		if (c)
+			seen[c - illegal] = 1;
+		else if (*p < 0x20 || *p == 0x7f)
+			other = 1;
+	}
+	if (id[0] == '.')
+		other = 1;
+	lm_buf b = {0};
+	for (size_t i = 0; i + 1 < sizeof illegal; i++) {
+		if (!seen[i])
+			continue;
+		if (b.len)
+			lm_buf_puts(&b, ", ");
+		lm_buf_putc(&b, illegal[i]);
+	}
+	int rc = 0;
+	if (b.len) {
+		/* Alembic's message: the characters sorted, joined by ", " */
+		lm_error_set("Character(s) '%s' not allowed in revision identifier '%s'",
+		             lm_buf_str(&b), id);
+		rc = -1;
+	} else if (other) {
+		lm_error_set("Revision identifier '%s' may not start with '.' or hold control "
+		             "characters",
+		             id);
+		rc = -1;
+	}
 	lm_buf_dispose(&b);
-	return -1;
+	return rc;
 }
 
 /* Python's \w on str: letters, digits, underscore, and (approximately) any
@@ -93,27 +125,27 @@ char *lm_slug(const char *message, int truncate_len)
 	return slug;
 }
 
-int lm_moment_now(const char *timezone, lm_moment *out)
+int lm_moment_now(const char *zone, lm_moment *out)
 {
 	memset(out, 0, sizeof *out);
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	out->epoch = tv.tv_sec;
 	out->usec = (long)tv.tv_usec;
-	if (timezone && *timezone) {
-		int known = strcmp(timezone, "UTC") == 0 || strcmp(timezone, "utc") == 0;
-		if (!known && !strstr(timezone, "..")) {
-			char *zi = lm_sprintf("/usr/share/zoneinfo/%s", timezone);
+	if (zone && *zone) {
+		int known = strcmp(zone, "UTC") == 0 || strcmp(zone, "utc") == 0;
+		if (!known && !strstr(zone, "..")) {
+			char *zi = lm_sprintf("/usr/share/zoneinfo/%s", zone);
 			known = lm_file_exists(zi);
 			free(zi);
 		}
 		if (!known) {
-			lm_error_set("Can't locate timezone: %s", timezone);
+			lm_error_set("Can't locate timezone: %s", zone);
 			return -1;
 		}
 		const char *old = getenv("TZ");
 		char *saved = old ? lm_strdup(old) : NULL;
-		setenv("TZ", strcmp(timezone, "utc") == 0 ? "UTC" : timezone, 1);
+		setenv("TZ", strcmp(zone, "utc") == 0 ? "UTC" : zone, 1);
 		tzset();
 		localtime_r(&out->epoch, &out->tm);
 		if (saved) {

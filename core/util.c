@@ -305,6 +305,16 @@ char *lm_path_dirname(const char *path)
 	return lm_strndup(path, (size_t)(slash - path));
 }
 
+char *lm_path_display(const char *path)
+{
+	char cwd[4096];
+	size_t n;
+	if (path[0] == '/' && getcwd(cwd, sizeof cwd) && (n = strlen(cwd)) > 1 &&
+	    strncmp(path, cwd, n) == 0 && path[n] == '/' && path[n + 1])
+		return lm_strdup(path + n + 1);
+	return lm_strdup(path);
+}
+
 char *lm_path_abs(const char *path)
 {
 	lm_buf b = {0};

@@ -78,6 +78,9 @@ char *lm_path_join(const char *dir, const char *name);
 char *lm_path_dirname(const char *path);
 /* An absolute, normalised version of path (does not need to exist). */
 char *lm_path_abs(const char *path);
+/* How a file is named in messages: relative to the working directory when
+ * it lies below it (as the user typed paths), else as given. Caller frees. */
+char *lm_path_display(const char *path);
 
 /* Monotonic clock in seconds, for elapsed-time logging. */
 double lm_now(void);

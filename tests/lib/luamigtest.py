@@ -188,6 +188,18 @@ class Project:
                 con.close()
         return pg.psql(self.url, query)
 
+    def sql_exec(self, statement):
+        """Runs a statement that changes the database (outside luamig)."""
+        if self.backend == "sqlite":
+            con = sqlite3.connect(self.db_path)
+            try:
+                con.executescript(statement)
+                con.commit()
+            finally:
+                con.close()
+        else:
+            pg.psql(self.url, statement)
+
     def tables(self):
         if self.backend == "sqlite":
             if not os.path.exists(self.db_path):

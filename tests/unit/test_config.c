@@ -92,8 +92,66 @@ static void test_recursive_reference_stops(void)
 {
 	lm_config *c = lm_config_parse("[a]\nx = %(y)s\ny = %(x)s\n", "r.ini");
 	CHECK(c);
-	const char *v = lm_config_get(c, "a", "x");
-	CHECK(v != NULL); /* bounded, no hang, no crash */
+	CHECK(!lm_config_failed(c));
+	CHECK(lm_config_get(c, "a", "x") == NULL); /* bounded, no hang, no crash */
+	CHECK(lm_config_failed(c));
+	CHECK_STR(lm_error_get(),
+	          "r.ini:2: Recursion limit exceeded in value substitution: option 'x' in section "
+	          "'a' contains an interpolation key which cannot be substituted in 10 steps. Raw "
+	          "value: '%(y)s'");
+	lm_config_free(c);
+	/* a value that grows at each level stops at the same bound */
+	c = lm_config_parse("[a]\nx = %(x)s%(x)s\n", "r.ini");
+	CHECK(lm_config_get(c, "a", "x") == NULL);
+	lm_config_free(c);
+}
+
+/* Python's configparser (strict) refuses a key or a section written twice;
+ * the second key once freed the first's name while it was still read. */
+static void test_duplicates_are_errors(void)
+{
+	lm_config *c = lm_config_parse("[alembic]\nurl = a\n\nURL = b\n", "luamig.ini");
+	CHECK(c == NULL);
+	CHECK_STR(lm_error_get(), "While reading from 'luamig.ini' [line  4]: option 'url' in "
+	                          "section 'alembic' already exists");
+	c = lm_config_parse("[a]\nx = 1\n[b]\n[a]\ny = 2\n", "luamig.ini");
+	CHECK(c == NULL);
+	CHECK_STR(lm_error_get(),
+	          "While reading from 'luamig.ini' [line  4]: section 'a' already exists");
+	/* the same key in two sections is fine */
+	c = lm_config_parse("[a]\nx = 1\n[b]\nx = 2\n", "luamig.ini");
+	CHECK(c);
+	CHECK_STR(lm_config_get(c, "b", "x"), "2");
+	lm_config_free(c);
+}
+
+/* configparser's BasicInterpolation errors: nothing unknown is left in a
+ * value (a SQLite file named "%(nosuch)s.db" was created and migrated). */
+static void test_bad_interpolation_is_an_error(void)
+{
+	lm_config *c = lm_config_parse("[alembic]\nscript_location = m\nurl = "
+	                               "sqlite:///%(nosuch)s.db\n",
+	                               "luamig.ini");
+	CHECK(c);
+	CHECK(lm_config_get(c, "alembic", "url") == NULL);
+	CHECK_STR(lm_error_get(),
+	          "luamig.ini:3: Bad value substitution: option 'url' in section 'alembic' "
+	          "contains an interpolation key 'nosuch' which is not a valid option name. Raw "
+	          "value: 'sqlite:///%(nosuch)s.db'");
+	CHECK(lm_config_check_section(c, "alembic") == -1);
+	lm_config_free(c);
+	c = lm_config_parse("[a]\nx = 100%x\ny = %(abc\nz = 5%\n", "p.ini");
+	CHECK(lm_config_get(c, "a", "x") == NULL);
+	CHECK_STR(lm_error_get(), "p.ini:2: '%' must be followed by '%' or '(', found: '%x'");
+	CHECK(lm_config_get(c, "a", "y") == NULL);
+	CHECK_STR(lm_error_get(), "p.ini:3: bad interpolation variable reference '%(abc'");
+	CHECK(lm_config_get(c, "a", "z") == NULL);
+	CHECK_STR(lm_error_get(), "p.ini:4: '%' must be followed by '%' or '(', found: '%'");
+	lm_config_free(c);
+	/* a key of the section that interpolates fine passes the check */
+	c = lm_config_parse("[DEFAULT]\nd = 1\n[a]\nx = %(d)s%%\n", "p.ini");
+	CHECK(lm_config_check_section(c, "a") == 0);
+	CHECK_STR(lm_config_get(c, "a", "x"), "1%");
 	lm_config_free(c);
 }
 
@@ -105,6 +163,8 @@ int main(void)
 	RUN(test_set_replaces_and_reinterpolates);
 	RUN(test_errors_name_file_and_line);
 	RUN(test_recursive_reference_stops);
+	RUN(test_duplicates_are_errors);
+	RUN(test_bad_interpolation_is_an_error);
 	lm_error_clear();
 	return CHECK_DONE();
 }

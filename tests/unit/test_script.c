@@ -117,6 +117,77 @@ static void test_errors_name_file_and_line(void)
 	CHECK_STR(lm_error_get(), "h.lua:1: revision must be a string");
 }
 
+/* "--[" that opens no long bracket is a line comment; it once made the
+ * scanner spin forever. */
+static void test_short_comment_with_bracket(void)
+{
+	lm_revision r;
+	const char *text = "revision = \"a1\" --[ not a long comment\n"
+	                   "down_revision = nil --[=x\n"
+	                   "branch_labels = nil --[ x ]\n"
+	                   "depends_on = nil\n"
+	                   "x = 1 --[ trailing\n";
+	CHECK(lm_script_scan("s.lua", text, &r) == 0);
+	CHECK_STR(r.id, "a1");
+	CHECK(r.down.n == 0);
+	lm_revision_dispose(&r);
+}
+
+/* A header value is one plain string literal: what Lua would compute from
+ * an expression or an escape is not what the scanner reads, so it is
+ * refused with the file and line. */
+static void test_values_must_be_plain_literals(void)
+{
+	lm_revision r;
+	const char *bad[] = {
+	        "revision = \"abc\" .. \"zz\"\ndown_revision = nil\n",
+	        "revision = \"a\\65\"\ndown_revision = nil\n",
+	        "revision = \"a\\\"b\"\ndown_revision = nil\n",
+	        "revision = \"a\"\ndown_revision = { \"b\" } .. x\n",
+	        "revision = \"a\"\ndown_revision = nil or \"b\"\n",
+	        "revision = 'unterminated\ndown_revision = nil\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK(lm_script_scan("p.lua", bad[i], &r) != 0);
+		CHECK(strstr(lm_error_get(), "p.lua:") == lm_error_get());
+		CHECK(strstr(lm_error_get(), "written literally") ||
+		      strstr(lm_error_get(), "string"));
+	}
+	CHECK(lm_script_scan("p.lua", "revision = \"abc\" .. \"zz\"\ndown_revision = nil\n", &r) !=
+	      0);
+	CHECK_STR(lm_error_get(),
+	          "p.lua:1: revision must be nil, a string or a list of strings written literally");
+	/* a comment or a semicolon may follow a literal */
+	CHECK(lm_script_scan("p.lua", "revision = \"a\"; -- the id\ndown_revision = nil;\n", &r) ==
+	      0);
+	CHECK_STR(r.id, "a");
+	lm_revision_dispose(&r);
+	/* code after the header may hold escapes: it is skipped, not read */
+	CHECK(lm_script_scan("p.lua",
+	                     "revision = \"a\"\ndown_revision = nil\nx = \"q\\\"revision = 1\"\n",
+	                     &r) == 0);
+	CHECK_STR(r.id, "a");
+	lm_revision_dispose(&r);
+}
+
+/* Hostile sizes end, with the scanner reading each byte a bounded number of
+ * times: a 100,000-character id is read (revmap refuses its length). */
+static void test_long_inputs_end(void)
+{
+	lm_revision r;
+	lm_buf b = {0};
+	lm_buf_puts(&b, "revision = \"");
+	for (int i = 0; i < 100000; i++)
+		lm_buf_putc(&b, 'a');
+	lm_buf_puts(&b, "\"\ndown_revision = nil\n");
+	for (int i = 0; i < 20000; i++)
+		lm_buf_puts(&b, "--[ \n--[[ x ]] [[ y ]] \"z\" '\n");
+	CHECK(lm_script_scan("l.lua", lm_buf_str(&b), &r) == 0);
+	CHECK(strlen(r.id) == 100000);
+	lm_revision_dispose(&r);
+	lm_buf_dispose(&b);
+}
+
 int main(void)
 {
 	RUN(test_template_header);
@@ -125,6 +196,9 @@ int main(void)
 	RUN(test_byte_order_mark);
 	RUN(test_multi_paragraph_doc);
 	RUN(test_errors_name_file_and_line);
+	RUN(test_short_comment_with_bracket);
+	RUN(test_values_must_be_plain_literals);
+	RUN(test_long_inputs_end);
 	lm_error_clear();
 	return CHECK_DONE();
 }

@@ -1,0 +1,364 @@
+"""The bad-input catalogue: malformed revision files, ini files, URLs, command
+lines, version-table contents and environments, each run through the real
+binary against a database that already holds two applied revisions.
+
+Every case asserts what a user would check: the exit status (1 failure,
+2 usage), exactly one line on stderr naming the culprit (the file and line,
+the revision, the setting), no sanitizer report, and the database (its
+catalog, the version rows and the rows of its tables) exactly as it was.
+
+    BAD_INPUT_SHOW=1 python3 test_bad_input.py   prints each case's output
+"""
+import os
+import re
+import sys
+import unittest
+
+import pg
+from luamigtest import Project, backends, main
+
+T1_UP = '  op.create_table("t1", sa.Column("id", sa.Integer, { primary_key = true }))'
+T2_UP = ('  local t2 = op.create_table("t2", sa.Column("id", sa.Integer, { primary_key = true }))\n'
+         '  op.bulk_insert(t2, { { id = 1 }, { id = 2 } })')
+T3_UP = '  op.create_table("t3", sa.Column("id", sa.Integer, { primary_key = true }))'
+
+
+# ---- what a case may do to the project before the command ------------------
+
+def ini(key, value):
+    return lambda p: p.set_option(key, value)
+
+
+def ini_text(text):
+    """Replaces luamig.ini; {url} is the project's URL."""
+    return lambda p: p.write("luamig.ini", text.replace("{url}", p.url))
+
+
+def ini_append(text):
+    def f(p):
+        with open(p.path("luamig.ini"), "a") as fh:
+            fh.write("\n" + text)
+    return f
+
+
+def revision(rev="cccc3333", down="bbbb2222", up=T3_UP, downgrade="", **kw):
+    return lambda p: p.revision_file(rev, down=down, up=up, downgrade=downgrade, **kw)
+
+
+def raw_revision(text, name="0003_raw.lua"):
+    return lambda p: p.write("migrations/versions/" + name, text)
+
+
+def header(body, code="function upgrade()\nend\n\nfunction downgrade()\nend\n"):
+    return raw_revision("--[[ raw\n]]\n" + body + "\n" + code)
+
+
+def sql(statement):
+    return lambda p: p.sql_exec(statement)
+
+
+def replace_in_env(old, new):
+    def f(p):
+        text = p.read("migrations/env.lua")
+        assert old in text, old
+        p.write("migrations/env.lua", text.replace(old, new))
+    return f
+
+
+def steps(*fns):
+    def f(p):
+        for fn in fns:
+            fn(p)
+    return f
+
+
+# ---- the catalogue -----------------------------------------------------------
+# (name, backends, setup, args, exit status, the one line on stderr: a string
+# for an exact match, or a compiled pattern). backends: "all", "sqlite", "pg".
+FILE3 = "migrations/versions/0003_cccc3333.lua"
+RAW3 = "migrations/versions/0003_raw.lua"
+
+CASES = [
+    # -- command line -----------------------------------------------------------
+    ("no_command", "sqlite", None, [], 2, re.compile(r"luamig: error: too few arguments$")),
+    ("unknown_command", "sqlite", None, ["frob"], 2,
+     re.compile(r"^luamig: error: argument command: invalid choice: 'frob' \(choose from ")),
+    ("unknown_global_option", "sqlite", None, ["--frob", "current"], 2,
+     "luamig: error: unrecognized arguments: --frob (see 'luamig --help')"),
+    ("config_without_value", "sqlite", None, ["-c"], 2,
+     "luamig: error: argument -c/--config: expected one argument (see 'luamig --help')"),
+    ("upgrade_without_revision", "sqlite", None, ["upgrade"], 2,
+     "luamig upgrade: error: the following arguments are required: revision "
+     "(see 'luamig upgrade --help')"),
+    ("upgrade_extra_argument", "sqlite", None, ["upgrade", "head", "x"], 2,
+     "luamig upgrade: error: unrecognized arguments: x (see 'luamig upgrade --help')"),
+    ("option_of_another_command", "sqlite", None, ["current", "--sql"], 2,
+     "luamig current: error: unrecognized arguments: --sql (see 'luamig current --help')"),
+    ("message_without_value", "sqlite", None, ["revision", "-m"], 2,
+     "luamig revision: error: argument -m/--message: expected one argument "
+     "(see 'luamig revision --help')"),
+    ("upgrade_unknown_revision", "all", None, ["upgrade", "nosuch"], 1,
+     "FAILED: Can't locate revision identified by 'nosuch'"),
+    ("upgrade_relative_garbage", "all", None, ["upgrade", "+abc"], 1,
+     "FAILED: Can't locate revision identified by '+abc'"),
+    ("upgrade_relative_too_far", "all", None, ["upgrade", "+5"], 1,
+     "FAILED: Relative revision +5 didn't produce 5 migrations"),
+    ("downgrade_relative_too_far", "all", None, ["downgrade", "-5"], 1,
+     "FAILED: Relative revision -5 didn't produce 5 migrations"),
+    ("downgrade_to_a_later_revision", "all", revision(), ["downgrade", "cccc3333"], 1,
+     re.compile(r"^FAILED: .*cccc3333")),
+    ("upgrade_unknown_branch", "all", None, ["upgrade", "nosuch@head"], 1,
+     "FAILED: Can't locate revision identified by 'nosuch'"),
+    ("stamp_unknown_revision", "all", None, ["stamp", "nosuch"], 1,
+     "FAILED: Can't locate revision identified by 'nosuch'"),
+    ("show_unknown_revision", "sqlite", None, ["show", "nosuch"], 1,
+     "FAILED: Can't locate revision identified by 'nosuch'"),
+    ("history_bad_range", "sqlite", None, ["history", "-r", "abc"], 1,
+     "FAILED: History range requires [start]:[end], [start]:, or :[end]"),
+    ("downgrade_sql_without_range", "sqlite", None, ["downgrade", "--sql", "base"], 1,
+     "FAILED: downgrade with --sql requires <fromrev>:<torev>"),
+    ("cli_rev_id_path_traversal", "sqlite", None,
+     ["revision", "-m", "x", "--rev-id", "../../x"], 1,
+     "FAILED: Character(s) '/' not allowed in revision identifier '../../x'"),
+    ("cli_rev_id_quote_injection", "sqlite", None,
+     ["revision", "-m", "x", "--rev-id", 'a"os.exit(7)--'], 1,
+     "FAILED: Character(s) '\", -' not allowed in revision identifier 'a\"os.exit(7)--'"),
+    ("cli_rev_id_too_long", "sqlite", None, ["revision", "-m", "x", "--rev-id", "a" * 40], 1,
+     "FAILED: Revision identifier '%s...' is longer than 32 characters (the version table's "
+     "version_num column)" % ("a" * 32)),
+    ("cli_rev_id_empty", "sqlite", None, ["revision", "-m", "x", "--rev-id", ""], 1,
+     "FAILED: A revision identifier must not be empty"),
+    ("cli_rev_id_duplicate", "sqlite", None, ["revision", "-m", "x", "--rev-id", "aaaa1111"], 1,
+     re.compile(r"^FAILED: .*aaaa1111")),
+    ("merge_unknown_revision", "sqlite", None, ["merge", "nosuch", "-m", "m"], 1,
+     "FAILED: Can't locate revision identified by 'nosuch'"),
+    ("revision_head_unknown", "sqlite", None, ["revision", "-m", "x", "--head", "nosuch@head"], 1,
+     re.compile(r"^FAILED: .*nosuch")),
+
+    # -- luamig.ini ---------------------------------------------------------------
+    ("ini_missing", "sqlite", None, ["-c", "nosuch.ini", "current"], 1,
+     re.compile(r"^FAILED: .*nosuch\.ini")),
+    ("ini_no_section_header", "sqlite", ini_text("url = {url}\n"), ["current"], 1,
+     "FAILED: luamig.ini:1: File contains no section headers."),
+    ("ini_malformed_section", "sqlite", ini_text("[luamig\nurl = {url}\n"), ["current"], 1,
+     "FAILED: luamig.ini:1: malformed section header"),
+    ("ini_line_without_equals", "sqlite", ini_append("[luamig]\njust words\n"), ["current"], 1,
+     re.compile(r"^FAILED: .*luamig\.ini")),
+    ("ini_duplicate_key", "all", ini_text(
+        "[luamig]\nscript_location = migrations\nurl = {url}\nurl = sqlite:///other.db\n"),
+     ["upgrade", "head"], 1,
+     "FAILED: While reading from 'luamig.ini' [line  4]: option 'url' in section 'luamig' "
+     "already exists"),
+    ("ini_duplicate_section", "sqlite", ini_text(
+        "[luamig]\nscript_location = migrations\nurl = {url}\n[luamig]\nx = 1\n"),
+     ["current"], 1,
+     "FAILED: While reading from 'luamig.ini' [line  4]: section 'luamig' already exists"),
+    ("ini_unknown_interpolation", "sqlite", ini_text(
+        "[luamig]\nscript_location = migrations\nurl = sqlite:///%(nosuch)s.db\n"),
+     ["upgrade", "head"], 1,
+     "FAILED: luamig.ini:3: Bad value substitution: option 'url' in section 'luamig' contains "
+     "an interpolation key 'nosuch' which is not a valid option name. Raw value: "
+     "'sqlite:///%(nosuch)s.db'"),
+    ("ini_self_interpolation", "sqlite", ini_text(
+        "[luamig]\nscript_location = migrations\nurl = {url}\nx = %(x)s%(x)s\n"),
+     ["upgrade", "head"], 1,
+     "FAILED: luamig.ini:4: Recursion limit exceeded in value substitution: option 'x' in "
+     "section 'luamig' contains an interpolation key which cannot be substituted in 10 steps. "
+     "Raw value: '%(x)s%(x)s'"),
+    ("ini_lone_percent", "sqlite", ini_text(
+        "[luamig]\nscript_location = migrations\nurl = {url}\nx = 100%\n"),
+     ["current"], 1,
+     "FAILED: luamig.ini:4: '%' must be followed by '%' or '(', found: '%'"),
+    ("ini_no_script_location", "sqlite", ini_text("[luamig]\nurl = {url}\n"), ["current"], 1,
+     "FAILED: No 'script_location' key found in configuration."),
+    ("ini_script_location_missing_folder", "sqlite", ini("script_location", "nowhere"),
+     ["current"], 1, re.compile(r"^FAILED: Path doesn't exist: '.*/nowhere'\.  Please use the "
+                                r"'init' command to create a new scripts folder\.$")),
+    ("ini_no_section_named", "sqlite", None, ["-n", "other", "current"], 1,
+     "FAILED: No config file 'luamig.ini' found, or file has no '[other]' section"),
+    ("ini_bad_file_template", "sqlite", ini("file_template", "%%(nosuch)s"),
+     ["revision", "-m", "x"], 1, re.compile(r"^FAILED: .*nosuch")),
+    ("ini_bad_timezone", "sqlite", ini("timezone", "Mars/Olympus"), ["revision", "-m", "x"], 1,
+     "FAILED: Can't locate timezone: Mars/Olympus"),
+    ("ini_no_url", "sqlite", ini_text("[luamig]\nscript_location = migrations\n"),
+     ["upgrade", "head"], 1, re.compile(r"^FAILED: .*url")),
+
+    # -- URLs ---------------------------------------------------------------------
+    ("url_unknown_scheme", "sqlite", ini("url", "mysql://u@h/db"), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: .*mysql")),
+    ("url_garbage", "sqlite", ini("url", "not a url"), ["upgrade", "head"], 1,
+     "FAILED: Could not parse SQLAlchemy URL from string 'not a url'"),
+    ("url_sqlite_missing_folder", "sqlite", ini("url", "sqlite:///no/such/dir/app.db"),
+     ["upgrade", "head"], 1, re.compile(r"^FAILED: .*unable to open database file")),
+    ("url_pg_bad_port", "sqlite", ini("url", "postgresql://u:secret@127.0.0.1:notaport/db"),
+     ["upgrade", "head"], 1, re.compile(r"^FAILED: (?!.*secret).*")),
+    ("url_pg_refused_password_with_specials", "sqlite",
+     ini("url", "postgresql://u:p%%23w%%3Fd%%2F%%27 q@127.0.0.1:1/db"), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: (?!.*p#w)(?!.*p%23w).*127\.0\.0\.1")),
+
+    # -- revision files -------------------------------------------------------------
+    ("rev_syntax_error", "all", revision(up='  op.create_table("t3",'), ["upgrade", "head"], 1,
+     "FAILED: %s:12: unexpected symbol near 'end'" % FILE3),
+    ("rev_error_at_load", "all",
+     raw_revision('revision = "cccc3333"\ndown_revision = "bbbb2222"\nlocal x = nil + 1\n'),
+     ["upgrade", "head"], 1, re.compile(r"^FAILED: %s:3: .*arithmetic" % re.escape(RAW3))),
+    ("rev_no_revision_line", "sqlite", header('down_revision = "bbbb2222"'), ["heads"], 1,
+     "FAILED: %s: no 'revision = \"...\"' line: a revision file must name its revision" % RAW3),
+    ("rev_no_down_revision_line", "sqlite", header('revision = "cccc3333"'), ["heads"], 1,
+     "FAILED: %s: no 'down_revision = ...' line (use down_revision = nil for a first revision)"
+     % RAW3),
+    ("rev_short_comment_bracket", "sqlite",
+     header('revision = "cccc3333"\ndown_revision = "bbbb2222"\nbranch_labels = nil --[ x ]\n'
+            'depends_on = nil'), ["heads"], 0, None),
+    ("rev_id_concatenated", "sqlite",
+     header('revision = "cccc" .. "3333"\ndown_revision = "bbbb2222"'), ["heads"], 1,
+     "FAILED: %s:3: revision must be nil, a string or a list of strings written literally"
+     % RAW3),
+    ("rev_id_escape", "sqlite", header('revision = "ccc\\0513333"\ndown_revision = "bbbb2222"'),
+     ["heads"], 1,
+     "FAILED: %s:3: revision must be nil, a string or a list of strings written literally"
+     % RAW3),
+    ("rev_id_empty", "sqlite", header('revision = ""\ndown_revision = "bbbb2222"'), ["heads"], 1,
+     "FAILED: A revision identifier must not be empty"),
+    ("rev_id_huge", "sqlite", header('revision = "%s"\ndown_revision = "bbbb2222"' % ("c" * 100000)),
+     ["heads"], 1, re.compile(r"^FAILED: Revision identifier 'c{32}\.\.\.' is longer than 32")),
+    ("rev_id_illegal_char", "sqlite", header('revision = "cc-33"\ndown_revision = "bbbb2222"'),
+     ["heads"], 1, "FAILED: Character(s) '-' not allowed in revision identifier 'cc-33'"),
+    ("rev_id_path", "sqlite", header('revision = "../cc"\ndown_revision = "bbbb2222"'),
+     ["heads"], 1, "FAILED: Character(s) '/' not allowed in revision identifier '../cc'"),
+    ("rev_down_revision_table_expr", "sqlite",
+     header('revision = "cccc3333"\ndown_revision = { "bbbb2222" } or nil'), ["heads"], 1,
+     "FAILED: %s:4: down_revision must be nil, a string or a list of strings written literally"
+     % RAW3),
+    ("rev_duplicate_id", "sqlite", revision(rev="bbbb2222", down="aaaa1111"), ["heads"], 1,
+     re.compile(r"^FAILED: .*bbbb2222")),
+    ("rev_missing_parent", "all", revision(down="nosuch"), ["upgrade", "head"], 1,
+     "FAILED: Revision nosuch referenced from cccc3333 is not present"),
+    ("rev_self_loop", "sqlite", revision(down="cccc3333"), ["heads"], 1,
+     "FAILED: Self-loop is detected in revisions (cccc3333)"),
+    ("rev_cycle", "sqlite", steps(revision(rev="cccc3333", down="dddd4444"),
+                                  revision(rev="dddd4444", down="cccc3333")), ["heads"], 1,
+     re.compile(r"^FAILED: Cycle is detected in revisions")),
+    ("rev_depends_on_cycle", "sqlite",
+     steps(revision(rev="cccc3333", down="bbbb2222", depends_on="dddd4444"),
+           revision(rev="dddd4444", down="bbbb2222", depends_on="cccc3333")),
+     ["upgrade", "heads"], 1, re.compile(r"^FAILED: .*[Cc]ycle")),
+    ("rev_depends_on_self", "sqlite", revision(depends_on="cccc3333"), ["heads"], 1,
+     "FAILED: Dependency self-loop is detected in revisions (cccc3333)"),
+    ("rev_runtime_error", "all", revision(up=T3_UP + '\n  error("refusing")'),
+     ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: upgrade of revision cccc3333 failed at %s:1\d: .*refusing$"
+                % re.escape(FILE3))),
+    ("rev_sql_error", "all", revision(up=T3_UP + '\n  op.execute("INSERT INTO nowhere VALUES (1)")'),
+     ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: upgrade of revision cccc3333 failed at %s:1\d: .*nowhere"
+                % re.escape(FILE3))),
+    ("rev_unknown_op", "all", revision(up='  op.create_tabel("t3")'), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: upgrade of revision cccc3333 failed at %s:1\d: .*create_tabel"
+                % re.escape(FILE3))),
+    ("rev_bad_op_argument", "all", revision(up='  op.create_table(nil)'), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: upgrade of revision cccc3333 failed at %s:1\d: " % re.escape(FILE3))),
+    ("rev_downgrade_error", "all", steps(revision(downgrade='  error("no way back")'),
+                                         lambda p: p.ok("upgrade", "head")),
+     ["downgrade", "bbbb2222"], 1,
+     re.compile(r"^FAILED: downgrade of revision cccc3333 failed at %s:\d+: .*no way back$"
+                % re.escape(FILE3))),
+    ("rev_os_exit", "all", revision(up=T3_UP + "\n  os.exit(0)"), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: upgrade of revision cccc3333 failed at %s:1\d: .*os\.exit"
+                % re.escape(FILE3))),
+    ("rev_commit_then_fail", "all",
+     revision(up=T3_UP + '\n  op.execute("COMMIT")\n  error("after commit")'),
+     ["upgrade", "head"], 1, re.compile(r"^FAILED: upgrade of revision cccc3333 .*")),
+
+    # -- the version table -------------------------------------------------------------
+    ("version_unknown_revision", "all", sql("UPDATE luamig_version SET version_num = 'zzzz9999'"),
+     ["upgrade", "head"], 1, re.compile(r"^FAILED: .*zzzz9999")),
+    ("version_unknown_revision_current", "all",
+     sql("UPDATE luamig_version SET version_num = 'zzzz9999'"), ["current"], 1,
+     re.compile(r"^FAILED: .*zzzz9999")),
+    ("version_garbage", "all",
+     sql("UPDATE luamig_version SET version_num = 'a''\"]]--'"), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: .*")),
+    ("version_two_rows_same_branch", "all",
+     sql("INSERT INTO luamig_version (version_num) VALUES ('aaaa1111')"), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: .*")),
+    ("version_table_wrong_shape", "all",
+     steps(sql("DROP TABLE luamig_version"),
+           sql("CREATE TABLE luamig_version (x INTEGER)")), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: .*version_num")),
+
+    # -- environment ------------------------------------------------------------------
+    ("env_config_missing", "sqlite", None, ["current"], 1,
+     re.compile(r"^FAILED: .*nosuch\.ini"), {"LUAMIG_CONFIG": "nosuch.ini"}),
+    ("env_pg_wrong_password", "pg", None, ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: .*password authentication failed"), "pw_wrong"),
+    ("env_editor_missing", "sqlite", None, ["edit", "head"], 1,
+     "FAILED: Editor false exited with status 1", {"EDITOR": "false"}),
+    ("env_error_in_env_lua", "all", replace_in_env("local config = context.config",
+                                                   "local config = context.config\nerror('bad env')"),
+     ["upgrade", "head"], 1, re.compile(r"^FAILED: migrations/env\.lua:\d+: bad env$")),
+]
+
+
+SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehavior")
+
+
+def state(p):
+    """What must not change: the catalog, the version rows, every row."""
+    tables = p.tables()
+    rows = {}
+    for t in tables:
+        rows[t] = sorted(map(repr, p.sql("SELECT * FROM %s" % t)))
+    return p.schema(), rows
+
+
+class BadInput(unittest.TestCase):
+    def run_case(self, case, backend):
+        name, _, setup, args, rc, want = case[:6]
+        env = case[6] if len(case) > 6 else None
+        p = Project(self, backend)
+        p.revision_file("aaaa1111", up=T1_UP, downgrade='  op.drop_table("t1")')
+        p.revision_file("bbbb2222", down="aaaa1111", up=T2_UP, downgrade='  op.drop_table("t2")')
+        p.ok("upgrade", "head")
+        if setup:
+            setup(p)
+        if env == "pw_wrong":
+            bad = pg.url(re.search(r"@/([^?]+)", p.url).group(1), password=True, tcp=True)
+            bad = bad.replace(pg.password(), "wrong" + pg.password()[:4])
+            p.set_option("url", bad.replace("%", "%%"))
+            env = None
+        before = state(p)
+        r = p.run(*args, env=env)
+        if os.environ.get("BAD_INPUT_SHOW"):
+            sys.stderr.write("%s/%s: rc=%d\n%s" % (name, backend, r.rc, r.err))
+        self.assertNotRegex(r.err, SANITIZER, repr(r))
+        self.assertEqual(r.rc, rc, repr(r))
+        lines = [l for l in r.err.split("\n") if l and not l.startswith(("INFO ", "WARNI"))]
+        if want is None:
+            self.assertEqual(lines, [], repr(r))
+        else:
+            self.assertEqual(len(lines), 1, repr(r))
+            if isinstance(want, str):
+                self.assertEqual(lines[0], want, repr(r))
+            else:
+                self.assertRegex(lines[0], want, repr(r))
+        self.assertEqual(state(p), before, "the database changed: %r" % r)
+
+    def test_catalogue(self):
+        self.assertGreaterEqual(len(CASES), 60)
+        names = [c[0] for c in CASES]
+        self.assertEqual(len(names), len(set(names)))
+        have = backends()
+        only = os.environ.get("BAD_INPUT_ONLY")
+        for case in CASES:
+            if only and not re.search(only, case[0]):
+                continue
+            wanted = {"all": have, "sqlite": ["sqlite"],
+                      "pg": [b for b in have if b == "postgresql"]}[case[1]]
+            for backend in wanted:
+                with self.subTest(case=case[0], backend=backend):
+                    self.run_case(case, backend)
+
+
+if __name__ == "__main__":
+    main()
