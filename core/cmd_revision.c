@@ -83,7 +83,7 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	char *text = NULL, *rendered = NULL;
 	lm_vars vars = {0};
 	rev = nr->rev_id ? lm_strdup(nr->rev_id) : lm_rev_id();
-	if (lm_rev_id_check(rev) != 0)
+	if (lm_revmap_check_id(rev) != 0)
 		goto done;
 	if (lm_revmap_get(sd->map, rev)) {
 		lm_error_set("Revision %s is present more than once", rev);

@@ -578,21 +578,8 @@ static int check_revisions(const lm_revmap *m)
 			lm_error_set("Dependency self-loop is detected in revisions (%s)", r->id);
 			return -1;
 		}
-		static const char illegal[] = "+-:@"; /* sorted, as Alembic lists them */
-		lm_buf b = {0};
-		for (const char *c = illegal; *c; c++) {
-			if (strchr(r->id, *c)) {
-				if (b.len)
-					lm_buf_puts(&b, ", ");
-				lm_buf_putc(&b, *c);
-			}
-		}
-		if (b.len) {
-			lm_error_set("Character(s) '%s' not allowed in revision identifier '%s'",
-			             lm_buf_str(&b), r->id);
-			lm_buf_dispose(&b);
+		if (lm_revmap_check_id(r->id) != 0)
 			return -1;
-		}
 	}
 	return 0;
 }
@@ -1634,4 +1621,58 @@ char *lm_revision_doc(const lm_revision *r)
 	if (para)
 		*para = '\0';
 	return l;
+}
+
+/* ---- the revision-id grammar ------------------------------------------- */
+
+int lm_revmap_check_id(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0) {
+		lm_error_set("A revision identifier must not be empty");
+		return -1;
+	}
+	if (n > LM_REV_ID_MAX) {
+		lm_error_set("Revision identifier '%.*s...' is longer than %d characters (the "
+		             "version table's version_num column)",
+		             LM_REV_ID_MAX, id, LM_REV_ID_MAX);
+		return -1;
+	}
+	/* Alembic's four, then what would let an id leave the versions folder
+	 * (path separators), close a Lua string or comment of the file that
+	 * names it (quotes, brackets), or split a line (spaces, controls). */
+	static const char illegal[] = " \"'+,-/:@[\\]`";
+	char seen[sizeof illegal] = {0};
+	int other = 0;
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		const char *c = *p ? strchr(illegal, *p) : NULL;
+		if (c)
+			seen[c - illegal] = 1;
+		else if (*p < 0x20 || *p == 0x7f)
+			other = 1;
+	}
+	if (id[0] == '.')
+		other = 1;
+	lm_buf b = {0};
+	for (size_t i = 0; i + 1 < sizeof illegal; i++) {
+		if (!seen[i])
+			continue;
+		if (b.len)
+			lm_buf_puts(&b, ", ");
+		lm_buf_putc(&b, illegal[i]);
+	}
+	int rc = 0;
+	if (b.len) {
+		/* Alembic's message: the characters sorted, joined by ", " */
+		lm_error_set("Character(s) '%s' not allowed in revision identifier '%s'",
+		             lm_buf_str(&b), id);
+		rc = -1;
+	} else if (other) {
+		lm_error_set("Revision identifier '%s' may not start with '.' or hold control "
+		             "characters",
+		             id);
+		rc = -1;
+	}
+	lm_buf_dispose(&b);
+	return rc;
 }

@@ -90,4 +90,15 @@ typedef struct lm_revinfo {
 int lm_revmap_info(const lm_revmap *m, const char *id, lm_revinfo *out);
 void lm_revinfo_dispose(lm_revinfo *info);
 
+/* The longest revision id: the version table's version_num is VARCHAR(32). */
+#define LM_REV_ID_MAX 32
+
+/* The one grammar of revision ids, checked at `revision --rev-id`, when
+ * revision files load, and before a version-table write: 1 to
+ * LM_REV_ID_MAX printable characters, none of Alembic's '@', '-', '+', ':'
+ * nor a space, a comma, a quote, a bracket or a path separator, not
+ * starting with '.'. Returns 0, or -1 with Alembic's message ("Character(s)
+ * '-' not allowed in revision identifier 'a-b'") in the error slot. */
+int lm_revmap_check_id(const char *id);
+
 #endif

@@ -37,58 +37,6 @@ char *lm_rev_id(void)
 	return id;
 }
 
-int lm_rev_id_check(const char *id)
-{
-	size_t n = strlen(id);
-	if (n == 0) {
-		lm_error_set("A revision identifier must not be empty");
-		return -1;
-	}
-	if (n > LM_REV_ID_MAX) {
-		lm_error_set("Revision identifier '%.*s...' is longer than %d characters (the "
-		             "version table's version_num column)",
-		             LM_REV_ID_MAX, id, LM_REV_ID_MAX);
-		return -1;
-	}
-	/* Alembic's four, then what would let an id leave the versions folder
-	 * (path separators), close a Lua string or comment of the file that
-	 * names it (quotes, brackets), or split a line (spaces, controls). */
-	static const char illegal[] = " \"'+,-/:@[\\]`";
-	char seen[sizeof illegal] = {0};
-	int other = 0;
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-		const char *c = *p ? strchr(illegal, *p) : NULL;
-		if (c)
-			seen[c - illegal] = 1;
-		else if (*p < 0x20 || *p == 0x7f)
-			other = 1;
-	}
-	if (id[0] == '.')
-		other = 1;
-	lm_buf b = {0};
-	for (size_t i = 0; i + 1 < sizeof illegal; i++) {
-		if (!seen[i])
-			continue;
-		if (b.len)
-			lm_buf_puts(&b, ", ");
-		lm_buf_putc(&b, illegal[i]);
-	}
-	int rc = 0;
-	if (b.len) {
-		/* Alembic's message: the characters sorted, joined by ", " */
-		lm_error_set("Character(s) '%s' not allowed in revision identifier '%s'",
-		             lm_buf_str(&b), id);
-		rc = -1;
-	} else if (other) {
-		lm_error_set("Revision identifier '%s' may not start with '.' or hold control "
-		             "characters",
-		             id);
-		rc = -1;
-	}
-	lm_buf_dispose(&b);
-	return rc;
-}
-
 /* Python's \w on str: letters, digits, underscore, and (approximately) any
  * non-ASCII character, which in UTF-8 means every byte >= 0x80. */
 static int is_word(unsigned char c)

@@ -13,17 +13,6 @@
 /* 12 random hex digits, as Alembic's uuid4().hex[-12:]. Caller frees. */
 char *lm_rev_id(void);
 
-/* The longest revision id: the version table's version_num is VARCHAR(32). */
-#define LM_REV_ID_MAX 32
-
-/* The one grammar of revision ids, checked at `revision --rev-id`, when
- * revision files load, and before a version-table write: 1 to
- * LM_REV_ID_MAX printable characters, none of Alembic's '@', '-', '+', ':'
- * nor a space, a comma, a quote, a bracket or a path separator, not
- * starting with '.'. Returns 0, or -1 with Alembic's message ("Character(s)
- * '-' not allowed in revision identifier 'a-b'") in the error slot. */
-int lm_rev_id_check(const char *id);
-
 /* Alembic's slug: the \w+ words of message joined by '_', lower-cased,
  * cut at a word boundary past truncate_len (then ending in '_'). */
 char *lm_slug(const char *message, int truncate_len);

@@ -288,11 +288,43 @@ static void test_scale(void)
 	lm_revmap_free(m);
 }
 
+/* The one revision-id grammar (Alembic's forbidden characters, and nothing
+ * that leaves the versions folder, closes a Lua string or comment, or
+ * outgrows the version table's VARCHAR(32)), with Alembic's message. */
+static void id_refused(const char *id, const char *want)
+{
+	int rc = lm_revmap_check_id(id);
+	CHECK(rc == -1, "'%s' accepted", id);
+	if (rc == -1 && want)
+		CHECK(strcmp(lm_error_get(), want) == 0, "'%s': got \"%s\"", id, lm_error_get());
+}
+
+static void test_revision_id_grammar(void)
+{
+	CHECK(lm_revmap_check_id("abc123") == 0, "abc123 refused");
+	CHECK(lm_revmap_check_id("20261205_add.users") == 0, "dotted id refused");
+	CHECK(lm_revmap_check_id("0123456789abcdef0123456789abcdef") == 0, "32 characters refused");
+	id_refused("a-b", "Character(s) '-' not allowed in revision identifier 'a-b'");
+	/* Alembic sorts the characters and joins them with ", " */
+	id_refused("a@b:c", "Character(s) ':, @' not allowed in revision identifier 'a@b:c'");
+	id_refused("../../x", "Character(s) '/' not allowed in revision identifier '../../x'");
+	id_refused(
+	        "a\"]]os.exit(3)--",
+	        "Character(s) '\", -, ]' not allowed in revision identifier 'a\"]]os.exit(3)--'");
+	id_refused("", "A revision identifier must not be empty");
+	id_refused(".hidden", NULL);
+	id_refused("tab\there", NULL);
+	id_refused("0123456789abcdef0123456789abcdef0",
+	           "Revision identifier '0123456789abcdef0123456789abcdef...' is longer than 32 "
+	           "characters (the version table's version_num column)");
+}
+
 int main(void)
 {
 	test_labeled_branches();
 	test_effective_head();
 	test_build_errors();
+	test_revision_id_grammar();
 	test_scale();
 	if (failures)
 		fprintf(stderr, "%d failure(s)\n", failures);
