@@ -85,6 +85,8 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	rev = nr->rev_id ? lm_strdup(nr->rev_id) : lm_rev_id();
 	if (lm_revmap_check_id(rev) != 0)
 		goto done;
+	if (nr->message && lm_lua_comment_check(nr->message, "A revision message") != 0)
+		goto done;
 	if (lm_revmap_get(sd->map, rev)) {
 		lm_error_set("Revision %s is present more than once", rev);
 		goto done;

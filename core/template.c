@@ -301,6 +301,23 @@ char *lm_render(const char *text, const lm_vars *vars, const char *source)
 	return lm_buf_detach(&b);
 }
 
+int lm_lua_comment_check(const char *text, const char *what)
+{
+	for (const char *p = strchr(text, ']'); p; p = strchr(p + 1, ']')) {
+		const char *q = p + 1;
+		while (*q == '=')
+			q++;
+		if (*q == ']') {
+			lm_error_set(
+			        "%s may not contain '%.*s': it would end the comment that holds it "
+			        "in the revision file",
+			        what, (int)(q + 1 - p), p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 char *lm_lua_quote(const char *s)
 {
 	lm_buf b = {0};

@@ -57,6 +57,11 @@ char *lm_render(const char *text, const lm_vars *vars, const char *source);
 
 /* A Lua literal for a list of strings: nil, "a", or { "a", "b" }. */
 char *lm_lua_literal_list(const lm_strv *items);
+/* Refuses text that would close a Lua long comment or string ("]]",
+ * "]==]") when written into one, as script.lua.tmpl writes the message in
+ * its header comment: 0, or -1 with "<what> may not contain ']]': ..." in
+ * the error slot. */
+int lm_lua_comment_check(const char *text, const char *what);
 /* A Lua string literal with escapes. */
 char *lm_lua_quote(const char *s);
 
