@@ -482,9 +482,8 @@ int lm_main(lua_State *L, int argc, char **argv)
 	if (rc != 0)
 		return rc > 0 ? LM_EXIT_OK : LM_EXIT_USAGE;
 	if (next >= argc) {
-		fprintf(stderr,
-		        "usage: luamig [-h] [--version] [-c CONFIG] [-n NAME] [-x X] "
-		        "[--raiseerr] [-q] COMMAND ...\nluamig: error: too few arguments\n");
+		/* one line, as every other usage error */
+		fprintf(stderr, "luamig: error: too few arguments (see 'luamig --help')\n");
 		return LM_EXIT_USAGE;
 	}
 	const command *c = find_command(argv[next]);
