@@ -29,6 +29,7 @@ The `context` module (each function called with a dot):
 
 local core = require "luamig.core"
 local migration = require "luamig.migration"
+local loader = require "luamig.loader"
 
 local M = {}
 
@@ -190,18 +191,21 @@ function M.run(cmd, config, work)
   package.loaded["luamig.context"] = context
   local env_path = cmd.script_location .. "/env.lua"
   local env = setmetatable({ context = context, config = config }, { __index = _G })
-  local chunk, err = loadfile(env_path, "t", env)
-  if not chunk then
-    local f = io.open(env_path, "r")
-    if not f then fail("No env.lua found in " .. cmd.script_location) end
-    f:close()
-    fail(err)
-  end
+  -- named as the user would type it, and whole (Lua shortens long chunk names to "...tail")
+  local shown = loader.display_path(env_path)
+  local f = io.open(env_path, "r")
+  if not f then fail("No env.lua found in " .. cmd.script_location) end
+  -- as loadfile reads it: a byte-order mark and a first "#" line are not code
+  local text = f:read("a"):gsub("^\239\187\191", "")
+  f:close()
+  if text:sub(1, 1) == "#" then text = "--" .. text end
+  local chunk, err = load(text, "@" .. shown, "t", env)
+  if not chunk then fail(loader.whole_names(err, shown)) end
   local ok, e = pcall(chunk)
   package.loaded["luamig.context"] = nil
   local mc = get_mc()
   if mc and mc.owns_connection and mc.connection then mc.connection:close() end
-  if not ok then fail(tostring(e)) end
+  if not ok then fail(loader.whole_names(tostring(e), shown)) end
 end
 
 return M

@@ -62,11 +62,22 @@ local function compile_revision(path, env)
   return chunk, shown
 end
 
+-- What a revision sees as `os`: the standard library, except os.exit, which would end the
+-- process in the middle of a transaction with status 0 and no word said; a migration stops
+-- with error(), which rolls it back and names the revision, the file and the line.
+local revision_os = setmetatable({
+  exit = function()
+    error("os.exit is not available in a revision: raise an error() to stop the migration "
+      .. "(it is rolled back)", 2)
+  end,
+}, { __index = os })
+
 function M.load(path)
   if loaded[path] then return loaded[path] end
   local env = setmetatable({}, { __index = _G })
   env.op = op
   env.sa = sa
+  env.os = revision_os
   local chunk, shown = compile_revision(path, env)
   local ok, e = pcall(chunk)
   if not ok then fail(whole_names(tostring(e), shown)) end
