@@ -92,6 +92,15 @@ function MigrationContext:execute(sql, params)
   if type(sql) == "table" and sql.text then
     sql = sql.text
   end
+  -- A migration's statements run inside luamig's transaction: one that ends it would commit
+  -- half a revision (and, on SQLite, drop the runner lock). Refused before it is sent.
+  if self.running_step and not self.in_autocommit and type(sql) == "string" then
+    local words = named.transaction_control(sql)
+    if words then
+      fail(words .. " would end the transaction luamig runs this migration in and leave it "
+        .. "half-applied; run it inside op.get_context().autocommit_block(function() ... end)")
+    end
+  end
   if self.as_sql then
     local text = sql
     if params ~= nil or sql:find(":", 1, true) then
@@ -405,6 +414,13 @@ function MigrationContext:run_migrations(kw)
       if not step.stamp then
         run_code(self, step, kw)
         if not keep_loaded then loader.forget(step.rev.path) end
+        -- whatever the code did (a procedure that commits, SQL luamig could not read), the
+        -- step's transaction must still be open, or it was not all or nothing
+        if online and not conn:in_transaction() then
+          fail(string.format("%s of revision %s ended luamig's transaction (a COMMIT or "
+            .. "ROLLBACK in its code?): what it did before that is committed; the version "
+            .. "table was not changed", step.upgrade and "upgrade" or "downgrade", step.rev.revision))
+        end
       end
       self:apply_version_ops(step.ops)
       if self.history_table then

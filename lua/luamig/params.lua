@@ -9,6 +9,10 @@ online and rendered as literals offline.
   params.bindable(v) -> v as a driver binds it: sa.null() is nil, an op.inline_literal() its
       value, anything else itself
 
+  params.transaction_control(sql) -> the words of the first statement in sql that would end or
+      open a transaction (COMMIT, END, ROLLBACK without TO, ABORT, BEGIN, START TRANSACTION,
+      PREPARE TRANSACTION), or nil; quoted text, dollar-quoted bodies and comments are skipped
+
 Depends on nothing: the migration context (luamig.migration) uses it for execute and query.
 ]]
 
@@ -110,6 +114,72 @@ function M.bindable(v)
     if v.value ~= nil then return v.value end
   end
   return v
+end
+
+-- The statement-opening words that end (or nest) the transaction a migration runs in.
+local ENDS = { COMMIT = true, ["END"] = true, ROLLBACK = true, ABORT = true, BEGIN = true,
+  START = "TRANSACTION", PREPARE = "TRANSACTION" }
+
+-- Finds the first statement of sql (statements split at ";" outside quotes, dollar quotes and
+-- comments) whose first words end or open a transaction. Bounded: one pass over the text.
+function M.transaction_control(sql)
+  local i, n = 1, #sql
+  local at_start = true
+  -- CREATE TRIGGER ... BEGIN ...; END (SQLite) and BEGIN ATOMIC ...; END (PostgreSQL): the
+  -- ";" inside such a block and its END belong to the CREATE statement
+  local creating, blocks = false, 0
+  while i <= n do
+    local c = sql:sub(i, i)
+    if c:match("%s") then
+      i = i + 1
+    elseif c == "-" and sql:sub(i + 1, i + 1) == "-" then
+      i = (sql:find("\n", i, true) or n) + 1
+    elseif c == "/" and sql:sub(i + 1, i + 1) == "*" then
+      local e = sql:find("*/", i + 2, true)
+      i = e and e + 2 or n + 1
+    elseif c == ";" then
+      at_start, i = true, i + 1
+    elseif c == "'" or c == '"' or c == "`" then
+      local e = i + 1
+      while e <= n do
+        local d = sql:sub(e, e)
+        if d == c then
+          if sql:sub(e + 1, e + 1) == c then e = e + 1 else break end
+        end
+        e = e + 1
+      end
+      at_start, i = false, e + 1
+    elseif c == "$" and sql:match("^%$[%a_]?[%w_]*%$", i) then
+      local tag = sql:match("^%$[%a_]?[%w_]*%$", i)
+      local e = sql:find(tag, i + #tag, true)
+      at_start, i = false, e and e + #tag or n + 1
+    else
+      local word = sql:match("^[%a_][%w_]*", i)
+      if not word then
+        at_start, i = false, i + 1
+      else
+        local up = word:upper()
+        if at_start and blocks > 0 and up == "END" then
+          blocks = blocks - 1
+        elseif at_start then
+          creating = up == "CREATE"
+          local need = ENDS[up]
+          local nxt = sql:match("^%s*([%a_][%w_]*)", i + #word)
+          nxt = nxt and nxt:upper()
+          if need == true and not (up == "ROLLBACK" and nxt == "TO")
+              and not (up == "END" and nxt ~= nil and nxt ~= "TRANSACTION" and nxt ~= "WORK") then
+            return up .. ((nxt == "TRANSACTION" or nxt == "WORK") and (" " .. nxt) or "")
+          elseif need and nxt == need then
+            return up .. " " .. nxt
+          end
+        elseif creating and up == "BEGIN" then
+          blocks = blocks + 1
+        end
+        at_start, i = false, i + #word
+      end
+    end
+  end
+  return nil
 end
 
 return M
