@@ -115,19 +115,16 @@ static char *scrub(const char *msg, const char *password, const char *raw_passwo
 }
 
 /* The password as written between "user:" and "@" in a URL (still
- * percent-encoded), or NULL. Used only to scrub messages about URLs that
- * libpq could not parse. Caller frees. */
+ * percent-encoded, or not: a user may write "#", "?", "/", a quote or a
+ * space as is), or NULL. text is one URL, so its last "@" ends the
+ * password whatever characters come before it. Caller frees. */
 static char *raw_url_password(const char *text)
 {
 	const char *auth = strstr(text, "://");
 	if (!auth)
 		return NULL;
 	auth += 3;
-	size_t authlen = strcspn(auth, "/?#");
-	const char *at = NULL;
-	for (const char *q = auth; q < auth + authlen; q++)
-		if (*q == '@')
-			at = q;
+	const char *at = strrchr(auth, '@');
 	if (!at)
 		return NULL;
 	const char *colon = memchr(auth, ':', (size_t)(at - auth));
@@ -196,6 +193,19 @@ int lm_pg_url_parse(const char *text, lm_url *out)
 
 	free(out->redacted);
 	out->redacted = lm_redact(text);
+	/* lm_redact reads a URL's authority up to the first space or quote,
+	 * where a password written unencoded may go on ("p#w' q"): then the
+	 * whole password, as written, goes by position. */
+	char *rawpw = raw_url_password(out->redacted);
+	if (rawpw && strcmp(rawpw, "***") != 0) {
+		/* it starts after the first ':' of the authority (user:password) */
+		const char *at = strchr(strstr(out->redacted, "://") + 3, ':') + 1;
+		char *fixed = lm_sprintf("%.*s***%s", (int)(at - out->redacted), out->redacted,
+		                         at + strlen(rawpw));
+		free(out->redacted);
+		out->redacted = fixed;
+	}
+	free(rawpw);
 	if (!ok) {
 		lm_error_set("Could not parse SQLAlchemy URL from string '%s' (expected "
 		             "postgresql://user:password@host:port/database)",
@@ -220,10 +230,19 @@ int lm_pg_url_parse(const char *text, lm_url *out)
 	PQconninfoOption *opts = PQconninfoParse(out->conninfo, &err);
 	if (!opts) {
 		char *raw = raw_url_password(text);
-		char *msg = scrub(err ? err : "out of memory", NULL, raw);
-		chomp(msg);
-		lm_error_set("Invalid PostgreSQL URL '%s': %s", out->redacted, msg);
-		free(msg);
+		if (raw) {
+			/* libpq quotes the token it stumbled on, which may be a
+			 * piece of a password written unencoded: say nothing of it */
+			lm_error_set("Invalid PostgreSQL URL '%s': libpq cannot parse it (write "
+			             "'/', '?', '#' and '@' in a password percent-encoded: %%2F, "
+			             "%%3F, %%23, %%40)",
+			             out->redacted);
+		} else {
+			char *msg = scrub(err ? err : "out of memory", NULL, NULL);
+			chomp(msg);
+			lm_error_set("Invalid PostgreSQL URL '%s': %s", out->redacted, msg);
+			free(msg);
+		}
 		free(raw);
 		PQfreemem(err);
 		lm_url_dispose(out);
