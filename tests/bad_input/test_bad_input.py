@@ -80,7 +80,7 @@ RAW3 = "migrations/versions/0003_raw.lua"
 
 CASES = [
     # -- command line -----------------------------------------------------------
-    ("no_command", "sqlite", None, [], 2, re.compile(r"luamig: error: too few arguments$")),
+    ("no_command", "sqlite", None, [], 2, "luamig: error: too few arguments (see 'luamig --help')"),
     ("unknown_command", "sqlite", None, ["frob"], 2,
      re.compile(r"^luamig: error: argument command: invalid choice: 'frob' \(choose from ")),
     ("unknown_global_option", "sqlite", None, ["--frob", "current"], 2,
@@ -126,6 +126,14 @@ CASES = [
     ("cli_rev_id_too_long", "sqlite", None, ["revision", "-m", "x", "--rev-id", "a" * 40], 1,
      "FAILED: Revision identifier '%s...' is longer than 32 characters (the version table's "
      "version_num column)" % ("a" * 32)),
+    ("revision_message_closes_comment", "sqlite", None,
+     ["revision", "-m", "x ]] os.exit(3) --[["], 1,
+     "FAILED: A revision message may not contain ']]': it would end the comment that holds it "
+     "in the revision file"),
+    ("merge_message_closes_long_comment", "sqlite", steps(revision(down="aaaa1111")),
+     ["merge", "heads", "-m", "a ]==] b"], 1,
+     "FAILED: A revision message may not contain ']==]': it would end the comment that holds "
+     "it in the revision file"),
     ("cli_rev_id_empty", "sqlite", None, ["revision", "-m", "x", "--rev-id", ""], 1,
      "FAILED: A revision identifier must not be empty"),
     ("cli_rev_id_duplicate", "sqlite", None, ["revision", "-m", "x", "--rev-id", "aaaa1111"], 1,
@@ -195,6 +203,18 @@ CASES = [
     ("url_pg_refused_password_with_specials", "sqlite",
      ini("url", "postgresql://u:p%%23w%%3Fd%%2F%%27 q@127.0.0.1:1/db"), ["upgrade", "head"], 1,
      re.compile(r"^FAILED: (?!.*p#w)(?!.*p%23w).*127\.0\.0\.1")),
+
+    ("url_pg_password_quote_hash_unencoded", "sqlite",
+     ini("url", "postgresql://u:se'cr#et@127.0.0.1:1/db"), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: \(psycopg2\.OperationalError\) could not connect to "
+                r"postgresql://u:\*\*\*@127\.0\.0\.1:1/db: (?!.*cr#et)(?!.*se')")),
+    ("url_pg_password_slash_question_unencoded", "sqlite",
+     ini("url", "postgresql://u:ab/cd?ef@127.0.0.1:1/db"), ["upgrade", "head"], 1,
+     "FAILED: Invalid PostgreSQL URL 'postgresql://u:***@127.0.0.1:1/db': libpq cannot parse "
+     "it (write '/', '?', '#' and '@' in a password percent-encoded: %2F, %3F, %23, %40)"),
+    ("url_pg_password_space_and_double_quote", "sqlite",
+     ini("url", 'postgresql://u:p w"xyz@127.0.0.1:1/db?sslmode=disable'), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: (?!.*p w)(?!.*xyz).*u:\*\*\*@127\.0\.0\.1:1/db\?sslmode=disable")),
 
     # -- revision files -------------------------------------------------------------
     ("rev_syntax_error", "all", revision(up='  op.create_table("t3",'), ["upgrade", "head"], 1,
@@ -309,7 +329,7 @@ def state(p):
     rows = {}
     for t in tables:
         rows[t] = sorted(map(repr, p.sql("SELECT * FROM %s" % t)))
-    return p.schema(), rows
+    return p.schema(), rows, sorted(os.listdir(p.versions))
 
 
 class BadInput(unittest.TestCase):
