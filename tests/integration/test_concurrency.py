@@ -81,9 +81,13 @@ class Concurrency(unittest.TestCase):
             os.set_blocking(pr.stderr.fileno(), False)
             while time.time() < deadline and "Waiting" not in seen:
                 time.sleep(0.1)
-                chunk = pr.stderr.read()
+                # raw reads: a non-blocking text read can fail mid-character
+                try:
+                    chunk = os.read(pr.stderr.fileno(), 65536)
+                except BlockingIOError:
+                    chunk = b""
                 if chunk:
-                    seen += chunk
+                    seen += chunk.decode(errors="replace")
             self.assertIn("Waiting for the migration lock on postgresql://", seen)
             self.assertIn("held by pid %d (application_name 'luamig-tests-lock'" % pid, seen)
             self.assertIsNone(pr.poll(), "must still be waiting")
