@@ -35,6 +35,12 @@ int lm_cmd_edit(lua_State *L, lm_opts *o);
 
 /* cmd_runtime.c: every command that runs env.lua. */
 int lm_cmd_runtime(lua_State *L, lm_opts *o);
+/* The database's current heads, for a C command that needs them (history
+ * -i or with "current" in its range, show current, edit current): env.lua
+ * runs, as for `current`, with the opened cfg and sd, and appends the heads
+ * to out. 0, or -1 with the error slot set. */
+int lm_cmd_database_heads(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_dir *sd,
+                          lm_strv *out);
 /* Pushes the command as the runtime's main expects it (a table). */
 void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const lm_script_dir *sd);
 

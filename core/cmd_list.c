@@ -65,13 +65,24 @@ int lm_cmd_branches(lua_State *L, lm_opts *o)
 	return run_listing(o, list_branches);
 }
 
+/* A history bound: "current" is the database's first head ("base" when it
+ * has none), "" the default. Caller frees. */
+static char *history_bound(const char *given, const char *dflt, const lm_strv *heads)
+{
+	if (!given || !*given)
+		return lm_strdup(dflt);
+	if (strcmp(given, "current") == 0)
+		return lm_strdup(heads->n ? heads->v[0] : "base");
+	return lm_strdup(given);
+}
+
 int lm_cmd_history(lua_State *L, lm_opts *o)
 {
 	if (o->rev_range && !strchr(o->rev_range, ':')) {
 		lm_error_set("History range requires [start]:[end], [start]:, or :[end]");
 		return -1;
 	}
-	char *lower = NULL, *upper = NULL;
+	char *lower = NULL, *upper = NULL, *from = NULL, *to = NULL;
 	if (o->rev_range) {
 		const char *colon = strchr(o->rev_range, ':');
 		lower = lm_strndup(o->rev_range, (size_t)(colon - o->rev_range));
@@ -82,35 +93,32 @@ int lm_cmd_history(lua_State *L, lm_opts *o)
 	lm_config *cfg = NULL;
 	lm_script_dir sd;
 	int rc = -1;
-	lm_strv ids = {0};
+	lm_strv ids = {0}, heads = {0};
 	lm_buf b = {0};
-	if (needs_db) {
-		free(lower);
-		free(upper);
-		return lm_cmd_runtime(L, o);
-	}
 	if (lm_cli_open_scripts(o, &cfg, &sd) != 0)
 		goto done;
-	if (lm_cli_is_true(lm_config_get(cfg, lm_cli_section(o), "revision_environment"))) {
-		lm_script_dir_dispose(&sd);
-		lm_config_free(cfg);
-		free(lower);
-		free(upper);
-		return lm_cmd_runtime(L, o);
-	}
-	if (lm_listing_walk(sd.map, lower && *lower ? lower : "base",
-	                    upper && *upper ? upper : "heads", &ids) != 0)
+	/* revision_environment: env.lua runs for history too, as in Alembic */
+	if (needs_db ||
+	    lm_cli_is_true(lm_config_get(cfg, lm_cli_section(o), "revision_environment")))
+		if (lm_cmd_database_heads(L, o, cfg, &sd, &heads) != 0)
+			goto done;
+	from = history_bound(lower, "base", &heads);
+	to = history_bound(upper, "heads", &heads);
+	if (lm_listing_walk(sd.map, from, to, &ids) != 0)
 		goto done;
 	for (size_t i = 0; i < ids.n; i++)
-		lm_listing_format_history(sd.map, lm_revmap_get(sd.map, ids.v[i]), o->verbose, NULL,
-		                          &b);
+		lm_listing_format_history(sd.map, lm_revmap_get(sd.map, ids.v[i]), o->verbose,
+		                          o->indicate_current ? &heads : NULL, &b);
 	lm_cli_out(o, lm_buf_str(&b));
 	rc = 0;
 done:
 	free(lower);
 	free(upper);
+	free(from);
+	free(to);
 	lm_buf_dispose(&b);
 	lm_strv_dispose(&ids);
+	lm_strv_dispose(&heads);
 	lm_script_dir_dispose(&sd);
 	lm_config_free(cfg);
 	return rc;
@@ -126,32 +134,74 @@ static int list_show(const lm_opts *o, const lm_revmap *m, lm_buf *b)
 	return rc;
 }
 
-int lm_cmd_show(lua_State *L, lm_opts *o)
+/* The revisions a show/edit argument names: "current" is the database's
+ * heads (env.lua runs), anything else resolves in the map. */
+static int named_revisions(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_dir *sd,
+                           lm_strv *out)
 {
 	if (strcmp(o->positional.v[0], "current") == 0)
-		return lm_cmd_runtime(L, o);
-	return run_listing(o, list_show);
+		return lm_cmd_database_heads(L, o, cfg, sd, out);
+	return lm_revmap_resolve(sd->map, o->positional.v[0], out);
+}
+
+int lm_cmd_show(lua_State *L, lm_opts *o)
+{
+	if (strcmp(o->positional.v[0], "current") != 0)
+		return run_listing(o, list_show);
+	/* `show current`: the rows' entries as `show <rev>` prints them, no
+	 * "(current)" marks; nothing at all on an unversioned database */
+	lm_config *cfg = NULL;
+	lm_script_dir sd;
+	lm_strv ids = {0};
+	lm_buf b = {0};
+	int rc = -1;
+	if (lm_cli_open_scripts(o, &cfg, &sd) != 0 || named_revisions(L, o, cfg, &sd, &ids) != 0)
+		goto done;
+	for (size_t i = 0; i < ids.n; i++) {
+		const lm_revision *r = lm_revmap_get(sd.map, ids.v[i]);
+		if (!r) {
+			lm_error_set("Can't locate revision identified by '%s'", ids.v[i]);
+			goto done;
+		}
+		lm_listing_format_show(sd.map, r, NULL, &b);
+	}
+	lm_cli_out(o, lm_buf_str(&b));
+	rc = 0;
+done:
+	lm_buf_dispose(&b);
+	lm_strv_dispose(&ids);
+	lm_script_dir_dispose(&sd);
+	lm_config_free(cfg);
+	return rc;
 }
 
 int lm_cmd_edit(lua_State *L, lm_opts *o)
 {
-	if (strcmp(o->positional.v[0], "current") == 0)
-		return lm_cmd_runtime(L, o);
 	lm_config *cfg = NULL;
 	lm_script_dir sd;
 	int rc = -1;
 	lm_strv ids = {0};
 	if (lm_cli_open_scripts(o, &cfg, &sd) != 0)
 		goto done;
-	if (lm_revmap_resolve(sd.map, o->positional.v[0], &ids) != 0)
+	if (named_revisions(L, o, cfg, &sd, &ids) != 0)
 		goto done;
 	if (ids.n == 0) {
-		lm_error_set("No revision files indicated by symbol '%s'", o->positional.v[0]);
+		if (strcmp(o->positional.v[0], "current") == 0)
+			lm_error_set("No current revisions");
+		else
+			lm_error_set("No revision files indicated by symbol '%s'",
+			             o->positional.v[0]);
 		goto done;
 	}
-	for (size_t i = 0; i < ids.n; i++)
-		if (lm_open_in_editor(lm_revmap_get(sd.map, ids.v[i])->path) != 0)
+	for (size_t i = 0; i < ids.n; i++) {
+		const lm_revision *r = lm_revmap_get(sd.map, ids.v[i]);
+		if (!r) {
+			lm_error_set("Can't locate revision identified by '%s'", ids.v[i]);
 			goto done;
+		}
+		if (lm_open_in_editor(r->path) != 0)
+			goto done;
+	}
 	rc = 0;
 done:
 	lm_strv_dispose(&ids);

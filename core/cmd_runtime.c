@@ -1,10 +1,12 @@
 /*
  * cmd_runtime.c — the commands that run env.lua (upgrade, downgrade,
- * current, stamp, check, ensure_version, and the listings that need the
- * database): the command, as a Lua table, handed to the Lua runtime
+ * current, stamp, check, ensure_version; and, for the listings of
+ * cmd_list.c that need them, the database's heads): the command, as a Lua
+ * table, handed to the Lua runtime
  * (lua/luamig/runtime.lua), which runs the user's env.lua as Alembic runs
  * env.py.
  */
+#include <lauxlib.h>
 #include <lua.h>
 
 #include "cmd.h"
@@ -61,6 +63,31 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 	set_str(L, "script_location", sd->dir);
 }
 
+/* Calls runtime.main(cmd) with the host (cfg, sd) lent to luamig.core;
+ * command, when not NULL, replaces o->command in cmd. Leaves runtime.main's
+ * result on the stack (above top, which the caller restores). Returns 0,
+ * or -1 with the error slot set. */
+static int call_main(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_dir *sd,
+                     const char *command)
+{
+	lm_host host = {cfg, lm_cli_section(o), sd};
+	lm_lua_set_host(L, &host);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "luamig.runtime");
+	int rc = lm_lua_pcall(L, 1, 1);
+	if (rc == 0) {
+		lua_getfield(L, -1, "main");
+		lm_cmd_push_command(L, o, cfg, sd);
+		if (command) {
+			lua_pushstring(L, command);
+			lua_setfield(L, -2, "command");
+		}
+		rc = lm_lua_pcall(L, 1, 1);
+	}
+	lm_lua_set_host(L, NULL);
+	return rc;
+}
+
 /* Hands the command to lua/luamig/runtime.lua: runtime.main(cmd). */
 int lm_cmd_runtime(lua_State *L, lm_opts *o)
 {
@@ -70,21 +97,34 @@ int lm_cmd_runtime(lua_State *L, lm_opts *o)
 	int top = lua_gettop(L);
 	if (lm_cli_open_scripts(o, &cfg, &sd) != 0)
 		goto done;
-	lm_host host = {cfg, lm_cli_section(o), &sd};
-	lm_lua_set_host(L, &host);
-	lua_getglobal(L, "require");
-	lua_pushliteral(L, "luamig.runtime");
-	if (lm_lua_pcall(L, 1, 1) != 0)
-		goto done;
-	lua_getfield(L, -1, "main");
-	lm_cmd_push_command(L, o, cfg, &sd);
-	rc = lm_lua_pcall(L, 1, 1);
+	rc = call_main(L, o, cfg, &sd, NULL);
 	if (rc == 0 && lua_isinteger(L, -1))
 		rc = (int)lua_tointeger(L, -1); /* an exit status the runtime chose */
 done:
 	lua_settop(L, top);
-	lm_lua_set_host(L, NULL);
 	lm_script_dir_dispose(&sd);
 	lm_config_free(cfg);
+	return rc;
+}
+
+int lm_cmd_database_heads(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_dir *sd, lm_strv *out)
+{
+	int top = lua_gettop(L);
+	int rc = call_main(L, o, cfg, sd, "database_heads");
+	if (rc == 0) {
+		if (!lua_istable(L, -1)) {
+			lm_error_set("the runtime gave no list of heads");
+			rc = -1;
+		} else {
+			lua_Integer n = luaL_len(L, -1);
+			for (lua_Integer i = 1; i <= n; i++) {
+				lua_rawgeti(L, -1, i);
+				if (lua_type(L, -1) == LUA_TSTRING)
+					lm_strv_push(out, lua_tostring(L, -1));
+				lua_pop(L, 1);
+			}
+		}
+	}
+	lua_settop(L, top);
 	return rc;
 }

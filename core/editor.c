@@ -1,6 +1,5 @@
 /*
- * editor.c — opening a file in the user's editor, for `edit` and the Lua
- * side's core.edit.
+ * editor.c — opening a file in the user's editor, for `edit`.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "editor.h"

@@ -484,89 +484,6 @@ static int l_current_lines(lua_State *L)
 	return 1;
 }
 
-/* A history bound, copied: nil or "" = dflt, a string, or a list of ids
- * (the database's current heads, for "current"), of which only the first
- * counts ("base" when the list is empty). */
-static char *bound_arg(lua_State *L, int idx, const char *dflt)
-{
-	if (lua_isnoneornil(L, idx))
-		return lm_strdup(dflt);
-	if (lua_type(L, idx) == LUA_TSTRING) {
-		const char *s = lua_tostring(L, idx);
-		return lm_strdup(*s ? s : dflt);
-	}
-	lm_strv v = {0};
-	check_strv(L, idx, &v);
-	char *r = v.n ? lm_strdup(v.v[0]) : lm_strdup("base");
-	lm_strv_dispose(&v);
-	return r;
-}
-
-/* core.history_text(lower, upper, current_rows, verbose, indicate) -> the
- *   `history` text from upper (default "heads") down to lower (default
- *   "base"); a bound may be nil or "" (the default), a string, or a list
- *   (the first id counts; empty = "base"). With indicate, revisions among
- *   current_rows are marked "(current)". A bound that does not resolve
- *   raises Alembic's message. */
-static int l_history_text(lua_State *L)
-{
-	const lm_revmap *m = map_of(L);
-	char *lower = bound_arg(L, 1, "base");
-	char *upper = bound_arg(L, 2, "heads");
-	lm_strv current = {0}, ids = {0};
-	check_strv(L, 3, &current);
-	int rc = lm_listing_walk(m, lower, upper, &ids);
-	free(lower);
-	free(upper);
-	if (rc != 0) {
-		lm_strv_dispose(&current);
-		lm_strv_dispose(&ids);
-		return lm_lua_raise_slot(L);
-	}
-	lm_buf b = {0};
-	for (size_t i = 0; i < ids.n; i++)
-		lm_listing_format_history(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 4),
-		                          lua_toboolean(L, 5) ? &current : NULL, &b);
-	lua_pushstring(L, lm_buf_str(&b));
-	lm_buf_dispose(&b);
-	lm_strv_dispose(&current);
-	lm_strv_dispose(&ids);
-	return 1;
-}
-
-/* core.show_text(id, current_rows) -> the `show` block of the revision,
- *   marked "(current)" when it is among current_rows. An unknown id raises
- *   "Can't locate revision identified by '<id>'". */
-static int l_show_text(lua_State *L)
-{
-	const lm_revmap *m = map_of(L);
-	const lm_revision *r = lm_revmap_get(m, luaL_checkstring(L, 1));
-	if (!r)
-		return luaL_error(L, "Can't locate revision identified by '%s'",
-		                  lua_tostring(L, 1));
-	lm_strv current = {0};
-	check_strv(L, 2, &current);
-	lm_buf b = {0};
-	lm_listing_format_show(m, r, &current, &b);
-	lua_pushstring(L, lm_buf_str(&b));
-	lm_buf_dispose(&b);
-	lm_strv_dispose(&current);
-	return 1;
-}
-
-/* core.edit(id): opens the revision's file in the user's editor and waits
- *   for it. An unknown id, no editor, or an editor that fails raises. */
-static int l_edit(lua_State *L)
-{
-	const lm_revision *r = lm_revmap_get(map_of(L), luaL_checkstring(L, 1));
-	if (!r)
-		return luaL_error(L, "Can't locate revision identified by '%s'",
-		                  lua_tostring(L, 1));
-	if (lm_open_in_editor(r->path) != 0)
-		return lm_lua_raise_slot(L);
-	return 0;
-}
-
 /* core.isatty(fd) -> true when the file descriptor is a terminal. */
 static int l_isatty(lua_State *L)
 {
@@ -603,9 +520,6 @@ static int open_core(lua_State *L)
 	        {"isatty", l_isatty},
 	        {"current_ids", l_current_ids},
 	        {"current_lines", l_current_lines},
-	        {"history_text", l_history_text},
-	        {"show_text", l_show_text},
-	        {"edit", l_edit},
 	        {"reflect", lm_lua_reflect},
 	        {NULL, NULL},
 	};

@@ -15,7 +15,7 @@ context.run_migrations().
                                   or { skip = true } / { empty = true }
     check                         autogenerate without writing: print the differences (or
                                   JSON with --json) and fail when there is any
-    history, show, edit           the parts of those commands that need the database's heads
+    database_heads                the database's heads, for history/show/edit (run in C)
 Errors raise with a final message (no position).
 ]]
 
@@ -214,43 +214,18 @@ function M.check(cmd, config)
   return 0
 end
 
--- history with "current" in its range, or -i: needs the database's heads.
-function M.history(cmd, config)
-  local lower, upper
-  if cmd.rev_range then lower, upper = split_range(cmd.rev_range) end
+-- The database's heads, for the commands C runs that need them (history -i or with "current"
+-- in its range, show current, edit current): env.lua runs as for `current`, and the list goes
+-- back to C, which does the rest.
+function M.database_heads(cmd, config)
+  local got = {}
   local work = { dont_mutate = true }
   work.fn = function(heads)
-    local lo, up = lower, upper
-    if lo == "current" then lo = heads end
-    if up == "current" then up = heads end
-    local text = core.history_text(lo, up, heads, cmd.verbose, cmd.indicate_current)
-    if not log.is_quiet() then io.stdout:write(text) end
+    got = heads
     return {}
   end
   environment.run(cmd, config, work)
-end
-
--- `show current`: the rows' log entries, as `show <rev>` prints them (no
--- "(current)" marks); nothing at all on an unversioned database.
-function M.show(cmd, config)
-  local work = { dont_mutate = true }
-  work.fn = function(heads)
-    for _, id in ipairs(heads) do
-      if not log.is_quiet() then io.stdout:write(core.show_text(id)) end
-    end
-    return {}
-  end
-  environment.run(cmd, config, work)
-end
-
-function M.edit(cmd, config)
-  local work = { dont_mutate = true }
-  work.fn = function(heads)
-    if #heads == 0 then fail("No current revisions") end
-    for _, id in ipairs(heads) do core.edit(id) end
-    return {}
-  end
-  environment.run(cmd, config, work)
+  return got
 end
 
 return M
