@@ -424,6 +424,8 @@ static int cycle_error(const lm_revmap *m, const char *kind, const word *space)
 	return -1;
 }
 
+static int detect_remaining_cycle(lm_revmap *m);
+
 /* Alembic's _detect_cycles: every revision must lie between a head and a
  * base, first along down_revision, then along down_revision + depends_on. */
 static int detect_cycles(lm_revmap *m)
@@ -456,6 +458,79 @@ static int detect_cycles(lm_revmap *m)
 	}
 	free(up);
 	free(dn);
+	if (rc == 0)
+		rc = detect_remaining_cycle(m);
+	return rc;
+}
+
+/* Alembic's heuristic above misses a cycle whose revisions all lie between
+ * some head and some base (r0 depends on r6, which descends from r0): then
+ * Alembic runs a dependency in the wrong order or its sort never ends.
+ * This pass removes revisions whose down revisions and dependencies are all
+ * removed (Kahn's algorithm, linear in the edges); what is left lies on or
+ * above a cycle, and the message names the cycle. */
+static int detect_remaining_cycle(lm_revmap *m)
+{
+	size_t *pending = lm_calloc(m->n ? m->n : 1, sizeof *pending);
+	size_t *queue = lm_malloc((m->n ? m->n : 1) * sizeof *queue);
+	size_t qn = 0, done = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		pending[i] = m->nodes[i].alldown.n;
+		if (!pending[i])
+			queue[qn++] = i;
+	}
+	word *left = bs_new(m->n);
+	for (size_t i = 0; i < m->n; i++)
+		bs_set(left, i);
+	while (done < qn) {
+		size_t i = queue[done++];
+		bs_clr(left, i);
+		/* every revision that lists i among its down revisions or
+		 * dependencies loses one pending edge */
+		const ivec *kids = &m->nodes[i].allnext;
+		for (size_t k = 0; k < kids->n; k++) {
+			size_t c = kids->v[k];
+			const ivec *ad = &m->nodes[c].alldown;
+			for (size_t e = 0; e < ad->n; e++)
+				if (ad->v[e] == i && pending[c] && --pending[c] == 0)
+					queue[qn++] = c;
+		}
+	}
+	int rc = 0;
+	if (qn < m->n) {
+		/* What is left lies on a cycle or above one: peel off, the other
+		 * way, revisions no revision left depends on, so that the message
+		 * names the cycle itself. */
+		qn = done = 0;
+		for (size_t i = 0; i < m->n; i++) {
+			pending[i] = 0;
+			if (!bs_get(left, i))
+				continue;
+			const ivec *kids = &m->nodes[i].allnext;
+			for (size_t k = 0; k < kids->n; k++)
+				pending[i] += bs_get(left, kids->v[k]) ? 1 : 0;
+			if (!pending[i])
+				queue[qn++] = i;
+		}
+		while (done < qn) {
+			size_t i = queue[done++];
+			bs_clr(left, i);
+			const ivec *ad = &m->nodes[i].alldown;
+			for (size_t e = 0; e < ad->n; e++)
+				if (bs_get(left, ad->v[e]) && pending[ad->v[e]] &&
+				    --pending[ad->v[e]] == 0)
+					queue[qn++] = ad->v[e];
+		}
+		word *space = bs_new(m->n);
+		for (size_t i = 0; i < m->n; i++)
+			if (!bs_get(left, i))
+				bs_set(space, i);
+		rc = cycle_error(m, "Dependency cycle", space);
+		free(space);
+	}
+	free(left);
+	free(pending);
+	free(queue);
 	return rc;
 }
 

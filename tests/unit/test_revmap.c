@@ -234,6 +234,18 @@ static void test_build_errors(void)
 	/* no head is left outside the loop: Alembic names every revision */
 	expect_build_error(m, "Cycle is detected in revisions (a, b, c)");
 
+	/* a cycle through depends_on between a head and a base: Alembic's own
+	 * check misses it (and its sort never ends); named by its revisions */
+	m = lm_revmap_new();
+	add(m, "r0", "", "", "r6");
+	add(m, "r1", "r0", "", "");
+	add(m, "r2", "", "", "");
+	add(m, "r3", "r0", "", "r2");
+	add(m, "r4", "r3", "", "r3");
+	add(m, "r5", "r2", "", "r1");
+	add(m, "r6", "r1", "", "r5");
+	expect_build_error(m, "Dependency cycle is detected in revisions (r0, r1, r5, r6)");
+
 	m = lm_revmap_new();
 	add(m, "a:b", "", "", "");
 	expect_build_error(m, "Character(s) ':' not allowed in revision identifier 'a:b'");
