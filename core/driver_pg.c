@@ -191,19 +191,19 @@ int lm_pg_url_parse(const char *text, lm_url *out)
 				ok = 0;
 	}
 
+	/* The password goes by position first (from "user:" to the URL's last
+	 * "@", whatever it holds: "#", "?", "/", quotes, spaces, "password="),
+	 * then lm_redact catches what else looks like one. */
 	free(out->redacted);
-	out->redacted = lm_redact(text);
-	/* lm_redact reads a URL's authority up to the first space or quote,
-	 * where a password written unencoded may go on ("p#w' q"): then the
-	 * whole password, as written, goes by position. */
-	char *rawpw = raw_url_password(out->redacted);
-	if (rawpw && strcmp(rawpw, "***") != 0) {
-		/* it starts after the first ':' of the authority (user:password) */
-		const char *at = strchr(strstr(out->redacted, "://") + 3, ':') + 1;
-		char *fixed = lm_sprintf("%.*s***%s", (int)(at - out->redacted), out->redacted,
-		                         at + strlen(rawpw));
-		free(out->redacted);
-		out->redacted = fixed;
+	char *rawpw = raw_url_password(text);
+	if (rawpw) {
+		const char *start = strchr(strstr(text, "://") + 3, ':') + 1;
+		char *positional =
+		        lm_sprintf("%.*s***%s", (int)(start - text), text, start + strlen(rawpw));
+		out->redacted = lm_redact(positional);
+		free(positional);
+	} else {
+		out->redacted = lm_redact(text);
 	}
 	free(rawpw);
 	if (!ok) {
