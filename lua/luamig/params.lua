@@ -24,6 +24,21 @@ local M = {}
 -- "\:" is a literal colon. Returns { text, name, text, name, ..., text }.
 -- Memoised: a run sends the same statements (the version table's) again
 -- and again.
+-- The index of the quote that closes the quoted text opening at i (quote
+-- character q, doubled inside to stand for itself), or #sql + 1 when it is
+-- never closed.
+local function quoted_end(sql, i, q)
+  local j, n = i + 1, #sql
+  while j <= n do
+    if sql:sub(j, j) == q then
+      if sql:sub(j + 1, j + 1) ~= q then return j end
+      j = j + 1
+    end
+    j = j + 1
+  end
+  return j
+end
+
 local parsed_sql = {}
 local function parse_named(sql)
   local cached = parsed_sql[sql]
@@ -33,14 +48,7 @@ local function parse_named(sql)
   while i <= n do
     local c = sql:sub(i, i)
     if c == "'" or c == '"' then
-      local j = i + 1
-      while j <= n do
-        local d = sql:sub(j, j)
-        if d == c then
-          if sql:sub(j + 1, j + 1) == c then j = j + 1 else break end
-        end
-        j = j + 1
-      end
+      local j = quoted_end(sql, i, c)
       buf[#buf + 1] = sql:sub(i, j)
       i = j + 1
     elseif c == "-" and sql:sub(i + 1, i + 1) == "-" then
@@ -140,15 +148,7 @@ function M.transaction_control(sql)
     elseif c == ";" then
       at_start, i = true, i + 1
     elseif c == "'" or c == '"' or c == "`" then
-      local e = i + 1
-      while e <= n do
-        local d = sql:sub(e, e)
-        if d == c then
-          if sql:sub(e + 1, e + 1) == c then e = e + 1 else break end
-        end
-        e = e + 1
-      end
-      at_start, i = false, e + 1
+      at_start, i = false, quoted_end(sql, i, c) + 1
     elseif c == "$" and sql:match("^%$[%a_]?[%w_]*%$", i) then
       local tag = sql:match("^%$[%a_]?[%w_]*%$", i)
       local e = sql:find(tag, i + #tag, true)
