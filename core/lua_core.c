@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checksum.h"
 #include "config.h"
 #include "editor.h"
 #include "listing.h"
@@ -110,26 +111,32 @@ static int l_cwd(lua_State *L)
 	return 1;
 }
 
-/* core.checksum(path) -> 16 hex digits: FNV-1a (64 bit) of the file with
- * CRLF read as LF, so a checkout's line endings do not count as an edit.
- * Change detection, not a cryptographic seal. Raises "path: reason" when
- * the file cannot be read. */
+/* core.checksum(path[, like]) -> the revision file's checksum as the
+ *   history table records it (checksum.h): in the current scheme, or, given
+ *   a recorded value `like`, in the scheme of that value, so that the two
+ *   compare | nil, message when `like` is in no scheme luamig knows. Raises
+ *   "path: reason" when the file cannot be read. */
 static int l_checksum(lua_State *L)
 {
+	const char *path = luaL_checkstring(L, 1);
+	int scheme = LM_CHECKSUM_CURRENT;
+	if (!lua_isnoneornil(L, 2)) {
+		scheme = lm_checksum_scheme(luaL_checkstring(L, 2));
+		if (scheme == LM_CHECKSUM_UNKNOWN) {
+			lua_pushnil(L);
+			lua_pushfstring(L, "checksum '%s' is in a scheme this luamig does not know",
+			                lua_tostring(L, 2));
+			return 2;
+		}
+	}
 	size_t len;
-	char *data = lm_read_file(luaL_checkstring(L, 1), &len);
+	char *data = lm_read_file(path, &len);
 	if (!data)
 		return lm_lua_raise_slot(L);
-	unsigned long long h = 14695981039346656037ULL;
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
-			continue;
-		h = (h ^ (unsigned char)data[i]) * 1099511628211ULL;
-	}
+	char sum[LM_CHECKSUM_MAX + 1];
+	lm_checksum(data, len, scheme, sum);
 	free(data);
-	char hex[17];
-	snprintf(hex, sizeof hex, "%016llx", h);
-	lua_pushstring(L, hex);
+	lua_pushstring(L, sum);
 	return 1;
 }
 
