@@ -491,6 +491,30 @@ static int l_current_lines(lua_State *L)
 	return 1;
 }
 
+/* core.applied(rows) -> applied, unknown: the revisions the version
+ *   table's rows mark as applied (each row and all its ancestors, through
+ *   depends_on too), as a table from id to the checksum of its file as the
+ *   script directory read it (checksum.h; "" when not known), and the list
+ *   of rows that name no revision of the script directory. Never raises on
+ *   a row. */
+static int l_applied(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	lm_strv rows = {0}, applied = {0}, unknown = {0};
+	check_strv(L, 1, &rows);
+	lm_revmap_applied(m, &rows, &applied, &unknown);
+	lm_strv_dispose(&rows);
+	lua_createtable(L, 0, (int)applied.n);
+	for (size_t i = 0; i < applied.n; i++) {
+		lua_pushstring(L, lm_revmap_get(m, applied.v[i])->checksum);
+		lua_setfield(L, -2, applied.v[i]);
+	}
+	push_strv(L, &unknown);
+	lm_strv_dispose(&applied);
+	lm_strv_dispose(&unknown);
+	return 2;
+}
+
 /* core.isatty(fd) -> true when the file descriptor is a terminal. */
 static int l_isatty(lua_State *L)
 {
@@ -527,6 +551,7 @@ static int open_core(lua_State *L)
 	        {"isatty", l_isatty},
 	        {"current_ids", l_current_ids},
 	        {"current_lines", l_current_lines},
+	        {"applied", l_applied},
 	        {"reflect", lm_lua_reflect},
 	        {NULL, NULL},
 	};
