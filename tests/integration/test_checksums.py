@@ -114,23 +114,14 @@ class Checksums(unittest.TestCase):
                 self.assertEqual(r.out, "No new upgrade operations detected.\n")
                 self.assertEqual(warnings(r), want)
                 for args in (["upgrade", "head"], ["downgrade", "bbbb2222"],
-                             ["stamp", "bbbb2222"], ["history", "-i"], ["show", "current"]):
+                             ["stamp", "bbbb2222"], ["history", "-i"]):
                     self.assertEqual(warnings(p.ok(*args)), want, args)
-                # -q silences INFO, never a warning
-                self.assertEqual(warnings(p.ok("-q", "current")), want)
                 p.set_option("checksums", "off")
                 self.assertEqual(warnings(p.ok("current")), [])
                 p.set_option("checksums", "warn")
                 # stamped below it, aaaa1111 is no longer applied: nothing to compare
                 p.ok("stamp", "base")
                 self.assertEqual(warnings(p.ok("current")), [])
-                # run again, it is compared with the file as it ran
-                p.ok("stamp", "head")
-                self.assertEqual(warnings(p.ok("downgrade", "base")), want)
-                p.ok("upgrade", "head")
-                self.assertEqual(warnings(p.ok("current")), [])
-                self.assertEqual(p.sql("SELECT checksum FROM luamig_history WHERE revision = "
-                                       "'aaaa1111' ORDER BY id DESC")[0][0], now)
 
     def test_error_refuses_every_command_and_changes_nothing(self):
         for backend in backends():
@@ -257,9 +248,12 @@ class Checksums(unittest.TestCase):
                 self.assertEqual(warnings(p.ok("current")),
                                  [drift("aaaa1111", FILE1, now, newer, "resynced")])
                 # a downgrade and a rerun record the file anew
-                p.ok("downgrade", "base")
+                self.assertEqual(warnings(p.ok("downgrade", "base")),
+                                 [drift("aaaa1111", FILE1, now, newer, "resynced")])
                 p.ok("upgrade", "head")
                 self.assertEqual(warnings(p.ok("current")), [])
+                self.assertEqual(p.sql("SELECT checksum FROM luamig_history WHERE revision = "
+                                       "'aaaa1111' ORDER BY id DESC")[0][0], newer)
 
     def test_stamp_resync_refusals(self):
         for backend in backends():
