@@ -4,7 +4,8 @@
  * Format: a first line "luamig-headcache <version> <written-at seconds>",
  * then one line per file with tab-separated, backslash-escaped fields:
  * path size ino mtime_s mtime_ns ctime_s ctime_ns id down labels depends
- * message doc create_date — lists joined by \x1f, a NULL date as "\N".
+ * message doc create_date checksum — lists joined by \x1f, a NULL date as
+ * "\N", the checksum in the current scheme (checksum.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "headcache.h"
@@ -16,15 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checksum.h"
 #include "util.h"
 
-#define MAGIC "luamig-headcache " LUAMIG_VERSION "-1"
+#define MAGIC "luamig-headcache " LUAMIG_VERSION "-2"
 #define LIST_SEP '\x1f'
 
 typedef struct entry {
 	char *path;
 	long long size, ino, mtime_s, mtime_ns, ctime_s, ctime_ns;
 	char *id, *down, *labels, *depends, *message, *doc, *create_date; /* escaped-free */
+	char checksum[LM_CHECKSUM_MAX + 1];
 	int used;
 } entry;
 
@@ -199,12 +202,13 @@ static void load(lm_headcache *c)
 		if (!eol)
 			break;
 		*eol = '\0';
-		char *f[14];
+		char *f[15];
 		char *p = line;
 		int k = 0;
-		for (; k < 14 && p; k++)
+		for (; k < 15 && p; k++)
 			p = field(p, &f[k]);
-		if (k < 14 || !f[0] || !f[7])
+		if (k < 15 || !f[0] || !f[7] || !f[14] || strlen(f[14]) > LM_CHECKSUM_MAX ||
+		    lm_checksum_scheme(f[14]) != LM_CHECKSUM_CURRENT)
 			continue; /* a damaged line: that file is simply read again */
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 256;
@@ -226,6 +230,7 @@ static void load(lm_headcache *c)
 		e->message = lm_strdup(f[11] ? f[11] : "");
 		e->doc = lm_strdup(f[12] ? f[12] : "");
 		e->create_date = f[13] ? lm_strdup(f[13]) : NULL;
+		strcpy(e->checksum, f[14]);
 	}
 	free(text);
 	reindex(c);
@@ -275,6 +280,7 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 	r->doc = lm_strdup(e->doc);
 	r->create_date = e->create_date ? lm_strdup(e->create_date) : NULL;
 	r->path = lm_strdup(path);
+	strcpy(r->checksum, e->checksum);
 	return 1;
 }
 
@@ -309,6 +315,7 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 	e->message = lm_strdup(r->message ? r->message : "");
 	e->doc = lm_strdup(r->doc ? r->doc : "");
 	e->create_date = r->create_date ? lm_strdup(r->create_date) : NULL;
+	snprintf(e->checksum, sizeof e->checksum, "%s", r->checksum);
 	e->used = 1;
 	c->dirty = 1;
 	if (added) {
@@ -336,6 +343,8 @@ static void save(lm_headcache *c)
 			lm_buf_putc(&b, '\t');
 		}
 		put_escaped(&b, e->create_date);
+		lm_buf_putc(&b, '\t');
+		put_escaped(&b, e->checksum);
 		lm_buf_putc(&b, '\n');
 	}
 	char *tmp = lm_sprintf("%s.%ld.tmp", c->file, (long)getpid());

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checksum.h"
 #include "config.h"
 #include "editor.h"
 #include "listing.h"
@@ -110,26 +111,32 @@ static int l_cwd(lua_State *L)
 	return 1;
 }
 
-/* core.checksum(path) -> 16 hex digits: FNV-1a (64 bit) of the file with
- * CRLF read as LF, so a checkout's line endings do not count as an edit.
- * Change detection, not a cryptographic seal. Raises "path: reason" when
- * the file cannot be read. */
+/* core.checksum(path[, like]) -> the revision file's checksum as the
+ *   history table records it (checksum.h): in the current scheme, or, given
+ *   a recorded value `like`, in the scheme of that value, so that the two
+ *   compare | nil, message when `like` is in no scheme luamig knows. Raises
+ *   "path: reason" when the file cannot be read. */
 static int l_checksum(lua_State *L)
 {
+	const char *path = luaL_checkstring(L, 1);
+	int scheme = LM_CHECKSUM_CURRENT;
+	if (!lua_isnoneornil(L, 2)) {
+		scheme = lm_checksum_scheme(luaL_checkstring(L, 2));
+		if (scheme == LM_CHECKSUM_UNKNOWN) {
+			lua_pushnil(L);
+			lua_pushfstring(L, "checksum '%s' is in a scheme this luamig does not know",
+			                lua_tostring(L, 2));
+			return 2;
+		}
+	}
 	size_t len;
-	char *data = lm_read_file(luaL_checkstring(L, 1), &len);
+	char *data = lm_read_file(path, &len);
 	if (!data)
 		return lm_lua_raise_slot(L);
-	unsigned long long h = 14695981039346656037ULL;
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
-			continue;
-		h = (h ^ (unsigned char)data[i]) * 1099511628211ULL;
-	}
+	char sum[LM_CHECKSUM_MAX + 1];
+	lm_checksum(data, len, scheme, sum);
 	free(data);
-	char hex[17];
-	snprintf(hex, sizeof hex, "%016llx", h);
-	lua_pushstring(L, hex);
+	lua_pushstring(L, sum);
 	return 1;
 }
 
@@ -484,6 +491,30 @@ static int l_current_lines(lua_State *L)
 	return 1;
 }
 
+/* core.applied(rows) -> applied, unknown: the revisions the version
+ *   table's rows mark as applied (each row and all its ancestors, through
+ *   depends_on too), as a table from id to the checksum of its file as the
+ *   script directory read it (checksum.h; "" when not known), and the list
+ *   of rows that name no revision of the script directory. Never raises on
+ *   a row. */
+static int l_applied(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	lm_strv rows = {0}, applied = {0}, unknown = {0};
+	check_strv(L, 1, &rows);
+	lm_revmap_applied(m, &rows, &applied, &unknown);
+	lm_strv_dispose(&rows);
+	lua_createtable(L, 0, (int)applied.n);
+	for (size_t i = 0; i < applied.n; i++) {
+		lua_pushstring(L, lm_revmap_get(m, applied.v[i])->checksum);
+		lua_setfield(L, -2, applied.v[i]);
+	}
+	push_strv(L, &unknown);
+	lm_strv_dispose(&applied);
+	lm_strv_dispose(&unknown);
+	return 2;
+}
+
 /* core.isatty(fd) -> true when the file descriptor is a terminal. */
 static int l_isatty(lua_State *L)
 {
@@ -520,6 +551,7 @@ static int open_core(lua_State *L)
 	        {"isatty", l_isatty},
 	        {"current_ids", l_current_ids},
 	        {"current_lines", l_current_lines},
+	        {"applied", l_applied},
 	        {"reflect", lm_lua_reflect},
 	        {NULL, NULL},
 	};

@@ -1673,6 +1673,25 @@ int lm_revmap_current(const lm_revmap *m, const lm_strv *rows, lm_strv *out)
 	return rc < 0 ? lm_revmap_report(NULL) : 0;
 }
 
+void lm_revmap_applied(const lm_revmap *m, const lm_strv *rows, lm_strv *applied, lm_strv *unknown)
+{
+	ivec top = {0};
+	for (size_t i = 0; i < rows->n; i++) {
+		size_t r = rev_find(m, rows->v[i]);
+		if (r == REF_NONE)
+			lm_strv_push(unknown, rows->v[i]);
+		else
+			iv_push(&top, r);
+	}
+	word *set = bs_new(m->n);
+	lm_revmap_reach(m, top.v, top.n, ANC_ALL, set, NULL);
+	for (size_t i = 0; i < m->n; i++)
+		if (bs_get(set, i))
+			lm_strv_push(applied, rid(m, i));
+	free(set);
+	iv_free(&top);
+}
+
 /* ---- docstrings ------------------------------------------------------------ */
 
 /* The docstring Alembic prints: longdoc is the stripped docstring, doc its

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 
+#include "checksum.h"
 #include "util.h"
 
 /* What a revision file declares. All strings owned by the map once added. */
@@ -28,6 +29,9 @@ typedef struct lm_revision {
 	char *path;        /* the file it came from */
 	char *create_date; /* "Create Date:" from the docstring, or NULL */
 	size_t order;      /* load order, 0-based */
+	/* the file's checksum in the current scheme (checksum.h) as the script
+	 * directory read it, or "" when not known */
+	char checksum[LM_CHECKSUM_MAX + 1];
 } lm_revision;
 
 /* Frees the strings of a revision and zeroes it (lm_script_scan fills one). */
@@ -73,6 +77,11 @@ int lm_revmap_resolve_one(const lm_revmap *m, const char *ident, const lm_revisi
  * everything they imply, reduced to branch tips (Alembic's get_all_current),
  * in map order. */
 int lm_revmap_current(const lm_revmap *m, const lm_strv *rows, lm_strv *out);
+/* The revisions applied where the version table holds these rows: each
+ * row (an exact id) and all its ancestors, through depends_on too, in map
+ * order, appended to applied; rows that name no revision are appended to
+ * unknown. Needs a built map. */
+void lm_revmap_applied(const lm_revmap *m, const lm_strv *rows, lm_strv *applied, lm_strv *unknown);
 void lm_revmap_branch_points(const lm_revmap *m, lm_strv *out); /* map order */
 
 /* Everything the map derived about one revision (for tests and `show`). */

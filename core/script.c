@@ -184,10 +184,15 @@ int lm_script_dir_load(lm_script_dir *sd)
 		int have_stat = cache && dir_fd >= 0 &&
 		                fstatat(dir_fd, slash ? slash + 1 : files.v[i], &st, 0) == 0;
 		if (!have_stat || !lm_headcache_get(cache, files.v[i], &st, &r)) {
-			char *text = lm_read_file(files.v[i], NULL);
+			size_t len;
+			char *text = lm_read_file(files.v[i], &len);
 			if (!text)
 				goto done;
 			int ok = lm_script_scan(files.v[i], text, &r);
+			/* the checksum comes with the read, and is cached with the header:
+			 * comparing applied revisions on every command costs a stat */
+			if (ok == 0)
+				lm_checksum(text, len, LM_CHECKSUM_CURRENT, r.checksum);
 			free(text);
 			if (ok != 0)
 				goto done;

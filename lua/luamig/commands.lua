@@ -5,7 +5,8 @@ context.run_migrations().
 
   commands.<name>(cmd, config) -> nil (exit status 0), an exit status, or (revision) a table
     upgrade, downgrade, stamp     plan from the database's heads (core.plan) and run it; with
-                                  --sql, "<from>:<to>" ranges
+                                  --sql, "<from>:<to>" ranges; stamp --resync records the
+                                  checksum of edited applied revisions (luamig.audit)
     current                       print the database's revisions (--verbose, --check-heads)
     ensure_version                create the version table (offline: write its DDL)
     revision                      with --autogenerate (or revision_environment): compare the
@@ -15,6 +16,8 @@ context.run_migrations().
                                   or { skip = true } / { empty = true }
     check                         autogenerate without writing: print the differences (or
                                   JSON with --json) and fail when there is any
+    validate                      the applied revisions against the script directory: changed
+                                  files, files missing, unknown version-table rows
     database_heads                the database's heads, for history/show/edit (run in C)
 Errors raise with a final message (no position).
 ]]
@@ -24,6 +27,8 @@ local log = require "luamig.log"
 local migration = require "luamig.migration"
 local environment = require "luamig.environment"
 local ag = require "luamig.autogenerate"
+local audit = require "luamig.audit"
+local loader = require "luamig.loader"
 
 local M = {}
 
@@ -76,7 +81,49 @@ function M.downgrade(cmd, config)
   environment.run(cmd, config, work)
 end
 
+-- stamp --resync REV...: a 'resync' history row for each revision, with its file's checksum
+-- now; the version table is not changed. C refuses --sql and --purge with it (usage).
+local function resync(cmd, config)
+  local ids, set = {}, {}
+  for _, r in ipairs(cmd.positional) do
+    local resolved = core.resolve(r)
+    if #resolved == 0 then
+      fail(string.format("stamp --resync needs an applied revision; '%s' names none", r))
+    end
+    for _, id in ipairs(resolved) do
+      if not set[id] then
+        ids[#ids + 1] = id
+        set[id] = true
+      end
+    end
+  end
+  local work = { resync = set, destination = cmd.positional[1] }
+  work.fn = function(heads, mc)
+    if not mc.history_table then
+      fail("stamp --resync records checksums in the history table: set history_table in " ..
+        "luamig.ini (or in context.configure)")
+    end
+    local applied = core.applied(heads)
+    for _, id in ipairs(ids) do
+      if not applied[id] then
+        fail(string.format("Revision %s is not applied to the database: stamp --resync " ..
+          "records an edit of an applied revision", id))
+      end
+    end
+    audit.ensure_table(mc)
+    for _, id in ipairs(ids) do
+      local rev = core.revision(id)
+      audit.record_resync(mc, rev, heads)
+      log.info("luamig.runtime.migration", string.format("Recorded the checksum of revision " ..
+        "%s (%s) as it is now", id, loader.display_path(rev.path)))
+    end
+    return {}
+  end
+  environment.run(cmd, config, work)
+end
+
 function M.stamp(cmd, config)
+  if cmd.resync then return resync(cmd, config) end
   local work = { purge = cmd.purge }
   local destinations = {}
   if cmd.sql then
@@ -210,6 +257,28 @@ function M.check(cmd, config)
   if found > 0 then
     fail(string.format("New upgrade operations detected: %d difference%s", found,
       found == 1 and "" or "s"))
+  end
+  return 0
+end
+
+-- validate: the applied revisions against the script directory (luamig.audit.validate): one
+-- line per problem on stdout and a failure, or "No problems found."; notes (checksums not
+-- recorded) are printed either way and are no failure. Checksums are compared whatever the
+-- checksums setting says: the command is asked for.
+function M.validate(cmd, config)
+  local work = { dont_mutate = true, reports_checksums = true }
+  local problems = {}
+  work.fn = function(heads, mc)
+    local notes
+    problems, notes = audit.validate(mc, heads)
+    for _, line in ipairs(problems) do io.stdout:write(line, "\n") end
+    for _, line in ipairs(notes) do config.print_stdout(line) end
+    if #problems == 0 then config.print_stdout("No problems found.") end
+    return {}
+  end
+  environment.run(cmd, config, work)
+  if #problems > 0 then
+    fail(string.format("Validation found %d problem%s", #problems, #problems == 1 and "" or "s"))
   end
   return 0
 end

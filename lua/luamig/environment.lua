@@ -12,6 +12,9 @@
         starting_heads           offline: the heads a "<from>:<to>" range starts at
         dont_mutate              read-only: no lock, no transaction, no version table
         purge                    stamp --purge
+        resync                   stamp --resync: the set of revisions whose edit it records
+                                 (their checksums are not compared, the others only warn)
+        reports_checksums        validate: the run does not compare checksums itself
       An error in env.lua raises with its message; a connection the context opened is closed.
 
 The `context` module (each function called with a dot):
@@ -119,6 +122,13 @@ local function new_context_module(cmd, config, work)
     local vt = opts.version_table or config.get_main_option("version_table") or "luamig_version"
     local vpk = opts.version_table_pk
     if vpk == nil then vpk = true end
+    -- "history_table =" with no value keeps no history, as when the line is absent
+    local history_table = opts.history_table or config.get_main_option("history_table")
+    if history_table == "" then history_table = nil end
+    local checksums = opts.checksums or config.get_main_option("checksums", "warn")
+    if checksums ~= "warn" and checksums ~= "error" and checksums ~= "off" then
+      fail(string.format("checksums must be warn, error or off, not '%s'", tostring(checksums)))
+    end
     mc = migration.new({
       opts = opts,
       dialect = migration.dialect_for(dialect_name, as_sql),
@@ -134,9 +144,11 @@ local function new_context_module(cmd, config, work)
       use_lock = use_lock,
       dont_mutate = work.dont_mutate,
       purge = work.purge,
+      resync = work.resync,
+      reports_checksums = work.reports_checksums,
       on_version_apply = opts.on_version_apply,
-      history_table = opts.history_table or config.get_main_option("history_table"),
-      checksums = opts.checksums or config.get_main_option("checksums", "warn"),
+      history_table = history_table,
+      checksums = checksums,
       migrations_fn = work.fn,
       script_location = cmd.script_location,
       starting_heads = work.starting_heads,

@@ -17,9 +17,12 @@ here: the context of the step that runs, nil between steps):
 Also: mc:static_output(text), mc:get_bind(), mc:inspect(opts) (luamig.inspect on the
 connection), mc:version_table_name(), mc:table_exists(name), mc:version_table_exists(),
 mc:get_current_heads(), mc:version_table_ddl(), mc:ensure_version_table(),
-mc:apply_version_ops(ops), and
+mc:apply_version_ops(ops), mc:check_checksums(heads) (luamig.audit's comparison, as every
+online run does it with a history table: warn, or fail with checksums = error), and
   mc:run_migrations(kw)         takes the runner lock (luamig.lock), reads the version table,
-                                asks mc.migrations_fn(heads, mc) for the steps, compiles every
+                                compares the applied revisions' checksums (history_table; not
+                                for `validate`, which reports them itself), asks
+                                mc.migrations_fn(heads, mc) for the steps, compiles every
                                 revision first (luamig.loader), then runs each step — the
                                 revision's upgrade()/downgrade() with kw, then its version-table
                                 changes and its audit row (luamig.audit) — inside one
@@ -323,6 +326,18 @@ local function replay(heads, ops)
   return out
 end
 
+-- Compares the checksums the history table recorded for the revisions applied at `heads`
+-- with their files, whatever the command: a warning per changed file, or, with checksums =
+-- error, the first one as the command's failure (before anything is changed). The revisions
+-- `stamp --resync` records (self.resync, a set) are what it is told to accept, and while it
+-- runs the others only warn.
+function MigrationContext:check_checksums(heads)
+  for _, complaint in ipairs(audit.changed_revisions(self, heads, self.resync)) do
+    if self.checksums == "error" and not self.resync then fail(complaint) end
+    log.warning(LOGGER, complaint)
+  end
+end
+
 function MigrationContext:run_migrations(kw)
   local per_migration = self.transaction_per_migration
   local conn = self.connection
@@ -372,17 +387,15 @@ function MigrationContext:run_migrations(kw)
         self:ensure_version_table()
       end
     end
+    if online and self.history_table and self.checksums ~= "off" and
+      not self.reports_checksums then
+      self:check_checksums(heads)
+    end
     local steps = self.migrations_fn(heads, self) or {}
     -- Compile every revision the plan runs before running any: a syntax
     -- error anywhere stops the run before it touches the database.
     local keep_loaded = loader.precompile(steps)
     if self.history_table and #steps > 0 then
-      if online then
-        for _, complaint in ipairs(audit.changed_revisions(self)) do
-          if self.checksums == "error" then fail(complaint) end
-          if self.checksums ~= "off" then log.warning(LOGGER, complaint) end
-        end
-      end
       audit.ensure_table(self)
     end
     local expected = heads

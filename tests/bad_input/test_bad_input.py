@@ -65,6 +65,13 @@ def replace_in_env(old, new):
     return f
 
 
+def append_to(rel, text):
+    def f(p):
+        with open(p.path(rel), "a") as fh:
+            fh.write(text)
+    return f
+
+
 def steps(*fns):
     def f(p):
         for fn in fns:
@@ -313,6 +320,44 @@ CASES = [
      steps(sql("DROP TABLE luamig_version"),
            sql("CREATE TABLE luamig_version (x INTEGER)")), ["upgrade", "head"], 1,
      re.compile(r"^FAILED: .*version_num")),
+
+    # -- checksums, validate, stamp --resync ---------------------------------------------
+    ("checksums_edited_revision_refused", "all",
+     steps(ini("history_table", "luamig_history"), ini("checksums", "error"), revision(),
+           lambda p: p.ok("upgrade", "head"), append_to(FILE3, "-- edited\n")),
+     ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: Revision cccc3333 \(%s\) was changed after it was applied: "
+                r"checksum fnv1a64-v2:[0-9a-f]{16} when applied, fnv1a64-v2:[0-9a-f]{16} now "
+                r"\(luamig stamp --resync cccc3333 records a deliberate edit\)$"
+                % re.escape(FILE3))),
+    ("checksums_bad_setting", "sqlite", ini("checksums", "strict"), ["current"], 1,
+     "FAILED: checksums must be warn, error or off, not 'strict'"),
+    ("validate_extra_argument", "sqlite", None, ["validate", "x"], 2,
+     "luamig validate: error: unrecognized arguments: x (see 'luamig validate --help')"),
+    ("validate_unknown_version_row", "all",
+     sql("UPDATE luamig_version SET version_num = 'zzzz9999'"), ["validate"], 1,
+     "FAILED: Validation found 1 problem"),
+    ("stamp_resync_unknown_revision", "all", ini("history_table", "luamig_history"),
+     ["stamp", "--resync", "nosuch"], 1, "FAILED: Can't locate revision identified by 'nosuch'"),
+    ("stamp_resync_not_applied", "all", steps(ini("history_table", "luamig_history"), revision()),
+     ["stamp", "--resync", "cccc3333"], 1,
+     "FAILED: Revision cccc3333 is not applied to the database: stamp --resync records an edit "
+     "of an applied revision"),
+    ("stamp_resync_base", "sqlite", ini("history_table", "luamig_history"),
+     ["stamp", "--resync", "base"], 1,
+     "FAILED: stamp --resync needs an applied revision; 'base' names none"),
+    ("stamp_resync_without_history_table", "all", None, ["stamp", "--resync", "head"], 1,
+     "FAILED: stamp --resync records checksums in the history table: set history_table in "
+     "luamig.ini (or in context.configure)"),
+    ("stamp_resync_with_sql", "sqlite", None, ["stamp", "--resync", "--sql", "head"], 2,
+     "luamig stamp: error: argument --resync: not allowed with argument --sql "
+     "(see 'luamig stamp --help')"),
+    ("stamp_resync_with_purge", "sqlite", None, ["stamp", "--purge", "--resync", "head"], 2,
+     "luamig stamp: error: argument --resync: not allowed with argument --purge "
+     "(see 'luamig stamp --help')"),
+    ("stamp_resync_without_revision", "sqlite", None, ["stamp", "--resync"], 2,
+     "luamig stamp: error: the following arguments are required: revisions "
+     "(see 'luamig stamp --help')"),
 
     # -- environment ------------------------------------------------------------------
     ("env_config_missing", "sqlite", None, ["current"], 1,

@@ -165,6 +165,38 @@ static void test_effective_head(void)
 	lm_revmap_free(m);
 }
 
+/* The revisions a version table's rows mark as applied: each row and its
+ * ancestors, through depends_on; a row naming no revision is set apart. */
+static void test_applied(void)
+{
+	lm_revmap *m = lm_revmap_new();
+	add(m, "a", "", "", "");
+	add(m, "b", "a", "", "");
+	add(m, "c", "b", "", "");
+	add(m, "x", "", "", "");
+	add(m, "y", "", "", "b");
+	CHECK(lm_revmap_build(m) == 0, "build: %s", lm_error_get());
+	const char *cases[][3] = {
+	        {"", "", ""},           {"b", "a b", ""},      {"y", "a b y", ""},
+	        {"c x", "a b c x", ""}, {"zz b", "a b", "zz"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		lm_strv rows = {0}, applied = {0}, unknown = {0};
+		words(cases[i][0], &rows);
+		lm_revmap_applied(m, &rows, &applied, &unknown);
+		char *a = joined(&applied), *u = joined(&unknown);
+		CHECK(!strcmp(a, cases[i][1]) && !strcmp(u, cases[i][2]),
+		      "applied [%s]: want [%s] [%s], got [%s] [%s]", cases[i][0], cases[i][1],
+		      cases[i][2], a, u);
+		free(a);
+		free(u);
+		lm_strv_dispose(&rows);
+		lm_strv_dispose(&applied);
+		lm_strv_dispose(&unknown);
+	}
+	lm_revmap_free(m);
+}
+
 static void expect_build_error(lm_revmap *m, const char *want)
 {
 	int rc = lm_revmap_build(m);
@@ -299,6 +331,7 @@ int main(void)
 {
 	test_labeled_branches();
 	test_effective_head();
+	test_applied();
 	test_build_errors();
 	test_revision_id_grammar();
 	test_scale();
