@@ -305,6 +305,19 @@ static int fail_on(PGconn *conn, const char *password, const PGresult *res, cons
 	char *m = lm_strdup(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
 	                                                        : PQerrorMessage(conn));
 	chomp(m);
+	if (!sqlstate) {
+		/* libpq's own messages (no SQLSTATE) wrap with "\n\t": "server
+		 * closed the connection unexpectedly\n\tThis probably means ...".
+		 * One line, as the report prints it. */
+		for (char *p = m, *q = m;; p++) {
+			if (*p == '\n' && p[1] == '\t') {
+				*q++ = ' ';
+				p++;
+			} else if (!(*q++ = *p)) {
+				break;
+			}
+		}
+	}
 	const char *text = m;
 	/* A server message starts with its (localised) severity and ":  ". */
 	size_t sevlen = severity ? strlen(severity) : 0;
