@@ -6,9 +6,9 @@ row, the runner lock is free at once for the next runner, stderr has one line sa
 interrupted, where, and where the database is, and luamig then exits by the signal (the shell
 shows 130 for SIGINT, 143 for SIGTERM). The signal arrives while the revision runs a Lua loop
 or a long SQL statement, which must stop too: the run ends in seconds, not when the statement
-would. Code that catches the interruption is stopped anyway; a second signal kills luamig at
-once, and the database is still as before the run. Offline (--sql), a signal kills at once and
-the script it leaves is not a complete one.
+would; a downgrade likewise, and a run waiting for the lock. Code that catches the interruption
+is stopped anyway; a second signal kills luamig at once, and the database is still as before
+the run. Offline (--sql), a signal kills at once and the script it leaves is not a complete one.
 
 A PostgreSQL server stopped with `pg_ctl stop -m immediate` mid-run (a server of this test's
 own, tests/pg/pg_fixture.py): exit 1 with libpq's message on one line, no password, no hang;
@@ -42,6 +42,8 @@ STATEMENT = {
 # Project.revision_file puts the first line of upgrade()'s body on line 11.
 STALL_LINE = 11 + 4
 AFTER_STALL_LINE = 11 + 6
+# upgrade()'s 7 lines, "end", "", "function downgrade()", then the loop is the 4th line
+DOWN_STALL_LINE = 11 + 7 + 3 + 3
 PLACE = "migrations/versions/0002_bbbb2222.lua:%d"
 NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
@@ -55,8 +57,12 @@ def make_history(p, stall):
           '    ' + stall,
           '  end',
           '  op.execute("INSERT INTO t2 (id) VALUES (1)")']
-    p.revision_file("bbbb2222", down="aaaa1111", up="\n".join(up),
-                    downgrade='  op.drop_table("t2")')
+    down = ['  op.drop_table("t2")',
+            '  if io.open("slow-down") then',
+            '    io.open("started", "w"):close()',
+            '    ' + LOOP,
+            '  end']
+    p.revision_file("bbbb2222", down="aaaa1111", up="\n".join(up), downgrade="\n".join(down))
     p.revision_file("cccc3333", down="bbbb2222", up=CREATE % "t3",
                     downgrade='  op.drop_table("t3")')
     with open(p.path("slow"), "w"):
@@ -192,6 +198,26 @@ class Signals(Runs, unittest.TestCase):
             self.assertEqual(tables(p), ["luamig_history"])
             self.assertEqual(history(p), [("bbbb2222", False, message)])
         self.next_runner_finishes(p)
+
+    def test_signal_during_a_downgrade(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                make_history(p, LOOP)
+                os.remove(p.path("slow"))
+                p.ok("upgrade", "head")
+                before = p.schema()
+                with open(p.path("slow-down"), "w"):
+                    pass
+                proc = self.start(p, "downgrade", "base")
+                _, err = self.signal_and_wait(proc, signal.SIGINT)
+                self.assertEqual(proc.returncode, -signal.SIGINT, err)
+                self.assertEqual(one_line(self, err),
+                                 "FAILED: Interrupted by SIGINT during downgrade of revision "
+                                 "bbbb2222 at %s; rolled back, the database is at cccc3333 "
+                                 "(nothing applied)" % (PLACE % DOWN_STALL_LINE))
+                self.assertEqual(p.schema(), before)
+                self.assertEqual(versions(p), ["cccc3333"])
 
     def test_code_that_catches_the_interruption_is_stopped_anyway(self):
         for backend in backends():
