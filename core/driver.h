@@ -107,6 +107,10 @@ typedef struct lm_driver {
 	 * 0 held by someone else (holder filled when known), -1 error. */
 	int (*try_lock)(lm_conn *c, const char *key, lm_lock_holder *holder);
 	int (*unlock)(lm_conn *c, const char *key);
+	/* Stops the statement running on c, if any: it fails soon, leaving
+	 * its transaction for the caller to roll back. Called from a signal
+	 * handler (signals.c), so async-signal-safe. NULL: cannot be stopped. */
+	void (*interrupt)(lm_conn *c);
 	/* The server's version as text, for logs. */
 	const char *(*server_version)(lm_conn *c);
 	/* Reads the schema into the schema model (reflect.h): pushes a

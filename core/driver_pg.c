@@ -26,6 +26,7 @@
  */
 #include <libpq-fe.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,12 @@ typedef struct pg_conn {
 	char *password;  /* owned, the URL's password or NULL: scrubbed from messages */
 	PGconn *lock_pg; /* the lock's session, open while trying or holding */
 	char *lock_key;  /* the key held, or NULL */
+	/* Made at connect: pg_interrupt runs in a signal handler, where
+	 * nothing may be allocated. */
+	PGcancel *cancel;
+	/* 1 while exec or query waits for the server: a cancel request is
+	 * for a statement in flight only. */
+	volatile sig_atomic_t busy;
 } pg_conn;
 
 static pg_conn *pg_of(lm_conn *c)
@@ -298,6 +305,19 @@ static int fail_on(PGconn *conn, const char *password, const PGresult *res, cons
 	char *m = lm_strdup(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
 	                                                        : PQerrorMessage(conn));
 	chomp(m);
+	if (!sqlstate) {
+		/* libpq's own messages (no SQLSTATE) wrap with "\n\t": "server
+		 * closed the connection unexpectedly\n\tThis probably means ...".
+		 * One line, as the report prints it. */
+		for (char *p = m, *q = m;; p++) {
+			if (*p == '\n' && p[1] == '\t') {
+				*q++ = ' ';
+				p++;
+			} else if (!(*q++ = *p)) {
+				break;
+			}
+		}
+	}
 	const char *text = m;
 	/* A server message starts with its (localised) severity and ":  ". */
 	size_t sevlen = severity ? strlen(severity) : 0;
@@ -386,6 +406,7 @@ static int pg_connect(const lm_url *url, lm_conn **out)
 	pc->pg = pg;
 	pc->conninfo = lm_strdup(url->conninfo);
 	pc->password = password;
+	pc->cancel = PQgetCancel(pg);
 	*out = &pc->base;
 	return 0;
 }
@@ -412,6 +433,7 @@ static void pg_close(lm_conn *c)
 		return;
 	pg_conn *pc = pg_of(c);
 	lock_close(pc);
+	PQfreeCancel(pc->cancel);
 	PQfinish(pc->pg);
 	free(pc->conninfo);
 	free(pc->password);
@@ -428,8 +450,11 @@ static void pg_close(lm_conn *c)
 static int pg_exec(lm_conn *c, const char *sql)
 {
 	pg_conn *pc = pg_of(c);
-	if (!PQsendQuery(pc->pg, sql))
+	pc->busy = 1;
+	if (!PQsendQuery(pc->pg, sql)) {
+		pc->busy = 0;
 		return fail(pc, NULL, sql);
+	}
 	int rc = 0;
 	PGresult *res;
 	while ((res = PQgetResult(pc->pg))) {
@@ -448,6 +473,7 @@ static int pg_exec(lm_conn *c, const char *sql)
 		}
 		PQclear(res);
 	}
+	pc->busy = 0;
 	return rc;
 }
 
@@ -616,7 +642,9 @@ static int pg_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 			values[i] = owned[i];
 	}
 
+	pc->busy = 1;
 	res = PQexecParams(pc->pg, sql, (int)nparams, types, values, lengths, formats, 0);
+	pc->busy = 0;
 	if (!res || !ok_status(PQresultStatus(res))) {
 		fail(pc, res, sql);
 		goto done;
@@ -697,6 +725,19 @@ static int pg_in_transaction(lm_conn *c)
 	default:
 		return 0;
 	}
+}
+
+/* A cancel request for the statement in flight, from a signal handler:
+ * PQcancel with a handle made beforehand is async-signal-safe (libpq's
+ * documentation; psql's ^C does the same). Between statements nothing is
+ * sent: the server would drop the request, or, arriving late, cancel the
+ * rollback that follows. */
+static void pg_interrupt(lm_conn *c)
+{
+	pg_conn *pc = pg_of(c);
+	char errbuf[256];
+	if (pc->cancel && pc->busy)
+		PQcancel(pc->cancel, errbuf, sizeof errbuf);
 }
 
 static const char *pg_server_version(lm_conn *c)
@@ -856,6 +897,7 @@ const lm_driver lm_driver_postgresql = {
         .in_transaction = pg_in_transaction,
         .try_lock = pg_try_lock,
         .unlock = pg_unlock,
+        .interrupt = pg_interrupt,
         .server_version = pg_server_version,
         .reflect = lm_reflect_pg,
 };

@@ -287,6 +287,13 @@ static int sq_unlock(lm_conn *c, const char *key)
 	return 0;
 }
 
+/* sqlite3_interrupt only sets a flag that the running statement checks;
+ * SQLite's own shell calls it from its SIGINT handler. */
+static void sq_interrupt(lm_conn *c)
+{
+	sqlite3_interrupt(db_of(c));
+}
+
 static const char *sq_server_version(lm_conn *c)
 {
 	(void)c;
@@ -310,6 +317,7 @@ const lm_driver lm_driver_sqlite = {
         .in_transaction = sq_in_transaction,
         .try_lock = sq_try_lock,
         .unlock = sq_unlock,
+        .interrupt = sq_interrupt,
         .server_version = sq_server_version,
         .reflect = lm_reflect_sqlite,
 };

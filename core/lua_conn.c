@@ -16,6 +16,7 @@
 #include "driver.h"
 #include "lua_core.h"
 #include "lua_host.h"
+#include "signals.h"
 
 #define CONN_MT "luamig.connection"
 
@@ -162,11 +163,14 @@ static void push_result(lua_State *L, const lm_result *r)
  *   A failing statement raises the database's message (password-free) from
  *   execute/query and returns nil, message from pexecute/pquery. Misuse
  *   raises in all four: a closed connection, sql not a string, params not
- *   a table, a value that cannot be bound (a table, a function, ...).
+ *   a table, a value that cannot be bound (a table, a function, ...). So
+ *   does a signal that stopped the run in progress (signals.h): "Interrupted
+ *   by SIGINT", and nothing is sent.
  */
 static int l_run(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
+	lm_signals_check(L);
 	const char *sql = luaL_checkstring(L, 2);
 	int want_rows = lua_toboolean(L, lua_upvalueindex(1));
 	int protected_ = lua_toboolean(L, lua_upvalueindex(2));
@@ -215,14 +219,18 @@ static int simple(lua_State *L, int (*fn)(lm_conn *))
 	return 1;
 }
 
-/* conn:begin() / conn:commit() / conn:rollback() -> conn (see simple). */
+/* conn:begin() / conn:commit() / conn:rollback() -> conn (see simple).
+ * Begin and commit raise "Interrupted by SIG..." instead when a signal
+ * stopped the run in progress; rollback always runs. */
 static int l_begin(lua_State *L)
 {
+	lm_signals_check(L);
 	return simple(L, check_conn(L)->driver->begin);
 }
 
 static int l_commit(lua_State *L)
 {
+	lm_signals_check(L);
 	return simple(L, check_conn(L)->driver->commit);
 }
 
@@ -242,10 +250,11 @@ static int l_in_transaction(lua_State *L)
 /* conn:try_lock(key) -> true, "" | false, holder text
  *   Tries once to take the runner lock named key (driver.h); the holder
  *   text says who holds it, as far as the database tells. Raises on a
- *   database error. */
+ *   database error, and when a signal stopped the run in progress. */
 static int l_try_lock(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
+	lm_signals_check(L);
 	lm_lock_holder holder = {{0}};
 	int rc = c->driver->try_lock(c, luaL_checkstring(L, 2), &holder);
 	if (rc < 0) {
@@ -273,6 +282,8 @@ static int l_unlock(lua_State *L)
 static int l_close(lua_State *L)
 {
 	lconn *lc = luaL_checkudata(L, 1, CONN_MT);
+	if (lc->c)
+		lm_signals_forget(lc->c);
 	lm_conn_close(lc->c);
 	lc->c = NULL;
 	return 0;

@@ -26,6 +26,7 @@
 #include "lua_host.h"
 #include "plan.h"
 #include "revmap.h"
+#include "signals.h"
 
 static const char HOST_KEY = 'h';
 
@@ -523,8 +524,9 @@ static int l_isatty(lua_State *L)
 }
 
 /* The loader of luamig.core (package.preload): the module table, with
- * version, the functions above, connect (lua_conn.c) and reflect
- * (lua_reflect.c); registers the connection metatable first. */
+ * version, the functions above, connect (lua_conn.c), reflect
+ * (lua_reflect.c), interruptible and check_interrupt (signals.c); registers the connection
+ * metatable first. */
 static int open_core(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
@@ -553,6 +555,8 @@ static int open_core(lua_State *L)
 	        {"current_lines", l_current_lines},
 	        {"applied", l_applied},
 	        {"reflect", lm_lua_reflect},
+	        {"interruptible", lm_lua_interruptible},
+	        {"check_interrupt", lm_lua_check_interrupt},
 	        {NULL, NULL},
 	};
 	lm_lua_open_conn(L);

@@ -24,6 +24,7 @@
 #include "driver.h"
 #include "lua_core.h"
 #include "lua_host.h"
+#include "signals.h"
 
 /* The program, protected: pmain(argc, argv) -> the exit status, or -1
  * when the command failed with the error slot set. */
@@ -69,5 +70,9 @@ int main(int argc, char **argv)
 		status = LM_EXIT_FAILURE;
 	}
 	lm_error_clear();
-	return status;
+	/* A run stopped by SIGINT or SIGTERM has said so above; now luamig
+	 * dies by that signal, as a program that did not catch it would: the
+	 * shell shows 130 or 143, and a shell script that the same ^C reached
+	 * stops too (it only does when its child died by the signal). */
+	return lm_signals_exit(status);
 }

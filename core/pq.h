@@ -21,7 +21,7 @@
 	X(PQconninfoFree) X(PQcmdStatus) X(PQtransactionStatus) X(PQstatus)                    \
 	X(PQsetNoticeReceiver) X(PQsendQuery) X(PQputCopyEnd) X(PQparameterStatus)             \
 	X(PQnfields) X(PQgetlength) X(PQgetResult) X(PQgetCopyData) X(PQfname)                 \
-	X(PQconnectdbParams) X(PQcmdTuples)
+	X(PQconnectdbParams) X(PQcmdTuples) X(PQgetCancel) X(PQfreeCancel) X(PQcancel)
 /* clang-format on */
 
 typedef struct lm_pq_api {
@@ -66,6 +66,9 @@ int lm_pq_load(void);
 #define PQfname lm_pq.PQfname
 #define PQconnectdbParams lm_pq.PQconnectdbParams
 #define PQcmdTuples lm_pq.PQcmdTuples
+#define PQgetCancel lm_pq.PQgetCancel
+#define PQfreeCancel lm_pq.PQfreeCancel
+#define PQcancel lm_pq.PQcancel
 #endif
 
 #endif

@@ -4,8 +4,10 @@
                      C driver implements per database), keyed by the version table
                      ("luamig:[schema.]table"); says once who holds it, polls with a growing
                      delay up to 0.5 s, and raises after mc.lock_timeout seconds (nil: waits
-                     for ever).  Sets mc.lock_key.
-  lock.release(mc)   releases what take took (errors ignored: the connection may be gone)
+                     for ever).  Sets mc.lock_key before the first try, and mc.lock_waiting
+                     while it waits.
+  lock.release(mc)   releases what take took, or was taking when an error (a signal) stopped
+                     it (errors ignored: the connection may be gone)
 ]]
 
 local core = require "luamig.core"
@@ -22,17 +24,21 @@ function M.take(mc)
   local timeout = mc.lock_timeout
   local start = core.now()
   local delay, said = 0.05, false
+  -- Set before trying: an error raised between the lock being granted and this function
+  -- returning (SIGINT stops a run at any Lua instruction) still has release() let it go.
+  mc.lock_key = key
   while true do
     local ok, holder = conn:try_lock(key)
     if ok then
       if said then
         log.info(LOGGER, string.format("Took the migration lock after %.1f s", core.now() - start))
       end
-      mc.lock_key = key
+      mc.lock_waiting = nil
       return
     end
     if holder == "" then holder = "another runner" end
     if not said then
+      mc.lock_waiting = true
       -- written even with --quiet
       log.write("INFO", LOGGER, string.format("Waiting for the migration lock on %s, held by %s",
         conn.url, holder))
@@ -48,6 +54,7 @@ function M.take(mc)
 end
 
 function M.release(mc)
+  mc.lock_waiting = nil
   if mc.lock_key and mc.connection then
     pcall(mc.connection.unlock, mc.connection, mc.lock_key)
     mc.lock_key = nil

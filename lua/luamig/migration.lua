@@ -28,7 +28,11 @@ online run does it with a history table: warn, or fail with checksums = error), 
                                 changes and its audit row (luamig.audit) — inside one
                                 transaction per run, or per migration with
                                 transaction_per_migration; on an error it rolls back, records
-                                the failure and raises.
+                                the failure and raises. Online, SIGINT and SIGTERM are such an
+                                error (core.interruptible): the message says what was rolled
+                                back and where the database is ("Interrupted by SIGINT during
+                                upgrade of revision X at file:line; rolled back, the database
+                                is at W (nothing applied)").
 Every method answers both call styles, mc:execute(sql) and mc.execute(sql).
 ]]
 
@@ -290,6 +294,7 @@ local function run_code(mc, step, kw)
   local ok, err = xpcall(fn, handler, kw)
   active_context = nil
   if not ok then
+    mc.failed_at = place or loader.display_path(rev.path)
     -- A message that already starts with the place does not repeat it.
     if place and err:sub(1, #place + 1) == place .. ":" then
       err = err:sub(#place + 3)
@@ -297,6 +302,8 @@ local function run_code(mc, step, kw)
     fail(string.format("%s of revision %s failed at %s: %s", fname, rev.revision,
       place or loader.display_path(rev.path), err))
   end
+  -- the code may have caught an interruption (a pcall around everything) and returned
+  core.check_interrupt()
 end
 
 function M.same_set(a, b)
@@ -338,11 +345,44 @@ function MigrationContext:check_checksums(heads)
   end
 end
 
+-- "1111", "1111, 2222", or "base" for no revision.
+local function heads_text(heads)
+  if #heads == 0 then return "base" end
+  local sorted = {}
+  for k, h in ipairs(heads) do sorted[k] = h end
+  table.sort(sorted)
+  return table.concat(sorted, ", ")
+end
+
+-- The one line of a run that SIGINT or SIGTERM stopped: what it was doing, whether that was
+-- rolled back, and where the database is now (read again: per migration, what committed
+-- before the signal stays).
+local function interrupted_message(mc, signal, start_heads, rolled_back)
+  local s = "Interrupted by " .. signal
+  local step = mc.running_step
+  if step and step.stamp then
+    s = s .. " during " .. short_log(step)
+  elseif step then
+    s = string.format("%s during %s of revision %s", s, step.upgrade and "upgrade" or "downgrade",
+      step.rev.revision)
+    if mc.failed_at then s = s .. " at " .. mc.failed_at end
+  elseif mc.lock_waiting then
+    s = s .. " while waiting for the migration lock"
+  end
+  if rolled_back then s = s .. "; rolled back" end
+  local ok, now = pcall(mc.get_current_heads, mc)
+  if ok then
+    s = s .. (rolled_back and ", " or "; ") .. "the database is at " .. heads_text(now)
+    if not start_heads or M.same_set(now, start_heads) then s = s .. " (nothing applied)" end
+  end
+  return s
+end
+
 function MigrationContext:run_migrations(kw)
   local per_migration = self.transaction_per_migration
   local conn = self.connection
   local online = not self.as_sql
-  local heads
+  local heads, start_heads
   if self.purge then
     if self.as_sql then fail("Can't use --purge with --sql mode") end
   end
@@ -366,10 +406,13 @@ function MigrationContext:run_migrations(kw)
     end
   end
 
-  if online and not self.dont_mutate and self.use_lock then
-    lock.take(self)
-  end
-  local ok, err = xpcall(function()
+  -- Everything but the final commit of a transaction per run; online and mutating, SIGINT and
+  -- SIGTERM stop it as a failing step would (core.interruptible).
+  local function run()
+    self.failed_at = nil
+    if online and not self.dont_mutate and self.use_lock then
+      lock.take(self)
+    end
     if online and not self.dont_mutate then
       begin()
       began_outer = true
@@ -387,6 +430,7 @@ function MigrationContext:run_migrations(kw)
         self:ensure_version_table()
       end
     end
+    start_heads = heads
     if online and self.history_table and self.checksums ~= "off" and
       not self.reports_checksums then
       self:check_checksums(heads)
@@ -451,34 +495,49 @@ function MigrationContext:run_migrations(kw)
       end
       k = k + 1
     end
-    if began_outer and online then
-      commit()
-    elseif not online and not per_migration then
-      commit()
+  end
+
+  -- The final commit (with signals only recorded: once COMMIT is sent, finishing it is the
+  -- database's business), or, after a failure or a signal, the rollback, the failed step's
+  -- history row, the lock released, and the error raised.
+  local function finish(ok, err, signal)
+    if ok and began_outer then
+      ok, err = pcall(commit)
+      if not ok and type(err) ~= "string" then err = tostring(err) end
     end
-  end, function(e)
+    if not ok then
+      -- what the rollback takes back: the step that ran, or everything of a run in one
+      -- transaction (SQLite may have rolled an interrupted statement's transaction back itself)
+      local rolled_back = online and (self.running_step ~= nil or (began_outer and not per_migration))
+      if online and conn:in_transaction() then pcall(conn.rollback, conn) end
+      if signal then err = interrupted_message(self, signal, start_heads, rolled_back) end
+      if online and self.history_table and self.running_step then
+        -- The step's own rows went with the rollback; the failure itself is
+        -- recorded in a transaction of its own. Never hides the real error.
+        local step, t0 = self.running_step, self.step_started
+        pcall(function()
+          conn:begin()
+          self.history_ready = false
+          audit.ensure_table(self)
+          audit.record(self, step, false, err, (core.now() - t0) * 1000)
+          conn:commit()
+        end)
+        if conn:in_transaction() then pcall(conn.rollback, conn) end
+      end
+      lock.release(self)
+      error(err, 0)
+    end
+    lock.release(self)
+  end
+
+  if online and not self.dont_mutate then
+    return core.interruptible(conn, run, finish)
+  end
+  local ok, err = xpcall(run, function(e)
     if type(e) ~= "string" then e = tostring(e) end
     return e
   end)
-  if not ok then
-    if online and conn:in_transaction() then pcall(conn.rollback, conn) end
-    if online and self.history_table and self.running_step then
-      -- The step's own rows went with the rollback; the failure itself is
-      -- recorded in a transaction of its own. Never hides the real error.
-      local step, t0 = self.running_step, self.step_started
-      pcall(function()
-        conn:begin()
-        self.history_ready = false
-        audit.ensure_table(self)
-        audit.record(self, step, false, err, (core.now() - t0) * 1000)
-        conn:commit()
-      end)
-      if conn:in_transaction() then pcall(conn.rollback, conn) end
-    end
-    lock.release(self)
-    error(err, 0)
-  end
-  lock.release(self)
+  finish(ok, err)
 end
 
 -- Makes a migration context of `fields` (taken over, not copied).

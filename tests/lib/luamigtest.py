@@ -82,15 +82,20 @@ def db_name(test):
 
 class Project:
     """A luamig project in a temporary folder: `luamig init migrations`,
-    then url = a fresh SQLite file or a fresh PostgreSQL database."""
+    then url = a fresh SQLite file or a fresh PostgreSQL database, or the
+    PostgreSQL database `url` names (one the test made, e.g. on a server of
+    its own), as it is."""
 
-    def __init__(self, test, backend="sqlite", init=True, template_env=None):
+    def __init__(self, test, backend="sqlite", init=True, template_env=None, url=None):
         self.test = test
         self.backend = backend
         self.dir = temp_dir(test, backend)
         self.script_dir = os.path.join(self.dir, "migrations")
         self.versions = os.path.join(self.script_dir, "versions")
-        if backend == "sqlite":
+        if url:
+            self.db_path = None
+            self.url = url
+        elif backend == "sqlite":
             self.db_path = os.path.join(self.dir, "app.db")
             self.url = "sqlite:///app.db"
         else:

@@ -3,6 +3,13 @@
 
     pg_fixture.py start <test-tmp>    initdb, configure, start, wait, write <test-tmp>/pg.env
     pg_fixture.py stop  <test-tmp>    stop the server and remove everything start made
+    pg_fixture.py crash <test-tmp>    stop it at once (pg_ctl stop -m immediate): sessions are
+                                      cut mid-statement, as when the server dies
+    pg_fixture.py restart <test-tmp>  start it again after crash, same port and socket (crash
+                                      recovery runs), and wait until it answers
+
+A test that stops its server uses one of its own (start/crash/restart/stop on
+a directory of its own, or the functions of the same names), never the shared one.
 
 The server lives in <test-tmp>/pg (or, when that path is too long for a unix
 socket or not reachable by the postgres user, in a directory under /tmp that
@@ -250,6 +257,11 @@ def start(tmp):
         r = run(as_server_user([os.path.join(bindir, "pg_ctl"), "-D", datadir, "-l", logfile,
                                 "-o", opts, "-w", "-t", "60", "start"]), check=False)
         if r.returncode == 0:
+            # what restart needs to start it again as it is
+            with open(state_path(tmp), "w") as f:
+                json.dump({"base": base, "sockdir": sockdir if sockdir != base else None,
+                           "bindir": bindir, "datadir": datadir, "logfile": logfile,
+                           "opts": opts, "port": port, "socket": sockdir}, f)
             break
         log("start on port %d failed (attempt %d):\n%s%s" % (port, attempt + 1, r.stdout, r.stderr))
         stop_server(datadir, bindir)
@@ -261,19 +273,9 @@ def start(tmp):
             pass
         return 1
 
-    psql = os.path.join(bindir, "psql")
-    if not os.access(psql, os.X_OK):
-        psql = shutil.which("psql") or "psql"
-    # Wait for real readiness: pg_ctl -w already waits, but a query proves it.
-    for _ in range(100):
-        r = run([psql, "-X", "-q", "-h", sockdir, "-p", str(port), "-U", "postgres",
-                 "-d", "postgres", "-c", "select 1"], check=False)
-        if r.returncode == 0:
-            break
-        time.sleep(0.1)
-    else:
-        log("server did not answer: " + r.stderr)
+    if not wait_ready(bindir, sockdir, port):
         return 1
+    psql = psql_path(bindir)
     # The password travels on stdin so that it appears in no process listing.
     r = run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", sockdir, "-p", str(port),
              "-U", "postgres", "-d", "postgres", "-f", "-"],
@@ -301,9 +303,61 @@ def start(tmp):
     return 0
 
 
+def psql_path(bindir):
+    psql = os.path.join(bindir, "psql")
+    if not os.access(psql, os.X_OK):
+        psql = shutil.which("psql") or "psql"
+    return psql
+
+
+def wait_ready(bindir, sockdir, port):
+    """Waits until the server answers a query (pg_ctl -w already waits, but
+    a query proves it); False, after saying why, when it never does."""
+    for _ in range(100):
+        r = run([psql_path(bindir), "-X", "-q", "-h", sockdir, "-p", str(port), "-U", "postgres",
+                 "-d", "postgres", "-c", "select 1"], check=False)
+        if r.returncode == 0:
+            return True
+        time.sleep(0.1)
+    log("server did not answer: " + r.stderr)
+    return False
+
+
+def started_state(tmp):
+    with open(state_path(tmp)) as f:
+        state = json.load(f)
+    if "opts" not in state:
+        raise RuntimeError("no server was started in %s" % tmp)
+    return state
+
+
+def crash(tmp):
+    """Stops the server of tmp at once (pg_ctl stop -m immediate): every
+    session is cut where it is, nothing is checkpointed, and the next start
+    runs crash recovery, as after a crash."""
+    state = started_state(tmp)
+    run(as_server_user([os.path.join(state["bindir"], "pg_ctl"), "-D", state["datadir"],
+                        "-m", "immediate", "-w", "-t", "30", "stop"]))
+    return 0
+
+
+def restart(tmp):
+    """Starts the server of tmp again (after crash, or stop -m immediate by
+    hand) on the same port and socket, and waits until it answers."""
+    state = started_state(tmp)
+    r = run(as_server_user([os.path.join(state["bindir"], "pg_ctl"), "-D", state["datadir"],
+                            "-l", state["logfile"], "-o", state["opts"], "-w", "-t", "60",
+                            "start"]), check=False)
+    if r.returncode != 0:
+        log("restart failed:\n%s%s" % (r.stdout, r.stderr))
+        return 1
+    return 0 if wait_ready(state["bindir"], state["socket"], state["port"]) else 1
+
+
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("start", "stop"):
-        print("usage: pg_fixture.py start|stop <test-tmp-dir>", file=sys.stderr)
+    commands = ("start", "stop", "crash", "restart")
+    if len(argv) != 3 or argv[1] not in commands:
+        print("usage: pg_fixture.py %s <test-tmp-dir>" % "|".join(commands), file=sys.stderr)
         return 2
     tmp = os.path.abspath(argv[2])
     try:
@@ -312,6 +366,10 @@ def main(argv):
             if rc == 1:
                 clean(tmp)
             return rc
+        if argv[1] == "crash":
+            return crash(tmp)
+        if argv[1] == "restart":
+            return restart(tmp)
         clean(tmp)
         return 0
     except (OSError, RuntimeError) as e:
