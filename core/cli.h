@@ -45,6 +45,7 @@ typedef struct lm_opts {
 	int no_lock;
 	int allow_empty;
 	int json;
+	int downgrade;
 	lm_strv positional;
 } lm_opts;
 

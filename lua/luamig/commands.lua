@@ -16,6 +16,12 @@ context.run_migrations().
     check                         autogenerate without writing: print the differences (or
                                   JSON with --json) and fail when there is any
     database_heads                the database's heads, for history/show/edit (run in C)
+    lint                          luamig.lint over a revision range (default: what the database
+                                  has not applied, or every revision when there is no database
+                                  or with --sql); exit 1 on an unwaived error finding
+With `lint = warn|error` in luamig.ini, upgrade lints the revisions it is about to run first
+(findings on stderr); `error` refuses the whole run, before anything is applied, when one of
+them has an unwaived error finding.
 Errors raise with a final message (no position).
 ]]
 
@@ -24,6 +30,7 @@ local log = require "luamig.log"
 local migration = require "luamig.migration"
 local environment = require "luamig.environment"
 local ag = require "luamig.autogenerate"
+local lint = require "luamig.lint"
 
 local M = {}
 
@@ -54,6 +61,23 @@ function M.upgrade(cmd, config)
   end
   work.destination = revision
   work.fn = function(heads) return (core.plan("upgrade", heads, revision)) end
+  local mode = lint.mode(config)
+  if mode ~= "off" then
+    local plan = work.fn
+    work.fn = function(heads, mc)
+      local steps = plan(heads, mc)
+      local settings = lint.settings(config, mc.dialect)
+      local out = function(line) io.stderr:write(line, "\n") end
+      local s = lint.run { steps = steps, dialect = mc.dialect, settings = settings, opts = mc.opts,
+                           out = out }
+      if s.errors + s.warnings > 0 then out(lint.summary_line(s)) end
+      if mode == "error" and s.errors > 0 then
+        fail(string.format("lint = error: %d unwaived lint error%s in the revisions to apply; "
+          .. "nothing was applied", s.errors, s.errors == 1 and "" or "s"))
+      end
+      return steps
+    end
+  end
   environment.run(cmd, config, work)
 end
 
@@ -210,6 +234,44 @@ function M.check(cmd, config)
   if found > 0 then
     fail(string.format("New upgrade operations detected: %d difference%s", found,
       found == 1 and "" or "s"))
+  end
+  return 0
+end
+
+-- lint [REVISION_RANGE] [--downgrade] [--sql]: env.lua runs read-only to learn the dialect and
+-- the database's heads; when the database cannot be reached (or with --sql), it runs offline
+-- and every revision is linted.  Nothing is sent to the database but the version-table read.
+function M.lint(cmd, config)
+  local got = nil
+  local work = { dont_mutate = true, output = { write = function() end } }
+  work.fn = function(heads, mc)
+    got = { heads = heads, mc = mc, online = not mc.as_sql }
+    return {}
+  end
+  if not cmd.sql then
+    local ok, err = pcall(environment.run, cmd, config, work)
+    if not ok then
+      log.warning("luamig.lint", "no database (" .. core.redact(tostring(err))
+        .. "): linting every revision")
+      got = nil
+    end
+  end
+  if not got then
+    local offline = {}
+    for k, v in pairs(cmd) do offline[k] = v end
+    offline.sql = true
+    environment.run(offline, config, work)
+  end
+  if not got then fail("env.lua did not call context.run_migrations()") end
+  local dialect = got.mc.dialect
+  local settings = lint.settings(config, dialect)
+  local steps = lint.steps_for(cmd.positional[1], got.online and got.heads or {}, cmd.downgrade)
+  local s = lint.run { steps = steps, dialect = dialect, settings = settings, opts = got.mc.opts,
+                       out = function(line) io.stdout:write(line, "\n") end, verbose = true,
+                       downgrade = cmd.downgrade }
+  io.stdout:write(lint.summary_line(s), "\n")
+  if s.errors > 0 then
+    fail(string.format("lint found %d unwaived error%s", s.errors, s.errors == 1 and "" or "s"))
   end
   return 0
 end

@@ -11,6 +11,7 @@
                                  get_starting_revision_argument() answer
         starting_heads           offline: the heads a "<from>:<to>" range starts at
         dont_mutate              read-only: no lock, no transaction, no version table
+        output                   where offline output goes instead of output_buffer/stdout
         purge                    stamp --purge
       An error in env.lua raises with its message; a connection the context opened is closed.
 
@@ -125,7 +126,7 @@ local function new_context_module(cmd, config, work)
       as_sql = as_sql,
       connection = conn,
       url = url,
-      output = opts.output_buffer or io.stdout,
+      output = work.output or opts.output_buffer or io.stdout,
       transaction_per_migration = tpm and true or false,
       version_table = vt,
       version_table_schema = opts.version_table_schema or config.get_main_option("version_table_schema"),

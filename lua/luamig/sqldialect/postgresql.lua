@@ -14,9 +14,12 @@ SERIAL column's nextval() default is implicit; the server says whether two defau
 ]]
 
 local base = require "luamig.sqldialect.base"
+local lint_facts = require "luamig.sqldialect.postgresql_lint"
 local sa = require "luamig.sa"
 
 local pg = base.derive("postgresql", {})
+-- what each operation does to a live database, for luamig.lint
+pg.lint = lint_facts
 
 -- SQLAlchemy's postgresql RESERVED_WORDS.
 local reserved = {}
