@@ -78,7 +78,8 @@ function M.mode(config)
   if v == nil or v == "" then return "off" end
   v = v:lower()
   if v ~= "warn" and v ~= "error" and v ~= "off" then
-    fail(string.format("%s: lint = %s: expected warn, error or off", config.config_file_name, v))
+    fail(string.format("%s: lint = %s: expected warn, error or off",
+      loader.display_path(config.config_file_name or "luamig.ini"), v))
   end
   return v
 end
@@ -92,8 +93,8 @@ local function dir_of(path)
 end
 
 -- Loads the user rules file: returns a list of { id, fn }.
-local function load_user_rules(path, ini)
-  if path:sub(1, 1) ~= "/" then path = dir_of(ini) .. "/" .. path end
+local function load_user_rules(path, ini, config_path)
+  if path:sub(1, 1) ~= "/" then path = dir_of(config_path) .. "/" .. path end
   local shown = loader.display_path(path)
   local f, ferr = io.open(path, "r")
   if not f then fail(string.format("%s: lint_rules = %s: %s", ini, shown, ferr)) end
@@ -127,14 +128,14 @@ local function load_user_rules(path, ini)
 end
 
 function M.settings(config, dialect)
-  local ini = config.config_file_name or "luamig.ini"
+  local ini = loader.display_path(config.config_file_name or "luamig.ini")
   local s = { severity = {}, known = {}, user = {} }
   for _, r in ipairs(M.catalogue(dialect)) do
     s.severity[r.id] = r.severity
     s.known[r.id] = true
   end
   local path = config.get_main_option("lint_rules")
-  if path and path ~= "" then s.user = load_user_rules(path, ini) end
+  if path and path ~= "" then s.user = load_user_rules(path, ini, config.config_file_name or "luamig.ini") end
   local open_ids = false
   for _, r in ipairs(s.user) do
     if r.id then s.known[r.id] = true else open_ids = true end

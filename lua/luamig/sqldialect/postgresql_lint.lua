@@ -385,7 +385,8 @@ function M.classify_sql(sql, st)
   end
   if u:match("^SELECT ") then d.lock = "ACCESS SHARE"; return d end
   if u:match("^INSERT INTO ") or u:match("^UPDATE ") or u:match("^DELETE FROM ") then
-    local n = s:match("^%a+ %a+ " .. QNAME) or s:match("^%a+ " .. QNAME)
+    local n
+    if u:match("^UPDATE ") then n = s:match("^%a+ " .. QNAME) else n = s:match("^%a+ %a+ " .. QNAME) end
     if n then tname, schema = unquote(n) end
     d.lock = RE
     d.table = tname and qualified(tname, schema)
