@@ -251,8 +251,8 @@ function M.lint(cmd, config)
   if not cmd.sql then
     local ok, err = pcall(environment.run, cmd, config, work)
     if not ok then
-      log.warning("luamig.lint", "no database (" .. core.redact(tostring(err))
-        .. "): linting every revision")
+      local why = core.redact(tostring(err)):gsub("%s+", " ")
+      log.warning("luamig.lint", "no database (" .. why .. "): linting every revision")
       got = nil
     end
   end
