@@ -21,7 +21,7 @@ The `context` module (each function called with a dot):
   get_head_revisions(), get_head_revision(),
   configure{ url = | connection = | dialect_name =, target_metadata, version_table,
              version_table_schema, version_table_pk, transaction_per_migration, lock,
-             lock_timeout, history_table, checksums, output_buffer, on_version_apply, tag,
+             runner_lock_timeout, lock_timeout, statement_timeout, history_table, checksums, output_buffer, on_version_apply, tag,
              and autogenerate's options (include_object, compare_type, render_item, ...) }
       -> the migration context (luamig.migration), options falling back to luamig.ini,
   get_context(), get_bind(), execute(sql, params), static_output(text),
@@ -106,11 +106,13 @@ local function new_context_module(cmd, config, work)
     if not dialect_name then
       fail("context.configure needs url = ... or connection = ... (or dialect_name in --sql mode)")
     end
-    local lock_timeout = opts.lock_timeout
-    if lock_timeout == nil then
-      lock_timeout = tonumber(config.get_main_option("lock_timeout") or "")
+    -- the wait for another runner's lock, in seconds (before issue 12: lock_timeout, which now
+    -- has PostgreSQL's meaning: see luamig.timeouts)
+    local runner_lock_timeout = opts.runner_lock_timeout
+    if runner_lock_timeout == nil then
+      runner_lock_timeout = tonumber(config.get_main_option("runner_lock_timeout") or "")
     end
-    if lock_timeout == nil then lock_timeout = 300 end
+    if runner_lock_timeout == nil then runner_lock_timeout = 300 end
     local use_lock = not cmd.no_lock
     if opts.lock == false or truthy(config.get_main_option("no_lock", "false")) then
       use_lock = false
@@ -131,7 +133,9 @@ local function new_context_module(cmd, config, work)
       version_table = vt,
       version_table_schema = opts.version_table_schema or config.get_main_option("version_table_schema"),
       version_table_pk = vpk,
-      lock_timeout = lock_timeout ~= false and lock_timeout or nil,
+      runner_lock_timeout = runner_lock_timeout ~= false and runner_lock_timeout or nil,
+      lock_timeout = opts.lock_timeout or config.get_main_option("lock_timeout"),
+      statement_timeout = opts.statement_timeout or config.get_main_option("statement_timeout"),
       use_lock = use_lock,
       dont_mutate = work.dont_mutate,
       purge = work.purge,

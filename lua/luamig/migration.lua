@@ -38,6 +38,7 @@ local log = require "luamig.log"
 local loader = require "luamig.loader"
 local audit = require "luamig.audit"
 local lock = require "luamig.lock"
+local timeouts = require "luamig.timeouts"
 
 local M = {}
 
@@ -412,6 +413,7 @@ function MigrationContext:run_migrations(kw)
       if self.as_sql then self:static_output("-- Running " .. short_log(step)) end
       self.running_step, self.step_started = step, t0
       if not step.stamp then
+        timeouts.apply(self, step)
         run_code(self, step, kw)
         if not keep_loaded then loader.forget(step.rev.path) end
         -- whatever the code did (a procedure that commits, SQL luamig could not read), the

@@ -352,4 +352,15 @@ function pg:alter_comment_sql(op)
   return self:column_comment_sql(op.table_name, op.schema, op.column_name, c)
 end
 
+-- lock_timeout and statement_timeout for the rest of the migration's transaction
+-- (luamig.timeouts); values are already checked durations ("300ms", "5s").
+function pg:timeout_statements(t)
+  local out = {}
+  if t.lock_timeout then out[#out + 1] = "SET LOCAL lock_timeout = '" .. t.lock_timeout .. "'" end
+  if t.statement_timeout then
+    out[#out + 1] = "SET LOCAL statement_timeout = '" .. t.statement_timeout .. "'"
+  end
+  return out
+end
+
 return pg
