@@ -21,7 +21,8 @@ The `context` module (each function called with a dot):
   get_head_revisions(), get_head_revision(),
   configure{ url = | connection = | dialect_name =, target_metadata, version_table,
              version_table_schema, version_table_pk, transaction_per_migration, lock,
-             runner_lock_timeout, lock_timeout, statement_timeout, history_table, checksums, output_buffer, on_version_apply, tag,
+             runner_lock_timeout, lock_timeout, statement_timeout, lock_retries,
+             lock_retry_delay, history_table, checksums, output_buffer, on_version_apply, tag,
              and autogenerate's options (include_object, compare_type, render_item, ...) }
       -> the migration context (luamig.migration), options falling back to luamig.ini,
   get_context(), get_bind(), execute(sql, params), static_output(text),
@@ -136,6 +137,8 @@ local function new_context_module(cmd, config, work)
       runner_lock_timeout = runner_lock_timeout ~= false and runner_lock_timeout or nil,
       lock_timeout = opts.lock_timeout or config.get_main_option("lock_timeout"),
       statement_timeout = opts.statement_timeout or config.get_main_option("statement_timeout"),
+      lock_retries = opts.lock_retries or config.get_main_option("lock_retries"),
+      lock_retry_delay = opts.lock_retry_delay or config.get_main_option("lock_retry_delay"),
       use_lock = use_lock,
       dont_mutate = work.dont_mutate,
       purge = work.purge,

@@ -145,6 +145,7 @@ function MigrationContext:autocommit_block(fn)
   end
   local conn = self.connection
   local was_in = conn:in_transaction()
+  self.retry_savepoint = nil   -- committed: luamig.timeouts can no longer roll back to it
   if was_in then conn:commit() end
   self.in_autocommit = true
   local ok, err = pcall(fn)
@@ -413,8 +414,7 @@ function MigrationContext:run_migrations(kw)
       if self.as_sql then self:static_output("-- Running " .. short_log(step)) end
       self.running_step, self.step_started = step, t0
       if not step.stamp then
-        timeouts.apply(self, step)
-        run_code(self, step, kw)
+        timeouts.run_step(self, step, function() run_code(self, step, kw) end)
         if not keep_loaded then loader.forget(step.rev.path) end
         -- whatever the code did (a procedure that commits, SQL luamig could not read), the
         -- step's transaction must still be open, or it was not all or nothing

@@ -352,6 +352,10 @@ function pg:alter_comment_sql(op)
   return self:column_comment_sql(op.table_name, op.schema, op.column_name, c)
 end
 
+-- the SQLSTATE of a statement cancelled by lock_timeout (lock_not_available): luamig.timeouts
+-- retries the migration on it
+pg.lock_timeout_sqlstate = "55P03"
+
 -- lock_timeout and statement_timeout for the rest of the migration's transaction
 -- (luamig.timeouts); values are already checked durations ("300ms", "5s").
 function pg:timeout_statements(t)
