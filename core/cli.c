@@ -48,7 +48,8 @@ enum {
 	O_NO_LOCK = 1 << 18,
 	O_ALLOW_EMPTY = 1 << 19,
 	O_JSON = 1 << 20,
-	O_DOWNGRADE = 1 << 21
+	O_DOWNGRADE = 1 << 21,
+	O_DRY_RUN = 1 << 22
 };
 
 typedef struct command {
@@ -125,6 +126,10 @@ static const option options[] = {
         {O_DOWNGRADE, NULL, "--downgrade", NULL,
          "Lint the downgrade() of each revision of the range instead of its upgrade()",
          F(downgrade)},
+        {O_DRY_RUN, NULL, "--dry-run", NULL,
+         "Run on the database in one transaction that is rolled back, reporting each "
+         "statement's locks and time",
+         F(dry_run)},
         {0, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -138,7 +143,7 @@ static const command commands[] = {
          "Check if revision command with autogenerate has pending upgrade ops.", NULL},
         {"current", lm_cmd_runtime, O_VERBOSE | O_CHECK_HEADS, 0, 0, NULL,
          "Display the current revision for a database.", NULL},
-        {"downgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK, 1, 1, "revision",
+        {"downgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK | O_DRY_RUN, 1, 1, "revision",
          "Revert to a previous version.", "revision identifier"},
         {"edit", lm_cmd_edit, 0, 1, 1, "rev", "Edit revision script(s) using $EDITOR.",
          "revision identifier"},
@@ -167,7 +172,7 @@ static const command commands[] = {
         {"stamp", lm_cmd_runtime, O_SQL | O_TAG | O_PURGE | O_NO_LOCK, 1, -1, "revisions",
          "'stamp' the revision table with the given revision; don't run any migrations.",
          "revision identifier"},
-        {"upgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK, 1, 1, "revision",
+        {"upgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK | O_DRY_RUN, 1, 1, "revision",
          "Upgrade to a later version.", "revision identifier"},
         {NULL, NULL, 0, 0, 0, NULL, NULL, NULL},
 };

@@ -46,6 +46,7 @@ typedef struct lm_opts {
 	int allow_empty;
 	int json;
 	int downgrade;
+	int dry_run;
 	lm_strv positional;
 } lm_opts;
 

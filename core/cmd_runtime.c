@@ -56,6 +56,7 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 	set_bool(L, "no_lock", o->no_lock);
 	set_bool(L, "json", o->json);
 	set_bool(L, "downgrade", o->downgrade);
+	set_bool(L, "dry_run", o->dry_run);
 	set_bool(L, "autogenerate", o->autogenerate);
 	set_bool(L, "allow_empty", o->allow_empty);
 	set_str(L, "message", o->message);

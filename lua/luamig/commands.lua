@@ -5,7 +5,8 @@ context.run_migrations().
 
   commands.<name>(cmd, config) -> nil (exit status 0), an exit status, or (revision) a table
     upgrade, downgrade, stamp     plan from the database's heads (core.plan) and run it; with
-                                  --sql, "<from>:<to>" ranges
+                                  --sql, "<from>:<to>" ranges; upgrade/downgrade --dry-run: in
+                                  one transaction, rolled back, each statement's locks reported
     current                       print the database's revisions (--verbose, --check-heads)
     ensure_version                create the version table (offline: write its DDL)
     revision                      with --autogenerate (or revision_environment): compare the
@@ -51,9 +52,17 @@ local function starting_heads_of(start)
 end
 
 
+local function dry_run(cmd, work)
+  if cmd.dry_run then
+    if cmd.sql then fail("--dry-run runs on the database; it cannot be combined with --sql") end
+    work.dry_run = true
+  end
+end
+
 function M.upgrade(cmd, config)
   local revision = cmd.positional[1]
   local work = {}
+  dry_run(cmd, work)
   if revision:find(":", 1, true) then
     if not cmd.sql then fail("Range revision not allowed") end
     work.starting_rev, revision = split_range(revision)
@@ -84,6 +93,7 @@ end
 function M.downgrade(cmd, config)
   local revision = cmd.positional[1]
   local work = {}
+  dry_run(cmd, work)
   if revision:find(":", 1, true) then
     if not cmd.sql then fail("Range revision not allowed") end
     work.starting_rev, revision = split_range(revision)

@@ -13,6 +13,7 @@
         dont_mutate              read-only: no lock, no transaction, no version table
         output                   where offline output goes instead of output_buffer/stdout
         purge                    stamp --purge
+        dry_run                  upgrade/downgrade --dry-run (luamig.dryrun)
       An error in env.lua raises with its message; a connection the context opened is closed.
 
 The `context` module (each function called with a dot):
@@ -141,6 +142,7 @@ local function new_context_module(cmd, config, work)
       lock_retry_delay = opts.lock_retry_delay or config.get_main_option("lock_retry_delay"),
       use_lock = use_lock,
       dont_mutate = work.dont_mutate,
+      dry_run = work.dry_run,
       purge = work.purge,
       on_version_apply = opts.on_version_apply,
       history_table = opts.history_table or config.get_main_option("history_table"),

@@ -39,6 +39,7 @@ local loader = require "luamig.loader"
 local audit = require "luamig.audit"
 local lock = require "luamig.lock"
 local timeouts = require "luamig.timeouts"
+local dryrun = require "luamig.dryrun"
 
 local M = {}
 
@@ -114,12 +115,16 @@ function MigrationContext:execute(sql, params)
     return 0
   end
   local conn = self.connection
-  if params == nil then
-    return conn:execute(sql)
+  local function run()
+    if params == nil then
+      return conn:execute(sql)
+    end
+    local q, values = named.bind(sql, params, conn.placeholder)
+    for k = 1, values.n do values[k] = named.bindable(values[k]) end
+    return conn:execute(q, values)
   end
-  local q, values = named.bind(sql, params, conn.placeholder)
-  for k = 1, values.n do values[k] = named.bindable(values[k]) end
-  return conn:execute(q, values)
+  if self.dry_run and self.running_step then return dryrun.statement(self, sql, run) end
+  return run()
 end
 
 -- Runs a query online and returns rows (each with [i] and [column] fields).
@@ -143,6 +148,7 @@ function MigrationContext:autocommit_block(fn)
     self:static_output("BEGIN;")
     return
   end
+  if self.dry_run then return dryrun.autocommit(self) end
   local conn = self.connection
   local was_in = conn:in_transaction()
   self.retry_savepoint = nil   -- committed: luamig.timeouts can no longer roll back to it
@@ -326,7 +332,8 @@ local function replay(heads, ops)
 end
 
 function MigrationContext:run_migrations(kw)
-  local per_migration = self.transaction_per_migration
+  -- a dry run is one transaction, rolled back at the end (luamig.dryrun)
+  local per_migration = self.transaction_per_migration and not self.dry_run
   local conn = self.connection
   local online = not self.as_sql
   local heads
@@ -360,6 +367,7 @@ function MigrationContext:run_migrations(kw)
     if online and not self.dont_mutate then
       begin()
       began_outer = true
+      if self.dry_run then dryrun.start(self) end
     elseif not online and not per_migration then
       begin()
       began_outer = true
@@ -440,7 +448,9 @@ function MigrationContext:run_migrations(kw)
       end
       k = k + 1
     end
-    if began_outer and online then
+    if self.dry_run and online then
+      dryrun.finish(self)
+    elseif began_outer and online then
       commit()
     elseif not online and not per_migration then
       commit()
@@ -451,7 +461,7 @@ function MigrationContext:run_migrations(kw)
   end)
   if not ok then
     if online and conn:in_transaction() then pcall(conn.rollback, conn) end
-    if online and self.history_table and self.running_step then
+    if online and self.history_table and self.running_step and not self.dry_run then
       -- The step's own rows went with the rollback; the failure itself is
       -- recorded in a transaction of its own. Never hides the real error.
       local step, t0 = self.running_step, self.step_started

@@ -2,7 +2,7 @@
 rules (PostgreSQL lock levels, rewrites and scans; DB-neutral drops and renames; SQLite batch
 rebuilds), with severities, waivers and user rules from luamig.ini; `lint = error` in front of
 upgrade.  The lock levels lint predicts are checked against pg_locks of a real session running
-the same statements."""
+the same statements, and against what upgrade --dry-run measures."""
 import re
 import unittest
 
@@ -147,6 +147,11 @@ class LintPostgreSQL(unittest.TestCase):
             modes = [PG_MODES[row[0]] for row in rows]
             strongest = max(modes, key=STRENGTH.index)
             self.assertEqual(strongest, expected, (rev, body_sql, modes))
+            # and upgrade --dry-run measures the same
+            dry = p.ok("upgrade", rev, "--dry-run").out
+            measured = [PG_MODES[m] for m in re.findall(r"^    (\w+) on public\.hero$", dry, re.M)]
+            self.assertEqual(max(measured, key=STRENGTH.index), expected, (rev, dry))
+        self.assertEqual(p.version_rows(), ["r0"])
 
     def test_default_range_is_what_the_database_has_not_applied(self):
         p = self.p

@@ -352,6 +352,17 @@ function pg:alter_comment_sql(op)
   return self:column_comment_sql(op.table_name, op.schema, op.column_name, c)
 end
 
+-- The relation locks the session holds, for upgrade --dry-run (luamig.dryrun): mode as
+-- pg_locks names it, schema, relation; the catalog's own locks left out.
+function pg:held_locks_sql()
+  return "SELECT l.mode, n.nspname, c.relname FROM pg_catalog.pg_locks l "
+    .. "JOIN pg_catalog.pg_class c ON c.oid = l.relation "
+    .. "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    .. "WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted "
+    .. "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+    .. "ORDER BY n.nspname, c.relname, l.mode"
+end
+
 -- the SQLSTATE of a statement cancelled by lock_timeout (lock_not_available): luamig.timeouts
 -- retries the migration on it
 pg.lock_timeout_sqlstate = "55P03"
