@@ -214,6 +214,10 @@ local function recorder(dialect, opts, path)
     rec.recorded[#rec.recorded + 1] = { op = operation, where = path and loader.where_in(path, 2),
                                         autocommit = rec.in_autocommit }
   end
+  rec.places = setmetatable({}, { __mode = "k" })
+  rec.note_operation = function(operation)
+    rec.places[operation] = path and loader.where_in(path, 2)
+  end
   rec.record_operation = function(operation)
     keep(operation)
     if operation.kind == "create_table" then return operation.table end
@@ -253,7 +257,8 @@ local function record_step(step, dialect, opts)
   local fn = rawget(env, fname)
   local rec = recorder(dialect, opts, rev.path)
   if type(fn) ~= "function" then
-    return rec.recorded, string.format("revision %s has no %s() function", rev.revision, fname), env
+    return rec.recorded, string.format("revision %s has no %s() function", rev.revision, fname), env,
+      rec.places
   end
   local place
   local saved = op.context_provider()
@@ -265,9 +270,9 @@ local function record_step(step, dialect, opts)
   op.set_context_provider(saved)
   if not ok then
     return rec.recorded, string.format("%s() failed at %s: %s", fname,
-      place or loader.display_path(rev.path), err), env
+      place or loader.display_path(rev.path), err), env, rec.places
   end
-  return rec.recorded, nil, env
+  return rec.recorded, nil, env, rec.places
 end
 
 --------------------------------------------------------------------------------------------
@@ -415,7 +420,8 @@ function Run:check(entry, st, waivers, ctx)
   self:user_rules(o, st, desc, where, waivers, ctx)
   if o.kind == "batch" then
     for _, sub in ipairs(o.ops) do
-      self:check({ op = sub, where = entry.where, autocommit = entry.autocommit }, st, waivers, ctx)
+      self:check({ op = sub, where = ctx.places and ctx.places[sub] or entry.where,
+                   autocommit = entry.autocommit }, st, waivers, ctx)
     end
   end
   -- what the operation does to the state after it is checked: a dropped table is gone, a
@@ -490,9 +496,9 @@ function M.run(a)
     if step.rev and not step.stamp then
       run.summary.revisions = run.summary.revisions + 1
       local shown = loader.display_path(step.rev.path)
-      local recorded, err, env = record_step(step, a.dialect, a.opts)
+      local recorded, err, env, places = record_step(step, a.dialect, a.opts)
       local waivers = waivers_of(env, shown, a.settings)
-      local ctx = { revision = step.rev.revision, shown = shown }
+      local ctx = { revision = step.rev.revision, shown = shown, places = places }
       if a.verbose then
         run.out(string.format("Revision %s (%s)%s%s", step.rev.revision, shown,
           step.upgrade and "" or ", downgrade",
@@ -513,9 +519,13 @@ function M.run_operations(a)
   local run = new_run(a)
   local st = new_state()
   local ctx = { revision = a.label, shown = a.label }
-  for _, o in ipairs(a.operations) do
-    run:check({ op = o, where = a.label, autocommit = false }, st, {}, ctx)
+  local function each(list)
+    for _, o in ipairs(list) do
+      if o.kind == "modify_table" then each(o.ops)
+      else run:check({ op = o, where = a.label, autocommit = false }, st, {}, ctx) end
+    end
   end
+  each(a.operations)
   return run.summary
 end
 

@@ -515,6 +515,9 @@ local function batch_operations(batch)
   local b = {}
   local function add(operation)
     batch.ops[#batch.ops + 1] = operation
+    -- a recording context (luamig.lint) notes where each operation of the batch was written
+    local ctx = context_provider and context_provider()
+    if ctx and ctx.note_operation then ctx.note_operation(operation) end
   end
   local t, s = batch.table_name, batch.schema
   function b.add_column(column, opts)

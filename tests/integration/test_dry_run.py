@@ -83,6 +83,21 @@ class DryRun(unittest.TestCase):
         p.fails("upgrade", "head", "--dry-run")
         self.assertEqual(self.snapshot(p), before)
 
+    def test_offline_range_from_current(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.revision_file("r0", up=R0)
+                p.revision_file("r1", down="r0", up=R1)
+                p.ok("upgrade", "r0")
+                before = self.snapshot(p)
+                out = p.ok("upgrade", "current:head", "--sql").out
+                self.assertIn("-- Running upgrade r0 -> r1", out)
+                self.assertNotIn("CREATE TABLE hero", out)
+                self.assertIn("UPDATE luamig_version SET version_num='r1' WHERE "
+                              "luamig_version.version_num = 'r0';", out)
+                self.assertEqual(self.snapshot(p), before)
+
     def test_dry_run_with_sql_is_refused(self):
         p = Project(self, "sqlite")
         r = p.fails("upgrade", "head", "--dry-run", "--sql")
