@@ -48,7 +48,9 @@ enum {
 	O_NO_LOCK = 1 << 18,
 	O_ALLOW_EMPTY = 1 << 19,
 	O_JSON = 1 << 20,
-	O_RESYNC = 1 << 21
+	O_RESYNC = 1 << 21,
+	O_DOWNGRADE = 1 << 22,
+	O_DRY_RUN = 1 << 23
 };
 
 typedef struct command {
@@ -126,6 +128,13 @@ static const option options[] = {
          "Record the current checksum of the given applied revision(s), edited on purpose; "
          "don't change the version table",
          F(resync)},
+        {O_DOWNGRADE, NULL, "--downgrade", NULL,
+         "Lint the downgrade() of each revision of the range instead of its upgrade()",
+         F(downgrade)},
+        {O_DRY_RUN, NULL, "--dry-run", NULL,
+         "Run on the database in one transaction that is rolled back, reporting each "
+         "statement's locks and time",
+         F(dry_run)},
         {0, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -139,7 +148,7 @@ static const command commands[] = {
          "Check if revision command with autogenerate has pending upgrade ops.", NULL},
         {"current", lm_cmd_runtime, O_VERBOSE | O_CHECK_HEADS, 0, 0, NULL,
          "Display the current revision for a database.", NULL},
-        {"downgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK, 1, 1, "revision",
+        {"downgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK | O_DRY_RUN, 1, 1, "revision",
          "Revert to a previous version.", "revision identifier"},
         {"edit", lm_cmd_edit, 0, 1, 1, "rev", "Edit revision script(s) using $EDITOR.",
          "revision identifier"},
@@ -151,6 +160,10 @@ static const command commands[] = {
          "List changeset scripts in chronological order.", NULL},
         {"init", lm_cmd_init, O_TEMPLATE | O_PACKAGE, 1, 1, "directory",
          "Initialize a new scripts directory.", "location of scripts directory"},
+        {"lint", lm_cmd_runtime, O_SQL | O_DOWNGRADE, 0, 1, "revision_range",
+         "Report the locks, rewrites and risks of migrations before they run.",
+         "[start]:[end] or one revision; default: the revisions the database has not applied "
+         "(all of them with --sql or without a database)"},
         {"list_templates", lm_cmd_list_templates, 0, 0, 0, NULL, "List available templates.", NULL},
         {"merge", lm_cmd_merge, O_MESSAGE | O_BRANCH_LABEL | O_REV_ID, 1, -1, "revisions",
          "Merge two revisions together.  Creates a new migration file.",
@@ -165,7 +178,7 @@ static const command commands[] = {
          "revisions",
          "'stamp' the revision table with the given revision; don't run any migrations.",
          "revision identifier"},
-        {"upgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK, 1, 1, "revision",
+        {"upgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK | O_DRY_RUN, 1, 1, "revision",
          "Upgrade to a later version.", "revision identifier"},
         {"validate", lm_cmd_runtime, 0, 0, 0, NULL,
          "Check the applied revisions against the script directory: changed, missing or "

@@ -46,6 +46,8 @@ typedef struct lm_opts {
 	int allow_empty;
 	int json;
 	int resync;
+	int downgrade;
+	int dry_run;
 	lm_strv positional;
 } lm_opts;
 

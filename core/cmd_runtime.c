@@ -1,6 +1,6 @@
 /*
  * cmd_runtime.c — the commands that run env.lua (upgrade, downgrade,
- * current, stamp, check, validate, ensure_version; and, for the listings of
+ * current, stamp, check, validate, ensure_version, lint; and, for the listings of
  * cmd_list.c that need them, the database's heads): the command, as a Lua
  * table, handed to the Lua runtime
  * (lua/luamig/runtime.lua), which runs the user's env.lua as Alembic runs
@@ -56,6 +56,8 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 	set_bool(L, "no_lock", o->no_lock);
 	set_bool(L, "json", o->json);
 	set_bool(L, "resync", o->resync);
+	set_bool(L, "downgrade", o->downgrade);
+	set_bool(L, "dry_run", o->dry_run);
 	set_bool(L, "autogenerate", o->autogenerate);
 	set_bool(L, "allow_empty", o->allow_empty);
 	set_str(L, "message", o->message);

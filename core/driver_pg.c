@@ -329,6 +329,7 @@ static int fail_on(PGconn *conn, const char *password, const PGresult *res, cons
 		lm_buf_printf(&b, "\n[SQL: %s]", sql);
 	char *msg = scrub(lm_buf_str(&b), password, NULL);
 	lm_error_set("%s", msg);
+	lm_error_set_code(sqlstate);
 	free(msg);
 	lm_buf_dispose(&b);
 	return -1;

@@ -93,6 +93,14 @@ static int l_sleep(lua_State *L)
 	return 0;
 }
 
+/* core.error_code() -> the SQLSTATE of the last database error raised
+ *   ("55P03": lock_timeout), or "" when the last error had none. */
+static int l_error_code(lua_State *L)
+{
+	lua_pushstring(L, lm_error_code());
+	return 1;
+}
+
 /* core.now() -> seconds of a monotonic clock (a float), for measuring
  *   elapsed time; not the time of day. */
 static int l_now(lua_State *L)
@@ -534,6 +542,7 @@ static int open_core(lua_State *L)
 	        {"redact", l_redact},
 	        {"parse_url", l_parse_url},
 	        {"sleep", l_sleep},
+	        {"error_code", l_error_code},
 	        {"now", l_now},
 	        {"getpid", l_getpid},
 	        {"cwd", l_cwd},

@@ -82,9 +82,11 @@ char *lm_sprintf(const char *fmt, ...)
  * slot is enough; it is heap-allocated because messages can be long
  * (a SQL error quotes the statement). */
 static char *error_msg;
+static char error_code[6]; /* the SQLSTATE of a database error, or "" */
 
 void lm_error_set(const char *fmt, ...)
 {
+	error_code[0] = '\0';
 	va_list ap;
 	va_start(ap, fmt);
 	char *s = vformat(fmt, ap);
@@ -102,6 +104,21 @@ void lm_error_clear(void)
 {
 	free(error_msg);
 	error_msg = NULL;
+	error_code[0] = '\0';
+}
+
+void lm_error_set_code(const char *code)
+{
+	size_t n = code ? strlen(code) : 0;
+	if (n >= sizeof error_code)
+		n = 0;
+	memcpy(error_code, code ? code : "", n);
+	error_code[n] = '\0';
+}
+
+const char *lm_error_code(void)
+{
+	return error_code;
 }
 
 void lm_buf_grow(lm_buf *b, size_t extra)

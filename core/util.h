@@ -31,6 +31,10 @@ char *lm_sprintf(const char *fmt, ...) LM_PRINTF(1, 2);
 void lm_error_set(const char *fmt, ...) LM_PRINTF(1, 2);
 const char *lm_error_get(void);
 void lm_error_clear(void);
+/* The SQLSTATE of the database error in the slot (five characters), set by
+ * the driver after lm_error_set (which clears it); "" when unknown. */
+void lm_error_set_code(const char *code);
+const char *lm_error_code(void);
 
 /* A growable, always NUL-terminated string. Zero-initialise to use. */
 typedef struct lm_buf {

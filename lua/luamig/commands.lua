@@ -5,8 +5,11 @@ context.run_migrations().
 
   commands.<name>(cmd, config) -> nil (exit status 0), an exit status, or (revision) a table
     upgrade, downgrade, stamp     plan from the database's heads (core.plan) and run it; with
-                                  --sql, "<from>:<to>" ranges; stamp --resync records the
-                                  checksum of edited applied revisions (luamig.audit)
+                                  --sql, "<from>:<to>" ranges (upgrade: "current:<to>" starts
+                                  from the database's heads); upgrade/downgrade --dry-run: in
+                                  one transaction, rolled back, each statement's locks reported;
+                                  stamp --resync records the checksum of edited applied
+                                  revisions (luamig.audit)
     current                       print the database's revisions (--verbose, --check-heads)
     ensure_version                create the version table (offline: write its DDL)
     revision                      with --autogenerate (or revision_environment): compare the
@@ -19,6 +22,12 @@ context.run_migrations().
     validate                      the applied revisions against the script directory: changed
                                   files, files missing, unknown version-table rows
     database_heads                the database's heads, for history/show/edit (run in C)
+    lint                          luamig.lint over a revision range (default: what the database
+                                  has not applied, or every revision when there is no database
+                                  or with --sql); exit 1 on an unwaived error finding
+With `lint = warn|error` in luamig.ini, upgrade lints the revisions it is about to run first
+(findings on stderr); `error` refuses the whole run, before anything is applied, when one of
+them has an unwaived error finding.
 Errors raise with a final message (no position).
 ]]
 
@@ -29,6 +38,7 @@ local environment = require "luamig.environment"
 local ag = require "luamig.autogenerate"
 local audit = require "luamig.audit"
 local loader = require "luamig.loader"
+local lint = require "luamig.lint"
 
 local M = {}
 
@@ -42,29 +52,63 @@ local function split_range(rev)
   return a, b
 end
 
-local function starting_heads_of(start)
+local function starting_heads_of(start, cmd, config)
   if start == nil or start == "" or start == "base" then return {} end
+  -- "current:head --sql": the script starts from what the database has applied (env.lua runs
+  -- read-only online to read it; the script itself is still only written)
+  if start == "current" and cmd then
+    local online = {}
+    for k, v in pairs(cmd) do online[k] = v end
+    online.sql = false
+    return M.database_heads(online, config)
+  end
   local ids = core.resolve(start)
   return ids
 end
 
 
+local function dry_run(cmd, work)
+  if cmd.dry_run then
+    if cmd.sql then fail("--dry-run runs on the database; it cannot be combined with --sql") end
+    work.dry_run = true
+  end
+end
+
 function M.upgrade(cmd, config)
   local revision = cmd.positional[1]
   local work = {}
+  dry_run(cmd, work)
   if revision:find(":", 1, true) then
     if not cmd.sql then fail("Range revision not allowed") end
     work.starting_rev, revision = split_range(revision)
-    work.starting_heads = starting_heads_of(work.starting_rev)
+    work.starting_heads = starting_heads_of(work.starting_rev, cmd, config)
   end
   work.destination = revision
   work.fn = function(heads) return (core.plan("upgrade", heads, revision)) end
+  local mode = lint.mode(config)
+  if mode ~= "off" then
+    local plan = work.fn
+    work.fn = function(heads, mc)
+      local steps = plan(heads, mc)
+      local settings = lint.settings(config, mc.dialect)
+      local out = function(line) io.stderr:write(line, "\n") end
+      local s = lint.run { steps = steps, dialect = mc.dialect, settings = settings, opts = mc.opts,
+                           out = out }
+      if s.errors + s.warnings > 0 then out(lint.summary_line(s)) end
+      if mode == "error" and s.errors > 0 then
+        fail(string.format("lint = error: %d unwaived lint error%s in the revisions to apply; "
+          .. "nothing was applied", s.errors, s.errors == 1 and "" or "s"))
+      end
+      return steps
+    end
+  end
   environment.run(cmd, config, work)
 end
 
 function M.downgrade(cmd, config)
   local revision = cmd.positional[1]
   local work = {}
+  dry_run(cmd, work)
   if revision:find(":", 1, true) then
     if not cmd.sql then fail("Range revision not allowed") end
     work.starting_rev, revision = split_range(revision)
@@ -224,6 +268,15 @@ function M.revision(cmd, config)
       result.empty = true
       return {}
     end
+    -- lint = warn|error: the new revision's operations are linted; the file is written either
+    -- way (it is where a fix or a waiver goes), the findings go to stderr
+    if lint.mode(config) ~= "off" then
+      local out = function(line) io.stderr:write(line, "\n") end
+      local s = lint.run_operations { operations = script.upgrade_ops, dialect = mc.dialect,
+                                      settings = lint.settings(config, mc.dialect), out = out,
+                                      label = "autogenerated upgrade()" }
+      if s.errors + s.warnings > 0 then out(lint.summary_line(s)) end
+    end
     local text = ag.render_script(mc, script)
     result.upgrades = text.upgrades
     result.downgrades = text.downgrades
@@ -279,6 +332,44 @@ function M.validate(cmd, config)
   environment.run(cmd, config, work)
   if #problems > 0 then
     fail(string.format("Validation found %d problem%s", #problems, #problems == 1 and "" or "s"))
+  end
+  return 0
+end
+
+-- lint [REVISION_RANGE] [--downgrade] [--sql]: env.lua runs read-only to learn the dialect and
+-- the database's heads; when the database cannot be reached (or with --sql), it runs offline
+-- and every revision is linted.  Nothing is sent to the database but the version-table read.
+function M.lint(cmd, config)
+  local got = nil
+  local work = { dont_mutate = true, output = { write = function() end } }
+  work.fn = function(heads, mc)
+    got = { heads = heads, mc = mc, online = not mc.as_sql }
+    return {}
+  end
+  if not cmd.sql then
+    local ok, err = pcall(environment.run, cmd, config, work)
+    if not ok then
+      local why = core.redact(tostring(err)):gsub("%s+", " ")
+      log.warning("luamig.lint", "no database (" .. why .. "): linting every revision")
+      got = nil
+    end
+  end
+  if not got then
+    local offline = {}
+    for k, v in pairs(cmd) do offline[k] = v end
+    offline.sql = true
+    environment.run(offline, config, work)
+  end
+  if not got then fail("env.lua did not call context.run_migrations()") end
+  local dialect = got.mc.dialect
+  local settings = lint.settings(config, dialect)
+  local steps = lint.steps_for(cmd.positional[1], got.online and got.heads or {}, cmd.downgrade)
+  local s = lint.run { steps = steps, dialect = dialect, settings = settings, opts = got.mc.opts,
+                       out = function(line) io.stdout:write(line, "\n") end, verbose = true,
+                       downgrade = cmd.downgrade }
+  io.stdout:write(lint.summary_line(s), "\n")
+  if s.errors > 0 then
+    fail(string.format("lint found %d unwaived error%s", s.errors, s.errors == 1 and "" or "s"))
   end
   return 0
 end

@@ -11,10 +11,12 @@
                                  get_starting_revision_argument() answer
         starting_heads           offline: the heads a "<from>:<to>" range starts at
         dont_mutate              read-only: no lock, no transaction, no version table
+        output                   where offline output goes instead of output_buffer/stdout
         purge                    stamp --purge
         resync                   stamp --resync: the set of revisions whose edit it records
                                  (their checksums are not compared, the others only warn)
         reports_checksums        validate: the run does not compare checksums itself
+        dry_run                  upgrade/downgrade --dry-run (luamig.dryrun)
       An error in env.lua raises with its message; a connection the context opened is closed.
 
 The `context` module (each function called with a dot):
@@ -23,7 +25,8 @@ The `context` module (each function called with a dot):
   get_head_revisions(), get_head_revision(),
   configure{ url = | connection = | dialect_name =, target_metadata, version_table,
              version_table_schema, version_table_pk, transaction_per_migration, lock,
-             lock_timeout, history_table, checksums, output_buffer, on_version_apply, tag,
+             runner_lock_timeout, lock_timeout, statement_timeout, lock_retries,
+             lock_retry_delay, history_table, checksums, output_buffer, on_version_apply, tag,
              and autogenerate's options (include_object, compare_type, render_item, ...) }
       -> the migration context (luamig.migration), options falling back to luamig.ini,
   get_context(), get_bind(), execute(sql, params), static_output(text),
@@ -108,11 +111,13 @@ local function new_context_module(cmd, config, work)
     if not dialect_name then
       fail("context.configure needs url = ... or connection = ... (or dialect_name in --sql mode)")
     end
-    local lock_timeout = opts.lock_timeout
-    if lock_timeout == nil then
-      lock_timeout = tonumber(config.get_main_option("lock_timeout") or "")
+    -- the wait for another runner's lock, in seconds (before issue 12: lock_timeout, which now
+    -- has PostgreSQL's meaning: see luamig.timeouts)
+    local runner_lock_timeout = opts.runner_lock_timeout
+    if runner_lock_timeout == nil then
+      runner_lock_timeout = tonumber(config.get_main_option("runner_lock_timeout") or "")
     end
-    if lock_timeout == nil then lock_timeout = 300 end
+    if runner_lock_timeout == nil then runner_lock_timeout = 300 end
     local use_lock = not cmd.no_lock
     if opts.lock == false or truthy(config.get_main_option("no_lock", "false")) then
       use_lock = false
@@ -135,14 +140,19 @@ local function new_context_module(cmd, config, work)
       as_sql = as_sql,
       connection = conn,
       url = url,
-      output = opts.output_buffer or io.stdout,
+      output = work.output or opts.output_buffer or io.stdout,
       transaction_per_migration = tpm and true or false,
       version_table = vt,
       version_table_schema = opts.version_table_schema or config.get_main_option("version_table_schema"),
       version_table_pk = vpk,
-      lock_timeout = lock_timeout ~= false and lock_timeout or nil,
+      runner_lock_timeout = runner_lock_timeout ~= false and runner_lock_timeout or nil,
+      lock_timeout = opts.lock_timeout or config.get_main_option("lock_timeout"),
+      statement_timeout = opts.statement_timeout or config.get_main_option("statement_timeout"),
+      lock_retries = opts.lock_retries or config.get_main_option("lock_retries"),
+      lock_retry_delay = opts.lock_retry_delay or config.get_main_option("lock_retry_delay"),
       use_lock = use_lock,
       dont_mutate = work.dont_mutate,
+      dry_run = work.dry_run,
       purge = work.purge,
       resync = work.resync,
       reports_checksums = work.reports_checksums,

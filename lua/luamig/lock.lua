@@ -3,8 +3,8 @@
   lock.take(mc)      waits for the lock on mc.connection (conn:try_lock, an advisory lock the
                      C driver implements per database), keyed by the version table
                      ("luamig:[schema.]table"); says once who holds it, polls with a growing
-                     delay up to 0.5 s, and raises after mc.lock_timeout seconds (nil: waits
-                     for ever).  Sets mc.lock_key before the first try, and mc.lock_waiting
+                     delay up to 0.5 s, and raises after mc.runner_lock_timeout seconds (nil:
+                     waits for ever).  Sets mc.lock_key before the first try, and mc.lock_waiting
                      while it waits.
   lock.release(mc)   releases what take took, or was taking when an error (a signal) stopped
                      it (errors ignored: the connection may be gone)
@@ -21,7 +21,7 @@ function M.take(mc)
   local conn = mc.connection
   local key = "luamig:" .. (mc.version_table_schema and (mc.version_table_schema .. ".") or "") ..
     mc.version_table
-  local timeout = mc.lock_timeout
+  local timeout = mc.runner_lock_timeout
   local start = core.now()
   local delay, said = 0.05, false
   -- Set before trying: an error raised between the lock being granted and this function

@@ -45,6 +45,8 @@ local log = require "luamig.log"
 local loader = require "luamig.loader"
 local audit = require "luamig.audit"
 local lock = require "luamig.lock"
+local timeouts = require "luamig.timeouts"
+local dryrun = require "luamig.dryrun"
 
 local M = {}
 
@@ -120,12 +122,16 @@ function MigrationContext:execute(sql, params)
     return 0
   end
   local conn = self.connection
-  if params == nil then
-    return conn:execute(sql)
+  local function run()
+    if params == nil then
+      return conn:execute(sql)
+    end
+    local q, values = named.bind(sql, params, conn.placeholder)
+    for k = 1, values.n do values[k] = named.bindable(values[k]) end
+    return conn:execute(q, values)
   end
-  local q, values = named.bind(sql, params, conn.placeholder)
-  for k = 1, values.n do values[k] = named.bindable(values[k]) end
-  return conn:execute(q, values)
+  if self.dry_run and self.running_step then return dryrun.statement(self, sql, run) end
+  return run()
 end
 
 -- Runs a query online and returns rows (each with [i] and [column] fields).
@@ -149,8 +155,10 @@ function MigrationContext:autocommit_block(fn)
     self:static_output("BEGIN;")
     return
   end
+  if self.dry_run then return dryrun.autocommit(self) end
   local conn = self.connection
   local was_in = conn:in_transaction()
+  self.retry_savepoint = nil   -- committed: luamig.timeouts can no longer roll back to it
   if was_in then conn:commit() end
   self.in_autocommit = true
   local ok, err = pcall(fn)
@@ -379,7 +387,8 @@ local function interrupted_message(mc, signal, start_heads, rolled_back)
 end
 
 function MigrationContext:run_migrations(kw)
-  local per_migration = self.transaction_per_migration
+  -- a dry run is one transaction, rolled back at the end (luamig.dryrun)
+  local per_migration = self.transaction_per_migration and not self.dry_run
   local conn = self.connection
   local online = not self.as_sql
   local heads, start_heads
@@ -416,6 +425,7 @@ function MigrationContext:run_migrations(kw)
     if online and not self.dont_mutate then
       begin()
       began_outer = true
+      if self.dry_run then dryrun.start(self) end
     elseif not online and not per_migration then
       begin()
       began_outer = true
@@ -469,7 +479,7 @@ function MigrationContext:run_migrations(kw)
       if self.as_sql then self:static_output("-- Running " .. short_log(step)) end
       self.running_step, self.step_started = step, t0
       if not step.stamp then
-        run_code(self, step, kw)
+        timeouts.run_step(self, step, function() run_code(self, step, kw) end)
         if not keep_loaded then loader.forget(step.rev.path) end
         -- whatever the code did (a procedure that commits, SQL luamig could not read), the
         -- step's transaction must still be open, or it was not all or nothing
@@ -502,7 +512,8 @@ function MigrationContext:run_migrations(kw)
   -- history row, the lock released, and the error raised.
   local function finish(ok, err, signal)
     if ok and began_outer then
-      ok, err = pcall(commit)
+      -- a dry run ends in a rollback instead (luamig.dryrun)
+      ok, err = pcall((self.dry_run and online) and function() dryrun.finish(self) end or commit)
       if not ok and type(err) ~= "string" then err = tostring(err) end
     end
     if not ok then
@@ -511,7 +522,7 @@ function MigrationContext:run_migrations(kw)
       local rolled_back = online and (self.running_step ~= nil or (began_outer and not per_migration))
       if online and conn:in_transaction() then pcall(conn.rollback, conn) end
       if signal then err = interrupted_message(self, signal, start_heads, rolled_back) end
-      if online and self.history_table and self.running_step then
+      if online and self.history_table and self.running_step and not self.dry_run then
         -- The step's own rows went with the rollback; the failure itself is
         -- recorded in a transaction of its own. Never hides the real error.
         local step, t0 = self.running_step, self.step_started

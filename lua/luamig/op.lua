@@ -111,6 +111,12 @@ function op.set_context_provider(fn)
   context_provider = fn
 end
 
+-- The provider set now (luamig.lint puts its recording context in place for a while and
+-- restores the runner's afterwards).
+function op.context_provider()
+  return context_provider
+end
+
 local function context()
   local ctx = context_provider and context_provider()
   if not ctx then
@@ -146,6 +152,8 @@ function op.invoke(operation)
     for _, sub in ipairs(operation.ops) do op.invoke(sub) end
     return nil
   end
+  -- A recording context (luamig.lint) keeps the operation as data and runs nothing.
+  if ctx.record_operation then return ctx.record_operation(operation) end
   if operation.kind == "batch" then
     batch_mode.run(operation, ctx, batch_host)
     return nil
@@ -507,6 +515,9 @@ local function batch_operations(batch)
   local b = {}
   local function add(operation)
     batch.ops[#batch.ops + 1] = operation
+    -- a recording context (luamig.lint) notes where each operation of the batch was written
+    local ctx = context_provider and context_provider()
+    if ctx and ctx.note_operation then ctx.note_operation(operation) end
   end
   local t, s = batch.table_name, batch.schema
   function b.add_column(column, opts)

@@ -1,6 +1,6 @@
 """Concurrent runners: the lock makes N `luamig upgrade head` at once apply
 every revision exactly once; the waiting runner says who holds the lock;
-lock_timeout and --no-lock; CREATE INDEX CONCURRENTLY in an autocommit block
+runner_lock_timeout and --no-lock; CREATE INDEX CONCURRENTLY in an autocommit block
 runs while a second runner waits, without deadlock."""
 import os
 import subprocess
@@ -97,11 +97,11 @@ class Concurrency(unittest.TestCase):
         self.assertEqual(pr.returncode, 0, seen + err)
         self.assertEqual(p.version_rows(), ["r1"])
 
-    def test_lock_timeout_fails_and_leaves_nothing(self):
+    def test_runner_lock_timeout_fails_and_leaves_nothing(self):
         if "postgresql" not in backends():
             self.skipTest("PostgreSQL not available")
         p = Project(self, "postgresql")
-        p.set_option("lock_timeout", "1")
+        p.set_option("runner_lock_timeout", "1")
         trace_revision(p, "r1", None, first=True, slow="0")
         with pg.held_lock(p.url, "luamig:luamig_version") as pid:
             t0 = time.time()

@@ -14,9 +14,12 @@ SERIAL column's nextval() default is implicit; the server says whether two defau
 ]]
 
 local base = require "luamig.sqldialect.base"
+local lint_facts = require "luamig.sqldialect.postgresql_lint"
 local sa = require "luamig.sa"
 
 local pg = base.derive("postgresql", {})
+-- what each operation does to a live database, for luamig.lint
+pg.lint = lint_facts
 
 -- SQLAlchemy's postgresql RESERVED_WORDS.
 local reserved = {}
@@ -347,6 +350,32 @@ function pg:alter_comment_sql(op)
   local c = op.comment
   if c == false then c = nil end
   return self:column_comment_sql(op.table_name, op.schema, op.column_name, c)
+end
+
+-- The relation locks the session holds, for upgrade --dry-run (luamig.dryrun): mode as
+-- pg_locks names it, schema, relation; the catalog's own locks left out.
+function pg:held_locks_sql()
+  return "SELECT l.mode, n.nspname, c.relname FROM pg_catalog.pg_locks l "
+    .. "JOIN pg_catalog.pg_class c ON c.oid = l.relation "
+    .. "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    .. "WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted "
+    .. "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+    .. "ORDER BY n.nspname, c.relname, l.mode"
+end
+
+-- the SQLSTATE of a statement cancelled by lock_timeout (lock_not_available): luamig.timeouts
+-- retries the migration on it
+pg.lock_timeout_sqlstate = "55P03"
+
+-- lock_timeout and statement_timeout for the rest of the migration's transaction
+-- (luamig.timeouts); values are already checked durations ("300ms", "5s").
+function pg:timeout_statements(t)
+  local out = {}
+  if t.lock_timeout then out[#out + 1] = "SET LOCAL lock_timeout = '" .. t.lock_timeout .. "'" end
+  if t.statement_timeout then
+    out[#out + 1] = "SET LOCAL statement_timeout = '" .. t.statement_timeout .. "'"
+  end
+  return out
 end
 
 return pg

@@ -12,9 +12,12 @@ default gets its parentheses back before it is compared.
 ]]
 
 local base = require "luamig.sqldialect.base"
+local lint_facts = require "luamig.sqldialect.sqlite_lint"
 local sa = require "luamig.sa"
 
 local sqlite = base.derive("sqlite", {})
+-- what each operation does to a live database, for luamig.lint
+sqlite.lint = lint_facts
 
 sqlite.impl_name = "SQLiteImpl"
 sqlite.default_schema = "main"
