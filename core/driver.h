@@ -111,6 +111,11 @@ typedef struct lm_driver {
 	 * its transaction for the caller to roll back. Called from a signal
 	 * handler (signals.c), so async-signal-safe. NULL: cannot be stopped. */
 	void (*interrupt)(lm_conn *c);
+	/* Turns the enforcement of foreign keys on (on = 1) or off (0) for
+	 * this connection, inside a transaction too, and sets *was to whether
+	 * it was on. 0, or -1 with the error slot set. NULL where the database
+	 * has no such switch (only SQLite's batch rebuild needs it). */
+	int (*enforce_foreign_keys)(lm_conn *c, int on, int *was);
 	/* The server's version as text, for logs. */
 	const char *(*server_version)(lm_conn *c);
 	/* Reads the schema into the schema model (reflect.h): pushes a

@@ -294,6 +294,29 @@ static void sq_interrupt(lm_conn *c)
 	sqlite3_interrupt(db_of(c));
 }
 
+/* SQLite's own switch, sqlite3_db_config(SQLITE_DBCONFIG_ENABLE_FKEY), and
+ * not PRAGMA foreign_keys, which is a no-op inside a transaction: the batch
+ * rebuild of a table runs inside the run's transaction, and its DROP TABLE
+ * would otherwise fire the ON DELETE actions of the tables that refer to
+ * it. Refuses when SQLite does not switch (a later SQLite might not inside
+ * a transaction): the rebuild must not run with the actions on. */
+static int sq_enforce_foreign_keys(lm_conn *c, int on, int *was)
+{
+	sqlite3 *db = db_of(c);
+	int before = 0, after = 0;
+	if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FKEY, -1, &before) != SQLITE_OK ||
+	    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FKEY, on ? 1 : 0, &after) != SQLITE_OK ||
+	    after != (on ? 1 : 0)) {
+		lm_error_set("SQLite %s did not switch foreign key enforcement %s for this "
+		             "connection",
+		             sqlite3_libversion(), on ? "on" : "off");
+		return -1;
+	}
+	if (was)
+		*was = before;
+	return 0;
+}
+
 static const char *sq_server_version(lm_conn *c)
 {
 	(void)c;
@@ -318,6 +341,7 @@ const lm_driver lm_driver_sqlite = {
         .try_lock = sq_try_lock,
         .unlock = sq_unlock,
         .interrupt = sq_interrupt,
+        .enforce_foreign_keys = sq_enforce_foreign_keys,
         .server_version = sq_server_version,
         .reflect = lm_reflect_sqlite,
 };

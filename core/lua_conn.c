@@ -277,6 +277,23 @@ static int l_unlock(lua_State *L)
 	return 0;
 }
 
+/* conn:enforce_foreign_keys(on) -> boolean: switches the enforcement of
+ *   foreign keys for the connection, inside a transaction too (driver.h),
+ *   and returns whether it was on. Raises where the database has no such
+ *   switch, or when the switch fails. */
+static int l_enforce_foreign_keys(lua_State *L)
+{
+	lm_conn *c = check_conn(L);
+	int on = lua_toboolean(L, 2), was = 0;
+	if (!c->driver->enforce_foreign_keys)
+		return luaL_error(L, "%s has no switch for foreign key enforcement",
+		                  c->driver->name);
+	if (c->driver->enforce_foreign_keys(c, on, &was) != 0)
+		return lm_lua_raise_slot(L);
+	lua_pushboolean(L, was);
+	return 1;
+}
+
 /* conn:close(), also __gc and __close: closes the connection (rolling
  * back an open transaction, releasing the lock); closing twice is fine. */
 static int l_close(lua_State *L)
@@ -340,10 +357,15 @@ static int l_tostring(lua_State *L)
 void lm_lua_open_conn(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-	        {"begin", l_begin},       {"commit", l_commit},
-	        {"rollback", l_rollback}, {"in_transaction", l_in_transaction},
-	        {"try_lock", l_try_lock}, {"unlock", l_unlock},
-	        {"close", l_close},       {NULL, NULL},
+	        {"begin", l_begin},
+	        {"commit", l_commit},
+	        {"rollback", l_rollback},
+	        {"in_transaction", l_in_transaction},
+	        {"try_lock", l_try_lock},
+	        {"unlock", l_unlock},
+	        {"enforce_foreign_keys", l_enforce_foreign_keys},
+	        {"close", l_close},
+	        {NULL, NULL},
 	};
 	luaL_newmetatable(L, CONN_MT);
 	luaL_newlib(L, methods);

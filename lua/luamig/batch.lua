@@ -31,10 +31,13 @@ dropped columns are not recreated and renamed columns are followed in indexes an
 constraints on a dropped column are dropped with it; triggers are recreated from their SQL;
 generated columns are recreated, not copied;
 views that mention the table survive (legacy_alter_table is switched on around the rename, so
-SQLite does not re-check them while the table is missing); column renames are done first with
-SQLite's own ALTER TABLE RENAME, which rewrites views, triggers and indexes naming the column; foreign keys from other tables stay
-valid, and when PRAGMA foreign_keys is on the rebuild runs in an autocommit block with foreign
-keys off (DROP TABLE would otherwise fire ON DELETE actions) followed by foreign_key_check;
+SQLite does not re-check them while the table is missing, and back as it was after); column
+renames are done first with SQLite's own ALTER TABLE RENAME, which rewrites views, triggers and
+indexes naming the column; foreign keys from other tables stay valid: when PRAGMA foreign_keys
+is on, the rebuild's statements run with the connection's foreign key enforcement switched off
+(conn:enforce_foreign_keys; DROP TABLE would otherwise fire the ON DELETE actions of the tables
+that refer to this one), inside the run's transaction like everything else, and then
+PRAGMA foreign_key_check must find no violation involving the table, or the step fails;
 a type change CASTs the copied values when dialect:cast_for_batch_migrate says so (SQLite: when
 the column affinity changes).
 
@@ -496,6 +499,34 @@ function batch._native_renames(b, ctx)
   return nb
 end
 
+-- Runs fn with PRAGMA legacy_alter_table on when `needed` (a view naming the table would make
+-- SQLite reject the final rename while the table is missing), then puts the setting back as
+-- it was, also when fn fails.
+local function with_legacy_alter_table(ctx, needed, fn)
+  if not needed then return fn() end
+  local was = ctx:query("PRAGMA legacy_alter_table")[1]
+  if was and tonumber(was[1]) == 1 then return fn() end
+  ctx:execute("PRAGMA legacy_alter_table=ON")
+  local ok, err = pcall(fn)
+  ctx:execute("PRAGMA legacy_alter_table=OFF")
+  if not ok then error(err, 0) end
+end
+
+-- The first foreign key violation that involves table `name`, as the child or as the parent
+-- (PRAGMA foreign_key_check: { table, rowid, parent }), or nil.  Violations elsewhere are left
+-- alone: deferred constraints may be put right later in the run.
+local function foreign_key_violation(ctx, name, schema)
+  local prefix = schema and (ctx.dialect:quote(schema) .. ".") or ""
+  local lname = name:lower()
+  for _, r in ipairs(ctx:query("PRAGMA " .. prefix .. "foreign_key_check")) do
+    local child, rowid, parent = r.table or r[1], r.rowid or r[2], r.parent or r[3]
+    if child:lower() == lname or parent:lower() == lname then
+      return { table = child, rowid = rowid, parent = parent }
+    end
+  end
+  return nil
+end
+
 function batch.run(b, ctx, host)
   local dialect = ctx.dialect
   if not needs_recreate(b, dialect) then
@@ -514,33 +545,31 @@ function batch.run(b, ctx, host)
   b = batch._native_renames(b, ctx)
   local reflected = batch.reflect(ctx, b.table_name, b.schema)
   local statements = rebuild_statements(b, dialect, reflected.table, reflected, false, host)
-  if reflected.views_reference then
-    -- a view naming the table would make SQLite reject the rename while the table is missing
-    table.insert(statements, 1, "PRAGMA legacy_alter_table=ON")
-    statements[#statements + 1] = "PRAGMA legacy_alter_table=OFF"
-  end
   if not reflected.foreign_keys_on then
-    host.execute_statements(ctx, statements)
+    with_legacy_alter_table(ctx, reflected.views_reference, function()
+      host.execute_statements(ctx, statements)
+    end)
     return
   end
-  -- With foreign keys enforced, DROP TABLE would run the children's ON DELETE actions; the
-  -- pragma only changes outside a transaction.
-  ctx:autocommit_block(function()
-    ctx:execute("PRAGMA foreign_keys=OFF")
-    local ok, err = pcall(function()
-      ctx:execute("BEGIN")
-      host.execute_statements(ctx, statements)
-      local bad = ctx:query("PRAGMA foreign_key_check")
-      if #bad > 0 then
-        error("batch rebuild of '" .. b.table_name .. "' would violate foreign keys ("
-          .. tostring(bad[1].table or bad[1][1]) .. ")", 0)
-      end
-      ctx:execute("COMMIT")
-    end)
-    if not ok then pcall(ctx.execute, ctx, "ROLLBACK") end
-    ctx:execute("PRAGMA foreign_keys=ON")
-    if not ok then error(err, 0) end
+  -- With foreign keys enforced, the DROP TABLE of the rebuild would run the ON DELETE actions
+  -- of the tables that refer to this one (deleting or nulling their rows), and leave SQLite's
+  -- count of deferred violations off by the rows it orphans.  PRAGMA foreign_keys is a no-op
+  -- inside a transaction, so the connection's own switch turns enforcement off for the
+  -- statements of the rebuild only: SQLite's 12-step procedure, inside the run's transaction,
+  -- so that anything failing later in the run rolls the rebuild back with the rest.
+  local conn = ctx.connection
+  local was = conn:enforce_foreign_keys(false)
+  local ok, err = pcall(with_legacy_alter_table, ctx, reflected.views_reference, function()
+    host.execute_statements(ctx, statements)
   end)
+  conn:enforce_foreign_keys(was)
+  if not ok then error(err, 0) end
+  local bad = foreign_key_violation(ctx, b.table_name, b.schema)
+  if bad then
+    error(string.format("batch_alter_table('%s'): after the rebuild, %s of table '%s' refers to "
+      .. "a row of '%s' that does not exist (PRAGMA foreign_key_check)", b.table_name,
+      bad.rowid and ("row " .. tostring(bad.rowid)) or "a row", bad.table, bad.parent), 0)
+  end
 end
 
 return batch
