@@ -4,13 +4,22 @@
  * Unlike pysqlite, luamig runs SQLite DDL inside real transactions, so a
  * whole run (or a migration) rolls back as one. Transactions begin with
  * BEGIN IMMEDIATE: the write lock is taken up front, so two runners never
- * both read the version table and then fight over the upgrade, and that
- * same lock is the runner lock (try_lock) — SQLite tells no holder.
+ * both read the version table and then fight over the upgrade. The runner
+ * lock (try_lock) is a lock file beside the database, held from the start
+ * of a run to its end, plus that write lock (see "the runner lock" below).
  */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* flock, gethostname */
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "driver.h"
 #include "reflect.h"
@@ -21,7 +30,11 @@
 typedef struct sqlite_conn {
 	lm_conn base;
 	sqlite3 *db;
+	int lock_fd;     /* the runner lock file, flocked, while held; else -1 */
+	char *lock_path; /* its path while held (owned), else NULL */
 } sqlite_conn;
+
+static void lock_release(sqlite_conn *sc);
 
 static sqlite3 *db_of(lm_conn *c)
 {
@@ -72,6 +85,7 @@ static int sq_url_parse(const char *text, lm_url *out)
 static int sq_connect(const lm_url *url, lm_conn **out)
 {
 	sqlite_conn *c = lm_calloc(1, sizeof *c);
+	c->lock_fd = -1;
 	const char *path = url->path ? url->path : ":memory:";
 	int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
@@ -92,6 +106,7 @@ static int sq_connect(const lm_url *url, lm_conn **out)
 static void sq_close(lm_conn *c)
 {
 	sqlite3_close_v2(db_of(c));
+	lock_release((sqlite_conn *)c);
 	free(c);
 }
 
@@ -258,12 +273,157 @@ static int sq_in_transaction(lm_conn *c)
 	return !sqlite3_get_autocommit(db_of(c));
 }
 
-/* The runner lock is the run's own write transaction: BEGIN IMMEDIATE
- * without waiting. Busy means another runner holds it. */
+/* --- the runner lock --------------------------------------------------------
+ *
+ * SQLite's write lock cannot be the runner lock by itself: a run that
+ * commits per migration lets go of it between migrations, and another
+ * runner would slip in. So the runner lock of a database file is an
+ * exclusive flock(2) on "<database>-luamig-lock", a file beside it, held
+ * from the start of a run to its end whatever the transaction mode. A
+ * separate file, because a second descriptor on the database itself would
+ * meddle with SQLite's own POSIX locks (closing it drops them). The kernel
+ * drops a flock when its holder dies, SIGKILL included, so a crash leaves
+ * no stale lock: at most the file, which the next runner takes over. The
+ * holder writes who it is into the file for the waiters' message, and
+ * removes the file as it lets go; a waiter that gets the lock on a file
+ * just removed sees that the path now names another file (or none) and
+ * tries again. The lock is per database file, whatever the key (the
+ * version table): SQLite has one writer at a time anyway.
+ *
+ * With the lock file held, try_lock begins the run's write transaction
+ * without waiting (BEGIN IMMEDIATE): when another connection writes,
+ * luamig lets go and waits, saying so, as for another runner. An in-memory
+ * database has no file and no other runner: the transaction alone.
+ */
+
+/* Who we are, as waiters read it: "pid 1234 (luamig on host h, since
+ * 2026-01-02 03:04:05+0000)". Best effort. */
+static void lock_write_holder(int fd)
+{
+	char host[128] = "?", when[40] = "?", line[256];
+	if (gethostname(host, sizeof host - 1) != 0)
+		snprintf(host, sizeof host, "?");
+	host[sizeof host - 1] = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	if (localtime_r(&now, &tm))
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S%z", &tm);
+	int n = snprintf(line, sizeof line, "pid %ld (luamig on host %s, since %s)\n",
+	                 (long)getpid(), host, when);
+	if (n > 0 && ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)n, 0) < 0) {
+		/* the lock holds without the text; waiters say less */
+	}
+}
+
+/* The holder's line from the lock file, printable characters only. */
+static void lock_read_holder(int fd, lm_lock_holder *holder)
+{
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	size_t k = 0;
+	for (ssize_t i = 0; i < n && buf[i] != '\n'; i++)
+		if (buf[i] >= 0x20 && buf[i] < 0x7f)
+			buf[k++] = buf[i];
+	buf[k] = 0;
+	snprintf(holder->text, sizeof holder->text, "%s", k ? buf : "another luamig runner");
+}
+
+/* Whether fd is still the file at path (the holder removes the file as it
+ * lets go: a lock on a removed file keeps nobody out). */
+static int lock_is_current(int fd, const char *path)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* Takes the lock file of the database without waiting: 1 taken (or no file
+ * to lock: an in-memory database), 0 held by another runner (holder
+ * filled), -1 error. */
+static int lock_take_file(sqlite_conn *sc, lm_lock_holder *holder)
+{
+	const char *db_path = sqlite3_db_filename(sc->db, "main");
+	if (!db_path || !*db_path)
+		return 1;
+	char *path = lm_sprintf("%s-luamig-lock", db_path);
+	struct stat st;
+	mode_t mode = stat(db_path, &st) == 0 ? (st.st_mode & 0666) : 0644;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode);
+		if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+			/* someone else's file: flock needs no write access */
+			int first = errno;
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				errno = first;
+		}
+		if (fd < 0) {
+			lm_error_set(
+			        "cannot open the runner lock file '%s': %s (luamig locks a SQLite "
+			        "database through a file beside it; --no-lock runs without the "
+			        "lock)",
+			        path, strerror(errno));
+			free(path);
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			int err = errno;
+			if (err == EWOULDBLOCK || err == EINTR) {
+				if (holder)
+					lock_read_holder(fd, holder);
+				close(fd);
+				free(path);
+				return 0;
+			}
+			close(fd);
+			lm_error_set("cannot lock the runner lock file '%s': %s (--no-lock runs "
+			             "without the lock)",
+			             path, strerror(err));
+			free(path);
+			return -1;
+		}
+		if (lock_is_current(fd, path)) {
+			lock_write_holder(fd);
+			sc->lock_fd = fd;
+			sc->lock_path = path;
+			return 1;
+		}
+		close(fd); /* its holder removed it as we locked it: the next one */
+	}
+	lm_error_set("cannot take the runner lock file '%s': it keeps being replaced", path);
+	free(path);
+	return -1;
+}
+
+/* Lets go of the lock file, if held: removed first, while still locked, so
+ * that nobody takes a lock on a file about to go (see above). */
+static void lock_release(sqlite_conn *sc)
+{
+	if (sc->lock_fd < 0)
+		return;
+	if (unlink(sc->lock_path) != 0) {
+		/* a directory we may not write in: the file stays, unlocked */
+	}
+	close(sc->lock_fd);
+	sc->lock_fd = -1;
+	free(sc->lock_path);
+	sc->lock_path = NULL;
+}
+
+/* Tries once to take the runner lock: the lock file, then the write
+ * transaction (BEGIN IMMEDIATE without waiting). 1 taken, 0 busy (holder
+ * says whether another runner or another writer), -1 error; nothing is
+ * kept unless both are taken. */
 static int sq_try_lock(lm_conn *c, const char *key, lm_lock_holder *holder)
 {
 	(void)key;
-	sqlite3 *db = db_of(c);
+	sqlite_conn *sc = (sqlite_conn *)c;
+	sqlite3 *db = sc->db;
+	if (sc->lock_fd < 0) {
+		int rc = lock_take_file(sc, holder);
+		if (rc != 1)
+			return rc;
+	}
 	if (!sqlite3_get_autocommit(db))
 		return 1;
 	sqlite3_busy_timeout(db, 0);
@@ -272,18 +432,23 @@ static int sq_try_lock(lm_conn *c, const char *key, lm_lock_holder *holder)
 	if (rc == SQLITE_OK)
 		return 1;
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+		lock_release(sc);
 		if (holder)
 			snprintf(holder->text, sizeof holder->text,
 			         "another connection (SQLite's write lock; it does not say whose)");
 		return 0;
 	}
-	return fail(db, "BEGIN IMMEDIATE");
+	fail(db, "BEGIN IMMEDIATE");
+	lock_release(sc);
+	return -1;
 }
 
+/* Releases the lock file; the write transaction ends with the run's commit
+ * or rollback. */
 static int sq_unlock(lm_conn *c, const char *key)
 {
-	(void)c;
 	(void)key;
+	lock_release((sqlite_conn *)c);
 	return 0;
 }
 

@@ -1,11 +1,14 @@
 --[[ luamig.lock — the runner lock: one luamig at a time changes a database's version table.
 
   lock.take(mc)      waits for the lock on mc.connection (conn:try_lock, an advisory lock the
-                     C driver implements per database), keyed by the version table
-                     ("luamig:[schema.]table"); says once who holds it, polls with a growing
-                     delay up to 0.5 s, and raises after mc.runner_lock_timeout seconds (nil:
-                     waits for ever).  Sets mc.lock_key before the first try, and mc.lock_waiting
-                     while it waits.
+                     C driver implements per database: PostgreSQL's advisory lock on a
+                     session of its own, a flock on a file beside a SQLite database), keyed
+                     by the version table ("luamig:[schema.]table"); says once who holds it,
+                     polls with a growing delay up to 0.5 s, and raises after
+                     mc.runner_lock_timeout seconds (nil: waits for ever).  Sets mc.lock_key
+                     before the first try, and mc.lock_waiting while it waits.  The lock
+                     outlives the transactions: held from the start of a run to its end, also
+                     when each migration commits on its own.
   lock.release(mc)   releases what take took, or was taking when an error (a signal) stopped
                      it (errors ignored: the connection may be gone)
 ]]

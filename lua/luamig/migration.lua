@@ -459,8 +459,9 @@ function MigrationContext:run_migrations(kw)
       if per_migration and (k > 1 or not online) then
         begin()
         if online then
-          -- Another runner may have moved the version table between our
-          -- transactions: plan again from what is there now.
+          -- The runner lock keeps other runners out between our transactions,
+          -- but not a run with --no-lock or a hand edit: plan again from what
+          -- is there now.
           local now_heads = self:get_current_heads()
           if not M.same_set(now_heads, expected) then
             steps = self.migrations_fn(now_heads, self) or {}
