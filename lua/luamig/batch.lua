@@ -9,8 +9,8 @@ Contract:
                                     (copy_from), or of the plain ALTERs when no rebuild is needed
   batch.reflect(ctx, name, schema)  the live table as a schema model plus what the rebuild must
                                     restore: { table, indexes = {{name, sql, columns, expression,
-                                    unique}}, triggers = {{name, sql}}, views_reference,
-                                    foreign_keys_on }
+                                    unique}}, triggers = {{name, sql}}, views_reference
+                                    (views or triggers of other tables name it) }
   host is what the op layer lends batch (this module does not require luamig.op):
     host.create_table_from(tbl)     the create_table operation of a table model
     host.execute_statements(ctx, statements)
@@ -30,15 +30,14 @@ Better than Alembic 1.8: unnamed CHECK constraints (table- and column-level) are
 dropped columns are not recreated and renamed columns are followed in indexes and constraints;
 constraints on a dropped column are dropped with it; triggers are recreated from their SQL;
 generated columns are recreated, not copied;
-views that mention the table survive (legacy_alter_table is switched on around the rename, so
-SQLite does not re-check them while the table is missing, and back as it was after); column
-renames are done first with SQLite's own ALTER TABLE RENAME, which rewrites views, triggers and
-indexes naming the column; foreign keys from other tables stay valid: when PRAGMA foreign_keys
-is on, the rebuild's statements run with the connection's foreign key enforcement switched off
-(conn:enforce_foreign_keys; DROP TABLE would otherwise fire the ON DELETE actions of the tables
-that refer to this one), inside the run's transaction like everything else, and then
-PRAGMA foreign_key_check must find no violation involving the table, or the step fails;
-a type change CASTs the copied values when dialect:cast_for_batch_migrate says so (SQLite: when
+column renames are done first with SQLite's own ALTER TABLE RENAME, which rewrites views,
+triggers and indexes naming the column; the statements of a rebuild run online inside the
+migration's transaction through dialect:batch_rebuild_guard, which on SQLite keeps the views
+and triggers that name the table (legacy_alter_table around the rename, so SQLite does not
+re-check them while the table is missing), keeps the ON DELETE actions of the foreign keys of
+other tables from firing when PRAGMA foreign_keys is on, and then fails the step if
+PRAGMA foreign_key_check finds a violation involving the table (see luamig.sqldialect.sqlite),
+copy_from or not; a type change CASTs the copied values when dialect:cast_for_batch_migrate says so (SQLite: when
 the column affinity changes).
 
 Offline (--sql), a rebuild needs copy_from, as in Alembic; the output then matches Alembic's.
@@ -132,9 +131,7 @@ function batch.reflect(ctx, name, schema)
   tbl.indexes = {}
   local triggers, mentioned_in = tbl.triggers, tbl.mentioned_in
   tbl.triggers, tbl.mentioned_in = nil, nil
-  local fk_on = ctx:query("PRAGMA foreign_keys")
-  return { table = tbl, indexes = indexes, triggers = triggers, views_reference = #mentioned_in > 0,
-           foreign_keys_on = fk_on[1] and tonumber(fk_on[1][1] or fk_on[1].foreign_keys) == 1 }
+  return { table = tbl, indexes = indexes, triggers = triggers, views_reference = #mentioned_in > 0 }
 end
 
 --------------------------------------------------------------------------------------------
@@ -499,77 +496,35 @@ function batch._native_renames(b, ctx)
   return nb
 end
 
--- Runs fn with PRAGMA legacy_alter_table on when `needed` (a view naming the table would make
--- SQLite reject the final rename while the table is missing), then puts the setting back as
--- it was, also when fn fails.
-local function with_legacy_alter_table(ctx, needed, fn)
-  if not needed then return fn() end
-  local was = ctx:query("PRAGMA legacy_alter_table")[1]
-  if was and tonumber(was[1]) == 1 then return fn() end
-  ctx:execute("PRAGMA legacy_alter_table=ON")
-  local ok, err = pcall(fn)
-  ctx:execute("PRAGMA legacy_alter_table=OFF")
-  if not ok then error(err, 0) end
-end
-
--- The first foreign key violation that involves table `name`, as the child or as the parent
--- (PRAGMA foreign_key_check: { table, rowid, parent }), or nil.  Violations elsewhere are left
--- alone: deferred constraints may be put right later in the run.
-local function foreign_key_violation(ctx, name, schema)
-  local prefix = schema and (ctx.dialect:quote(schema) .. ".") or ""
-  local lname = name:lower()
-  for _, r in ipairs(ctx:query("PRAGMA " .. prefix .. "foreign_key_check")) do
-    local child, rowid, parent = r.table or r[1], r.rowid or r[2], r.parent or r[3]
-    if child:lower() == lname or parent:lower() == lname then
-      return { table = child, rowid = rowid, parent = parent }
-    end
-  end
-  return nil
-end
-
 function batch.run(b, ctx, host)
   local dialect = ctx.dialect
   if not needs_recreate(b, dialect) then
     for _, o in ipairs(b.ops) do host.execute_statements(ctx, dialect:compile(o, ctx.as_sql)) end
     return
   end
+  local statements, named_elsewhere
   if b.copy_from then
-    host.execute_statements(ctx, rebuild_statements(b, dialect, b.copy_from, nil, ctx.as_sql, host))
-    return
-  end
-  if ctx.as_sql then error(offline_error(b, dialect), 0) end
-  if not dialect:batch_reflects_live_table() then
-    error("batch mode with recreate='always' on " .. dialect.name .. " needs copy_from=<the table> "
-      .. "(luamig reflects only SQLite tables here)", 0)
-  end
-  b = batch._native_renames(b, ctx)
-  local reflected = batch.reflect(ctx, b.table_name, b.schema)
-  local statements = rebuild_statements(b, dialect, reflected.table, reflected, false, host)
-  if not reflected.foreign_keys_on then
-    with_legacy_alter_table(ctx, reflected.views_reference, function()
+    statements = rebuild_statements(b, dialect, b.copy_from, nil, ctx.as_sql, host)
+    if ctx.as_sql then
       host.execute_statements(ctx, statements)
-    end)
-    return
+      return
+    end
+  else
+    if ctx.as_sql then error(offline_error(b, dialect), 0) end
+    if not dialect:batch_reflects_live_table() then
+      error("batch mode with recreate='always' on " .. dialect.name .. " needs copy_from=<the table> "
+        .. "(luamig reflects only SQLite tables here)", 0)
+    end
+    b = batch._native_renames(b, ctx)
+    local reflected = batch.reflect(ctx, b.table_name, b.schema)
+    statements = rebuild_statements(b, dialect, reflected.table, reflected, false, host)
+    named_elsewhere = reflected.views_reference
   end
-  -- With foreign keys enforced, the DROP TABLE of the rebuild would run the ON DELETE actions
-  -- of the tables that refer to this one (deleting or nulling their rows), and leave SQLite's
-  -- count of deferred violations off by the rows it orphans.  PRAGMA foreign_keys is a no-op
-  -- inside a transaction, so the connection's own switch turns enforcement off for the
-  -- statements of the rebuild only: SQLite's 12-step procedure, inside the run's transaction,
-  -- so that anything failing later in the run rolls the rebuild back with the rest.
-  local conn = ctx.connection
-  local was = conn:enforce_foreign_keys(false)
-  local ok, err = pcall(with_legacy_alter_table, ctx, reflected.views_reference, function()
+  -- inside the migration's transaction, with what the database needs around a rebuild
+  -- (SQLite: foreign key actions kept from firing, foreign_key_check after)
+  dialect:batch_rebuild_guard(ctx, b.table_name, b.schema, named_elsewhere, function()
     host.execute_statements(ctx, statements)
   end)
-  conn:enforce_foreign_keys(was)
-  if not ok then error(err, 0) end
-  local bad = foreign_key_violation(ctx, b.table_name, b.schema)
-  if bad then
-    error(string.format("batch_alter_table('%s'): after the rebuild, %s of table '%s' refers to "
-      .. "a row of '%s' that does not exist (PRAGMA foreign_key_check)", b.table_name,
-      bad.rowid and ("row " .. tostring(bad.rowid)) or "a row", bad.table, bad.parent), 0)
-  end
 end
 
 return batch

@@ -144,6 +144,25 @@ class BatchSQLiteTransaction(unittest.TestCase):
                 self.assertEqual(p.sql("SELECT id FROM node"), [(1,)])
                 self.assertEqual(p.version_rows(), ["r3"])
 
+    def test_a_copy_from_rebuild_keeps_every_child_row(self):
+        # copy_from skips the reflection, not the care for the tables that refer to this one
+        p = self.project()
+        p.ok("upgrade", "r0")
+        children = {t: sorted(p.sql("SELECT * FROM %s" % t)) for t in TABLES[1:]}
+        p.revision_file("r2", down="r0", up='''  local p = sa.Table("p", sa.MetaData(),
+    sa.Column("id", sa.Integer, { primary_key = true }),
+    sa.Column("name", sa.String(20)))
+  op.batch_alter_table("p", { copy_from = p }, function(b)
+    b.add_column(sa.Column("extra", sa.Integer))
+    b.alter_column("name", { existing_type = sa.String(20), type_ = sa.Text })
+  end)''')
+        p.revision_file("r3", down="r2", up=STILL_ENFORCED)
+        p.ok("upgrade", "r2")
+        self.assertEqual({t: sorted(p.sql("SELECT * FROM %s" % t)) for t in TABLES[1:]}, children)
+        self.assertEqual([c[0] for c in p.columns("p")], ["id", "name", "extra"])
+        self.assert_fk_clean(p)
+        p.ok("upgrade", "head")
+
     def test_a_rebuild_that_breaks_a_foreign_key_fails_its_step(self):
         p = self.project()
         p.revision_file("r1", down="r0", up='''  op.create_table("orphan",

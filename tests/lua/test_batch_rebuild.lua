@@ -163,7 +163,7 @@ T.test("batch.reflect reads the live table through the C reflection: checks, ref
       unique = false },
   })
   T.eq(r.triggers, { { name = "My T ins", sql = [[CREATE TRIGGER "My T ins" AFTER INSERT ON "My T" BEGIN SELECT 1; END]] } })
-  T.eq({ r.views_reference, r.foreign_keys_on }, { false, false })
+  T.eq({ r.views_reference, r.table.mentioned_in }, { false, nil })
   T.raises(function() batch.reflect(db, "my t") end, "No such table: 'my t'")
 end)
 

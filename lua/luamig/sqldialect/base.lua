@@ -755,4 +755,10 @@ function base:batch_reflects_live_table() return false end
 -- old_type to new_type through CAST(... AS new_type).
 function base:cast_for_batch_migrate(old_type, new_type) return false end
 
+-- Runs run(), which executes the statements of the online rebuild of table `name` (luamig
+-- batch), inside the migration's transaction in ctx, with whatever this database needs around
+-- them; `named_elsewhere` says whether views or triggers of other tables name the table (nil:
+-- not known, with copy_from).  Raises what run raises, or a violation the rebuild left.
+function base:batch_rebuild_guard(ctx, name, schema, named_elsewhere, run) return run() end
+
 return base

@@ -168,6 +168,54 @@ function sqlite:batch_rebuilds_by_default() return true end
 
 function sqlite:batch_reflects_live_table() return true end
 
+local function pragma_on(ctx, name)
+  local row = ctx:query("PRAGMA " .. name)[1]
+  return row ~= nil and tonumber(row[1]) == 1
+end
+
+-- The first foreign key violation that involves table `name`, as the child or as the parent
+-- (PRAGMA foreign_key_check: { table, rowid, parent }), or nil.  Violations elsewhere are left
+-- alone: deferred constraints may be put right later in the run.
+local function foreign_key_violation(ctx, d, name, schema)
+  local prefix = schema and (d:quote(schema) .. ".") or ""
+  local lname = name:lower()
+  for _, r in ipairs(ctx:query("PRAGMA " .. prefix .. "foreign_key_check")) do
+    local child, rowid, parent = r.table or r[1], r.rowid or r[2], r.parent or r[3]
+    if child:lower() == lname or parent:lower() == lname then
+      return { table = child, rowid = rowid, parent = parent }
+    end
+  end
+  return nil
+end
+
+-- SQLite's 12-step procedure (lang_altertable.html#otheralter) inside the run's transaction:
+--  * when views or triggers of other tables name the table (or that is not known), PRAGMA
+--    legacy_alter_table is on for the rebuild (then back as it was), so that the final RENAME
+--    does not re-check them while the table is missing;
+--  * with PRAGMA foreign_keys on, the DROP TABLE would run the ON DELETE actions of the tables
+--    that refer to this one (deleting or nulling their rows) and leave SQLite's count of
+--    deferred violations off by the rows it orphans.  The pragma is a no-op inside a
+--    transaction, so the connection's own switch (conn:enforce_foreign_keys) turns enforcement
+--    off for the rebuild's statements only, and PRAGMA foreign_key_check must then find no
+--    violation involving the table before the step goes on.
+-- Everything happens inside the transaction, so a failure later rolls the rebuild back too.
+function sqlite:batch_rebuild_guard(ctx, name, schema, named_elsewhere, run)
+  local legacy = named_elsewhere ~= false and not pragma_on(ctx, "legacy_alter_table")
+  local conn = ctx.connection
+  local enforced = pragma_on(ctx, "foreign_keys") and conn:enforce_foreign_keys(false)
+  if legacy then ctx:execute("PRAGMA legacy_alter_table=ON") end
+  local ok, err = pcall(run)
+  if legacy then ctx:execute("PRAGMA legacy_alter_table=OFF") end
+  if enforced then conn:enforce_foreign_keys(true) end
+  if not ok then error(err, 0) end
+  local bad = enforced and foreign_key_violation(ctx, self, name, schema)
+  if bad then
+    error(string.format("batch_alter_table('%s'): after the rebuild, %s of table '%s' refers to "
+      .. "a row of '%s' that does not exist (PRAGMA foreign_key_check)", name,
+      bad.rowid and ("row " .. tostring(bad.rowid)) or "a row", bad.table, bad.parent), 0)
+  end
+end
+
 -- SQLite's column affinity of a type (https://sqlite.org/datatype3.html 3.1): "INTEGER",
 -- "TEXT", "BLOB", "REAL" or "NUMERIC".
 function sqlite:column_affinity(t)
