@@ -4,7 +4,7 @@ transaction (per run) or the migration's (per migration):
 * a failure later in the run, or later in the same migration, leaves the database exactly
   as it was before (the rebuilt table, the operations before it, the version table);
 * no row of a table that refers to the rebuilt one is deleted (ON DELETE CASCADE) or
-  changed (ON DELETE SET NULL), self references included;
+  changed (ON DELETE SET NULL), self references included, with copy_from too;
 * foreign keys are still enforced afterwards in the same connection, and the pragmas the
   rebuild switches (legacy_alter_table) are back as they were;
 * PRAGMA foreign_key_check runs before the commit: a rebuild that breaks a foreign key

@@ -194,7 +194,7 @@ end
 --    does not re-check them while the table is missing;
 --  * with PRAGMA foreign_keys on, the DROP TABLE would run the ON DELETE actions of the tables
 --    that refer to this one (deleting or nulling their rows) and leave SQLite's count of
---    deferred violations off by the rows it orphans.  The pragma is a no-op inside a
+--    deferred violations off by the rows it orphans.  PRAGMA foreign_keys is a no-op inside a
 --    transaction, so the connection's own switch (conn:enforce_foreign_keys) turns enforcement
 --    off for the rebuild's statements only, and PRAGMA foreign_key_check must then find no
 --    violation involving the table before the step goes on.
@@ -202,9 +202,13 @@ end
 function sqlite:batch_rebuild_guard(ctx, name, schema, named_elsewhere, run)
   local legacy = named_elsewhere ~= false and not pragma_on(ctx, "legacy_alter_table")
   local conn = ctx.connection
-  local enforced = pragma_on(ctx, "foreign_keys") and conn:enforce_foreign_keys(false)
-  if legacy then ctx:execute("PRAGMA legacy_alter_table=ON") end
-  local ok, err = pcall(run)
+  local enforced = pragma_on(ctx, "foreign_keys")
+  local ok, err = pcall(function()
+    if legacy then ctx:execute("PRAGMA legacy_alter_table=ON") end
+    if enforced then conn:enforce_foreign_keys(false) end
+    run()
+  end)
+  -- put back as they were whatever happened (a failed statement leaves the transaction open)
   if legacy then ctx:execute("PRAGMA legacy_alter_table=OFF") end
   if enforced then conn:enforce_foreign_keys(true) end
   if not ok then error(err, 0) end
