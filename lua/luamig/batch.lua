@@ -37,8 +37,8 @@ and triggers that name the table (legacy_alter_table around the rename, so SQLit
 re-check them while the table is missing), keeps the ON DELETE actions of the foreign keys of
 other tables from firing when PRAGMA foreign_keys is on, and then fails the step if
 PRAGMA foreign_key_check finds a violation involving the table (see luamig.sqldialect.sqlite),
-copy_from or not; a type change CASTs the copied values when dialect:cast_for_batch_migrate says so (SQLite: when
-the column affinity changes).
+copy_from or not; a type change CASTs the copied values when dialect:cast_for_batch_migrate
+says so (SQLite: when the column affinity changes).
 
 Offline (--sql), a rebuild needs copy_from, as in Alembic; the output then matches Alembic's.
 ]]
@@ -131,7 +131,8 @@ function batch.reflect(ctx, name, schema)
   tbl.indexes = {}
   local triggers, mentioned_in = tbl.triggers, tbl.mentioned_in
   tbl.triggers, tbl.mentioned_in = nil, nil
-  return { table = tbl, indexes = indexes, triggers = triggers, views_reference = #mentioned_in > 0 }
+  return { table = tbl, indexes = indexes, triggers = triggers,
+           views_reference = #mentioned_in > 0 }
 end
 
 --------------------------------------------------------------------------------------------
