@@ -32,7 +32,7 @@ from luamigtest import LUAMIG, TMP_ROOT, Project, backends, main, temp_dir
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pg", "pg_fixture.py")
 
 CREATE = '  op.create_table("%s", sa.Column("id", sa.Integer, { primary_key = true }))'
-# What bbbb2222 does while the file "slow" exists, after making the file "started".
+# What bbbb2222 does while the file "slow" exists, on the line that makes the file "started".
 LOOP = "while true do end"
 STATEMENT = {
     "sqlite": 'op.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c '
@@ -53,14 +53,15 @@ def make_history(p, stall):
     up = [CREATE % "t2",
           '  op.execute("INSERT INTO t1 (id) VALUES (1)")',
           '  if io.open("slow") then',
-          '    io.open("started", "w"):close()',
-          '    ' + stall,
+          '    local started = true',
+          # the marker on the stall's own line: a signal right after it names this line
+          '    io.open("started", "w"):close() ' + stall,
           '  end',
           '  op.execute("INSERT INTO t2 (id) VALUES (1)")']
     down = ['  op.drop_table("t2")',
             '  if io.open("slow-down") then',
-            '    io.open("started", "w"):close()',
-            '    ' + LOOP,
+            '    local started = true',
+            '    io.open("started", "w"):close() ' + LOOP,
             '  end']
     p.revision_file("bbbb2222", down="aaaa1111", up="\n".join(up), downgrade="\n".join(down))
     p.revision_file("cccc3333", down="bbbb2222", up=CREATE % "t3",
