@@ -53,28 +53,31 @@ enum {
 	O_DRY_RUN = 1 << 23
 };
 
-typedef struct command {
-	const char *name;
-	int (*run)(lua_State *L, lm_opts *o);
-	int options;
-	int min_pos, max_pos;   /* positional arguments; max -1 = any */
-	const char *positional; /* usage name of the positionals */
-	const char *summary;
-	const char *positional_help;
-} command;
-
-/* An option, and where its value goes in lm_opts: kind 'f' sets an int
- * flag, 's' stores the string, 'l' appends to a list (repeatable). */
-typedef struct option {
-	int flag;
-	const char *shortname, *longname, *metavar, *help;
-	char kind;
-	size_t field;
-} option;
+typedef lm_cli_command command;
+typedef lm_cli_option option;
 
 #define F(name) 'f', offsetof(lm_opts, name)
 #define S(name) 's', offsetof(lm_opts, name)
 #define L(name) 'l', offsetof(lm_opts, name)
+
+/* The global options, before the command (flag -1). */
+static const option global_options[] = {
+        {-1, "-h", "--help", NULL, "show this help message and exit", 'h', 0},
+        {-1, NULL, "--version", NULL, "show program's version number and exit", 'V', 0},
+        {-1, "-c", "--config", "CONFIG",
+         "Alternate config file; defaults to value of LUAMIG_CONFIG environment variable, or "
+         "\"luamig.ini\"",
+         S(config)},
+        {-1, "-n", "--name", "NAME", "Name of section in .ini file to use for luamig config",
+         S(name)},
+        {-1, "-x", NULL, "X",
+         "Additional arguments consumed by custom env.lua scripts, e.g. -x "
+         "setting1=somesetting -x setting2=somesetting",
+         L(x)},
+        {-1, NULL, "--raiseerr", NULL, "Raise a full stack trace on error", F(raiseerr)},
+        {-1, "-q", "--quiet", NULL, "Do not log to std output.", F(quiet)},
+        {0, NULL, NULL, NULL, NULL, 0, 0},
+};
 
 static const option options[] = {
         {O_MESSAGE, "-m", "--message", "MESSAGE", "Message string to use with 'revision'",
@@ -197,10 +200,51 @@ static const command *find_command(const char *name)
 
 /* ---- help and usage ----------------------------------------------------- */
 
+/* An option as help shows it: "-c CONFIG, --config CONFIG", "--sql", "-x X". */
+static void option_invocation(const option *op, char *buf, size_t size)
+{
+	const char *mv = op->metavar;
+	if (op->shortname && op->longname && mv)
+		snprintf(buf, size, "%s %s, %s %s", op->shortname, mv, op->longname, mv);
+	else if (op->shortname && op->longname)
+		snprintf(buf, size, "%s, %s", op->shortname, op->longname);
+	else
+		snprintf(buf, size, "%s%s%s", op->shortname ? op->shortname : op->longname,
+		         mv ? " " : "", mv ? mv : "");
+}
+
+/* Prints one option of help as argparse does: the invocation, then the
+ * help at column 24 (on the next line when the invocation is longer than
+ * 20), wrapped at width columns (0: not wrapped). */
+static void print_option_help(FILE *f, const option *op, int width)
+{
+	char left[128];
+	option_invocation(op, left, sizeof left);
+	if (strlen(left) > 20)
+		fprintf(f, "  %s\n%24s", left, "");
+	else
+		fprintf(f, "  %-20s  ", left);
+	const char *h = op->help;
+	while (width > 0 && (int)strlen(h) > width) {
+		int cut = width;
+		while (cut > 0 && h[cut] != ' ')
+			cut--;
+		if (cut == 0)
+			break;
+		fprintf(f, "%.*s\n%24s", cut, h, "");
+		h += cut + 1;
+	}
+	fprintf(f, "%s\n", h);
+}
+
 static void print_program_help(FILE *f)
 {
-	fprintf(f, "usage: luamig [-h] [--version] [-c CONFIG] [-n NAME] [-x X] [--raiseerr] [-q]\n"
-	           "              {");
+	fprintf(f, "usage: luamig");
+	for (const option *op = global_options; op->flag; op++) {
+		const char *n = op->shortname ? op->shortname : op->longname;
+		fprintf(f, op->metavar ? " [%s %s]" : " [%s]", n, op->metavar);
+	}
+	fprintf(f, "\n              {");
 	for (const command *c = commands; c->name; c++)
 		fprintf(f, "%s%s", c == commands ? "" : ",", c->name);
 	fprintf(f, "}\n              ...\n\n"
@@ -208,18 +252,9 @@ static void print_program_help(FILE *f)
 	           "positional arguments:\n");
 	for (const command *c = commands; c->name; c++)
 		fprintf(f, "    %-16s%s\n", c->name, c->summary);
-	fprintf(f, "\noptions:\n"
-	           "  -h, --help            show this help message and exit\n"
-	           "  --version             show program's version number and exit\n"
-	           "  -c CONFIG, --config CONFIG\n"
-	           "                        Alternate config file; defaults to value of\n"
-	           "                        LUAMIG_CONFIG environment variable, or \"luamig.ini\"\n"
-	           "  -n NAME, --name NAME  Name of section in .ini file to use for luamig config\n"
-	           "  -x X                  Additional arguments consumed by custom env.lua\n"
-	           "                        scripts, e.g. -x setting1=somesetting -x\n"
-	           "                        setting2=somesetting\n"
-	           "  --raiseerr            Raise a full stack trace on error\n"
-	           "  -q, --quiet           Do not log to std output.\n");
+	fprintf(f, "\noptions:\n");
+	for (const option *op = global_options; op->flag; op++)
+		print_option_help(f, op, 54);
 }
 
 static void print_usage(FILE *f, const command *c)
@@ -249,20 +284,7 @@ static void print_command_help(const command *c)
 	for (const option *op = options; op->flag; op++) {
 		if (!(c->options & op->flag))
 			continue;
-		char left[128];
-		if (op->shortname && op->metavar)
-			snprintf(left, sizeof left, "%s %s, %s %s", op->shortname, op->metavar,
-			         op->longname, op->metavar);
-		else if (op->shortname)
-			snprintf(left, sizeof left, "%s, %s", op->shortname, op->longname);
-		else if (op->metavar)
-			snprintf(left, sizeof left, "%s %s", op->longname, op->metavar);
-		else
-			snprintf(left, sizeof left, "%s", op->longname);
-		if (strlen(left) > 20)
-			printf("  %s\n  %-20s  %s\n", left, "", op->help);
-		else
-			printf("  %-20s  %s\n", left, op->help);
+		print_option_help(stdout, op, 0);
 	}
 }
 
@@ -288,8 +310,118 @@ static const char *take_value(int argc, char **argv, int *i, const char *arg, si
 	return argv[++*i];
 }
 
+/* The -h/--help every command accepts (the global one is in its table). */
+static const option command_help = {-1,  "-h", "--help", NULL, "show this help message and exit",
+                                    'h', 0};
+
+/* The option that arg names among cands (n of them), as argparse finds
+ * it: by its short name ("-m", "-mVALUE", "-m=VALUE"), its long name
+ * ("--message", "--message=VALUE"), or an unambiguous prefix of a long
+ * name ("--mess", "--mess=VALUE"); an exact long name wins over prefixes.
+ * Sets *namelen to the length of the name as typed (where its "=VALUE" or
+ * attached value starts). NULL when nothing matches (err empty) or the
+ * prefix is ambiguous (err says so, in argparse's words). */
+static const option *match_option(const option *const *cands, size_t n, const char *arg,
+                                  size_t *namelen, char *err, size_t errsize)
+{
+	err[0] = '\0';
+	if (arg[1] != '-') {
+		for (size_t k = 0; k < n; k++) {
+			const char *sn = cands[k]->shortname;
+			if (sn && strncmp(arg, sn, 2) == 0 &&
+			    (arg[2] == '\0' || cands[k]->metavar)) {
+				*namelen = 2;
+				return cands[k];
+			}
+		}
+		return NULL;
+	}
+	size_t len = strcspn(arg, "=");
+	const option *found = NULL;
+	size_t matches = 0;
+	for (size_t k = 0; k < n; k++) {
+		const char *ln = cands[k]->longname;
+		if (!ln || strncmp(arg, ln, len) != 0)
+			continue;
+		if (ln[len] == '\0') {
+			*namelen = len;
+			return cands[k]; /* exact */
+		}
+		found = cands[k];
+		matches++;
+	}
+	if (matches == 1) {
+		*namelen = len;
+		return found;
+	}
+	if (matches > 1) {
+		int w = snprintf(err, errsize, "ambiguous option: %s could match", arg);
+		const char *sep = " ";
+		for (size_t k = 0; k < n && w >= 0 && (size_t)w < errsize; k++) {
+			const char *ln = cands[k]->longname;
+			if (ln && strncmp(arg, ln, len) == 0) {
+				w += snprintf(err + w, errsize - (size_t)w, "%s%s", sep, ln);
+				sep = ", ";
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Applies option op, found in argv[*i] with the name namelen long: reads
+ * its value ("=VALUE", attached, or the next word) and stores it in o, or
+ * prints help (c's, or the program's when c is NULL) or the version.
+ * Returns 0, 1 when the program is done (exit 0), or -1 after a usage
+ * error. */
+static int apply_option(const command *c, const option *op, int argc, char **argv, int *i,
+                        size_t namelen, lm_opts *o)
+{
+	const char *a = argv[*i];
+	if (op->kind == 'h') {
+		if (c)
+			print_command_help(c);
+		else
+			print_program_help(stdout);
+		return 1;
+	}
+	if (op->kind == 'V') {
+		printf("luamig %s\n", LUAMIG_VERSION);
+		return 1;
+	}
+	const char *v = NULL;
+	if (op->metavar) {
+		v = take_value(argc, argv, i, a, namelen);
+		if (!v) {
+			char msg[160];
+			snprintf(msg, sizeof msg, "argument %s%s%s: expected one argument",
+			         op->shortname ? op->shortname : "",
+			         op->shortname && op->longname ? "/" : "",
+			         op->longname ? op->longname : "");
+			usage_error(c, msg, "");
+			return -1;
+		}
+	} else if (a[namelen] == '=') {
+		usage_error(c, "ignored explicit argument for ", op->longname);
+		return -1;
+	}
+	void *field = (char *)o + op->field;
+	if (op->kind == 'f')
+		*(int *)field = 1;
+	else if (op->kind == 's')
+		*(const char **)field = v;
+	else
+		lm_strv_push((lm_strv *)field, v);
+	return 0;
+}
+
 static int parse_command_args(const command *c, int argc, char **argv, int i, lm_opts *o)
 {
+	const option *cands[64];
+	size_t n = 0;
+	cands[n++] = &command_help;
+	for (const option *op = options; op->flag && n < 64; op++)
+		if (c->options & op->flag)
+			cands[n++] = op;
 	int only_positional = 0;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
@@ -303,54 +435,19 @@ static int parse_command_args(const command *c, int argc, char **argv, int i, lm
 			only_positional = 1;
 			continue;
 		}
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			print_command_help(c);
-			return 1;
-		}
-		const option *found = NULL;
 		size_t namelen = 0;
-		for (const option *op = options; op->flag; op++) {
-			if (!(c->options & op->flag))
-				continue;
-			size_t ln = strlen(op->longname);
-			if (strncmp(a, op->longname, ln) == 0 && (a[ln] == '\0' || a[ln] == '=')) {
-				found = op;
-				namelen = ln;
-				break;
-			}
-			if (op->shortname && strncmp(a, op->shortname, 2) == 0 &&
-			    (a[2] == '\0' || op->metavar)) {
-				found = op;
-				namelen = 2;
-				break;
-			}
-		}
+		char err[512];
+		const option *found = match_option(cands, n, a, &namelen, err, sizeof err);
 		if (!found) {
-			usage_error(c, "unrecognized arguments: ", a);
+			if (err[0])
+				usage_error(c, err, "");
+			else
+				usage_error(c, "unrecognized arguments: ", a);
 			return -1;
 		}
-		const char *v = NULL;
-		if (found->metavar) {
-			v = take_value(argc, argv, &i, a, namelen);
-			if (!v) {
-				char msg[160];
-				snprintf(msg, sizeof msg, "argument %s/%s: expected one argument",
-				         found->shortname ? found->shortname : found->longname,
-				         found->longname);
-				usage_error(c, msg, "");
-				return -1;
-			}
-		} else if (a[namelen] == '=') {
-			usage_error(c, "ignored explicit argument for ", found->longname);
-			return -1;
-		}
-		void *field = (char *)o + found->field;
-		if (found->kind == 'f')
-			*(int *)field = 1;
-		else if (found->kind == 's')
-			*(const char **)field = v;
-		else
-			lm_strv_push((lm_strv *)field, v);
+		int rc = apply_option(c, found, argc, argv, &i, namelen, o);
+		if (rc != 0)
+			return rc;
 	}
 	if ((int)o->positional.n < c->min_pos) {
 		usage_error(c, "the following arguments are required: ", c->positional);
@@ -436,56 +533,32 @@ int lm_cli_is_true(const char *v)
 
 static int parse_global(int argc, char **argv, lm_opts *o, int *next)
 {
+	const option *cands[16];
+	size_t n = 0;
+	for (const option *op = global_options; op->flag && n < 16; op++)
+		cands[n++] = op;
 	int i = 1;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
 		if (a[0] != '-')
 			break;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			print_program_help(stdout);
-			return 1;
-		}
-		if (strcmp(a, "--version") == 0) {
-			printf("luamig %s\n", LUAMIG_VERSION);
-			return 1;
-		}
-		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-			o->quiet = 1;
-			continue;
-		}
-		if (strcmp(a, "--raiseerr") == 0) {
-			/* Lua tracebacks in error messages (lua_host.c reads this). */
-			setenv("LUAMIG_TRACEBACK", "1", 1);
-			o->raiseerr = 1;
-			continue;
-		}
-		const char *v = NULL;
-		if (strncmp(a, "--config", 8) == 0 || strncmp(a, "-c", 2) == 0) {
-			v = take_value(argc, argv, &i, a, a[1] == '-' ? 8 : 2);
-			if (!v)
-				return usage_error(NULL,
-				                   "argument -c/--config: expected one argument",
-				                   ""),
-				       -1;
-			o->config = v;
-		} else if (strncmp(a, "--name", 6) == 0 || strncmp(a, "-n", 2) == 0) {
-			v = take_value(argc, argv, &i, a, a[1] == '-' ? 6 : 2);
-			if (!v)
-				return usage_error(NULL,
-				                   "argument -n/--name: expected one argument", ""),
-				       -1;
-			o->name = v;
-		} else if (strncmp(a, "-x", 2) == 0) {
-			v = take_value(argc, argv, &i, a, 2);
-			if (!v)
-				return usage_error(NULL, "argument -x: expected one argument", ""),
-				       -1;
-			lm_strv_push(&o->x, v);
-		} else {
-			usage_error(NULL, "unrecognized arguments: ", a);
+		size_t namelen = 0;
+		char err[512];
+		const option *found =
+		        a[1] ? match_option(cands, n, a, &namelen, err, sizeof err) : NULL;
+		if (!found) {
+			if (a[1] && err[0])
+				usage_error(NULL, err, "");
+			else
+				usage_error(NULL, "unrecognized arguments: ", a);
 			return -1;
 		}
+		int rc = apply_option(NULL, found, argc, argv, &i, namelen, o);
+		if (rc != 0)
+			return rc;
 	}
+	if (o->raiseerr) /* Lua tracebacks in error messages (lua_host.c reads this). */
+		setenv("LUAMIG_TRACEBACK", "1", 1);
 	*next = i;
 	return 0;
 }
@@ -533,4 +606,21 @@ int lm_main(lua_State *L, int argc, char **argv)
 	rc = c->run(L, o);
 	fflush(stdout);
 	return rc;
+}
+
+/* ---- the tables, for what is generated from them ---------------------------- */
+
+const lm_cli_option *lm_cli_global_options(void)
+{
+	return global_options;
+}
+
+const lm_cli_option *lm_cli_options(void)
+{
+	return options;
+}
+
+const lm_cli_command *lm_cli_commands(void)
+{
+	return commands;
 }

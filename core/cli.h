@@ -73,4 +73,41 @@ void lm_cli_out(const lm_opts *o, const char *s);
  * revision_environment. */
 int lm_cli_is_true(const char *v);
 
+/* ---- the tables, for what is generated from them ------------------------
+ * The option and command tables that parse argv and print --help, read-only,
+ * so that the manual page and the shell completion scripts are generated
+ * from them at build time (tools/gendoc.c) and cannot drift. */
+
+/* An option, and where its value goes in lm_opts: kind 'f' sets an int
+ * flag, 's' stores the string, 'l' appends to a list (repeatable); the
+ * global -h/--help and --version are kinds 'h' and 'V'. A command's
+ * option has its bit in flag (the command's options mask); a global
+ * option has flag -1. shortname and metavar may be NULL (a flag). */
+typedef struct lm_cli_option {
+	int flag;
+	const char *shortname, *longname, *metavar, *help;
+	char kind;
+	size_t field;
+} lm_cli_option;
+
+/* A command: what it runs, which options it accepts (a mask of option
+ * flags), how many positionals (max -1 = any) and their usage name and
+ * help, its one-line summary. */
+typedef struct lm_cli_command {
+	const char *name;
+	int (*run)(lua_State *L, lm_opts *o);
+	int options;
+	int min_pos, max_pos;
+	const char *positional;
+	const char *summary;
+	const char *positional_help;
+} lm_cli_command;
+
+/* Each table ends with an entry whose flag (options) or name (commands) is
+ * 0/NULL. The global options come first in usage; every command also
+ * accepts -h/--help. */
+const lm_cli_option *lm_cli_global_options(void);
+const lm_cli_option *lm_cli_options(void);
+const lm_cli_command *lm_cli_commands(void);
+
 #endif
