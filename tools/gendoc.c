@@ -136,7 +136,7 @@ static void write_man(FILE *f)
 	fprintf(f,
 	        ".\\\" luamig(1), generated from the command line's tables by tools/gendoc.c\n"
 	        ".TH LUAMIG 1 \"\" \"luamig %s\" \"User Commands\"\n"
-	           ".nh\n"
+	        ".nh\n"
 	        ".SH NAME\n"
 	        "luamig \\- database schema migrations in Lua, the Alembic way\n"
 	        ".SH SYNOPSIS\n"
