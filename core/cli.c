@@ -50,7 +50,14 @@ enum {
 	O_JSON = 1 << 20,
 	O_RESYNC = 1 << 21,
 	O_DOWNGRADE = 1 << 22,
-	O_DRY_RUN = 1 << 23
+	O_DRY_RUN = 1 << 23,
+	/* log's (high bits, so that other new options can take the next ones) */
+	O_LOG_REVISION = 1 << 25,
+	O_SINCE = 1 << 26,
+	O_UNTIL = 1 << 27,
+	O_FAILED = 1 << 28,
+	O_SUCCEEDED = 1 << 29,
+	O_LOG_JSON = 1 << 30
 };
 
 typedef lm_cli_command command;
@@ -138,6 +145,17 @@ static const option options[] = {
          "Run on the database in one transaction that is rolled back, reporting each "
          "statement's locks and time",
          F(dry_run)},
+        {O_LOG_REVISION, "-r", "--revision", "REVISION",
+         "Only the rows of this revision (a full or partial id, or a symbol such as head)",
+         S(log_revision)},
+        {O_SINCE, NULL, "--since", "SINCE",
+         "Only the rows applied at or after this UTC time: YYYY-MM-DD[ HH:MM[:SS]]", S(since)},
+        {O_UNTIL, NULL, "--until", "UNTIL",
+         "Only the rows applied at or before this UTC time (a date alone: through its end)",
+         S(until)},
+        {O_FAILED, NULL, "--failed", NULL, "Only the steps that failed", F(failed)},
+        {O_SUCCEEDED, NULL, "--succeeded", NULL, "Only the steps that succeeded", F(succeeded)},
+        {O_LOG_JSON, NULL, "--json", NULL, "Print the rows as one JSON document", F(json)},
         {0, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -168,6 +186,11 @@ static const command commands[] = {
          "[start]:[end] or one revision; default: the revisions the database has not applied "
          "(all of them with --sql or without a database)"},
         {"list_templates", lm_cmd_list_templates, 0, 0, 0, NULL, "List available templates.", NULL},
+        {"log", lm_cmd_runtime,
+         O_LOG_REVISION | O_SINCE | O_UNTIL | O_FAILED | O_SUCCEEDED | O_LOG_JSON, 0, 0, NULL,
+         "List the audit history table: who ran which step of which revision, when, how long "
+         "it took, and whether it succeeded.",
+         NULL},
         {"merge", lm_cmd_merge, O_MESSAGE | O_BRANCH_LABEL | O_REV_ID, 1, -1, "revisions",
          "Merge two revisions together.  Creates a new migration file.",
          "one or more revisions, or 'heads' for all heads"},

@@ -48,6 +48,11 @@ typedef struct lm_opts {
 	int resync;
 	int downgrade;
 	int dry_run;
+	const char *log_revision; /* log -r */
+	const char *since;
+	const char *until;
+	int failed;
+	int succeeded;
 	lm_strv positional;
 } lm_opts;
 

@@ -61,6 +61,11 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 	set_bool(L, "autogenerate", o->autogenerate);
 	set_bool(L, "allow_empty", o->allow_empty);
 	set_str(L, "message", o->message);
+	set_str(L, "log_revision", o->log_revision);
+	set_str(L, "since", o->since);
+	set_str(L, "until", o->until);
+	set_bool(L, "failed", o->failed);
+	set_bool(L, "succeeded", o->succeeded);
 	set_str(L, "config_file", lm_config_path(cfg));
 	set_str(L, "section", lm_cli_section(o));
 	set_str(L, "script_location", sd->dir);

@@ -13,6 +13,7 @@
 #include "lua_core.h"
 
 #include <lauxlib.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,18 @@ static int l_hostname(lua_State *L)
 static int l_getpid(lua_State *L)
 {
 	lua_pushinteger(L, (lua_Integer)getpid());
+	return 1;
+}
+
+/* core.username() -> the name of the user this process runs as, from the
+ *   password database (getpwuid of the real user id: what a changed $USER
+ *   cannot hide) | nil when the user id has no entry there. */
+static int l_username(lua_State *L)
+{
+	struct passwd *pw = getpwuid(getuid());
+	if (!pw || !pw->pw_name)
+		return 0;
+	lua_pushstring(L, pw->pw_name);
 	return 1;
 }
 
@@ -548,6 +561,7 @@ static int open_core(lua_State *L)
 	        {"cwd", l_cwd},
 	        {"checksum", l_checksum},
 	        {"hostname", l_hostname},
+	        {"username", l_username},
 	        {"file", l_file},
 	        {"config_get", l_config_get},
 	        {"config_set", l_config_set},

@@ -58,8 +58,9 @@ function M.ensure_table(mc)
   mc.history_ready = true
 end
 
+-- The user from the operating system (getpwuid), $USER only when it has no name for us.
 local function applied_by()
-  local user = os.getenv("USER") or os.getenv("LOGNAME") or "?"
+  local user = core.username() or os.getenv("USER") or os.getenv("LOGNAME") or "?"
   return string.format("%s@%s pid %d", user, core.hostname() or "?", core.getpid())
 end
 
@@ -70,9 +71,11 @@ function M.record(mc, step, ok, err, ms)
   if step.rev and step.rev.message ~= "" then message = step.rev.message end
   mc:execute("INSERT INTO " .. M.table_name(mc) .. " (revision, operation, " ..
     "from_revisions, to_revisions, message, checksum, success, error, duration_ms, " ..
-    "applied_by, luamig_version) VALUES (:revision, :operation, :from_revisions, " ..
-    ":to_revisions, :message, :checksum, :success, :error, :duration_ms, :applied_by, " ..
-    ":luamig_version)", {
+    "applied_by, luamig_version, applied_at) VALUES (:revision, :operation, " ..
+    ":from_revisions, :to_revisions, :message, :checksum, :success, :error, :duration_ms, " ..
+    ":applied_by, :luamig_version, " ..
+    -- UTC on every database, for `luamig log`; an offline script's time is when it runs
+    (mc.as_sql and "CURRENT_TIMESTAMP" or ":applied_at") .. ")", {
       revision = step.rev and step.rev.revision or table.concat(step.to, ", "),
       operation = step.stamp and "stamp" or (step.upgrade and "upgrade" or "downgrade"),
       from_revisions = table.concat(step.from, ", "),
@@ -83,6 +86,7 @@ function M.record(mc, step, ok, err, ms)
       error = err and core.redact(err):sub(1, 2000) or NULL,
       duration_ms = ms and math.floor(ms + 0.5) or NULL,
       applied_by = applied_by(),
+      applied_at = os.date("!%Y-%m-%d %H:%M:%S"),
       luamig_version = core.version,
     })
 end

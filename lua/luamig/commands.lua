@@ -21,6 +21,8 @@ context.run_migrations().
                                   JSON with --json) and fail when there is any
     validate                      the applied revisions against the script directory: changed
                                   files, files missing, unknown version-table rows
+    log                           the audit history table (luamig.auditlog), filtered by -r,
+                                  --since/--until, --failed/--succeeded; --json
     database_heads                the database's heads, for history/show/edit (run in C)
     lint                          luamig.lint over a revision range (default: what the database
                                   has not applied, or every revision when there is no database
@@ -39,6 +41,7 @@ local ag = require "luamig.autogenerate"
 local audit = require "luamig.audit"
 local loader = require "luamig.loader"
 local lint = require "luamig.lint"
+local auditlog = require "luamig.auditlog"
 
 local M = {}
 
@@ -371,6 +374,57 @@ function M.lint(cmd, config)
   if s.errors > 0 then
     fail(string.format("lint found %d unwaived error%s", s.errors, s.errors == 1 and "" or "s"))
   end
+  return 0
+end
+
+-- A usage error found here rather than by C's parser: one line, exit 2, as cli.c's.
+local function usage_error(command, what)
+  io.stderr:write(string.format("luamig %s: error: %s (see 'luamig %s --help')\n", command,
+    what, command))
+  return 2
+end
+
+-- log: the audit history table, oldest first (luamig.auditlog).
+function M.log(cmd, config)
+  local f = { failed = cmd.failed, succeeded = cmd.succeeded }
+  if cmd.failed and cmd.succeeded then
+    return usage_error("log", "argument --succeeded: not allowed with argument --failed")
+  end
+  for key, field in pairs({ since = "since", ["until"] = "upto" }) do
+    if cmd[key] then
+      f[field] = auditlog.parse_time(cmd[key], key == "until")
+      if not f[field] then
+        return usage_error("log", string.format("argument --%s: invalid time: '%s' " ..
+          "(use YYYY-MM-DD, YYYY-MM-DD HH:MM or YYYY-MM-DD HH:MM:SS)", key, cmd[key]))
+      end
+    end
+  end
+  if cmd.log_revision then
+    -- an id, partial id or symbol of the revision files; else (a revision whose file is
+    -- gone) the start of the id as recorded
+    local ok, found = pcall(core.resolve, cmd.log_revision)
+    if ok and type(found) == "table" and #found > 0 then
+      f.revisions = {}
+      for _, id in ipairs(found) do f.revisions[id] = true end
+    else
+      f.prefix = cmd.log_revision
+    end
+  end
+  local work = { dont_mutate = true }
+  work.fn = function(_, mc)
+    if not mc.history_table then
+      fail("No history table is configured: set history_table (e.g. history_table = " ..
+        "luamig_history) in " .. config.config_file_name .. " to keep one")
+    end
+    local rows = auditlog.filter(auditlog.read(mc) or {}, f)
+    if cmd.json then
+      io.stdout:write(auditlog.json(rows, mc.history_table), "\n")
+    else
+      for _, line in ipairs(auditlog.text(rows)) do io.stdout:write(line, "\n") end
+    end
+    return {}
+  end
+  environment.run(cmd, config, work)
   return 0
 end
 

@@ -326,6 +326,8 @@ class LuamigProject:
         run_ok([binary, "init", "migrations"], cwd=base)
         with open(os.path.join(base, "luamig.ini")) as f:
             self.ini_text = set_ini_option(f.read(), "script_location", "%(here)s/migrations")
+        # the template's audit history has no Alembic counterpart: compare like with like
+        self.ini_text = re.sub(r"(?m)^history_table\s*=.*\n", "", self.ini_text)
         self.versions = os.path.join(base, "migrations", "versions")
 
     def write_ini(self, name, url):
@@ -361,6 +363,8 @@ class AlembicProject:
         run_ok([python, "-m", "alembic", "init", "migrations"], cwd=base)
         with open(os.path.join(base, "alembic.ini")) as f:
             self.ini_text = set_ini_option(f.read(), "script_location", "%(here)s/migrations")
+        # the template's audit history has no Alembic counterpart: compare like with like
+        self.ini_text = re.sub(r"(?m)^history_table\s*=.*\n", "", self.ini_text)
         self.versions = os.path.join(base, "migrations", "versions")
 
     def write_ini(self, name, url):

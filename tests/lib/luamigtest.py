@@ -84,9 +84,13 @@ class Project:
     """A luamig project in a temporary folder: `luamig init migrations`,
     then url = a fresh SQLite file or a fresh PostgreSQL database, or the
     PostgreSQL database `url` names (one the test made, e.g. on a server of
-    its own), as it is."""
+    its own), as it is. The generic template turns the audit history on
+    (history_table); a Project removes that line unless history=True, so
+    that a test sees Alembic's tables (and SQL scripts) unless it asks for
+    the history."""
 
-    def __init__(self, test, backend="sqlite", init=True, template_env=None, url=None):
+    def __init__(self, test, backend="sqlite", init=True, template_env=None, url=None,
+                 history=False):
         self.test = test
         self.backend = backend
         self.dir = temp_dir(test, backend)
@@ -107,6 +111,8 @@ class Project:
         if init:
             self.ok("init", "migrations")
             self.set_option("url", self.url)
+            if not history:
+                self.remove_option("history_table")
 
     # -- files -------------------------------------------------------------
     def path(self, *parts):
@@ -147,6 +153,22 @@ class Project:
             if not in_section:
                 out.append("[%s]" % section)
             out.append("%s = %s" % (key, value))
+        with open(ini, "w") as f:
+            f.write("\n".join(out))
+
+    def remove_option(self, key, section="luamig"):
+        """Removes the key = value line from luamig.ini's section."""
+        ini = self.path("luamig.ini")
+        with open(ini) as f:
+            lines = f.read().split("\n")
+        out, in_section = [], False
+        for line in lines:
+            m = re.match(r"^\[(.*)\]\s*$", line)
+            if m:
+                in_section = m.group(1) == section
+            elif in_section and re.match(r"^%s\s*[=:]" % re.escape(key), line):
+                continue
+            out.append(line)
         with open(ini, "w") as f:
             f.write("\n".join(out))
 
