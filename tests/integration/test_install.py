@@ -16,7 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ZSH_COMPLETE = os.path.join(HERE, "..", "lib", "zsh_complete.zsh")
 
 COMMANDS = ["branches", "check", "current", "downgrade", "edit", "ensure_version", "heads",
-            "history", "init", "list_templates", "merge", "revision", "show", "stamp", "upgrade"]
+            "history", "init", "list_templates", "log", "merge", "revision", "show", "stamp",
+            "upgrade"]
 
 
 def need(test, program):
