@@ -105,6 +105,8 @@ class Install(unittest.TestCase):
         self.assertEqual(self.bash("luamig", "downgrade", "a"), ["aaaa1111"])
         self.assertEqual(self.bash("luamig", "history", "-r", "b"), ["base", "bbbb2222"])
         self.assertEqual(self.bash("luamig", "init", "-t", ""), ["generic"])
+        self.assertEqual(self.bash("luamig", "log", "--revision", "aa"), ["aaaa1111"])
+        self.assertEqual(self.bash("luamig", "log", "--f"), ["--failed"])
         self.assertEqual(self.bash("luamig", "revision", "-m", ""), [])
 
     def test_zsh_completes(self):
