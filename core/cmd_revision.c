@@ -287,7 +287,7 @@ static int run_revision_env(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_
                             const char *rev_id, revision_env *out)
 {
 	memset(out, 0, sizeof *out);
-	lm_host host = {cfg, lm_cli_section(o), sd};
+	lm_host host = {cfg, lm_cli_section(o), sd, NULL}; /* revision may create the database */
 	int top = lua_gettop(L);
 	lm_lua_set_host(L, &host);
 	int rc = -1;

@@ -8,6 +8,7 @@
  */
 #include <lauxlib.h>
 #include <lua.h>
+#include <string.h>
 
 #include "cmd.h"
 #include "lua_core.h"
@@ -71,6 +72,20 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 	set_str(L, "script_location", sd->dir);
 }
 
+/* The command the user typed when it only reads the database (lm_host's
+ * read_only): current, check, log, and the commands that ask for the
+ * database's heads (history -i, show current, edit current); else NULL. */
+static const char *read_only_command(const lm_opts *o, const char *command)
+{
+	static const char *const readers[] = {"current", "check", "log"};
+	if (command && strcmp(command, "database_heads") == 0)
+		return o->command;
+	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
+		if (strcmp(o->command, readers[i]) == 0)
+			return o->command;
+	return NULL;
+}
+
 /* Calls runtime.main(cmd) with the host (cfg, sd) lent to luamig.core;
  * command, when not NULL, replaces o->command in cmd. Leaves runtime.main's
  * result on the stack (above top, which the caller restores). Returns 0,
@@ -78,7 +93,7 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 static int call_main(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_dir *sd,
                      const char *command)
 {
-	lm_host host = {cfg, lm_cli_section(o), sd};
+	lm_host host = {cfg, lm_cli_section(o), sd, read_only_command(o, command)};
 	lm_lua_set_host(L, &host);
 	lua_getglobal(L, "require");
 	lua_pushliteral(L, "luamig.runtime");

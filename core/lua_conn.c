@@ -37,15 +37,39 @@ static lm_conn *check_conn(lua_State *L)
 	return lm_lua_check_conn(L, 1);
 }
 
+/* 0, or -1 with the error slot set when url names a database file that
+ * does not exist (a URL that does not parse is left to lm_connect). */
+static int missing_database_file(const char *url, const char *command)
+{
+	lm_url u;
+	if (lm_url_parse(url, &u) != 0)
+		return 0;
+	int rc = 0;
+	if (u.path && !lm_file_exists(u.path)) {
+		lm_error_set("Database file '%s' (%s) does not exist; 'luamig %s' only reads a "
+		             "database and does not create one",
+		             u.path, u.redacted, command);
+		rc = -1;
+	}
+	lm_url_dispose(&u);
+	return rc;
+}
+
 /*
  * core.connect(url) -> connection
  *   Connects to the database the URL names (driver.h). Raises when the URL
  *   does not parse or the database refuses, with the driver's message
- *   (password-free); raises when url is not a string.
+ *   (password-free); raises when url is not a string. For a command that
+ *   only reads the database (lm_host's read_only), raises when the URL
+ *   names a database file that does not exist, rather than creating an
+ *   empty one.
  */
 int lm_lua_connect(lua_State *L)
 {
 	const char *url = luaL_checkstring(L, 1);
+	lm_host *host = lm_lua_host(L);
+	if (host && host->read_only && missing_database_file(url, host->read_only) != 0)
+		return lm_lua_raise_slot(L);
 	/* The owner first: if connecting fails, the userdata stays empty
 	 * ("closed") and the collector frees it. */
 	lconn *lc = lua_newuserdatauv(L, sizeof *lc, 0);

@@ -20,6 +20,11 @@ typedef struct lm_host {
 	lm_config *config;
 	const char *section;
 	lm_script_dir *script;
+	/* The command, when it only reads the database (current, check, log,
+	 * and the database's heads for history/show/edit): core.connect then
+	 * refuses a database file that does not exist instead of creating it.
+	 * NULL for the others. */
+	const char *read_only;
 } lm_host;
 
 /* Puts luamig.core's loader in package.preload (lua_core.c). */

@@ -5,6 +5,7 @@ removed and altered) -> autogenerate renders exactly the expected operations -> 
 check is clean -> downgrade gives back the previous schema (catalog dump) -> upgrade again."""
 import os
 import re
+import sqlite3
 import unittest
 
 from luamigtest import Project, backends, main
@@ -333,6 +334,14 @@ class Autogenerate(unittest.TestCase):
         p.write("models2.lua", MODELS_2)
         dump = (lambda: sqlite_dump(p)) if backend == "sqlite" else p.schema
 
+        if backend == "sqlite":
+            # check only reads: it does not create the database file ...
+            r = p.fails("check", env=env)
+            self.assertEqual(r.err.splitlines()[-1],
+                             "FAILED: Database file 'app.db' (sqlite:///app.db) does not exist; "
+                             "'luamig check' only reads a database and does not create one")
+            self.assertFalse(os.path.exists(p.db_path))
+            sqlite3.connect(p.db_path).close()  # ... so make an empty one
         # an empty database differs from the models: check says so and fails
         r = p.fails("check", env=env)
         self.assertIn("add_table team", r.out)

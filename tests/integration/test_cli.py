@@ -58,7 +58,7 @@ class Cli(unittest.TestCase):
             'local x = context.get_x_argument({ as_dictionary = true })\n'
             'io.stdout:write("x=", tostring(x.tenant), " list=", table.concat(context.get_x_argument(), ","), "\\n")')
         self.p.write("migrations/env.lua", env)
-        r = self.p.ok("-x", "tenant=acme", "-x", "flag", "current")
+        r = self.p.ok("-x", "tenant=acme", "-x", "flag", "upgrade", "head")
         self.assertIn("x=acme list=tenant=acme,flag", r.out)
 
     def test_rev_range_without_colon(self):

@@ -343,11 +343,15 @@ class Listings(unittest.TestCase):
         self.assertEqual(edited("shoppingcart@head"), [self.p.path(FILES["53fffde5ad5e"])])
         self.assertEqual(edited("heads"), [self.p.path(FILES["29f859a13ea7"])])
         for args, msg in ((["xyz"], "Can't locate revision identified by 'xyz'"),
-                          (["current"], "No current revisions"),
+                          (["current"], "Database file 'app.db' (sqlite:///app.db) does not "
+                           "exist; 'luamig edit' only reads a database and does not create one"),
                           (["base"], "No revision files indicated by symbol 'base'")):
             r = self.p.fails("edit", *args, env=env)
             self.assertEqual(failed(r), msg)
         self.assertFalse(os.path.exists(self.p.path("edited.txt")))
+        self.p.ok("stamp", "base")  # the database exists now, at base
+        r = self.p.fails("edit", "current", env=env)
+        self.assertEqual(failed(r), "No current revisions")
         self.p.ok("upgrade", "27c6")
         self.assertEqual(edited("current"), [self.p.path(FILES["27c6a30d7c24"])])
         self.p.ok("stamp", "heads")
@@ -388,8 +392,14 @@ class Database(unittest.TestCase):
         up = lambda rev: "upgrade %s -> %s, %s" % ALL[rev]
         down = lambda rev: "downgrade %s -> %s, %s" % (ALL[rev][1], ALL[rev][0], ALL[rev][2])
 
-        self.assertEqual(p.ok("current").out, "")
-        self.assertEqual(p.ok("show", "current").out, "")
+        if p.backend == "sqlite":
+            # a read-only command creates no database file
+            p.fails("current")
+            p.fails("show", "current")
+            self.assertFalse(os.path.exists(p.db_path))
+        else:
+            self.assertEqual(p.ok("current").out, "")
+            self.assertEqual(p.ok("show", "current").out, "")
         step(["upgrade", "head"], error=MULTIPLE_HEADS)
         self.assertEqual(p.tables(), [])        # refused before anything ran
         step(["upgrade", "xyz"], error="Can't locate revision identified by 'xyz'")
