@@ -73,11 +73,11 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 }
 
 /* The command the user typed when it only reads the database (lm_host's
- * read_only): current, check, log, and the commands that ask for the
+ * read_only): current, check, log, validate, and the commands that ask for the
  * database's heads (history -i, show current, edit current); else NULL. */
 static const char *read_only_command(const lm_opts *o, const char *command)
 {
-	static const char *const readers[] = {"current", "check", "log"};
+	static const char *const readers[] = {"current", "check", "log", "validate"};
 	if (command && strcmp(command, "database_heads") == 0)
 		return o->command;
 	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)

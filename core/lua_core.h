@@ -20,7 +20,7 @@ typedef struct lm_host {
 	lm_config *config;
 	const char *section;
 	lm_script_dir *script;
-	/* The command, when it only reads the database (current, check, log,
+	/* The command, when it only reads the database (current, check, log, validate,
 	 * and the database's heads for history/show/edit): core.connect then
 	 * refuses a database file that does not exist instead of creating it.
 	 * NULL for the others. */

@@ -99,8 +99,8 @@ function M.record_resync(mc, rev, heads)
   local at = table.concat(heads, ", ")
   mc:execute("INSERT INTO " .. M.table_name(mc) .. " (revision, operation, " ..
     "from_revisions, to_revisions, message, checksum, success, duration_ms, applied_by, " ..
-    "luamig_version) VALUES (:revision, 'resync', :from_revisions, :to_revisions, :message, " ..
-    ":checksum, :success, :duration_ms, :applied_by, :luamig_version)", {
+    "luamig_version, applied_at) VALUES (:revision, 'resync', :from_revisions, :to_revisions, " ..
+    ":message, :checksum, :success, :duration_ms, :applied_by, :luamig_version, :applied_at)", {
       revision = rev.revision,
       from_revisions = at,
       to_revisions = at,
@@ -110,6 +110,7 @@ function M.record_resync(mc, rev, heads)
       duration_ms = 0,
       applied_by = applied_by(),
       luamig_version = core.version,
+      applied_at = os.date("!%Y-%m-%d %H:%M:%S"), -- UTC, as record's
     })
 end
 

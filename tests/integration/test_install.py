@@ -17,7 +17,7 @@ ZSH_COMPLETE = os.path.join(HERE, "..", "lib", "zsh_complete.zsh")
 
 COMMANDS = ["branches", "check", "current", "downgrade", "edit", "ensure_version", "heads",
             "history", "init", "list_templates", "log", "merge", "revision", "show", "stamp",
-            "upgrade"]
+            "upgrade", "validate"]
 
 
 def need(test, program):

@@ -45,8 +45,12 @@ class Log(unittest.TestCase):
     def log_lists_every_step(self, backend):
         p = project(self, backend)
         self.assertIn("\nhistory_table = luamig_history\n", p.read("luamig.ini"))
-        # nothing has run: the table is not there yet, and there is nothing to list
-        self.assertEqual(p.ok("-q", "log").out, "")
+        # nothing has run: the table is not there yet, and there is nothing to list (SQLite:
+        # not even the database file, which log does not create)
+        if backend == "sqlite":
+            self.assertIn("'luamig log' only reads a database", p.fails("-q", "log").err)
+        else:
+            self.assertEqual(p.ok("-q", "log").out, "")
         p.ok("upgrade", "head", env={"USER": "somebody_else", "LOGNAME": "somebody_else"})
         p.ok("downgrade", "-1")
         p.ok("stamp", "head")
@@ -92,7 +96,10 @@ class Log(unittest.TestCase):
         self.assertEqual(ids("--until", when[0][:10]), ["1", "2", "3", "4", "5"])
         self.assertEqual(ids("--since", "2999-01-01"), [])
         self.assertEqual(p.ok("-q", "log", "--until", "2000-01-01 00:00").out, "")
-        self.assertEqual(ids("--since", when[4]), ["5"] if when[3] != when[4] else ["4", "5"])
+        self.assertEqual(ids("--since", when[4]),
+                         [str(k + 1) for k in range(5) if when[k] >= when[4]])
+        self.assertEqual(ids("--until", when[0]),
+                         [str(k + 1) for k in range(5) if when[k] <= when[0]])
 
         # JSON: one document, every field
         doc = json.loads(p.ok("-q", "log", "--json").out)
@@ -111,7 +118,7 @@ class Log(unittest.TestCase):
         self.assertRegex(first["applied_by"], r"^%s@%s pid \d+$" % (re.escape(USER),
                                                                     re.escape(host)))
         self.assertIsInstance(first["duration_ms"], int)
-        self.assertRegex(first["checksum"], r"^[0-9a-f]{16}$")
+        self.assertRegex(first["checksum"], r"^[a-z0-9-]+:[0-9a-f]{16}$")
         self.assertEqual(first["applied_at"], when[0])
         self.assertEqual((stamp["operation"], stamp["checksum"], stamp["message"]),
                          ("stamp", None, None))

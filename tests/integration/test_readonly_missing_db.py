@@ -23,6 +23,7 @@ class MissingDatabase(unittest.TestCase):
     def test_read_only_commands_refuse_a_missing_file(self):
         for args, command in [(["current"], "current"), (["current", "-v"], "current"),
                               (["current", "--check-heads"], "current"), (["check"], "check"),
+                              (["validate"], "validate"),
                               (["log"], "log"), (["log", "--json"], "log"),
                               (["history", "-i"], "history"),
                               (["history", "-r", "current:"], "history"),
