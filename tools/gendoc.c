@@ -29,10 +29,12 @@ static value_kind value_kind_of(const char *name)
 		const char *name;
 		value_kind kind;
 	} kinds[] = {
-	        {"CONFIG", V_FILE},       {"VERSION_PATH", V_DIR},    {"directory", V_DIR},
-	        {"HEAD", V_REVISION},     {"DEPENDS_ON", V_REVISION}, {"REV_RANGE", V_REVISION},
-	        {"revision", V_REVISION}, {"revisions", V_REVISION},  {"rev", V_REVISION},
-	        {"TEMPLATE", V_TEMPLATE}, {"REVISION", V_REVISION},
+	        {"CONFIG", V_FILE},         {"VERSION_PATH", V_DIR},
+	        {"directory", V_DIR},       {"HEAD", V_REVISION},
+	        {"DEPENDS_ON", V_REVISION}, {"REV_RANGE", V_REVISION},
+	        {"revision", V_REVISION},   {"revisions", V_REVISION},
+	        {"rev", V_REVISION},        {"TEMPLATE", V_TEMPLATE},
+	        {"REVISION", V_REVISION},   {"revision_range", V_REVISION},
 	};
 	for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; i++)
 		if (strcmp(kinds[i].name, name) == 0)

@@ -4,6 +4,7 @@ from the command line's own tables (tools/gendoc.c), installed by
 page with every command and option, and bash, zsh and fish complete
 commands, options, templates and the project's revision ids."""
 import os
+import re
 import shutil
 import subprocess
 import unittest
@@ -16,8 +17,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ZSH_COMPLETE = os.path.join(HERE, "..", "lib", "zsh_complete.zsh")
 
 COMMANDS = ["branches", "check", "current", "downgrade", "edit", "ensure_version", "heads",
-            "history", "init", "list_templates", "log", "merge", "revision", "show", "stamp",
-            "upgrade", "validate"]
+            "history", "init", "lint", "list_templates", "log", "merge", "revision", "show",
+            "stamp", "upgrade", "validate"]
+
+
+def long_options(command):
+    """The long options `luamig COMMAND --help` lists: what completion must offer after "--"."""
+    out = subprocess.run([LUAMIG, command, "--help"], capture_output=True, text=True).stdout
+    section = out.split("\noptions:\n", 1)[1]
+    names = set()
+    for line in section.split("\n"):
+        if line.startswith("  -"):
+            names.update(re.findall(r"(?<![\w-])--[a-z][a-z-]*", line.split("  ", 2)[1]))
+    return sorted(names)
 
 
 def need(test, program):
@@ -28,6 +40,9 @@ def need(test, program):
             test.fail("%s is not installed (tests/run installs it)" % program)
         test.skipTest("%s is not installed" % program)
     return path
+
+
+UPGRADE_OPTIONS = long_options("upgrade")
 
 
 class Install(unittest.TestCase):
@@ -54,6 +69,11 @@ class Install(unittest.TestCase):
         self.env = dict(os.environ, PATH=self.bindir + os.pathsep + os.environ["PATH"],
                         HOME=temp_dir(self, "home"), TERM="dumb")
         self.env.pop("LUAMIG_CONFIG", None)
+
+    def test_upgrade_options_from_help(self):
+        # what the completion tests expect after "luamig upgrade --", read from --help
+        for opt in ["--help", "--sql", "--tag", "--no-lock"]:
+            self.assertIn(opt, UPGRADE_OPTIONS)
 
     def test_installed_to_the_standard_places(self):
         for rel in ["bin/luamig", "share/man/man1/luamig.1",
@@ -98,7 +118,7 @@ class Install(unittest.TestCase):
         self.assertEqual(self.bash("luamig", "--c"), ["--config"])
         self.assertEqual(self.bash("luamig", "-c", "luamig.ini", "-x", "a=b", "st"), ["stamp"])
         self.assertEqual(self.bash("luamig", "upgrade", "--"),
-                         ["--help", "--no-lock", "--sql", "--tag"])
+                         UPGRADE_OPTIONS)
         self.assertEqual(self.bash("luamig", "revision", "--auto"), ["--autogenerate"])
         self.assertEqual(self.bash("luamig", "upgrade", ""),
                          ["aaaa1111", "base", "bbbb2222", "head", "heads"])
@@ -115,7 +135,7 @@ class Install(unittest.TestCase):
         cases = [
             ("luamig up", ["upgrade"]),
             ("luamig --conf", ["--config"]),
-            ("luamig upgrade --", ["--help", "--no-lock", "--sql", "--tag"]),
+            ("luamig upgrade --", UPGRADE_OPTIONS),
             ("luamig revision --autog", ["--autogenerate"]),
             ("luamig upgrade ", ["aaaa1111", "base", "bbbb2222", "head", "heads"]),
             ("luamig -c luamig.ini downgrade b", ["base", "bbbb2222"]),
@@ -143,7 +163,7 @@ class Install(unittest.TestCase):
     def test_fish_completes(self):
         self.assertEqual(self.fish("luamig up"), ["upgrade"])
         self.assertEqual(self.fish("luamig --conf"), ["--config"])
-        self.assertEqual(self.fish("luamig upgrade --"), ["--help", "--no-lock", "--sql", "--tag"])
+        self.assertEqual(self.fish("luamig upgrade --"), UPGRADE_OPTIONS)
         self.assertEqual(self.fish("luamig revision --autog"), ["--autogenerate"])
         self.assertEqual(self.fish("luamig upgrade "),
                          ["aaaa1111", "base", "bbbb2222", "head", "heads"])
