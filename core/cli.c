@@ -15,6 +15,7 @@
 #include "cli.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,40 +26,39 @@
 
 /* ---- the command table -------------------------------------------------- */
 
-/* Option flags a command accepts. */
-enum {
-	O_MESSAGE = 1 << 0,
-	O_AUTOGEN = 1 << 1,
-	O_SQL = 1 << 2,
-	O_HEAD = 1 << 3,
-	O_SPLICE = 1 << 4,
-	O_BRANCH_LABEL = 1 << 5,
-	O_VERSION_PATH = 1 << 6,
-	O_REV_ID = 1 << 7,
-	O_DEPENDS_ON = 1 << 8,
-	O_TAG = 1 << 9,
-	O_VERBOSE = 1 << 10,
-	O_REV_RANGE = 1 << 11,
-	O_INDICATE = 1 << 12,
-	O_RESOLVE_DEPS = 1 << 13,
-	O_PURGE = 1 << 14,
-	O_CHECK_HEADS = 1 << 15,
-	O_TEMPLATE = 1 << 16,
-	O_PACKAGE = 1 << 17,
-	O_NO_LOCK = 1 << 18,
-	O_ALLOW_EMPTY = 1 << 19,
-	O_JSON = 1 << 20,
-	O_RESYNC = 1 << 21,
-	O_DOWNGRADE = 1 << 22,
-	O_DRY_RUN = 1 << 23,
-	/* log's (high bits, so that other new options can take the next ones) */
-	O_LOG_REVISION = 1 << 25,
-	O_SINCE = 1 << 26,
-	O_UNTIL = 1 << 27,
-	O_FAILED = 1 << 28,
-	O_SUCCEEDED = 1 << 29,
-	O_LOG_JSON = 1 << 30
-};
+/* Option flags a command accepts: one bit each of a 64-bit mask. */
+#define LM_OPT_BIT(n) ((uint64_t)1 << (n))
+#define O_MESSAGE LM_OPT_BIT(0)
+#define O_AUTOGEN LM_OPT_BIT(1)
+#define O_SQL LM_OPT_BIT(2)
+#define O_HEAD LM_OPT_BIT(3)
+#define O_SPLICE LM_OPT_BIT(4)
+#define O_BRANCH_LABEL LM_OPT_BIT(5)
+#define O_VERSION_PATH LM_OPT_BIT(6)
+#define O_REV_ID LM_OPT_BIT(7)
+#define O_DEPENDS_ON LM_OPT_BIT(8)
+#define O_TAG LM_OPT_BIT(9)
+#define O_VERBOSE LM_OPT_BIT(10)
+#define O_REV_RANGE LM_OPT_BIT(11)
+#define O_INDICATE LM_OPT_BIT(12)
+#define O_RESOLVE_DEPS LM_OPT_BIT(13)
+#define O_PURGE LM_OPT_BIT(14)
+#define O_CHECK_HEADS LM_OPT_BIT(15)
+#define O_TEMPLATE LM_OPT_BIT(16)
+#define O_PACKAGE LM_OPT_BIT(17)
+#define O_NO_LOCK LM_OPT_BIT(18)
+#define O_ALLOW_EMPTY LM_OPT_BIT(19)
+#define O_JSON LM_OPT_BIT(20)
+#define O_RESYNC LM_OPT_BIT(21)
+#define O_DOWNGRADE LM_OPT_BIT(22)
+#define O_DRY_RUN LM_OPT_BIT(23)
+/* log's */
+#define O_LOG_REVISION LM_OPT_BIT(25)
+#define O_SINCE LM_OPT_BIT(26)
+#define O_UNTIL LM_OPT_BIT(27)
+#define O_FAILED LM_OPT_BIT(28)
+#define O_SUCCEEDED LM_OPT_BIT(29)
+#define O_LOG_JSON LM_OPT_BIT(30)
 
 typedef lm_cli_command command;
 typedef lm_cli_option option;
@@ -67,22 +67,22 @@ typedef lm_cli_option option;
 #define S(name) 's', offsetof(lm_opts, name)
 #define L(name) 'l', offsetof(lm_opts, name)
 
-/* The global options, before the command (flag -1). */
+/* The global options, before the command (flag UINT64_MAX). */
 static const option global_options[] = {
-        {-1, "-h", "--help", NULL, "show this help message and exit", 'h', 0},
-        {-1, NULL, "--version", NULL, "show program's version number and exit", 'V', 0},
-        {-1, "-c", "--config", "CONFIG",
+        {UINT64_MAX, "-h", "--help", NULL, "show this help message and exit", 'h', 0},
+        {UINT64_MAX, NULL, "--version", NULL, "show program's version number and exit", 'V', 0},
+        {UINT64_MAX, "-c", "--config", "CONFIG",
          "Alternate config file; defaults to value of LUAMIG_CONFIG environment variable, or "
          "\"luamig.ini\"",
          S(config)},
-        {-1, "-n", "--name", "NAME", "Name of section in .ini file to use for luamig config",
-         S(name)},
-        {-1, "-x", NULL, "X",
+        {UINT64_MAX, "-n", "--name", "NAME",
+         "Name of section in .ini file to use for luamig config", S(name)},
+        {UINT64_MAX, "-x", NULL, "X",
          "Additional arguments consumed by custom env.lua scripts, e.g. -x "
          "setting1=somesetting -x setting2=somesetting",
          L(x)},
-        {-1, NULL, "--raiseerr", NULL, "Raise a full stack trace on error", F(raiseerr)},
-        {-1, "-q", "--quiet", NULL, "Do not log to std output.", F(quiet)},
+        {UINT64_MAX, NULL, "--raiseerr", NULL, "Raise a full stack trace on error", F(raiseerr)},
+        {UINT64_MAX, "-q", "--quiet", NULL, "Do not log to std output.", F(quiet)},
         {0, NULL, NULL, NULL, NULL, 0, 0},
 };
 

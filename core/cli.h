@@ -6,6 +6,8 @@
 #ifndef LM_CLI_H
 #define LM_CLI_H
 
+#include <stdint.h>
+
 #include <lua.h>
 
 #include "config.h"
@@ -87,9 +89,9 @@ int lm_cli_is_true(const char *v);
  * flag, 's' stores the string, 'l' appends to a list (repeatable); the
  * global -h/--help and --version are kinds 'h' and 'V'. A command's
  * option has its bit in flag (the command's options mask); a global
- * option has flag -1. shortname and metavar may be NULL (a flag). */
+ * option has flag UINT64_MAX. shortname and metavar may be NULL (a flag). */
 typedef struct lm_cli_option {
-	int flag;
+	uint64_t flag; /* global options: UINT64_MAX */
 	const char *shortname, *longname, *metavar, *help;
 	char kind;
 	size_t field;
@@ -101,7 +103,7 @@ typedef struct lm_cli_option {
 typedef struct lm_cli_command {
 	const char *name;
 	int (*run)(lua_State *L, lm_opts *o);
-	int options;
+	uint64_t options;
 	int min_pos, max_pos;
 	const char *positional;
 	const char *summary;
