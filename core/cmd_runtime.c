@@ -73,13 +73,17 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 }
 
 /* The command the user typed when it only reads the database (lm_host's
- * read_only): current, check, log, validate, and the commands that ask for the
- * database's heads (history -i, show current, edit current); else NULL. */
+ * read_only): current, check, log, validate, lint, a --dry-run, and the commands
+ * that ask for the database's heads (history -i, show current, edit current);
+ * else NULL. */
 static const char *read_only_command(const lm_opts *o, const char *command)
 {
-	static const char *const readers[] = {"current", "check", "log", "validate"};
+	static const char *const readers[] = {"current", "check", "log", "validate", "lint"};
 	if (command && strcmp(command, "database_heads") == 0)
 		return o->command;
+	if (o->dry_run)
+		return strcmp(o->command, "upgrade") == 0 ? "upgrade --dry-run"
+		                                          : "downgrade --dry-run";
 	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
 		if (strcmp(o->command, readers[i]) == 0)
 			return o->command;

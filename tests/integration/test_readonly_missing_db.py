@@ -1,5 +1,5 @@
-"""A command that only reads the database (current, check, log, and history,
-show or edit when they need the database's heads) on a SQLite file that does
+"""A command that only reads the database (current, check, log, validate,
+lint, a --dry-run, and history, show or edit when they need the database's heads) on a SQLite file that does
 not exist says so, exit 1, and creates nothing — where Alembic (SQLAlchemy)
 would create an empty database file. Commands that write still create it."""
 import os
@@ -27,7 +27,9 @@ class MissingDatabase(unittest.TestCase):
                               (["log"], "log"), (["log", "--json"], "log"),
                               (["history", "-i"], "history"),
                               (["history", "-r", "current:"], "history"),
-                              (["show", "current"], "show"), (["edit", "current"], "edit")]:
+                              (["show", "current"], "show"), (["edit", "current"], "edit"),
+                              (["upgrade", "head", "--dry-run"], "upgrade --dry-run"),
+                              (["downgrade", "base", "--dry-run"], "downgrade --dry-run")]:
             with self.subTest(args=args):
                 r = self.p.fails(*args)
                 self.assertEqual(r.err, message("app.db", "sqlite:///app.db", command))
@@ -45,6 +47,15 @@ class MissingDatabase(unittest.TestCase):
         self.assertEqual(r.err, message(absolute, "sqlite:///" + absolute, "log"))
         self.assertEqual(os.listdir(self.p.path("data")), [])
         self.assertFalse(os.path.exists(absolute))
+
+    def test_lint_lints_everything_without_creating_the_file(self):
+        r = self.p.run("lint")
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertIn("WARNING [luamig.lint] no database (Database file 'app.db' "
+                      "(sqlite:///app.db) does not exist; 'luamig lint' only reads a database "
+                      "and does not create one): linting every revision", r.err)
+        self.assertIn("Revision aaaa1111 ", r.out)
+        self.assertFalse(os.path.exists(self.p.db_path))
 
     def test_listings_without_the_database_still_work(self):
         # history without -i and show of a revision never open the database
