@@ -73,9 +73,9 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 }
 
 /* The command the user typed when it only reads the database (lm_host's
- * read_only): current, check, log, validate, lint, a --dry-run, and the commands
- * that ask for the database's heads (history -i, show current, edit current);
- * else NULL. */
+ * read_only): current, check, log, validate, lint, and the commands that ask
+ * for the database's heads (history -i, show current, edit current); else
+ * NULL. (A --dry-run may start from no database at all.) */
 static const char *read_only_command(const lm_opts *o, const char *command)
 {
 	static const char *const readers[] = {"current", "check", "log", "validate", "lint"};
