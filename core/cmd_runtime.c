@@ -81,9 +81,6 @@ static const char *read_only_command(const lm_opts *o, const char *command)
 	static const char *const readers[] = {"current", "check", "log", "validate", "lint"};
 	if (command && strcmp(command, "database_heads") == 0)
 		return o->command;
-	if (o->dry_run)
-		return strcmp(o->command, "upgrade") == 0 ? "upgrade --dry-run"
-		                                          : "downgrade --dry-run";
 	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
 		if (strcmp(o->command, readers[i]) == 0)
 			return o->command;
