@@ -115,7 +115,8 @@ void lm_json_print_error(const char *command, const char *message)
 	lm_json_string(&b, command);
 	lm_buf_puts(&b, ", \"message\": ");
 	lm_json_string(&b, msg);
-	lm_buf_puts(&b, "}\n");
+	/* where a run failed is only known to the Lua side (luamig.events) */
+	lm_buf_puts(&b, ", \"revision\": null, \"file\": null, \"line\": null}\n");
 	fputs(lm_buf_str(&b), stdout);
 	fflush(stdout);
 	lm_buf_dispose(&b);

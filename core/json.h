@@ -28,8 +28,8 @@ void lm_json_string(lm_buf *out, const char *s);
 void lm_json_strv(lm_buf *out, const lm_strv *v);
 
 /* Writes the final error event of a failed --json command to stdout, one
- * line: {"format": 1, "event": "error", "command": ..., "message": ...},
- * the message password-free. */
+ * line: {"format": 1, "event": "error", "command": ..., "message": ...,
+ * "revision": null, "file": null, "line": null}, the message password-free. */
 void lm_json_print_error(const char *command, const char *message);
 
 struct lua_State;
