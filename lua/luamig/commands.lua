@@ -308,7 +308,8 @@ function M.check(cmd, config)
     local diffs = ag.compare_metadata(mc, target_metadata(mc))
     found = #diffs
     if cmd.json then
-      events.document { differences = events.raw(ag.diffs_json(diffs)) }
+      -- the one-line document holds the array diffs_json lays out on lines of its own
+      events.document { differences = events.raw((ag.diffs_json(diffs):gsub("\n%s*", ""))) }
     elseif found == 0 then
       config.print_stdout("No new upgrade operations detected.")
     else
