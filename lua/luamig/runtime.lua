@@ -53,6 +53,7 @@ function M.main(cmd)
   if STREAMS[cmd.command] then
     local run = events.last_run() or {}
     events.emit("summary", { status = "ok", steps = run.steps or 0,
+                             dry_run = cmd.dry_run or false,
                              heads = events.array(run.heads or {}),
                              duration_ms = (core.now() - t0) * 1000 })
   end

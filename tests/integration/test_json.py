@@ -234,7 +234,7 @@ class Database(unittest.TestCase):
                 self.assertEqual(end["statements"], 3)
                 self.assertEqual(ev[5]["statements"], 0)
                 summary = ev[-1]
-                self.assertEqual(summary["status"], "ok")
+                self.assertEqual((summary["status"], summary["dry_run"]), ("ok", False))
                 self.assertEqual(summary["steps"], 2)
                 self.assertEqual(summary["heads"], p.version_rows())
                 self.assertEqual(p.version_rows(), ["r2"])
@@ -262,6 +262,17 @@ class Database(unittest.TestCase):
                 self.assertEqual(ev[3]["direction"], "stamp")
                 self.assertEqual(ev[-1]["heads"], ["r2"])
                 self.assertEqual(p.version_rows(), ["r2"])
+
+    def test_dry_run_keeps_its_report_off_the_stream(self):
+        p = Project(self, "sqlite")
+        p.revision_file("r1", up=R1)
+        r = run(p, "upgrade", "head", "--dry-run", "--json")
+        ev = events(self, r)
+        self.assertEqual(ev[-1]["event"], "summary")
+        self.assertTrue(ev[-1]["dry_run"])
+        self.assertEqual(ev[-2]["statements"], 3)
+        self.assertIn("Dry run rolled back: the database is as it was", r.err)
+        self.assertEqual(p.tables(), [])
 
     def test_failing_upgrade_ends_with_an_error_event(self):
         for backend in backends():
