@@ -45,11 +45,15 @@ function M.main(cmd)
     events.emit("warning", { logger = logger, message = core.redact(msg) })
   end)
   local t0 = core.now()
-  local ok, result = pcall(fn, cmd, cfg)
-  if not ok then
-    events.error(result)
-    error(result, 0)
-  end
+  -- A failure unwinds through here: the error event is written on the way (a to-be-closed
+  -- variable sees the error without catching it, so --raiseerr's traceback is still the one of
+  -- where it was raised; it is left out of the event).
+  local on_error <close> = setmetatable({}, { __close = function(_, err)
+    if err ~= nil then
+      events.error((tostring(err):gsub("\nstack traceback:.*$", "")))
+    end
+  end })
+  local result = fn(cmd, cfg)
   if STREAMS[cmd.command] then
     local run = events.last_run() or {}
     events.emit("summary", { status = "ok", steps = run.steps or 0,

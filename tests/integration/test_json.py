@@ -295,6 +295,12 @@ class Database(unittest.TestCase):
                 self.assertNotIn("s3cret", r.out + r.err)
                 self.assertIn("postgresql://u:***@h/db", err["message"])
                 self.assertTrue(r.err.rstrip("\n").splitlines()[-1].startswith("FAILED: "))
+                # --raiseerr: the traceback is on stderr, the event keeps the one-line message
+                r = run(p, "--raiseerr", "upgrade", "head", "--json", rc=1)
+                err = events(self, r)[-1]
+                self.assertEqual((err["event"], err["revision"], err["line"]), ("error", "r2", 12))
+                self.assertNotIn("traceback", err["message"])
+                self.assertIn("stack traceback:", r.err)
                 # one transaction per run: nothing applied
                 self.assertFalse(p.version_rows())
                 self.assertNotIn("hero", p.tables())
