@@ -211,7 +211,7 @@ static const command commands[] = {
          "revision identifier"},
         {"upgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK | O_DRY_RUN | O_JSON, 1, 1,
          "revision", "Upgrade to a later version.", "revision identifier"},
-        {"validate", lm_cmd_runtime, 0, 0, 0, NULL,
+        {"validate", lm_cmd_runtime, O_JSON, 0, 0, NULL,
          "Check the applied revisions against the script directory: changed, missing or "
          "unknown revisions.",
          NULL},

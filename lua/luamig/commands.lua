@@ -335,6 +335,13 @@ function M.validate(cmd, config)
   work.fn = function(heads, mc)
     local notes
     problems, notes = audit.validate(mc, heads)
+    if cmd.json then
+      local p, n = events.array(), events.array()
+      for k, line in ipairs(problems) do p[k] = line end
+      for k, line in ipairs(notes) do n[k] = line end
+      events.document { problems = p, notes = n }
+      return {}
+    end
     for _, line in ipairs(problems) do io.stdout:write(line, "\n") end
     for _, line in ipairs(notes) do config.print_stdout(line) end
     if #problems == 0 then config.print_stdout("No problems found.") end

@@ -361,6 +361,20 @@ class Database(unittest.TestCase):
 
 
 class CheckAndLint(unittest.TestCase):
+    def test_validate(self):
+        p = Project(self, "sqlite")
+        p.set_option("history_table", "luamig_history")
+        path = p.revision_file("r1", up='  op.execute("SELECT 1")')
+        p.ok("upgrade", "head")
+        doc = document(self, run(p, "validate", "--json"))
+        self.assertEqual(doc, {"format": 1, "command": "validate", "problems": [], "notes": []})
+        with open(path, "a") as f:
+            f.write("-- edited\n")
+        r = run(p, "validate", "--json", rc=1)
+        doc = verdict(self, r, "Validation found 1 problem")
+        self.assertEqual(len(doc["problems"]), 1)
+        self.assertIn("r1", doc["problems"][0])
+
     def test_lint(self):
         p = Project(self, "sqlite")
         p.revision_file("r1", up=R1)
