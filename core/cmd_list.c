@@ -5,13 +5,42 @@
  * history -i, revision_environment) they hand over to the Lua runtime
  * (cmd_runtime.c).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "editor.h"
+#include "json.h"
 #include "listing.h"
 #include "revmap.h"
+
+/* The --json document of a listing: {"format": 1, "command": ..., "<key>":
+ * [revision objects of ids]} and a newline. current as in
+ * lm_listing_json_revision. */
+static void json_document(const lm_opts *o, const char *key, const lm_revmap *m, const lm_strv *ids,
+                          const lm_strv *current, lm_buf *b)
+{
+	lm_buf_printf(b, "{\"format\": %d, \"command\": ", LM_JSON_FORMAT);
+	lm_json_string(b, o->command);
+	lm_buf_printf(b, ", \"%s\": [", key);
+	for (size_t i = 0; i < ids->n; i++) {
+		if (i)
+			lm_buf_puts(b, ", ");
+		lm_listing_json_revision(m, lm_revmap_get(m, ids->v[i]), current, b);
+	}
+	lm_buf_puts(b, "]}\n");
+}
+
+/* Prints a command's output: JSON always (it was asked for), text unless
+ * --quiet. */
+static void out(const lm_opts *o, const lm_buf *b)
+{
+	if (o->json)
+		fputs(lm_buf_str(b), stdout);
+	else
+		lm_cli_out(o, lm_buf_str(b));
+}
 
 /* Runs a command that only reads the revision map and prints what `list`
  * appends to a buffer (nothing is printed when it fails). */
@@ -22,7 +51,7 @@ static int run_listing(lm_opts *o, int (*list)(const lm_opts *o, const lm_revmap
 	lm_buf b = {0};
 	int rc = -1;
 	if (lm_cli_open_scripts(o, &cfg, &sd) == 0 && list(o, sd.map, &b) == 0) {
-		lm_cli_out(o, lm_buf_str(&b));
+		out(o, &b);
 		rc = 0;
 	}
 	lm_buf_dispose(&b);
@@ -42,7 +71,9 @@ static int list_heads(const lm_opts *o, const lm_revmap *m, lm_buf *b)
 	} else {
 		lm_revmap_heads(m, &ids);
 	}
-	for (size_t i = 0; i < ids.n; i++)
+	if (o->json)
+		json_document(o, "heads", m, &ids, NULL, b);
+	for (size_t i = 0; !o->json && i < ids.n; i++)
 		lm_listing_format_short(m, lm_revmap_get(m, ids.v[i]), o->verbose, b);
 	lm_strv_dispose(&ids);
 	return 0;
@@ -56,6 +87,14 @@ int lm_cmd_heads(lua_State *L, lm_opts *o)
 
 static int list_branches(const lm_opts *o, const lm_revmap *m, lm_buf *b)
 {
+	if (o->json) {
+		lm_buf_printf(b, "{\"format\": %d, \"command\": \"branches\", \"branch_points\": [",
+		              LM_JSON_FORMAT);
+		if (lm_listing_json_branches(m, b) != 0)
+			return -1;
+		lm_buf_puts(b, "]}\n");
+		return 0;
+	}
 	return lm_listing_format_branches(m, o->verbose, b);
 }
 
@@ -106,10 +145,12 @@ int lm_cmd_history(lua_State *L, lm_opts *o)
 	to = history_bound(upper, "heads", &heads);
 	if (lm_listing_walk(sd.map, from, to, &ids) != 0)
 		goto done;
-	for (size_t i = 0; i < ids.n; i++)
+	if (o->json)
+		json_document(o, "revisions", sd.map, &ids, needs_db ? &heads : NULL, &b);
+	for (size_t i = 0; !o->json && i < ids.n; i++)
 		lm_listing_format_history(sd.map, lm_revmap_get(sd.map, ids.v[i]), o->verbose,
 		                          o->indicate_current ? &heads : NULL, &b);
-	lm_cli_out(o, lm_buf_str(&b));
+	out(o, &b);
 	rc = 0;
 done:
 	free(lower);
@@ -128,7 +169,9 @@ static int list_show(const lm_opts *o, const lm_revmap *m, lm_buf *b)
 {
 	lm_strv ids = {0};
 	int rc = lm_revmap_resolve(m, o->positional.v[0], &ids);
-	for (size_t i = 0; rc == 0 && i < ids.n; i++)
+	if (rc == 0 && o->json)
+		json_document(o, "revisions", m, &ids, NULL, b);
+	for (size_t i = 0; rc == 0 && !o->json && i < ids.n; i++)
 		lm_listing_format_show(m, lm_revmap_get(m, ids.v[i]), NULL, b);
 	lm_strv_dispose(&ids);
 	return rc;
@@ -163,9 +206,12 @@ int lm_cmd_show(lua_State *L, lm_opts *o)
 			lm_error_set("Can't locate revision identified by '%s'", ids.v[i]);
 			goto done;
 		}
-		lm_listing_format_show(sd.map, r, NULL, &b);
+		if (!o->json)
+			lm_listing_format_show(sd.map, r, NULL, &b);
 	}
-	lm_cli_out(o, lm_buf_str(&b));
+	if (o->json)
+		json_document(o, "revisions", sd.map, &ids, &ids, &b);
+	out(o, &b);
 	rc = 0;
 done:
 	lm_buf_dispose(&b);

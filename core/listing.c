@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "revmap_internal.h"
 
 /* ---- history walk -------------------------------------------------------- */
@@ -316,6 +317,70 @@ int lm_listing_format_branches(const lm_revmap *m, int verbose, lm_buf *out)
 			head_only(m, d->next.v[c], 1, verbose, 0, 1, 0, out);
 		}
 		lm_buf_puts(out, "\n\n");
+	}
+	lm_strv_dispose(&order);
+	return 0;
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+static void json_ids(const lm_revmap *m, lm_buf *out, const ivec *v)
+{
+	lm_buf_putc(out, '[');
+	for (size_t i = 0; i < v->n; i++) {
+		if (i)
+			lm_buf_puts(out, ", ");
+		lm_json_string(out, rid(m, v->v[i]));
+	}
+	lm_buf_putc(out, ']');
+}
+
+void lm_listing_json_revision(const lm_revmap *m, const lm_revision *r, const lm_strv *current,
+                              lm_buf *out)
+{
+	const node *d = &m->nodes[index_of(m, r)];
+	lm_buf_puts(out, "{\"revision\": ");
+	lm_json_string(out, r->id);
+	lm_buf_puts(out, ", \"down_revisions\": ");
+	json_ids(m, out, &d->down);
+	lm_buf_puts(out, ", \"depends_on\": ");
+	lm_json_strv(out, &r->depends);
+	lm_buf_puts(out, ", \"branch_labels\": ");
+	lm_json_strv(out, &d->labels);
+	lm_buf_puts(out, ", \"next\": ");
+	json_ids(m, out, &d->next);
+	lm_buf_printf(out, ", \"is_head\": %s, \"is_branch_point\": %s, \"is_merge_point\": %s",
+	              d->next.n ? "false" : "true", d->next.n > 1 ? "true" : "false",
+	              d->down.n > 1 ? "true" : "false");
+	lm_buf_puts(out, ", \"message\": ");
+	lm_json_string(out, r->message ? r->message : "");
+	char *l = lm_revision_longdoc(r);
+	lm_buf_puts(out, ", \"doc\": ");
+	lm_json_string(out, l);
+	free(l);
+	lm_buf_puts(out, ", \"path\": ");
+	lm_json_string(out, r->path);
+	lm_buf_puts(out, ", \"create_date\": ");
+	lm_json_string(out, r->create_date);
+	lm_buf_puts(out, ", \"current\": ");
+	lm_buf_puts(out, !current ? "null" : lm_strv_contains(current, r->id) ? "true" : "false");
+	lm_buf_putc(out, '}');
+}
+
+int lm_listing_json_branches(const lm_revmap *m, lm_buf *out)
+{
+	lm_strv order = {0};
+	if (lm_listing_walk(m, "base", "heads", &order) < 0)
+		return -1;
+	int first = 1;
+	for (size_t k = 0; k < order.n; k++) {
+		const lm_revision *r = lm_revmap_get(m, order.v[k]);
+		if (m->nodes[index_of(m, r)].next.n < 2)
+			continue;
+		if (!first)
+			lm_buf_puts(out, ", ");
+		first = 0;
+		lm_listing_json_revision(m, r, NULL, out);
 	}
 	lm_strv_dispose(&order);
 	return 0;

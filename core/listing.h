@@ -40,4 +40,14 @@ void lm_listing_format_show(const lm_revmap *m, const lm_revision *r, const lm_s
  * with the error set. */
 int lm_listing_format_branches(const lm_revmap *m, int verbose, lm_buf *out);
 
+/* One revision as the JSON object of --json output (README, "Machine-readable
+ * output"): revision, down_revisions, depends_on, branch_labels, next,
+ * is_head, is_branch_point, is_merge_point, message, doc, path, create_date,
+ * current (null when current is NULL: the database was not asked). */
+void lm_listing_json_revision(const lm_revmap *m, const lm_revision *r, const lm_strv *current,
+                              lm_buf *out);
+/* The branch points, newest first, as JSON objects separated by ", " (the
+ * revisions `branches` lists). Returns 0, or -1 with the error set. */
+int lm_listing_json_branches(const lm_revmap *m, lm_buf *out);
+
 #endif

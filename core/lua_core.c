@@ -23,6 +23,7 @@
 #include "checksum.h"
 #include "config.h"
 #include "editor.h"
+#include "json.h"
 #include "listing.h"
 #include "lua_host.h"
 #include "plan.h"
@@ -513,6 +514,47 @@ static int l_current_lines(lua_State *L)
 	return 1;
 }
 
+/* core.current_json(rows) -> JSON text: an array of the revision objects
+ *   (lm_listing_json_revision, "current": true) of current_ids(rows).
+ *   Raises as current_ids. */
+static int l_current_json(lua_State *L)
+{
+	const lm_revmap *m = map_of(L);
+	lm_strv rows = {0}, ids = {0};
+	check_strv(L, 1, &rows);
+	int rc = lm_revmap_current(m, &rows, &ids);
+	lm_strv_dispose(&rows);
+	if (rc != 0) {
+		lm_strv_dispose(&ids);
+		return lm_lua_raise_slot(L);
+	}
+	lm_buf b = {0};
+	lm_buf_putc(&b, '[');
+	for (size_t i = 0; i < ids.n; i++) {
+		if (i)
+			lm_buf_puts(&b, ", ");
+		lm_listing_json_revision(m, lm_revmap_get(m, ids.v[i]), &ids, &b);
+	}
+	lm_buf_putc(&b, ']');
+	lm_strv_dispose(&ids);
+	lua_pushlstring(L, b.data, b.len);
+	lm_buf_dispose(&b);
+	return 1;
+}
+
+/* core.json_string(s) -> s as a JSON string literal, valid JSON whatever
+ *   its bytes (json.h: invalid UTF-8 becomes U+FFFD). */
+static int l_json_string(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	lm_buf b = {0};
+	lm_json_string_n(&b, s, n);
+	lua_pushlstring(L, b.data, b.len);
+	lm_buf_dispose(&b);
+	return 1;
+}
+
 /* core.applied(rows) -> applied, unknown: the revisions the version
  *   table's rows mark as applied (each row and all its ancestors, through
  *   depends_on too), as a table from id to the checksum of its file as the
@@ -576,6 +618,8 @@ static int open_core(lua_State *L)
 	        {"isatty", l_isatty},
 	        {"current_ids", l_current_ids},
 	        {"current_lines", l_current_lines},
+	        {"current_json", l_current_json},
+	        {"json_string", l_json_string},
 	        {"applied", l_applied},
 	        {"reflect", lm_lua_reflect},
 	        {"interruptible", lm_lua_interruptible},

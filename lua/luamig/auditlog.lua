@@ -16,6 +16,7 @@ and shown as a table for people or as one JSON document for machines.
   auditlog.json(rows, table_name) -> { "format": 1, "table": ..., "rows": [...] } as text
 ]]
 
+local core = require "luamig.core"
 local audit = require "luamig.audit"
 
 local M = {}
@@ -138,13 +139,8 @@ function M.text(rows)
   return lines
 end
 
-local function json_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    local named = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r",
-      ["\t"] = "\\t" }
-    return named[c] or string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
+-- any bytes give valid JSON (invalid UTF-8 becomes U+FFFD): the one escaper, in C (json.h)
+local json_string = core.json_string
 
 local function json_value(v)
   if v == nil then return "null" end

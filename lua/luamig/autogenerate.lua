@@ -34,6 +34,7 @@ user_module_prefix; render_item's autogen_context has `imports`, a list the hook
 `require` lines to (Alembic's imports.add).
 ]]
 
+local core = require "luamig.core"
 local sa = require "luamig.sa"
 local render = require "luamig.render"
 local compare = require "luamig.compare"
@@ -365,16 +366,8 @@ function ag.diff_lines(diffs)
   return out
 end
 
-local function json_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    if c == '"' then return '\\"' end
-    if c == "\\" then return "\\\\" end
-    if c == "\n" then return "\\n" end
-    if c == "\t" then return "\\t" end
-    if c == "\r" then return "\\r" end
-    return string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
+-- any bytes give valid JSON (invalid UTF-8 becomes U+FFFD): the one escaper, in C (json.h)
+local json_string = core.json_string
 
 local json_keys = { "kind", "schema", "table", "column", "name", "constraint", "from", "to", "detail" }
 

@@ -42,6 +42,7 @@ local audit = require "luamig.audit"
 local loader = require "luamig.loader"
 local lint = require "luamig.lint"
 local auditlog = require "luamig.auditlog"
+local events = require "luamig.events"
 
 local M = {}
 
@@ -202,11 +203,17 @@ end
 function M.current(cmd, config)
   local work = { dont_mutate = true }
   work.fn = function(heads, mc)
-    if cmd.verbose then
+    if cmd.json then
+      local rows = events.array()
+      for k, h in ipairs(heads) do rows[k] = h end
+      events.document { database = core.redact(mc.connection and mc.connection.url or mc.url or ""),
+                        version_rows = rows, heads = events.raw(core.current_json(heads)) }
+    end
+    if cmd.verbose and not cmd.json then
       config.print_stdout("Current revision(s) for " .. (mc.connection and mc.connection.url or
         core.redact(mc.url or "")) .. ":")
     end
-    for _, line in ipairs(core.current_lines(heads, cmd.verbose)) do
+    for _, line in ipairs(cmd.json and {} or core.current_lines(heads, cmd.verbose)) do
       config.print_stdout(line)
     end
     if cmd.check_heads then
@@ -301,7 +308,8 @@ function M.check(cmd, config)
     local diffs = ag.compare_metadata(mc, target_metadata(mc))
     found = #diffs
     if cmd.json then
-      io.stdout:write(ag.diffs_json(diffs), "\n")
+      -- the one-line document holds the array diffs_json lays out on lines of its own
+      events.document { differences = events.raw((ag.diffs_json(diffs):gsub("\n%s*", ""))) }
     elseif found == 0 then
       config.print_stdout("No new upgrade operations detected.")
     else
@@ -327,6 +335,13 @@ function M.validate(cmd, config)
   work.fn = function(heads, mc)
     local notes
     problems, notes = audit.validate(mc, heads)
+    if cmd.json then
+      local p, n = events.array(), events.array()
+      for k, line in ipairs(problems) do p[k] = line end
+      for k, line in ipairs(notes) do n[k] = line end
+      events.document { problems = p, notes = n }
+      return {}
+    end
     for _, line in ipairs(problems) do io.stdout:write(line, "\n") end
     for _, line in ipairs(notes) do config.print_stdout(line) end
     if #problems == 0 then config.print_stdout("No problems found.") end
@@ -367,10 +382,23 @@ function M.lint(cmd, config)
   local dialect = got.mc.dialect
   local settings = lint.settings(config, dialect)
   local steps = lint.steps_for(cmd.positional[1], got.online and got.heads or {}, cmd.downgrade)
+  local findings = events.array()
+  local out = function(line) io.stdout:write(line, "\n") end
+  if cmd.json then out = function() end end
   local s = lint.run { steps = steps, dialect = dialect, settings = settings, opts = got.mc.opts,
-                       out = function(line) io.stdout:write(line, "\n") end, verbose = true,
-                       downgrade = cmd.downgrade }
-  io.stdout:write(lint.summary_line(s), "\n")
+                       out = out, verbose = true, downgrade = cmd.downgrade,
+                       on_finding = function(f)
+                         for _, k in ipairs { "revision", "file", "line", "fix", "doc", "reason" } do
+                           if f[k] == nil then f[k] = events.null end
+                         end
+                         findings[#findings + 1] = f
+                       end }
+  if cmd.json then
+    events.document { online = got.online, downgrade = cmd.downgrade or false,
+                      findings = findings, summary = s }
+  else
+    io.stdout:write(lint.summary_line(s), "\n")
+  end
   if s.errors > 0 then
     fail(string.format("lint found %d unwaived error%s", s.errors, s.errors == 1 and "" or "s"))
   end

@@ -11,18 +11,20 @@ The migration context (luamig.migration) calls, when mc.dry_run is set:
                                  revision code that sent it
   dryrun.autocommit(mc)          an autocommit block would commit: it is skipped, and said so
   dryrun.finish(mc)              rolls back and says so
-All output goes to stdout (it is the command's output); the version table, the history table,
+All output goes to stdout (it is the command's output; with --json, stdout is the event stream
+and this report goes to stderr); the version table, the history table,
 the schema and the rows are left as they were (sequences a statement advanced stay advanced: a
 sequence is not transactional).
 ]]
 
 local core = require "luamig.core"
 local loader = require "luamig.loader"
+local events = require "luamig.events"
 
 local M = {}
 
 local function out(line)
-  io.stdout:write(line, "\n")
+  (events.enabled() and io.stderr or io.stdout):write(line, "\n")
 end
 
 function M.start(mc)

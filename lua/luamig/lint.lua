@@ -16,7 +16,9 @@ the user's.
       operations, revisions }
       steps: core.plan's steps (upgrade() or downgrade() per step.upgrade); opts: the migration
       context's opts (naming conventions); out(line): where lines go; verbose: a line for every
-      operation (its lock), not only for findings.
+      operation (its lock), not only for findings; on_finding(f) (optional, lint --json) is
+      also called for each finding with { revision, file, line, rule, severity, message, fix,
+      doc, waived, reason } (fields that do not apply are nil)
   lint.run_operations{ operations, dialect, settings, out, label } -> the same summary, for
       operation objects that are not in a file yet (revision --autogenerate)
 
@@ -360,6 +362,7 @@ Run.__index = Run
 local function new_run(a)
   return setmetatable({ dialect = a.dialect, settings = a.settings, out = a.out or print,
                         verbose = a.verbose, downgrade = a.downgrade,
+                        on_finding = a.on_finding,
                         summary = { errors = 0, warnings = 0, waived = 0, operations = 0,
                                     revisions = 0 } }, Run)
 end
@@ -371,6 +374,12 @@ function Run:report(where, f, waivers, default_severity)
   if sev == "off" then return end
   local place = where and (where .. ": ") or ""
   local waiver = waivers and waivers[f.rule]
+  if self.on_finding then
+    local file, line = (where or ""):match("^(.*):(%d+)$")
+    self.on_finding { revision = self.revision, file = file or where, line = tonumber(line),
+                      rule = f.rule, severity = sev, message = f.message, fix = f.fix,
+                      doc = f.doc, waived = waiver ~= nil, reason = waiver }
+  end
   if waiver then
     self.summary.waived = self.summary.waived + 1
     self.out(string.format("%swaived %s [%s]: %s (reason: %s)", place, sev, f.rule, f.message,
@@ -499,6 +508,7 @@ function M.run(a)
       local recorded, err, env, places = record_step(step, a.dialect, a.opts)
       local waivers = waivers_of(env, shown, a.settings)
       local ctx = { revision = step.rev.revision, shown = shown, places = places }
+      run.revision = step.rev.revision
       if a.verbose then
         run.out(string.format("Revision %s (%s)%s%s", step.rev.revision, shown,
           step.upgrade and "" or ", downgrade",

@@ -15,6 +15,7 @@
 
 local core = require "luamig.core"
 local log = require "luamig.log"
+local events = require "luamig.events"
 
 local M = {}
 
@@ -33,6 +34,7 @@ function M.take(mc)
   while true do
     local ok, holder = conn:try_lock(key)
     if ok then
+      events.emit("lock_acquired", { key = key, waited_s = core.now() - start })
       if said then
         log.info(LOGGER, string.format("Took the migration lock after %.1f s", core.now() - start))
       end
@@ -41,6 +43,7 @@ function M.take(mc)
     end
     if holder == "" then holder = "another runner" end
     if not said then
+      events.emit("lock_wait", { key = key, holder = core.redact(holder) })
       mc.lock_waiting = true
       -- written even with --quiet
       log.write("INFO", LOGGER, string.format("Waiting for the migration lock on %s, held by %s",

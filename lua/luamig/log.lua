@@ -5,6 +5,8 @@
   log.warning(logger, msg)     "WARNING [logger] msg", always (a warning is never silenced)
   log.write(level, logger, msg)  one line at `level`, always
   log.set_quiet(flag)          set once per command (runtime.main, from -q/--quiet)
+  log.on_warning(fn)           fn(logger, msg) is also called for every warning (--json: the
+                               warning event; runtime.main sets it)
   log.is_quiet()               whether command output that --quiet silences is left out
 
 Logger names are part of the output users and tests read ("luamig.runtime.migration",
@@ -14,6 +16,11 @@ Logger names are part of the output users and tests read ("luamig.runtime.migrat
 local log = {}
 
 local quiet = false
+local warning_listener = nil
+
+function log.on_warning(fn)
+  warning_listener = fn
+end
 
 function log.set_quiet(flag)
   quiet = flag and true or false
@@ -34,6 +41,7 @@ end
 
 function log.warning(logger, msg)
   log.write("WARNING", logger, msg)
+  if warning_listener then warning_listener(logger, msg) end
 end
 
 return log

@@ -47,6 +47,7 @@ local audit = require "luamig.audit"
 local lock = require "luamig.lock"
 local timeouts = require "luamig.timeouts"
 local dryrun = require "luamig.dryrun"
+local events = require "luamig.events"
 
 local M = {}
 
@@ -130,6 +131,7 @@ function MigrationContext:execute(sql, params)
     for k = 1, values.n do values[k] = named.bindable(values[k]) end
     return conn:execute(q, values)
   end
+  if self.running_step then self.statement_count = (self.statement_count or 0) + 1 end
   if self.dry_run and self.running_step then return dryrun.statement(self, sql, run) end
   return run()
 end
@@ -272,6 +274,27 @@ local function short_log(step)
   local name = step.stamp and "stamp_revision" or (step.upgrade and "upgrade" or "downgrade")
   return string.format("%s %s -> %s", name, table.concat(step.from, ", "),
     table.concat(step.to, ", "))
+end
+
+-- A step as the --json events show it (luamig.events).
+local function step_fields(step, index)
+  local function list(t)
+    local out = events.array()
+    for i, v in ipairs(t or {}) do out[i] = v end
+    return out
+  end
+  return { index = index, revision = step.rev and step.rev.revision or events.null,
+           direction = step.stamp and "stamp" or (step.upgrade and "upgrade" or "downgrade"),
+           from = list(step.from), to = list(step.to),
+           message = step.rev and step.rev.message or events.null }
+end
+
+-- The plan event: where the database is and every step, in order.
+local function plan_event(heads, steps, replanned)
+  local list, from = events.array(), events.array()
+  for k, step in ipairs(steps) do list[k] = step_fields(step, k) end
+  for k, h in ipairs(heads) do from[k] = h end
+  events.emit("plan", { from = from, steps = list, replanned = replanned })
 end
 
 local function describe(step)
@@ -446,6 +469,7 @@ function MigrationContext:run_migrations(kw)
       self:check_checksums(heads)
     end
     local steps = self.migrations_fn(heads, self) or {}
+    plan_event(heads, steps, false)
     -- Compile every revision the plan runs before running any: a syntax
     -- error anywhere stops the run before it touches the database.
     local keep_loaded = loader.precompile(steps)
@@ -454,6 +478,7 @@ function MigrationContext:run_migrations(kw)
     end
     local expected = heads
     local k = 1
+    local ran = 0
     while k <= #steps do
       local step = steps[k]
       if per_migration and (k > 1 or not online) then
@@ -465,6 +490,7 @@ function MigrationContext:run_migrations(kw)
           local now_heads = self:get_current_heads()
           if not M.same_set(now_heads, expected) then
             steps = self.migrations_fn(now_heads, self) or {}
+            plan_event(now_heads, steps, true)
             expected = now_heads
             k = 1
             if #steps == 0 then break end
@@ -479,8 +505,12 @@ function MigrationContext:run_migrations(kw)
       log.info(LOGGER, "Running " .. describe(step))
       if self.as_sql then self:static_output("-- Running " .. short_log(step)) end
       self.running_step, self.step_started = step, t0
+      events.emit("step_start", step_fields(step, k))
+      self.statement_count = 0
+      local statements = 0
       if not step.stamp then
         timeouts.run_step(self, step, function() run_code(self, step, kw) end)
+        statements = self.statement_count
         if not keep_loaded then loader.forget(step.rev.path) end
         -- whatever the code did (a procedure that commits, SQL luamig could not read), the
         -- step's transaction must still be open, or it was not all or nothing
@@ -504,8 +534,15 @@ function MigrationContext:run_migrations(kw)
         log.info(LOGGER, string.format("Finished %s in %.1f ms",
           short_log(step), (core.now() - t0) * 1000))
       end
+      local ended = step_fields(step, k)
+      ended.duration_ms, ended.statements = (core.now() - t0) * 1000, statements
+      events.emit("step_end", ended)
+      ran = ran + 1
       k = k + 1
     end
+    local after = events.array()
+    for i, h in ipairs(expected) do after[i] = h end
+    events.record_run { steps = ran, heads = after }
   end
 
   -- The final commit (with signals only recorded: once COMMIT is sent, finishing it is the
@@ -518,6 +555,9 @@ function MigrationContext:run_migrations(kw)
       if not ok and type(err) ~= "string" then err = tostring(err) end
     end
     if not ok then
+      local failed = self.running_step
+      events.failed_in { revision = failed and failed.rev and failed.rev.revision,
+                         place = failed and self.failed_at }
       -- what the rollback takes back: the step that ran, or everything of a run in one
       -- transaction (SQLite may have rolled an interrupted statement's transaction back itself)
       local rolled_back = online and (self.running_step ~= nil or (began_outer and not per_migration))

@@ -21,15 +21,46 @@ The log lines keep this module's name as their logger ("luamig.runtime.migration
 local config = require "luamig.config"
 local commands = require "luamig.commands"
 local log = require "luamig.log"
+local core = require "luamig.core"
+local events = require "luamig.events"
 
 local M = {}
+
+-- The commands whose --json output is the JSON Lines event stream, ending in a summary event.
+local STREAMS = { upgrade = true, downgrade = true, stamp = true }
 
 function M.main(cmd)
   log.set_quiet(cmd.quiet)
   local cfg = config.new(cmd)
   local fn = commands[cmd.command]
   if not fn then error("command " .. cmd.command .. " is not available", 0) end
+  -- database_heads serves a C listing, which writes the JSON (and any error event) itself
+  if not cmd.json or cmd.command == "database_heads" then
+    local result = fn(cmd, cfg)
+    if result == nil then return 0 end
+    return result
+  end
+  events.enable(cmd.command, STREAMS[cmd.command])
+  log.on_warning(function(logger, msg)
+    events.emit("warning", { logger = logger, message = core.redact(msg) })
+  end)
+  local t0 = core.now()
+  -- A failure unwinds through here: the error event is written on the way (a to-be-closed
+  -- variable sees the error without catching it, so --raiseerr's traceback is still the one of
+  -- where it was raised; it is left out of the event).
+  local on_error <close> = setmetatable({}, { __close = function(_, err)
+    if err ~= nil then
+      events.error((tostring(err):gsub("\nstack traceback:.*$", "")))
+    end
+  end })
   local result = fn(cmd, cfg)
+  if STREAMS[cmd.command] then
+    local run = events.last_run() or {}
+    events.emit("summary", { status = "ok", steps = run.steps or 0,
+                             dry_run = cmd.dry_run or false,
+                             heads = events.array(run.heads or {}),
+                             duration_ms = (core.now() - t0) * 1000 })
+  end
   if result == nil then return 0 end
   return result
 end

@@ -2,6 +2,7 @@
 lint, and history, show or edit when they need the database's heads) on a SQLite file that does
 not exist says so, exit 1, and creates nothing — where Alembic (SQLAlchemy)
 would create an empty database file. Commands that write still create it."""
+import json
 import os
 import unittest
 
@@ -31,7 +32,13 @@ class MissingDatabase(unittest.TestCase):
             with self.subTest(args=args):
                 r = self.p.fails(*args)
                 self.assertEqual(r.err, message("app.db", "sqlite:///app.db", command))
-                self.assertEqual(r.out, "")
+                if "--json" in args:
+                    # --json: stdout is the final error event, with the same message
+                    e = json.loads(r.out)
+                    self.assertEqual((e["event"], "FAILED: " + e["message"] + "\n"),
+                                     ("error", r.err))
+                else:
+                    self.assertEqual(r.out, "")
                 self.assertFalse(os.path.exists(self.p.db_path))
 
     def test_the_file_is_named_as_the_url_names_it(self):
