@@ -50,7 +50,9 @@ enum {
 	O_JSON = 1 << 20,
 	O_RESYNC = 1 << 21,
 	O_DOWNGRADE = 1 << 22,
-	O_DRY_RUN = 1 << 23
+	O_DRY_RUN = 1 << 23,
+	O_DATA = 1 << 24,
+	O_SCHEMA = 1 << 25
 };
 
 typedef struct command {
@@ -135,6 +137,14 @@ static const option options[] = {
          "Run on the database in one transaction that is rolled back, reporting each "
          "statement's locks and time",
          F(dry_run)},
+        {O_DATA, NULL, "--data", NULL,
+         "Insert generated rows into every table before each step and report rows a downgrade "
+         "and upgrade lose",
+         F(data)},
+        {O_SCHEMA, NULL, "--schema", NULL,
+         "PostgreSQL: test in a temporary schema of the configured database instead of a "
+         "temporary database",
+         F(schema)},
         {0, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -178,6 +188,10 @@ static const command commands[] = {
          "revisions",
          "'stamp' the revision table with the given revision; don't run any migrations.",
          "revision identifier"},
+        {"test", lm_cmd_runtime, O_JSON | O_DATA | O_SCHEMA, 0, 1, "revision_range",
+         "Upgrade, downgrade and upgrade again each revision on a scratch database, comparing "
+         "the schemas.",
+         "[start]:[end] or one revision; default: base:heads"},
         {"upgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK | O_DRY_RUN, 1, 1, "revision",
          "Upgrade to a later version.", "revision identifier"},
         {"validate", lm_cmd_runtime, 0, 0, 0, NULL,

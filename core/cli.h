@@ -48,6 +48,8 @@ typedef struct lm_opts {
 	int resync;
 	int downgrade;
 	int dry_run;
+	int data;   /* test --data */
+	int schema; /* test --schema */
 	lm_strv positional;
 } lm_opts;
 

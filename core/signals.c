@@ -179,12 +179,14 @@ static void disarm(void)
  *   "SIGTERM" when one arrived during run (nil otherwise). Finally gives
  *   the signals back their action from before, and returns finish's
  *   results or raises its error. Inside another interruptible call, the
- *   outer one's handling stays as it is. Raises when conn is not an open
- *   connection or run or finish is not a function.
+ *   outer one's handling stays as it is. conn may be nil (no statement to
+ *   interrupt: `luamig test` arms before env.lua opens its connection).
+ *   Raises when conn is neither nil nor an open connection, or run or
+ *   finish is not a function.
  */
 int lm_lua_interruptible(lua_State *L)
 {
-	lm_conn *c = lm_lua_check_conn(L, 1);
+	lm_conn *c = lua_isnil(L, 1) ? NULL : lm_lua_check_conn(L, 1);
 	luaL_checktype(L, 2, LUA_TFUNCTION);
 	luaL_checktype(L, 3, LUA_TFUNCTION);
 	lua_settop(L, 3);

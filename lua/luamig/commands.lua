@@ -21,6 +21,8 @@ context.run_migrations().
                                   JSON with --json) and fail when there is any
     validate                      the applied revisions against the script directory: changed
                                   files, files missing, unknown version-table rows
+    test                          luamig.roundtrip: up, down, up of every revision in the range
+                                  on a scratch database, compared (--data, --json, --schema)
     database_heads                the database's heads, for history/show/edit (run in C)
     lint                          luamig.lint over a revision range (default: what the database
                                   has not applied, or every revision when there is no database
@@ -39,6 +41,7 @@ local ag = require "luamig.autogenerate"
 local audit = require "luamig.audit"
 local loader = require "luamig.loader"
 local lint = require "luamig.lint"
+local roundtrip = require "luamig.roundtrip"
 
 local M = {}
 
@@ -372,6 +375,11 @@ function M.lint(cmd, config)
     fail(string.format("lint found %d unwaived error%s", s.errors, s.errors == 1 and "" or "s"))
   end
   return 0
+end
+
+-- test [REVISION_RANGE] [--data] [--json] [--schema]: luamig.roundtrip.
+function M.test(cmd, config)
+  return roundtrip.run(cmd, config)
 end
 
 -- The database's heads, for the commands C runs that need them (history -i or with "current"
