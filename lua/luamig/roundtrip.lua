@@ -87,7 +87,11 @@ local function run_steps(mc, steps)
   fields.migrations_fn = function() return steps end
   local child = migration.new(fields)
   local ok, err = pcall(child.run_migrations, child, {})
-  if not ok then return false, tostring(err) end
+  if not ok then
+    -- SIGINT/SIGTERM end the whole test (the scratch database is dropped), not just the step
+    if not pcall(core.check_interrupt) then error(err, 0) end
+    return false, tostring(err)
+  end
   return true
 end
 
