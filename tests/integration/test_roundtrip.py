@@ -58,9 +58,18 @@ sa.Table("log", metadata,
 return metadata
 '''
 
-STALL = '''  local f = io.open(os.getenv("LUAMIG_TEST_STARTED"), "w")
+STARTED = '''  local f = io.open(os.getenv("LUAMIG_TEST_STARTED"), "w")
   f:close()
-  while true do end'''
+'''
+# what the stalled revision does once it has made the file "started": a Lua loop, or a statement
+# that runs far longer than the test waits (the signal must cancel it)
+STALLS = {
+    "loop": lambda backend: "  while true do end",
+    "statement": lambda backend: (
+        '  op.execute("SELECT pg_sleep(60)")' if backend == "postgresql" else
+        '  op.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c '
+        'WHERE x < 1000000000) SELECT count(*) FROM c")'),
+}
 
 
 class Scratch:
@@ -104,6 +113,8 @@ def last_line(text):
 
 
 class TestRoundtrip(unittest.TestCase):
+    """Each test runs `luamig test` on SQLite, and on PostgreSQL as a database and a schema."""
+
     def modes(self):
         """(backend, extra arguments): PostgreSQL both as a database and as a schema."""
         out = []
@@ -246,11 +257,12 @@ class TestRoundtrip(unittest.TestCase):
                 self.assert_untouched(p)
 
     def test_sigint_leaves_no_scratch(self):
-        for backend, extra in self.modes():
-            with self.subTest(backend=backend, extra=extra):
+        for (backend, extra), stall in [(m, k) for m in self.modes() for k in sorted(STALLS)]:
+            with self.subTest(backend=backend, extra=extra, stall=stall):
                 p = Project(self, backend)
                 p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP, ACCOUNT_DOWN)
-                p.revision_file("bbbb0002", "aaaa0001", STALL, "")
+                p.revision_file("bbbb0002", "aaaa0001",
+                                HEADER + STARTED + STALLS[stall](backend), "")
                 s = Scratch(self, p)
                 started = os.path.join(p.dir, "started")
                 env = dict(os.environ)
@@ -259,14 +271,18 @@ class TestRoundtrip(unittest.TestCase):
                 env.update(s.env({"LUAMIG_TEST_STARTED": started}))
                 proc = subprocess.Popen([LUAMIG, "test"] + list(extra), cwd=p.dir, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                self.addCleanup(proc.kill)
                 deadline = time.time() + 30
                 while not os.path.exists(started) and time.time() < deadline:
                     time.sleep(0.02)
                 self.assertTrue(os.path.exists(started))
                 # the scratch database exists while the test runs
                 self.assertNotEqual(s.left(), [])
+                t0 = time.time()
                 proc.send_signal(signal.SIGINT)
                 out, err = proc.communicate(timeout=30)
+                # a statement in flight is cancelled, not waited for
+                self.assertLess(time.time() - t0, 10)
                 self.assertEqual(proc.returncode, -signal.SIGINT, err)
                 self.assertIn("Interrupted by SIGINT during upgrade of revision bbbb0002",
                               last_line(err))
