@@ -13,7 +13,8 @@ instead (luamig._redirect): the URL env.lua asks for only says where the scratch
 (the dialect's scratch(): SQLite, a temporary file in $TMPDIR; PostgreSQL, CREATE DATABASE
 luamig_test_<token> on the same server, or with --schema CREATE SCHEMA luamig_test_<token> in the
 configured database). So a test never runs a migration on the configured database, whatever
-env.lua builds its URL from (luamig.ini, -x url=, an environment variable). The whole run is
+env.lua builds its URL from (luamig.ini, -x url=, an environment variable); a connection env.lua
+makes some other way (core.connect) is refused. The whole run is
 under core.interruptible: a failing step, an error in env.lua, SIGINT or SIGTERM all end in the
 same cleanup, which drops the scratch database before the error is reported.
 
@@ -452,8 +453,14 @@ function M.run(cmd, config)
   local opts = { data = cmd.data, token = string.format("%d_%06x", core.getpid(),
     math.random(0, 0xffffff)), schema = cmd.schema }
   local scratch, report
+  local made = setmetatable({}, { __mode = "k" })  -- the connections to the scratch database
   local work = { dont_mutate = true, destination = range }
   work.fn = function(heads, mc)
+    -- a connection env.lua made some other way (core.connect) may be the real database
+    if not made[mc.connection] then
+      fail("luamig test: env.lua's connection was not made by luamig.connect or "
+        .. "context.configure{ url = }; refusing to test on it")
+    end
     if #heads > 0 then fail("luamig test: the scratch database is not empty") end
     local prefix, tested, stop = steps_of(range)
     if #prefix > 0 then
@@ -476,7 +483,9 @@ function M.run(cmd, config)
       if not u then fail(err) end
       scratch = dialects.get(u.dialect):scratch(url, opts)
     end
-    return scratch.connect()
+    local conn = scratch.connect()
+    made[conn] = true
+    return conn
   end)
   core.interruptible(nil, function()
     environment.run(cmd, config, work)

@@ -364,6 +364,10 @@ CASES = [
      "FAILED: Can't locate revision identified by 'nosuch'"),
     ("test_with_sql", "sqlite", None, ["test", "--sql"], 2,
      "luamig test: error: unrecognized arguments: --sql (see 'luamig test --help')"),
+    ("test_env_connects_around_luamig", "all",
+     replace_in_env("luamig.connect(", 'require("luamig.core").connect('), ["test"], 1,
+     "FAILED: luamig test: env.lua's connection was not made by luamig.connect or "
+     "context.configure{ url = }; refusing to test on it"),
     ("test_two_ranges", "sqlite", None, ["test", "base:head", "x"], 2,
      "luamig test: error: unrecognized arguments: x (see 'luamig test --help')"),
 
