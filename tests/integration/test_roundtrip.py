@@ -146,6 +146,31 @@ class TestRoundtrip(unittest.TestCase):
                 self.assertEqual(s.left(), [])
                 self.assert_untouched(p)
 
+    def test_role_without_createdb_uses_schema(self):
+        """A role that may not create databases is told about --schema, which then works."""
+        if "postgresql" not in backends():
+            self.skipTest("PostgreSQL is not running")
+        name = role = "rt_nocreatedb_%d" % os.getpid()
+        admin = pg.info()["LUAMIG_TEST_PG_URL"]
+        pg.psql(admin, "DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN NOCREATEDB;" % (role, role))
+        self.addCleanup(pg.psql, admin, "DROP ROLE IF EXISTS %s;" % role)
+        pg.create_database(name, owner=role)
+        self.addCleanup(pg.drop_database, name)
+        url = pg.url(name).replace("postgres@", role + "@", 1)
+        self.assertIn(role + "@", url)
+        p = Project(self, "postgresql", url=url)
+        history(p)
+        s = Scratch(self, p)
+        r = p.fails("test", env=s.env())
+        self.assertRegex(last_line(r.err), r"^FAILED: luamig test: cannot create the scratch "
+                         r"database luamig_test_\w+ \(.*permission denied to create database.*\); "
+                         r"--schema tests in a temporary schema of the configured database "
+                         r"instead$")
+        r2 = p.ok("test", "--schema", env=s.env())
+        self.assertIn("All 3 revisions round-trip", r2.out)
+        self.assertEqual(s.left(), [])
+        self.assert_untouched(p)
+
     def test_range_tests_only_its_revisions(self):
         p = Project(self, "sqlite")
         history(p)

@@ -406,7 +406,13 @@ function pg:scratch(url, opts)
       admin:close()
       error("luamig test: cannot name another database in the URL " .. core.redact(url), 0)
     end
-    admin:execute("CREATE DATABASE " .. name)
+    local ok, err = admin:pexecute("CREATE DATABASE " .. name)
+    if not ok then
+      admin:close()
+      error("luamig test: cannot create the scratch database " .. name .. " (" ..
+        tostring(err):gsub("%s+", " ") .. "); --schema tests in a temporary schema of the "
+        .. "configured database instead", 0)
+    end
     s.url = prefix .. "/" .. name .. rest
     function s.connect() return core.connect(s.url) end
     function s.drop()
