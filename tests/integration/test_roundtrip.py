@@ -40,6 +40,16 @@ LOG_DOWN = '''  op.drop_table("log")'''
 LOG_DOWN_LOSES_ROWS = LOG_DOWN + '''
   op.execute("DELETE FROM account WHERE id % 2 = 0")'''
 
+MARKER_UP = '''
+  op.create_table("marker", sa.Column("n", sa.Integer))'''
+MARKER_DOWN = '''  op.drop_table("marker")
+'''
+# the index only while marker is empty; the downgrade drops it and leaves a row in marker
+INDEX_UNLESS_MARKED = '''  local n = op.get_bind():query("SELECT count(*) FROM marker")[1][1]
+  if n == 0 then op.create_index("ix_marker_n", "marker", { "n" }) end'''
+UNINDEX_AND_MARK = '''  op.execute("DROP INDEX IF EXISTS ix_marker_n")
+  op.execute("INSERT INTO marker (n) VALUES (1)")'''
+
 HEADER = 'local op = require "luamig.op"\nlocal sa = require "luamig.sa"\n'
 
 MODELS = '''local sa = require "luamig.sa"
@@ -170,6 +180,36 @@ class TestRoundtrip(unittest.TestCase):
         self.assertIn("All 3 revisions round-trip", r2.out)
         self.assertEqual(s.left(), [])
         self.assert_untouched(p)
+
+    def test_downgrade_fails_and_second_upgrade_differs(self):
+        """A downgrade that raises is reported and the test goes on from the upgraded schema; an
+        upgrade whose result depends on rows its downgrade left (not on the schema) differs the
+        second time."""
+        p = Project(self, "sqlite")
+        p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP + MARKER_UP,
+                        MARKER_DOWN + ACCOUNT_DOWN, message="create account")
+        p.revision_file("bbbb0002", "aaaa0001", HEADER + INDEX_UNLESS_MARKED, UNINDEX_AND_MARK,
+                        message="index marker")
+        p.revision_file("cccc0003", "bbbb0002", HEADER + LOG_UP, '  error("cannot go back")',
+                        message="create log")
+        p.revision_file("dddd0004", "cccc0003", HEADER + '  op.add_column("log", '
+                        'sa.Column("note", sa.Text))', '  op.drop_column("log", "note")',
+                        message="log note")
+        s = Scratch(self, p)
+        r = p.fails("test", env=s.env())
+        self.assertEqual(r.out.split("\n"), [
+            "ok   aaaa0001  create account",
+            "FAIL bbbb0002  index marker",
+            "       upgrade after the downgrade differs from the first (what would take the "
+            "database to the first upgrade's schema):",
+            "         add_index ix_marker_n on marker (n)",
+            "FAIL cccc0003  create log",
+            "       downgrade fails: downgrade of revision cccc0003 failed at "
+            "migrations/versions/0003_cccc0003.lua:21: cannot go back",
+            "ok   dddd0004  log note",
+            ""])
+        self.assertEqual(last_line(r.err), "FAILED: 2 of 4 revisions do not round-trip")
+        self.assertEqual(s.left(), [])
 
     def test_range_tests_only_its_revisions(self):
         p = Project(self, "sqlite")
