@@ -60,6 +60,9 @@
 #define O_FAILED LM_OPT_BIT(28)
 #define O_SUCCEEDED LM_OPT_BIT(29)
 #define O_LOG_JSON LM_OPT_BIT(30)
+/* test's */
+#define O_DATA LM_OPT_BIT(24)
+#define O_SCHEMA LM_OPT_BIT(31)
 
 typedef lm_cli_command command;
 typedef lm_cli_option option;
@@ -160,6 +163,14 @@ static const option options[] = {
         {O_FAILED, NULL, "--failed", NULL, "Only the steps that failed", F(failed)},
         {O_SUCCEEDED, NULL, "--succeeded", NULL, "Only the steps that succeeded", F(succeeded)},
         {O_LOG_JSON, NULL, "--json", NULL, "Print the rows as one JSON document", F(json)},
+        {O_DATA, NULL, "--data", NULL,
+         "Insert generated rows into every table before each step and report rows a downgrade "
+         "and upgrade lose",
+         F(data)},
+        {O_SCHEMA, NULL, "--schema", NULL,
+         "PostgreSQL: test in a temporary schema of the configured database instead of a "
+         "temporary database",
+         F(schema)},
         {0, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -209,6 +220,10 @@ static const command commands[] = {
          "revisions",
          "'stamp' the revision table with the given revision; don't run any migrations.",
          "revision identifier"},
+        {"test", lm_cmd_runtime, O_JSON | O_DATA | O_SCHEMA, 0, 1, "revision_range",
+         "Upgrade, downgrade and upgrade again each revision on a scratch database, comparing "
+         "the schemas.",
+         "[start]:[end] or one revision; default: base:heads"},
         {"upgrade", lm_cmd_runtime, O_SQL | O_TAG | O_NO_LOCK | O_DRY_RUN | O_JSON, 1, 1,
          "revision", "Upgrade to a later version.", "revision identifier"},
         {"validate", lm_cmd_runtime, O_JSON, 0, 0, NULL,

@@ -55,6 +55,8 @@ typedef struct lm_opts {
 	const char *until;
 	int failed;
 	int succeeded;
+	int data;   /* test --data */
+	int schema; /* test --schema */
 	lm_strv positional;
 } lm_opts;
 

@@ -143,6 +143,16 @@ static void arm(lua_State *L, lm_conn *c)
 	unblock(&old);
 }
 
+/* The connection whose statement a signal interrupts, changed with both
+ * signals blocked. */
+static void set_run_conn(lm_conn *c)
+{
+	sigset_t old;
+	block(&old);
+	run_conn = c;
+	unblock(&old);
+}
+
 /* RUNNING -> CLEANUP: a signal is only recorded from here on. */
 static void hold(lua_State *L)
 {
@@ -179,22 +189,33 @@ static void disarm(void)
  *   "SIGTERM" when one arrived during run (nil otherwise). Finally gives
  *   the signals back their action from before, and returns finish's
  *   results or raises its error. Inside another interruptible call, the
- *   outer one's handling stays as it is. Raises when conn is not an open
- *   connection or run or finish is not a function.
+ *   outer one's handling stays as it is. conn may be nil (no statement to
+ *   interrupt: `luamig test` arms before env.lua opens its connection);
+ *   then an inner call's conn is the one interrupted while the inner
+ *   run runs.
+ *   Raises when conn is neither nil nor an open connection, or run or
+ *   finish is not a function.
  */
 int lm_lua_interruptible(lua_State *L)
 {
-	lm_conn *c = lm_lua_check_conn(L, 1);
+	lm_conn *c = lua_isnil(L, 1) ? NULL : lm_lua_check_conn(L, 1);
 	luaL_checktype(L, 2, LUA_TFUNCTION);
 	luaL_checktype(L, 3, LUA_TFUNCTION);
 	lua_settop(L, 3);
 	int outer = state == OFF;
+	/* An outer run armed without a connection lends its statement
+	 * interruption to the inner run's connection while that runs. */
+	int lent = !outer && state == RUNNING && run_conn == NULL && c != NULL;
 	if (outer)
 		arm(L, c);
+	else if (lent)
+		set_run_conn(c);
 	lua_pushvalue(L, 2);
 	int rc = lua_pcall(L, 0, 0, 0);
 	if (outer)
 		hold(L);
+	else if (lent)
+		set_run_conn(NULL);
 	int sig = (int)received;
 	/* stack: conn, run, finish[, error] */
 	lua_pushvalue(L, 3);

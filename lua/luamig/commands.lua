@@ -23,6 +23,8 @@ context.run_migrations().
                                   files, files missing, unknown version-table rows
     log                           the audit history table (luamig.auditlog), filtered by -r,
                                   --since/--until, --failed/--succeeded; --json
+    test                          luamig.roundtrip: up, down, up of every revision in the range
+                                  on a scratch database, compared (--data, --json, --schema)
     database_heads                the database's heads, for history/show/edit (run in C)
     lint                          luamig.lint over a revision range (default: what the database
                                   has not applied, or every revision when there is no database
@@ -43,6 +45,7 @@ local loader = require "luamig.loader"
 local lint = require "luamig.lint"
 local auditlog = require "luamig.auditlog"
 local events = require "luamig.events"
+local roundtrip = require "luamig.roundtrip"
 
 local M = {}
 
@@ -454,6 +457,11 @@ function M.log(cmd, config)
   end
   environment.run(cmd, config, work)
   return 0
+end
+
+-- test [REVISION_RANGE] [--data] [--json] [--schema]: luamig.roundtrip.
+function M.test(cmd, config)
+  return roundtrip.run(cmd, config)
 end
 
 -- The database's heads, for the commands C runs that need them (history -i or with "current"

@@ -34,6 +34,7 @@ The `context` module (each function called with a dot):
 ]]
 
 local core = require "luamig.core"
+local luamig = require "luamig"
 local migration = require "luamig.migration"
 local loader = require "luamig.loader"
 
@@ -190,7 +191,7 @@ local function new_context_module(cmd, config, work)
     local m = ensure_mc()
     if not m.connection and not m.as_sql then
       if not m.url then fail("context.configure needs url = ... or connection = ...") end
-      m.connection = core.connect(m.url)
+      m.connection = luamig.connect(m.url)
       m.owns_connection = true
     end
     local ok, err = pcall(m.run_migrations, m, kw or {})

@@ -14,16 +14,27 @@
                        batch = true: also what a batch rebuild restores
                        (SQLite; see luamig.sa, "Reflected values")
   luamig.version       the program's version
+  luamig._redirect(fn) while fn is set, every luamig.connect(url) (and every
+                       connection context.configure{url=} makes) returns
+                       fn(url) instead: `luamig test` points env.lua at its
+                       scratch database this way (luamig.roundtrip); nil ends it
 ]]
 local core = require "luamig.core"
 local sa = require "luamig.sa"
 
 local M = { version = core.version }
 
+local redirect = nil
+
+function M._redirect(fn)
+  redirect = fn
+end
+
 function M.connect(url)
   if type(url) ~= "string" or url == "" then
     error("luamig.connect: no database URL given; set 'url = ...' in luamig.ini", 2)
   end
+  if redirect then return redirect(url) end
   return core.connect(url)
 end
 

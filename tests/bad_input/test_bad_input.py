@@ -358,6 +358,18 @@ CASES = [
     ("stamp_resync_without_revision", "sqlite", None, ["stamp", "--resync"], 2,
      "luamig stamp: error: the following arguments are required: revisions "
      "(see 'luamig stamp --help')"),
+    ("test_schema_on_sqlite", "sqlite", None, ["test", "--schema"], 1,
+     "FAILED: luamig test --schema is for PostgreSQL; SQLite tests in a temporary file"),
+    ("test_unknown_revision", "all", None, ["test", "nosuch"], 1,
+     "FAILED: Can't locate revision identified by 'nosuch'"),
+    ("test_with_sql", "sqlite", None, ["test", "--sql"], 2,
+     "luamig test: error: unrecognized arguments: --sql (see 'luamig test --help')"),
+    ("test_env_connects_around_luamig", "all",
+     replace_in_env("luamig.connect(", 'require("luamig.core").connect('), ["test"], 1,
+     "FAILED: luamig test: env.lua's connection was not made by luamig.connect or "
+     "context.configure{ url = }; refusing to test on it"),
+    ("test_two_ranges", "sqlite", None, ["test", "base:head", "x"], 2,
+     "luamig test: error: unrecognized arguments: x (see 'luamig test --help')"),
 
     # -- environment ------------------------------------------------------------------
     ("env_config_missing", "sqlite", None, ["current"], 1,

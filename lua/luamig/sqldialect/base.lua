@@ -761,4 +761,11 @@ function base:cast_for_batch_migrate(old_type, new_type) return false end
 -- not known, with copy_from).  Raises what run raises, or a violation the rebuild left.
 function base:batch_rebuild_guard(ctx, name, schema, named_elsewhere, run) return run() end
 
+-- luamig test's scratch database (luamig.roundtrip): base:scratch(url, opts) -> { url, kind,
+-- where, connect() -> a connection to it, drop() } made from the configured URL; opts.token
+-- names it, opts.schema asks for a schema instead of a database. A dialect without one refuses.
+function base:scratch(url, opts) -- luacheck: no unused args
+  error("luamig test: no scratch database for " .. self.name, 0)
+end
+
 return base

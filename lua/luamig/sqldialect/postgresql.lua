@@ -16,6 +16,7 @@ SERIAL column's nextval() default is implicit; the server says whether two defau
 local base = require "luamig.sqldialect.base"
 local lint_facts = require "luamig.sqldialect.postgresql_lint"
 local sa = require "luamig.sa"
+local core = require "luamig.core"
 
 local pg = base.derive("postgresql", {})
 -- what each operation does to a live database, for luamig.lint
@@ -376,6 +377,50 @@ function pg:timeout_statements(t)
     out[#out + 1] = "SET LOCAL statement_timeout = '" .. t.statement_timeout .. "'"
   end
   return out
+end
+
+-- luamig test's scratch database, on the configured server: CREATE DATABASE luamig_test_<token>
+-- (the URL's database name replaced; a dbname=... in its query string is not), or with
+-- opts.schema CREATE SCHEMA luamig_test_<token> in the configured database and search_path set
+-- to it on every connection. The connection that created it stays open to drop it: DROP
+-- DATABASE ... WITH (FORCE) (PostgreSQL 13+) ends connections a failed run left behind.
+function pg:scratch(url, opts)
+  local name = "luamig_test_" .. opts.token
+  local admin = core.connect(url)
+  local s = { kind = opts.schema and "schema" or "database", where = name }
+  if opts.schema then
+    admin:execute("CREATE SCHEMA " .. name)
+    s.url = url
+    function s.connect()
+      local c = core.connect(url)
+      c:execute("SET search_path TO " .. name)
+      return c
+    end
+    function s.drop()
+      admin:pexecute("DROP SCHEMA IF EXISTS " .. name .. " CASCADE")
+      admin:close()
+    end
+  else
+    local prefix, _, rest = url:match("^([^:]+://[^/?]*)/?([^?]*)(.*)$")
+    if not prefix then
+      admin:close()
+      error("luamig test: cannot name another database in the URL " .. core.redact(url), 0)
+    end
+    local ok, err = admin:pexecute("CREATE DATABASE " .. name)
+    if not ok then
+      admin:close()
+      error("luamig test: cannot create the scratch database " .. name .. " (" ..
+        tostring(err):gsub("%s+", " ") .. "); --schema tests in a temporary schema of the "
+        .. "configured database instead", 0)
+    end
+    s.url = prefix .. "/" .. name .. rest
+    function s.connect() return core.connect(s.url) end
+    function s.drop()
+      admin:pexecute("DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)")
+      admin:close()
+    end
+  end
+  return s
 end
 
 return pg

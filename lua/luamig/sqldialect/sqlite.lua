@@ -14,6 +14,7 @@ default gets its parentheses back before it is compared.
 local base = require "luamig.sqldialect.base"
 local lint_facts = require "luamig.sqldialect.sqlite_lint"
 local sa = require "luamig.sa"
+local core = require "luamig.core"
 
 local sqlite = base.derive("sqlite", {})
 -- what each operation does to a live database, for luamig.lint
@@ -239,6 +240,26 @@ end
 -- changes, unless the new type is JSON.
 function sqlite:cast_for_batch_migrate(old_type, new_type)
   return new_type.name ~= "JSON" and self:column_affinity(old_type) ~= self:column_affinity(new_type)
+end
+
+-- luamig test's scratch database: a new file luamig_test_<token>.db in $TMPDIR (else /tmp); the
+-- configured file is never opened. drop() removes it and the files SQLite and luamig keep beside
+-- it (journal, WAL, the runner lock).
+function sqlite:scratch(url, opts)
+  if opts.schema then
+    error("luamig test --schema is for PostgreSQL; SQLite tests in a temporary file", 0)
+  end
+  local dir = os.getenv("TMPDIR")
+  if dir == nil or dir == "" then dir = "/tmp" end
+  local path = string.format("%s/luamig_test_%s.db", dir, opts.token)
+  local s = { url = "sqlite:///" .. path, kind = "file", where = path }
+  function s.connect() return core.connect(s.url) end
+  function s.drop()
+    for _, suffix in ipairs { "", "-journal", "-wal", "-shm", "-luamig-lock" } do
+      os.remove(path .. suffix)
+    end
+  end
+  return s
 end
 
 return sqlite

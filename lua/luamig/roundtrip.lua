@@ -1,0 +1,517 @@
+--[[ luamig.roundtrip — `luamig test [REVISION_RANGE]`: every revision upgraded, downgraded and
+upgraded again on a scratch database that luamig creates and removes itself, the schema
+reflected and compared (luamig.compare, as autogenerate and `check` do) after each move.
+
+  roundtrip.run(cmd, config) -> 0 when every revision round-trips (and, with target_metadata,
+      the schema at the heads equals the models); raises "N of M revisions ..." otherwise.
+      cmd: positional[1] (the range, "[START:]END", default "base:heads": the revisions up to
+      START are applied without being tested), data (--data), json (--json), schema (--schema).
+
+The scratch database. env.lua runs once, as it does for every command; while it runs, every
+connection it opens (luamig.connect, or context.configure{url=}) goes to the scratch database
+instead (luamig._redirect): the URL env.lua asks for only says where the scratch database goes
+(the dialect's scratch(): SQLite, a temporary file in $TMPDIR; PostgreSQL, CREATE DATABASE
+luamig_test_<token> on the same server, or with --schema CREATE SCHEMA luamig_test_<token> in the
+configured database). So a test never runs a migration on the configured database, whatever
+env.lua builds its URL from (luamig.ini, -x url=, an environment variable); a connection env.lua
+makes some other way (core.connect) is refused. The whole run is
+under core.interruptible: a failing step, an error in env.lua, SIGINT or SIGTERM all end in the
+same cleanup, which drops the scratch database before the error is reported.
+
+Per revision, in plan order (S = the reflected schema, D = the rows of every table):
+  S0; [--data: rows inserted]; upgrade; S1; [--data: rows inserted, D1]; downgrade;
+  compare with S0 ("downgrade does not restore"); upgrade; compare with S1 ("upgrade again
+  differs"); [--data: D3 against D1 ("rows lost")].
+The comparison is compare.compare with the earlier reflection standing for the models, so the
+differences read as `luamig check` prints them: what would take the database as it is now to
+the schema it had. A revision whose upgrade fails, or whose second upgrade fails, stops the test
+(later revisions need it); a failing downgrade is reported and the test goes on from the
+upgraded schema. The version table (and history table) are luamig's and never compared; the
+scratch runs keep no history and take no runner lock.
+
+Rows that should survive (--data): a row of a table that existed before the upgrade and still
+exists after it, projected on the columns it had both before and after the upgrade (the columns
+the revision adds or drops are not compared, nor are tables it creates or drops). Before every
+step, each table gets two generated rows (values made from the column types; foreign keys take a
+row of the table they refer to; a table whose rows cannot be made or are refused is skipped and
+named). The rows of the tables the revision keeps must come back from a downgrade and an
+upgrade as they were (as a multiset of the values as text). A revision that changes data in
+place on each upgrade (an UPDATE that is not idempotent) is reported too: that is a true
+difference between the first and the second upgrade.
+]]
+
+local core = require "luamig.core"
+local luamig = require "luamig"
+local environment = require "luamig.environment"
+local dialects = require "luamig.sqldialect"
+local ag = require "luamig.autogenerate"
+local migration = require "luamig.migration"
+
+local M = {}
+
+-- An error that carries its own, final message (no position prefix).
+local function fail(msg)
+  error(msg, 0)
+end
+
+---------------------------------------------------------------------------
+-- Steps
+---------------------------------------------------------------------------
+
+-- The step that undoes `step`: the same revision's downgrade(), the version-table changes
+-- reversed.
+local function inverse(step)
+  local ops = {}
+  for i = #step.ops, 1, -1 do
+    local o = step.ops[i]
+    if o[1] == "insert" then
+      ops[#ops + 1] = { "delete", from = o.to }
+    elseif o[1] == "delete" then
+      ops[#ops + 1] = { "insert", to = o.from }
+    else
+      ops[#ops + 1] = { "update", from = o.to, to = o.from }
+    end
+  end
+  return { upgrade = false, stamp = false, rev = step.rev, from = step.to, to = step.from, ops = ops }
+end
+
+-- Runs `steps` on the scratch database through a migration context made like env.lua's
+-- (its options, its connection) but mutating, without the runner lock and the history table.
+-- Returns true, or false and the error.
+local function run_steps(mc, steps)
+  local fields = {}
+  for k, v in pairs(mc) do fields[k] = v end
+  fields.dont_mutate = false
+  fields.use_lock = false
+  fields.history_table = nil
+  fields.checksums = "off"
+  fields.migrations_fn = function() return steps end
+  local child = migration.new(fields)
+  local ok, err = pcall(child.run_migrations, child, {})
+  if not ok then
+    -- SIGINT/SIGTERM end the whole test (the scratch database is dropped), not just the step
+    if not pcall(core.check_interrupt) then error(err, 0) end
+    return false, tostring(err)
+  end
+  return true
+end
+
+---------------------------------------------------------------------------
+-- Schemas
+---------------------------------------------------------------------------
+
+local function reflect(mc)
+  return mc:inspect({ include_name = mc.opts.include_name,
+                      schemas = mc.opts.include_schemas and true or nil })
+end
+
+-- The differences between the database now and `expected` (an earlier reflection), as check
+-- reports them: { lines = {...}, json = "[...]" }, or nil when there is none.
+local function differences(mc, expected)
+  local diffs = ag.compare_metadata(mc, expected)
+  if #diffs == 0 then return nil end
+  return { lines = ag.diff_lines(diffs), json = ag.diffs_json(diffs) }
+end
+
+local function own_table(mc, t)
+  return t.name == mc.version_table or (mc.history_table and t.name == mc.history_table)
+end
+
+-- The user's tables of a reflection, by name, and their columns by name.
+local function table_map(mc, md)
+  local out = {}
+  for _, t in pairs(md.tables or {}) do
+    if not own_table(mc, t) then
+      local cols = {}
+      for _, c in ipairs(t.columns or {}) do cols[c.name] = c end
+      out[t.name] = { table = t, cols = cols }
+    end
+  end
+  return out
+end
+
+---------------------------------------------------------------------------
+-- Generated rows (--data)
+---------------------------------------------------------------------------
+
+local counter = 0
+
+-- A value for column `c` (the n-th generated), or nil when no value can be made for its type.
+local function value_for(c, n)
+  local name = (c.type and c.type.name or ""):lower()
+  local len = c.type and tonumber(c.type.length)
+  if name:find("int") or name:find("serial") then return n end
+  if name:find("bool") then return n % 2 end
+  if name:find("num") or name:find("dec") or name:find("float") or name:find("real")
+      or name:find("double") then
+    return n + 0.5
+  end
+  if name:find("timestamp") or name:find("datetime") then
+    return string.format("2020-01-01 00:%02d:%02d", (n // 60) % 60, n % 60)
+  end
+  if name:find("date") then return string.format("2020-01-%02d", n % 28 + 1) end
+  if name:find("time") then return string.format("00:%02d:%02d", (n // 60) % 60, n % 60) end
+  if name:find("json") then return string.format('{"n": %d}', n) end
+  if name:find("uuid") then return string.format("00000000-0000-4000-8000-%012d", n) end
+  if name:find("char") or name:find("text") or name:find("string") or name:find("clob")
+      or name == "" then
+    local s = "r" .. n
+    if len and #s > len then s = s:sub(-len) end
+    return s
+  end
+  return nil
+end
+
+-- Tables in an order where each comes after the tables it refers to (cycles broken anyhow).
+local function parents_first(tables)
+  local order, seen = {}, {}
+  local names = {}
+  for name in pairs(tables) do names[#names + 1] = name end
+  table.sort(names)
+  local function visit(name)
+    if seen[name] then return end
+    seen[name] = true
+    for _, con in ipairs(tables[name].table.constraints or {}) do
+      if con.kind == "foreign_key" and tables[con.referred_table] then visit(con.referred_table) end
+    end
+    order[#order + 1] = name
+  end
+  for _, name in ipairs(names) do visit(name) end
+  return order
+end
+
+-- Inserts two generated rows into every user table; returns the names of the tables that
+-- refused them (or where no row could be made), sorted.
+local function insert_rows(mc, tables)
+  local d, conn = mc.dialect, mc.connection
+  local skipped = {}
+  for _, name in ipairs(parents_first(tables)) do
+    local t = tables[name].table
+    local fk_of = {}
+    for _, con in ipairs(t.constraints or {}) do
+      if con.kind == "foreign_key" then
+        for i, col in ipairs(con.columns) do fk_of[col] = { con = con, i = i } end
+      end
+    end
+    local refused = false
+    for _ = 1, 2 do
+      counter = counter + 1
+      local cols, marks, params = {}, {}, {}
+      local made = true
+      for _, c in ipairs(t.columns or {}) do
+        local v
+        local fk = fk_of[c.name]
+        if fk and fk.con.referred_table ~= name then
+          local rows = conn:pquery(string.format("SELECT %s FROM %s LIMIT 1",
+            d:quote(fk.con.referred_columns[fk.i]), d:quote(fk.con.referred_table)))
+          v = rows and rows[1] and rows[1][1]
+        elseif fk then
+          v = nil
+        else
+          v = value_for(c, counter)
+        end
+        if v == nil and c.nullable == false and c.server_default == nil and not c.autoincrement then
+          made = false
+        end
+        if v ~= nil then
+          cols[#cols + 1] = d:quote(c.name)
+          params["v" .. #cols] = v
+          marks[#marks + 1] = ":v" .. #cols
+        end
+      end
+      if not made or #cols == 0 then
+        refused = true
+        break
+      end
+      local ok = pcall(mc.execute, mc, string.format("INSERT INTO %s (%s) VALUES (%s)",
+        d:quote(name), table.concat(cols, ", "), table.concat(marks, ", ")), params)
+      if not ok then
+        refused = true
+        break
+      end
+    end
+    if refused then skipped[#skipped + 1] = name end
+  end
+  table.sort(skipped)
+  return skipped
+end
+
+-- The rows that should survive a downgrade and an upgrade: for each table of both `before`
+-- and `after`, the values (as text) of the columns both have, counted. Returns { [table] =
+-- { columns = {...}, rows = { [row text] = count }, total = n } }.
+local function snapshot(mc, before, after)
+  local d, conn = mc.dialect, mc.connection
+  local out = {}
+  for name, a in pairs(after) do
+    local b = before[name]
+    if b then
+      local cols = {}
+      for _, c in ipairs(a.table.columns or {}) do
+        if b.cols[c.name] then cols[#cols + 1] = c.name end
+      end
+      if #cols > 0 then
+        local quoted = {}
+        for i, c in ipairs(cols) do quoted[i] = d:quote(c) end
+        local rows = conn:query(string.format("SELECT %s FROM %s", table.concat(quoted, ", "),
+          d:quote(name)))
+        local counts = {}
+        for _, r in ipairs(rows) do
+          local parts = {}
+          for i = 1, #cols do
+            local v = r[i]
+            parts[i] = v == nil and "NULL" or string.format("%q", tostring(v))
+          end
+          local key = "(" .. table.concat(parts, ", ") .. ")"
+          counts[key] = (counts[key] or 0) + 1
+        end
+        out[name] = { columns = cols, rows = counts, total = #rows }
+      end
+    end
+  end
+  return out
+end
+
+-- The rows of `was` missing from `now`: { "table t (a, b): n of m rows lost, e.g. (...)" }.
+local function rows_lost(was, now)
+  local lines = {}
+  local names = {}
+  for name in pairs(was) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local w, n = was[name], now[name]
+    local lost, example = 0, nil
+    local keys = {}
+    for key in pairs(w.rows) do keys[#keys + 1] = key end
+    table.sort(keys)
+    for _, key in ipairs(keys) do
+      local have = n and n.rows[key] or 0
+      if have < w.rows[key] then
+        lost = lost + w.rows[key] - have
+        example = example or key
+      end
+    end
+    if lost > 0 then
+      lines[#lines + 1] = string.format("table %s (%s): %d of %d rows lost, e.g. %s", name,
+        table.concat(w.columns, ", "), lost, w.total, example)
+    end
+  end
+  return lines
+end
+
+---------------------------------------------------------------------------
+-- The test
+---------------------------------------------------------------------------
+
+local function steps_of(range)
+  local start, stop = range:match("^(.-):(.*)$")
+  if not start then start, stop = "base", range end
+  if stop == "" then stop = "heads" end
+  local all = core.plan("upgrade", {}, stop)
+  local prefix = {}
+  if start ~= "" and start ~= "base" then prefix = core.plan("upgrade", {}, start) end
+  local done = {}
+  for _, s in ipairs(prefix) do done[s.rev.revision] = true end
+  local tested = {}
+  for _, s in ipairs(all) do
+    if not done[s.rev.revision] then tested[#tested + 1] = s end
+  end
+  return prefix, tested, stop
+end
+
+-- Tests each step; returns the report: { revisions = { { revision, message, problems = {
+-- { kind, error | lines/json | skipped } } } }, stopped = message | nil }.
+local function test_steps(mc, steps, opts)
+  local report = { revisions = {} }
+  for _, step in ipairs(steps) do
+    local entry = { revision = step.rev.revision, message = step.rev.message, problems = {} }
+    report.revisions[#report.revisions + 1] = entry
+    local function problem(p) entry.problems[#entry.problems + 1] = p end
+    local s0 = reflect(mc)
+    if opts.data then insert_rows(mc, table_map(mc, s0)) end
+    local ok, err = run_steps(mc, { step })
+    if not ok then
+      problem { kind = "upgrade_failed", error = err }
+      report.stopped = "the upgrade of " .. step.rev.revision .. " failed"
+      break
+    end
+    local s1 = reflect(mc)
+    local d1
+    local before, after = table_map(mc, s0), table_map(mc, s1)
+    if opts.data then
+      local skipped = insert_rows(mc, after)
+      if #skipped > 0 then entry.no_rows = skipped end
+      d1 = snapshot(mc, before, after)
+    end
+    ok, err = run_steps(mc, { inverse(step) })
+    if not ok then
+      problem { kind = "downgrade_failed", error = err }
+    else
+      local diff = differences(mc, s0)
+      if diff then
+        diff.kind = "downgrade_differs"
+        problem(diff)
+      end
+      ok, err = run_steps(mc, { step })
+      if not ok then
+        problem { kind = "reupgrade_failed", error = err }
+        report.stopped = "the second upgrade of " .. step.rev.revision .. " failed"
+        break
+      end
+      diff = differences(mc, s1)
+      if diff then
+        diff.kind = "reupgrade_differs"
+        problem(diff)
+      end
+      if d1 then
+        local lost = rows_lost(d1, snapshot(mc, before, table_map(mc, reflect(mc))))
+        if #lost > 0 then problem { kind = "rows_lost", lines = lost } end
+      end
+    end
+  end
+  return report
+end
+
+local headings = {
+  upgrade_failed = "upgrade fails",
+  downgrade_failed = "downgrade fails",
+  downgrade_differs = "downgrade does not restore the schema before the upgrade "
+    .. "(what would take the database back to it):",
+  reupgrade_failed = "upgrade after the downgrade fails",
+  reupgrade_differs = "upgrade after the downgrade differs from the first "
+    .. "(what would take the database to the first upgrade's schema):",
+  rows_lost = "downgrade and upgrade lose rows they should keep:",
+}
+
+local function json_string(s)
+  return '"' .. tostring(s):gsub('[%c"\\]', function(c)
+    if c == '"' then return '\\"' end
+    if c == "\\" then return "\\\\" end
+    if c == "\n" then return "\\n" end
+    return string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+local function json_list(items)
+  local parts = {}
+  for i, s in ipairs(items) do parts[i] = json_string(s) end
+  return "[" .. table.concat(parts, ", ") .. "]"
+end
+
+local function print_text(report, out)
+  for _, e in ipairs(report.revisions) do
+    out(string.format("%-4s %s  %s", #e.problems == 0 and "ok" or "FAIL", e.revision, e.message))
+    for _, p in ipairs(e.problems) do
+      out("       " .. headings[p.kind] .. (p.error and (": " .. p.error:gsub("\n", " ")) or ""))
+      for _, line in ipairs(p.lines or {}) do out("         " .. line) end
+    end
+    if e.no_rows then
+      out("       (--data: no rows could be inserted into " .. table.concat(e.no_rows, ", ") .. ")")
+    end
+  end
+  if report.stopped then out("Stopped: " .. report.stopped .. "; later revisions were not tested") end
+  if report.models then
+    if report.models.diff then
+      out("FAIL the schema at the heads differs from target_metadata (as `luamig check` prints it):")
+      for _, line in ipairs(report.models.diff.lines) do out("         " .. line) end
+    else
+      out("ok   the schema at the heads equals target_metadata")
+    end
+  end
+end
+
+local function print_json(report, out)
+  local revs = {}
+  for _, e in ipairs(report.revisions) do
+    local problems = {}
+    for _, p in ipairs(e.problems) do
+      local fields = { '"kind": ' .. json_string(p.kind) }
+      if p.error then fields[#fields + 1] = '"error": ' .. json_string(p.error) end
+      if p.json then fields[#fields + 1] = '"differences": ' .. p.json end
+      if p.kind == "rows_lost" then fields[#fields + 1] = '"rows_lost": ' .. json_list(p.lines) end
+      problems[#problems + 1] = "{" .. table.concat(fields, ", ") .. "}"
+    end
+    revs[#revs + 1] = string.format('{"revision": %s, "message": %s, "ok": %s, "problems": [%s]%s}',
+      json_string(e.revision), json_string(e.message), #e.problems == 0 and "true" or "false",
+      table.concat(problems, ", "),
+      e.no_rows and (', "no_rows": ' .. json_list(e.no_rows)) or "")
+  end
+  local models = "null"
+  if report.models then
+    models = string.format('{"ok": %s, "differences": %s}', report.models.diff and "false" or "true",
+      report.models.diff and report.models.diff.json or "[]")
+  end
+  out(string.format('{"format": 1, "ok": %s, "dialect": %s, "scratch": %s, "data": %s, '
+    .. '"stopped": %s, "revisions": [%s], "models": %s}',
+    report.ok and "true" or "false", json_string(report.dialect), json_string(report.scratch),
+    report.data and "true" or "false",
+    report.stopped and json_string(report.stopped) or "null",
+    table.concat(revs, ",\n  "), models))
+end
+
+function M.run(cmd, config)
+  local range = cmd.positional[1] or "base:heads"
+  local opts = { data = cmd.data, token = string.format("%d_%06x", core.getpid(),
+    math.random(0, 0xffffff)), schema = cmd.schema }
+  local scratch, report
+  local made = setmetatable({}, { __mode = "k" })  -- the connections to the scratch database
+  local work = { dont_mutate = true, destination = range }
+  work.fn = function(heads, mc)
+    -- a connection env.lua made some other way (core.connect) may be the real database
+    if not made[mc.connection] then
+      fail("luamig test: env.lua's connection was not made by luamig.connect or "
+        .. "context.configure{ url = }; refusing to test on it")
+    end
+    if #heads > 0 then fail("luamig test: the scratch database is not empty") end
+    local prefix, tested, stop = steps_of(range)
+    if #prefix > 0 then
+      local ok, err = run_steps(mc, prefix)
+      if not ok then fail("luamig test: upgrading to the start of the range failed: " .. err) end
+    end
+    report = test_steps(mc, tested, opts)
+    report.dialect = mc.dialect.name
+    report.data = opts.data and true or false
+    report.scratch = scratch.kind
+    -- the models, once, when the whole range reached the heads
+    if mc.opts.target_metadata and not report.stopped and (stop == "heads" or stop == "head") then
+      report.models = { diff = differences(mc, mc.opts.target_metadata) }
+    end
+    return {}
+  end
+  luamig._redirect(function(url)
+    if not scratch then
+      local u, err = core.parse_url(url)
+      if not u then fail(err) end
+      scratch = dialects.get(u.dialect):scratch(url, opts)
+    end
+    local conn = scratch.connect()
+    made[conn] = true
+    return conn
+  end)
+  core.interruptible(nil, function()
+    environment.run(cmd, config, work)
+  end, function(ok, err)
+    luamig._redirect(nil)
+    if scratch then pcall(scratch.drop) end
+    if not ok then error(err, 0) end
+  end)
+  if not report then fail("luamig test: env.lua did not call context.run_migrations()") end
+  local failed = 0
+  for _, e in ipairs(report.revisions) do
+    if #e.problems > 0 then failed = failed + 1 end
+  end
+  report.ok = failed == 0 and not report.stopped and not (report.models and report.models.diff)
+  local out = function(line) io.stdout:write(line, "\n") end
+  if cmd.json then print_json(report, out) else print_text(report, out) end
+  if failed > 0 then
+    fail(string.format("%d of %d revision%s do not round-trip", failed, #report.revisions,
+      #report.revisions == 1 and "" or "s"))
+  end
+  if not report.ok then fail("the schema at the heads differs from target_metadata") end
+  if not cmd.json then
+    out(string.format("All %d revision%s round-trip", #report.revisions,
+      #report.revisions == 1 and "" or "s"))
+  end
+  return 0
+end
+
+return M

@@ -1,0 +1,359 @@
+"""`luamig test`: every revision upgraded, downgraded and upgraded again on a scratch database
+that luamig creates and removes itself (SQLite: a file in $TMPDIR; PostgreSQL: a database
+luamig_test_* on the configured server, or with --schema a schema luamig_test_* in the
+configured database).
+
+A broken downgrade (drops the wrong index, forgets a column) is reported with the exact
+differences as `check` prints them, and exit 1; with --data, a downgrade that deletes rows of a
+table it does not touch is reported with the rows lost; a clean history passes on both
+databases, and with target_metadata the schema at the heads is checked against the models.
+The configured database is never touched, and no scratch database is left behind: after a
+pass, a failing step, and SIGINT in the middle of a step."""
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import pg
+from luamigtest import LUAMIG, TMP_ROOT, Project, backends, main, temp_dir
+
+ACCOUNT_UP = '''  op.create_table("account",
+    sa.Column("id", sa.Integer, { primary_key = true }),
+    sa.Column("name", sa.String(50), { nullable = false }))
+  op.create_index("ix_account_name", "account", { "name" })'''
+ACCOUNT_DOWN = '''  op.drop_index("ix_account_name", { table_name = "account" })
+  op.drop_table("account")'''
+EMAIL_UP = '''  op.add_column("account", sa.Column("email", sa.String(100)))
+  op.create_index("ix_account_email", "account", { "email" })'''
+EMAIL_DOWN = '''  op.drop_index("ix_account_email", { table_name = "account" })
+  op.drop_column("account", "email")'''
+# the wrong index dropped, the column forgotten
+EMAIL_DOWN_BROKEN = '''  op.drop_index("ix_account_name", { table_name = "account" })'''
+LOG_UP = '''  op.create_table("log",
+    sa.Column("id", sa.Integer, { primary_key = true }),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("account.id"), { nullable = false }),
+    sa.Column("at", sa.DateTime),
+    sa.Column("ok", sa.Boolean))'''
+LOG_DOWN = '''  op.drop_table("log")'''
+# also deletes rows of a table the revision does not change
+LOG_DOWN_LOSES_ROWS = LOG_DOWN + '''
+  op.execute("DELETE FROM account WHERE id % 2 = 0")'''
+
+MARKER_UP = '''
+  op.create_table("marker", sa.Column("n", sa.Integer))'''
+MARKER_DOWN = '''  op.drop_table("marker")
+'''
+# the index only while marker is empty; the downgrade drops it and leaves a row in marker
+INDEX_UNLESS_MARKED = '''  local n = op.get_bind():query("SELECT count(*) FROM marker")[1][1]
+  if n == 0 then op.create_index("ix_marker_n", "marker", { "n" }) end'''
+UNINDEX_AND_MARK = '''  op.execute("DROP INDEX IF EXISTS ix_marker_n")
+  op.execute("INSERT INTO marker (n) VALUES (1)")'''
+
+HEADER = 'local op = require "luamig.op"\nlocal sa = require "luamig.sa"\n'
+
+MODELS = '''local sa = require "luamig.sa"
+local metadata = sa.MetaData()
+sa.Table("account", metadata,
+  sa.Column("id", sa.Integer, { primary_key = true }),
+  sa.Column("name", sa.String(50), { nullable = false }),
+  sa.Column("email", sa.String(%d)),
+  sa.Index("ix_account_name", "name"),
+  sa.Index("ix_account_email", "email"))
+sa.Table("log", metadata,
+  sa.Column("id", sa.Integer, { primary_key = true }),
+  sa.Column("account_id", sa.Integer, sa.ForeignKey("account.id"), { nullable = false }),
+  sa.Column("at", sa.DateTime),
+  sa.Column("ok", sa.Boolean))
+return metadata
+'''
+
+STARTED = '''  local f = io.open(os.getenv("LUAMIG_TEST_STARTED"), "w")
+  f:close()
+'''
+# what the stalled revision does once it has made the file "started": a Lua loop, or a statement
+# that runs far longer than the test waits (the signal must cancel it)
+STALLS = {
+    "loop": lambda backend: "  while true do end",
+    "statement": lambda backend: (
+        '  op.execute("SELECT pg_sleep(60)")' if backend == "postgresql" else
+        '  op.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c '
+        'WHERE x < 1000000000) SELECT count(*) FROM c")'),
+}
+
+
+class Scratch:
+    """Where a backend's scratch databases would be left: a private $TMPDIR for SQLite, the
+    pg_database / pg_namespace rows named luamig_test_* for PostgreSQL."""
+
+    def __init__(self, test, p):
+        self.p = p
+        self.tmpdir = temp_dir(test, "scratch")
+
+    def env(self, extra=None):
+        e = {"TMPDIR": self.tmpdir}
+        e.update(extra or {})
+        return e
+
+    def left(self):
+        if self.p.backend == "sqlite":
+            return sorted(os.listdir(self.tmpdir))
+        return (pg.psql(pg.url(), "SELECT datname FROM pg_database "
+                        "WHERE datname LIKE 'luamig_test_%'")
+                + self.p.sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'luamig_test_%'"))
+
+
+def history(p, email_down=EMAIL_DOWN, log_down=LOG_DOWN):
+    p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP, ACCOUNT_DOWN, message="create account")
+    p.revision_file("bbbb0002", "aaaa0001", HEADER + EMAIL_UP, email_down, message="add email")
+    p.revision_file("cccc0003", "bbbb0002", HEADER + LOG_UP, log_down, message="create log")
+
+
+def use_models(p, email_length=100):
+    p.write("models.lua", MODELS % email_length)
+    env = p.read("migrations/env.lua").replace(
+        "local target_metadata = nil",
+        'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
+        'local target_metadata = require "models"')
+    p.write("migrations/env.lua", env)
+
+
+def last_line(text):
+    return text.strip().split("\n")[-1]
+
+
+class TestRoundtrip(unittest.TestCase):
+    """Each test runs `luamig test` on SQLite, and on PostgreSQL as a database and a schema."""
+
+    def modes(self):
+        """(backend, extra arguments): PostgreSQL both as a database and as a schema."""
+        out = []
+        for b in backends():
+            out.append((b, ()))
+            if b == "postgresql":
+                out.append((b, ("--schema",)))
+        return out
+
+    def assert_untouched(self, p):
+        self.assertEqual(p.tables(), [])
+        if p.backend == "sqlite":
+            self.assertFalse(os.path.exists(p.db_path))
+
+    def test_clean_history_passes(self):
+        for backend, extra in self.modes():
+            with self.subTest(backend=backend, extra=extra):
+                p = Project(self, backend)
+                history(p)
+                s = Scratch(self, p)
+                r = p.ok("test", *extra, env=s.env())
+                self.assertEqual(r.out, "ok   aaaa0001  create account\n"
+                                        "ok   bbbb0002  add email\n"
+                                        "ok   cccc0003  create log\n"
+                                        "All 3 revisions round-trip\n")
+                r = p.ok("test", "--data", *extra, env=s.env())
+                self.assertIn("All 3 revisions round-trip", r.out)
+                self.assertNotIn("no rows could be inserted", r.out)
+                self.assertEqual(s.left(), [])
+                self.assert_untouched(p)
+
+    def test_role_without_createdb_uses_schema(self):
+        """A role that may not create databases is told about --schema, which then works."""
+        if "postgresql" not in backends():
+            self.skipTest("PostgreSQL is not running")
+        name = role = "rt_nocreatedb_%d" % os.getpid()
+        admin = pg.info()["LUAMIG_TEST_PG_URL"]
+        pg.psql(admin, "DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN NOCREATEDB;" % (role, role))
+        self.addCleanup(pg.psql, admin, "DROP ROLE IF EXISTS %s;" % role)
+        pg.create_database(name, owner=role)
+        self.addCleanup(pg.drop_database, name)
+        url = pg.url(name).replace("postgres@", role + "@", 1)
+        self.assertIn(role + "@", url)
+        p = Project(self, "postgresql", url=url)
+        history(p)
+        s = Scratch(self, p)
+        r = p.fails("test", env=s.env())
+        self.assertRegex(last_line(r.err), r"^FAILED: luamig test: cannot create the scratch "
+                         r"database luamig_test_\w+ \(.*permission denied to create database.*\); "
+                         r"--schema tests in a temporary schema of the configured database "
+                         r"instead$")
+        r2 = p.ok("test", "--schema", env=s.env())
+        self.assertIn("All 3 revisions round-trip", r2.out)
+        self.assertEqual(s.left(), [])
+        self.assert_untouched(p)
+
+    def test_downgrade_fails_and_second_upgrade_differs(self):
+        """A downgrade that raises is reported and the test goes on from the upgraded schema; an
+        upgrade whose result depends on rows its downgrade left (not on the schema) differs the
+        second time."""
+        p = Project(self, "sqlite")
+        p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP + MARKER_UP,
+                        MARKER_DOWN + ACCOUNT_DOWN, message="create account")
+        p.revision_file("bbbb0002", "aaaa0001", HEADER + INDEX_UNLESS_MARKED, UNINDEX_AND_MARK,
+                        message="index marker")
+        p.revision_file("cccc0003", "bbbb0002", HEADER + LOG_UP, '  error("cannot go back")',
+                        message="create log")
+        p.revision_file("dddd0004", "cccc0003", HEADER + '  op.add_column("log", '
+                        'sa.Column("note", sa.Text))', '  op.drop_column("log", "note")',
+                        message="log note")
+        s = Scratch(self, p)
+        r = p.fails("test", env=s.env())
+        self.assertEqual(r.out.split("\n"), [
+            "ok   aaaa0001  create account",
+            "FAIL bbbb0002  index marker",
+            "       upgrade after the downgrade differs from the first (what would take the "
+            "database to the first upgrade's schema):",
+            "         add_index ix_marker_n on marker (n)",
+            "FAIL cccc0003  create log",
+            "       downgrade fails: downgrade of revision cccc0003 failed at "
+            "migrations/versions/0003_cccc0003.lua:21: cannot go back",
+            "ok   dddd0004  log note",
+            ""])
+        self.assertEqual(last_line(r.err), "FAILED: 2 of 4 revisions do not round-trip")
+        self.assertEqual(s.left(), [])
+
+    def test_range_tests_only_its_revisions(self):
+        p = Project(self, "sqlite")
+        history(p)
+        s = Scratch(self, p)
+        r = p.ok("test", "aaaa0001:bbbb0002", env=s.env())
+        self.assertEqual(r.out, "ok   bbbb0002  add email\nAll 1 revision round-trip\n")
+
+    def test_broken_downgrade_reported_with_differences(self):
+        for backend, extra in self.modes():
+            with self.subTest(backend=backend, extra=extra):
+                p = Project(self, backend)
+                history(p, email_down=EMAIL_DOWN_BROKEN)
+                s = Scratch(self, p)
+                r = p.fails("test", *extra, env=s.env())
+                lines = r.out.split("\n")
+                self.assertEqual(lines[0], "ok   aaaa0001  create account")
+                self.assertEqual(lines[1], "FAIL bbbb0002  add email")
+                self.assertEqual(lines[2].strip(), "downgrade does not restore the schema before "
+                                 "the upgrade (what would take the database back to it):")
+                self.assertEqual(sorted(x.strip() for x in lines[3:6]), [
+                    "add_index ix_account_name on account (name)",
+                    "remove_column account.email sa.VARCHAR{ length = 100 }",
+                    "remove_index ix_account_email on account (email)",
+                ])
+                # the column is still there: the second upgrade cannot add it, and the test stops
+                self.assertTrue(lines[6].strip().startswith(
+                    "upgrade after the downgrade fails: upgrade of revision bbbb0002 failed at "
+                    "migrations/versions/0002_bbbb0002.lua:"), lines[6])
+                self.assertEqual(lines[7], "Stopped: the second upgrade of bbbb0002 failed; "
+                                 "later revisions were not tested")
+                self.assertEqual(last_line(r.err), "FAILED: 1 of 2 revisions do not round-trip")
+                self.assertEqual(s.left(), [])
+                self.assert_untouched(p)
+
+    def test_json(self):
+        import json
+        p = Project(self, "sqlite")
+        history(p, email_down=EMAIL_DOWN_BROKEN)
+        s = Scratch(self, p)
+        r = p.fails("test", "--json", env=s.env())
+        doc = json.loads(r.out)
+        self.assertEqual(doc["format"], 1)
+        self.assertFalse(doc["ok"])
+        self.assertEqual(doc["dialect"], "sqlite")
+        self.assertEqual([e["ok"] for e in doc["revisions"]], [True, False])
+        problems = doc["revisions"][1]["problems"]
+        self.assertEqual([x["kind"] for x in problems], ["downgrade_differs", "reupgrade_failed"])
+        self.assertEqual(sorted((d["kind"], d["name"] or d["column"])
+                                for d in problems[0]["differences"]),
+                         [("add_index", "ix_account_name"), ("remove_column", "email"),
+                          ("remove_index", "ix_account_email")])
+        r = p.fails("test", "--json", "--data", env=s.env())
+        self.assertTrue(json.loads(r.out)["data"])
+
+    def test_data_lost_by_downgrade(self):
+        for backend, extra in self.modes():
+            with self.subTest(backend=backend, extra=extra):
+                p = Project(self, backend)
+                history(p, log_down=LOG_DOWN_LOSES_ROWS)
+                s = Scratch(self, p)
+                # without --data the schema round-trips
+                p.ok("test", *extra, env=s.env())
+                r = p.fails("test", "--data", *extra, env=s.env())
+                lines = r.out.split("\n")
+                self.assertEqual(lines[:3], ["ok   aaaa0001  create account",
+                                             "ok   bbbb0002  add email",
+                                             "FAIL cccc0003  create log"])
+                self.assertEqual(lines[3].strip(),
+                                 "downgrade and upgrade lose rows they should keep:")
+                # two rows before each of the 3 upgrades and 1 more before the downgrade: 8,
+                # ids 1..8 (generated), the even ones deleted
+                self.assertEqual(lines[4].strip(), 'table account (id, name, email): 4 of 8 rows '
+                                 'lost, e.g. ("10", "r10", "r10")')
+                self.assertEqual(last_line(r.err), "FAILED: 1 of 3 revisions do not round-trip")
+                self.assertEqual(s.left(), [])
+                self.assert_untouched(p)
+
+    def test_models_at_heads(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                history(p)
+                use_models(p)
+                s = Scratch(self, p)
+                r = p.ok("test", env=s.env())
+                self.assertIn("ok   the schema at the heads equals target_metadata\n", r.out)
+                use_models(p, email_length=200)
+                r = p.fails("test", env=s.env())
+                self.assertIn("FAIL the schema at the heads differs from target_metadata (as "
+                              "`luamig check` prints it):\n         modify_type account.email: "
+                              "sa.VARCHAR{ length = 100 } -> sa.String{ length = 200 }\n", r.out)
+                self.assertEqual(last_line(r.err),
+                                 "FAILED: the schema at the heads differs from target_metadata")
+                self.assertEqual(s.left(), [])
+
+    def test_failing_step_leaves_no_scratch(self):
+        for backend, extra in self.modes():
+            with self.subTest(backend=backend, extra=extra):
+                p = Project(self, backend)
+                p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP, ACCOUNT_DOWN)
+                p.revision_file("bbbb0002", "aaaa0001", '  error("no such thing")', "")
+                s = Scratch(self, p)
+                r = p.fails("test", *extra, env=s.env())
+                self.assertIn("FAIL bbbb0002  rev bbbb0002\n       upgrade fails: upgrade of "
+                              "revision bbbb0002 failed at migrations/versions/0002_bbbb0002.lua"
+                              ":11: no such thing\nStopped: the upgrade of bbbb0002 failed; later "
+                              "revisions were not tested\n", r.out)
+                self.assertEqual(s.left(), [])
+                self.assert_untouched(p)
+
+    def test_sigint_leaves_no_scratch(self):
+        for (backend, extra), stall in [(m, k) for m in self.modes() for k in sorted(STALLS)]:
+            with self.subTest(backend=backend, extra=extra, stall=stall):
+                p = Project(self, backend)
+                p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP, ACCOUNT_DOWN)
+                p.revision_file("bbbb0002", "aaaa0001",
+                                HEADER + STARTED + STALLS[stall](backend), "")
+                s = Scratch(self, p)
+                started = os.path.join(p.dir, "started")
+                env = dict(os.environ)
+                env.pop("LUAMIG_CONFIG", None)
+                env.setdefault("LUAMIG_CACHE_DIR", os.path.join(TMP_ROOT, "cache"))
+                env.update(s.env({"LUAMIG_TEST_STARTED": started}))
+                proc = subprocess.Popen([LUAMIG, "test"] + list(extra), cwd=p.dir, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                self.addCleanup(proc.kill)
+                deadline = time.time() + 30
+                while not os.path.exists(started) and time.time() < deadline:
+                    time.sleep(0.02)
+                self.assertTrue(os.path.exists(started))
+                # the scratch database exists while the test runs
+                self.assertNotEqual(s.left(), [])
+                t0 = time.time()
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=30)
+                # a statement in flight is cancelled, not waited for
+                self.assertLess(time.time() - t0, 10)
+                self.assertEqual(proc.returncode, -signal.SIGINT, err)
+                self.assertIn("Interrupted by SIGINT during upgrade of revision bbbb0002",
+                              last_line(err))
+                self.assertEqual(s.left(), [])
+                self.assert_untouched(p)
+
+
+if __name__ == "__main__":
+    main()
