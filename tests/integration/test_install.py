@@ -18,7 +18,7 @@ ZSH_COMPLETE = os.path.join(HERE, "..", "lib", "zsh_complete.zsh")
 
 COMMANDS = ["branches", "check", "current", "downgrade", "edit", "ensure_version", "heads",
             "history", "init", "lint", "list_templates", "log", "merge", "revision", "show",
-            "stamp", "upgrade", "validate"]
+            "stamp", "test", "upgrade", "validate"]
 
 
 def long_options(command):
