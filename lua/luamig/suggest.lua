@@ -2,10 +2,11 @@
 luamig.suggest - "did you mean ...?" for a name a user got wrong.
 
   suggest.closest(name, candidates) -> the candidate nearest to name, or nil
-      candidates: a table whose string keys are the known names. Near means an edit distance
-      (Levenshtein, case-insensitive) of at most 2 (1 for names of 4 letters or fewer); ties
-      go to the one nearer in case, then to the alphabetically first name, so the answer never depends on table order. Else
-      the one candidate that starts with name (or that name starts with), if only one does.
+      candidates: a table whose string keys are the known names ("_"-prefixed ones are
+      private). Near means an edit distance (Levenshtein, case-insensitive) of at most 2
+      (1 for names of 3 or 4 letters, 0 below); ties go to the one nearer in case, then to
+      the alphabetically first, so the answer never depends on table order. Else the one
+      candidate that starts with name (or that name starts with), if only one does.
   suggest.strict(t, unknown) -> t
       Gives t a metatable whose __index raises, at the caller's line, unknown(name) ..
       "; did you mean X?" when X is close, for a missing string key, as Python raises
@@ -38,7 +39,7 @@ end
 function M.closest(name, candidates)
   if type(name) ~= "string" or name == "" then return nil end
   local lname = name:lower()
-  local limit = #name <= 4 and 1 or 2
+  local limit = #name <= 2 and 0 or (#name <= 4 and 1 or 2)
   local best, best_d, prefixed, nprefixed = nil, nil, nil, 0
   for cand in pairs(candidates) do
     if type(cand) == "string" and cand:sub(1, 1) ~= "_" then
@@ -49,7 +50,7 @@ function M.closest(name, candidates)
         d = d + distance(name, cand, 99) / 100
         if not best or d < best_d or (d == best_d and cand < best) then best, best_d = cand, d end
       end
-      if #lname >= 4 and (lc:sub(1, #lname) == lname or lname:sub(1, #lc) == lc) then
+      if math.min(#lname, #lc) >= 4 and (lc:sub(1, #lname) == lname or lname:sub(1, #lc) == lc) then
         prefixed, nprefixed = cand, nprefixed + 1
       end
     end
