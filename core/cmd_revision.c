@@ -87,8 +87,10 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 		goto done;
 	if (nr->message && lm_lua_comment_check(nr->message, "A revision message") != 0)
 		goto done;
-	if (lm_revmap_get(sd->map, rev)) {
-		lm_error_set("Revision %s is present more than once", rev);
+	const lm_revision *existing = lm_revmap_get(sd->map, rev);
+	if (existing) {
+		lm_error_set("Revision %s is present more than once: %s has it already", rev,
+		             existing->path ? existing->path : "a revision file");
 		goto done;
 	}
 	for (size_t i = 0; i < nr->heads.n; i++) {

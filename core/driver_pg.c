@@ -261,33 +261,13 @@ int lm_pg_url_parse(const char *text, lm_url *out)
 
 /* --- errors -------------------------------------------------------------- */
 
-/* The DB-API class psycopg2 would raise for a SQLSTATE, so that messages
- * read like SQLAlchemy's (and like the SQLite driver's). */
-static const char *error_class(const char *sqlstate)
-{
-	if (!sqlstate || strlen(sqlstate) < 2)
-		return "OperationalError";
-	static const struct {
-		const char *prefix;
-		const char *name;
-	} classes[] = {
-	        {"23", "IntegrityError"},    {"42", "ProgrammingError"}, {"22", "DataError"},
-	        {"0A", "NotSupportedError"}, {"XX", "InternalError"},    {"2D", "InternalError"},
-	        {"40", "OperationalError"},  {"08", "OperationalError"}, {"53", "OperationalError"},
-	        {"57", "OperationalError"},  {"58", "OperationalError"}, {"55", "OperationalError"},
-	};
-	for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
-		if (strncmp(sqlstate, classes[i].prefix, 2) == 0)
-			return classes[i].name;
-	return "DatabaseError";
-}
-
 /*
- * Puts a failed result's message in the error slot as psycopg2 and
- * SQLAlchemy show it: the DB-API class, the server's message without its
- * "ERROR:  " (so with DETAIL, HINT, the LINE pointer and CONTEXT when the
- * server sent them), then the statement:
- *     (psycopg2.ProgrammingError) relation "x" does not exist
+ * Puts a failed result's message in the error slot: the server's error
+ * code (SQLSTATE, which a user can look up and a script can match; none
+ * for a client-side failure), the server's message without its "ERROR:  "
+ * (so with DETAIL, HINT, the LINE pointer and CONTEXT when the server sent
+ * them), then the statement as SQLAlchemy prints it:
+ *     [SQLSTATE 42P01] relation "x" does not exist
  *     LINE 1: SELECT * FROM x
  *                           ^
  *     [SQL: SELECT * FROM x]
@@ -299,7 +279,8 @@ static int fail_on(PGconn *conn, const char *password, const PGresult *res, cons
 	lm_buf b = {0};
 	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *severity = res ? PQresultErrorField(res, PG_DIAG_SEVERITY) : NULL;
-	lm_buf_printf(&b, "(psycopg2.%s) ", error_class(sqlstate));
+	if (sqlstate && sqlstate[0])
+		lm_buf_printf(&b, "[SQLSTATE %s] ", sqlstate);
 	/* Without a result message it is a client-side failure (lost
 	 * connection, bad parameter), which libpq tells on the connection. */
 	char *m = lm_strdup(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
@@ -379,8 +360,7 @@ static PGconn *open_pg(const char *conninfo, const char *redacted, const char *p
 	if (PQstatus(pg) != CONNECTION_OK) {
 		char *msg = scrub(PQerrorMessage(pg), password, NULL);
 		chomp(msg);
-		lm_error_set("(psycopg2.OperationalError) could not connect to %s: %s", redacted,
-		             msg);
+		lm_error_set("could not connect to %s: %s", redacted, msg);
 		free(msg);
 		PQfinish(pg);
 		return NULL;
@@ -704,7 +684,7 @@ static int pg_commit(lm_conn *c)
 	if (simple(pg_of(c), "COMMIT", &tag) != 0)
 		return -1;
 	if (strcmp(tag, "ROLLBACK") == 0) {
-		lm_error_set("(psycopg2.InternalError) the transaction was rolled back, not "
+		lm_error_set("the transaction was rolled back, not "
 		             "committed: an earlier statement in it failed");
 		return -1;
 	}

@@ -41,16 +41,74 @@ static sqlite3 *db_of(lm_conn *c)
 	return ((sqlite_conn *)c)->db;
 }
 
+/* The name of a SQLite result code as sqlite3.h spells it: the extended
+ * code when it is one a user meets (constraints, busy, locked), else its
+ * primary code. Static storage; "sqlite3 error N" (in buf) for a code
+ * this table does not know. */
+static const char *code_name(int code, char *buf, size_t size)
+{
+	static const struct {
+		int code;
+		const char *name;
+	} names[] = {
+#define N(c) {c, #c}
+	        N(SQLITE_CONSTRAINT_CHECK),
+	        N(SQLITE_CONSTRAINT_FOREIGNKEY),
+	        N(SQLITE_CONSTRAINT_NOTNULL),
+	        N(SQLITE_CONSTRAINT_PRIMARYKEY),
+	        N(SQLITE_CONSTRAINT_UNIQUE),
+	        N(SQLITE_CONSTRAINT_TRIGGER),
+	        N(SQLITE_CONSTRAINT_ROWID),
+	        N(SQLITE_BUSY_SNAPSHOT),
+	        N(SQLITE_LOCKED_SHAREDCACHE),
+	        N(SQLITE_READONLY_DBMOVED),
+	        N(SQLITE_ERROR),
+	        N(SQLITE_INTERNAL),
+	        N(SQLITE_PERM),
+	        N(SQLITE_ABORT),
+	        N(SQLITE_BUSY),
+	        N(SQLITE_LOCKED),
+	        N(SQLITE_NOMEM),
+	        N(SQLITE_READONLY),
+	        N(SQLITE_INTERRUPT),
+	        N(SQLITE_IOERR),
+	        N(SQLITE_CORRUPT),
+	        N(SQLITE_NOTFOUND),
+	        N(SQLITE_FULL),
+	        N(SQLITE_CANTOPEN),
+	        N(SQLITE_PROTOCOL),
+	        N(SQLITE_SCHEMA),
+	        N(SQLITE_TOOBIG),
+	        N(SQLITE_CONSTRAINT),
+	        N(SQLITE_MISMATCH),
+	        N(SQLITE_MISUSE),
+	        N(SQLITE_NOLFS),
+	        N(SQLITE_AUTH),
+	        N(SQLITE_RANGE),
+	        N(SQLITE_NOTADB),
+#undef N
+	};
+	for (int pass = 0; pass < 2; pass++) {
+		int want = pass == 0 ? code : (code & 0xff);
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (names[i].code == want)
+				return names[i].name;
+	}
+	snprintf(buf, size, "sqlite3 error %d", code);
+	return buf;
+}
+
+/* Puts db's last error in the error slot: SQLite's own result code name
+ * (the extended one), its message, then the statement as SQLAlchemy
+ * prints it:
+ *     [SQLITE_ERROR] no such table: x
+ *     [SQL: SELECT * FROM x]
+ * Returns -1. */
 static int fail(sqlite3 *db, const char *what)
 {
-	lm_error_set("(sqlite3.OperationalError) %s%s%s", sqlite3_errmsg(db),
-	             what ? "\n[SQL: " : "", what ? what : "");
-	if (what) {
-		/* close the bracket of "[SQL: ...]" as SQLAlchemy prints it */
-		char *m = lm_sprintf("%s]", lm_error_get());
-		lm_error_set("%s", m);
-		free(m);
-	}
+	char buf[32];
+	lm_error_set("[%s] %s%s%s%s", code_name(sqlite3_extended_errcode(db), buf, sizeof buf),
+	             sqlite3_errmsg(db), what ? "\n[SQL: " : "", what ? what : "", what ? "]" : "");
 	return -1;
 }
 
@@ -89,8 +147,11 @@ static int sq_connect(const lm_url *url, lm_conn **out)
 	const char *path = url->path ? url->path : ":memory:";
 	int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
-		lm_error_set("(sqlite3.OperationalError) unable to open database file '%s': %s",
-		             path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		char buf[32];
+		lm_error_set(
+		        "[%s] unable to open database file '%s': %s",
+		        code_name(c->db ? sqlite3_extended_errcode(c->db) : rc, buf, sizeof buf),
+		        path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 		sqlite3_close(c->db);
 		free(c);
 		return -1;
@@ -114,7 +175,10 @@ static int sq_exec(lm_conn *c, const char *sql)
 {
 	char *err = NULL;
 	if (sqlite3_exec(db_of(c), sql, NULL, NULL, &err) != SQLITE_OK) {
-		lm_error_set("(sqlite3.OperationalError) %s\n[SQL: %s]", err ? err : "error", sql);
+		char buf[32];
+		lm_error_set("[%s] %s\n[SQL: %s]",
+		             code_name(sqlite3_extended_errcode(db_of(c)), buf, sizeof buf),
+		             err ? err : "error", sql);
 		sqlite3_free(err);
 		return -1;
 	}

@@ -123,7 +123,9 @@ static int msghandler(lua_State *L)
 		}
 		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
 	}
-	if (!getenv("LUAMIG_TRACEBACK")) {
+	/* A message that carries its traceback already (a revision's, which
+	 * migration.lua takes where the user's code failed) keeps that one. */
+	if (!getenv("LUAMIG_TRACEBACK") || strstr(msg, "\nstack traceback:\n")) {
 		lua_pushstring(L, msg);
 		return 1;
 	}

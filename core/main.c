@@ -39,11 +39,12 @@ static int pmain(lua_State *L)
 }
 
 /* The one report: Alembic's "FAILED: <message>", on one line and
- * password-free. */
+ * password-free; with --raiseerr (LUAMIG_TRACEBACK), as many lines as the
+ * message and its traceback have. */
 static void report(const char *message)
 {
 	char *msg = lm_redact(message);
-	for (char *p = msg; *p; p++)
+	for (char *p = msg; *p && !getenv("LUAMIG_TRACEBACK"); p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	fprintf(stderr, "FAILED: %s\n", msg);

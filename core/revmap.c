@@ -675,10 +675,20 @@ static int index_keys(lm_revmap *m)
 	m->slots = lm_calloc(m->nslots, sizeof *m->slots);
 
 	for (size_t i = 0; i < m->n; i++) {
-		if (key_find(m, m->revs[i].id) != REF_NONE) {
+		size_t kk = key_find(m, m->revs[i].id);
+		if (kk != REF_NONE) {
 			/* Alembic only warns and lets the later file win; two files
-			 * claiming one id is always a mistake, so refuse it. */
-			lm_error_set("Revision %s is present more than once", m->revs[i].id);
+			 * claiming one id is always a mistake, so refuse it, naming
+			 * both files so that the user knows which to change. */
+			const char *first = m->revs[m->keyrev[kk]].path;
+			const char *second = m->revs[i].path;
+			if (first && second)
+				lm_error_set(
+				        "Revision %s is present more than once: in %s and in %s",
+				        m->revs[i].id, first, second);
+			else
+				lm_error_set("Revision %s is present more than once",
+				             m->revs[i].id);
 			return -1;
 		}
 		key_add(m, m->revs[i].id, i);

@@ -45,6 +45,26 @@ local function fail(msg)
   error(msg, 0)
 end
 
+-- fn (a command's planner, fn(heads, mc)) with one failure made actionable: a revision id
+-- that none of the files has but the version table does ("Can't locate revision identified
+-- by 'x'", Alembic's words) comes from the database, not from the command line; say so, and
+-- how to get past it.
+local function rows_named(fn)
+  return function(heads, mc)
+    local r = table.pack(pcall(fn, heads, mc))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    local id = type(r[2]) == "string" and r[2]:match("^Can't locate revision identified by '(.-)'$")
+    for _, h in ipairs(id and heads or {}) do
+      if h == id then
+        fail(string.format("%s (a row of the version table %s, from a revision this script "
+          .. "directory does not have: restore its file, or replace the rows with "
+          .. "'luamig stamp --purge <revision>')", r[2], mc:version_table_name()))
+      end
+    end
+    error(r[2], 0)
+  end
+end
+
 ---------------------------------------------------------------------------
 -- The `context` module seen by env.lua
 ---------------------------------------------------------------------------
@@ -160,7 +180,7 @@ local function new_context_module(cmd, config, work)
       on_version_apply = opts.on_version_apply,
       history_table = history_table,
       checksums = checksums,
-      migrations_fn = work.fn,
+      migrations_fn = work.fn and rows_named(work.fn),
       script_location = cmd.script_location,
       starting_heads = work.starting_heads,
       config = config,

@@ -43,9 +43,21 @@ local display_path = M.display_path
 function M.whole_names(msg, shown)
   local tail = msg:match("^%.%.%.([^:]*):%d")
   if tail and shown:sub(-#tail) == tail then
-    return shown .. msg:sub(4 + #tail)
+    msg = shown .. msg:sub(4 + #tail)
   end
-  return msg
+  return M.user_positions(msg, shown)
+end
+
+-- msg without the positions inside luamig's own modules that lead it ("luamig/op.lua:483: "):
+-- an error raised in luamig at the wrong level names luamig's line, which a user cannot act
+-- on; the caller names the user's file:line instead. shown: the user's file, never stripped.
+function M.user_positions(msg, shown)
+  while true do
+    local pos = msg:match("^([^:\n]*luamig/[%w_]+%.lua:%d+: )")
+      or msg:match("^([^:\n]*luamig/[%w_]+/[%w_]+%.lua:%d+: )")
+    if not pos or (shown and pos:sub(1, #shown + 1) == shown .. ":") then return msg end
+    msg = msg:sub(#pos + 1)
+  end
 end
 local whole_names = M.whole_names
 

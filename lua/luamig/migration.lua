@@ -319,7 +319,12 @@ local function run_code(mc, step, kw)
   local function handler(e)
     place = loader.where_in(rev.path, 2)
     if type(e) ~= "string" then e = tostring(e) end
-    return loader.whole_names(e, loader.display_path(rev.path))
+    e = loader.whole_names(e, loader.display_path(rev.path))
+    -- --raiseerr: the traceback of the revision's code, down to this xpcall
+    if os.getenv("LUAMIG_TRACEBACK") then
+      e = (debug.traceback(e, 2):gsub("\n\t%[C%]: in function 'xpcall'.*", ""))
+    end
+    return e
   end
   active_context = mc
   local ok, err = xpcall(fn, handler, kw)

@@ -49,6 +49,7 @@ local sa = require "luamig.sa"
 local dialects = require "luamig.sqldialect"
 local render = require "luamig.render"
 local batch_mode = require "luamig.batch"
+local suggest = require "luamig.suggest"
 
 local op = {}
 
@@ -780,4 +781,6 @@ function reversers.batch(o)
   return op.new("batch", b)
 end
 
-return op
+-- A misspelt operation raises at the user's line with the nearest name ("no operation
+-- create_tabel; did you mean create_table?") instead of "attempt to call a nil value".
+return suggest.strict(op, function(name) return "no operation " .. name end)

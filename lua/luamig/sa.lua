@@ -108,6 +108,7 @@ Errors: misuse raises a Lua error naming the function, at the caller's level.
 ]]
 
 local dml = require "luamig.dml"
+local suggest = require "luamig.suggest"
 
 local sa = {}
 
@@ -900,4 +901,6 @@ function sa._adopt_reflected(md)
   return md
 end
 
-return sa
+-- A misspelt name raises at the user's line with the nearest one ("sa has no Intger; did you
+-- mean Integer?"), as Python's AttributeError does, instead of a nil passed on.
+return suggest.strict(sa, function(name) return "sa has no " .. name end)

@@ -1,0 +1,178 @@
+"""Errors a user can act on (issue 14, item 5): the exact one-line message of each, on SQLite
+and PostgreSQL. A misspelt op/sa name gets a suggestion; a message names the user's file:line,
+never luamig's own Lua files; a database error carries the database's own code (SQLite's
+result code name, PostgreSQL's SQLSTATE), not a Python exception name; a duplicate revision
+id names both files; an unknown revision in the version table says where it comes from and
+how to get past it; --raiseerr prints the revision's traceback on several lines. Each
+failure leaves the database as it was."""
+import unittest
+
+from luamigtest import Project, backends, main
+
+REV = "migrations/versions/0001_a1.lua"
+LINE = 11  # the first line of upgrade()'s body in Project.revision_file's layout
+TABLE_T = '  op.create_table("t", sa.Column("id", sa.Integer, { primary_key = true }))'
+
+
+def failed(test, r):
+    """The one FAILED line of a run (INFO lines aside), asserting it is the only one."""
+    lines = [l for l in r.err.split("\n") if l and not l.startswith("INFO ")]
+    test.assertEqual(len(lines), 1, repr(r))
+    return lines[0]
+
+
+def upgrade_failure(test, backend, up, where=LINE):
+    """Runs `upgrade head` over one revision a1 whose upgrade() is `up`; asserts it fails,
+    touches nothing, and returns the message after "failed at <file>:<line>: "."""
+    p = Project(test, backend)
+    p.revision_file("a1", up=up)
+    line = failed(test, p.fails("upgrade", "head"))
+    prefix = "FAILED: upgrade of revision a1 failed at %s:%d: " % (REV, where)
+    test.assertTrue(line.startswith(prefix), line)
+    test.assertEqual(p.tables(), [])
+    return line[len(prefix):]
+
+
+class UnknownNames(unittest.TestCase):
+    def test_misspelt_operation_suggests_the_nearest(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                self.assertEqual(
+                    upgrade_failure(self, backend, TABLE_T.replace("create_table", "create_tabel")),
+                    "no operation create_tabel; did you mean create_table?")
+
+    def test_misspelt_sa_name_suggests_the_nearest_in_case(self):
+        # INTEGER is as near as Integer but for the case of its letters
+        for backend in backends():
+            with self.subTest(backend=backend):
+                self.assertEqual(
+                    upgrade_failure(self, backend, TABLE_T.replace("sa.Integer", "sa.Intger")),
+                    "sa has no Intger; did you mean Integer?")
+
+    def test_unique_prefix_is_suggested_and_nothing_when_nothing_is_close(self):
+        self.assertEqual(upgrade_failure(self, "sqlite", '  op.bulk_ins("t", {})'),
+                         "no operation bulk_ins; did you mean bulk_insert?")
+        self.assertEqual(upgrade_failure(self, "sqlite", '  op.frobnicate("t")'),
+                         "no operation frobnicate")
+        self.assertEqual(
+            upgrade_failure(self, "sqlite", TABLE_T.replace("sa.Integer", "sa.Whatever")),
+            "sa has no Whatever")
+
+    def test_misspelt_name_in_env_lua_names_env_lua(self):
+        # env.lua reaches sa through require (it is a global only in revisions)
+        p = Project(self, "sqlite")
+        env = p.read("migrations/env.lua")
+        p.write("migrations/env.lua", 'local sa = require "luamig.sa"\nlocal x = sa.Strng\n' + env)
+        self.assertEqual(failed(self, p.fails("upgrade", "head")),
+                         "FAILED: migrations/env.lua:2: sa has no Strng; did you mean String?")
+        self.assertEqual(p.tables(), [])
+
+
+class UserPositions(unittest.TestCase):
+    def test_error_raised_inside_luamig_names_only_the_users_line(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                self.assertEqual(
+                    upgrade_failure(self, backend, '  op.create_table("hero", sa.Column("id", '
+                                    'sa.Integer), sa.Column("id", sa.Integer))'),
+                    "op.create_table: sa.Table: duplicate column 'id' in table 'hero'")
+
+
+class DatabaseCodes(unittest.TestCase):
+    def test_existing_table_carries_the_databases_code(self):
+        expected = {
+            "sqlite": "[SQLITE_ERROR] table t already exists "
+                      "[SQL: CREATE TABLE t ( \tid INTEGER NOT NULL,  \tPRIMARY KEY (id) )]",
+            "postgresql": '[SQLSTATE 42P07] relation "t" already exists '
+                          "[SQL: CREATE TABLE t ( \tid SERIAL NOT NULL,  \tPRIMARY KEY (id) )]",
+        }
+        for backend in backends():
+            with self.subTest(backend=backend):
+                self.assertEqual(upgrade_failure(self, backend, TABLE_T + "\n" + TABLE_T,
+                                                 where=LINE + 1), expected[backend])
+
+    def test_constraint_violation_carries_the_extended_code(self):
+        up = TABLE_T + '\n  op.execute("INSERT INTO t (id) VALUES (1)")' \
+                       '\n  op.execute("INSERT INTO t (id) VALUES (1)")'
+        expected = {
+            "sqlite": "[SQLITE_CONSTRAINT_PRIMARYKEY] UNIQUE constraint failed: t.id "
+                      "[SQL: INSERT INTO t (id) VALUES (1)]",
+            "postgresql": '[SQLSTATE 23505] duplicate key value violates unique constraint '
+                          '"t_pkey" DETAIL:  Key (id)=(1) already exists. '
+                          "[SQL: INSERT INTO t (id) VALUES (1)]",
+        }
+        for backend in backends():
+            with self.subTest(backend=backend):
+                msg = upgrade_failure(self, backend, up, where=LINE + 2)
+                self.assertEqual(msg, expected[backend])
+                self.assertNotIn("Error)", msg)
+
+
+class Revisions(unittest.TestCase):
+    def test_duplicate_revision_id_names_both_files(self):
+        p = Project(self, "sqlite")
+        first = p.revision_file("aaaa1111", up=TABLE_T)
+        second = p.revision_file("aaaa1111", up=TABLE_T, name="0002_again.lua")
+        for args in (["upgrade", "head"], ["heads"]):
+            line = failed(self, p.fails(*args))
+            self.assertEqual(line, "FAILED: Revision aaaa1111 is present more than once: "
+                                   "in %s and in %s" % (first, second))
+        self.assertEqual(p.tables(), [])
+
+    def test_new_revision_with_a_taken_id_names_the_file_that_has_it(self):
+        p = Project(self, "sqlite")
+        first = p.revision_file("aaaa1111", up=TABLE_T)
+        line = failed(self, p.fails("revision", "-m", "again", "--rev-id", "aaaa1111"))
+        self.assertEqual(line, "FAILED: Revision aaaa1111 is present more than once: "
+                               "%s has it already" % first)
+
+    def test_unknown_revision_in_the_database_says_where_it_comes_from(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.revision_file("aaaa1111", up=TABLE_T)
+                p.ok("upgrade", "head")
+                p.sql_exec("UPDATE luamig_version SET version_num = 'ffff9999'")
+                want = ("FAILED: Can't locate revision identified by 'ffff9999' (a row of the "
+                        "version table luamig_version, from a revision this script directory "
+                        "does not have: restore its file, or replace the rows with "
+                        "'luamig stamp --purge <revision>')")
+                for args in (["upgrade", "head"], ["downgrade", "base"], ["current"],
+                             ["stamp", "head"]):
+                    self.assertEqual(failed(self, p.fails(*args)), want, args)
+                self.assertEqual(p.version_rows(), ["ffff9999"])
+                # the hint works
+                p.ok("stamp", "--purge", "aaaa1111")
+                self.assertEqual(p.version_rows(), ["aaaa1111"])
+
+    def test_unknown_revision_on_the_command_line_keeps_alembics_words(self):
+        p = Project(self, "sqlite")
+        p.revision_file("aaaa1111", up=TABLE_T)
+        p.ok("upgrade", "head")
+        self.assertEqual(failed(self, p.fails("upgrade", "zzzz")),
+                         "FAILED: Can't locate revision identified by 'zzzz'")
+
+
+class RaiseErr(unittest.TestCase):
+    def test_raiseerr_prints_the_revisions_traceback(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.revision_file("a1", up='  local function deeper()\n    error("boom")\n  end\n'
+                                          '  deeper()')
+                self.assertEqual(failed(self, p.fails("upgrade", "head")),
+                                 "FAILED: upgrade of revision a1 failed at %s:12: boom" % REV)
+                r = p.fails("--raiseerr", "upgrade", "head")
+                lines = [l for l in r.err.split("\n") if l and not l.startswith("INFO ")]
+                self.assertEqual(lines, [
+                    "FAILED: upgrade of revision a1 failed at %s:12: boom" % REV,
+                    "stack traceback:",
+                    "\t[C]: in function 'error'",
+                    "\t%s:12: in local 'deeper'" % REV,
+                    "\t%s:14: in function <%s:10>" % (REV, REV),
+                ])
+                self.assertEqual(p.tables(), [])
+
+
+if __name__ == "__main__":
+    main()
