@@ -450,7 +450,9 @@ end
 
 function M.run(cmd, config)
   local range = cmd.positional[1] or "base:heads"
-  local opts = { data = cmd.data, token = string.format("%d_%06x", core.getpid(),
+  -- connect and redact: the dialects' scratch() take luamig.core from here (the dialect modules
+  -- load without it, for the plain-Lua tests)
+  local opts = { data = cmd.data, connect = core.connect, redact = core.redact, token = string.format("%d_%06x", core.getpid(),
     math.random(0, 0xffffff)), schema = cmd.schema }
   local scratch, report
   local made = setmetatable({}, { __mode = "k" })  -- the connections to the scratch database

@@ -4,8 +4,9 @@ the C engine (luamig.core: real connections, the reflection):
     run_in_luamig.py LUAMIG tests/lua/test_x.lua
 
 A throwaway project whose env.lua puts tests/lua on package.path and runs the
-file; `luamig current` loads env.lua, and the file's T.run() ends the process
-with its status. The file's temporary databases go into the project folder
+file; `luamig upgrade head` loads env.lua (a command that may create the
+file's own SQLite databases: `current` only reads, and refuses a missing
+file), and the file's T.run() ends the process with its status. The file's temporary databases go into the project folder
 (TMPDIR)."""
 import os
 import subprocess
@@ -30,7 +31,7 @@ def main():
                     % (lua_string(os.path.dirname(test) + "/?.lua;"), lua_string(test),
                        os.path.basename(test)))
         env = dict(os.environ, TMPDIR=d, LUAMIG_NO_CACHE="1")
-        sys.exit(subprocess.call([luamig, "current"], cwd=d, env=env))
+        sys.exit(subprocess.call([luamig, "upgrade", "head"], cwd=d, env=env))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 # Lua unit tests: each tests/lua/test_*.lua runs under the standalone lua5.4 interpreter
 # against the source tree's lua/ modules (no binary needed), except the files listed in
 # LM_LUA_TESTS_IN_BINARY: their cases need the C engine (luamig.core: real connections, the
-# reflection), so they run inside the luamig binary (run_in_luamig.py), with the source tree's
+# reflection, the JSON escaper), so they run inside the luamig binary (run_in_luamig.py), with the source tree's
 # lua/ modules too (LUAMIG_LUA_DIR).
-set(LM_LUA_TESTS_IN_BINARY test_batch_rebuild)
+set(LM_LUA_TESTS_IN_BINARY test_batch_rebuild test_autogenerate)
 find_program(LUA54_EXECUTABLE NAMES lua5.4 lua54)
 file(GLOB LM_LUA_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/test_*.lua)
 foreach(src ${LM_LUA_TESTS})

@@ -763,7 +763,8 @@ function base:batch_rebuild_guard(ctx, name, schema, named_elsewhere, run) retur
 
 -- luamig test's scratch database (luamig.roundtrip): base:scratch(url, opts) -> { url, kind,
 -- where, connect() -> a connection to it, drop() } made from the configured URL; opts.token
--- names it, opts.schema asks for a schema instead of a database. A dialect without one refuses.
+-- names it, opts.schema asks for a schema instead of a database, opts.connect(url) and
+-- opts.redact(text) are luamig.core's. A dialect without one refuses.
 function base:scratch(url, opts) -- luacheck: no unused args
   error("luamig test: no scratch database for " .. self.name, 0)
 end

@@ -16,7 +16,6 @@ SERIAL column's nextval() default is implicit; the server says whether two defau
 local base = require "luamig.sqldialect.base"
 local lint_facts = require "luamig.sqldialect.postgresql_lint"
 local sa = require "luamig.sa"
-local core = require "luamig.core"
 
 local pg = base.derive("postgresql", {})
 -- what each operation does to a live database, for luamig.lint
@@ -385,6 +384,7 @@ end
 -- to it on every connection. The connection that created it stays open to drop it: DROP
 -- DATABASE ... WITH (FORCE) (PostgreSQL 13+) ends connections a failed run left behind.
 function pg:scratch(url, opts)
+  local core = { connect = opts.connect, redact = opts.redact }
   local name = "luamig_test_" .. opts.token
   local admin = core.connect(url)
   local s = { kind = opts.schema and "schema" or "database", where = name }

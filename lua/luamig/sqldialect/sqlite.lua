@@ -14,7 +14,6 @@ default gets its parentheses back before it is compared.
 local base = require "luamig.sqldialect.base"
 local lint_facts = require "luamig.sqldialect.sqlite_lint"
 local sa = require "luamig.sa"
-local core = require "luamig.core"
 
 local sqlite = base.derive("sqlite", {})
 -- what each operation does to a live database, for luamig.lint
@@ -246,6 +245,7 @@ end
 -- configured file is never opened. drop() removes it and the files SQLite and luamig keep beside
 -- it (journal, WAL, the runner lock).
 function sqlite:scratch(url, opts)
+  local core = { connect = opts.connect, redact = opts.redact }
   if opts.schema then
     error("luamig test --schema is for PostgreSQL; SQLite tests in a temporary file", 0)
   end
