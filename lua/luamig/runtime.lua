@@ -38,6 +38,7 @@ function M.main(cmd)
   -- the progress line is for a person watching a terminal, never for a pipe, -q or --json
   log.set_progress(core.isatty(2) and not cmd.quiet and not cmd.json and not cmd.sql)
   local cfg = config.new(cmd)
+  log.configure(core.config_get, cmd.config_file)
   local fn = commands[cmd.command]
   if not fn then error("command " .. cmd.command .. " is not available", 0) end
   -- database_heads serves a C listing, which writes the JSON (and any error event) itself

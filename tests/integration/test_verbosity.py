@@ -113,6 +113,74 @@ class VerboseSQL(unittest.TestCase):
         self.assertNotIn(pg.password(), err)
 
 
+class IniLevels(unittest.TestCase):
+    """The generic template's [loggers], [logger_root] (WARN) and [logger_luamig] (INFO), read
+    as Python's logging.config reads them: the level of the logger whose qualname is the
+    longest prefix of a line's logger decides, then root's."""
+
+    RUNNING = "INFO  [luamig.runtime.migration] Running upgrade  -> aaaa1111, one"
+
+    def test_levels_of_the_ini_on_both_databases(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                self.levels(backend)
+
+    def levels(self, backend):
+        p = project(self, backend)
+        ini = p.read("luamig.ini")
+        for line in ("[loggers]\nkeys = root,luamig\n", "[logger_root]\nlevel = WARN\n",
+                     "[logger_luamig]\nlevel = INFO\nhandlers =\nqualname = luamig\n"):
+            self.assertIn(line, ini)
+        # as init writes it: luamig's INFO lines are shown
+        self.assertIn(self.RUNNING, p.ok("upgrade", "head").err.splitlines())
+        p.ok("downgrade", "base")
+        # level = WARN hides INFO lines
+        p.set_option("level", "WARN", section="logger_luamig")
+        self.assertEqual(p.ok("upgrade", "head").err, "")
+        p.ok("downgrade", "base")
+        # NOTSET inherits root's level: WARN hides, INFO shows
+        p.set_option("level", "NOTSET", section="logger_luamig")
+        self.assertEqual(p.ok("upgrade", "head").err, "")
+        p.ok("downgrade", "base")
+        p.set_option("level", "INFO", section="logger_root")
+        self.assertIn(self.RUNNING, p.ok("upgrade", "head").err.splitlines())
+        p.ok("downgrade", "base")
+        # a logger of its own for the statements -v echoes: WARN keeps them out
+        p.set_option("keys", "root,luamig,sql", section="loggers")
+        p.set_option("level", "WARN", section="logger_sql")
+        p.set_option("qualname", "luamig.sql", section="logger_sql")
+        err = p.ok("upgrade", "-v", "head").err
+        self.assertIn(self.RUNNING, err.splitlines())
+        self.assertEqual(sql_lines(err), [])
+
+    def test_warning_hidden_only_above_warning(self):
+        p = Project(self, "sqlite", history=True)
+        p.revision_file("aaaa1111", up='  op.execute("CREATE TABLE t1 (a INTEGER)")')
+        p.ok("upgrade", "head")
+        with open(p.path("migrations/versions/0001_aaaa1111.lua"), "a") as f:
+            f.write("-- edited after it ran\n")
+        p.set_option("level", "WARN", section="logger_luamig")
+        self.assertIn("WARNING [", p.ok("current").err)
+        p.set_option("level", "ERROR", section="logger_luamig")
+        self.assertEqual(p.ok("current").err, "")
+
+    def test_ini_without_loggers_shows_info(self):
+        p = project(self, "sqlite")
+        ini = p.read("luamig.ini")
+        p.write("luamig.ini", ini[:ini.index("\n# Logging configuration")] + "\n")
+        self.assertIn(self.RUNNING, p.ok("upgrade", "head").err.splitlines())
+
+    def test_unknown_level_is_an_error_naming_the_file(self):
+        p = project(self, "sqlite")
+        p.set_option("level", "LOUD", section="logger_root")
+        r = p.run("upgrade", "head")
+        self.assertEqual(r.rc, 1, repr(r))
+        self.assertEqual(r.err, "FAILED: %s: [logger_root] level = LOUD: not a logging level "
+                                "(DEBUG, INFO, WARN, ERROR, CRITICAL, NOTSET)\n"
+                         % p.path("luamig.ini"))
+        self.assertFalse(os.path.exists(p.db_path))
+
+
 def run_on_terminal(cwd, args):
     """Runs luamig with stderr on a pseudo-terminal (stdout a pipe); returns (rc, what the
     terminal received)."""
