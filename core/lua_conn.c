@@ -17,8 +17,58 @@
 #include "lua_core.h"
 #include "lua_host.h"
 #include "signals.h"
+#include "util.h"
 
 #define CONN_MT "luamig.connection"
+/* Registry key of the function core.set_sql_echo installed (or absent). */
+#define ECHO_KEY "luamig.sql_echo"
+
+/*
+ * core.set_sql_echo(fn | nil)
+ *   While set, every statement a connection sends (execute, query and their
+ *   protected forms, begin, commit, rollback) is reported after it ran as
+ *   fn(sql, params | nil, seconds, error message | nil): the one place all
+ *   online SQL passes through, so -v (luamig.log) sees every statement.
+ */
+int lm_lua_set_sql_echo(lua_State *L)
+{
+	if (!lua_isnoneornil(L, 1))
+		luaL_checktype(L, 1, LUA_TFUNCTION);
+	lua_settop(L, 1);
+	lua_setfield(L, LUA_REGISTRYINDEX, ECHO_KEY);
+	return 0;
+}
+
+/* Whether an echo function is installed. */
+static int echo_on(lua_State *L)
+{
+	int on = lua_getfield(L, LUA_REGISTRYINDEX, ECHO_KEY) == LUA_TFUNCTION;
+	lua_pop(L, 1);
+	return on;
+}
+
+/* Calls the echo function, protected: a failing echo (a closed stderr) must
+ * neither hide the statement's own outcome nor leak what the caller holds.
+ * params_idx 0 = no parameters; err NULL = the statement succeeded. */
+static void echo(lua_State *L, const char *sql, int params_idx, double secs, const char *err)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, ECHO_KEY) != LUA_TFUNCTION) {
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pushstring(L, sql);
+	if (params_idx && lua_istable(L, params_idx))
+		lua_pushvalue(L, params_idx);
+	else
+		lua_pushnil(L);
+	lua_pushnumber(L, secs);
+	if (err)
+		lua_pushstring(L, err);
+	else
+		lua_pushnil(L);
+	if (lua_pcall(L, 4, 0, 0) != LUA_OK)
+		lua_pop(L, 1);
+}
 
 typedef struct lconn {
 	lm_conn *c;
@@ -203,12 +253,17 @@ static int l_run(lua_State *L)
 	lm_result *res = NULL;
 	long long changes = 0;
 	int rc;
+	int echoing = echo_on(L);
+	double t0 = echoing ? lm_now() : 0;
 	if (!params && !want_rows && lua_isnoneornil(L, 3))
 		rc = c->driver->exec(c, sql);
 	else
 		rc = c->driver->query(c, sql, params, n, want_rows ? &res : NULL, &changes);
+	/* The message is taken before the echo runs: nothing may replace it. */
+	char *msg = rc != 0 ? lm_redact(lm_error_get()) : NULL;
+	if (echoing)
+		echo(L, sql, 3, lm_now() - t0, msg);
 	if (rc != 0) {
-		char *msg = lm_redact(lm_error_get());
 		if (protected_) {
 			lua_pushnil(L);
 			lua_pushstring(L, msg);
@@ -230,11 +285,16 @@ static int l_run(lua_State *L)
 
 /* Runs begin, commit or rollback: returns the connection; raises the
  * database's message (password-free) on failure. */
-static int simple(lua_State *L, int (*fn)(lm_conn *))
+static int simple(lua_State *L, int (*fn)(lm_conn *), const char *sql)
 {
 	lm_conn *c = check_conn(L);
-	if (fn(c) != 0) {
-		char *msg = lm_redact(lm_error_get());
+	int echoing = echo_on(L);
+	double t0 = echoing ? lm_now() : 0;
+	int rc = fn(c);
+	char *msg = rc != 0 ? lm_redact(lm_error_get()) : NULL;
+	if (echoing)
+		echo(L, sql, 0, lm_now() - t0, msg);
+	if (rc != 0) {
 		lua_pushstring(L, msg);
 		free(msg);
 		return lua_error(L);
@@ -249,18 +309,18 @@ static int simple(lua_State *L, int (*fn)(lm_conn *))
 static int l_begin(lua_State *L)
 {
 	lm_signals_check(L);
-	return simple(L, check_conn(L)->driver->begin);
+	return simple(L, check_conn(L)->driver->begin, "BEGIN");
 }
 
 static int l_commit(lua_State *L)
 {
 	lm_signals_check(L);
-	return simple(L, check_conn(L)->driver->commit);
+	return simple(L, check_conn(L)->driver->commit, "COMMIT");
 }
 
 static int l_rollback(lua_State *L)
 {
-	return simple(L, check_conn(L)->driver->rollback);
+	return simple(L, check_conn(L)->driver->rollback, "ROLLBACK");
 }
 
 /* conn:in_transaction() -> boolean: a transaction is open. */

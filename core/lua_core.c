@@ -594,6 +594,7 @@ static int open_core(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 	        {"connect", lm_lua_connect},
+	        {"set_sql_echo", lm_lua_set_sql_echo},
 	        {"redact", l_redact},
 	        {"parse_url", l_parse_url},
 	        {"sleep", l_sleep},

@@ -39,6 +39,8 @@ lm_host *lm_lua_host(lua_State *L);
  * the loader registers, and the lm_conn of the connection at idx (raises
  * when it is not a connection or is closed). */
 int lm_lua_connect(lua_State *L);
+/* core.set_sql_echo(fn | nil): see lua_conn.c. */
+int lm_lua_set_sql_echo(lua_State *L);
 void lm_lua_open_conn(lua_State *L);
 lm_conn *lm_lua_check_conn(lua_State *L, int idx);
 

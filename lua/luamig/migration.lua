@@ -289,6 +289,19 @@ local function step_fields(step, index)
            message = step.rev and step.rev.message or events.null }
 end
 
+-- The progress line of step k of n (luamig.log draws it on a terminal only): the revision, the
+-- time since the run began and, from the second step on, the time the remaining steps should
+-- take at the pace of those done.
+local function progress_text(k, n, step, elapsed)
+  local rev = step.rev and step.rev.revision or table.concat(step.to or {}, ",")
+  local text = string.format("step %d of %d, %s %s, elapsed %.1f s", k, n,
+    step.stamp and "stamp" or (step.upgrade and "upgrade" or "downgrade"), rev, elapsed)
+  if k > 1 then
+    text = text .. string.format(", about %.1f s left", elapsed / (k - 1) * (n - k + 1))
+  end
+  return text
+end
+
 -- The plan event: where the database is and every step, in order.
 local function plan_event(heads, steps, replanned)
   local list, from = events.array(), events.array()
@@ -484,6 +497,7 @@ function MigrationContext:run_migrations(kw)
     local expected = heads
     local k = 1
     local ran = 0
+    local run_t0 = core.now()
     while k <= #steps do
       local step = steps[k]
       if per_migration and (k > 1 or not online) then
@@ -508,6 +522,7 @@ function MigrationContext:run_migrations(kw)
       end
       local t0 = core.now()
       log.info(LOGGER, "Running " .. describe(step))
+      log.progress(progress_text(k, #steps, step, t0 - run_t0))
       if self.as_sql then self:static_output("-- Running " .. short_log(step)) end
       self.running_step, self.step_started = step, t0
       events.emit("step_start", step_fields(step, k))
@@ -554,6 +569,7 @@ function MigrationContext:run_migrations(kw)
   -- database's business), or, after a failure or a signal, the rollback, the failed step's
   -- history row, the lock released, and the error raised.
   local function finish(ok, err, signal)
+    log.progress_clear()
     if ok and began_outer then
       -- a dry run ends in a rollback instead (luamig.dryrun)
       ok, err = pcall((self.dry_run and online) and function() dryrun.finish(self) end or commit)

@@ -31,7 +31,14 @@ local STREAMS = { upgrade = true, downgrade = true, stamp = true }
 
 function M.main(cmd)
   log.set_quiet(cmd.quiet)
+  -- -v on the commands that run migrations: every statement sent, with its time (luamig.log)
+  if cmd.verbose and STREAMS[cmd.command] and not cmd.quiet then
+    core.set_sql_echo(log.sql_echo)
+  end
+  -- the progress line is for a person watching a terminal, never for a pipe, -q or --json
+  log.set_progress(core.isatty(2) and not cmd.quiet and not cmd.json and not cmd.sql)
   local cfg = config.new(cmd)
+  log.configure(core.config_get, cmd.config_file)
   local fn = commands[cmd.command]
   if not fn then error("command " .. cmd.command .. " is not available", 0) end
   -- database_heads serves a C listing, which writes the JSON (and any error event) itself
