@@ -28,6 +28,14 @@ static sqlite3 *db_of(lm_conn *c)
 	return ((sqlite_conn *)c)->db;
 }
 
+/* The error of a call on a connection that is gone (drop), as pysqlite
+ * says it. */
+static int closed(void)
+{
+	lm_error_set("(sqlite3.ProgrammingError) Cannot operate on a closed database.");
+	return -1;
+}
+
 static int fail(sqlite3 *db, const char *what)
 {
 	lm_error_set("(sqlite3.OperationalError) %s%s%s", sqlite3_errmsg(db),
@@ -98,6 +106,8 @@ static void sq_close(lm_conn *c)
 static int sq_exec(lm_conn *c, const char *sql)
 {
 	char *err = NULL;
+	if (!db_of(c))
+		return closed();
 	if (sqlite3_exec(db_of(c), sql, NULL, NULL, &err) != SQLITE_OK) {
 		lm_error_set("(sqlite3.OperationalError) %s\n[SQL: %s]", err ? err : "error", sql);
 		sqlite3_free(err);
@@ -154,6 +164,8 @@ static int sq_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 	sqlite3_stmt *st = NULL;
 	lm_result *r = NULL;
 	int ret = -1;
+	if (!db)
+		return closed();
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return fail(db, sql);
 	if ((size_t)sqlite3_bind_parameter_count(st) != nparams) {
@@ -248,6 +260,8 @@ static int sq_commit(lm_conn *c)
 
 static int sq_rollback(lm_conn *c)
 {
+	if (!db_of(c))
+		return closed();
 	if (sqlite3_get_autocommit(db_of(c)))
 		return 0;
 	return sq_exec(c, "ROLLBACK");
@@ -255,7 +269,7 @@ static int sq_rollback(lm_conn *c)
 
 static int sq_in_transaction(lm_conn *c)
 {
-	return !sqlite3_get_autocommit(db_of(c));
+	return db_of(c) && !sqlite3_get_autocommit(db_of(c));
 }
 
 /* The runner lock is the run's own write transaction: BEGIN IMMEDIATE
@@ -264,6 +278,8 @@ static int sq_try_lock(lm_conn *c, const char *key, lm_lock_holder *holder)
 {
 	(void)key;
 	sqlite3 *db = db_of(c);
+	if (!db)
+		return closed();
 	if (!sqlite3_get_autocommit(db))
 		return 1;
 	sqlite3_busy_timeout(db, 0);
@@ -285,6 +301,15 @@ static int sq_unlock(lm_conn *c, const char *key)
 	(void)c;
 	(void)key;
 	return 0;
+}
+
+/* An embedded database has no link to lose; what comes closest is the
+ * handle gone: SQLite rolls back what was not committed, and every later
+ * call fails as on a closed connection. */
+static void sq_drop(lm_conn *c)
+{
+	sqlite3_close_v2(db_of(c));
+	((sqlite_conn *)c)->db = NULL;
 }
 
 static const char *sq_server_version(lm_conn *c)
@@ -312,4 +337,5 @@ const lm_driver lm_driver_sqlite = {
         .unlock = sq_unlock,
         .server_version = sq_server_version,
         .reflect = lm_reflect_sqlite,
+        .drop = sq_drop,
 };

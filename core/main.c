@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "driver.h"
+#include "fault.h"
 #include "lua_core.h"
 #include "lua_host.h"
 
@@ -51,11 +52,17 @@ static void report(const char *message)
 
 int main(int argc, char **argv)
 {
+	if (lm_fault_init() != 0) {
+		report(lm_error_get());
+		lm_error_clear();
+		return LM_EXIT_USAGE;
+	}
 	lua_State *L = luaL_newstate();
 	if (!L) {
 		report("cannot create the Lua state: not enough memory");
 		return LM_EXIT_FAILURE;
 	}
+	lm_fault_lua_state(L);
 	lua_pushcfunction(L, pmain);
 	lua_pushinteger(L, argc);
 	lua_pushlightuserdata(L, argv);

@@ -21,7 +21,7 @@
 	X(PQconninfoFree) X(PQcmdStatus) X(PQtransactionStatus) X(PQstatus)                    \
 	X(PQsetNoticeReceiver) X(PQsendQuery) X(PQputCopyEnd) X(PQparameterStatus)             \
 	X(PQnfields) X(PQgetlength) X(PQgetResult) X(PQgetCopyData) X(PQfname)                 \
-	X(PQconnectdbParams) X(PQcmdTuples)
+	X(PQconnectdbParams) X(PQcmdTuples) X(PQsocket)
 /* clang-format on */
 
 typedef struct lm_pq_api {
@@ -66,6 +66,7 @@ int lm_pq_load(void);
 #define PQfname lm_pq.PQfname
 #define PQconnectdbParams lm_pq.PQconnectdbParams
 #define PQcmdTuples lm_pq.PQcmdTuples
+#define PQsocket lm_pq.PQsocket
 #endif
 
 #endif
