@@ -164,6 +164,13 @@ static void push_result(lua_State *L, const lm_result *r)
  *   raises in all four: a closed connection, sql not a string, params not
  *   a table, a value that cannot be bound (a table, a function, ...).
  */
+static void free_result(void *block)
+{
+	lm_result **res = block;
+	lm_result_free(*res);
+	*res = NULL;
+}
+
 static int l_run(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
@@ -172,28 +179,27 @@ static int l_run(lua_State *L)
 	int protected_ = lua_toboolean(L, lua_upvalueindex(2));
 	size_t n;
 	lm_value *params = read_params(L, 3, &n);
-	lm_result *res = NULL;
+	/* the rows' owner, before there are rows: turning them into Lua
+	 * values may raise (out of memory) */
+	lm_result **res = lm_lua_scratch(L, sizeof *res, free_result);
 	long long changes = 0;
 	int rc;
 	if (!params && !want_rows && lua_isnoneornil(L, 3))
 		rc = c->driver->exec(c, sql);
 	else
-		rc = c->driver->query(c, sql, params, n, want_rows ? &res : NULL, &changes);
+		rc = c->driver->query(c, sql, params, n, want_rows ? res : NULL, &changes);
 	if (rc != 0) {
-		char *msg = lm_redact(lm_error_get());
 		if (protected_) {
 			lua_pushnil(L);
-			lua_pushstring(L, msg);
-			free(msg);
+			lm_lua_push_redacted(L, lm_error_get());
 			return 2;
 		}
-		lua_pushstring(L, msg);
-		free(msg);
+		lm_lua_push_redacted(L, lm_error_get());
 		return lua_error(L);
 	}
 	if (want_rows) {
-		push_result(L, res);
-		lm_result_free(res);
+		push_result(L, *res);
+		lm_lua_scratch_done(res);
 		return 2;
 	}
 	lua_pushinteger(L, (lua_Integer)changes);
@@ -206,9 +212,7 @@ static int simple(lua_State *L, int (*fn)(lm_conn *))
 {
 	lm_conn *c = check_conn(L);
 	if (fn(c) != 0) {
-		char *msg = lm_redact(lm_error_get());
-		lua_pushstring(L, msg);
-		free(msg);
+		lm_lua_push_redacted(L, lm_error_get());
 		return lua_error(L);
 	}
 	lua_settop(L, 1);

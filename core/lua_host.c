@@ -13,9 +13,11 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver.h"
 #include "embedded.h"
 #include "util.h"
 
@@ -90,8 +92,8 @@ static int searcher(lua_State *L)
 		free(name);
 	}
 	lm_error_clear();
+	lm_buf_dispose(&base); /* before the push, which may raise */
 	lua_pushfstring(L, "\n\tno embedded module '%s'", modname);
-	lm_buf_dispose(&base);
 	return 1;
 }
 
@@ -163,6 +165,66 @@ int lm_lua_pcall(lua_State *L, int nargs, int nresults)
 		lua_pop(L, 1);
 	}
 	return -1;
+}
+
+/* A scratch block behind its dispose function; the flexible array of
+ * max_align_t keeps the block aligned for any type. */
+typedef struct scratch {
+	void (*dispose)(void *block);
+	max_align_t block[];
+} scratch;
+
+#define SCRATCH_MT "luamig.scratch"
+
+static scratch *scratch_of(void *block)
+{
+	return (scratch *)(void *)((char *)block - offsetof(scratch, block));
+}
+
+static int scratch_gc(lua_State *L)
+{
+	scratch *s = lua_touserdata(L, 1);
+	lm_lua_scratch_done(s->block);
+	return 0;
+}
+
+void *lm_lua_scratch(lua_State *L, size_t size, void (*dispose)(void *block))
+{
+	scratch *s = lua_newuserdatauv(L, sizeof *s + size, 0);
+	memset(s, 0, sizeof *s + size);
+	if (luaL_newmetatable(L, SCRATCH_MT)) {
+		lua_pushcfunction(L, scratch_gc);
+		lua_setfield(L, -2, "__gc");
+	}
+	lua_setmetatable(L, -2);
+	/* from here on the block is owned: nothing above raises after this */
+	s->dispose = dispose;
+	return s->block;
+}
+
+void lm_lua_scratch_done(void *block)
+{
+	scratch *s = scratch_of(block);
+	void (*dispose)(void *) = s->dispose;
+	s->dispose = NULL;
+	if (dispose)
+		dispose(block);
+}
+
+static void free_string(void *block)
+{
+	char **s = block;
+	free(*s);
+	*s = NULL;
+}
+
+void lm_lua_push_redacted(lua_State *L, const char *text)
+{
+	char **s = lm_lua_scratch(L, sizeof *s, free_string);
+	*s = lm_redact(text);
+	lua_pushstring(L, *s);
+	lm_lua_scratch_done(s);
+	lua_remove(L, -2); /* the scratch, now empty */
 }
 
 int lm_lua_raise_slot(lua_State *L)
