@@ -30,7 +30,18 @@ static const char HOST_KEY = 'h';
 
 void lm_lua_set_host(lua_State *L, lm_host *host)
 {
-	lua_pushlightuserdata(L, host);
+	if (!host) {
+		/* Taking it back never raises: an existing slot is overwritten
+		 * in place, and an absent one is left absent. */
+		int lent = lua_rawgetp(L, LUA_REGISTRYINDEX, &HOST_KEY) != LUA_TNIL;
+		lua_pop(L, 1);
+		if (!lent)
+			return;
+	}
+	if (host)
+		lua_pushlightuserdata(L, host);
+	else
+		lua_pushnil(L);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
 }
 

@@ -107,11 +107,19 @@ static int stack_depth(lua_State *L)
 	return n;
 }
 
+/* The call depth (stack_depth) at each active lm_lua_pcall, innermost
+ * last, for the message handler to cut the traceback there. A C array, not
+ * an upvalue of the handler: making a closure allocates, and lm_lua_pcall
+ * must not raise (out of memory) before its call is protected. */
+enum { MAX_PCALL_NESTING = 64 };
+static int pcall_depths[MAX_PCALL_NESTING];
+static int npcalls;
+
 /* The traceback handler of lm_lua_pcall: a string message, or a table
  * error object as it is. With LUAMIG_TRACEBACK (--raiseerr), a string gets
- * the traceback of what ran under the protected call; upvalue 1 is the
- * number of levels beneath it (main.c's pmain, ...), left out so that the
- * trace ends where the call began. */
+ * the traceback of what ran under the protected call, without the levels
+ * beneath it (main.c's pmain, ...), so that the trace ends where the call
+ * began. */
 static int msghandler(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
@@ -133,7 +141,8 @@ static int msghandler(lua_State *L)
 	/* One "\n\t..." line per level, the outermost last. */
 	size_t len;
 	const char *tb = lua_tolstring(L, -1, &len);
-	for (lua_Integer k = lua_tointeger(L, lua_upvalueindex(1)); k > 0; k--) {
+	int beneath = npcalls > 0 && npcalls <= MAX_PCALL_NESTING ? pcall_depths[npcalls - 1] : 0;
+	for (int k = beneath; k > 0; k--) {
 		size_t i = len;
 		while (i > 0 && !(tb[i - 1] == '\n' && tb[i] == '\t'))
 			i--;
@@ -148,10 +157,13 @@ static int msghandler(lua_State *L)
 int lm_lua_pcall(lua_State *L, int nargs, int nresults)
 {
 	int base = lua_gettop(L) - nargs;
-	lua_pushinteger(L, stack_depth(L));
-	lua_pushcclosure(L, msghandler, 1);
+	lua_pushcfunction(L, msghandler); /* a light C function: allocates nothing */
 	lua_insert(L, base);
+	if (npcalls < MAX_PCALL_NESTING)
+		pcall_depths[npcalls] = stack_depth(L);
+	npcalls++;
 	int rc = lua_pcall(L, nargs, nresults, base);
+	npcalls--;
 	lua_remove(L, base);
 	if (rc == LUA_OK)
 		return 0;

@@ -10,10 +10,12 @@
  * command (out of memory in the Lua API included), which lm_lua_pcall puts
  * in the error slot.
  *
- * Commands call into Lua through lm_lua_pcall themselves, so that they can
- * free the C resources they hold (config, script directory) and return -1;
- * only out of memory in the few unprotected Lua API calls around those
- * calls unwinds past a command, and is reported the same way.
+ * Commands call into Lua only through lm_lua_pcall (which itself allocates
+ * nothing before its call is protected), so that they free the C resources
+ * they hold (config, script directory) and return -1: no error, out of
+ * memory included, unwinds past a command. Inside Lua, C functions keep
+ * what they allocate in userdata (lm_lua_scratch), so that an error
+ * unwinding past them leaks nothing either.
  */
 #include <lauxlib.h>
 #include <lua.h>

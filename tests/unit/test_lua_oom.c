@@ -1,7 +1,8 @@
 /*
  * test_lua_oom.c — out of memory in the Lua API, wherever luamig's C meets
  * Lua: luamig.core's functions, connections, reflection, the module
- * searcher.
+ * searcher, and commands that hold a config and a revision map while they
+ * call into Lua.
  *
  * As in Lua's and SQLite's own test suites, each scenario runs once per
  * allocation of its Lua state, with that allocation (and Lua's retry of it
@@ -303,6 +304,22 @@ static void revisions_plans_and_config(void)
 	lm_config_free(cfg);
 }
 
+/* The start of a command that runs env.lua: the config and the revision
+ * map are loaded, then the runtime is required and the command built. */
+static void command_runtime(void)
+{
+	const char *argv[] = {"luamig", "-q", "-c", ini_path, "current", NULL};
+	scenario s = {.argv = argv, .limit = 400};
+	sweep(&s);
+}
+
+static void command_revision_environment(void)
+{
+	const char *argv[] = {"luamig", "-q", "-c", ini_path, "revision", "-m", "x", NULL};
+	scenario s = {.argv = argv, .limit = 400};
+	sweep(&s);
+}
+
 int main(void)
 {
 	make_project();
@@ -311,6 +328,8 @@ int main(void)
 	RUN(reflection_error);
 	RUN(module_searcher);
 	RUN(revisions_plans_and_config);
+	RUN(command_runtime);
+	RUN(command_revision_environment);
 	remove_project();
 	return CHECK_DONE();
 }
