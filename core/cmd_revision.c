@@ -283,40 +283,78 @@ static void revision_env_dispose(revision_env *e)
 	free(e->rev_id);
 }
 
+/* What run_revision_env hands its protected halves. */
+typedef struct revision_call {
+	lm_host *host;
+	lm_opts *o;
+	lm_config *cfg;
+	lm_script_dir *sd;
+	const char *rev_id;
+	revision_env *out;
+} revision_call;
+
+/* Lends the host, requires the runtime, and pushes runtime.main and the
+ * command table (under protection: each may raise out of memory). */
+static int prepare_revision_env(lua_State *L)
+{
+	revision_call *rc = lua_touserdata(L, 1);
+	lm_lua_set_host(L, rc->host);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "luamig.runtime");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "main");
+	lm_cmd_push_command(L, rc->o, rc->cfg, rc->sd);
+	lua_pushstring(L, rc->rev_id);
+	lua_setfield(L, -2, "rev_id");
+	lua_pushstring(L, rc->o->head ? rc->o->head : "head");
+	lua_setfield(L, -2, "head");
+	return 2;
+}
+
+/* Copies runtime.main's answer (argument 2) into rc->out, which owns what
+ * it holds at every step (under protection: reading fields may raise). */
+static int read_revision_env(lua_State *L)
+{
+	revision_call *rc = lua_touserdata(L, 1);
+	revision_env *out = rc->out;
+	lua_settop(L, 2);
+	if (!lua_istable(L, 2))
+		return 0;
+	out->upgrades = field_dup(L, "upgrades");
+	out->downgrades = field_dup(L, "downgrades");
+	out->imports = field_dup(L, "imports");
+	out->message = field_dup(L, "message");
+	out->rev_id = field_dup(L, "rev_id");
+	lua_getfield(L, 2, "skip");
+	out->skip = lua_toboolean(L, -1);
+	lua_getfield(L, 2, "empty");
+	out->empty = lua_toboolean(L, -1);
+	return 0;
+}
+
 /* Runs env.lua for `revision`: runtime.main returns a table of what to
- * write. */
+ * write. Every Lua API call that may raise runs under lm_lua_pcall, so
+ * that no error unwinds past the command, which holds cfg and sd. */
 static int run_revision_env(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_dir *sd,
                             const char *rev_id, revision_env *out)
 {
 	memset(out, 0, sizeof *out);
 	lm_host host = {cfg, lm_cli_section(o), sd, NULL}; /* revision may create the database */
+	revision_call call = {&host, o, cfg, sd, rev_id, out};
 	int top = lua_gettop(L);
-	lm_lua_set_host(L, &host);
 	int rc = -1;
-	lua_getglobal(L, "require");
-	lua_pushliteral(L, "luamig.runtime");
+	lua_pushcfunction(L, prepare_revision_env);
+	lua_pushlightuserdata(L, &call);
+	if (lm_lua_pcall(L, 1, 2) != 0)
+		goto done;
 	if (lm_lua_pcall(L, 1, 1) != 0)
 		goto done;
-	lua_getfield(L, -1, "main");
-	lm_cmd_push_command(L, o, cfg, sd);
-	lua_pushstring(L, rev_id);
-	lua_setfield(L, -2, "rev_id");
-	lua_pushstring(L, o->head ? o->head : "head");
-	lua_setfield(L, -2, "head");
-	if (lm_lua_pcall(L, 1, 1) != 0)
+	lua_pushcfunction(L, read_revision_env);
+	lua_insert(L, -2);
+	lua_pushlightuserdata(L, &call);
+	lua_insert(L, -2);
+	if (lm_lua_pcall(L, 2, 0) != 0)
 		goto done;
-	if (lua_istable(L, -1)) {
-		out->upgrades = field_dup(L, "upgrades");
-		out->downgrades = field_dup(L, "downgrades");
-		out->imports = field_dup(L, "imports");
-		out->message = field_dup(L, "message");
-		out->rev_id = field_dup(L, "rev_id");
-		lua_getfield(L, -1, "skip");
-		out->skip = lua_toboolean(L, -1);
-		lua_getfield(L, -2, "empty");
-		out->empty = lua_toboolean(L, -1);
-		lua_pop(L, 2);
-	}
 	rc = 0;
 done:
 	lua_settop(L, top);

@@ -89,27 +89,50 @@ static const char *read_only_command(const lm_opts *o, const char *command)
 	return NULL;
 }
 
+/* What call_main hands its protected first half. */
+typedef struct main_call {
+	lm_host *host;
+	lm_opts *o;
+	lm_config *cfg;
+	lm_script_dir *sd;
+	const char *command;
+} main_call;
+
+/* Lends the host, requires the runtime, and pushes runtime.main and the
+ * command table (call_main's first half, under protection: each of these
+ * may raise out of memory). */
+static int prepare_main(lua_State *L)
+{
+	main_call *mc = lua_touserdata(L, 1);
+	lm_lua_set_host(L, mc->host);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "luamig.runtime");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "main");
+	lm_cmd_push_command(L, mc->o, mc->cfg, mc->sd);
+	if (mc->command) {
+		lua_pushstring(L, mc->command);
+		lua_setfield(L, -2, "command");
+	}
+	return 2;
+}
+
 /* Calls runtime.main(cmd) with the host (cfg, sd) lent to luamig.core;
  * command, when not NULL, replaces o->command in cmd. Leaves runtime.main's
  * result on the stack (above top, which the caller restores). Returns 0,
- * or -1 with the error slot set. */
+ * or -1 with the error slot set. Every Lua API call that may raise runs
+ * under lm_lua_pcall, so that no error unwinds past the command, which
+ * holds cfg and sd. */
 static int call_main(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_dir *sd,
                      const char *command)
 {
 	lm_host host = {cfg, lm_cli_section(o), sd, read_only_command(o, command)};
-	lm_lua_set_host(L, &host);
-	lua_getglobal(L, "require");
-	lua_pushliteral(L, "luamig.runtime");
-	int rc = lm_lua_pcall(L, 1, 1);
-	if (rc == 0) {
-		lua_getfield(L, -1, "main");
-		lm_cmd_push_command(L, o, cfg, sd);
-		if (command) {
-			lua_pushstring(L, command);
-			lua_setfield(L, -2, "command");
-		}
+	main_call mc = {&host, o, cfg, sd, command};
+	lua_pushcfunction(L, prepare_main);
+	lua_pushlightuserdata(L, &mc);
+	int rc = lm_lua_pcall(L, 1, 2);
+	if (rc == 0)
 		rc = lm_lua_pcall(L, 1, 1);
-	}
 	lm_lua_set_host(L, NULL);
 	return rc;
 }

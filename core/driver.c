@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "util.h"
 
 char *lm_redact(const char *text)
@@ -139,7 +140,8 @@ int lm_connect(const char *url, lm_conn **out)
 		lm_url_dispose(&u);
 		return -1;
 	}
-	c->driver = d;
+	/* d itself, unless a test build injects faults (fault.h) */
+	c->driver = lm_fault_driver(d);
 	c->url = u; /* the connection owns the parsed URL from here on */
 	*out = c;
 	return 0;

@@ -122,6 +122,12 @@ typedef struct lm_driver {
 	 * metadata value, or returns -1 with the error slot set. NULL when the
 	 * database has no reflection. */
 	int (*reflect)(struct lm_reflect *r);
+	/* Loses the connection as a network failure, a crashed server or an
+	 * unreachable file would: what was not committed is rolled back by
+	 * the database, and every later call fails with the driver's message
+	 * for a lost connection (close still frees everything). For fault
+	 * injection (fault.h) only. */
+	void (*drop)(lm_conn *c);
 } lm_driver;
 
 /* Every connection struct starts with this header. */

@@ -24,6 +24,7 @@
  * Passwords: every message that could quote the URL is scrubbed before it
  * reaches the error slot (lm_redact, plus the literal password).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <libpq-fe.h>
 #include <math.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "driver_pg.h"
 #include "pq.h"
@@ -861,6 +863,21 @@ static int pg_unlock(lm_conn *c, const char *key)
 	return 0;
 }
 
+/* --- losing the connection (fault injection) --------------------------------- */
+
+/* Shuts both sessions' sockets down, as a network failure would: the
+ * server sees the sessions end (rolling back the open transaction and
+ * releasing the lock), and libpq meets the dead socket on the next call
+ * and fails with its own message. The descriptors stay open for PQfinish. */
+static void pg_drop(lm_conn *c)
+{
+	pg_conn *pc = pg_of(c);
+	PGconn *sessions[] = {pc->pg, pc->lock_pg};
+	for (size_t i = 0; i < 2; i++)
+		if (sessions[i] && PQsocket(sessions[i]) >= 0)
+			shutdown(PQsocket(sessions[i]), SHUT_RDWR);
+}
+
 static const char *const pg_schemes[] = {"postgresql", "postgres", NULL};
 
 const lm_driver lm_driver_postgresql = {
@@ -881,4 +898,5 @@ const lm_driver lm_driver_postgresql = {
         .interrupt = pg_interrupt,
         .server_version = pg_server_version,
         .reflect = lm_reflect_pg,
+        .drop = pg_drop,
 };

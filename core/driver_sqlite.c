@@ -41,6 +41,14 @@ static sqlite3 *db_of(lm_conn *c)
 	return ((sqlite_conn *)c)->db;
 }
 
+/* The error of a call on a connection that is gone (drop), in the words
+ * of pysqlite with SQLite's code name. */
+static int closed(void)
+{
+	lm_error_set("[SQLITE_MISUSE] Cannot operate on a closed database.");
+	return -1;
+}
+
 /* The name of a SQLite result code as sqlite3.h spells it: the extended
  * code when it is one a user meets (constraints, busy, locked), else its
  * primary code. Static storage; "sqlite3 error N" (in buf) for a code
@@ -174,6 +182,8 @@ static void sq_close(lm_conn *c)
 static int sq_exec(lm_conn *c, const char *sql)
 {
 	char *err = NULL;
+	if (!db_of(c))
+		return closed();
 	if (sqlite3_exec(db_of(c), sql, NULL, NULL, &err) != SQLITE_OK) {
 		char buf[32];
 		lm_error_set("[%s] %s\n[SQL: %s]",
@@ -233,13 +243,14 @@ static int sq_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 	sqlite3_stmt *st = NULL;
 	lm_result *r = NULL;
 	int ret = -1;
+	if (!db)
+		return closed();
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return fail(db, sql);
 	if ((size_t)sqlite3_bind_parameter_count(st) != nparams) {
-		lm_error_set(
-		        "(sqlite3.ProgrammingError) Incorrect number of bindings supplied. The "
-		        "current statement uses %d, and there are %zu supplied.\n[SQL: %s]",
-		        sqlite3_bind_parameter_count(st), nparams, sql);
+		lm_error_set("[SQLITE_RANGE] Incorrect number of bindings supplied. The "
+		             "current statement uses %d, and there are %zu supplied.\n[SQL: %s]",
+		             sqlite3_bind_parameter_count(st), nparams, sql);
 		goto done;
 	}
 	if (bind_params(st, params, nparams) != SQLITE_OK) {
@@ -327,6 +338,8 @@ static int sq_commit(lm_conn *c)
 
 static int sq_rollback(lm_conn *c)
 {
+	if (!db_of(c))
+		return closed();
 	if (sqlite3_get_autocommit(db_of(c)))
 		return 0;
 	return sq_exec(c, "ROLLBACK");
@@ -334,7 +347,7 @@ static int sq_rollback(lm_conn *c)
 
 static int sq_in_transaction(lm_conn *c)
 {
-	return !sqlite3_get_autocommit(db_of(c));
+	return db_of(c) && !sqlite3_get_autocommit(db_of(c));
 }
 
 /* --- the runner lock --------------------------------------------------------
@@ -482,7 +495,9 @@ static int sq_try_lock(lm_conn *c, const char *key, lm_lock_holder *holder)
 {
 	(void)key;
 	sqlite_conn *sc = (sqlite_conn *)c;
-	sqlite3 *db = sc->db;
+	sqlite3 *db = db_of(c);
+	if (!db)
+		return closed();
 	if (sc->lock_fd < 0) {
 		int rc = lock_take_file(sc, holder);
 		if (rc != 1)
@@ -546,6 +561,15 @@ static int sq_enforce_foreign_keys(lm_conn *c, int on, int *was)
 	return 0;
 }
 
+/* An embedded database has no link to lose; what comes closest is the
+ * handle gone: SQLite rolls back what was not committed, and every later
+ * call fails as on a closed connection. */
+static void sq_drop(lm_conn *c)
+{
+	sqlite3_close_v2(db_of(c));
+	((sqlite_conn *)c)->db = NULL;
+}
+
 static const char *sq_server_version(lm_conn *c)
 {
 	(void)c;
@@ -573,4 +597,5 @@ const lm_driver lm_driver_sqlite = {
         .enforce_foreign_keys = sq_enforce_foreign_keys,
         .server_version = sq_server_version,
         .reflect = lm_reflect_sqlite,
+        .drop = sq_drop,
 };

@@ -241,6 +241,13 @@ static void push_result(lua_State *L, const lm_result *r)
  *   does a signal that stopped the run in progress (signals.h): "Interrupted
  *   by SIGINT", and nothing is sent.
  */
+static void free_result(void *block)
+{
+	lm_result **res = block;
+	lm_result_free(*res);
+	*res = NULL;
+}
+
 static int l_run(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
@@ -250,7 +257,9 @@ static int l_run(lua_State *L)
 	int protected_ = lua_toboolean(L, lua_upvalueindex(2));
 	size_t n;
 	lm_value *params = read_params(L, 3, &n);
-	lm_result *res = NULL;
+	/* the rows' owner, before there are rows: turning them into Lua
+	 * values may raise (out of memory) */
+	lm_result **res = lm_lua_scratch(L, sizeof *res, free_result);
 	long long changes = 0;
 	int rc;
 	int echoing = echo_on(L);
@@ -258,25 +267,24 @@ static int l_run(lua_State *L)
 	if (!params && !want_rows && lua_isnoneornil(L, 3))
 		rc = c->driver->exec(c, sql);
 	else
-		rc = c->driver->query(c, sql, params, n, want_rows ? &res : NULL, &changes);
-	/* The message is taken before the echo runs: nothing may replace it. */
-	char *msg = rc != 0 ? lm_redact(lm_error_get()) : NULL;
+		rc = c->driver->query(c, sql, params, n, want_rows ? res : NULL, &changes);
+	/* The message, taken (onto the stack) before the echo runs: nothing may
+	 * replace it. */
+	if (rc != 0)
+		lm_lua_push_redacted(L, lm_error_get());
 	if (echoing)
-		echo(L, sql, 3, lm_now() - t0, msg);
+		echo(L, sql, 3, lm_now() - t0, rc != 0 ? lua_tostring(L, -1) : NULL);
 	if (rc != 0) {
 		if (protected_) {
 			lua_pushnil(L);
-			lua_pushstring(L, msg);
-			free(msg);
+			lua_insert(L, -2); /* nil, message */
 			return 2;
 		}
-		lua_pushstring(L, msg);
-		free(msg);
 		return lua_error(L);
 	}
 	if (want_rows) {
-		push_result(L, res);
-		lm_result_free(res);
+		push_result(L, *res);
+		lm_lua_scratch_done(res);
 		return 2;
 	}
 	lua_pushinteger(L, (lua_Integer)changes);
@@ -291,12 +299,11 @@ static int simple(lua_State *L, int (*fn)(lm_conn *), const char *sql)
 	int echoing = echo_on(L);
 	double t0 = echoing ? lm_now() : 0;
 	int rc = fn(c);
-	char *msg = rc != 0 ? lm_redact(lm_error_get()) : NULL;
+	if (rc != 0) /* the message, before the echo: nothing may replace it */
+		lm_lua_push_redacted(L, lm_error_get());
 	if (echoing)
-		echo(L, sql, 0, lm_now() - t0, msg);
+		echo(L, sql, 0, lm_now() - t0, rc != 0 ? lua_tostring(L, -1) : NULL);
 	if (rc != 0) {
-		lua_pushstring(L, msg);
-		free(msg);
 		return lua_error(L);
 	}
 	lua_settop(L, 1);

@@ -34,7 +34,18 @@ static const char HOST_KEY = 'h';
 
 void lm_lua_set_host(lua_State *L, lm_host *host)
 {
-	lua_pushlightuserdata(L, host);
+	if (!host) {
+		/* Taking it back never raises: an existing slot is overwritten
+		 * in place, and an absent one is left absent. */
+		int lent = lua_rawgetp(L, LUA_REGISTRYINDEX, &HOST_KEY) != LUA_TNIL;
+		lua_pop(L, 1);
+		if (!lent)
+			return;
+	}
+	if (host)
+		lua_pushlightuserdata(L, host);
+	else
+		lua_pushnil(L);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
 }
 
@@ -50,13 +61,35 @@ lm_host *lm_lua_host(lua_State *L)
  * raises "bad argument #n". "A list" below is an array of strings; as an
  * argument it may also be nil (empty) or one string. */
 
+/* C memory held across Lua API calls that may raise lives in scratch
+ * blocks (lm_lua_scratch): these dispose them. */
+static void strv_dispose(void *block)
+{
+	lm_strv_dispose(block);
+}
+
+static void buf_dispose(void *block)
+{
+	lm_buf_dispose(block);
+}
+
+static void url_dispose(void *block)
+{
+	lm_url_dispose(block);
+}
+
+static void free_string(void *block)
+{
+	char **s = block;
+	free(*s);
+	*s = NULL;
+}
+
 /* core.redact(text) -> text with every URL password and password=...
  *   value replaced by "***". */
 static int l_redact(lua_State *L)
 {
-	char *r = lm_redact(luaL_checkstring(L, 1));
-	lua_pushstring(L, r);
-	free(r);
+	lm_lua_push_redacted(L, luaL_checkstring(L, 1));
 	return 1;
 }
 
@@ -67,22 +100,23 @@ static int l_redact(lua_State *L)
  *   parse returns nil and the message (password-free). */
 static int l_parse_url(lua_State *L)
 {
-	lm_url u;
-	if (lm_url_parse(luaL_checkstring(L, 1), &u) != 0) {
+	const char *text = luaL_checkstring(L, 1);
+	lm_url *u = lm_lua_scratch(L, sizeof *u, url_dispose);
+	if (lm_url_parse(text, u) != 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, lm_error_get());
 		return 2;
 	}
 	lua_createtable(L, 0, 4);
-	lua_pushstring(L, u.dialect);
+	lua_pushstring(L, u->dialect);
 	lua_setfield(L, -2, "dialect");
-	lua_pushstring(L, u.redacted);
+	lua_pushstring(L, u->redacted);
 	lua_setfield(L, -2, "redacted");
-	if (u.path) {
-		lua_pushstring(L, u.path);
+	if (u->path) {
+		lua_pushstring(L, u->path);
 		lua_setfield(L, -2, "path");
 	}
-	lm_url_dispose(&u);
+	lm_lua_scratch_done(u);
 	return 1;
 }
 
@@ -187,13 +221,14 @@ static int l_username(lua_State *L)
  *   bytecode), so core.file("luamig/op.lua") is nil in a release build. */
 static int l_file(lua_State *L)
 {
+	const char *name = luaL_checkstring(L, 1);
+	char **to_free = lm_lua_scratch(L, sizeof *to_free, free_string);
 	size_t len;
-	char *to_free;
-	const char *data = lm_lua_file(luaL_checkstring(L, 1), &len, &to_free);
+	const char *data = lm_lua_file(name, &len, to_free);
 	if (!data)
 		return 0;
 	lua_pushlstring(L, data, len);
-	free(to_free);
+	lm_lua_scratch_done(to_free);
 	return 1;
 }
 
@@ -261,10 +296,12 @@ static void check_strv(lua_State *L, int idx, lm_strv *out)
  *   (empty when the section is absent). Raises without a configuration. */
 static int l_config_keys(lua_State *L)
 {
-	lm_strv keys = {0};
-	lm_config_keys(config_of(L), luaL_checkstring(L, 1), &keys);
-	push_strv(L, &keys);
-	lm_strv_dispose(&keys);
+	lm_config *cfg = config_of(L);
+	const char *section = luaL_checkstring(L, 1);
+	lm_strv *keys = lm_lua_scratch(L, sizeof *keys, strv_dispose);
+	lm_config_keys(cfg, section, keys);
+	push_strv(L, keys);
+	lm_lua_scratch_done(keys);
 	return 1;
 }
 
@@ -272,10 +309,11 @@ static int l_config_keys(lua_State *L)
  *   left out). Raises without a configuration. */
 static int l_config_sections(lua_State *L)
 {
-	lm_strv s = {0};
-	lm_config_sections(config_of(L), &s);
-	push_strv(L, &s);
-	lm_strv_dispose(&s);
+	lm_config *cfg = config_of(L);
+	lm_strv *s = lm_lua_scratch(L, sizeof *s, strv_dispose);
+	lm_config_sections(cfg, s);
+	push_strv(L, s);
+	lm_lua_scratch_done(s);
 	return 1;
 }
 
@@ -360,31 +398,43 @@ static const char *vop_name(lm_vop_kind k)
  *   ... } (the version-table changes) }; warnings is a list of messages.
  *   A target that does not resolve, or a plan Alembic refuses, raises
  *   Alembic's message. */
+/* What l_plan holds while it reads its arguments and builds the steps. */
+typedef struct plan_scratch {
+	lm_strv current, targets;
+	lm_plan plan;
+} plan_scratch;
+
+static void plan_scratch_dispose(void *block)
+{
+	plan_scratch *p = block;
+	lm_strv_dispose(&p->current);
+	lm_strv_dispose(&p->targets);
+	lm_plan_dispose(&p->plan);
+}
+
 static int l_plan(lua_State *L)
 {
 	const lm_revmap *m = map_of(L);
 	const char *kind = luaL_checkstring(L, 1);
-	lm_strv current = {0}, targets = {0};
-	check_strv(L, 2, &current);
-	lm_plan plan = {0};
+	plan_scratch *ps = lm_lua_scratch(L, sizeof *ps, plan_scratch_dispose);
+	check_strv(L, 2, &ps->current);
+	lm_plan *plan = &ps->plan;
 	int rc;
 	if (strcmp(kind, "stamp") == 0) {
-		check_strv(L, 3, &targets);
-		rc = lm_plan_stamp(m, &current, &targets, lua_toboolean(L, 4), &plan);
+		check_strv(L, 3, &ps->targets);
+		rc = lm_plan_stamp(m, &ps->current, &ps->targets, lua_toboolean(L, 4), plan);
 	} else if (strcmp(kind, "upgrade") == 0) {
-		rc = lm_plan_upgrade(m, &current, luaL_checkstring(L, 3), &plan);
+		rc = lm_plan_upgrade(m, &ps->current, luaL_checkstring(L, 3), plan);
 	} else {
-		rc = lm_plan_downgrade(m, &current, luaL_checkstring(L, 3), &plan);
+		rc = lm_plan_downgrade(m, &ps->current, luaL_checkstring(L, 3), plan);
 	}
-	lm_strv_dispose(&current);
-	lm_strv_dispose(&targets);
 	if (rc != 0) {
-		lm_plan_dispose(&plan);
+		lm_lua_scratch_done(ps);
 		return lm_lua_raise_slot(L);
 	}
-	lua_createtable(L, (int)plan.n, 0);
-	for (size_t i = 0; i < plan.n; i++) {
-		const lm_step *s = &plan.steps[i];
+	lua_createtable(L, (int)plan->n, 0);
+	for (size_t i = 0; i < plan->n; i++) {
+		const lm_step *s = &plan->steps[i];
 		lua_createtable(L, 0, 8);
 		lua_pushboolean(L, s->upgrade);
 		lua_setfield(L, -2, "upgrade");
@@ -420,8 +470,8 @@ static int l_plan(lua_State *L)
 		lua_setfield(L, -2, "ops");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
-	push_strv(L, &plan.warnings);
-	lm_plan_dispose(&plan);
+	push_strv(L, &plan->warnings);
+	lm_lua_scratch_done(ps);
 	return 2;
 }
 
@@ -430,23 +480,26 @@ static int l_plan(lua_State *L)
  *   not resolve raises Alembic's message. */
 static int l_resolve(lua_State *L)
 {
-	lm_strv out = {0};
-	if (lm_revmap_resolve(map_of(L), luaL_checkstring(L, 1), &out) != 0) {
-		lm_strv_dispose(&out);
+	const lm_revmap *m = map_of(L);
+	const char *ident = luaL_checkstring(L, 1);
+	lm_strv *out = lm_lua_scratch(L, sizeof *out, strv_dispose);
+	if (lm_revmap_resolve(m, ident, out) != 0) {
+		lm_lua_scratch_done(out);
 		return lm_lua_raise_slot(L);
 	}
-	push_strv(L, &out);
-	lm_strv_dispose(&out);
+	push_strv(L, out);
+	lm_lua_scratch_done(out);
 	return 1;
 }
 
 /* core.heads() -> the list of head ids. */
 static int l_heads(lua_State *L)
 {
-	lm_strv out = {0};
-	lm_revmap_heads(map_of(L), &out);
-	push_strv(L, &out);
-	lm_strv_dispose(&out);
+	const lm_revmap *m = map_of(L);
+	lm_strv *out = lm_lua_scratch(L, sizeof *out, strv_dispose);
+	lm_revmap_heads(m, out);
+	push_strv(L, out);
+	lm_lua_scratch_done(out);
 	return 1;
 }
 
@@ -460,28 +513,48 @@ static int l_format_short(lua_State *L)
 	if (!r)
 		return luaL_error(L, "Can't locate revision identified by '%s'",
 		                  lua_tostring(L, 1));
-	lm_buf b = {0};
-	lm_listing_format_short(m, r, lua_toboolean(L, 2), &b);
-	lua_pushstring(L, lm_buf_str(&b));
-	lm_buf_dispose(&b);
+	lm_buf *b = lm_lua_scratch(L, sizeof *b, buf_dispose);
+	lm_listing_format_short(m, r, lua_toboolean(L, 2), b);
+	lua_pushstring(L, lm_buf_str(b));
+	lm_lua_scratch_done(b);
 	return 1;
 }
 
 /* core.current_ids(rows) -> the list of ids `current` shows for the
  *   version table's rows (the rows and what they imply, reduced to branch
  *   tips). A row naming no revision raises Alembic's message. */
+/* What the current_* functions hold: the rows, the ids, a line. */
+typedef struct current_scratch {
+	lm_strv rows, ids;
+	lm_buf line;
+} current_scratch;
+
+static void current_scratch_dispose(void *block)
+{
+	current_scratch *c = block;
+	lm_strv_dispose(&c->rows);
+	lm_strv_dispose(&c->ids);
+	lm_buf_dispose(&c->line);
+}
+
+/* Reads the rows at idx and resolves them to the ids `current` shows, in
+ * a new scratch block (pushed); raises as current_ids. */
+static current_scratch *current_of(lua_State *L, const lm_revmap *m, int idx)
+{
+	current_scratch *c = lm_lua_scratch(L, sizeof *c, current_scratch_dispose);
+	check_strv(L, idx, &c->rows);
+	if (lm_revmap_current(m, &c->rows, &c->ids) != 0) {
+		lm_lua_scratch_done(c);
+		lm_lua_raise_slot(L);
+	}
+	return c;
+}
+
 static int l_current_ids(lua_State *L)
 {
-	lm_strv rows = {0}, ids = {0};
-	check_strv(L, 1, &rows);
-	int rc = lm_revmap_current(map_of(L), &rows, &ids);
-	lm_strv_dispose(&rows);
-	if (rc != 0) {
-		lm_strv_dispose(&ids);
-		return lm_lua_raise_slot(L);
-	}
-	push_strv(L, &ids);
-	lm_strv_dispose(&ids);
+	current_scratch *c = current_of(L, map_of(L), 1);
+	push_strv(L, &c->ids);
+	lm_lua_scratch_done(c);
 	return 1;
 }
 
@@ -491,26 +564,20 @@ static int l_current_ids(lua_State *L)
 static int l_current_lines(lua_State *L)
 {
 	const lm_revmap *m = map_of(L);
-	lm_strv rows = {0}, ids = {0};
-	check_strv(L, 1, &rows);
-	int rc = lm_revmap_current(m, &rows, &ids);
-	lm_strv_dispose(&rows);
-	if (rc != 0) {
-		lm_strv_dispose(&ids);
-		return lm_lua_raise_slot(L);
-	}
-	lua_createtable(L, (int)ids.n, 0);
-	for (size_t i = 0; i < ids.n; i++) {
-		lm_buf b = {0};
-		lm_listing_format_current(m, lm_revmap_get(m, ids.v[i]), lua_toboolean(L, 2), &b);
+	int verbose = lua_toboolean(L, 2);
+	current_scratch *c = current_of(L, m, 1);
+	lua_createtable(L, (int)c->ids.n, 0);
+	for (size_t i = 0; i < c->ids.n; i++) {
+		lm_buf *b = &c->line;
+		lm_listing_format_current(m, lm_revmap_get(m, c->ids.v[i]), verbose, b);
 		/* one entry per revision, without its final newline */
-		if (b.len && b.data[b.len - 1] == '\n')
-			b.data[--b.len] = '\0';
-		lua_pushstring(L, lm_buf_str(&b));
+		if (b->len && b->data[b->len - 1] == '\n')
+			b->data[--b->len] = '\0';
+		lua_pushstring(L, lm_buf_str(b));
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
-		lm_buf_dispose(&b);
+		lm_buf_dispose(b);
 	}
-	lm_strv_dispose(&ids);
+	lm_lua_scratch_done(c);
 	return 1;
 }
 

@@ -29,8 +29,9 @@ typedef struct lm_host {
 
 /* Puts luamig.core's loader in package.preload (lua_core.c). */
 void lm_lua_preload_core(lua_State *L);
-/* Lends the state what a command loaded (host), for luamig.core to read;
- * NULL takes it back, before the command frees it. */
+/* Lends the state what a command loaded (host), for luamig.core to read
+ * (may raise out of memory: lend under a protected call); NULL takes it
+ * back, before the command frees it, and never raises. */
 void lm_lua_set_host(lua_State *L, lm_host *host);
 /* What the command lent the state, or NULL. */
 lm_host *lm_lua_host(lua_State *L);

@@ -13,9 +13,11 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver.h"
 #include "embedded.h"
 #include "util.h"
 
@@ -90,8 +92,8 @@ static int searcher(lua_State *L)
 		free(name);
 	}
 	lm_error_clear();
+	lm_buf_dispose(&base); /* before the push, which may raise */
 	lua_pushfstring(L, "\n\tno embedded module '%s'", modname);
-	lm_buf_dispose(&base);
 	return 1;
 }
 
@@ -105,11 +107,19 @@ static int stack_depth(lua_State *L)
 	return n;
 }
 
+/* The call depth (stack_depth) at each active lm_lua_pcall, innermost
+ * last, for the message handler to cut the traceback there. A C array, not
+ * an upvalue of the handler: making a closure allocates, and lm_lua_pcall
+ * must not raise (out of memory) before its call is protected. */
+enum { MAX_PCALL_NESTING = 64 };
+static int pcall_depths[MAX_PCALL_NESTING];
+static int npcalls;
+
 /* The traceback handler of lm_lua_pcall: a string message, or a table
  * error object as it is. With LUAMIG_TRACEBACK (--raiseerr), a string gets
- * the traceback of what ran under the protected call; upvalue 1 is the
- * number of levels beneath it (main.c's pmain, ...), left out so that the
- * trace ends where the call began. */
+ * the traceback of what ran under the protected call, without the levels
+ * beneath it (main.c's pmain, ...), so that the trace ends where the call
+ * began. */
 static int msghandler(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
@@ -133,7 +143,8 @@ static int msghandler(lua_State *L)
 	/* One "\n\t..." line per level, the outermost last. */
 	size_t len;
 	const char *tb = lua_tolstring(L, -1, &len);
-	for (lua_Integer k = lua_tointeger(L, lua_upvalueindex(1)); k > 0; k--) {
+	int beneath = npcalls > 0 && npcalls <= MAX_PCALL_NESTING ? pcall_depths[npcalls - 1] : 0;
+	for (int k = beneath; k > 0; k--) {
 		size_t i = len;
 		while (i > 0 && !(tb[i - 1] == '\n' && tb[i] == '\t'))
 			i--;
@@ -148,10 +159,13 @@ static int msghandler(lua_State *L)
 int lm_lua_pcall(lua_State *L, int nargs, int nresults)
 {
 	int base = lua_gettop(L) - nargs;
-	lua_pushinteger(L, stack_depth(L));
-	lua_pushcclosure(L, msghandler, 1);
+	lua_pushcfunction(L, msghandler); /* a light C function: allocates nothing */
 	lua_insert(L, base);
+	if (npcalls < MAX_PCALL_NESTING)
+		pcall_depths[npcalls] = stack_depth(L);
+	npcalls++;
 	int rc = lua_pcall(L, nargs, nresults, base);
+	npcalls--;
 	lua_remove(L, base);
 	if (rc == LUA_OK)
 		return 0;
@@ -165,6 +179,66 @@ int lm_lua_pcall(lua_State *L, int nargs, int nresults)
 		lua_pop(L, 1);
 	}
 	return -1;
+}
+
+/* A scratch block behind its dispose function; the flexible array of
+ * max_align_t keeps the block aligned for any type. */
+typedef struct scratch {
+	void (*dispose)(void *block);
+	max_align_t block[];
+} scratch;
+
+#define SCRATCH_MT "luamig.scratch"
+
+static scratch *scratch_of(void *block)
+{
+	return (scratch *)(void *)((char *)block - offsetof(scratch, block));
+}
+
+static int scratch_gc(lua_State *L)
+{
+	scratch *s = lua_touserdata(L, 1);
+	lm_lua_scratch_done(s->block);
+	return 0;
+}
+
+void *lm_lua_scratch(lua_State *L, size_t size, void (*dispose)(void *block))
+{
+	scratch *s = lua_newuserdatauv(L, sizeof *s + size, 0);
+	memset(s, 0, sizeof *s + size);
+	if (luaL_newmetatable(L, SCRATCH_MT)) {
+		lua_pushcfunction(L, scratch_gc);
+		lua_setfield(L, -2, "__gc");
+	}
+	lua_setmetatable(L, -2);
+	/* from here on the block is owned: nothing above raises after this */
+	s->dispose = dispose;
+	return s->block;
+}
+
+void lm_lua_scratch_done(void *block)
+{
+	scratch *s = scratch_of(block);
+	void (*dispose)(void *) = s->dispose;
+	s->dispose = NULL;
+	if (dispose)
+		dispose(block);
+}
+
+static void free_string(void *block)
+{
+	char **s = block;
+	free(*s);
+	*s = NULL;
+}
+
+void lm_lua_push_redacted(lua_State *L, const char *text)
+{
+	char **s = lm_lua_scratch(L, sizeof *s, free_string);
+	*s = lm_redact(text);
+	lua_pushstring(L, *s);
+	lm_lua_scratch_done(s);
+	lua_remove(L, -2); /* the scratch, now empty */
 }
 
 int lm_lua_raise_slot(lua_State *L)

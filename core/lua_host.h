@@ -31,4 +31,20 @@ const char *lm_lua_file(const char *name, size_t *len, char **to_free);
  * of luamig's own Lua is added. */
 int lm_lua_raise_slot(lua_State *L);
 
+/* C memory that no Lua error can leak. Pushes a userdata holding a zeroed
+ * block of size bytes and returns the block; when the userdata is
+ * collected (an error unwound past the C function that made it), its __gc
+ * runs dispose(block), unless lm_lua_scratch_done ran it already. A C
+ * function that holds allocations across Lua API calls that may raise (out
+ * of memory in any lua_push*, a bad argument) keeps them in such a block,
+ * made before them, as lauxlib keeps a growing buffer in a box. Raises
+ * (out of memory) only before anything is owned. */
+void *lm_lua_scratch(lua_State *L, size_t size, void (*dispose)(void *block));
+/* Runs the block's dispose now, and never again; the userdata stays. */
+void lm_lua_scratch_done(void *block);
+
+/* Pushes text with every password redacted (lm_redact); an out-of-memory
+ * error while pushing leaks nothing. */
+void lm_lua_push_redacted(lua_State *L, const char *text);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lua_core.h"
+#include "lua_host.h"
 #include "reflect.h"
 
 #define REFLECT_MT "luamig.reflect"
@@ -100,10 +101,10 @@ int lm_lua_reflect(lua_State *L)
 	if (!c->driver->reflect)
 		return luaL_error(L, "reflect: no reflection for %s", c->driver->name);
 	if (c->driver->reflect(r) != 0) {
-		char *msg = lm_redact(lm_error_get());
-		lua_pushfstring(L, "reflect: %s", msg);
-		free(msg);
 		lm_reflect_dispose(r);
+		lua_pushliteral(L, "reflect: ");
+		lm_lua_push_redacted(L, lm_error_get());
+		lua_concat(L, 2);
 		return lua_error(L);
 	}
 	lm_reflect_dispose(r);

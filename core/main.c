@@ -10,10 +10,12 @@
  * command (out of memory in the Lua API included), which lm_lua_pcall puts
  * in the error slot.
  *
- * Commands call into Lua through lm_lua_pcall themselves, so that they can
- * free the C resources they hold (config, script directory) and return -1;
- * only out of memory in the few unprotected Lua API calls around those
- * calls unwinds past a command, and is reported the same way.
+ * Commands call into Lua only through lm_lua_pcall (which itself allocates
+ * nothing before its call is protected), so that they free the C resources
+ * they hold (config, script directory) and return -1: no error, out of
+ * memory included, unwinds past a command. Inside Lua, C functions keep
+ * what they allocate in userdata (lm_lua_scratch), so that an error
+ * unwinding past them leaks nothing either.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -22,6 +24,7 @@
 
 #include "cli.h"
 #include "driver.h"
+#include "fault.h"
 #include "lua_core.h"
 #include "lua_host.h"
 #include "signals.h"
@@ -53,11 +56,17 @@ static void report(const char *message)
 
 int main(int argc, char **argv)
 {
+	if (lm_fault_init() != 0) {
+		report(lm_error_get());
+		lm_error_clear();
+		return LM_EXIT_USAGE;
+	}
 	lua_State *L = luaL_newstate();
 	if (!L) {
 		report("cannot create the Lua state: not enough memory");
 		return LM_EXIT_FAILURE;
 	}
+	lm_fault_lua_state(L);
 	lua_pushcfunction(L, pmain);
 	lua_pushinteger(L, argc);
 	lua_pushlightuserdata(L, argv);

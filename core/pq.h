@@ -21,7 +21,7 @@
 	X(PQconninfoFree) X(PQcmdStatus) X(PQtransactionStatus) X(PQstatus)                    \
 	X(PQsetNoticeReceiver) X(PQsendQuery) X(PQputCopyEnd) X(PQparameterStatus)             \
 	X(PQnfields) X(PQgetlength) X(PQgetResult) X(PQgetCopyData) X(PQfname)                 \
-	X(PQconnectdbParams) X(PQcmdTuples) X(PQgetCancel) X(PQfreeCancel) X(PQcancel)
+	X(PQconnectdbParams) X(PQcmdTuples) X(PQgetCancel) X(PQfreeCancel) X(PQcancel) X(PQsocket)
 /* clang-format on */
 
 typedef struct lm_pq_api {
@@ -69,6 +69,7 @@ int lm_pq_load(void);
 #define PQgetCancel lm_pq.PQgetCancel
 #define PQfreeCancel lm_pq.PQfreeCancel
 #define PQcancel lm_pq.PQcancel
+#define PQsocket lm_pq.PQsocket
 #endif
 
 #endif
