@@ -198,6 +198,7 @@ static void make_project(void)
 	              project, project);
 	write_at("luamig.ini", lm_buf_str(&ini));
 	lm_buf_dispose(&ini);
+	write_at("app.db", ""); /* an empty database: current refuses a missing file */
 	snprintf(ini_path, sizeof ini_path, "%s/luamig.ini", project);
 	setenv("LUAMIG_NO_CACHE", "1", 1); /* no header cache outside the project */
 	const char *from_template[] = {"env.lua", "script.lua.tmpl", NULL};
