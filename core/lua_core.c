@@ -587,25 +587,17 @@ static int l_current_lines(lua_State *L)
 static int l_current_json(lua_State *L)
 {
 	const lm_revmap *m = map_of(L);
-	lm_strv rows = {0}, ids = {0};
-	check_strv(L, 1, &rows);
-	int rc = lm_revmap_current(m, &rows, &ids);
-	lm_strv_dispose(&rows);
-	if (rc != 0) {
-		lm_strv_dispose(&ids);
-		return lm_lua_raise_slot(L);
-	}
-	lm_buf b = {0};
-	lm_buf_putc(&b, '[');
-	for (size_t i = 0; i < ids.n; i++) {
+	current_scratch *c = current_of(L, m, 1);
+	lm_buf *b = &c->line;
+	lm_buf_putc(b, '[');
+	for (size_t i = 0; i < c->ids.n; i++) {
 		if (i)
-			lm_buf_puts(&b, ", ");
-		lm_listing_json_revision(m, lm_revmap_get(m, ids.v[i]), &ids, &b);
+			lm_buf_puts(b, ", ");
+		lm_listing_json_revision(m, lm_revmap_get(m, c->ids.v[i]), &c->ids, b);
 	}
-	lm_buf_putc(&b, ']');
-	lm_strv_dispose(&ids);
-	lua_pushlstring(L, b.data, b.len);
-	lm_buf_dispose(&b);
+	lm_buf_putc(b, ']');
+	lua_pushlstring(L, b->data, b->len);
+	lm_lua_scratch_done(c);
 	return 1;
 }
 
@@ -615,10 +607,10 @@ static int l_json_string(lua_State *L)
 {
 	size_t n;
 	const char *s = luaL_checklstring(L, 1, &n);
-	lm_buf b = {0};
-	lm_json_string_n(&b, s, n);
-	lua_pushlstring(L, b.data, b.len);
-	lm_buf_dispose(&b);
+	lm_buf *b = lm_lua_scratch(L, sizeof *b, buf_dispose);
+	lm_json_string_n(b, s, n);
+	lua_pushlstring(L, b->data, b->len);
+	lm_lua_scratch_done(b);
 	return 1;
 }
 
@@ -628,21 +620,32 @@ static int l_json_string(lua_State *L)
  *   script directory read it (checksum.h; "" when not known), and the list
  *   of rows that name no revision of the script directory. Never raises on
  *   a row. */
+/* What l_applied holds while it makes its tables. */
+typedef struct applied_scratch {
+	lm_strv rows, applied, unknown;
+} applied_scratch;
+
+static void applied_scratch_dispose(void *block)
+{
+	applied_scratch *a = block;
+	lm_strv_dispose(&a->rows);
+	lm_strv_dispose(&a->applied);
+	lm_strv_dispose(&a->unknown);
+}
+
 static int l_applied(lua_State *L)
 {
 	const lm_revmap *m = map_of(L);
-	lm_strv rows = {0}, applied = {0}, unknown = {0};
-	check_strv(L, 1, &rows);
-	lm_revmap_applied(m, &rows, &applied, &unknown);
-	lm_strv_dispose(&rows);
-	lua_createtable(L, 0, (int)applied.n);
-	for (size_t i = 0; i < applied.n; i++) {
-		lua_pushstring(L, lm_revmap_get(m, applied.v[i])->checksum);
-		lua_setfield(L, -2, applied.v[i]);
+	applied_scratch *a = lm_lua_scratch(L, sizeof *a, applied_scratch_dispose);
+	check_strv(L, 1, &a->rows);
+	lm_revmap_applied(m, &a->rows, &a->applied, &a->unknown);
+	lua_createtable(L, 0, (int)a->applied.n);
+	for (size_t i = 0; i < a->applied.n; i++) {
+		lua_pushstring(L, lm_revmap_get(m, a->applied.v[i])->checksum);
+		lua_setfield(L, -2, a->applied.v[i]);
 	}
-	push_strv(L, &unknown);
-	lm_strv_dispose(&applied);
-	lm_strv_dispose(&unknown);
+	push_strv(L, &a->unknown);
+	lm_lua_scratch_done(a);
 	return 2;
 }
 
