@@ -12,29 +12,11 @@
 #include "lua_host.h"
 #include "template.h"
 
-/* Template names, from the embedded files "templates/<name>/...". */
-static void template_names(lm_strv *outv)
-{
-	for (const lm_embedded_file *f = lm_embedded_files; f->name; f++) {
-		if (strncmp(f->name, "templates/", 10) != 0)
-			continue;
-		const char *rest = f->name + 10;
-		const char *slash = strchr(rest, '/');
-		if (!slash)
-			continue;
-		char *n = lm_strndup(rest, (size_t)(slash - rest));
-		if (lm_strv_contains(outv, n))
-			free(n);
-		else
-			lm_strv_push_own(outv, n);
-	}
-}
-
 int lm_cmd_list_templates(lua_State *L, lm_opts *o)
 {
 	(void)L; /* runs no Lua */
 	lm_strv names = {0};
-	template_names(&names);
+	lm_template_names(&names);
 	lm_cli_out(o, "Available templates:\n\n");
 	for (size_t i = 0; i < names.n; i++) {
 		char *readme = lm_sprintf("templates/%s/README", names.v[i]);
@@ -93,7 +75,7 @@ int lm_cmd_init(lua_State *L, lm_opts *o)
 	const char *tmpl = o->template_name ? o->template_name : "generic";
 	const char *directory = o->positional.v[0];
 	lm_strv names = {0};
-	template_names(&names);
+	lm_template_names(&names);
 	int known = lm_strv_contains(&names, tmpl);
 	lm_strv_dispose(&names);
 	if (!known) {

@@ -13,6 +13,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "embedded.h"
+
 char *lm_rev_id(void)
 {
 	unsigned char raw[6];
@@ -365,4 +367,21 @@ char *lm_lua_literal_list(const lm_strv *items)
 	}
 	lm_buf_puts(&b, " }");
 	return lm_buf_detach(&b);
+}
+
+void lm_template_names(lm_strv *outv)
+{
+	for (const lm_embedded_file *f = lm_embedded_files; f->name; f++) {
+		if (strncmp(f->name, "templates/", 10) != 0)
+			continue;
+		const char *rest = f->name + 10;
+		const char *slash = strchr(rest, '/');
+		if (!slash)
+			continue;
+		char *n = lm_strndup(rest, (size_t)(slash - rest));
+		if (lm_strv_contains(outv, n))
+			free(n);
+		else
+			lm_strv_push_own(outv, n);
+	}
 }

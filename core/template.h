@@ -65,4 +65,8 @@ int lm_lua_comment_check(const char *text, const char *what);
 /* A Lua string literal with escapes. */
 char *lm_lua_quote(const char *s);
 
+/* The names of the templates `init` knows (the embedded
+ * "templates/<name>/..." folders), each once, appended to out. */
+void lm_template_names(lm_strv *out);
+
 #endif

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "embedded.h"
+#include "template.h"
 
 typedef enum { V_NONE, V_FILE, V_DIR, V_REVISION, V_TEMPLATE } value_kind;
 
@@ -47,29 +47,17 @@ static int accepts(const lm_cli_command *c, const lm_cli_option *op)
 	return (c->options & op->flag) != 0;
 }
 
-/* The template names init knows: the embedded "templates/<name>/..." folders,
- * space-separated. */
+/* The template names init knows (lm_template_names), space-separated. */
 static void template_names(char *buf, size_t size)
 {
+	lm_strv names = {0};
+	lm_template_names(&names);
 	buf[0] = '\0';
-	for (const lm_embedded_file *f = lm_embedded_files; f->name; f++) {
-		if (strncmp(f->name, "templates/", 10) != 0)
-			continue;
-		const char *rest = f->name + 10;
-		const char *slash = strchr(rest, '/');
-		if (!slash)
-			continue;
-		char name[128];
-		snprintf(name, sizeof name, "%.*s", (int)(slash - rest), rest);
-		char padded[132];
-		snprintf(padded, sizeof padded, " %s ", name);
-		char have[2048];
-		snprintf(have, sizeof have, " %s ", buf);
-		if (strstr(have, padded))
-			continue;
+	for (size_t i = 0; i < names.n; i++) {
 		size_t len = strlen(buf);
-		snprintf(buf + len, size - len, "%s%s", len ? " " : "", name);
+		snprintf(buf + len, size - len, "%s%s", len ? " " : "", names.v[i]);
 	}
+	lm_strv_dispose(&names);
 }
 
 /* ---- the manual page ------------------------------------------------------ */
