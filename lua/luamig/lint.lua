@@ -254,11 +254,9 @@ end
 -- message (or nil).
 local function record_step(step, dialect, opts)
   local rev = step.rev
-  local env = loader.load(rev.path)
-  local fname = step.upgrade and "upgrade" or "downgrade"
-  local fn = rawget(env, fname)
+  local fn, fname, env = loader.step_function(step)
   local rec = recorder(dialect, opts, rev.path)
-  if type(fn) ~= "function" then
+  if not fn then
     return rec.recorded, string.format("revision %s has no %s() function", rev.revision, fname), env,
       rec.places
   end

@@ -5,6 +5,9 @@ them; this is the only place that runs them.)
   loader.load(path) -> env       runs the file once in its own environment (op, sa and the
                                  standard globals in scope) and keeps it; its upgrade() and
                                  downgrade() are env.upgrade, env.downgrade
+  loader.step_function(step) -> fn, fname, env
+                                 what a plan step runs: its revision's upgrade() or downgrade()
+                                 (fn nil when the file has none), that name, and load's env
   loader.precompile(steps) -> keep
                                  compiles every revision a plan runs before the first step: a
                                  syntax error anywhere stops the run before it touches the
@@ -95,6 +98,14 @@ function M.load(path)
   if not ok then fail(whole_names(tostring(e), shown)) end
   loaded[path] = env
   return env
+end
+
+function M.step_function(step)
+  local env = M.load(step.rev.path)
+  local fname = step.upgrade and "upgrade" or "downgrade"
+  local fn = rawget(env, fname)
+  if type(fn) ~= "function" then fn = nil end
+  return fn, fname, env
 end
 
 function M.forget(path)

@@ -322,10 +322,8 @@ end
 -- the revision, the file and the line.
 local function run_code(mc, step, kw)
   local rev = step.rev
-  local mod = loader.load(rev.path)
-  local fname = step.upgrade and "upgrade" or "downgrade"
-  local fn = rawget(mod, fname)
-  if type(fn) ~= "function" then
+  local fn, fname = loader.step_function(step)
+  if not fn then
     fail(string.format("%s: revision %s has no %s() function", rev.path, rev.revision, fname))
   end
   local place
