@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "lua_core.h"
 #include "script.h"
 
 /* cmd_init.c */
@@ -43,5 +44,10 @@ int lm_cmd_database_heads(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_di
                           lm_strv *out);
 /* Pushes the command as the runtime's main expects it (a table). */
 void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const lm_script_dir *sd);
+/* Lends host to luamig.core, requires the runtime and pushes runtime.main
+ * and the command table (lm_cmd_push_command). May raise (out of memory):
+ * call it from a function run under lm_lua_pcall. */
+void lm_cmd_push_main(lua_State *L, lm_host *host, const lm_opts *o, lm_config *cfg,
+                      const lm_script_dir *sd);
 
 #endif

@@ -298,12 +298,7 @@ typedef struct revision_call {
 static int prepare_revision_env(lua_State *L)
 {
 	revision_call *rc = lua_touserdata(L, 1);
-	lm_lua_set_host(L, rc->host);
-	lua_getglobal(L, "require");
-	lua_pushliteral(L, "luamig.runtime");
-	lua_call(L, 1, 1);
-	lua_getfield(L, -1, "main");
-	lm_cmd_push_command(L, rc->o, rc->cfg, rc->sd);
+	lm_cmd_push_main(L, rc->host, rc->o, rc->cfg, rc->sd);
 	lua_pushstring(L, rc->rev_id);
 	lua_setfield(L, -2, "rev_id");
 	lua_pushstring(L, rc->o->head ? rc->o->head : "head");

@@ -89,6 +89,17 @@ static const char *read_only_command(const lm_opts *o, const char *command)
 	return NULL;
 }
 
+void lm_cmd_push_main(lua_State *L, lm_host *host, const lm_opts *o, lm_config *cfg,
+                      const lm_script_dir *sd)
+{
+	lm_lua_set_host(L, host);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "luamig.runtime");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "main");
+	lm_cmd_push_command(L, o, cfg, sd);
+}
+
 /* What call_main hands its protected first half. */
 typedef struct main_call {
 	lm_host *host;
@@ -104,12 +115,7 @@ typedef struct main_call {
 static int prepare_main(lua_State *L)
 {
 	main_call *mc = lua_touserdata(L, 1);
-	lm_lua_set_host(L, mc->host);
-	lua_getglobal(L, "require");
-	lua_pushliteral(L, "luamig.runtime");
-	lua_call(L, 1, 1);
-	lua_getfield(L, -1, "main");
-	lm_cmd_push_command(L, mc->o, mc->cfg, mc->sd);
+	lm_cmd_push_main(L, mc->host, mc->o, mc->cfg, mc->sd);
 	if (mc->command) {
 		lua_pushstring(L, mc->command);
 		lua_setfield(L, -2, "command");
