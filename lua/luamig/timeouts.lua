@@ -40,7 +40,7 @@ end
 
 function M.apply(mc, step)
   if step.stamp or not step.rev then return end
-  if not (mc.dialect.timeout_statements) then return end
+  -- checked on every database, so that a wrong value is found before the deploy that needs it
   local ini = loader.display_path(mc.config and mc.config.config_file_name or "luamig.ini")
   local lt = M.check(mc.lock_timeout, ini .. ": lock_timeout")
   local st = M.check(mc.statement_timeout, ini .. ": statement_timeout")
@@ -49,6 +49,7 @@ function M.apply(mc, step)
   local rl, rs = rawget(env, "lock_timeout"), rawget(env, "statement_timeout")
   if rl ~= nil then lt = M.check(rl, shown .. ": lock_timeout") end
   if rs ~= nil then st = M.check(rs, shown .. ": statement_timeout") end
+  if not mc.dialect.timeout_statements then return end
   for _, sql in ipairs(mc.dialect:timeout_statements { lock_timeout = lt, statement_timeout = st }) do
     if mc.as_sql then mc:execute(sql) else mc.connection:execute(sql) end
   end

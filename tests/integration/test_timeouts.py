@@ -41,6 +41,19 @@ class Timeouts(unittest.TestCase):
                          "as 300ms, 5s or 1min")
         self.assertEqual(p.tables(), [])
 
+    def test_bad_value_is_refused_on_sqlite_too(self):
+        # SQLite has no such timeouts, but the ini is shared with the PostgreSQL deploy
+        p = Project(self, "sqlite")
+        p.revision_file("r0", up=BASE)
+        for value in ["abc", "-5s", "1e400ms", "5 s; DROP TABLE x", "\x01\x02"]:
+            with self.subTest(value=value):
+                p.set_option("statement_timeout", value)
+                r = p.fails("upgrade", "head")
+                self.assertEqual(r.err.strip().splitlines()[-1],
+                                 "FAILED: luamig.ini: statement_timeout = %s: expected a duration "
+                                 "such as 300ms, 5s or 1min" % value)
+                self.assertEqual(p.tables(), [])
+
     def test_a_held_lock_makes_the_migration_time_out_and_roll_back(self):
         p = self.p
         p.ok("upgrade", "r0")
