@@ -198,6 +198,10 @@ CASES = [
     ("ini_no_url", "sqlite", ini_text("[luamig]\nscript_location = migrations\n"),
      ["upgrade", "head"], 1, re.compile(r"^FAILED: .*url")),
 
+    ("ini_bad_runner_lock", "all", ini("runner_lock", "rows"), ["upgrade", "head"], 1,
+     "FAILED: runner_lock must be auto, advisory or table, not 'rows'"),
+    ("ini_bad_runner_lock_lease", "all", ini("runner_lock_lease", "soon"), ["upgrade", "head"], 1,
+     "FAILED: runner_lock_lease must be a number of seconds above 0, not 'soon'"),
     # -- fleets (luamig --fleet NAME) ---------------------------------------------
     ("fleet_unknown", "sqlite", None, ["--fleet", "nope", "upgrade", "head"], 1,
      re.compile(r"^FAILED: No fleet 'nope' in .*luamig\.ini: it has no \[fleet:nope\] section "
