@@ -7,18 +7,24 @@
  * A child's settings travel in its environment, never in its argv (which
  * ps shows to every user): a target's URL may hold a password. Its stdout
  * and stderr go to files the parent names, read once the child is done, so
- * that no pipe can fill up and stall it.
+ * that no pipe can fill up and stall it. A child gets SIGTERM when the
+ * parent dies (Linux), so that killing the fleet's luamig stops its
+ * targets as Ctrl-C would: each rolls back and releases its lock.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <unistd.h>
 
 #include "lua_core.h"
@@ -47,7 +53,8 @@ static int open_output(const char *path)
  *   table of name = value strings; a value replaces an inherited one), its
  *   stdout and stderr written to the two files (created or truncated).
  *   Raises when an argument is not a string; returns nil, message when the
- *   files cannot be opened or fork fails. The child's exec failing shows as
+ *   files cannot be opened or fork fails. The child gets SIGTERM if this
+ *   process dies first (Linux). The child's exec failing shows as
  *   exit status 127 with the reason on its stderr.
  */
 int lm_lua_spawn(lua_State *L)
@@ -102,12 +109,20 @@ int lm_lua_spawn(lua_State *L)
 	int out = open_output(out_path);
 	int err = out >= 0 ? open_output(err_path) : -1;
 	pid_t pid = -1;
+	pid_t parent = getpid();
 	if (out >= 0 && err >= 0) {
 		fflush(stdout);
 		fflush(stderr);
 		pid = fork();
 	}
 	if (pid == 0) {
+#ifdef __linux__
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent) /* the parent died before prctl */
+			_exit(128 + SIGTERM);
+#else
+		(void)parent;
+#endif
 		dup2(out, 1);
 		dup2(err, 2);
 		execve(self_exe(), (char *const *)argv, (char *const *)envp);
