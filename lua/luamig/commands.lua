@@ -46,6 +46,7 @@ local lint = require "luamig.lint"
 local auditlog = require "luamig.auditlog"
 local events = require "luamig.events"
 local roundtrip = require "luamig.roundtrip"
+local checkpoint = require "luamig.checkpoint"
 
 local M = {}
 
@@ -91,7 +92,14 @@ function M.upgrade(cmd, config)
     work.starting_heads = starting_heads_of(work.starting_rev, cmd, config)
   end
   work.destination = revision
-  work.fn = function(heads) return (core.plan("upgrade", heads, revision)) end
+  work.fn = function(heads, mc)
+    local steps = core.plan("upgrade", heads, revision)
+    -- a fresh database starts from the latest checkpoint the plan passes (luamig.checkpoint)
+    if #heads == 0 and mc.fresh_database and not cmd.no_checkpoints and #steps > 0 then
+      steps = checkpoint.shorten(mc, cmd.script_location, revision, steps)
+    end
+    return steps
+  end
   local mode = lint.mode(config)
   if mode ~= "off" then
     local plan = work.fn
@@ -462,6 +470,12 @@ end
 -- test [REVISION_RANGE] [--data] [--json] [--schema]: luamig.roundtrip.
 function M.test(cmd, config)
   return roundtrip.run(cmd, config)
+end
+
+-- checkpoint [REVISION] [--prune] [--schema] [--json]: luamig.checkpoint.
+function M.checkpoint(cmd, config)
+  if cmd.prune then return checkpoint.prune(cmd, config) end
+  return checkpoint.write(cmd, config)
 end
 
 -- The database's heads, for the commands C runs that need them (history -i or with "current"

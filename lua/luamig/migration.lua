@@ -272,6 +272,7 @@ end
 
 local function short_log(step)
   local name = step.stamp and "stamp_revision" or (step.upgrade and "upgrade" or "downgrade")
+  if step.checkpoint then name = name .. " checkpoint" end
   return string.format("%s %s -> %s", name, table.concat(step.from, ", "),
     table.concat(step.to, ", "))
 end
@@ -286,7 +287,8 @@ local function step_fields(step, index)
   return { index = index, revision = step.rev and step.rev.revision or events.null,
            direction = step.stamp and "stamp" or (step.upgrade and "upgrade" or "downgrade"),
            from = list(step.from), to = list(step.to),
-           message = step.rev and step.rev.message or events.null }
+           message = step.rev and step.rev.message or events.null,
+           checkpoint = step.checkpoint or nil }
 end
 
 -- The progress line of step k of n (luamig.log draws it on a terminal only): the revision, the
@@ -475,6 +477,8 @@ function MigrationContext:run_migrations(kw)
       heads = {}
     else
       heads = self:get_current_heads()
+      -- a fresh database (no version table yet) may start from a checkpoint (luamig.checkpoint)
+      if #heads == 0 then self.fresh_database = not online or not self:version_table_exists() end
       if online and #heads == 0 and not self.dont_mutate then
         self:ensure_version_table()
       end

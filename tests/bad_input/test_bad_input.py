@@ -367,7 +367,7 @@ CASES = [
     ("test_env_connects_around_luamig", "all",
      replace_in_env("luamig.connect(", 'require("luamig.core").connect('), ["test"], 1,
      "FAILED: luamig test: env.lua's connection was not made by luamig.connect or "
-     "context.configure{ url = }; refusing to test on it"),
+     "context.configure{ url = }; refusing to run on it"),
     ("test_two_ranges", "sqlite", None, ["test", "base:head", "x"], 2,
      "luamig test: error: unrecognized arguments: x (see 'luamig test --help')"),
 

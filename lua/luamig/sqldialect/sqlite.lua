@@ -244,6 +244,35 @@ end
 -- luamig test's scratch database: a new file luamig_test_<token>.db in $TMPDIR (else /tmp); the
 -- configured file is never opened. drop() removes it and the files SQLite and luamig keep beside
 -- it (journal, WAL, the runner lock).
+-- Checkpoints (luamig.checkpoint). What luamig's reflection does not cover: one sorted line per
+-- view and trigger.
+function sqlite:checkpoint_objects(conn)
+  local rows = conn:query("SELECT type || ' ' || name FROM sqlite_master "
+    .. "WHERE type IN ('view', 'trigger') ORDER BY 1")
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = r[1] end
+  return out
+end
+
+-- The AUTOINCREMENT counters (sqlite_sequence): { { table =, value = }, ... } sorted by table.
+function sqlite:checkpoint_sequences(conn)
+  local has = conn:query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+  if #has == 0 then return {} end
+  local out = {}
+  for _, r in ipairs(conn:query("SELECT name, seq FROM sqlite_sequence ORDER BY name")) do
+    out[#out + 1] = { table = r[1], value = tostring(r[2]) }
+  end
+  return out
+end
+
+function sqlite:checkpoint_drop_sql() return nil end
+
+function sqlite:checkpoint_sequence_sql(s)
+  local name = self:quote_string(s.table)
+  return { "DELETE FROM sqlite_sequence WHERE name = " .. name,
+           string.format("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", name, s.value) }
+end
+
 function sqlite:scratch(url, opts)
   local core = { connect = opts.connect, redact = opts.redact }
   if opts.schema then
