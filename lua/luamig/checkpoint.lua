@@ -267,9 +267,11 @@ local function snapshot(mc)
   for _, s in ipairs(mc.dialect:checkpoint_sequences(mc.connection)) do
     if tostring(s.value):match("^%-?%d+$") then seqs[#seqs + 1] = s end
   end
+  local heads = mc:get_current_heads()
+  table.sort(heads)
   return { schema = md, tables = tables, data = data,
            objects = mc.dialect:checkpoint_objects(mc.connection),
-           sequences = seqs, heads = mc:get_current_heads() }
+           sequences = seqs, heads = heads }
 end
 
 local function seq_line(s)

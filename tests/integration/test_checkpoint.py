@@ -293,6 +293,113 @@ class TestCheckpoint(unittest.TestCase):
                 self.assertEqual([t for t in snapshot(backend, fresh)["tables"]], [])
                 p.ok("test")
 
+    def test_branches_and_merge(self):
+        """A checkpoint of two heads stands for both (two version rows); a fresh `upgrade heads`
+        starts from it, and after a merge revision a fresh `upgrade head` starts from it and
+        runs the merge. `luamig test` goes through the branches and the merge, and finds a
+        broken downgrade on a branch."""
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.revision_file("aaaa0001", None, HEADER + TEAM_UP, TEAM_DOWN, message="root")
+                p.revision_file("bbbb0002", "aaaa0001", HEADER + KIND_UP, KIND_DOWN,
+                                message="branch one")
+                p.revision_file("cccc0003", "aaaa0001", HEADER + SIZE_UP, SIZE_DOWN,
+                                message="branch two")
+                r = p.ok("checkpoint", "heads")
+                self.assertIn("done (checkpoint of 3 revisions, up to bbbb0002, cccc0003, ",
+                              r.out)
+                name = "bbbb0002_cccc0003_%s.lua" % backend
+                self.assertEqual(checkpoint_files(p), [name])
+                self.assertIn('checkpoint = { "bbbb0002", "cccc0003" }',
+                              p.read("migrations/checkpoints/" + name))
+                dbs = Databases(self, p)
+                full = dbs.new()
+                p.ok("upgrade", "heads", "--no-checkpoints")
+                fresh = dbs.new()
+                r = p.ok("upgrade", "heads")
+                self.assertIn("one step for 3 revisions, then 0 more", r.err)
+                self.assertEqual(snapshot(backend, fresh), snapshot(backend, full))
+                self.assertEqual(snapshot(backend, fresh)["luamig_version"],
+                                 ["bbbb0002", "cccc0003"])
+                # one branch only: the checkpoint does not apply
+                one = dbs.new()
+                r = p.ok("upgrade", "bbbb0002")
+                self.assertNotIn("checkpoint", r.err)
+                # a merge after it
+                p.revision_file("dddd0004", ["bbbb0002", "cccc0003"], HEADER + NOTE_UP, NOTE_DOWN,
+                                message="merge")
+                dbs.use(full)
+                p.ok("upgrade", "head")
+                merged = dbs.new()
+                r = p.ok("upgrade", "head")
+                self.assertIn("one step for 3 revisions, then 1 more", r.err)
+                self.assertEqual(snapshot(backend, merged), snapshot(backend, full))
+                self.assertEqual(snapshot(backend, merged)["luamig_version"], ["dddd0004"])
+                r = p.ok("test")
+                self.assertEqual(r.out.split("\n")[:4], [
+                    "ok   aaaa0001  root", "ok   cccc0003  branch two",
+                    "ok   bbbb0002  branch one", "ok   dddd0004  merge"])   # the plan's order
+                self.assertIn("ok   checkpoint migrations/checkpoints/%s equals the replay of its "
+                              "3 revisions" % name, r.out)
+                # a broken downgrade on a branch
+                rev = glob.glob(p.path("migrations/versions/*_cccc0003.lua"))[0]
+                with open(rev) as f:
+                    text = f.read()
+                with open(rev, "w") as f:
+                    f.write(text.replace(SIZE_DOWN, "  -- forgot the column"))
+                r = p.fails("test")
+                self.assertIn("FAIL cccc0003  branch two\n       downgrade does not restore the "
+                              "schema before the upgrade (what would take the database back to "
+                              "it):\n         remove_column team.size", r.out)
+                self.assertIn("stale: the revisions it stands for changed", r.out)
+
+    def test_interrupted_checkpoint_leaves_nothing(self):
+        """SIGINT while the history is replayed: no file, no scratch database, exit by the
+        signal."""
+        import signal
+        import subprocess
+        import time
+        from luamigtest import LUAMIG
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                history(p)
+                started = os.path.join(temp_dir(self, "flag"), "started")
+                p.revision_file("eeee0005", "dddd0004",
+                                '  local f = io.open(os.getenv("LUAMIG_TEST_STARTED"), "w")\n'
+                                '  f:close()\n  while true do end', "", message="stalls")
+                tmp = temp_dir(self, "scratch")
+                env = dict(os.environ, TMPDIR=tmp, LUAMIG_TEST_STARTED=started)
+                proc = subprocess.Popen([LUAMIG, "checkpoint"], cwd=p.dir, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                deadline = time.time() + 60
+                while not os.path.exists(started) and time.time() < deadline:
+                    time.sleep(0.05)
+                self.assertTrue(os.path.exists(started))
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=60)
+                self.assertEqual(proc.returncode, -signal.SIGINT, err)
+                self.assertIn("Interrupted by SIGINT", err)
+                self.assertEqual(checkpoint_files(p), [])
+                self.assertEqual(os.listdir(tmp), [])
+                if backend == "postgresql":
+                    self.assertEqual(pg.psql(pg.url(), "SELECT datname FROM pg_database WHERE "
+                                             "datname LIKE 'luamig_test_%'"), [])
+                self.assertEqual(p.tables(), [])
+
+    def test_offline_sql_uses_checkpoint(self):
+        p = Project(self, "sqlite")
+        history(p)
+        p.ok("checkpoint", "cccc0003")
+        out = p.ok("upgrade", "head", "--sql").out
+        self.assertIn("-- Running upgrade checkpoint  -> cccc0003", out)
+        self.assertIn("INSERT INTO luamig_version (version_num) VALUES ('cccc0003');", out)
+        self.assertNotIn("-- Running upgrade  -> aaaa0001", out)
+        out = p.ok("upgrade", "head", "--sql", "--no-checkpoints").out
+        self.assertIn("-- Running upgrade  -> aaaa0001", out)
+        self.assertEqual(p.tables(), [])
+
     def test_thousand_revisions(self):
         """A checkpoint at revision 500 of a generated 1,000-revision history: a fresh database
         upgraded with it equals the full replay (catalog, rows, version rows)."""
