@@ -466,6 +466,7 @@ function pg:scratch(url, opts)
     function s.connect()
       local c = core.connect(url)
       c:execute("SET search_path TO " .. name)
+      c:execute("SET synchronous_commit TO off")   -- scratch data: no wait for the WAL flush
       return c
     end
     function s.drop()
@@ -486,7 +487,11 @@ function pg:scratch(url, opts)
         .. "configured database instead", 0)
     end
     s.url = prefix .. "/" .. name .. rest
-    function s.connect() return core.connect(s.url) end
+    function s.connect()
+      local c = core.connect(s.url)
+      c:execute("SET synchronous_commit TO off")   -- scratch data: no wait for the WAL flush
+      return c
+    end
     function s.drop()
       admin:pexecute("DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)")
       admin:close()
