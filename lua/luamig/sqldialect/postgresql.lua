@@ -378,6 +378,20 @@ function pg:timeout_statements(t)
   return out
 end
 
+-- What to add to the error of a run in one transaction that failed with SQLSTATE `code`, when
+-- that is the lock table overflowing (53200, "out of shared memory": each table a migration
+-- creates or changes holds its locks until the transaction ends, and the server's lock table
+-- has max_locks_per_transaction x (max_connections + max_prepared_transactions) slots); nil
+-- for any other error.
+function pg:lock_table_full_advice(code)
+  if code ~= "53200" then return nil end
+  return "one transaction holding the locks of every migration of the run overflowed the "
+    .. "server's lock table (max_locks_per_transaction x max_connections); nothing was applied. "
+    .. "Set transaction_per_migration = true in luamig.ini (each migration commits and releases "
+    .. "its locks), raise max_locks_per_transaction on the server, or start fresh databases from "
+    .. "a checkpoint (luamig checkpoint)"
+end
+
 -- Checkpoints (luamig.checkpoint). What luamig's reflection does not cover, in the schema the
 -- connection's search path puts first: one sorted line per object ("view v", "function f",
 -- "type e", "trigger t on x", "sequence s" not owned by a column, "extension x").
