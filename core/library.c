@@ -19,6 +19,7 @@
 #include "cmd.h"
 #include "lua_core.h"
 #include "lua_host.h"
+#include "revmap.h"
 #include "template.h"
 #include "util.h"
 
@@ -144,4 +145,5 @@ void lm_lib_dispose(lm_lib_call *c)
 	lm_strv_dispose(&c->opts.positional);
 	free(c->rev_id);
 	c->rev_id = NULL;
+	lm_revmap_clear_error();
 }

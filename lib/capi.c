@@ -65,8 +65,8 @@ void luamig_list_free(luamig_list *list)
 }
 
 /* The error slot into *err (when err is given and *err is still free):
- * one line, passwords redacted, as the binary's FAILED line. Returns -1. */
-static int fail(luamig_error **err)
+ * one line, passwords redacted, as the binary's FAILED line. */
+static void take_error(luamig_error **err)
 {
 	if (err && !*err) {
 		luamig_error *e = lm_calloc(1, sizeof *e);
@@ -77,7 +77,25 @@ static int fail(luamig_error **err)
 		*err = e;
 	}
 	lm_error_clear();
+}
+
+/* take_error, for a failure before any call was made. Returns -1. */
+static int fail(luamig_error **err)
+{
+	take_error(err);
 	return -1;
+}
+
+/* Ends call c: its error (rc != 0) into *err, the private state closed,
+ * and the slot left empty (a finalizer run by the close may set it).
+ * Returns 0 or -1. */
+static int finish(lm_lib_call *c, int rc, luamig_error **err)
+{
+	if (rc != 0)
+		take_error(err);
+	lm_lib_dispose(c);
+	lm_error_clear();
+	return rc == 0 ? 0 : -1;
 }
 
 luamig *luamig_open_section(const char *config_path, const char *section, luamig_error **err)
@@ -170,15 +188,15 @@ static void read_entry(lua_State *L, luamig_entry *e)
 	lua_pop(L, 2);
 }
 
-/* Reads the value on top of the state (below the argument) into the
- * luamig_list given as light userdata: a list of entries, or one entry (a
- * table with a revision field: revision's answer). Run protected: a field
- * read may raise (out of memory). */
+/* read_list(value, list): reads the command's value into the luamig_list
+ * given as light userdata: a list of entries, or one entry (a table with a
+ * revision field: revision's answer). Run protected: a field read may
+ * raise (out of memory). */
 static int read_list(lua_State *L)
 {
-	luamig_list *list = lua_touserdata(L, 1);
-	lua_pop(L, 1);
-	luaL_checktype(L, -1, LUA_TTABLE);
+	luamig_list *list = lua_touserdata(L, 2);
+	lua_settop(L, 1);
+	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_getfield(L, -1, "revision");
 	int single = lua_type(L, -1) == LUA_TSTRING;
 	lua_pop(L, 1);
@@ -214,8 +232,7 @@ static int run_list(lm_lib_call *c, luamig_list **out, luamig_error **err)
 		else
 			luamig_list_free(list);
 	}
-	lm_lib_dispose(c);
-	return rc == 0 ? 0 : fail(err);
+	return finish(c, rc, err);
 }
 
 static int run_to(luamig *h, const char *command, const char *revision, luamig_list **out,
@@ -293,6 +310,5 @@ int luamig_inspect(luamig *h, const char *url, char **json, luamig_error **err)
 		const char *s = lua_tolstring(c.L, -1, &len);
 		*json = s ? lm_strdup(s) : lm_strdup("{}");
 	}
-	lm_lib_dispose(&c);
-	return rc == 0 ? 0 : fail(err);
+	return finish(&c, rc, err);
 }

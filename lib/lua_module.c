@@ -177,14 +177,16 @@ static int l_command(lua_State *L)
 	if (lm_lib_run(c) != 0) {
 		lua_pushnil(L);
 		lm_lua_push_redacted(L, lm_error_get());
-		lm_error_clear();
 		lm_lua_scratch_done(c);
+		/* after the private state is closed: a finalizer may have set it */
+		lm_error_clear();
 		luaL_gsub(L, lua_tostring(L, -1), "\n", " ");
 		lua_remove(L, -2);
 		return 2;
 	}
 	copy_value(c->L, -1, L, 0);
 	lm_lua_scratch_done(c);
+	lm_error_clear();
 	return 1;
 }
 

@@ -12,7 +12,8 @@ lends it the config and the script directory as for the binary's commands, and c
 
   upgrade, downgrade, stamp -> { step, ... } in the order run; step = { revision, direction
     ("upgrade" | "downgrade" | "stamp"), from = { id, ... }, to = { id, ... }, message,
-    duration_ms }. revision is nil for a step without one (a stamp to base).
+    duration_ms }. A stamp step's revision is the one it stamps (nil for a stamp to base or to
+    several heads at once).
   current  -> { { revision, is_head, message }, ... }: the version table's rows
   heads    -> { { revision, is_head = true, message, down_revision = { ... } }, ... }
   history  -> every revision, newest first: { revision, is_head, message, down_revision, path }
@@ -91,11 +92,17 @@ local function run_steps(cmd, cfg)
   local steps = {}
   events.listen(function(name, fields)
     if name ~= "step_end" then return end
-    steps[#steps + 1] = { revision = fields.revision ~= events.null and fields.revision or nil,
-                          direction = fields.direction, from = strings(fields.from),
-                          to = strings(fields.to),
-                          message = fields.message ~= events.null and fields.message or nil,
-                          duration_ms = fields.duration_ms }
+    local step = { revision = fields.revision ~= events.null and fields.revision or nil,
+                   direction = fields.direction, from = strings(fields.from),
+                   to = strings(fields.to),
+                   message = fields.message ~= events.null and fields.message or nil,
+                   duration_ms = fields.duration_ms }
+    -- a stamp step names no revision of its own: the one it stamps, when it is one
+    if step.revision == nil and #step.to == 1 then
+      step.revision = step.to[1]
+      step.message = (core.revision(step.to[1]) or {}).message
+    end
+    steps[#steps + 1] = step
   end)
   commands[cmd.command](cmd, cfg)
   events.listen(nil)
