@@ -69,8 +69,9 @@ local function redirect_output(sink)
   end
 end
 
+-- A copy of a list, marked as one (inspect's JSON writes [] for it even when it is empty).
 local function strings(t)
-  local out = {}
+  local out = events.array()
   for i, v in ipairs(t or {}) do out[i] = v end
   return out
 end
@@ -147,7 +148,12 @@ end
 
 function handlers.revision_info(cmd)
   local rev = core.revision(cmd.rev_id)
-  if not rev then error("the new revision " .. tostring(cmd.rev_id) .. " was not found", 0) end
+  if not rev then
+    -- autogenerate found nothing to write, or process_revision_directives wrote no file
+    -- (or one under another id)
+    error("No revision written: no changes in schema detected, or process_revision_directives " ..
+      "left no revision " .. tostring(cmd.rev_id), 0)
+  end
   return { revision = rev.revision, path = rev.path, message = rev.message }
 end
 
@@ -157,10 +163,12 @@ local function text_of(v)
 end
 
 local function plain_table(tbl, dialect)
-  local t = { name = tbl.name, schema = tbl.schema, comment = tbl.comment, columns = {},
+  local t = { name = tbl.name, schema = tbl.schema, comment = tbl.comment,
+              columns = events.array(),
               primary_key = { name = tbl.primary_key and tbl.primary_key.name,
                               columns = strings(tbl.primary_key and tbl.primary_key.columns) },
-              indexes = {}, foreign_keys = {}, unique_constraints = {}, check_constraints = {} }
+              indexes = events.array(), foreign_keys = events.array(),
+              unique_constraints = events.array(), check_constraints = events.array() }
   for i, col in ipairs(tbl.columns) do
     local ok, sql = pcall(dialect.type_sql, dialect, col.type)
     t.columns[i] = { name = col.name, type = ok and sql or col.type.name,
@@ -168,7 +176,7 @@ local function plain_table(tbl, dialect)
                      default = text_of(col.server_default), comment = col.comment }
   end
   for _, ix in ipairs(tbl.indexes) do
-    local cols = {}
+    local cols = events.array()
     for i, c in ipairs(ix.columns) do cols[i] = text_of(c) end
     t.indexes[#t.indexes + 1] = { name = ix.name, unique = ix.unique or false, columns = cols }
   end
@@ -200,7 +208,8 @@ function handlers.inspect(cmd, cfg)
   conn:close()
   if not ok then error(md, 0) end
   local dialect = sqldialect.get(md.dialect)
-  local out = { dialect = md.dialect, default_schema = md.default_schema, tables = {} }
+  local out = { dialect = md.dialect, default_schema = md.default_schema,
+                tables = events.array() }
   for i, tbl in ipairs(md.sorted) do out.tables[i] = plain_table(tbl, dialect) end
   if cmd.json then return events.encode(out) end
   return out

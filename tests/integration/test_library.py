@@ -18,12 +18,36 @@ from luamigtest import LUAMIG, Project, main, temp_dir
 BUILD = os.path.dirname(os.path.abspath(LUAMIG))
 SOURCE = os.environ.get("LUAMIG_SOURCE_DIR") or os.path.join(BUILD, "..")
 C_EXAMPLE = os.path.join(SOURCE, "examples", "c", "upgrade.c")
+C_CLIENT = os.path.join(SOURCE, "tests", "integration", "library_client.c")
 LUA_EXAMPLE = os.path.join(SOURCE, "examples", "lua", "upgrade.lua")
 
 UP_ACCOUNT = ('  op.create_table("account", sa.Column("id", sa.Integer, { primary_key = true }),\n'
               '    sa.Column("name", sa.String(50), { nullable = false }))')
 UP_EMAIL = ('  op.add_column("account", sa.Column("email", sa.String(100)))\n'
             '  op.create_index("ix_account_email", "account", { "email" })')
+
+
+ENV_WITH_MODELS = """\
+local luamig = require "luamig"
+local config = context.config
+package.path = config.get_main_option("here", ".") .. "/?.lua;" .. package.path
+local connection = luamig.connect(config.get_main_option("url"))
+context.configure { connection = connection, target_metadata = require "models" }
+context.begin_transaction(function() context.run_migrations() end)
+connection:close()
+"""
+
+MODELS = """\
+local sa = require "luamig.sa"
+local md = sa.MetaData()
+sa.Table("account", md,
+  sa.Column("id", sa.Integer, { primary_key = true }),
+  sa.Column("name", sa.String(50), { nullable = false }),
+  sa.Column("email", sa.String(100)),
+  sa.Column("age", sa.Integer),
+  sa.Index("ix_account_email", "email"))
+return md
+"""
 
 
 def sanitizer_preload(lib):
@@ -61,9 +85,11 @@ class Library(unittest.TestCase):
         assert flags.returncode == 0, flags.stderr
         cc_env = dict(env)
         cc_env.pop("LD_PRELOAD", None)
-        r = subprocess.run("cc -o %s %s %s" % (cls.exe, C_EXAMPLE, flags.stdout.strip()),
-                           shell=True, env=cc_env, capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
+        cls.client = os.path.join(cls.prefix, "library_client")
+        for exe, src in ((cls.exe, C_EXAMPLE), (cls.client, C_CLIENT)):
+            r = subprocess.run("cc -o %s %s %s" % (exe, src, flags.stdout.strip()),
+                               shell=True, env=cc_env, capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
 
     @classmethod
     def tearDownClass(cls):
@@ -175,6 +201,57 @@ class Library(unittest.TestCase):
         self.assertEqual(p.schema(), before)
         self.assertEqual(p.version_rows(), ["aaa1"])
 
+    def test_c_api_every_function(self):
+        p = self.project()
+        r = subprocess.run([self.client, "luamig.ini"], cwd=p.dir, env=self.env,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_clean(r)
+        # no log function: the library printed nothing of its own
+        self.assertEqual(r.stderr, "")
+        out = r.stdout.replace(p.dir, "PROJECT")
+        new_id = re.search(r"^revision: \[(\w+) ", out, re.M).group(1)
+        out = out.replace(new_id, "NEWID")
+        self.assertEqual(out.splitlines(), [
+            "version: 0.1.0",
+            "open NULL err: NULL",
+            "open section: NULL No config file 'luamig.ini' found, or file has no '[nosection]' "
+            "section",
+            "heads: [bbb2* 'add email' 0002_bbb2.lua]",
+            "history: [bbb2* 'add email' 0002_bbb2.lua] [aaa1 'create account' 0001_aaa1.lua]",
+            "current: error Database file 'app.db' (sqlite:///app.db) does not exist; 'luamig "
+            "current' only reads a database and does not create one",
+            "upgrade: [upgrade aaa1 'create account']",
+            "current: [aaa1 'create account']",
+            "upgrade: [upgrade bbb2 'add email']",
+            "upgrade again:",
+            "downgrade: [downgrade bbb2 'add email'] [downgrade aaa1 'create account']",
+            "stamp: [stamp bbb2 'add email']",
+            "current: [bbb2* 'add email']",
+            "downgrade none: error luamig_downgrade: no revision given",
+            "upgrade unknown: error Can't locate revision identified by 'zzz9'",
+            "check: error Can't proceed with --autogenerate option; environment script "
+            "PROJECT/migrations/env.lua does not provide a MetaData object or sequence of "
+            "objects to the context.",
+            "stamp, no list: 0",
+            "current: [aaa1 'create account']",
+            "revision: [NEWID 'third' NEWID_third.lua]",
+            "heads: [NEWID* 'third' NEWID_third.lua]",
+            'inspect: {"default_schema": "main", "dialect": "sqlite", "tables": '
+            '[{"check_constraints": [], "columns": [{"name": "version_num", "nullable": false, '
+            '"primary_key": true, "type": "VARCHAR(32)"}], "foreign_keys": [], "indexes": [], '
+            '"name": "luamig_version", "primary_key": {"columns": ["version_num"], '
+            '"name": "luamig_version_pkc"}, "unique_constraints": []}]}',
+            "inspect missing: error Database file 'missing.db' (sqlite:///missing.db) does not "
+            "exist; 'luamig inspect' only reads a database and does not create one",
+        ])
+        # the downgrade to base dropped the tables; the stamps only moved the version row
+        self.assertEqual(p.tables(), ["luamig_version"])
+        self.assertEqual(p.version_rows(), ["aaa1"])
+        self.assertFalse(os.path.exists(p.path("missing.db")))
+        # the file luamig_revision wrote is a revision the binary reads
+        self.assertIn("NEWID (head)", p.ok("heads").out.replace(new_id, "NEWID"))
+
     # -- the Lua module ------------------------------------------------------
     def test_lua_example_upgrades_sqlite(self):
         p = self.project()
@@ -249,6 +326,37 @@ show("heads", luamig.heads(c))
         self.assertEqual([c[0] for c in p.columns("account")], ["id", "name"])
         self.assertEqual(p.version_rows(), ["bbb2"])
         self.assertTrue(os.path.exists(p.path("migrations/versions/ccc3_third.lua")))
+
+    def test_lua_check_and_autogenerate(self):
+        p = self.project()
+        p.write("migrations/env.lua", ENV_WITH_MODELS)
+        p.write("models.lua", MODELS)
+        script = r'''
+local luamig = require "luamig"
+local c = { config = "luamig.ini" }
+assert(luamig.upgrade(c))
+local diffs = assert(luamig.check(c))
+print("check: " .. table.concat(diffs, " | "))
+local rev = assert(luamig.revision { config = "luamig.ini", message = "add age",
+                                     autogenerate = true, rev_id = "ccc3" })
+print("revision: " .. rev.revision .. " " .. rev.message)
+local steps = assert(luamig.upgrade(c))
+print("upgrade: " .. steps[1].revision)
+print("check: " .. #assert(luamig.check(c)))
+print(luamig.revision { config = "luamig.ini", message = "nothing", autogenerate = true,
+                        rev_id = "ddd4" })
+'''
+        r = self.run_lua(p, script=script)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_clean(r)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0], "check: add_column account.age sa.Integer()")
+        self.assertEqual(lines[1:4], ["revision: ccc3 add age", "upgrade: ccc3", "check: 0"])
+        self.assertTrue(lines[4].startswith("nil\tNo revision written"), lines[4])
+        self.assertIn("age", [c[0] for c in p.columns("account")])
+        self.assertIn('batch_op.add_column(sa.Column("age", sa.Integer()',
+                      p.read("migrations/versions/ccc3_add_age.lua"))
+        self.assertFalse(os.path.exists(p.path("migrations/versions/ddd4_nothing.lua")))
 
     def test_lua_errors_are_values(self):
         p = self.project()
