@@ -20,6 +20,7 @@
 #include "lua_core.h"
 #include "lua_host.h"
 #include "revmap.h"
+#include "signals.h"
 #include "template.h"
 #include "util.h"
 
@@ -99,6 +100,7 @@ static int run_library(lua_State *L)
 int lm_lib_run(lm_lib_call *c)
 {
 	lm_error_clear();
+	lm_signals_reset();
 	c->L = luaL_newstate();
 	if (!c->L) {
 		lm_error_set("cannot create the Lua state: not enough memory");

@@ -9,6 +9,7 @@ the error slot; Lua: nil, message) naming the culprit, with no crash and nothing
 import os
 import re
 import shutil
+import signal
 import subprocess
 import unittest
 
@@ -383,6 +384,39 @@ print(pcall(luamig.downgrade, { config = "luamig.ini" }))
         self.assertTrue(lines[3].startswith("false\t"), lines[3])
         self.assertIn("table expected", lines[3])
         self.assertEqual(lines[4], "false\tluamig.downgrade: the field 'revision' is required")
+
+    def test_lua_sigint_fails_the_call_and_the_next_one_runs(self):
+        self.need_lua()
+        p = self.project()
+        p.revision_file("ccc3", down="bbb2", up="  while true do end", message="endless")
+        script = r'''
+local luamig = require "luamig"
+local function log(_, text) io.stderr:write(text) io.stderr:flush() end
+print(luamig.upgrade { config = "luamig.ini", log = log })
+io.stdout:flush()
+local steps = assert(luamig.upgrade { config = "luamig.ini", revision = "bbb2" })
+print(#steps, steps[#steps].revision)
+'''
+        path = p.write("script.lua", script)
+        proc = subprocess.Popen([self.lua, path], cwd=p.dir, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = ""
+        while "Running upgrade bbb2 -> ccc3" not in seen:
+            line = proc.stderr.readline()
+            self.assertNotEqual(line, "", "the run ended before the endless step: " + seen)
+            seen += line
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, seen + err)
+        self.assert_clean(subprocess.CompletedProcess([], 0, out, err))
+        # the interrupted run rolled back as a failing one; the process went on, and the
+        # next call was not taken for interrupted too
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 2, out)
+        self.assertTrue(lines[0].startswith("nil\tInterrupted by SIGINT"), lines[0])
+        self.assertIn("rolled back, the database is at base", lines[0])
+        self.assertEqual(lines[1], "2\tbbb2")
+        self.assertEqual(p.version_rows(), ["bbb2"])
 
     def test_lua_module_upgrades_postgresql(self):
         pg.skip_unless_available()
