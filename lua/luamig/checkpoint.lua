@@ -41,6 +41,7 @@ local loader = require "luamig.loader"
 local log = require "luamig.log"
 local scratch = require "luamig.scratch"
 local environment = require "luamig.environment"
+local migration = require "luamig.migration"
 
 local M = {}
 
@@ -118,18 +119,7 @@ local function plan_to(heads)
   for _, h in ipairs(heads) do
     for _, st in ipairs(core.plan("upgrade", rows, h)) do
       steps[#steps + 1] = st
-      for _, change in ipairs(st.ops) do
-        if change[1] == "insert" then
-          rows[#rows + 1] = change.to
-        else
-          for k, r in ipairs(rows) do
-            if r == change.from then
-              if change[1] == "update" then rows[k] = change.to else table.remove(rows, k) end
-              break
-            end
-          end
-        end
-      end
+      rows = migration.replay(rows, st.ops)
     end
   end
   return steps, rows
@@ -364,23 +354,7 @@ local function insert_text(t, rows)
   return table.concat(out, "\n")
 end
 
--- Tables in an order where each comes after the tables it refers to.
-local function parents_first(tables)
-  local order, seen = {}, {}
-  local names = {}
-  for name in pairs(tables) do names[#names + 1] = name end
-  table.sort(names)
-  local function visit(name)
-    if seen[name] then return end
-    seen[name] = true
-    for _, con in ipairs(tables[name].table.constraints or {}) do
-      if con.kind == "foreign_key" and tables[con.referred_table] then visit(con.referred_table) end
-    end
-    order[#order + 1] = name
-  end
-  for _, name in ipairs(names) do visit(name) end
-  return order
-end
+local parents_first = scratch.parents_first
 
 local function render_file(mc, empty_md, snap, info)
   local up_ops = ag.compare(mc, empty_md, snap.schema)
@@ -430,15 +404,14 @@ local function render_file(mc, empty_md, snap, info)
   lines[#lines + 1] = ""
   lines[#lines + 1] = "function upgrade()"
   lines[#lines + 1] = body.upgrades
-  if #data > 0 then
-    lines[#lines + 1] = string.format("  -- the %d row%s the revisions left", total,
-      total == 1 and "" or "s")
-    lines[#lines + 1] = table.concat(data, "\n")
+  -- a commented block of statements, when there is one
+  local function section(comment, chunk)
+    if #chunk == 0 then return end
+    lines[#lines + 1] = "  -- " .. comment
+    lines[#lines + 1] = table.concat(chunk, "\n")
   end
-  if #seq > 0 then
-    lines[#lines + 1] = "  -- the sequences, where the revisions left them"
-    lines[#lines + 1] = table.concat(seq, "\n")
-  end
+  section(string.format("the %d row%s the revisions left", total, total == 1 and "" or "s"), data)
+  section("the sequences, where the revisions left them", seq)
   lines[#lines + 1] = "end"
   lines[#lines + 1] = ""
   lines[#lines + 1] = "function downgrade()"
@@ -448,10 +421,7 @@ local function render_file(mc, empty_md, snap, info)
     local sql = mc.dialect:checkpoint_drop_sql(object)
     if sql then drops[#drops + 1] = "  op.execute(" .. render.string(sql) .. ")" end
   end
-  if #drops > 0 then
-    lines[#lines + 1] = "  -- what dropping the tables leaves"
-    lines[#lines + 1] = table.concat(drops, "\n")
-  end
+  section("what dropping the tables leaves", drops)
   lines[#lines + 1] = "end"
   lines[#lines + 1] = ""
   return table.concat(lines, "\n"), total

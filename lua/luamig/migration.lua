@@ -6,6 +6,7 @@ run, the version table, and the run of a plan's steps.
   migration.dialect_for(name, as_sql) -> a dialect object for the context (offline, with the
                                     dialect's offline literal rules)
   migration.same_set(a, b) -> whether two lists of heads hold the same revisions
+  migration.replay(heads, ops) -> the heads after a step's version-table ops
 
 The context's contract with luamig.op (which finds it through op.set_context_provider, set
 here: the context of the step that runs, nil between steps):
@@ -363,7 +364,7 @@ function M.same_set(a, b)
   return true
 end
 
--- Replays a step's version ops on a list of heads.
+-- Replays a step's version ops on a list of heads (also M.replay, for the planners outside).
 local function replay(heads, ops)
   local out = {}
   for _, h in ipairs(heads) do out[#out + 1] = h end
@@ -393,6 +394,8 @@ function MigrationContext:check_checksums(heads)
     log.warning(LOGGER, complaint)
   end
 end
+
+M.replay = replay
 
 -- "1111", "1111, 2222", or "base" for no revision.
 local function heads_text(heads)

@@ -123,23 +123,7 @@ local function value_for(c, n)
   return nil
 end
 
--- Tables in an order where each comes after the tables it refers to (cycles broken anyhow).
-local function parents_first(tables)
-  local order, seen = {}, {}
-  local names = {}
-  for name in pairs(tables) do names[#names + 1] = name end
-  table.sort(names)
-  local function visit(name)
-    if seen[name] then return end
-    seen[name] = true
-    for _, con in ipairs(tables[name].table.constraints or {}) do
-      if con.kind == "foreign_key" and tables[con.referred_table] then visit(con.referred_table) end
-    end
-    order[#order + 1] = name
-  end
-  for _, name in ipairs(names) do visit(name) end
-  return order
-end
+local parents_first = scratch.parents_first
 
 -- Inserts two generated rows into every user table; returns the names of the tables that
 -- refused them (or where no row could be made), sorted.

@@ -24,6 +24,8 @@ and `luamig checkpoint` (luamig.checkpoint).
   scratch.reflect(mc) -> the schema of mc's database, as luamig.inspect gives it
   scratch.user_tables(mc, md) -> { [name] = { table =, cols = { [name] = column } } }: the
       reflection's tables but luamig's own (the version and history tables)
+  scratch.parents_first(tables) -> the names of user_tables' result in an order where each
+      comes after the tables it refers to (cycles broken anyhow)
 ]]
 
 local core = require "luamig.core"
@@ -75,6 +77,23 @@ function M.user_tables(mc, md)
     end
   end
   return out
+end
+
+function M.parents_first(tables)
+  local order, seen = {}, {}
+  local names = {}
+  for name in pairs(tables) do names[#names + 1] = name end
+  table.sort(names)
+  local function visit(name)
+    if seen[name] then return end
+    seen[name] = true
+    for _, con in ipairs(tables[name].table.constraints or {}) do
+      if con.kind == "foreign_key" and tables[con.referred_table] then visit(con.referred_table) end
+    end
+    order[#order + 1] = name
+  end
+  for _, name in ipairs(names) do visit(name) end
+  return order
 end
 
 -- The scratch run in progress: how to make another scratch database, and what to drop.
