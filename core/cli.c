@@ -327,7 +327,9 @@ static void print_usage(FILE *f, const command *c)
 		else
 			fprintf(f, " [%s]", n);
 	}
-	if (c->positional)
+	if (c->positional && c->min_pos == 0 && c->max_pos == 1)
+		fprintf(f, " [%s]", c->positional); /* argparse's nargs="?" */
+	else if (c->positional)
 		fprintf(f, c->max_pos < 0 ? " %s [%s ...]" : " %s", c->positional, c->positional);
 	fputc('\n', f);
 }

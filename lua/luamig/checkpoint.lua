@@ -499,6 +499,10 @@ end
 function M.write(cmd, config)
   local target = cmd.positional[1] or "head"
   local script_location = cmd.script_location
+  -- an unknown revision is refused before any connection
+  if #core.plan("upgrade", {}, target) == 0 then
+    fail("luamig checkpoint: " .. target .. " stands for no revision")
+  end
   local result
   -- the scratch runs' own log lines (each step, each table found) say nothing the summary does
   -- not; warnings and errors still show
@@ -506,7 +510,6 @@ function M.write(cmd, config)
   local restore <close> = setmetatable({}, { __close = function() log.set_quiet(cmd.quiet) end })
   scratch.run(cmd, config, { schema = cmd.schema, destination = target }, function(mc)
     local steps = core.plan("upgrade", {}, target)
-    if #steps == 0 then fail("luamig checkpoint: " .. target .. " stands for no revision") end
     local ok, err = scratch.run_steps(mc, steps)
     if not ok then fail("luamig checkpoint: replaying the revisions up to " .. target
       .. " failed: " .. err) end

@@ -120,7 +120,7 @@ function M.run(cmd, config, opts, fn)
     -- connect and redact: the dialects' scratch() take luamig.core from here (the dialect
     -- modules load without it, for the plain-Lua tests)
     local sopts = { data = opts.data, connect = core.connect, redact = core.redact,
-                    schema = opts.schema,
+                    schema = opts.schema, command = cmd.command,
                     token = #scratches == 0 and base_token or (base_token .. "_" .. #scratches) }
     local s = dialects.get(u.dialect):scratch(url, sopts)
     scratches[#scratches + 1] = s

@@ -359,7 +359,16 @@ CASES = [
      "luamig stamp: error: the following arguments are required: revisions "
      "(see 'luamig stamp --help')"),
     ("test_schema_on_sqlite", "sqlite", None, ["test", "--schema"], 1,
-     "FAILED: luamig test --schema is for PostgreSQL; SQLite tests in a temporary file"),
+     "FAILED: luamig test --schema is for PostgreSQL; SQLite uses a temporary file"),
+    ("checkpoint_schema_on_sqlite", "sqlite", None, ["checkpoint", "--schema"], 1,
+     "FAILED: luamig checkpoint --schema is for PostgreSQL; SQLite uses a temporary file"),
+    ("checkpoint_unknown_revision", "all", None, ["checkpoint", "nosuch"], 1,
+     "FAILED: Can't locate revision identified by 'nosuch'"),
+    ("checkpoint_two_revisions", "sqlite", None, ["checkpoint", "a", "b"], 2,
+     "luamig checkpoint: error: unrecognized arguments: b (see 'luamig checkpoint --help')"),
+    ("checkpoint_prune_without_checkpoint", "all", None, ["checkpoint", "--prune"], 1,
+     "FAILED: luamig checkpoint --prune: no checkpoint stands for bbbb2222 (luamig checkpoint "
+     "bbbb2222 writes one)"),
     ("test_unknown_revision", "all", None, ["test", "nosuch"], 1,
      "FAILED: Can't locate revision identified by 'nosuch'"),
     ("test_with_sql", "sqlite", None, ["test", "--sql"], 2,

@@ -491,12 +491,12 @@ function pg:scratch(url, opts)
     local prefix, _, rest = url:match("^([^:]+://[^/?]*)/?([^?]*)(.*)$")
     if not prefix then
       admin:close()
-      error("luamig test: cannot name another database in the URL " .. core.redact(url), 0)
+      error("luamig " .. opts.command .. ": cannot name another database in the URL " .. core.redact(url), 0)
     end
     local ok, err = admin:pexecute("CREATE DATABASE " .. name)
     if not ok then
       admin:close()
-      error("luamig test: cannot create the scratch database " .. name .. " (" ..
+      error("luamig " .. opts.command .. ": cannot create the scratch database " .. name .. " (" ..
         tostring(err):gsub("%s+", " ") .. "); --schema tests in a temporary schema of the "
         .. "configured database instead", 0)
     end

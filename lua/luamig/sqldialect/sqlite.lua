@@ -276,7 +276,7 @@ end
 function sqlite:scratch(url, opts)
   local core = { connect = opts.connect, redact = opts.redact }
   if opts.schema then
-    error("luamig test --schema is for PostgreSQL; SQLite tests in a temporary file", 0)
+    error("luamig " .. opts.command .. " --schema is for PostgreSQL; SQLite uses a temporary file", 0)
   end
   local dir = os.getenv("TMPDIR")
   if dir == nil or dir == "" then dir = "/tmp" end
