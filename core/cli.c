@@ -63,6 +63,8 @@
 /* test's */
 #define O_DATA LM_OPT_BIT(24)
 #define O_SCHEMA LM_OPT_BIT(31)
+#define O_NO_CHECKPOINTS LM_OPT_BIT(32)
+#define O_PRUNE LM_OPT_BIT(33)
 
 typedef lm_cli_command command;
 typedef lm_cli_option option;
@@ -180,6 +182,14 @@ static const option options[] = {
          "PostgreSQL: test in a temporary schema of the configured database instead of a "
          "temporary database",
          F(schema)},
+        {O_NO_CHECKPOINTS, NULL, "--no-checkpoints", NULL,
+         "Replay the whole history on a fresh database, even where a checkpoint stands for its "
+         "start",
+         F(no_checkpoints)},
+        {O_PRUNE, NULL, "--prune", NULL,
+         "Move the revisions the checkpoint stands for out of the version locations (refused "
+         "while the database is older than the checkpoint)",
+         F(prune)},
         {0, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -192,6 +202,10 @@ static const command commands[] = {
          NULL},
         {"check", lm_cmd_runtime, O_JSON, 0, 0, NULL,
          "Check if revision command with autogenerate has pending upgrade ops.", NULL},
+        {"checkpoint", lm_cmd_runtime, O_JSON | O_SCHEMA | O_PRUNE, 0, 1, "revision",
+         "Write a checkpoint: one step that creates the schema the history up to the revision "
+         "produces, for fresh databases.",
+         "revision identifier; default: head"},
         {"current", lm_cmd_runtime, O_VERBOSE | O_CHECK_HEADS | O_JSON, 0, 0, NULL,
          "Display the current revision for a database.", NULL},
         {"downgrade", lm_cmd_runtime, O_SQL | O_TAG | O_VERBOSE | O_NO_LOCK | O_DRY_RUN | O_JSON, 1,
@@ -233,8 +247,9 @@ static const command commands[] = {
          "Upgrade, downgrade and upgrade again each revision on a scratch database, comparing "
          "the schemas.",
          "[start]:[end] or one revision; default: base:heads"},
-        {"upgrade", lm_cmd_runtime, O_SQL | O_TAG | O_VERBOSE | O_NO_LOCK | O_DRY_RUN | O_JSON, 1,
-         1, "revision", "Upgrade to a later version.", "revision identifier"},
+        {"upgrade", lm_cmd_runtime,
+         O_SQL | O_TAG | O_VERBOSE | O_NO_LOCK | O_DRY_RUN | O_JSON | O_NO_CHECKPOINTS, 1, 1,
+         "revision", "Upgrade to a later version.", "revision identifier"},
         {"validate", lm_cmd_runtime, O_JSON, 0, 0, NULL,
          "Check the applied revisions against the script directory: changed, missing or "
          "unknown revisions.",
@@ -321,7 +336,9 @@ static void print_usage(FILE *f, const command *c)
 		else
 			fprintf(f, " [%s]", n);
 	}
-	if (c->positional)
+	if (c->positional && c->min_pos == 0 && c->max_pos == 1)
+		fprintf(f, " [%s]", c->positional); /* argparse's nargs="?" */
+	else if (c->positional)
 		fprintf(f, c->max_pos < 0 ? " %s [%s ...]" : " %s", c->positional, c->positional);
 	fputc('\n', f);
 }

@@ -59,8 +59,10 @@ typedef struct lm_opts {
 	const char *until;
 	int failed;
 	int succeeded;
-	int data;   /* test --data */
-	int schema; /* test --schema */
+	int data;           /* test --data */
+	int schema;         /* test --schema */
+	int no_checkpoints; /* upgrade --no-checkpoints */
+	int prune;          /* checkpoint --prune */
 	lm_strv positional;
 } lm_opts;
 

@@ -61,6 +61,8 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 	set_bool(L, "dry_run", o->dry_run);
 	set_bool(L, "data", o->data);
 	set_bool(L, "schema", o->schema);
+	set_bool(L, "no_checkpoints", o->no_checkpoints);
+	set_bool(L, "prune", o->prune);
 	set_bool(L, "autogenerate", o->autogenerate);
 	set_bool(L, "allow_empty", o->allow_empty);
 	set_str(L, "message", o->message);

@@ -29,10 +29,12 @@ typedef struct entry {
 	char *id, *down, *labels, *depends, *message, *doc, *create_date; /* escaped-free */
 	char checksum[LM_CHECKSUM_MAX + 1];
 	int used;
+	int owned; /* the strings are the entry's (put); else they point into text */
 } entry;
 
 struct lm_headcache {
 	char *file;
+	char *text; /* the file as read, unescaped in place: the loaded entries' strings */
 	long long written_at;
 	entry *e;
 	size_t n, cap;
@@ -105,8 +107,12 @@ static entry *find(lm_headcache *c, const char *path)
 	return NULL;
 }
 
+static char empty[] = ""; /* an absent field of a loaded entry */
+
 static void entry_free(entry *e)
 {
+	if (!e->owned)
+		return;
 	free(e->path);
 	free(e->id);
 	free(e->down);
@@ -216,23 +222,24 @@ static void load(lm_headcache *c)
 		}
 		entry *e = &c->e[c->n++];
 		memset(e, 0, sizeof *e);
-		e->path = lm_strdup(f[0]);
+		/* no copies: the strings stay in c->text, unescaped in place */
+		e->path = f[0];
 		e->size = atoll(f[1]);
 		e->ino = atoll(f[2]);
 		e->mtime_s = atoll(f[3]);
 		e->mtime_ns = atoll(f[4]);
 		e->ctime_s = atoll(f[5]);
 		e->ctime_ns = atoll(f[6]);
-		e->id = lm_strdup(f[7]);
-		e->down = lm_strdup(f[8] ? f[8] : "");
-		e->labels = lm_strdup(f[9] ? f[9] : "");
-		e->depends = lm_strdup(f[10] ? f[10] : "");
-		e->message = lm_strdup(f[11] ? f[11] : "");
-		e->doc = lm_strdup(f[12] ? f[12] : "");
-		e->create_date = f[13] ? lm_strdup(f[13]) : NULL;
+		e->id = f[7];
+		e->down = f[8] ? f[8] : empty;
+		e->labels = f[9] ? f[9] : empty;
+		e->depends = f[10] ? f[10] : empty;
+		e->message = f[11] ? f[11] : empty;
+		e->doc = f[12] ? f[12] : empty;
+		e->create_date = f[13];
 		strcpy(e->checksum, f[14]);
 	}
-	free(text);
+	c->text = text;
 	reindex(c);
 }
 
@@ -301,6 +308,7 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 		e = &c->e[c->n++];
 		added = 1;
 	}
+	e->owned = 1;
 	e->path = lm_strdup(path);
 	e->size = (long long)st->st_size;
 	e->ino = (long long)st->st_ino;
@@ -367,5 +375,6 @@ void lm_headcache_close(lm_headcache *c)
 	free(c->e);
 	free(c->slots);
 	free(c->file);
+	free(c->text);
 	free(c);
 }

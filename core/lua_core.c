@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lua_core.h"
 
+#include <dirent.h>
 #include <lauxlib.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -656,6 +657,62 @@ static int l_isatty(lua_State *L)
 	return 1;
 }
 
+static void free_strv(void *block)
+{
+	lm_strv_dispose(block);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* core.lua_files(dir) -> the names of the "*.lua" files in dir (not in its
+ *   subfolders; no hidden or editor-lock files), sorted; {} when dir does not
+ *   exist. For the checkpoints folder. */
+static int l_lua_files(lua_State *L)
+{
+	const char *dir = luaL_checkstring(L, 1);
+	lm_strv *names = lm_lua_scratch(L, sizeof *names, free_strv);
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			size_t n = strlen(e->d_name);
+			if (e->d_name[0] == '.' || n <= 4 || strcmp(e->d_name + n - 4, ".lua") != 0)
+				continue;
+			char *p = lm_path_join(dir, e->d_name);
+			int regular = !lm_is_dir(p);
+			free(p);
+			if (regular)
+				lm_strv_push(names, e->d_name);
+		}
+		closedir(d);
+	}
+	if (names->n)
+		qsort(names->v, names->n, sizeof(char *), cmp_name);
+	lua_createtable(L, (int)names->n, 0);
+	for (size_t i = 0; i < names->n; i++) {
+		lua_pushstring(L, names->v[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lm_lua_scratch_done(names);
+	return 1;
+}
+
+/* core.mkdir_p(path) -> true | nil, message: the folder and its parents. */
+static int l_mkdir_p(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	if (lm_mkdir_p(path) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, lm_error_get());
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* The loader of luamig.core (package.preload): the module table, with
  * version, the functions above, connect (lua_conn.c), reflect
  * (lua_reflect.c), interruptible and check_interrupt (signals.c), spawn
@@ -677,6 +734,8 @@ static int open_core(lua_State *L)
 	        {"hostname", l_hostname},
 	        {"username", l_username},
 	        {"file", l_file},
+	        {"lua_files", l_lua_files},
+	        {"mkdir_p", l_mkdir_p},
 	        {"config_get", l_config_get},
 	        {"config_set", l_config_set},
 	        {"config_keys", l_config_keys},

@@ -55,6 +55,13 @@ int lm_revmap_fail(int kind, const char *arg, const char *fmt, ...)
 	return -1;
 }
 
+void lm_revmap_clear_error(void)
+{
+	free(rerr.arg);
+	free(rerr.msg);
+	memset(&rerr, 0, sizeof rerr);
+}
+
 int lm_revmap_report(const cli_ctx *c)
 {
 	static const cli_ctx none;

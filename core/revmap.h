@@ -47,6 +47,10 @@ typedef struct lm_revmap lm_revmap;
 
 lm_revmap *lm_revmap_new(void);
 void lm_revmap_free(lm_revmap *m);
+/* Frees the record of the last resolution error (revmap_internal.h's one
+ * static slot; lm_revmap_report reads it). The library calls it after each
+ * command, so that nothing stays allocated once luamig.so is unloaded. */
+void lm_revmap_clear_error(void);
 /* Adds a revision, taking ownership of the strings in *r (r is zeroed). */
 void lm_revmap_add(lm_revmap *m, lm_revision *r);
 /* Validates (duplicate ids, missing parents, duplicate labels, cycles,

@@ -37,7 +37,7 @@ static const int caught[] = {SIGINT, SIGTERM};
 #define NCAUGHT (sizeof caught / sizeof caught[0])
 
 static volatile sig_atomic_t state = OFF;
-static volatile sig_atomic_t received; /* the first signal, 0 none; never reset */
+static volatile sig_atomic_t received; /* the first signal, 0 none; reset by lm_signals_reset */
 static lua_State *volatile run_L;      /* the thread that runs the run */
 static lm_conn *volatile run_conn;     /* the run's connection, or NULL */
 static struct sigaction saved[NCAUGHT];
@@ -82,6 +82,8 @@ static void push_interrupted(lua_State *L)
  * loop cannot catch it every time; the error handlers that then fail
  * too make Lua's "error in error handling", which is still an error.
  * Outside a run it only removes itself. */
+static int raised; /* stop_hook raised once; the hook runs on the main line only */
+
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
@@ -89,7 +91,6 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
 		lua_sethook(L, NULL, 0, 0);
 		return;
 	}
-	static int raised; /* the hook runs on the main line only */
 	if (!raised) {
 		raised = 1;
 		lua_sethook(L, stop_hook, LUA_MASKCOUNT, AGAIN_COUNT);
@@ -235,6 +236,14 @@ int lm_lua_interruptible(lua_State *L)
 	if (rc != LUA_OK)
 		return lua_error(L);
 	return lua_gettop(L) - base;
+}
+
+void lm_signals_reset(void)
+{
+	if (state != OFF)
+		return;
+	received = 0;
+	raised = 0;
 }
 
 int lm_signals_check(lua_State *L)

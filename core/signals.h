@@ -38,6 +38,10 @@ int lm_lua_check_interrupt(lua_State *L);
 int lm_signals_check(lua_State *L);
 /* A connection is about to close: a signal must no longer reach it. */
 void lm_signals_forget(lm_conn *c);
+/* Forgets a signal that stopped an earlier run, for the library
+ * (core/library.c), whose process goes on after a run a signal stopped;
+ * does nothing during a run. */
+void lm_signals_reset(void);
 /* For main.c, last thing before exiting with status: when a signal stopped
  * a run, dies by that signal (the shell shows 128 + its number: 130 for
  * SIGINT, 143 for SIGTERM); otherwise returns status. */

@@ -314,10 +314,15 @@ char *lm_path_join(const char *dir, const char *name)
 {
 	if (name[0] == '/' || !dir || !dir[0])
 		return lm_strdup(name);
-	size_t n = strlen(dir);
-	if (n && dir[n - 1] == '/')
-		return lm_sprintf("%s%s", dir, name);
-	return lm_sprintf("%s/%s", dir, name);
+	/* memcpy, not lm_sprintf: listing a versions folder joins every file */
+	size_t n = strlen(dir), m = strlen(name);
+	int slash = dir[n - 1] != '/';
+	char *out = lm_malloc(n + (size_t)slash + m + 1);
+	memcpy(out, dir, n);
+	if (slash)
+		out[n] = '/';
+	memcpy(out + n + (size_t)slash, name, m + 1);
+	return out;
 }
 
 char *lm_path_dirname(const char *path)

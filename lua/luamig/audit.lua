@@ -77,7 +77,8 @@ function M.record(mc, step, ok, err, ms)
     -- UTC on every database, for `luamig log`; an offline script's time is when it runs
     (mc.as_sql and "CURRENT_TIMESTAMP" or ":applied_at") .. ")", {
       revision = step.rev and step.rev.revision or table.concat(step.to, ", "),
-      operation = step.stamp and "stamp" or (step.upgrade and "upgrade" or "downgrade"),
+      operation = step.checkpoint and "checkpoint"
+        or (step.stamp and "stamp" or (step.upgrade and "upgrade" or "downgrade")),
       from_revisions = table.concat(step.from, ", "),
       to_revisions = table.concat(step.to, ", "),
       message = message,

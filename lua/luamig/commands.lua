@@ -19,6 +19,8 @@ context.run_migrations().
                                   or { skip = true } / { empty = true }
     check                         autogenerate without writing: print the differences (or
                                   JSON with --json) and fail when there is any
+    differences                   what check prints, as compare_metadata's list (the library's
+                                  check returns it)
     validate                      the applied revisions against the script directory: changed
                                   files, files missing, unknown version-table rows
     log                           the audit history table (luamig.auditlog), filtered by -r,
@@ -46,6 +48,7 @@ local lint = require "luamig.lint"
 local auditlog = require "luamig.auditlog"
 local events = require "luamig.events"
 local roundtrip = require "luamig.roundtrip"
+local checkpoint = require "luamig.checkpoint"
 
 local M = {}
 
@@ -91,7 +94,14 @@ function M.upgrade(cmd, config)
     work.starting_heads = starting_heads_of(work.starting_rev, cmd, config)
   end
   work.destination = revision
-  work.fn = function(heads) return (core.plan("upgrade", heads, revision)) end
+  work.fn = function(heads, mc)
+    local steps = core.plan("upgrade", heads, revision)
+    -- a fresh database starts from the latest checkpoint the plan passes (luamig.checkpoint)
+    if #heads == 0 and mc.fresh_database and not cmd.no_checkpoints and #steps > 0 then
+      steps = checkpoint.shorten(mc, cmd.script_location, revision, steps)
+    end
+    return steps
+  end
   local mode = lint.mode(config)
   if mode ~= "off" then
     local plan = work.fn
@@ -302,25 +312,33 @@ function M.revision(cmd, config)
   return result
 end
 
--- check: autogenerate without writing; exit 1 and list what differs.
-function M.check(cmd, config)
+-- The differences between the models (env.lua's target_metadata) and the database, as
+-- Alembic's compare_metadata returns them; the database must be at every head. check prints
+-- them; the library (luamig.library) returns them.
+function M.differences(cmd, config)
   local work = { dont_mutate = true, script_location = cmd.script_location }
-  local found = 0
+  local diffs = {}
   work.fn = function(heads, mc)
     require_up_to_date(heads)
-    local diffs = ag.compare_metadata(mc, target_metadata(mc))
-    found = #diffs
-    if cmd.json then
-      -- the one-line document holds the array diffs_json lays out on lines of its own
-      events.document { differences = events.raw((ag.diffs_json(diffs):gsub("\n%s*", ""))) }
-    elseif found == 0 then
-      config.print_stdout("No new upgrade operations detected.")
-    else
-      for _, line in ipairs(ag.diff_lines(diffs)) do io.stdout:write(line, "\n") end
-    end
+    diffs = ag.compare_metadata(mc, target_metadata(mc))
     return {}
   end
   environment.run(cmd, config, work)
+  return diffs
+end
+
+-- check: autogenerate without writing; exit 1 and list what differs.
+function M.check(cmd, config)
+  local diffs = M.differences(cmd, config)
+  local found = #diffs
+  if cmd.json then
+    -- the one-line document holds the array diffs_json lays out on lines of its own
+    events.document { differences = events.raw((ag.diffs_json(diffs):gsub("\n%s*", ""))) }
+  elseif found == 0 then
+    config.print_stdout("No new upgrade operations detected.")
+  else
+    for _, line in ipairs(ag.diff_lines(diffs)) do io.stdout:write(line, "\n") end
+  end
   if found > 0 then
     fail(string.format("New upgrade operations detected: %d difference%s", found,
       found == 1 and "" or "s"))
@@ -462,6 +480,12 @@ end
 -- test [REVISION_RANGE] [--data] [--json] [--schema]: luamig.roundtrip.
 function M.test(cmd, config)
   return roundtrip.run(cmd, config)
+end
+
+-- checkpoint [REVISION] [--prune] [--schema] [--json]: luamig.checkpoint.
+function M.checkpoint(cmd, config)
+  if cmd.prune then return checkpoint.prune(cmd, config) end
+  return checkpoint.write(cmd, config)
 end
 
 -- The database's heads, for the commands C runs that need them (history -i or with "current"

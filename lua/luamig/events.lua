@@ -10,6 +10,9 @@ The README ("Machine-readable output") documents every document and event; FORMA
                                 for a stream command (nothing otherwise: a document command's
                                 output is its document); keys after those three in sorted order.
                                 The error event is written for every --json command.
+  events.listen(fn)             fn(name, fields) is also called for every emitted event, --json
+                                or not (the library, luamig.library, collects the steps run
+                                this way); nil stops it
   events.document(fields)       one line {"format": 1, "command": ..., fields...} (always)
   events.array(t) -> t          marks a (possibly empty) list as a JSON array
   events.raw(text) -> a value   JSON text written as is (from luamig.core, already valid)
@@ -122,7 +125,14 @@ local function event(name, fields)
   write(t, { "format", "event", "command" })
 end
 
+local listener = nil
+
+function M.listen(fn)
+  listener = fn
+end
+
 function M.emit(name, fields)
+  if listener then listener(name, fields) end
   if streaming then event(name, fields) end
 end
 

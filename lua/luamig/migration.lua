@@ -6,6 +6,7 @@ run, the version table, and the run of a plan's steps.
   migration.dialect_for(name, as_sql) -> a dialect object for the context (offline, with the
                                     dialect's offline literal rules)
   migration.same_set(a, b) -> whether two lists of heads hold the same revisions
+  migration.replay(heads, ops) -> the heads after a step's version-table ops
 
 The context's contract with luamig.op (which finds it through op.set_context_provider, set
 here: the context of the step that runs, nil between steps):
@@ -272,6 +273,7 @@ end
 
 local function short_log(step)
   local name = step.stamp and "stamp_revision" or (step.upgrade and "upgrade" or "downgrade")
+  if step.checkpoint then name = name .. " checkpoint" end
   return string.format("%s %s -> %s", name, table.concat(step.from, ", "),
     table.concat(step.to, ", "))
 end
@@ -286,7 +288,8 @@ local function step_fields(step, index)
   return { index = index, revision = step.rev and step.rev.revision or events.null,
            direction = step.stamp and "stamp" or (step.upgrade and "upgrade" or "downgrade"),
            from = list(step.from), to = list(step.to),
-           message = step.rev and step.rev.message or events.null }
+           message = step.rev and step.rev.message or events.null,
+           checkpoint = step.checkpoint or nil }
 end
 
 -- The progress line of step k of n (luamig.log draws it on a terminal only): the revision, the
@@ -361,7 +364,7 @@ function M.same_set(a, b)
   return true
 end
 
--- Replays a step's version ops on a list of heads.
+-- Replays a step's version ops on a list of heads (also M.replay, for the planners outside).
 local function replay(heads, ops)
   local out = {}
   for _, h in ipairs(heads) do out[#out + 1] = h end
@@ -391,6 +394,8 @@ function MigrationContext:check_checksums(heads)
     log.warning(LOGGER, complaint)
   end
 end
+
+M.replay = replay
 
 -- "1111", "1111, 2222", or "base" for no revision.
 local function heads_text(heads)
@@ -475,6 +480,8 @@ function MigrationContext:run_migrations(kw)
       heads = {}
     else
       heads = self:get_current_heads()
+      -- a fresh database (no version table yet) may start from a checkpoint (luamig.checkpoint)
+      if #heads == 0 then self.fresh_database = not online or not self:version_table_exists() end
       if online and #heads == 0 and not self.dont_mutate then
         self:ensure_version_table()
       end
@@ -587,7 +594,11 @@ function MigrationContext:run_migrations(kw)
       -- what the rollback takes back: the step that ran, or everything of a run in one
       -- transaction (SQLite may have rolled an interrupted statement's transaction back itself)
       local rolled_back = online and (self.running_step ~= nil or (began_outer and not per_migration))
+      -- a whole run in one transaction that overflowed the lock table: say what to do
+      local advice = online and not per_migration and self.dialect.lock_table_full_advice
+        and self.dialect:lock_table_full_advice(core.error_code())
       if online and conn:in_transaction() then pcall(conn.rollback, conn) end
+      if advice and type(err) == "string" then err = err:gsub("%s+$", "") .. "; " .. advice end
       if signal then err = interrupted_message(self, signal, start_heads, rolled_back) end
       if online and self.history_table and self.running_step and not self.dry_run then
         -- The step's own rows went with the rollback; the failure itself is

@@ -41,11 +41,9 @@ difference between the first and the second upgrade.
 ]]
 
 local core = require "luamig.core"
-local luamig = require "luamig"
-local environment = require "luamig.environment"
-local dialects = require "luamig.sqldialect"
 local ag = require "luamig.autogenerate"
-local migration = require "luamig.migration"
+local scratch = require "luamig.scratch"
+local checkpoint = require "luamig.checkpoint"
 
 local M = {}
 
@@ -75,35 +73,13 @@ local function inverse(step)
   return { upgrade = false, stamp = false, rev = step.rev, from = step.to, to = step.from, ops = ops }
 end
 
--- Runs `steps` on the scratch database through a migration context made like env.lua's
--- (its options, its connection) but mutating, without the runner lock and the history table.
--- Returns true, or false and the error.
-local function run_steps(mc, steps)
-  local fields = {}
-  for k, v in pairs(mc) do fields[k] = v end
-  fields.dont_mutate = false
-  fields.use_lock = false
-  fields.history_table = nil
-  fields.checksums = "off"
-  fields.migrations_fn = function() return steps end
-  local child = migration.new(fields)
-  local ok, err = pcall(child.run_migrations, child, {})
-  if not ok then
-    -- SIGINT/SIGTERM end the whole test (the scratch database is dropped), not just the step
-    if not pcall(core.check_interrupt) then error(err, 0) end
-    return false, tostring(err)
-  end
-  return true
-end
+local run_steps = scratch.run_steps
 
 ---------------------------------------------------------------------------
 -- Schemas
 ---------------------------------------------------------------------------
 
-local function reflect(mc)
-  return mc:inspect({ include_name = mc.opts.include_name,
-                      schemas = mc.opts.include_schemas and true or nil })
-end
+local reflect = scratch.reflect
 
 -- The differences between the database now and `expected` (an earlier reflection), as check
 -- reports them: { lines = {...}, json = "[...]" }, or nil when there is none.
@@ -113,22 +89,7 @@ local function differences(mc, expected)
   return { lines = ag.diff_lines(diffs), json = ag.diffs_json(diffs) }
 end
 
-local function own_table(mc, t)
-  return t.name == mc.version_table or (mc.history_table and t.name == mc.history_table)
-end
-
--- The user's tables of a reflection, by name, and their columns by name.
-local function table_map(mc, md)
-  local out = {}
-  for _, t in pairs(md.tables or {}) do
-    if not own_table(mc, t) then
-      local cols = {}
-      for _, c in ipairs(t.columns or {}) do cols[c.name] = c end
-      out[t.name] = { table = t, cols = cols }
-    end
-  end
-  return out
-end
+local table_map = scratch.user_tables
 
 ---------------------------------------------------------------------------
 -- Generated rows (--data)
@@ -162,23 +123,7 @@ local function value_for(c, n)
   return nil
 end
 
--- Tables in an order where each comes after the tables it refers to (cycles broken anyhow).
-local function parents_first(tables)
-  local order, seen = {}, {}
-  local names = {}
-  for name in pairs(tables) do names[#names + 1] = name end
-  table.sort(names)
-  local function visit(name)
-    if seen[name] then return end
-    seen[name] = true
-    for _, con in ipairs(tables[name].table.constraints or {}) do
-      if con.kind == "foreign_key" and tables[con.referred_table] then visit(con.referred_table) end
-    end
-    order[#order + 1] = name
-  end
-  for _, name in ipairs(names) do visit(name) end
-  return order
-end
+local parents_first = scratch.parents_first
 
 -- Inserts two generated rows into every user table; returns the names of the tables that
 -- refused them (or where no row could be made), sorted.
@@ -409,6 +354,15 @@ local function print_text(report, out)
     end
   end
   if report.stopped then out("Stopped: " .. report.stopped .. "; later revisions were not tested") end
+  for _, c in ipairs(report.checkpoints or {}) do
+    if c.ok then
+      out(string.format("ok   checkpoint %s equals the replay of its %d revisions", c.file, c.count))
+    else
+      out(string.format("FAIL checkpoint %s differs from the replay of its %d revisions:", c.file,
+        c.count))
+      for _, line in ipairs(c.problems) do out("         " .. line) end
+    end
+  end
   if report.models then
     if report.models.diff then
       out("FAIL the schema at the heads differs from target_metadata (as `luamig check` prints it):")
@@ -435,78 +389,69 @@ local function print_json(report, out)
       table.concat(problems, ", "),
       e.no_rows and (', "no_rows": ' .. json_list(e.no_rows)) or "")
   end
+  local cps = {}
+  for _, c in ipairs(report.checkpoints or {}) do
+    cps[#cps + 1] = string.format('{"file": %s, "checkpoint": %s, "replaces": %d, "ok": %s, '
+      .. '"problems": %s}', json_string(c.file), json_list(c.heads), c.count,
+      c.ok and "true" or "false", json_list(c.problems))
+  end
   local models = "null"
   if report.models then
     models = string.format('{"ok": %s, "differences": %s}', report.models.diff and "false" or "true",
       report.models.diff and report.models.diff.json or "[]")
   end
   out(string.format('{"format": 1, "ok": %s, "dialect": %s, "scratch": %s, "data": %s, '
-    .. '"stopped": %s, "revisions": [%s], "models": %s}',
+    .. '"stopped": %s, "revisions": [%s], "checkpoints": [%s], "models": %s}',
     report.ok and "true" or "false", json_string(report.dialect), json_string(report.scratch),
     report.data and "true" or "false",
     report.stopped and json_string(report.stopped) or "null",
-    table.concat(revs, ",\n  "), models))
+    table.concat(revs, ",\n  "), table.concat(cps, ", "), models))
 end
 
 function M.run(cmd, config)
   local range = cmd.positional[1] or "base:heads"
-  -- connect and redact: the dialects' scratch() take luamig.core from here (the dialect modules
-  -- load without it, for the plain-Lua tests)
-  local opts = { data = cmd.data, connect = core.connect, redact = core.redact, token = string.format("%d_%06x", core.getpid(),
-    math.random(0, 0xffffff)), schema = cmd.schema }
-  local scratch, report
-  local made = setmetatable({}, { __mode = "k" })  -- the connections to the scratch database
-  local work = { dont_mutate = true, destination = range }
-  work.fn = function(heads, mc)
-    -- a connection env.lua made some other way (core.connect) may be the real database
-    if not made[mc.connection] then
-      fail("luamig test: env.lua's connection was not made by luamig.connect or "
-        .. "context.configure{ url = }; refusing to test on it")
-    end
-    if #heads > 0 then fail("luamig test: the scratch database is not empty") end
+  local opts = { data = cmd.data, schema = cmd.schema, destination = range }
+  local report
+  scratch.run(cmd, config, opts, function(mc, kind)
     local prefix, tested, stop = steps_of(range)
     if #prefix > 0 then
       local ok, err = run_steps(mc, prefix)
       if not ok then fail("luamig test: upgrading to the start of the range failed: " .. err) end
     end
     report = test_steps(mc, tested, opts)
+    -- each checkpoint the range passes equals the replay it stands for (luamig.checkpoint)
+    local all = {}
+    for _, st in ipairs(prefix) do all[#all + 1] = st end
+    for _, st in ipairs(tested) do all[#all + 1] = st end
+    report.checkpoints = checkpoint.verify_all(mc, cmd.script_location, all)
     report.dialect = mc.dialect.name
     report.data = opts.data and true or false
-    report.scratch = scratch.kind
+    report.scratch = kind
     -- the models, once, when the whole range reached the heads
     if mc.opts.target_metadata and not report.stopped and (stop == "heads" or stop == "head") then
       report.models = { diff = differences(mc, mc.opts.target_metadata) }
     end
-    return {}
-  end
-  luamig._redirect(function(url)
-    if not scratch then
-      local u, err = core.parse_url(url)
-      if not u then fail(err) end
-      scratch = dialects.get(u.dialect):scratch(url, opts)
-    end
-    local conn = scratch.connect()
-    made[conn] = true
-    return conn
   end)
-  core.interruptible(nil, function()
-    environment.run(cmd, config, work)
-  end, function(ok, err)
-    luamig._redirect(nil)
-    if scratch then pcall(scratch.drop) end
-    if not ok then error(err, 0) end
-  end)
-  if not report then fail("luamig test: env.lua did not call context.run_migrations()") end
   local failed = 0
   for _, e in ipairs(report.revisions) do
     if #e.problems > 0 then failed = failed + 1 end
   end
   report.ok = failed == 0 and not report.stopped and not (report.models and report.models.diff)
+  for _, c in ipairs(report.checkpoints or {}) do report.ok = report.ok and c.ok end
   local out = function(line) io.stdout:write(line, "\n") end
   if cmd.json then print_json(report, out) else print_text(report, out) end
   if failed > 0 then
     fail(string.format("%d of %d revision%s do not round-trip", failed, #report.revisions,
       #report.revisions == 1 and "" or "s"))
+  end
+  local bad_cp = 0
+  for _, c in ipairs(report.checkpoints or {}) do
+    if not c.ok then bad_cp = bad_cp + 1 end
+  end
+  if bad_cp > 0 then
+    fail(string.format("%d checkpoint%s differ%s from the revisions %s stand%s for", bad_cp,
+      bad_cp == 1 and "" or "s", bad_cp == 1 and "s" or "", bad_cp == 1 and "it" or "they",
+      bad_cp == 1 and "s" or ""))
   end
   if not report.ok then fail("the schema at the heads differs from target_metadata") end
   if not cmd.json then

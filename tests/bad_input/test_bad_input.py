@@ -381,7 +381,16 @@ CASES = [
      "luamig stamp: error: the following arguments are required: revisions "
      "(see 'luamig stamp --help')"),
     ("test_schema_on_sqlite", "sqlite", None, ["test", "--schema"], 1,
-     "FAILED: luamig test --schema is for PostgreSQL; SQLite tests in a temporary file"),
+     "FAILED: luamig test --schema is for PostgreSQL; SQLite uses a temporary file"),
+    ("checkpoint_schema_on_sqlite", "sqlite", None, ["checkpoint", "--schema"], 1,
+     "FAILED: luamig checkpoint --schema is for PostgreSQL; SQLite uses a temporary file"),
+    ("checkpoint_unknown_revision", "all", None, ["checkpoint", "nosuch"], 1,
+     "FAILED: Can't locate revision identified by 'nosuch'"),
+    ("checkpoint_two_revisions", "sqlite", None, ["checkpoint", "a", "b"], 2,
+     "luamig checkpoint: error: unrecognized arguments: b (see 'luamig checkpoint --help')"),
+    ("checkpoint_prune_without_checkpoint", "all", None, ["checkpoint", "--prune"], 1,
+     "FAILED: luamig checkpoint --prune: no checkpoint stands for bbbb2222 (luamig checkpoint "
+     "bbbb2222 writes one)"),
     ("test_unknown_revision", "all", None, ["test", "nosuch"], 1,
      "FAILED: Can't locate revision identified by 'nosuch'"),
     ("test_with_sql", "sqlite", None, ["test", "--sql"], 2,
@@ -389,7 +398,7 @@ CASES = [
     ("test_env_connects_around_luamig", "all",
      replace_in_env("luamig.connect(", 'require("luamig.core").connect('), ["test"], 1,
      "FAILED: luamig test: env.lua's connection was not made by luamig.connect or "
-     "context.configure{ url = }; refusing to test on it"),
+     "context.configure{ url = }; refusing to run on it"),
     ("test_two_ranges", "sqlite", None, ["test", "base:head", "x"], 2,
      "luamig test: error: unrecognized arguments: x (see 'luamig test --help')"),
 

@@ -512,6 +512,7 @@ class Row:
         self.limit_missing = "n/a"
         self.alembic_missing = "–"
         self.targets = []         # (text, met: True/False/None)
+        self.extra = ""           # shown after the targets: costs per revision / per target
 
 
 class Bench:
@@ -691,6 +692,95 @@ class Bench:
 
         # PostgreSQL.
         self.run_history_pg(case, n, slug, base, lm, al, al_reason, heavy_reason, scripts_ok)
+
+        # What the later issues added: lint, test, a fresh upgrade from a checkpoint.
+        if case.startswith("linear"):
+            self.run_features(case, revs, base, lm)
+
+    def run_features(self, case, revs, base, lm):
+        """Rows for lint (every revision, no database), `luamig test` (up to --test-max
+        revisions) and a fresh `upgrade head` from a checkpoint at the middle revision, on
+        SQLite (and PostgreSQL), with its ratio to the full replay measured above."""
+        R = self.runner
+        n = len(revs)
+
+        def row(command, db):
+            r = Row(case, n, command, db)
+            r.alembic_missing = "n/a (no Alembic equivalent)"
+            self.rows.append(r)
+            return r
+
+        def per_revision(r):
+            if r.luamig and r.luamig.ok:
+                r.extra = "%s per revision" % fmt_time(r.luamig.median / n)
+
+        lm_up = os.path.join(lm.base, "sqlite-up.ini")
+        r = row("lint (all revisions)", "–")
+        r.luamig = R.measure("luamig lint %s" % case, lm.cmd(lm_up, "lint", "--sql"), lm.base)
+        r.limit_missing = "n/a (no database)"
+        per_revision(r)
+
+        r = row("test (up, down, up each)", "SQLite")
+        if n <= self.args.test_max:
+            r.luamig = R.measure("luamig test %s" % case, lm.cmd(lm_up, "test"), lm.base)
+            per_revision(r)
+        else:
+            r.luamig = Result("", None, note="skipped above %d revisions (--test-max)" % self.args.test_max)
+        r.limit_missing = "n/a (its own scratch database)"
+
+        # A copy of the project with a checkpoint at the middle revision (the copy, so that the
+        # rows above replay the whole history).
+        cp = LuamigProject(self.luamig, os.path.join(base, "luamig-cp"))
+        shutil.rmtree(cp.versions)
+        shutil.copytree(lm.versions, cp.versions)
+        time.sleep(1.2)    # the header cache's racy-timestamp rule, as for the histories
+        mid = revs[n // 2 - 1].rev
+        full = [x for x in self.rows if x.case == case and x.command == "upgrade head"]
+        for db in ("SQLite", "PostgreSQL"):
+            r = row("upgrade head (checkpoint at %s)" % format(n // 2, ","), db)
+            r.alembic_missing = "n/a (Alembic has no checkpoints)"
+            if db == "SQLite":
+                path = os.path.join(cp.base, "cp.db")
+                ini = cp.write_ini("sqlite-cp.ini", "sqlite:///" + path)
+                prep = "rm -f %s" % shlex.quote(path)
+            else:
+                if not self.pg or n > self.args.db_max:
+                    r.luamig = Result("", None, note=self.pg_reason or "skipped at this size")
+                    r.limit_missing = r.luamig.note
+                    continue
+                dbname = ("lm_cp_%s" % re.sub(r"[^a-z0-9]+", "_", case.lower()))[:60]
+                self.pg_databases.add(dbname)
+                ini = cp.write_ini("pg-cp.ini", self.pg.luamig_url(dbname))
+                prep = self.pg.recreate_script(dbname)
+                subprocess.run(["sh", "-c", prep], capture_output=True)
+            made = subprocess.run(cp.cmd(ini, "checkpoint", mid), cwd=cp.base, capture_output=True,
+                                  text=True)
+            if made.returncode != 0:
+                r.luamig = Result("", None, error=short_error(made.stderr))
+                continue
+            r.luamig = R.measure("luamig upgrade %s checkpoint %s" % (db, case),
+                                 cp.cmd(ini, "upgrade", "head"), cp.base, prepare=prep)
+            script = os.path.join(base, "up_cp_%s.sql" % db.lower())
+            if self._offline(cp.cmd(ini, "upgrade", "head", "--sql"), cp.base, script):
+                ensure_one_transaction(script)
+                if db == "SQLite" and self.sqlite3:
+                    raw = os.path.join(base, "raw-cp.db")
+                    r.limit = R.measure("sqlite3 upgrade checkpoint %s" % case,
+                                        [self.sqlite3, raw, ".read " + script], base,
+                                        prepare="rm -f %s" % shlex.quote(raw))
+                elif db == "PostgreSQL":
+                    rawdb = ("raw_cp_%s" % re.sub(r"[^a-z0-9]+", "_", case.lower()))[:60]
+                    self.pg_databases.add(rawdb)
+                    r.limit = R.measure("psql upgrade checkpoint %s" % case,
+                                        self.pg.psql_cmd(rawdb, "-f", script), base,
+                                        prepare=self.pg.recreate_script(rawdb))
+            whole = [x for x in full if x.db == db and x.luamig and x.luamig.ok]
+            if r.luamig.ok and whole:
+                r.extra = "%.2f× the full replay's %s" % (r.luamig.median / whole[0].luamig.median,
+                                                          fmt_time(whole[0].luamig.median))
+            if db == "PostgreSQL":
+                subprocess.run(self.pg.psql_cmd("postgres", "-c", "DROP DATABASE IF EXISTS %s" % dbname),
+                               capture_output=True)
 
     def _offline(self, cmd, cwd, out):
         with open(out, "wb") as f:
@@ -937,7 +1027,7 @@ class Bench:
                 ra_s,
                 fmt_mem(lmr.rss if lmr else None),
                 fmt_mem(alr.rss if alr else None),
-                targets or ""))
+                "; ".join(x for x in (targets, r.extra) if x)))
         out.append("")
         out.append("## Targets\n")
         summary = {}
@@ -1047,6 +1137,8 @@ def main():
                    help="largest history on which downgrade and PostgreSQL run (default: %(default)s)")
     p.add_argument("--full", action="store_true",
                    help="no size limits: Alembic, downgrade and PostgreSQL at every size (slow)")
+    p.add_argument("--test-max", type=int, default=1000,
+                   help="largest history on which `luamig test` runs (default: %(default)s)")
     p.add_argument("--alembic-runs", type=int, default=3, help="at most this many Alembic runs (default: 3)")
     p.add_argument("--alembic-python", help="python interpreter that has alembic (default: found)")
     p.add_argument("--runs", type=int, help="force this many runs for every command")

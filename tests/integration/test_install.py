@@ -16,7 +16,7 @@ BUILD = os.path.dirname(os.path.abspath(LUAMIG))
 HERE = os.path.dirname(os.path.abspath(__file__))
 ZSH_COMPLETE = os.path.join(HERE, "..", "lib", "zsh_complete.zsh")
 
-COMMANDS = ["branches", "check", "current", "downgrade", "edit", "ensure_version", "heads",
+COMMANDS = ["branches", "check", "checkpoint", "current", "downgrade", "edit", "ensure_version", "heads",
             "history", "init", "lint", "list_templates", "log", "merge", "revision", "show",
             "stamp", "test", "upgrade", "validate"]
 

@@ -254,6 +254,8 @@ def start(tmp):
         opts = ("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories='%s' "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                 "-c max_connections=100 -c password_encryption=scram-sha-256" % (port, sockdir))
+        # a test that needs other server settings starts a server of its own with them
+        opts += " " + os.environ.get("LUAMIG_PG_FIXTURE_OPTS", "")
         r = run(as_server_user([os.path.join(bindir, "pg_ctl"), "-D", datadir, "-l", logfile,
                                 "-o", opts, "-w", "-t", "60", "start"]), check=False)
         if r.returncode == 0:

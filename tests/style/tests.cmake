@@ -4,6 +4,8 @@ file(GLOB LM_STYLE_FILES CONFIGURE_DEPENDS
      ${CMAKE_SOURCE_DIR}/core/*.c ${CMAKE_SOURCE_DIR}/core/*.h
      ${CMAKE_SOURCE_DIR}/tests/unit/*.c ${CMAKE_SOURCE_DIR}/tests/unit/*.h
      ${CMAKE_SOURCE_DIR}/tools/*.c
+     ${CMAKE_SOURCE_DIR}/lib/*.c ${CMAKE_SOURCE_DIR}/include/*.h
+     ${CMAKE_SOURCE_DIR}/examples/c/*.c ${CMAKE_SOURCE_DIR}/tests/integration/*.c
      ${CMAKE_SOURCE_DIR}/tests/conformance/*.c)
 if(LM_CLANG_FORMAT)
   add_test(NAME style/clang-format

@@ -772,7 +772,7 @@ function base:batch_rebuild_guard(ctx, name, schema, named_elsewhere, run) retur
 -- names it, opts.schema asks for a schema instead of a database, opts.connect(url) and
 -- opts.redact(text) are luamig.core's. A dialect without one refuses.
 function base:scratch(url, opts) -- luacheck: no unused args
-  error("luamig test: no scratch database for " .. self.name, 0)
+  error("luamig " .. (opts and opts.command or "test") .. ": no scratch database for " .. self.name, 0)
 end
 
 return base

@@ -386,6 +386,92 @@ function pg:timeout_statements(t)
   return out
 end
 
+-- What to add to the error of a run in one transaction that failed with SQLSTATE `code`, when
+-- that is the lock table overflowing (53200, "out of shared memory": each table a migration
+-- creates or changes holds its locks until the transaction ends, and the server's lock table
+-- has max_locks_per_transaction x (max_connections + max_prepared_transactions) slots); nil
+-- for any other error.
+function pg:lock_table_full_advice(code)
+  if code ~= "53200" then return nil end
+  return "one transaction holding the locks of every migration of the run overflowed the "
+    .. "server's lock table (max_locks_per_transaction x max_connections); nothing was applied. "
+    .. "Set transaction_per_migration = true in luamig.ini (each migration commits and releases "
+    .. "its locks), raise max_locks_per_transaction on the server, or start fresh databases from "
+    .. "a checkpoint (luamig checkpoint)"
+end
+
+-- Checkpoints (luamig.checkpoint). What luamig's reflection does not cover, in the schema the
+-- connection's search path puts first: one sorted line per object ("view v", "function f",
+-- "type e", "trigger t on x", "sequence s" not owned by a column, "extension x").
+function pg:checkpoint_objects(conn)
+  local rows = conn:query([[
+SELECT 'view ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = current_schema() AND c.relkind IN ('v', 'm')
+UNION ALL
+SELECT 'sequence ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = current_schema() AND c.relkind = 'S' AND NOT EXISTS (
+   SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+      AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i'))
+UNION ALL
+SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = current_schema()
+UNION ALL
+SELECT 'type ' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE n.nspname = current_schema() AND t.typtype IN ('e', 'd', 'r', 'm')
+UNION ALL
+SELECT 'trigger ' || g.tgname || ' on ' || c.relname FROM pg_trigger g
+  JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = current_schema() AND NOT g.tgisinternal
+UNION ALL
+SELECT 'rule ' || r.rulename || ' on ' || c.relname FROM pg_rewrite r
+  JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = current_schema() AND c.relkind = 'r'
+UNION ALL
+SELECT 'extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql'
+ORDER BY 1]])
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = r[1] end
+  return out
+end
+
+-- What a checkpoint's downgrade runs after dropping its tables, for one of the objects
+-- checkpoint_objects listed after the replay: the enum types its columns made (DROP TABLE leaves
+-- them); nil for the others.
+function pg:checkpoint_drop_sql(object)
+  local name = object:match("^type (.+)$")
+  if name then return "DROP TYPE IF EXISTS " .. self:quote(name) end
+  return nil
+end
+
+-- The sequences owned by columns (serial, identity) and where each stands: { { table =,
+-- column =, value =, called = }, ... } sorted by table and column.
+function pg:checkpoint_sequences(conn)
+  local rows = conn:query([[
+SELECT t.relname, a.attname, s.relname FROM pg_class s
+  JOIN pg_namespace n ON n.oid = s.relnamespace
+  JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
+   AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')
+  JOIN pg_class t ON t.oid = d.refobjid
+  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+ WHERE s.relkind = 'S' AND n.nspname = current_schema()
+ ORDER BY 1, 2]])
+  local out = {}
+  for _, r in ipairs(rows) do
+    local st = conn:query("SELECT last_value, is_called FROM " .. self:quote(r[3]))[1]
+    local called = st[2]
+    if type(called) == "string" then called = called == "t" end
+    out[#out + 1] = { table = r[1], column = r[2], value = tostring(st[1]), called = called }
+  end
+  return out
+end
+
+-- The statements that put a column's sequence back where checkpoint_sequences found it.
+function pg:checkpoint_sequence_sql(s)
+  return { string.format("SELECT setval(pg_get_serial_sequence(%s, %s), %s, %s)",
+    self:quote_string(self:quote(s.table)), self:quote_string(s.column), s.value,
+    s.called and "true" or "false") }
+end
+
 -- luamig test's scratch database, on the configured server: CREATE DATABASE luamig_test_<token>
 -- (the URL's database name replaced; a dbname=... in its query string is not), or with
 -- opts.schema CREATE SCHEMA luamig_test_<token> in the configured database and search_path set
@@ -402,6 +488,7 @@ function pg:scratch(url, opts)
     function s.connect()
       local c = core.connect(url)
       c:execute("SET search_path TO " .. name)
+      c:execute("SET synchronous_commit TO off")   -- scratch data: no wait for the WAL flush
       return c
     end
     function s.drop()
@@ -412,17 +499,21 @@ function pg:scratch(url, opts)
     local prefix, _, rest = url:match("^([^:]+://[^/?]*)/?([^?]*)(.*)$")
     if not prefix then
       admin:close()
-      error("luamig test: cannot name another database in the URL " .. core.redact(url), 0)
+      error("luamig " .. opts.command .. ": cannot name another database in the URL " .. core.redact(url), 0)
     end
     local ok, err = admin:pexecute("CREATE DATABASE " .. name)
     if not ok then
       admin:close()
-      error("luamig test: cannot create the scratch database " .. name .. " (" ..
+      error("luamig " .. opts.command .. ": cannot create the scratch database " .. name .. " (" ..
         tostring(err):gsub("%s+", " ") .. "); --schema tests in a temporary schema of the "
         .. "configured database instead", 0)
     end
     s.url = prefix .. "/" .. name .. rest
-    function s.connect() return core.connect(s.url) end
+    function s.connect()
+      local c = core.connect(s.url)
+      c:execute("SET synchronous_commit TO off")   -- scratch data: no wait for the WAL flush
+      return c
+    end
     function s.drop()
       admin:pexecute("DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)")
       admin:close()

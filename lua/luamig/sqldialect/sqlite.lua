@@ -244,16 +244,52 @@ end
 -- luamig test's scratch database: a new file luamig_test_<token>.db in $TMPDIR (else /tmp); the
 -- configured file is never opened. drop() removes it and the files SQLite and luamig keep beside
 -- it (journal, WAL, the runner lock).
+-- Checkpoints (luamig.checkpoint). What luamig's reflection does not cover: one sorted line per
+-- view and trigger.
+function sqlite:checkpoint_objects(conn)
+  local rows = conn:query("SELECT type || ' ' || name FROM sqlite_master "
+    .. "WHERE type IN ('view', 'trigger') ORDER BY 1")
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = r[1] end
+  return out
+end
+
+-- The AUTOINCREMENT counters (sqlite_sequence): { { table =, value = }, ... } sorted by table.
+function sqlite:checkpoint_sequences(conn)
+  local has = conn:query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+  if #has == 0 then return {} end
+  local out = {}
+  for _, r in ipairs(conn:query("SELECT name, seq FROM sqlite_sequence ORDER BY name")) do
+    out[#out + 1] = { table = r[1], value = tostring(r[2]) }
+  end
+  return out
+end
+
+function sqlite:checkpoint_drop_sql() return nil end
+
+function sqlite:checkpoint_sequence_sql(s)
+  local name = self:quote_string(s.table)
+  return { "DELETE FROM sqlite_sequence WHERE name = " .. name,
+           string.format("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", name, s.value) }
+end
+
 function sqlite:scratch(url, opts)
   local core = { connect = opts.connect, redact = opts.redact }
   if opts.schema then
-    error("luamig test --schema is for PostgreSQL; SQLite tests in a temporary file", 0)
+    error("luamig " .. opts.command .. " --schema is for PostgreSQL; SQLite uses a temporary file", 0)
   end
   local dir = os.getenv("TMPDIR")
   if dir == nil or dir == "" then dir = "/tmp" end
   local path = string.format("%s/luamig_test_%s.db", dir, opts.token)
   local s = { url = "sqlite:///" .. path, kind = "file", where = path }
-  function s.connect() return core.connect(s.url) end
+  -- a throwaway file: no fsync at each of the many commits, the journal in memory (a rollback
+  -- still works; a crash only loses the scratch database)
+  function s.connect()
+    local c = core.connect(s.url)
+    c:execute("PRAGMA synchronous = OFF")
+    c:execute("PRAGMA journal_mode = MEMORY")
+    return c
+  end
   function s.drop()
     for _, suffix in ipairs { "", "-journal", "-wal", "-shm", "-luamig-lock" } do
       os.remove(path .. suffix)

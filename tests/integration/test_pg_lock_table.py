@@ -1,0 +1,72 @@
+"""A fresh PostgreSQL database upgraded through many revisions in one transaction can overflow
+the server's lock table ("out of shared memory": every table the run creates keeps its locks
+until the transaction ends, and the table has max_locks_per_transaction x max_connections
+slots). luamig rolls the whole run back and says what to do — transaction_per_migration,
+max_locks_per_transaction, or a checkpoint — and with transaction_per_migration the same
+history runs.
+
+The test starts a PostgreSQL server of its own with a small lock table
+(max_locks_per_transaction = 10, max_connections = 10: about 100 slots; a transaction creating
+86 tables with their sequences and indexes overflows it), so that the suite's
+shared server is never starved of locks."""
+import os
+import subprocess
+import sys
+import unittest
+
+import pg
+from luamigtest import Project, backends, main, temp_dir
+
+FIXTURE = os.path.join(os.environ.get("LUAMIG_SOURCE_DIR", "."), "tests", "pg", "pg_fixture.py")
+
+
+class TestLockTable(unittest.TestCase):
+
+    def setUp(self):
+        if "postgresql" not in backends():
+            self.skipTest("PostgreSQL is not available")
+        tmp = temp_dir(self, "pgsmall")
+        env = dict(os.environ, LUAMIG_PG_FIXTURE_OPTS="-c max_locks_per_transaction=10 "
+                   "-c max_connections=10")
+        r = subprocess.run([sys.executable, FIXTURE, "start", tmp], env=env,
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.addCleanup(subprocess.run, [sys.executable, FIXTURE, "stop", tmp],
+                        capture_output=True, timeout=300)
+        values = {}
+        with open(os.path.join(tmp, "pg.env")) as f:
+            for line in f:
+                key, _, value = line.rstrip("\n").partition("=")
+                values[key] = value.strip("'")
+        self.url = values["LUAMIG_TEST_PG_URL"]
+
+    def test_overflow_is_rolled_back_with_advice(self):
+        p = Project(self, "postgresql", url=self.url)
+        prev = None
+        for i in range(1, 151):
+            rev = "r%04d" % i
+            p.revision_file(rev, prev, '  op.create_table("t%d", sa.Column("id", sa.Integer, '
+                            '{ primary_key = true }), sa.Column("name", sa.String(20)))\n'
+                            '  op.create_index("ix_t%d_name", "t%d", { "name" })' % (i, i, i),
+                            '  op.drop_table("t%d")' % i, message="table %d" % i)
+            prev = rev
+        r = p.fails("upgrade", "head")
+        last = r.err.strip().split("\n")[-1]
+        self.assertRegex(last, r"^FAILED: upgrade of revision r\d{4} failed at "
+                         r"migrations/versions/\d{4}_r\d{4}\.lua:\d+: .*out of shared memory.*; "
+                         r"one transaction holding the locks of every migration of the run "
+                         r"overflowed the server's lock table \(max_locks_per_transaction x "
+                         r"max_connections\); nothing was applied\. Set "
+                         r"transaction_per_migration = true in luamig\.ini \(each migration "
+                         r"commits and releases its locks\), raise max_locks_per_transaction on "
+                         r"the server, or start fresh databases from a checkpoint \(luamig "
+                         r"checkpoint\)$")
+        self.assertEqual(pg.table_names(self.url), [])
+        p.set_option("transaction_per_migration", "true")
+        p.ok("upgrade", "head")
+        self.assertEqual(p.version_rows(), ["r0150"])
+        self.assertEqual(len(pg.table_names(self.url)), 151)
+
+
+if __name__ == "__main__":
+    main()
