@@ -63,6 +63,8 @@
 /* test's */
 #define O_DATA LM_OPT_BIT(24)
 #define O_SCHEMA LM_OPT_BIT(31)
+#define O_OUTPUT LM_OPT_BIT(32)
+#define O_INI LM_OPT_BIT(33)
 
 typedef lm_cli_command command;
 typedef lm_cli_option option;
@@ -171,6 +173,12 @@ static const option options[] = {
          "PostgreSQL: test in a temporary schema of the configured database instead of a "
          "temporary database",
          F(schema)},
+        {O_OUTPUT, "-o", "--output", "DIR",
+         "Write the converted files into DIR instead of beside each input", S(output)},
+        {O_INI, NULL, "--ini", "ALEMBIC_INI",
+         "Convert the versions folder of this alembic.ini and write a luamig.ini that takes over "
+         "its alembic_version table",
+         S(ini)},
         {0, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -183,6 +191,9 @@ static const command commands[] = {
          NULL},
         {"check", lm_cmd_runtime, O_JSON, 0, 0, NULL,
          "Check if revision command with autogenerate has pending upgrade ops.", NULL},
+        {"convert", lm_cmd_convert, O_OUTPUT | O_INI, 0, -1, "paths",
+         "Translate Alembic revision files (.py) into luamig revision files.",
+         "Alembic revision files, or folders of them (a versions folder)"},
         {"current", lm_cmd_runtime, O_VERBOSE | O_CHECK_HEADS | O_JSON, 0, 0, NULL,
          "Display the current revision for a database.", NULL},
         {"downgrade", lm_cmd_runtime, O_SQL | O_TAG | O_VERBOSE | O_NO_LOCK | O_DRY_RUN | O_JSON, 1,

@@ -55,8 +55,10 @@ typedef struct lm_opts {
 	const char *until;
 	int failed;
 	int succeeded;
-	int data;   /* test --data */
-	int schema; /* test --schema */
+	int data;           /* test --data */
+	int schema;         /* test --schema */
+	const char *output; /* convert -o */
+	const char *ini;    /* convert --ini */
 	lm_strv positional;
 } lm_opts;
 
