@@ -615,6 +615,16 @@ function Parser:unsupported_stmt(what, compound)
     end
     self:next()
     self:skip_suite()
+    -- the clauses that continue it: except/else/finally, elif/else
+    while self:peek().type == "name" and (self:is("except", "name") or self:is("else", "name")
+        or self:is("finally", "name") or self:is("elif", "name")) do
+      while not (self:is(":") and self:peek(1).type == "newline") and self:peek().type ~= "eof" do
+        if self:is(":") and self:peek(1).type ~= "newline" then break end
+        self:next()
+      end
+      self:next()
+      self:skip_suite()
+    end
   else
     self:skip_line()
   end
@@ -919,6 +929,9 @@ local known_modules = {
   ["sqlalchemy.dialects.sqlite"] = "sa",
 }
 
+-- Databases luamig does not run on: their branches of a dialect test are kept as comments.
+local other_dialects = { mysql = true, mariadb = true, mssql = true, oracle = true }
+
 -- Modules that only serve Python's type annotations: their imports are dropped.
 local ignored_modules = { typing = true, __future__ = true, ["typing_extensions"] = true,
                           ["collections.abc"] = true }
@@ -1089,15 +1102,16 @@ end
 
 -- Where a Python name points: the Lua expression for it.
 function Emitter:name_ref(n)
+  for j = #self.scopes, 1, -1 do
+    if self.scopes[j][n] then return lua_name(n) end
+  end
   local b = self.bindings[n]
   if b then return b end
-  if n == "op" or n == "sa" or n == "context" then return n end
+  if b == false then unsupported("a use of " .. n .. ", which is not translated") end
+  if n == "op" or n == "sa" then return n end
+  if self.toplevel[n] then return lua_name(n) end
   if n == "print" then return "print" end
-  if n == "len" or n == "str" or n == "int" or n == "isinstance" or n == "range" or n == "dict"
-      or n == "list" or n == "tuple" or n == "open" or n == "getattr" or n == "setattr" then
-    return nil
-  end
-  return lua_name(n)
+  unsupported("Python's " .. n)
 end
 
 function Emitter:uses_postgresql()
@@ -1109,7 +1123,11 @@ end
 -- sa.dialects.postgresql.X / postgresql.X -> postgresql.X.
 function Emitter:module_path(path)
   local head, rest = path:match("^([^.]+)%.?(.*)$")
+  for j = #self.scopes, 1, -1 do
+    if self.scopes[j][head] then return nil end
+  end
   local base = self.bindings[head]
+  if base == false then unsupported("a use of " .. head .. ", which is not translated") end
   if base == nil and (head == "op" or head == "sa" or head == "context") then base = head end
   if base == nil then return nil end
   local full = rest ~= "" and (base .. "." .. rest) or base
@@ -1126,6 +1144,15 @@ function Emitter:module_path(path)
   if full == "op.get_bind.dialect.name" then return nil end
   return full
 end
+
+-- Python's str methods that have a plain Lua form: n arguments, f(obj, arg) -> Lua.
+local string_methods = {
+  startswith = { n = 1, f = function(o, a) return "(" .. o .. ":sub(1, #" .. a .. ") == " .. a .. ")" end },
+  endswith = { n = 1, f = function(o, a) return "(" .. a .. " == \"\" or " .. o .. ":sub(-#" .. a .. ") == " .. a .. ")" end },
+  lower = { n = 0, f = function(o) return o .. ":lower()" end },
+  upper = { n = 0, f = function(o) return o .. ":upper()" end },
+  strip = { n = 0, f = function(o) return "(" .. o .. ":match(\"^%s*(.-)%s*$\"))" end },
+}
 
 local function is_bind_call(e)
   return e.k == "call" and #e.args == 0 and (dotted(e.f) == "op.get_bind" or dotted(e.f) == "op.get_context")
@@ -1153,6 +1180,12 @@ function Emitter:call(e)
     elseif e.f.name == "execute" and (is_bind_call(e.f.e) or (e.f.e.k == "name" and self.binds[e.f.e.name])) then
       -- conn.execute(sql) on op.get_bind(): op.execute runs the same statement (strings, sa.text, DML)
       callee = "op.execute"
+    elseif e.f.name == "engine" or (e.f.e.k == "attr" and e.f.e.name == "engine") then
+      unsupported("the engine of a connection")
+    elseif string_methods[e.f.name] and #e.kwargs == 0 and #e.args == string_methods[e.f.name].n then
+      local obj = self:expr_prec(e.f.e)
+      local a = e.args[1] and self:expr_prec(e.args[1])
+      return string_methods[e.f.name].f(obj, a)
     else
       local obj = self:expr_prec(e.f.e)
       local method = e.f.name
@@ -1165,9 +1198,7 @@ function Emitter:call(e)
       end
     end
   else
-    local f = e.f.k == "name" and self:name_ref(e.f.name)
-    if e.f.k == "name" and not f then unsupported("a call of Python's " .. e.f.name .. "()") end
-    callee = f or self:expr_prec(e.f)
+    callee = self:expr_prec(e.f)
   end
   local args = {}
   for i, a in ipairs(e.args) do
@@ -1234,11 +1265,7 @@ function Emitter:expr1(e)
     return t
   end
   if k == "str" then return (self:str_literal(e)) end
-  if k == "name" then
-    local r = self:name_ref(e.name)
-    if not r then unsupported("Python's " .. e.name) end
-    return r
-  end
+  if k == "name" then return self:name_ref(e.name) end
   if k == "attr" then
     local path = dotted(e)
     if path then
@@ -1252,6 +1279,7 @@ function Emitter:expr1(e)
       if m then return m end
     end
     if e.name == "dialect" and is_bind_call(e.e) then return "op.get_context().dialect" end
+    if e.name == "engine" then unsupported("the engine of a connection") end
     if e.e.k == "attr" and e.e.name == "dialect" and e.name == "name" and is_bind_call(e.e.e) then
       return "op.get_context().dialect.name"
     end
@@ -1405,6 +1433,7 @@ function Emitter:import(s)
       elseif ignored_modules[n.module] then
         self.bindings[bound] = "nil"
       else
+        self.bindings[bound] = false
         return false, "import " .. n.module
       end
     end
@@ -1418,10 +1447,14 @@ function Emitter:import(s)
       self.bindings[bound] = "nil"
     elseif n.name == "*" then
       bad[#bad + 1] = "*"
-    elseif mod == "alembic" and (n.name == "op" or n.name == "context") then
-      self.bindings[bound] = n.name
+    elseif mod == "alembic" and n.name == "op" then
+      self.bindings[bound] = "op"
+    elseif mod == "alembic" and n.name == "context" then
+      self.bindings[bound] = "op.get_context()"
     elseif mod == "sqlalchemy.dialects" and n.name == "postgresql" then
       self.bindings[bound] = self:uses_postgresql()
+    elseif mod == "sqlalchemy.dialects" and other_dialects[n.name] then
+      self.bindings[bound] = false  -- usable only in branches for that database
     elseif mod == "sqlalchemy.dialects" and n.name == "sqlite" then
       self.bindings[bound] = "sa"
     elseif mod == "sqlalchemy" and (n.name == "sql" or n.name == "schema" or n.name == "types") then
@@ -1436,6 +1469,9 @@ function Emitter:import(s)
       bad[#bad + 1] = n.name
     end
   end
+  for _, n in ipairs(s.names) do
+    if self.bindings[n.alias or n.name] == nil then self.bindings[n.alias or n.name] = false end
+  end
   if #bad > 0 then return false, "from " .. mod .. " import " .. table.concat(bad, ", ") end
   return true
 end
@@ -1449,7 +1485,7 @@ end
 
 -- Runs fn (which writes lines); when it raises Unsupported, the lines it wrote are dropped and
 -- the source lines first..last are kept as a TODO instead.
-function Emitter:guard(first, last, fn)
+function Emitter:guard(first, last, fn, stmt)
   local mark, ci, scopes_n = #self.out, self.ci, #self.scopes
   local saved_indent = self.indent
   local edepth = self.edepth
@@ -1461,6 +1497,15 @@ function Emitter:guard(first, last, fn)
   self.ci = ci
   self.indent = saved_indent
   for j = #self.scopes, scopes_n + 1, -1 do self.scopes[j] = nil end
+  -- a variable whose assignment was not translated: its later uses are not either
+  if stmt and stmt.k == "assign" then
+    for _, t in ipairs(stmt.targets) do
+      local names = t.k == "tuple" and t.items or { t }
+      for _, n in ipairs(names) do
+        if n.k == "name" then self.bindings[n.name] = false end
+      end
+    end
+  end
   self:keep_source(first, last, err.what)
 end
 
@@ -1493,7 +1538,7 @@ function Emitter:stmt(s, top)
     self:keep_source(first, last, s.what)
     return
   end
-  self:guard(first, last, function() self:stmt1(s, top) end)
+  self:guard(first, last, function() self:stmt1(s, top) end, s)
   if s.k ~= "def" and s.k ~= "if" and s.k ~= "with" and s.k ~= "for" then
     self:comments_through(last)
   end
@@ -1577,7 +1622,19 @@ function Emitter:stmt1(s, top)
   if k == "if" then
     for i, br in ipairs(s.branches) do
       self:line((i == 1 and "if " or "elseif ") .. self:expr(br.cond) .. " then")
-      self:nested(br.body)
+      local other = self:other_dialect(br.cond)
+      if other then
+        -- this branch runs on a database luamig does not support: kept as a note, never run
+        self.indent = self.indent + 1
+        self:line("-- luamig convert: only for " .. other .. ", which luamig does not run on:")
+        local last = 0
+        for _, b in ipairs(br.body) do last = math.max(last, self:last_of(b)) end
+        for l = br.body[1].line, last do self:line("-- " .. (self.lines[l] or "")) end
+        while self.ci <= #self.comments and self.comments[self.ci].line <= last do self.ci = self.ci + 1 end
+        self.indent = self.indent - 1
+      else
+        self:nested(br.body)
+      end
     end
     if s.else_body then
       self:line("else")
@@ -1660,6 +1717,19 @@ function Emitter:body_comments(body)
   end
 end
 
+-- The database an if's condition tests for, when luamig does not run on it
+-- (`dialect.name == "mysql"`); else nil.
+function Emitter:other_dialect(cond)
+  if cond.k ~= "bin" or cond.op ~= "==" then return nil end
+  local a, b = cond.a, cond.b
+  if a.k == "str" then a, b = b, a end
+  if b.k ~= "str" or #b.parts ~= 1 or b.parts[1].fstring then return nil end
+  local path = dotted(a) or (a.k == "attr" and a.name == "name" and a.e.k == "attr" and a.e.name == "dialect" and "x.dialect.name")
+  if not path or not path:match("dialect%.name$") then return nil end
+  if other_dialects[b.parts[1].value] then return b.parts[1].value end
+  return nil
+end
+
 function Emitter:nested(body, scope)
   self.indent = self.indent + 1
   if self.indent > MAX_DEPTH then unsupported("blocks nested too deeply") end
@@ -1705,7 +1775,17 @@ function M.convert(src, name)
   for l in (src:gsub("\r\n?", "\n") .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
   local em = setmetatable({ out = {}, todos = {}, indent = 0, comments = comments, ci = 1, lines = lines,
                             name = name, bindings = {}, binds = {}, batch_ops = {}, scopes = { {} },
-                            header = {}, need_pg = false }, Emitter)
+                            header = {}, need_pg = false, toplevel = {} }, Emitter)
+  -- the names the file defines at the top, for the functions that use them before
+  for _, s in ipairs(stmts) do
+    if s.k == "def" then em.toplevel[s.name] = true end
+    if s.k == "assign" then
+      for _, t in ipairs(s.targets) do
+        if t.k == "name" then em.toplevel[t.name] = true end
+        if t.k == "tuple" then for _, x in ipairs(t.items) do if x.k == "name" then em.toplevel[x.name] = true end end end
+      end
+    end
+  end
   -- the module docstring becomes the header comment, as luamig's revision template has it
   local docstring
   if stmts[1] and stmts[1].k == "expr" and stmts[1].e.k == "str" then
