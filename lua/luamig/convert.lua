@@ -1141,6 +1141,14 @@ function Emitter:module_path(path)
     unsupported("a dialect other than postgresql and sqlite (" .. path .. ")")
   end
   if full:match("^postgresql") then self:uses_postgresql() end
+  -- sqlalchemy's true()/false() are sa.true_/sa.false_; other Lua keywords become ["name"]
+  full = full:gsub("^sa%.true$", "sa.true_"):gsub("^sa%.false$", "sa.false_")
+  local segs = {}
+  for seg in full:gmatch("[^.]+") do
+    if #segs > 0 and lua_keywords[seg] then segs[#segs] = segs[#segs] .. "[" .. M.quote(seg) .. "]"
+    else segs[#segs + 1] = seg end
+  end
+  full = table.concat(segs, ".")
   if full == "op.get_bind.dialect.name" then return nil end
   return full
 end
@@ -1226,6 +1234,13 @@ function Emitter:call(e)
     return callee .. "(" .. pad .. table.concat(args, "," .. pad) .. "\n" .. string.rep("  ", self.indent) .. ")"
   end
   return flat
+end
+
+local column_methods = { ["=="] = "eq", ["!="] = "ne", ["<"] = "lt", ["<="] = "le", [">"] = "gt", [">="] = "ge" }
+
+-- t.c.name: a column of an sa.table() (or of a Table), whose comparisons build SQL
+local function is_column(e)
+  return e.k == "attr" and e.e.k == "attr" and e.e.name == "c"
 end
 
 local lua_binops = { ["+"] = "+", ["-"] = "-", ["*"] = "*", ["/"] = "/", ["//"] = "//", ["%"] = "%",
@@ -1341,6 +1356,14 @@ function Emitter:expr1(e)
     end
     if e.op == "+" and (is_string(e.a) or is_string(e.b)) then
       return self:expr_prec(e.a) .. " .. " .. self:expr_prec(e.b)
+    end
+    if column_methods[e.op] and is_column(e.a) then
+      -- SQL expressions on sa.table() columns: Lua cannot overload ==, luamig.dml has methods
+      local m = column_methods[e.op]
+      if e.b.k == "const" and e.b.v == "nil" then
+        if e.op == "==" then m = "is_" elseif e.op == "!=" then m = "isnot" end
+      end
+      return self:expr_prec(e.a) .. ":" .. m .. "(" .. self:expr(e.b) .. ")"
     end
     local o = lua_binops[e.op]
     if not o then unsupported("the " .. e.op .. " operator") end
