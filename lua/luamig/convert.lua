@@ -1830,8 +1830,13 @@ function M.convert(src, name)
     if getmetatable(err) == Fail then return nil, err.msg end
     error(err, 0)
   end
-  for _, n in ipairs { "branch_labels", "depends_on" } do
-    if not em.header[n] then em.out[#em.out + 1] = n .. " = nil" end
+  -- the header lines Alembic lets a file leave out, after down_revision as luamig writes them
+  local at = #em.out
+  for j, l in ipairs(em.out) do
+    if l:match("^down_revision = ") then at = j; break end
+  end
+  for _, n in ipairs { "depends_on", "branch_labels" } do
+    if not em.header[n] then table.insert(em.out, at + 1, n .. " = nil") end
   end
   local head = {}
   if docstring then
@@ -1892,7 +1897,7 @@ end
 -- The luamig.ini that takes over alembic's version table.
 local function ini_text(location, url)
   local tmpl = core.file("templates/generic/luamig.ini.tmpl") or "[luamig]\nscript_location = ${script_location}\nurl = sqlite:///app.db\n"
-  local text = tmpl:gsub("%${script_location}", function() return location:gsub("%%", "%%%%") end)
+  local text = tmpl:gsub("%${script_location}", function() return location end)
   url = (url or ""):gsub("^(%w+)%+[%w_]+://", "%1://")
   if url:find("[\r\n]") then url = "" end
   local note = "# converted from alembic.ini by luamig convert: the database's alembic_version table\n"
