@@ -1474,11 +1474,11 @@ function Emitter:import(s)
       self.bindings[bound] = "op"
     elseif mod == "alembic" and n.name == "context" then
       self.bindings[bound] = "op.get_context()"
-    elseif mod == "sqlalchemy.dialects" and n.name == "postgresql" then
+    elseif mod == "sqlalchemy.dialects" and known_modules["sqlalchemy.dialects." .. n.name] == "pg" then
       self.bindings[bound] = self:uses_postgresql()
     elseif mod == "sqlalchemy.dialects" and other_dialects[n.name] then
       self.bindings[bound] = false  -- usable only in branches for that database
-    elseif mod == "sqlalchemy.dialects" and n.name == "sqlite" then
+    elseif mod == "sqlalchemy.dialects" and known_modules["sqlalchemy.dialects." .. n.name] == "sa" then
       self.bindings[bound] = "sa"
     elseif mod == "sqlalchemy" and (n.name == "sql" or n.name == "schema" or n.name == "types") then
       self.bindings[bound] = "sa"
