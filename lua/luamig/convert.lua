@@ -44,7 +44,12 @@ local lua_keywords = {}
 for w in ([[and break do else elseif end false for function goto if in local nil not or
             repeat return then true until while]]):gmatch("%a+") do lua_keywords[w] = true end
 
+local Unsupported = {}  -- the error value of a construct the emitter cannot write: { what = ... }
+
 local function lua_name(n)
+  if not n:match("^[%a_][%w_]*$") then
+    error(setmetatable({ what = "a name Lua cannot spell (" .. n .. ")" }, Unsupported), 0)
+  end
   if lua_keywords[n] then return n .. "_" end
   return n
 end
@@ -53,6 +58,13 @@ end
 local function key(k)
   if k:match("^[%a_][%w_]*$") and not lua_keywords[k] then return k end
   return "[" .. M.quote(k) .. "]"
+end
+
+-- A Python comment's text (after '#') as a Lua line comment. A text that starts with '['
+-- gets a space first: "--[[" would open a long comment and turn later lines into code.
+local function comment(text)
+  if text:sub(1, 1) == "[" then return "-- " .. text end
+  return "--" .. text
 end
 
 -- A long bracket for text: the smallest level whose closing bracket text does not contain.
@@ -947,7 +959,7 @@ end
 -- Writes every comment that stands before line as `--` lines.
 function Emitter:comments_before(line)
   while self.ci <= #self.comments and self.comments[self.ci].line < line do
-    self:line("--" .. self.comments[self.ci].text)
+    self:line(comment(self.comments[self.ci].text))
     self.ci = self.ci + 1
   end
 end
@@ -958,9 +970,9 @@ function Emitter:comments_through(last)
   while self.ci <= #self.comments and self.comments[self.ci].line <= last do
     local c = self.comments[self.ci]
     if first and not c.own and #self.out > 0 then
-      self.out[#self.out] = self.out[#self.out] .. " --" .. c.text
+      self.out[#self.out] = self.out[#self.out] .. " " .. comment(c.text)
     else
-      self:line("--" .. c.text)
+      self:line(comment(c.text))
     end
     first = false
     self.ci = self.ci + 1
@@ -977,7 +989,6 @@ function Emitter:keep_source(first, last, what)
 end
 
 -- An expression the emitter cannot write: raises so that the statement is kept as a TODO.
-local Unsupported = {}
 local function unsupported(what)
   error(setmetatable({ what = what }, Unsupported), 0)
 end
@@ -1145,7 +1156,7 @@ function Emitter:module_path(path)
   full = full:gsub("^sa%.true$", "sa.true_"):gsub("^sa%.false$", "sa.false_")
   local segs = {}
   for seg in full:gmatch("[^.]+") do
-    if #segs > 0 and lua_keywords[seg] then segs[#segs] = segs[#segs] .. "[" .. M.quote(seg) .. "]"
+    if #segs > 0 and (lua_keywords[seg] or not seg:match("^[%a_][%w_]*$")) then segs[#segs] = segs[#segs] .. "[" .. M.quote(seg) .. "]"
     else segs[#segs + 1] = seg end
   end
   full = table.concat(segs, ".")
@@ -1299,7 +1310,9 @@ function Emitter:expr1(e)
       return "op.get_context().dialect.name"
     end
     local obj = self:expr_prec(e.e)
-    if lua_keywords[e.name] then return obj .. "[" .. M.quote(e.name) .. "]" end
+    if lua_keywords[e.name] or not e.name:match("^[%a_][%w_]*$") then
+      return obj .. "[" .. M.quote(e.name) .. "]"
+    end
     return obj .. "." .. e.name
   end
   if k == "call" then return self:call(e) end
@@ -1735,7 +1748,7 @@ function Emitter:body_comments(body)
   while self.ci <= #self.comments do
     local c = self.comments[self.ci]
     if not c.own or (c.col or 0) < col or col == 0 then break end
-    self:line("--" .. c.text)
+    self:line(comment(c.text))
     self.ci = self.ci + 1
   end
 end
@@ -1938,7 +1951,12 @@ function M.main(cmd)
     io.stdout:write("Generating " .. ini_path .. " ...  done\n")
   end
   for _, path in ipairs(files) do
-    local src, rerr = read_file(path)
+    local src, rerr
+    if path:match("%.py$") then
+      src, rerr = read_file(path)
+    else
+      rerr = "not an Alembic revision file (.py); nothing written"
+    end
     if not src then
       io.stderr:write(path .. ":1: " .. tostring(rerr) .. "\n")
       status = 1

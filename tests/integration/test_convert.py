@@ -222,6 +222,12 @@ class Usage(unittest.TestCase):
         d = temp_dir(self, "convert")
         r = convert("nosuch.py", cwd=d)
         self.assertEqual((r.rc, r.err), (1, "FAILED: nosuch.py: no such file or folder\n"), repr(r))
+        with open(os.path.join(d, "a1.lua"), "w") as f:
+            f.write("revision = 'a1'\n")
+        r = convert("a1.lua", cwd=d)
+        self.assertEqual((r.rc, r.err), (1, "a1.lua:1: not an Alembic revision file (.py); nothing written\n"))
+        with open(os.path.join(d, "a1.lua")) as f:
+            self.assertEqual(f.read(), "revision = 'a1'\n")
 
 
 class HostileInput(unittest.TestCase):
@@ -274,6 +280,9 @@ class HostileInput(unittest.TestCase):
     def test_no_code_injection(self):
         evil = ('"""x ]] error("docstring ran") --[[ ]==] ]===]\n\nRevision ID: e1\n"""\n'
                 "# ]] error('comment ran')\n"
+                "#[[ a comment that must stay one line\n"
+                "x = 1  #[==[ and a trailing one\n"
+                "# ]] error('long comment ran') ]==] error('long comment ran')\n"
                 "revision = 'e1'\n"
                 "down_revision = None\n"
                 "V = '\\\"]] error(\"string ran\") --[[ \\n\\t\\\\ \\x01 é'\n"
@@ -297,7 +306,8 @@ class HostileInput(unittest.TestCase):
         with open(os.path.join(p.versions, "e1_evil.lua")) as f:
             text = f.read()
         self.assertTrue(text.startswith('--[=[ x ]] error("docstring ran") --[[ ]==] ]===]\n'), text)
-        self.assertIn("\n-- ]] error('comment ran')\n", text)
+        self.assertIn("\n-- ]] error('comment ran')\n-- [[ a comment that must stay one line\n"
+                      "local x = 1 -- [==[ and a trailing one\n", text)
 
 
 if __name__ == "__main__":
