@@ -1395,6 +1395,7 @@ function Emitter:expr1(e)
       for _, it in ipairs(e.b.items) do tests[#tests + 1] = a .. " == " .. self:expr_prec(it) end
       return "(" .. table.concat(tests, " or ") .. ")"
     end
+    self:expr(e.b)  -- a container that is not translated says so first
     unsupported("'in' on a computed container")
   end
   if k == "star" then unsupported("*unpacking") end
@@ -1512,11 +1513,16 @@ function Emitter:import(s)
   return true
 end
 
+-- self.limit: the line of the statement after the one being written (its block's comments
+-- end before it).
 function Emitter:block(stmts, top)
-  for _, s in ipairs(stmts) do
+  local outer = self.limit
+  for i, s in ipairs(stmts) do
     if top and s.k == "def" then self:line("") end
+    self.limit = stmts[i + 1] and stmts[i + 1].line or outer
     self:stmt(s, top)
   end
+  self.limit = outer
 end
 
 -- Runs fn (which writes lines); when it raises Unsupported, the lines it wrote are dropped and
@@ -1747,7 +1753,7 @@ function Emitter:body_comments(body)
   local col = #first:match("^[ \t]*"):gsub("\t", "        ")
   while self.ci <= #self.comments do
     local c = self.comments[self.ci]
-    if not c.own or (c.col or 0) < col or col == 0 then break end
+    if not c.own or (c.col or 0) < col or col == 0 or c.line >= self.limit then break end
     self:line(comment(c.text))
     self.ci = self.ci + 1
   end
@@ -1811,7 +1817,7 @@ function M.convert(src, name)
   for l in (src:gsub("\r\n?", "\n") .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
   local em = setmetatable({ out = {}, todos = {}, indent = 0, comments = comments, ci = 1, lines = lines,
                             name = name, bindings = {}, binds = {}, batch_ops = {}, scopes = { {} },
-                            header = {}, need_pg = false, toplevel = {} }, Emitter)
+                            header = {}, need_pg = false, toplevel = {}, limit = math.huge }, Emitter)
   -- the names the file defines at the top, for the functions that use them before
   for _, s in ipairs(stmts) do
     if s.k == "def" then em.toplevel[s.name] = true end
@@ -1832,9 +1838,10 @@ function M.convert(src, name)
     table.remove(stmts, 1)
   end
   local ok2, err = pcall(function()
-    for _, s in ipairs(stmts) do
+    for i, s in ipairs(stmts) do
       if s.k == "expr" and s.e.k == "str" then s.docstring_ok = true end
       if s.k == "def" then em:line("") end
+      em.limit = stmts[i + 1] and stmts[i + 1].line or math.huge
       em:stmt(s, true)
     end
     em:comments_before(math.huge)
