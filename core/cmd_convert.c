@@ -115,6 +115,14 @@ int lm_cmd_convert(lua_State *L, lm_opts *o)
 			             o->ini);
 			goto done;
 		}
+		if (lm_config_get(cfg, "alembic", "version_locations")) {
+			lm_error_set("%s: version_locations is not handled by convert --ini; "
+			             "convert each "
+			             "folder with luamig convert and set version_locations in "
+			             "luamig.ini",
+			             o->ini);
+			goto done;
+		}
 		ini = lm_path_abs(o->ini);
 		/* Alembic resolves a relative script_location from the working
 		 * folder, as luamig does. */

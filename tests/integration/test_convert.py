@@ -195,14 +195,30 @@ class ConvertIni(unittest.TestCase):
         with open(os.path.join(d, "luamig.ini")) as f:
             self.assertEqual(f.read(), "[luamig]\n")
 
+    def test_version_locations_refused(self):
+        d = self.alembic_project()
+        with open(os.path.join(d, "alembic.ini"), "w") as f:
+            f.write(ALEMBIC_INI.replace("[alembic]\n", "[alembic]\nversion_locations = %(here)s/a %(here)s/b\n"))
+        r = convert("--ini", "alembic.ini", cwd=d)
+        self.assertEqual((r.rc, r.err), (1, "FAILED: alembic.ini: version_locations is not handled by convert "
+                                            "--ini; convert each folder with luamig convert and set "
+                                            "version_locations in luamig.ini\n"), repr(r))
+        self.assertFalse(os.path.exists(os.path.join(d, "luamig.ini")))
+
     def test_output_folder(self):
         d = self.alembic_project()
+        with open(os.path.join(d, "alembic.ini"), "w") as f:
+            f.write(ALEMBIC_INI.replace("sqlite:///app.db", "postgresql+psycopg2://u:p%%40w@db.example/app"))
         r = convert("--ini", "alembic.ini", "-o", "lm", cwd=d)
         self.assertEqual(r.rc, 1, repr(r))
         self.assertTrue(os.path.exists(os.path.join(d, "lm", "migrations", "env.lua")))
         self.assertTrue(os.path.exists(os.path.join(d, "lm", "migrations", "versions", "5e6f708192a3_merge.lua")))
         with open(os.path.join(d, "lm", "luamig.ini")) as f:
-            self.assertIn("\nscript_location = %(here)s/migrations\n", f.read())
+            ini = f.read()
+        self.assertIn("\nscript_location = %(here)s/migrations\n", ini)
+        # the driver suffix goes, configparser's %% stays
+        self.assertIn("\nurl = postgresql://u:p%%40w@db.example/app\n", ini)
+        self.assertNotIn("p%40w", r.out + r.err)
 
 
 class Usage(unittest.TestCase):
