@@ -1105,10 +1105,24 @@ local function dotted(e)
   end
 end
 
-local function is_string(e)
-  return e.k == "str" or (e.k == "bin" and e.op == "+" and (is_string(e.a) or is_string(e.b)))
-    or (e.k == "paren" and is_string(e.e))
-    or (e.k == "bin" and e.op == "%" and is_string(e.a))
+-- Whether e is a Python str for sure: a literal, a concatenation or formatting of one, str(),
+-- .format() and .join() on a literal, or a variable whose innermost assignment is one of
+-- those (scopes: the emitter's, where such a variable is marked "string").
+local function is_string(e, scopes)
+  if e.k == "name" and scopes then
+    for j = #scopes, 1, -1 do
+      local v = scopes[j][e.name]
+      if v then return v == "string" end
+    end
+    return false
+  end
+  if e.k == "call" then
+    if dotted(e.f) == "str" then return true end
+    return e.f.k == "attr" and (e.f.name == "format" or e.f.name == "join") and e.f.e.k == "str"
+  end
+  return e.k == "str" or (e.k == "bin" and e.op == "+" and (is_string(e.a, scopes) or is_string(e.b, scopes)))
+    or (e.k == "paren" and is_string(e.e, scopes))
+    or (e.k == "bin" and e.op == "%" and is_string(e.a, scopes))
 end
 
 -- Where a Python name points: the Lua expression for it.
@@ -1185,6 +1199,9 @@ function Emitter:call(e)
     local s = {}
     for _, t in ipairs(e.f.e.parts) do s[#s + 1] = t.value end
     return self:format_call(table.concat(s), e)
+  end
+  if e.f.k == "attr" and e.f.name == "join" and e.f.e.k == "str" and #e.args == 1 and #e.kwargs == 0 then
+    return "table.concat(" .. self:expr(e.args[1]) .. ", " .. self:expr(e.f.e) .. ")"
   end
   if fname == "str" and #e.args == 1 and #e.kwargs == 0 then return "tostring(" .. self:expr(e.args[1]) .. ")" end
   if fname == "len" and #e.args == 1 and #e.kwargs == 0 then return "#" .. self:expr_prec(e.args[1]) end
@@ -1355,7 +1372,7 @@ function Emitter:expr1(e)
     return "-" .. self:expr_prec(e.e)
   end
   if k == "bin" then
-    if e.op == "%" and is_string(e.a) then
+    if e.op == "%" and is_string(e.a, self.scopes) then
       local args
       if e.b.k == "tuple" then
         args = {}
@@ -1367,8 +1384,13 @@ function Emitter:expr1(e)
       end
       return "string.format(" .. self:expr(e.a) .. (#args > 0 and ", " or "") .. table.concat(args, ", ") .. ")"
     end
-    if e.op == "+" and (is_string(e.a) or is_string(e.b)) then
-      return self:expr_prec(e.a) .. " .. " .. self:expr_prec(e.b)
+    if e.op == "+" and (is_string(e.a, self.scopes) or is_string(e.b, self.scopes)) then
+      -- concatenation is associative: a chain needs no parentheses
+      local function side(x)
+        if x.k == "bin" and x.op == "+" and is_string(x, self.scopes) then return self:expr(x) end
+        return self:expr_prec(x)
+      end
+      return side(e.a) .. " .. " .. side(e.b)
     end
     if column_methods[e.op] and is_column(e.a) then
       -- SQL expressions on sa.table() columns: Lua cannot overload ==, luamig.dml has methods
@@ -1405,7 +1427,39 @@ end
 
 -- Statements ---------------------------------------------------------------------------
 
+local FN = "\0function"  -- the key that marks a function's scope (no Python name has a NUL)
+
 local header_names = { revision = true, down_revision = true, branch_labels = true, depends_on = true }
+
+-- The scope of the current function (or of the file) that already holds name n, or nil.
+-- Python's variables belong to the whole function; Lua's locals to a block: a name a
+-- function assigns inside a nested block is declared once at the function's top (hoisted).
+function Emitter:scope_of(n)
+  for j = #self.scopes, 1, -1 do
+    if self.scopes[j][n] then return self.scopes[j] end
+    if self.scopes[j][FN] then return nil end
+  end
+  return nil
+end
+
+-- The names a function body assigns inside if/for/with blocks (its own, not nested defs').
+local function nested_assignments(stmts, depth, out)
+  for _, s in ipairs(stmts) do
+    if s.k == "assign" and depth > 0 then
+      for _, t in ipairs(s.targets) do
+        for _, x in ipairs(t.k == "tuple" and t.items or { t }) do
+          if x.k == "name" then out[x.name] = true end
+        end
+      end
+    elseif s.k == "if" then
+      for _, br in ipairs(s.branches) do nested_assignments(br.body, depth + 1, out) end
+      if s.else_body then nested_assignments(s.else_body, depth + 1, out) end
+    elseif s.k == "for" or s.k == "with" then
+      nested_assignments(s.body, depth + 1, out)
+    end
+  end
+  return out
+end
 
 function Emitter:assign(s, top)
   if #s.targets ~= 1 then unsupported("a chained assignment") end
@@ -1422,9 +1476,10 @@ function Emitter:assign(s, top)
     end
     local v = self:expr(s.value)
     if s.value.k == "tuple" and #s.value.items > 0 then v = v end
-    local scope = self.scopes[#self.scopes]
-    if scope[n] or self.bindings[n] then return lua_name(n) .. " = " .. v end
-    scope[n] = true
+    local scope = self:scope_of(n) or self.scopes[#self.scopes]
+    local known = scope[n] or self.bindings[n]
+    scope[n] = is_string(s.value, self.scopes) and "string" or true
+    if known then return lua_name(n) .. " = " .. v end
     return "local " .. lua_name(n) .. " = " .. v
   end
   if target.k == "tuple" then
@@ -1443,8 +1498,13 @@ function Emitter:assign(s, top)
     end
     local scope = self.scopes[#self.scopes]
     local fresh = false
-    for _, t in ipairs(target.items) do if not scope[t.name] then fresh = true end end
-    for _, t in ipairs(target.items) do scope[t.name] = true end
+    for _, t in ipairs(target.items) do if not self:scope_of(t.name) then fresh = true end end
+    if fresh then
+      for _, t in ipairs(target.items) do
+        if self:scope_of(t.name) then unsupported("an unpacking assignment to names old and new") end
+      end
+    end
+    for _, t in ipairs(target.items) do (self:scope_of(t.name) or scope)[t.name] = true end
     return (fresh and "local " or "") .. table.concat(names, ", ") .. " = " .. values
   end
   if target.k == "attr" or target.k == "index" then
@@ -1629,7 +1689,7 @@ function Emitter:stmt1(s, top)
     if s.unsupported then unsupported(s.unsupported) end
     local params = {}
     for _, p in ipairs(s.params) do params[#params + 1] = lua_name(p.name) end
-    local scope = {}
+    local scope = { [FN] = true }
     for _, p in ipairs(s.params) do scope[p.name] = true end
     local head
     if top then
@@ -1651,6 +1711,16 @@ function Emitter:stmt1(s, top)
     local body = s.body
     if body[1] and body[1].k == "expr" and body[1].e.k == "str" then
       body[1].docstring_ok = true
+    end
+    local hoisted = {}
+    for n in pairs(nested_assignments(body, 0, {})) do
+      if not scope[n] then hoisted[#hoisted + 1] = n end
+    end
+    table.sort(hoisted)
+    if #hoisted > 0 then
+      local names = {}
+      for _, n in ipairs(hoisted) do names[#names + 1] = lua_name(n); scope[n] = true end
+      self:line("local " .. table.concat(names, ", "))
     end
     self:block(body, false)
     self:comments_through(self:last_of(s))
