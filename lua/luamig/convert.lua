@@ -1118,6 +1118,9 @@ local function is_string(e, scopes)
   end
   if e.k == "call" then
     if dotted(e.f) == "str" then return true end
+    if e.f.k == "attr" and (e.f.name == "upper" or e.f.name == "lower" or e.f.name == "strip") and #e.args == 0 then
+      return true
+    end
     return e.f.k == "attr" and (e.f.name == "format" or e.f.name == "join") and e.f.e.k == "str"
   end
   return e.k == "str" or (e.k == "bin" and e.op == "+" and (is_string(e.a, scopes) or is_string(e.b, scopes)))
