@@ -163,7 +163,11 @@ static void write_man(FILE *f)
 		for (const lm_cli_option *op = lm_cli_options(); op->flag; op++)
 			if (accepts(c, op))
 				man_usage_option(f, op);
-		if (c->positional) {
+		if (c->positional && c->min_pos == 0 && c->max_pos == 1) {
+			fputs("[\\fI", f); /* optional, as the usage line shows it */
+			roff(f, c->positional);
+			fputs("\\fR]\n", f);
+		} else if (c->positional) {
 			fputs(".I ", f);
 			roff(f, c->positional);
 			fputc('\n', f);
