@@ -224,6 +224,14 @@ function apply.add_column(plan, o)
       ondelete = fk.ondelete, onupdate = fk.onupdate, deferrable = fk.deferrable, initially = fk.initially }
   end
   col.foreign_keys = {}
+  for _, ck in ipairs(col.constraints or {}) do
+    local c = sa._deep_copy(ck)
+    c._column = col.name
+    sa._apply_convention(c, t, o._naming_convention)
+    c._column = nil
+    t.constraints[#t.constraints + 1] = c
+  end
+  col.constraints = nil
   if col.index then
     local ix = { kind = "index", columns = { col.name }, unique = col.unique and true or false }
     sa._apply_convention(ix, t, o._naming_convention)

@@ -194,6 +194,7 @@ function render.column(c)
   local args = { str(c.name), render.type(c.type) }
   if not c._from_table then
     for _, fk in ipairs(c.foreign_keys or {}) do args[#args + 1] = render.constraint(fk) end
+    for _, ck in ipairs(c.constraints or {}) do args[#args + 1] = render.constraint(ck) end
   end
   if c.computed then args[#args + 1] = render.value(c.computed) end
   if c.identity then args[#args + 1] = render.value(c.identity) end

@@ -542,8 +542,26 @@ function compile.rename_table(d, op)
   return { d:alter_table(op.table_name, op.schema) .. " RENAME TO " .. d:quote(op.new_table_name) }
 end
 
+-- A column's own CHECK or foreign key written in its definition (ADD COLUMN on a database that
+-- cannot add a constraint afterwards).
+function base:inline_constraint_sql(c)
+  if c.kind == "check" then
+    return self:constraint_prefix(c) .. "CHECK (" .. c.sqltext .. ")" .. self:deferrability(c)
+  end
+  local s = self:constraint_prefix(c) .. "REFERENCES " .. self:remote_table(c) .. " ("
+    .. self:quoted_list(c.referred_columns) .. ")"
+  if c.match then s = s .. " MATCH " .. c.match end
+  if c.ondelete then s = s .. " ON DELETE " .. c.ondelete end
+  if c.onupdate then s = s .. " ON UPDATE " .. c.onupdate end
+  return s .. self:deferrability(c)
+end
+
+-- Whether ADD COLUMN writes the column's CHECKs and foreign keys into the column definition
+-- (a database without ALTER TABLE ADD CONSTRAINT) rather than adding them afterwards.
+base.add_column_inlines_constraints = false
+
 -- ADD COLUMN, then what Alembic 1.8 adds for the column's own ForeignKey / unique / index
--- flags and its comment.
+-- flags, CHECKs and its comment.
 function compile.add_column(d, op)
   local col = op.column
   local tbl = sa._build_table(op.table_name, op._metadata, { sa._copy_column(col) },
@@ -551,8 +569,17 @@ function compile.add_column(d, op)
   local c = tbl.c[col.name]
   local s = d:alter_table(op.table_name, op.schema) .. " ADD COLUMN "
   if op.if_not_exists then s = s .. "IF NOT EXISTS " end
-  local out = { s .. d:column_spec(c, tbl) }
+  local spec = d:column_spec(c, tbl)
+  local later = {}
   for _, con in ipairs(tbl.constraints) do
+    if d.add_column_inlines_constraints and (con.kind == "check" or con.kind == "foreign_key") then
+      spec = spec .. " " .. d:inline_constraint_sql(con)
+    else
+      later[#later + 1] = con
+    end
+  end
+  local out = { s .. spec }
+  for _, con in ipairs(later) do
     for _, x in ipairs(d:add_constraint(con, op.table_name, op.schema, tbl)) do out[#out + 1] = x end
   end
   for _, ix in ipairs(tbl.indexes) do out[#out + 1] = d:create_index_sql(ix) end

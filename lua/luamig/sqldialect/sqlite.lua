@@ -156,6 +156,10 @@ function sqlite:add_constraint()
   error(sqlite.NO_CONSTRAINT_ALTER, 0)
 end
 
+-- ADD COLUMN can carry the column's own CHECK and REFERENCES (SQLite checks the existing rows),
+-- which is how sa.Column("x", sa.Integer, sa.ForeignKey("t.id")) adds its foreign key here.
+sqlite.add_column_inlines_constraints = true
+
 function sqlite:drop_constraint()
   error(sqlite.NO_CONSTRAINT_ALTER, 0)
 end

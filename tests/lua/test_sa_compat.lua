@@ -1,0 +1,112 @@
+-- luamig.sa as real Alembic histories use it (issue 17): DESIGN's keyword rule for the sa.*
+-- constructors, constraints given as positional arguments of sa.Column, and the SQL each
+-- compiles to on both databases.
+local T = require "helper"
+local sa = require "luamig.sa"
+local op = require "luamig.op"
+
+local function offline(dialect, fn)
+  local ctx = T.context(dialect, { as_sql = true })
+  fn()
+  return T.sql(ctx)
+end
+
+T.test("sa.ForeignKey{ column =, name = } is sa.ForeignKey(column, { name = })", function()
+  local a = sa.ForeignKey { column = "experiments.experiment_id", name = "fk_x", ondelete = "CASCADE" }
+  local b = sa.ForeignKey("experiments.experiment_id", { name = "fk_x", ondelete = "CASCADE" })
+  T.eq(a, b)
+  T.raises(function() sa.ForeignKey("a.b", { column = "c.d" }) end,
+           "got multiple values for argument 'column'")
+end)
+
+T.test("sa.Column{ name =, type_ = } and Column(name, { type_ = })", function()
+  local t1 = sa.Table("t", sa.MetaData(), sa.Column { name = "x", type_ = sa.Integer(), nullable = false })
+  local t2 = sa.Table("t", sa.MetaData(), sa.Column("x", { type_ = sa.Integer(), nullable = false }))
+  local t3 = sa.Table("t", sa.MetaData(), sa.Column("x", sa.Integer(), { nullable = false }))
+  T.eq(t1.c.x.type, t3.c.x.type)
+  T.eq(t2.c.x.type, t3.c.x.type)
+  T.eq(t1.c.x.nullable, false)
+  T.raises(function() sa.Column("x", sa.Integer(), { type_ = sa.Text() }) end,
+           "got multiple values for argument 'type_'")
+end)
+
+T.test("sa.Index{ name =, columns in the array part, unique = }", function()
+  local md = sa.MetaData()
+  local t = sa.Table("t", md, sa.Column("a", sa.Integer), sa.Column("b", sa.Integer),
+    sa.Index { name = "ix_ab", "a", "b", unique = true })
+  T.eq(t.indexes[1].name, "ix_ab")
+  T.eq(t.indexes[1].columns, { "a", "b" })
+  T.eq(t.indexes[1].unique, true)
+end)
+
+T.test("constraints by keyword: ForeignKeyConstraint, UniqueConstraint, CheckConstraint, PK", function()
+  local fk = sa.ForeignKeyConstraint { columns = { "p" }, refcolumns = { "parent.id" }, name = "fk_p" }
+  T.eq(fk.columns, { "p" })
+  T.eq(fk.referred_table, "parent")
+  T.eq(fk.name, "fk_p")
+  local uq = sa.UniqueConstraint { "a", "b", name = "uq_ab" }
+  T.eq(uq.columns, { "a", "b" })
+  T.eq(uq.name, "uq_ab")
+  local ck = sa.CheckConstraint { sqltext = "a > 0", name = "ck_a" }
+  T.eq(ck.sqltext, "a > 0")
+  T.eq(ck.name, "ck_a")
+  local pk = sa.PrimaryKeyConstraint { "id", name = "pk_t" }
+  T.eq(pk.columns, { "id" })
+  T.eq(pk.name, "pk_t")
+end)
+
+T.test("sa.Table{ name =, metadata = }, sa.table{ name = }, sa.column{ text =, type_ = }", function()
+  local md = sa.MetaData()
+  local t = sa.Table { name = "t", metadata = md, sa.Column("id", sa.Integer, { primary_key = true }),
+                       comment = "c" }
+  T.eq(t.name, "t")
+  T.eq(md.tables.t, t)
+  T.eq(t.comment, "c")
+  local lt = sa.table { name = "lt", sa.column { text = "x", type_ = sa.String() } }
+  T.eq(lt.name, "lt")
+  T.eq(lt.c.x.type.name, "String")
+  T.eq(sa.Enum { "a", "b", name = "mood" }.enums, { "a", "b" })
+  T.eq(sa.Enum { "a", "b", name = "mood" }.enum_name, "mood")
+end)
+
+T.test("create_table: a CHECK given to sa.Column, both databases", function()
+  for _, d in ipairs { "sqlite", "postgresql" } do
+    local sql = offline(d, function()
+      op.create_table("t", sa.Column("n", sa.Integer(), sa.CheckConstraint("n > 0")),
+        sa.Column("p", sa.Integer(), sa.CheckConstraint("p < 9", { name = "ck_p" })))
+    end)
+    T.eq(sql, { "CREATE TABLE t (\n    n INTEGER, \n    p INTEGER, \n    CHECK (n > 0), \n    "
+      .. "CONSTRAINT ck_p CHECK (p < 9)\n)" }, d)
+  end
+end)
+
+T.test("the ck naming convention sees the column of a column-level CHECK", function()
+  local md = sa.MetaData { naming_convention = { ck = "ck_%(table_name)s_%(column_0_name)s" } }
+  local t = sa.Table("t", md, sa.Column("n", sa.Integer(), sa.CheckConstraint("n > 0")))
+  T.eq(t.constraints[1].name, "ck_t_n")
+end)
+
+T.test("add_column with its own CHECK and ForeignKey: inline on SQLite, ADD CONSTRAINT on PostgreSQL", function()
+  local function run()
+    op.add_column("t", sa.Column("n", sa.Integer(), sa.CheckConstraint("n > 0")))
+    op.add_column("t", sa.Column("p", sa.Integer(), sa.ForeignKey("parent.id")))
+  end
+  T.eq(offline("sqlite", run), {
+    "ALTER TABLE t ADD COLUMN n INTEGER CHECK (n > 0)",
+    "ALTER TABLE t ADD COLUMN p INTEGER REFERENCES parent (id)",
+  })
+  T.eq(offline("postgresql", run), {
+    "ALTER TABLE t ADD COLUMN n INTEGER",
+    "ALTER TABLE t ADD CHECK (n > 0)",
+    "ALTER TABLE t ADD COLUMN p INTEGER",
+    "ALTER TABLE t ADD FOREIGN KEY(p) REFERENCES parent (id)",
+  })
+end)
+
+T.test("a column-level CHECK renders back as a positional argument", function()
+  local o = op.ops.add_column("t", sa.Column("n", sa.Integer(), sa.CheckConstraint("n > 0")))
+  local text = o:to_lua()
+  T.eq(text:find('sa.CheckConstraint("n > 0")', 1, true) ~= nil, true, text)
+end)
+
+T.run()
