@@ -967,6 +967,14 @@ function sa._adopt_reflected(md)
   return md
 end
 
+-- sa.dialects.postgresql / sa.dialects.sqlite: the user-facing type modules
+-- (luamig.dialects.<db>), as `sqlalchemy.dialects.postgresql` is reached from `sa`.  Each
+-- module registers itself here when it loads (it requires this module, so this one cannot
+-- require it); the dialect modules of the engine load them, so they are there whenever a
+-- revision or models.lua runs.
+sa.dialects = suggest.strict({}, function(name) return "sa.dialects has no " .. name end)
+function sa._register_dialect_types(name, module) rawset(sa.dialects, name, module) end
+
 -- A misspelt name raises at the user's line with the nearest one ("sa has no Intger; did you
 -- mean Integer?"), as Python's AttributeError does, instead of a nil passed on.
 return suggest.strict(sa, function(name) return "sa has no " .. name end)

@@ -114,5 +114,41 @@ class KeywordsAndColumnConstraints(unittest.TestCase):
                 self.assertEqual([t for t in p.tables() if t != "luamig_version"], [])
 
 
+DIALECTS_UP = '''  op.create_table("docs",
+    sa.Column("id", sa.Integer(), { primary_key = true }),
+    sa.Column("n", sa.dialects.sqlite.INTEGER()))
+  if op.get_context().dialect.name == "sqlite" then
+    op.add_column("docs", sa.Column("at", sa.dialects.sqlite.DATETIME()))
+  else
+    op.add_column("docs", sa.Column("body", sa.dialects.postgresql.JSONB()))
+    op.add_column("docs", sa.Column("tags", sa.dialects.postgresql.ARRAY(sa.String(10))))
+  end'''
+
+
+class DialectTypeModules(unittest.TestCase):
+    def test_sa_dialects_postgresql_and_sqlite(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.revision_file("bbbb00000001", up=DIALECTS_UP, downgrade='  op.drop_table("docs")')
+                p.ok("upgrade", "head")
+                cols = p.columns("docs")
+                if backend == "postgresql":
+                    self.assertEqual(cols, [("id", "integer", True),
+                                            ("n", "integer", False),
+                                            ("body", "jsonb", False),
+                                            ("tags", "character varying(10)[]", False)])
+                else:
+                    self.assertEqual(cols, [("id", "INTEGER", True), ("n", "INTEGER", False),
+                                            ("at", "DATETIME", False)])
+
+    def test_unknown_dialect_module_is_one_line(self):
+        p = Project(self, "sqlite")
+        p.revision_file("bbbb00000002", up='  sa.Column("x", sa.dialects.mysql.INTEGER())')
+        r = p.fails("upgrade", "head")
+        self.assertRegex(r.err, r"sa\.dialects has no mysql")
+        self.assertEqual(p.version_rows(), None)
+
+
 if __name__ == "__main__":
     main()

@@ -16,6 +16,8 @@ SERIAL column's nextval() default is implicit; the server says whether two defau
 local base = require "luamig.sqldialect.base"
 local lint_facts = require "luamig.sqldialect.postgresql_lint"
 local sa = require "luamig.sa"
+-- loaded for its side effect too: sa.dialects.postgresql
+require "luamig.dialects.postgresql"
 
 local pg = base.derive("postgresql", {})
 -- what each operation does to a live database, for luamig.lint
