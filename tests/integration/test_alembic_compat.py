@@ -150,5 +150,69 @@ class DialectTypeModules(unittest.TestCase):
         self.assertEqual(p.version_rows(), None)
 
 
+CONVENTION_BASE_UP = '''  op.create_table("experiments",
+    sa.Column("experiment_id", sa.Integer(), { primary_key = true }))
+  op.create_table("datasets",
+    sa.Column("id", sa.Integer(), { primary_key = true }),
+    sa.Column("name", sa.String(20)),
+    sa.Column("experiment_id", sa.Integer(), sa.ForeignKey("experiments.experiment_id")),
+    sa.UniqueConstraint("name"))
+  op.execute("INSERT INTO experiments (experiment_id) VALUES (1)")
+  op.execute("INSERT INTO datasets (id, name, experiment_id) VALUES (1, 'd', 1)")'''
+
+CONVENTION = ('{ fk = "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", '
+              'uq = "uq_%(table_name)s_%(column_0_name)s" }')
+
+CONVENTION_UP = '''  op.batch_alter_table("datasets", { naming_convention = %s }, function(batch_op)
+    batch_op.drop_constraint("fk_datasets_experiment_id_experiments", { type_ = "foreignkey" })
+  end)''' % CONVENTION
+
+CONVENTION_DOWN = '''  op.batch_alter_table("datasets", { naming_convention = %s }, function(batch_op)
+    batch_op.create_foreign_key("fk_datasets_experiment_id_experiments", "experiments",
+                                { "experiment_id" }, { "experiment_id" })
+  end)''' % CONVENTION
+
+
+class BatchNamingConvention(unittest.TestCase):
+    """Alembic's recipe "Dropping Unnamed or Named Foreign Key Constraints" on SQLite, which
+    keeps foreign keys unnamed: the batch's naming_convention names what it reflects."""
+
+    def test_drop_unnamed_foreign_key_by_convention_name(self):
+        p = Project(self, "sqlite")
+        p.revision_file("cccc00000001", up=CONVENTION_BASE_UP,
+                        downgrade='  op.drop_table("datasets")\n  op.drop_table("experiments")')
+        p.revision_file("cccc00000002", down="cccc00000001", up=CONVENTION_UP,
+                        downgrade=CONVENTION_DOWN)
+        p.ok("upgrade", "cccc00000001")
+        self.assertEqual(sqlite_fks(p, "datasets"),
+                         [("experiments", "experiment_id", "experiment_id", "NO ACTION")])
+        p.ok("upgrade", "head")
+        self.assertEqual(sqlite_fks(p, "datasets"), [])
+        ds = sqlite_table_sql(p, "datasets")
+        # the rebuilt table declares the unnamed UNIQUE with the convention's name
+        self.assertIn("CONSTRAINT uq_datasets_name UNIQUE (name)", ds)
+        self.assertEqual(p.sql("SELECT id, name, experiment_id FROM datasets"), [(1, "d", 1)])
+        p.ok("downgrade", "cccc00000001")
+        self.assertEqual(sqlite_fks(p, "datasets"),
+                         [("experiments", "experiment_id", "experiment_id", "NO ACTION")])
+        self.assertIn("CONSTRAINT fk_datasets_experiment_id_experiments FOREIGN KEY(experiment_id)",
+                      sqlite_table_sql(p, "datasets"))
+        # and the convention's name now exists: upgrading again drops it
+        p.ok("upgrade", "head")
+        self.assertEqual(sqlite_fks(p, "datasets"), [])
+
+    def test_without_convention_the_name_is_unknown(self):
+        p = Project(self, "sqlite")
+        p.revision_file("cccc00000001", up=CONVENTION_BASE_UP)
+        p.revision_file("cccc00000002", down="cccc00000001", up=CONVENTION_UP.replace(
+            "naming_convention = " + CONVENTION, "recreate = \"always\""))
+        p.ok("upgrade", "cccc00000001")
+        before = p.schema()
+        r = p.fails("upgrade", "head")
+        self.assertIn("No such constraint: 'fk_datasets_experiment_id_experiments'", r.err)
+        self.assertEqual(p.schema(), before)
+        self.assertEqual(p.version_rows(), ["cccc00000001"])
+
+
 if __name__ == "__main__":
     main()
