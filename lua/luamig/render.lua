@@ -504,6 +504,13 @@ function R.modify_table(o, ctx)
   return table.concat(lines, "\n" .. (ctx.indent or ""))
 end
 
+-- A registered operation (op.register_operation): op.<name>(arguments...).
+function R.custom(o)
+  local parts = {}
+  for i = 1, o.args.n do parts[i] = render.value(o.args[i]) end
+  return "op." .. o.name .. "(" .. table.concat(parts, ", ") .. ")"
+end
+
 function render.operation(o, opts)
   local f = R[o.kind]
   if not f then error("render: cannot render operation " .. tostring(o.kind), 0) end

@@ -214,5 +214,91 @@ class BatchNamingConvention(unittest.TestCase):
         self.assertEqual(p.version_rows(), ["cccc00000001"])
 
 
+SEQUENCE_OPS = '''package.path = context.config.get_main_option("here", ".") .. "/?.lua;" .. package.path
+require "sequence_ops"
+'''
+
+# what a project keeps in a module of its own (sequence_ops.lua), required from env.lua
+SEQUENCE_MODULE = '''local op = require "luamig.op"
+op.register_operation("create_sequence", {
+  sql = {
+    postgresql = function(d, name, opts)
+      return "CREATE SEQUENCE " .. d:quote(name) .. " START " .. ((opts or {}).start or 1)
+    end,
+    -- SQLite has no sequences: a one-row table stands in for one
+    sqlite = function(d, name, opts)
+      return { "CREATE TABLE " .. d:quote(name) .. " (value INTEGER NOT NULL)",
+               "INSERT INTO " .. d:quote(name) .. " (value) VALUES (" .. ((opts or {}).start or 1) .. ")" }
+    end,
+  },
+  reverse = "drop_sequence",
+  lock = "none",
+})
+op.register_operation("drop_sequence", {
+  sql = {
+    postgresql = function(d, name) return "DROP SEQUENCE " .. d:quote(name) end,
+    sqlite = function(d, name) return "DROP TABLE " .. d:quote(name) end,
+  },
+  reverse = "create_sequence",
+})
+'''
+
+
+class CustomOperations(unittest.TestCase):
+    def project(self, backend):
+        p = Project(self, backend)
+        env = p.read("migrations/env.lua")
+        p.write("migrations/env.lua", SEQUENCE_OPS + env)
+        p.write("sequence_ops.lua", SEQUENCE_MODULE)
+        p.revision_file("dddd00000001", up='  op.create_sequence("order_no", { start = 100 })',
+                        downgrade='  op.drop_sequence("order_no")')
+        return p
+
+    def test_registered_operation_runs_online_and_down(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = self.project(backend)
+                p.ok("upgrade", "head")
+                if backend == "postgresql":
+                    self.assertEqual(p.sql("SELECT nextval('order_no')"), [("100",)])
+                else:
+                    self.assertEqual(p.sql("SELECT value FROM order_no"), [(100,)])
+                p.ok("downgrade", "base")
+                if backend == "postgresql":
+                    self.assertEqual(p.sql("SELECT count(*) FROM pg_class WHERE relname = 'order_no'"),
+                                     [("0",)])
+                else:
+                    self.assertNotIn("order_no", p.tables())
+
+    def test_offline_sql_and_lint(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = self.project(backend)
+                r = p.ok("upgrade", "head", "--sql")
+                if backend == "postgresql":
+                    self.assertIn("CREATE SEQUENCE order_no START 100;", r.out)
+                else:
+                    self.assertIn("CREATE TABLE order_no (value INTEGER NOT NULL);", r.out)
+                    self.assertIn("INSERT INTO order_no (value) VALUES (100);", r.out)
+                self.assertEqual(p.version_rows(), None)
+                if backend == "postgresql":
+                    # create_sequence declares its lock; drop_sequence does not: unknown-sql
+                    p.revision_file("dddd00000002", down="dddd00000001",
+                                    up='  op.drop_sequence("order_no")')
+                    r = p.run("lint")
+                    self.assertIn("0001_dddd00000001.lua:11: create_sequence: lock none\n", r.out)
+                    self.assertIn("0002_dddd00000002.lua:11: drop_sequence: lock unknown\n", r.out)
+                    self.assertIn("0002_dddd00000002.lua:11: warn [unknown-sql]", r.out)
+                    self.assertNotIn("0001_dddd00000001.lua:11: warn", r.out)
+
+    def test_builtin_cannot_be_replaced(self):
+        p = self.project("sqlite")
+        p.write("sequence_ops.lua", 'local op = require "luamig.op"\n'
+                'op.register_operation("create_table", { sql = function() return "SELECT 1" end })\n')
+        r = p.fails("upgrade", "head")
+        self.assertIn("op.register_operation: op.create_table already exists", r.err)
+        self.assertEqual(p.version_rows(), None)
+
+
 if __name__ == "__main__":
     main()

@@ -109,4 +109,22 @@ T.test("a column-level CHECK renders back as a positional argument", function()
   T.eq(text:find('sa.CheckConstraint("n > 0")', 1, true) ~= nil, true, text)
 end)
 
+T.test("op.register_operation: SQL per dialect, reverse by name, rendering", function()
+  op.register_operation("create_sequence", {
+    sql = { postgresql = function(d, name) return "CREATE SEQUENCE " .. d:quote(name) end },
+    reverse = "drop_sequence" })
+  op.register_operation("drop_sequence", {
+    sql = { default = function(d, name) return { "DROP SEQUENCE " .. d:quote(name) } end },
+    reverse = function(name) return "create_sequence", name end })
+  T.eq(offline("postgresql", function() op.create_sequence("seq") end), { "CREATE SEQUENCE seq" })
+  T.raises(function() offline("sqlite", function() op.create_sequence("seq") end) end,
+           "operation create_sequence has no SQL for sqlite")
+  local o = op.ops.create_sequence("seq")
+  T.eq(o:reverse():to_sql("postgresql"), { "DROP SEQUENCE seq" })
+  T.eq(o:reverse():reverse():to_sql("postgresql"), { "CREATE SEQUENCE seq" })
+  T.eq(o:to_lua(), 'op.create_sequence("seq")')
+  T.raises(function() op.register_operation("add_column", { sql = function() end }) end,
+           "op.add_column already exists")
+end)
+
 T.run()

@@ -589,6 +589,22 @@ function compile.add_column(d, op)
   return out
 end
 
+-- A custom operation (op.register_operation): its `sql` is one function for every database or a
+-- table of them by dialect name; each returns a statement or a list of statements.
+function compile.custom(d, op)
+  local sql = op.spec.sql
+  if type(sql) == "table" then sql = sql[d.name] or sql.default end
+  if type(sql) ~= "function" then
+    error("operation " .. op.name .. " has no SQL for " .. d.name, 0)
+  end
+  local out = sql(d, table.unpack(op.args, 1, op.args.n))
+  if type(out) == "string" then return { out } end
+  if type(out) ~= "table" then
+    error("operation " .. op.name .. ": sql() must return a statement or a list of them", 0)
+  end
+  return out
+end
+
 function compile.drop_column(d, op)
   local s = d:alter_table(op.table_name, op.schema) .. " DROP COLUMN "
   if op.if_exists then s = s .. "IF EXISTS " end
