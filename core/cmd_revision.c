@@ -73,6 +73,45 @@ static char *read_script_template(const lm_script_dir *sd)
 	return text;
 }
 
+/* ${database_functions} of the multidb template (Alembic's multidb script.py.mako): for
+ * each name of the "databases" option (comma or space separated), an empty
+ * upgrade_<name>() and downgrade_<name>(), which upgrade({ engine_name = ... }) calls.
+ * Returns a new string ("" without the option), or NULL with the error set when a name
+ * cannot be a Lua function name. */
+static char *database_functions(lm_config *cfg, const char *section)
+{
+	const char *dbs = lm_config_get(cfg, section, "databases");
+	lm_buf b = {0};
+	for (const char *p = dbs ? dbs : ""; *p;) {
+		size_t skip = strspn(p, ", \t\n");
+		p += skip;
+		size_t n = strcspn(p, ", \t\n");
+		if (n == 0)
+			break;
+		int valid = p[0] == '_' || ((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z');
+		for (size_t i = 0; i < n; i++) {
+			char c = p[i];
+			if (!(c == '_' || (c >= '0' && c <= '9') ||
+			      ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')))
+				valid = 0;
+		}
+		if (!valid) {
+			lm_error_set(
+			        "databases: '%.*s' cannot name the functions upgrade_%.*s() and "
+			        "downgrade_%.*s() (letters, digits and _ only)",
+			        (int)n, p, (int)n, p, (int)n, p);
+			lm_buf_dispose(&b);
+			return NULL;
+		}
+		lm_buf_printf(
+		        &b,
+		        "\n\nfunction upgrade_%.*s()\n\nend\n\nfunction downgrade_%.*s()\n\nend",
+		        (int)n, p, (int)n, p);
+		p += n;
+	}
+	return lm_buf_detach(&b);
+}
+
 static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
                           const new_revision *nr, char **path_out)
 {
@@ -198,6 +237,18 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	lm_vars_set(&vars, "imports", nr->imports ? nr->imports : "");
 	lm_vars_set(&vars, "upgrades", nr->upgrades ? nr->upgrades : "");
 	lm_vars_set(&vars, "downgrades", nr->downgrades ? nr->downgrades : "");
+	char *dbf = database_functions(cfg, lm_cli_section(o));
+	if (!dbf) {
+		free(qrev);
+		free(date);
+		free(down);
+		free(labels);
+		free(depends);
+		lm_buf_dispose(&revises);
+		goto done;
+	}
+	lm_vars_set(&vars, "database_functions", dbf);
+	free(dbf);
 	free(qrev);
 	free(date);
 	free(down);

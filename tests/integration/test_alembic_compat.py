@@ -8,7 +8,9 @@ PostgreSQL, asserted on the catalog:
 - sa.dialects.postgresql / sa.dialects.sqlite beside the require form;
 - batch mode's naming_convention naming reflected unnamed constraints.
 """
+import os
 import re
+import sqlite3
 import unittest
 
 from luamigtest import Project, backends, main
@@ -298,6 +300,73 @@ class CustomOperations(unittest.TestCase):
         r = p.fails("upgrade", "head")
         self.assertIn("op.register_operation: op.create_table already exists", r.err)
         self.assertEqual(p.version_rows(), None)
+
+
+MULTIDB_FUNCTIONS = {
+    "upgrade_engine1": 'op.create_table("t1", sa.Column("id", sa.Integer, { primary_key = true }))',
+    "downgrade_engine1": 'op.drop_table("t1")',
+    "upgrade_engine2": 'op.create_table("t2", sa.Column("id", sa.Integer, { primary_key = true }))',
+    "downgrade_engine2": 'op.drop_table("t2")',
+}
+
+
+class MultidbTemplate(unittest.TestCase):
+    """`luamig init -t multidb`: Alembic's multidb template (databases = engine1, engine2, a
+    section per database, per-database functions in each revision)."""
+
+    def sqlite_tables(self, path):
+        con = sqlite3.connect(path)
+        try:
+            return sorted(r[0] for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"))
+        finally:
+            con.close()
+
+    def test_two_databases(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend, init=False)
+                p.ok("init", "-t", "multidb", "migrations")
+                p.remove_option("history_table")
+                self.assertIn("databases = engine1, engine2", p.read("luamig.ini"))
+                # engine2 is this backend's database; engine1 a SQLite file
+                if backend == "postgresql":
+                    p.set_option("sqlalchemy.url", p.url, section="engine2")
+                p.ok("revision", "-m", "two databases", "--rev-id", "r1")
+                path = [f for f in os.listdir(p.versions) if f.endswith(".lua")][0]
+                text = p.read(os.path.join("migrations", "versions", path))
+                for fn, body in MULTIDB_FUNCTIONS.items():
+                    self.assertIn("function %s()\n\nend" % fn, text)
+                    text = text.replace("function %s()\n\nend" % fn,
+                                        "function %s()\n  %s\nend" % (fn, body))
+                p.write(os.path.join("migrations", "versions", path), text)
+                p.ok("upgrade", "head")
+                e1 = p.path("engine1.db")
+                self.assertEqual(self.sqlite_tables(e1), ["luamig_version", "t1"])
+                if backend == "postgresql":
+                    self.assertEqual(p.tables(), ["luamig_version", "t2"])
+                    self.assertEqual(p.version_rows(), ["r1"])
+                else:
+                    self.assertEqual(self.sqlite_tables(p.path("engine2.db")),
+                                     ["luamig_version", "t2"])
+                self.assertEqual(p.ok("current").out, "r1 (head)\nr1 (head)\n")
+                r = p.ok("upgrade", "head", "--sql")
+                self.assertRegex(r.out, r"(?s)-- Migrating database engine1.*CREATE TABLE t1.*"
+                                 r"-- Migrating database engine2.*CREATE TABLE t2")
+                p.ok("downgrade", "base")
+                self.assertEqual(self.sqlite_tables(e1), ["luamig_version"])
+                if backend == "postgresql":
+                    self.assertEqual(p.tables(), ["luamig_version"])
+
+    def test_bad_database_name(self):
+        p = Project(self, "sqlite", init=False)
+        p.ok("init", "-t", "multidb", "migrations")
+        p.set_option("databases", "engine1, my-db")
+        r = p.fails("revision", "-m", "x")
+        self.assertEqual(r.err.strip().splitlines()[-1],
+                         "FAILED: databases: 'my-db' cannot name the functions upgrade_my-db() "
+                         "and downgrade_my-db() (letters, digits and _ only)")
+        self.assertEqual(os.listdir(p.versions), [])
 
 
 if __name__ == "__main__":
