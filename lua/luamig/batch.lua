@@ -356,8 +356,42 @@ end
 
 local drop_kinds = { foreignkey = "foreign_key", primary = "primary_key", unique = "unique", check = "check" }
 
+local function same_list(a, b)
+  if #(a or {}) ~= #(b or {}) then return false end
+  for i, v in ipairs(a or {}) do if v ~= b[i] then return false end end
+  return true
+end
+
+local function squeeze(sql) return ((sql or ""):gsub("%s+", ""):gsub("^%((.*)%)$", "%1")) end
+
+-- Whether table constraint `c` is the one `want` describes (kind, columns, and what it refers
+-- to or checks): how an unnamed constraint is dropped.
+local function same_constraint(c, want)
+  if c.kind ~= want.kind then return false end
+  if c.kind == "check" then return squeeze(c.sqltext) == squeeze(want.sqltext) end
+  if not same_list(c.columns, want.columns) then return false end
+  if c.kind == "foreign_key" then
+    return c.referred_table == want.referred_table and same_list(c.referred_columns, want.referred_columns)
+  end
+  return true
+end
+
 function apply.drop_constraint(plan, o)
   local t = plan.table
+  if o.constraint_name == nil and o.constraint then
+    local before = #t.constraints
+    local done = false
+    t.constraints = remove_if(t.constraints, function(c)
+      if done or not same_constraint(c, o.constraint) then return false end
+      done = true
+      return true
+    end)
+    if #t.constraints == before then
+      error("No such constraint: an unnamed " .. o.constraint.kind .. " constraint on "
+        .. table.concat(o.constraint.columns or {}, ", "), 0)
+    end
+    return
+  end
   local want = o.type_ and drop_kinds[o.type_]
   if (want == "primary_key" or want == nil) and t.primary_key.name == o.constraint_name
       and o.constraint_name ~= nil then

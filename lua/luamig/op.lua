@@ -419,7 +419,13 @@ end
 local constraint_types = { foreignkey = true, primary = true, unique = true, check = true }
 
 function ops.drop_constraint(...)
-  local a, opts = bind("drop_constraint", { "constraint_name", "table_name", "type_" }, 2, ...)
+  -- the name may be nil when the constraint itself is given (constraint = ...): batch mode
+  -- then drops the unnamed constraint that matches it
+  local a, opts = bind("drop_constraint", { "constraint_name", "table_name", "type_" },
+                       { table_name = true }, ...)
+  if a.constraint_name == nil and opts.constraint == nil then
+    error("op.drop_constraint: missing argument 'constraint_name'", 2)
+  end
   check_keys("drop_constraint", opts, keyset { "schema", "if_exists", "constraint" })
   if a.type_ ~= nil and not constraint_types[a.type_] then
     error("op.drop_constraint: type_ must be one of 'foreignkey', 'primary', 'unique', 'check'", 2)

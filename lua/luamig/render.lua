@@ -436,6 +436,11 @@ function R.drop_constraint(o, ctx)
   local p = {}
   if o.type_ then p[#p + 1] = { "type_", str(o.type_) } end
   if o.if_exists then p[#p + 1] = { "if_exists", "true" } end
+  -- an unnamed constraint (SQLite keeps them so) is dropped by what it constrains: batch mode
+  -- finds it from the constraint given here
+  if o.constraint_name == nil and o.constraint then
+    p[#p + 1] = { "constraint", render.constraint(o.constraint) }
+  end
   local conv = o.constraint and o.constraint.name_conv
   return call(o, "drop_constraint", ctx, {}, ctx.batch and { name(o.constraint_name, conv) }
               or { name(o.constraint_name, conv), str(o.table_name) }, p)

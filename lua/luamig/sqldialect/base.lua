@@ -499,6 +499,18 @@ end
 -- Statements a dialect emits before / after CREATE TABLE and DROP TABLE (PG ENUM types).
 function base:before_create_table() return {} end
 function base:after_drop_table() return {} end
+-- What ADD COLUMN needs first (PostgreSQL: the column's ENUM types, when missing).
+function base:before_add_column() return {} end
+
+-- Autogenerate's knowledge of what the database does on its own (see luamig.autogenerate):
+-- the name the database gives an unnamed constraint `c` of table `tbl` (a model: name, schema,
+-- columns), given the names `taken` in its schema (a set, updated), or nil when it keeps
+-- such a constraint unnamed (SQLite);
+function base:implicit_constraint_name() return nil end
+-- the named types a column type needs (PostgreSQL's ENUM types): { { key =, type = } ... };
+function base:named_types() return {} end
+-- the statement that drops such a type when it exists.
+function base:drop_type_if_exists_sql() return nil end
 
 -- Whether table and column comments go out as separate COMMENT statements.
 base.supports_comments = false
@@ -578,7 +590,9 @@ function compile.add_column(d, op)
       later[#later + 1] = con
     end
   end
-  local out = { s .. spec }
+  local out = {}
+  for _, x in ipairs(d:before_add_column(c)) do out[#out + 1] = x end
+  out[#out + 1] = s .. spec
   for _, con in ipairs(later) do
     for _, x in ipairs(d:add_constraint(con, op.table_name, op.schema, tbl)) do out[#out + 1] = x end
   end
