@@ -127,4 +127,28 @@ T.test("op.register_operation: SQL per dialect, reverse by name, rendering", fun
            "op.add_column already exists")
 end)
 
+T.test("the names PostgreSQL gives unnamed constraints (answers of PostgreSQL 15)", function()
+  -- CREATE TABLE "<31 x é>_x" (id int, "ülongcolumnnameüüüüüüüüüüü" int, k int,
+  --   CHECK (id > 0 AND k > 0), CHECK (k > 1), FOREIGN KEY (id, k) REFERENCES p (id, k),
+  --   UNIQUE (id, "ülongcolumnnameüüüüüüüüüüü", k)): pg_constraint.conname
+  local d = require("luamig.sqldialect").get("postgresql")
+  local e = string.rep("é", 31)
+  local long = "ülongcolumnnameüüüüüüüüüüü"
+  local t = { name = e .. "_", c = { id = true, [long] = true, k = true } }
+  local taken = {}
+  T.eq(d:implicit_constraint_name({ kind = "check", sqltext = "id > 0 AND k > 0" }, t, taken),
+       string.rep("é", 28) .. "_check")
+  T.eq(d:implicit_constraint_name({ kind = "check", sqltext = "k > 1" }, t, taken),
+       string.rep("é", 27) .. "_k_check")
+  T.eq(d:implicit_constraint_name({ kind = "foreign_key", columns = { "id", "k" } }, t, taken),
+       string.rep("é", 26) .. "_id_k_fkey")
+  T.eq(d:implicit_constraint_name({ kind = "unique", columns = { "id", long, "k" } }, t, taken),
+       string.rep("é", 14) .. "_id_ülongcolumnnameüüüüü_key")
+  -- a taken name gets a number after the label
+  T.eq(d:implicit_constraint_name({ kind = "foreign_key", columns = { "id", "k" } }, t, taken),
+       string.rep("é", 26) .. "_id_k_fkey1")
+  T.eq(require("luamig.sqldialect").get("sqlite"):implicit_constraint_name(
+       { kind = "foreign_key", columns = { "id" } }, t, {}), nil)
+end)
+
 T.run()
