@@ -27,6 +27,9 @@ typedef struct new_revision {
 	int multiple_heads_is_merge_hint;
 	/* What env.lua produced (autogenerate); NULL = nothing. */
 	const char *upgrades, *downgrades, *imports;
+	/* Bodies rendered under a context's upgrade_token / downgrade_token
+	 * ("engine1_upgrades": the multidb template); NULL = none. */
+	const lm_vars *tokens;
 } new_revision;
 
 /* Where the new file goes: --version-path, the folder of its first
@@ -78,7 +81,7 @@ static char *read_script_template(const lm_script_dir *sd)
  * upgrade_<name>() and downgrade_<name>(), which upgrade({ engine_name = ... }) calls.
  * Returns a new string ("" without the option), or NULL with the error set when a name
  * cannot be a Lua function name. */
-static char *database_functions(lm_config *cfg, const char *section)
+static char *database_functions(lm_config *cfg, const char *section, const lm_vars *tokens)
 {
 	const char *dbs = lm_config_get(cfg, section, "databases");
 	lm_buf b = {0};
@@ -103,10 +106,18 @@ static char *database_functions(lm_config *cfg, const char *section)
 			lm_buf_dispose(&b);
 			return NULL;
 		}
-		lm_buf_printf(
-		        &b,
-		        "\n\nfunction upgrade_%.*s()\n\nend\n\nfunction downgrade_%.*s()\n\nend",
-		        (int)n, p, (int)n, p);
+		/* the body autogenerate rendered for this database (its upgrade_token
+		 * is "<name>_upgrades"), as Alembic's template fills it */
+		char *up_key = lm_sprintf("%.*s_upgrades", (int)n, p);
+		char *down_key = lm_sprintf("%.*s_downgrades", (int)n, p);
+		const char *up = tokens ? lm_vars_get(tokens, up_key) : NULL;
+		const char *down = tokens ? lm_vars_get(tokens, down_key) : NULL;
+		lm_buf_printf(&b,
+		              "\n\nfunction upgrade_%.*s()\n%s\nend\n\nfunction "
+		              "downgrade_%.*s()\n%s\nend",
+		              (int)n, p, up ? up : "", (int)n, p, down ? down : "");
+		free(up_key);
+		free(down_key);
 		p += n;
 	}
 	return lm_buf_detach(&b);
@@ -237,7 +248,10 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	lm_vars_set(&vars, "imports", nr->imports ? nr->imports : "");
 	lm_vars_set(&vars, "upgrades", nr->upgrades ? nr->upgrades : "");
 	lm_vars_set(&vars, "downgrades", nr->downgrades ? nr->downgrades : "");
-	char *dbf = database_functions(cfg, lm_cli_section(o));
+	if (nr->tokens)
+		for (size_t i = 0; i < nr->tokens->names.n; i++)
+			lm_vars_set(&vars, nr->tokens->names.v[i], nr->tokens->values.v[i]);
+	char *dbf = database_functions(cfg, lm_cli_section(o), nr->tokens);
 	if (!dbf) {
 		free(qrev);
 		free(date);
@@ -321,8 +335,9 @@ static char *field_dup(lua_State *L, const char *k)
  * revision_environment = true). */
 typedef struct revision_env {
 	char *upgrades, *downgrades, *imports, *message, *rev_id;
-	int skip;  /* process_revision_directives emptied the list */
-	int empty; /* autogenerate found nothing (and --allow-empty not given) */
+	lm_vars tokens; /* bodies under other tokens than upgrades/downgrades */
+	int skip;       /* process_revision_directives emptied the list */
+	int empty;      /* autogenerate found nothing (and --allow-empty not given) */
 } revision_env;
 
 static void revision_env_dispose(revision_env *e)
@@ -332,6 +347,7 @@ static void revision_env_dispose(revision_env *e)
 	free(e->imports);
 	free(e->message);
 	free(e->rev_id);
+	lm_vars_dispose(&e->tokens);
 }
 
 /* What run_revision_env hands its protected halves. */
@@ -371,6 +387,16 @@ static int read_revision_env(lua_State *L)
 	out->imports = field_dup(L, "imports");
 	out->message = field_dup(L, "message");
 	out->rev_id = field_dup(L, "rev_id");
+	lua_getfield(L, 2, "tokens");
+	if (lua_istable(L, -1)) {
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING)
+				lm_vars_set(&out->tokens, lua_tostring(L, -2), lua_tostring(L, -1));
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
 	lua_getfield(L, 2, "skip");
 	out->skip = lua_toboolean(L, -1);
 	lua_getfield(L, 2, "empty");
@@ -454,6 +480,7 @@ int lm_cmd_revision(lua_State *L, lm_opts *o)
 		nr.upgrades = env.upgrades;
 		nr.downgrades = env.downgrades;
 		nr.imports = env.imports;
+		nr.tokens = &env.tokens;
 		if (env.message)
 			nr.message = env.message;
 		if (env.rev_id)

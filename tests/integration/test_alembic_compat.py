@@ -358,6 +358,42 @@ class MultidbTemplate(unittest.TestCase):
                 if backend == "postgresql":
                     self.assertEqual(p.tables(), ["luamig_version"])
 
+    def test_autogenerate_per_database(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend, init=False)
+                p.ok("init", "-t", "multidb", "migrations")
+                p.remove_option("history_table")
+                if backend == "postgresql":
+                    p.set_option("sqlalchemy.url", p.url, section="engine2")
+                env = p.read("migrations/env.lua").replace(
+                    "local target_metadata = {}",
+                    'package.path = config.get_main_option("here", ".") .. "/?.lua;" .. package.path\n'
+                    'local target_metadata = { engine1 = require "models1", engine2 = require "models2" }')
+                p.write("migrations/env.lua", env)
+                for n, t in (("1", "t1"), ("2", "t2")):
+                    p.write("models%s.lua" % n, 'local sa = require "luamig.sa"\nlocal md = sa.MetaData()\n'
+                            'sa.Table("%s", md, sa.Column("id", sa.Integer, { primary_key = true }))\n'
+                            'return md\n' % t)
+                p.ok("revision", "--autogenerate", "-m", "first", "--rev-id", "a1")
+                path = [f for f in os.listdir(p.versions) if f.endswith(".lua")][0]
+                text = p.read(os.path.join("migrations", "versions", path))
+                up1 = text.split("function upgrade_engine1()")[1].split("\nend")[0]
+                up2 = text.split("function upgrade_engine2()")[1].split("\nend")[0]
+                self.assertIn('op.create_table("t1"', up1)
+                self.assertNotIn('"t2"', up1)
+                self.assertIn('op.create_table("t2"', up2)
+                self.assertIn('op.drop_table("t1")',
+                              text.split("function downgrade_engine1()")[1].split("\nend")[0])
+                p.ok("upgrade", "head")
+                self.assertEqual(self.sqlite_tables(p.path("engine1.db")), ["luamig_version", "t1"])
+                self.assertIn("No new upgrade operations detected.", p.ok("check").out)
+                # nothing changed in either database: no file
+                r = p.ok("revision", "--autogenerate", "-m", "again")
+                self.assertIn("No changes in schema detected", r.err)
+                p.ok("downgrade", "base")
+                self.assertEqual(self.sqlite_tables(p.path("engine1.db")), ["luamig_version"])
+
     def test_bad_database_name(self):
         p = Project(self, "sqlite", init=False)
         p.ok("init", "-t", "multidb", "migrations")

@@ -32,6 +32,8 @@ local function run_migrations_offline()
       url = url_of(name),
       target_metadata = target_metadata[name],
       literal_binds = true,
+      upgrade_token = name .. "_upgrades",
+      downgrade_token = name .. "_downgrades",
     }
     context.static_output("-- Migrating database " .. name)
     context.begin_transaction(function()
@@ -46,6 +48,9 @@ local function run_migrations_online()
     context.configure {
       connection = connection,
       target_metadata = target_metadata[name],
+      -- autogenerate writes this database's operations into upgrade_<name>() / downgrade_<name>()
+      upgrade_token = name .. "_upgrades",
+      downgrade_token = name .. "_downgrades",
     }
     local ok, err = pcall(context.begin_transaction, function()
       context.run_migrations { engine_name = name }
