@@ -125,6 +125,10 @@ T.test("op.register_operation: SQL per dialect, reverse by name, rendering", fun
   T.eq(o:to_lua(), 'op.create_sequence("seq")')
   T.raises(function() op.register_operation("add_column", { sql = function() end }) end,
            "op.add_column already exists")
+  op.implementation_for("create_sequence", function(d, name) return "CREATE SEQUENCE " .. name .. " CYCLE" end)
+  T.eq(offline("sqlite", function() op.create_sequence("s") end), { "CREATE SEQUENCE s CYCLE" })
+  T.raises(function() op.implementation_for("nope", function() end) end,
+           "op.implementation_for: no registered operation nope")
 end)
 
 T.test("the names PostgreSQL gives unnamed constraints (answers of PostgreSQL 15)", function()
