@@ -155,4 +155,11 @@ T.test("the names PostgreSQL gives unnamed constraints (answers of PostgreSQL 15
        { kind = "foreign_key", columns = { "id" } }, t, {}), nil)
 end)
 
+T.test("lint: CREATE TYPE / DROP TYPE (autogenerate's ENUM statements) take no table lock", function()
+  local facts = require "luamig.sqldialect.postgresql_lint"
+  T.eq(facts.classify_sql("DROP TYPE IF EXISTS mood", {}).lock, "none")
+  T.eq(facts.classify_sql("CREATE TYPE mood AS ENUM ('a')", {}).lock, "none")
+  T.eq(facts.classify_sql("DROP TYPE IF EXISTS mood", {}).unknown, nil)
+end)
+
 T.run()
