@@ -65,6 +65,8 @@
 #define O_SCHEMA LM_OPT_BIT(31)
 #define O_NO_CHECKPOINTS LM_OPT_BIT(32)
 #define O_PRUNE LM_OPT_BIT(33)
+#define O_OUTPUT LM_OPT_BIT(34)
+#define O_INI LM_OPT_BIT(35)
 
 typedef lm_cli_command command;
 typedef lm_cli_option option;
@@ -190,6 +192,12 @@ static const option options[] = {
          "Move the revisions the checkpoint stands for out of the version locations (refused "
          "while the database is older than the checkpoint)",
          F(prune)},
+        {O_OUTPUT, "-o", "--output", "DIR",
+         "Write the converted files into DIR instead of beside each input", S(output)},
+        {O_INI, NULL, "--ini", "ALEMBIC_INI",
+         "Convert the versions folder of this alembic.ini and write a luamig.ini that takes over "
+         "its alembic_version table",
+         S(ini)},
         {0, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -206,6 +214,9 @@ static const command commands[] = {
          "Write a checkpoint: one step that creates the schema the history up to the revision "
          "produces, for fresh databases.",
          "revision identifier; default: head"},
+        {"convert", lm_cmd_convert, O_OUTPUT | O_INI, 0, -1, "paths",
+         "Translate Alembic revision files (.py) into luamig revision files.",
+         "Alembic revision files, or folders of them (a versions folder)"},
         {"current", lm_cmd_runtime, O_VERBOSE | O_CHECK_HEADS | O_JSON, 0, 0, NULL,
          "Display the current revision for a database.", NULL},
         {"downgrade", lm_cmd_runtime, O_SQL | O_TAG | O_VERBOSE | O_NO_LOCK | O_DRY_RUN | O_JSON, 1,

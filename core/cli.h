@@ -63,6 +63,8 @@ typedef struct lm_opts {
 	int schema;         /* test --schema */
 	int no_checkpoints; /* upgrade --no-checkpoints */
 	int prune;          /* checkpoint --prune */
+	const char *output; /* convert -o */
+	const char *ini;    /* convert --ini */
 	lm_strv positional;
 } lm_opts;
 

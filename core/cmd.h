@@ -34,6 +34,9 @@ int lm_cmd_history(lua_State *L, lm_opts *o);
 int lm_cmd_show(lua_State *L, lm_opts *o);
 int lm_cmd_edit(lua_State *L, lm_opts *o);
 
+/* cmd_convert.c: Alembic revision files to Lua (lua/luamig/convert.lua). */
+int lm_cmd_convert(lua_State *L, lm_opts *o);
+
 /* cmd_runtime.c: every command that runs env.lua. */
 int lm_cmd_runtime(lua_State *L, lm_opts *o);
 /* The database's current heads, for a C command that needs them (history

@@ -27,6 +27,9 @@ typedef struct new_revision {
 	int multiple_heads_is_merge_hint;
 	/* What env.lua produced (autogenerate); NULL = nothing. */
 	const char *upgrades, *downgrades, *imports;
+	/* Bodies rendered under a context's upgrade_token / downgrade_token
+	 * ("engine1_upgrades": the multidb template); NULL = none. */
+	const lm_vars *tokens;
 } new_revision;
 
 /* Where the new file goes: --version-path, the folder of its first
@@ -71,6 +74,53 @@ static char *read_script_template(const lm_script_dir *sd)
 	char *text = lm_read_file(tmpl_path, NULL);
 	free(tmpl_path);
 	return text;
+}
+
+/* ${database_functions} of the multidb template (Alembic's multidb script.py.mako): for
+ * each name of the "databases" option (comma or space separated), an empty
+ * upgrade_<name>() and downgrade_<name>(), which upgrade({ engine_name = ... }) calls.
+ * Returns a new string ("" without the option), or NULL with the error set when a name
+ * cannot be a Lua function name. */
+static char *database_functions(lm_config *cfg, const char *section, const lm_vars *tokens)
+{
+	const char *dbs = lm_config_get(cfg, section, "databases");
+	lm_buf b = {0};
+	for (const char *p = dbs ? dbs : ""; *p;) {
+		size_t skip = strspn(p, ", \t\n");
+		p += skip;
+		size_t n = strcspn(p, ", \t\n");
+		if (n == 0)
+			break;
+		int valid = p[0] == '_' || ((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z');
+		for (size_t i = 0; i < n; i++) {
+			char c = p[i];
+			if (!(c == '_' || (c >= '0' && c <= '9') ||
+			      ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')))
+				valid = 0;
+		}
+		if (!valid) {
+			lm_error_set(
+			        "databases: '%.*s' cannot name the functions upgrade_%.*s() and "
+			        "downgrade_%.*s() (letters, digits and _ only)",
+			        (int)n, p, (int)n, p, (int)n, p);
+			lm_buf_dispose(&b);
+			return NULL;
+		}
+		/* the body autogenerate rendered for this database (its upgrade_token
+		 * is "<name>_upgrades"), as Alembic's template fills it */
+		char *up_key = lm_sprintf("%.*s_upgrades", (int)n, p);
+		char *down_key = lm_sprintf("%.*s_downgrades", (int)n, p);
+		const char *up = tokens ? lm_vars_get(tokens, up_key) : NULL;
+		const char *down = tokens ? lm_vars_get(tokens, down_key) : NULL;
+		lm_buf_printf(&b,
+		              "\n\nfunction upgrade_%.*s()\n%s\nend\n\nfunction "
+		              "downgrade_%.*s()\n%s\nend",
+		              (int)n, p, up ? up : "", (int)n, p, down ? down : "");
+		free(up_key);
+		free(down_key);
+		p += n;
+	}
+	return lm_buf_detach(&b);
 }
 
 static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
@@ -198,6 +248,21 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	lm_vars_set(&vars, "imports", nr->imports ? nr->imports : "");
 	lm_vars_set(&vars, "upgrades", nr->upgrades ? nr->upgrades : "");
 	lm_vars_set(&vars, "downgrades", nr->downgrades ? nr->downgrades : "");
+	if (nr->tokens)
+		for (size_t i = 0; i < nr->tokens->names.n; i++)
+			lm_vars_set(&vars, nr->tokens->names.v[i], nr->tokens->values.v[i]);
+	char *dbf = database_functions(cfg, lm_cli_section(o), nr->tokens);
+	if (!dbf) {
+		free(qrev);
+		free(date);
+		free(down);
+		free(labels);
+		free(depends);
+		lm_buf_dispose(&revises);
+		goto done;
+	}
+	lm_vars_set(&vars, "database_functions", dbf);
+	free(dbf);
 	free(qrev);
 	free(date);
 	free(down);
@@ -270,8 +335,9 @@ static char *field_dup(lua_State *L, const char *k)
  * revision_environment = true). */
 typedef struct revision_env {
 	char *upgrades, *downgrades, *imports, *message, *rev_id;
-	int skip;  /* process_revision_directives emptied the list */
-	int empty; /* autogenerate found nothing (and --allow-empty not given) */
+	lm_vars tokens; /* bodies under other tokens than upgrades/downgrades */
+	int skip;       /* process_revision_directives emptied the list */
+	int empty;      /* autogenerate found nothing (and --allow-empty not given) */
 } revision_env;
 
 static void revision_env_dispose(revision_env *e)
@@ -281,6 +347,7 @@ static void revision_env_dispose(revision_env *e)
 	free(e->imports);
 	free(e->message);
 	free(e->rev_id);
+	lm_vars_dispose(&e->tokens);
 }
 
 /* What run_revision_env hands its protected halves. */
@@ -320,6 +387,16 @@ static int read_revision_env(lua_State *L)
 	out->imports = field_dup(L, "imports");
 	out->message = field_dup(L, "message");
 	out->rev_id = field_dup(L, "rev_id");
+	lua_getfield(L, 2, "tokens");
+	if (lua_istable(L, -1)) {
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING)
+				lm_vars_set(&out->tokens, lua_tostring(L, -2), lua_tostring(L, -1));
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
 	lua_getfield(L, 2, "skip");
 	out->skip = lua_toboolean(L, -1);
 	lua_getfield(L, 2, "empty");
@@ -403,6 +480,7 @@ int lm_cmd_revision(lua_State *L, lm_opts *o)
 		nr.upgrades = env.upgrades;
 		nr.downgrades = env.downgrades;
 		nr.imports = env.imports;
+		nr.tokens = &env.tokens;
 		if (env.message)
 			nr.message = env.message;
 		if (env.rev_id)

@@ -29,12 +29,21 @@ static value_kind value_kind_of(const char *name)
 		const char *name;
 		value_kind kind;
 	} kinds[] = {
-	        {"CONFIG", V_FILE},         {"VERSION_PATH", V_DIR},
-	        {"directory", V_DIR},       {"HEAD", V_REVISION},
-	        {"DEPENDS_ON", V_REVISION}, {"REV_RANGE", V_REVISION},
-	        {"revision", V_REVISION},   {"revisions", V_REVISION},
-	        {"rev", V_REVISION},        {"TEMPLATE", V_TEMPLATE},
-	        {"REVISION", V_REVISION},   {"revision_range", V_REVISION},
+	        {"CONFIG", V_FILE},
+	        {"VERSION_PATH", V_DIR},
+	        {"directory", V_DIR},
+	        {"HEAD", V_REVISION},
+	        {"DEPENDS_ON", V_REVISION},
+	        {"REV_RANGE", V_REVISION},
+	        {"revision", V_REVISION},
+	        {"revisions", V_REVISION},
+	        {"rev", V_REVISION},
+	        {"TEMPLATE", V_TEMPLATE},
+	        {"REVISION", V_REVISION},
+	        {"revision_range", V_REVISION},
+	        {"DIR", V_DIR},
+	        {"ALEMBIC_INI", V_FILE},
+	        {"paths", V_FILE},
 	};
 	for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; i++)
 		if (strcmp(kinds[i].name, name) == 0)
@@ -154,7 +163,11 @@ static void write_man(FILE *f)
 		for (const lm_cli_option *op = lm_cli_options(); op->flag; op++)
 			if (accepts(c, op))
 				man_usage_option(f, op);
-		if (c->positional) {
+		if (c->positional && c->min_pos == 0 && c->max_pos == 1) {
+			fputs("[\\fI", f); /* optional, as the usage line shows it */
+			roff(f, c->positional);
+			fputs("\\fR]\n", f);
+		} else if (c->positional) {
 			fputs(".I ", f);
 			roff(f, c->positional);
 			fputc('\n', f);
@@ -324,6 +337,8 @@ static void write_bash(FILE *f)
 	        "\t\tCOMPREPLY=($(compgen -W \"$(_luamig_revisions)\" -- \"$cur\"))\n"
 	        "\telif [[ $positional == dir ]]; then\n"
 	        "\t\tCOMPREPLY=($(compgen -d -- \"$cur\"))\n"
+	        "\telif [[ $positional == file ]]; then\n"
+	        "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
 	        "\tfi\n"
 	        "}\n\n"
 	        "complete -F _luamig luamig\n",

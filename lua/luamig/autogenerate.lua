@@ -38,6 +38,7 @@ local core = require "luamig.core"
 local sa = require "luamig.sa"
 local render = require "luamig.render"
 local compare = require "luamig.compare"
+local op = require "luamig.op"
 
 local ag = {}
 
@@ -156,10 +157,152 @@ function ag.compare_metadata(mc, metadata)
   return ag.as_diffs(compare.compare(actx, compare.reflect(actx)))
 end
 
+--------------------------------------------------------------------------------------------
+-- Without Alembic's traps: what the database does on its own, made explicit
+--------------------------------------------------------------------------------------------
+
+-- Calls fn(o, list, i) for every operation, inside modify_table groups too.
+local function each_op(list, fn)
+  for i, o in ipairs(list) do
+    if o.kind == "modify_table" then each_op(o.ops, fn) else fn(o, list, i) end
+  end
+end
+
+-- Every name of schema `schema` in the reflected database: tables, indexes, constraints
+-- (PostgreSQL picks an unnamed constraint's name among the names not taken there).
+local function names_in_schema(conn_md, schema)
+  local taken = {}
+  for _, tbl in ipairs(conn_md.sorted or {}) do
+    if tbl.schema == schema then
+      taken[tbl.name] = true
+      if tbl.primary_key and tbl.primary_key.name then taken[tbl.primary_key.name] = true end
+      for _, c in ipairs(tbl.constraints or {}) do if c.name then taken[c.name] = true end end
+      for _, ix in ipairs(tbl.indexes or {}) do if ix.name then taken[ix.name] = true end end
+    end
+  end
+  return taken
+end
+
+local function model_table(actx, conn_md, schema, name)
+  for _, md in ipairs(actx.metadata) do
+    for _, tbl in ipairs(md.sorted) do
+      if tbl.name == name and (tbl.schema or md.schema) == schema then return tbl end
+    end
+  end
+  for _, tbl in ipairs(conn_md.sorted or {}) do
+    if tbl.name == name and tbl.schema == schema then return tbl end
+  end
+  return nil
+end
+
+-- An unnamed constraint added to an existing table gets the name the database will give it,
+-- so that the downgrade can drop it (Alembic renders drop_constraint(None, ...), which cannot
+-- run).  Where the database keeps it unnamed (SQLite), the downgrade's drop_constraint
+-- carries the constraint itself and batch mode finds it by what it constrains.
+local function name_unnamed_constraints(actx, conn_md, upgrade)
+  local taken_by_schema = {}
+  each_op(upgrade, function(o)
+    if o.kind ~= "add_constraint" or o.constraint.name ~= nil then return end
+    local key = o.schema or ""
+    taken_by_schema[key] = taken_by_schema[key] or names_in_schema(conn_md, o.schema)
+    local tbl = model_table(actx, conn_md, o.schema, o.table_name) or { name = o.table_name, c = {} }
+    local name = actx.dialect:implicit_constraint_name(o.constraint, tbl, taken_by_schema[key])
+    if name then
+      o.constraint = sa._deep_copy(o.constraint)
+      o.constraint.name = name
+    end
+  end)
+end
+
+-- The named types (PostgreSQL ENUMs) the columns of a list of tables use: a set of keys.
+local function types_used(dialect, tables)
+  local used = {}
+  for _, tbl in ipairs(tables) do
+    for _, col in ipairs(tbl.columns or {}) do
+      for _, t in ipairs(dialect:named_types(col.type)) do used[t.key] = t.type end
+    end
+  end
+  return used
+end
+
+local function model_tables(actx)
+  local list = {}
+  for _, md in ipairs(actx.metadata) do
+    for _, tbl in ipairs(md.sorted) do list[#list + 1] = tbl end
+  end
+  return list
+end
+
+-- ENUM types follow their users, in both directions: a create_table whose type exists
+-- already does not create it again (create_type = false); add_column creates a missing one
+-- itself (luamig.sqldialect.postgresql); after the last drop_table / drop_column of the list
+-- that removes a user of a type the end state no longer uses, the type is dropped if it
+-- exists.  `before`: the types that exist when the list starts; `after`: those the end
+-- state uses.
+local function follow_types(dialect, list, before, after)
+  local exists, last_drop = {}, {}
+  for k in pairs(before) do exists[k] = true end
+  local function dropped_types(o)
+    if o.kind == "drop_table" and o.table then return o.table.columns end
+    if o.kind == "drop_column" and o.column then return { o.column } end
+    return {}
+  end
+  each_op(list, function(o)
+    if o.kind == "create_table" and o.table then
+      local copied = false
+      for _, col in ipairs(o.table.columns) do
+        for _, t in ipairs(dialect:named_types(col.type)) do
+          if exists[t.key] then
+            if not copied then
+              o.table = sa._deep_copy(o.table)
+              copied = true
+            end
+            o.table.c[col.name].type.create_type = false
+          end
+          exists[t.key] = true
+        end
+      end
+    elseif o.kind == "add_column" then
+      for _, t in ipairs(dialect:named_types(o.column.type)) do exists[t.key] = true end
+    end
+    for _, col in ipairs(dropped_types(o)) do
+      for _, t in ipairs(dialect:named_types(col.type)) do
+        if exists[t.key] and not after[t.key] then last_drop[t.key] = { op = o, type = t.type } end
+      end
+    end
+  end)
+  local after_op = {}
+  for _, d in pairs(last_drop) do
+    after_op[d.op] = after_op[d.op] or {}
+    table.insert(after_op[d.op], d.type)
+  end
+  local function insert(ops_)
+    local i = 1
+    while i <= #ops_ do
+      local o = ops_[i]
+      if o.kind == "modify_table" then insert(o.ops) end
+      local types = after_op[o] or {}
+      table.sort(types, function(a, b) return a.enum_name < b.enum_name end)
+      for k, t in ipairs(types) do
+        table.insert(ops_, i + k, op.ops.execute(dialect:drop_type_if_exists_sql(t)))
+      end
+      i = i + 1 + #types
+    end
+  end
+  insert(list)
+end
+
 function ag.produce_migrations(mc, metadata)
   local actx = compare.context(mc, compare.metadata_list(metadata))
-  local upgrade = compare.compare(actx, compare.reflect(actx))
-  return { upgrade_ops = ops_list(upgrade), downgrade_ops = ops_list(reverse_list(upgrade)) }
+  local conn_md = compare.reflect(actx)
+  local upgrade = compare.compare(actx, conn_md)
+  name_unnamed_constraints(actx, conn_md, upgrade)
+  local downgrade = reverse_list(upgrade)
+  local in_db = types_used(actx.dialect, conn_md.sorted or {})
+  local in_models = types_used(actx.dialect, model_tables(actx))
+  follow_types(actx.dialect, upgrade, in_db, in_models)
+  follow_types(actx.dialect, downgrade, in_models, in_db)
+  return { upgrade_ops = ops_list(upgrade), downgrade_ops = ops_list(downgrade) }
 end
 
 --------------------------------------------------------------------------------------------

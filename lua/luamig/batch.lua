@@ -170,9 +170,25 @@ end
 
 -- The model the rebuild works on: the table, the column transfers (new name -> SQL expression
 -- reading the old table) and the indexes to (re)create.
-local function new_plan(tbl, dialect, reflected)
+-- batch_alter_table's naming_convention (Alembic's recipe "Dropping Unnamed or Named Foreign
+-- Key Constraints"): the unnamed constraints of the table get the convention's names, so that
+-- an operation of the batch can name them and the rebuilt table declares them named.  A
+-- template that cannot be filled for a constraint (a CHECK read back from the database has no
+-- columns for %(column_0_name)s) leaves that constraint unnamed, as it was.
+local function name_by_convention(c, t, convention)
+  if not convention or c.name ~= nil then return end
+  local ok = pcall(sa._apply_convention, c, t, convention)
+  if not ok then c.name, c.name_conv = nil, nil end
+end
+
+local function new_plan(tbl, dialect, reflected, convention)
   local t = sa._deep_copy(tbl)
-  local plan = { table = t, transfer = {}, indexes = {}, dialect = dialect, order = {} }
+  local plan = { table = t, transfer = {}, indexes = {}, dialect = dialect, order = {},
+                 naming_convention = convention }
+  if convention then
+    if #t.primary_key.columns > 0 then name_by_convention(t.primary_key, t, convention) end
+    for _, c in ipairs(t.constraints) do name_by_convention(c, t, convention) end
+  end
   for _, col in ipairs(t.columns) do
     col.unique, col.index = nil, nil
     -- a generated column is computed by the new table, never copied into it
@@ -222,15 +238,25 @@ function apply.add_column(plan, o)
     t.constraints[#t.constraints + 1] = { kind = "foreign_key", name = fk.name, columns = { col.name },
       referred_schema = schema, referred_table = tname, referred_columns = { cname },
       ondelete = fk.ondelete, onupdate = fk.onupdate, deferrable = fk.deferrable, initially = fk.initially }
+    name_by_convention(t.constraints[#t.constraints], t, plan.naming_convention)
   end
   col.foreign_keys = {}
+  for _, ck in ipairs(col.constraints or {}) do
+    local c = sa._deep_copy(ck)
+    c._column = col.name
+    sa._apply_convention(c, t, o._naming_convention or plan.naming_convention)
+    c._column = nil
+    t.constraints[#t.constraints + 1] = c
+  end
+  col.constraints = nil
   if col.index then
     local ix = { kind = "index", columns = { col.name }, unique = col.unique and true or false }
-    sa._apply_convention(ix, t, o._naming_convention)
+    sa._apply_convention(ix, t, o._naming_convention or plan.naming_convention)
     ix.table, ix.schema = t.name, t.schema
     plan.indexes[#plan.indexes + 1] = { name = ix.name, model = ix, columns = ix.columns }
   elseif col.unique then
     t.constraints[#t.constraints + 1] = { kind = "unique", columns = { col.name } }
+    name_by_convention(t.constraints[#t.constraints], t, plan.naming_convention)
   end
   col.index, col.unique = nil, nil
 end
@@ -314,6 +340,7 @@ end
 function apply.add_constraint(plan, o)
   local c = sa._deep_copy(o.constraint)
   local t = plan.table
+  name_by_convention(c, t, plan.naming_convention)
   if c.kind == "primary_key" then
     t.primary_key = c
     for _, n in ipairs(c.columns) do
@@ -329,8 +356,42 @@ end
 
 local drop_kinds = { foreignkey = "foreign_key", primary = "primary_key", unique = "unique", check = "check" }
 
+local function same_list(a, b)
+  if #(a or {}) ~= #(b or {}) then return false end
+  for i, v in ipairs(a or {}) do if v ~= b[i] then return false end end
+  return true
+end
+
+local function squeeze(sql) return ((sql or ""):gsub("%s+", ""):gsub("^%((.*)%)$", "%1")) end
+
+-- Whether table constraint `c` is the one `want` describes (kind, columns, and what it refers
+-- to or checks): how an unnamed constraint is dropped.
+local function same_constraint(c, want)
+  if c.kind ~= want.kind then return false end
+  if c.kind == "check" then return squeeze(c.sqltext) == squeeze(want.sqltext) end
+  if not same_list(c.columns, want.columns) then return false end
+  if c.kind == "foreign_key" then
+    return c.referred_table == want.referred_table and same_list(c.referred_columns, want.referred_columns)
+  end
+  return true
+end
+
 function apply.drop_constraint(plan, o)
   local t = plan.table
+  if o.constraint_name == nil and o.constraint then
+    local before = #t.constraints
+    local done = false
+    t.constraints = remove_if(t.constraints, function(c)
+      if done or not same_constraint(c, o.constraint) then return false end
+      done = true
+      return true
+    end)
+    if #t.constraints == before then
+      error("No such constraint: an unnamed " .. o.constraint.kind .. " constraint on "
+        .. table.concat(o.constraint.columns or {}, ", "), 0)
+    end
+    return
+  end
   local want = o.type_ and drop_kinds[o.type_]
   if (want == "primary_key" or want == nil) and t.primary_key.name == o.constraint_name
       and o.constraint_name ~= nil then
@@ -369,7 +430,7 @@ end
 -- Statements that rebuild `tbl` after applying the batch's operations.  `reflected` carries
 -- the live indexes and triggers (nil with copy_from).
 local function rebuild_statements(b, dialect, tbl, reflected, as_sql, host)
-  local plan = new_plan(tbl, dialect, reflected)
+  local plan = new_plan(tbl, dialect, reflected, b.naming_convention)
   for _, o in ipairs(b.ops) do
     local f = apply[o.kind]
     if not f then error("batch mode: operation " .. o.kind .. " is not supported", 0) end

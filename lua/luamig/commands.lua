@@ -272,9 +272,15 @@ end
 function M.revision(cmd, config)
   local result = {}
   local work = { dont_mutate = true, script_location = cmd.script_location }
+  -- env.lua may run several databases, each configured with its own upgrade_token /
+  -- downgrade_token (Alembic's multidb: "engine1_upgrades"); their bodies go to the template
+  -- under those names, and the file is empty only when every database's is
+  local tokened = { runs = 0, empty = 0, imports = {} }
   work.fn = function(heads, mc)
     if not cmd.autogenerate then return {} end
     require_up_to_date(heads)
+    local up_tok = mc.opts.upgrade_token or "upgrades"
+    local down_tok = mc.opts.downgrade_token or "downgrades"
     local script = ag.produce_migrations(mc, target_metadata(mc))
     script.message = cmd.message
     script.rev_id = cmd.rev_id
@@ -287,9 +293,13 @@ function M.revision(cmd, config)
       return {}
     end
     script = directives[1]
+    if up_tok ~= "upgrades" then tokened.runs = tokened.runs + 1 end
     if ag.is_empty(script.upgrade_ops) and not cmd.allow_empty then
-      result.empty = true
-      return {}
+      if up_tok == "upgrades" then
+        result.empty = true
+        return {}
+      end
+      tokened.empty = tokened.empty + 1
     end
     -- lint = warn|error: the new revision's operations are linted; the file is written either
     -- way (it is where a fix or a waiver goes), the findings go to stderr
@@ -301,14 +311,26 @@ function M.revision(cmd, config)
       if s.errors + s.warnings > 0 then out(lint.summary_line(s)) end
     end
     local text = ag.render_script(mc, script)
-    result.upgrades = text.upgrades
-    result.downgrades = text.downgrades
-    result.imports = text.imports
+    if up_tok ~= "upgrades" then
+      result.tokens = result.tokens or {}
+      result.tokens[up_tok] = text.upgrades
+      result.tokens[down_tok] = text.downgrades
+      for line in text.imports:gmatch("[^\n]+") do tokened.imports[line] = true end
+      local lines = {}
+      for line in pairs(tokened.imports) do lines[#lines + 1] = line end
+      table.sort(lines)
+      result.imports = table.concat(lines, "\n")
+    else
+      result.upgrades = text.upgrades
+      result.downgrades = text.downgrades
+      result.imports = text.imports
+    end
     result.message = script.message
     result.rev_id = script.rev_id
     return {}
   end
   environment.run(cmd, config, work)
+  if tokened.runs > 0 and tokened.empty == tokened.runs then result.empty = true end
   return result
 end
 
@@ -320,7 +342,8 @@ function M.differences(cmd, config)
   local diffs = {}
   work.fn = function(heads, mc)
     require_up_to_date(heads)
-    diffs = ag.compare_metadata(mc, target_metadata(mc))
+    -- env.lua may compare several databases (multidb): every run's differences count
+    for _, d in ipairs(ag.compare_metadata(mc, target_metadata(mc))) do diffs[#diffs + 1] = d end
     return {}
   end
   environment.run(cmd, config, work)

@@ -392,6 +392,7 @@ end
 local function bare_column(col)
   local c = sa._copy_column(col)
   c.foreign_keys = {}
+  c.constraints = nil
   c.unique = nil
   c.index = nil
   c.primary_key = false

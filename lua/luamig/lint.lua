@@ -308,6 +308,7 @@ local function label(o)
     if #sql > 60 then sql = sql:sub(1, 57) .. "..." end
     return "execute " .. sql
   end
+  if k == "custom" then return o.name .. (o.table_name and (" " .. t(o.table_name)) or "") end
   if k == "batch" then return "batch_alter_table " .. t(o.table_name, o.schema) end
   if k == "bulk_insert" then return "bulk_insert " .. tostring(o.table and o.table.name) end
   return k
@@ -413,6 +414,9 @@ function Run:check(entry, st, waivers, ctx)
           .. "operations SQLite does in place (add_column, create_index) with recreate = \"never\"" }
       end
     end
+  elseif o.kind == "custom" and o.spec.lock ~= nil then
+    -- a registered operation that declares its lock (op.register_operation)
+    desc = { lock = o.spec.lock, table = o.table_name, findings = {} }
   elseif facts then
     desc = facts.check(o, st, self.dialect)
   else

@@ -419,7 +419,13 @@ end
 local constraint_types = { foreignkey = true, primary = true, unique = true, check = true }
 
 function ops.drop_constraint(...)
-  local a, opts = bind("drop_constraint", { "constraint_name", "table_name", "type_" }, 2, ...)
+  -- the name may be nil when the constraint itself is given (constraint = ...): batch mode
+  -- then drops the unnamed constraint that matches it
+  local a, opts = bind("drop_constraint", { "constraint_name", "table_name", "type_" },
+                       { table_name = true }, ...)
+  if a.constraint_name == nil and opts.constraint == nil then
+    error("op.drop_constraint: missing argument 'constraint_name'", 2)
+  end
   check_keys("drop_constraint", opts, keyset { "schema", "if_exists", "constraint" })
   if a.type_ ~= nil and not constraint_types[a.type_] then
     error("op.drop_constraint: type_ must be one of 'foreignkey', 'primary', 'unique', 'check'", 2)
@@ -484,6 +490,54 @@ for name, ctor in pairs(ops) do
       return op.invoke(operation)
     end
   end
+end
+
+--------------------------------------------------------------------------------------------
+-- Custom operations: Alembic's Operations.register_operation + implementation_for
+--------------------------------------------------------------------------------------------
+
+local custom_specs = {}
+
+-- op.register_operation(name, spec) adds op.<name>(...) (and op.ops.<name>) for the rest of the
+-- run; env.lua or a module a revision requires calls it.  spec:
+--   sql      function(dialect, ...) -> statement or { statements }, given the op's arguments;
+--            or a table of such functions by dialect name ("postgresql", "sqlite", "default")
+--   reverse  optional: the name of the operation that undoes it, called with the same
+--            arguments, or function(...) -> name, arguments...  (autogenerate and
+--            operation:reverse() use it)
+--   lock     optional: the lock it takes ("ACCESS EXCLUSIVE", "none", ...), for luamig lint;
+--            without it lint reports the operation as unknown-sql
+--   table    optional: function(...) -> the table it works on (lint's reports)
+-- A built-in operation cannot be replaced; a custom one can (env.lua may run more than once).
+function op.register_operation(name, spec)
+  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+    error("op.register_operation: expected an operation name", 2)
+  end
+  if rawget(op, name) ~= nil and not custom_specs[name] then
+    error("op.register_operation: op." .. name .. " already exists", 2)
+  end
+  if type(spec) ~= "table" or (type(spec.sql) ~= "function" and type(spec.sql) ~= "table") then
+    error("op.register_operation: " .. name .. " needs sql = function(dialect, ...) (or a "
+      .. "table of them by dialect name)", 2)
+  end
+  if spec.reverse ~= nil and type(spec.reverse) ~= "string" and type(spec.reverse) ~= "function" then
+    error("op.register_operation: reverse must be an operation name or a function", 2)
+  end
+  custom_specs[name] = spec
+  ops[name] = function(...)
+    local args = pack(...)
+    local tname = spec.table and spec.table(...)
+    return op.new("custom", { name = name, args = args, spec = spec, table_name = tname })
+  end
+  rawset(op, name, function(...) return op.invoke(ops[name](...)) end)
+end
+
+-- Alembic's name for the same thing, as a decorator would be used: op.implementation_for(name,
+-- sql) sets (or replaces) the SQL of a registered operation.
+function op.implementation_for(name, sql)
+  local spec = custom_specs[name]
+  if not spec then error("op.implementation_for: no registered operation " .. tostring(name), 2) end
+  spec.sql = sql
 end
 
 --------------------------------------------------------------------------------------------
@@ -763,6 +817,19 @@ function reversers.drop_table_comment(o)
   end
   return op.new("create_table_comment", { table_name = o.table_name, comment = o.existing_comment,
                                           schema = o.schema })
+end
+
+function reversers.custom(o)
+  local r = o.spec.reverse
+  if r == nil then error("operation " .. o.name .. " is not reversible", 0) end
+  if type(r) == "string" then
+    if not custom_specs[r] and not ops[r] then
+      error("operation " .. o.name .. ": its reverse " .. r .. " is not an operation", 0)
+    end
+    return ops[r](table.unpack(o.args, 1, o.args.n))
+  end
+  local res = table.pack(r(table.unpack(o.args, 1, o.args.n)))
+  return ops[res[1]](table.unpack(res, 2, res.n))
 end
 
 function reversers.modify_table(o)

@@ -130,7 +130,20 @@ local ENDS = { COMMIT = true, ["END"] = true, ROLLBACK = true, ABORT = true, BEG
 
 -- Finds the first statement of sql (statements split at ";" outside quotes, dollar quotes and
 -- comments) whose first words end or open a transaction. Bounded: one pass over the text.
+local ENDS_LIST = {}
+for w in pairs(ENDS) do ENDS_LIST[#ENDS_LIST + 1] = w end
+
 function M.transaction_control(sql)
+  -- most statements hold none of the words at all: a few searches in C instead of the scan
+  local upper = sql:upper()
+  local any = false
+  for _, w in ipairs(ENDS_LIST) do
+    if upper:find(w, 1, true) then
+      any = true
+      break
+    end
+  end
+  if not any then return nil end
   local i, n = 1, #sql
   local at_start = true
   -- CREATE TRIGGER ... BEGIN ...; END (SQLite) and BEGIN ATOMIC ...; END (PostgreSQL): the

@@ -194,6 +194,7 @@ function render.column(c)
   local args = { str(c.name), render.type(c.type) }
   if not c._from_table then
     for _, fk in ipairs(c.foreign_keys or {}) do args[#args + 1] = render.constraint(fk) end
+    for _, ck in ipairs(c.constraints or {}) do args[#args + 1] = render.constraint(ck) end
   end
   if c.computed then args[#args + 1] = render.value(c.computed) end
   if c.identity then args[#args + 1] = render.value(c.identity) end
@@ -435,6 +436,11 @@ function R.drop_constraint(o, ctx)
   local p = {}
   if o.type_ then p[#p + 1] = { "type_", str(o.type_) } end
   if o.if_exists then p[#p + 1] = { "if_exists", "true" } end
+  -- an unnamed constraint (SQLite keeps them so) is dropped by what it constrains: batch mode
+  -- finds it from the constraint given here
+  if o.constraint_name == nil and o.constraint then
+    p[#p + 1] = { "constraint", render.constraint(o.constraint) }
+  end
   local conv = o.constraint and o.constraint.name_conv
   return call(o, "drop_constraint", ctx, {}, ctx.batch and { name(o.constraint_name, conv) }
               or { name(o.constraint_name, conv), str(o.table_name) }, p)
@@ -501,6 +507,13 @@ function R.modify_table(o, ctx)
   local lines = {}
   for _, sub in ipairs(o.ops) do lines[#lines + 1] = render.operation(sub, ctx) end
   return table.concat(lines, "\n" .. (ctx.indent or ""))
+end
+
+-- A registered operation (op.register_operation): op.<name>(arguments...).
+function R.custom(o)
+  local parts = {}
+  for i = 1, o.args.n do parts[i] = render.value(o.args[i]) end
+  return "op." .. o.name .. "(" .. table.concat(parts, ", ") .. ")"
 end
 
 function render.operation(o, opts)

@@ -14,6 +14,8 @@ THE SCHEMA MODEL (field names follow SQLAlchemy's; absent = nil)
               enums (array of strings), enum_name, native_enum, create_constraint,
               create_type, schema, item_type (a type), dimensions, as_uuid, fsp, ...
   column      { kind="column", name, type, nullable (bool), primary_key (bool),
+                constraints = nil | { check, ... } (CHECKs given as positional arguments; a
+                table built from the column lists them among its constraints, with _column),
                 server_default = nil | string (a literal value, quoted when rendered)
                                      | clause (sa.text / sa.func.* / sa.true_() / ...),
                 default (client-side, never in DDL), autoincrement ("auto"|true|false),
@@ -155,6 +157,47 @@ local function split_opts(args)
 end
 sa._split_opts = split_opts
 
+-- Python's binding of f(p1, p2, *rest, **kw) (DESIGN's keyword rule): any of the named
+-- parameters `names` may come by name in the trailing options table instead of by position,
+-- and the array part of that table continues the positionals, so that
+-- sa.Index{ name = "ix", "a", "b", unique = true } is sa.Index("ix", "a", "b", { unique = true }).
+-- Returns bound (by name), rest (the *args, packed), opts (the options left over).
+local function bind_kw(where, names, args)
+  local n = args.n or #args
+  local given = {}
+  if n > 0 and is_options(args[n]) then
+    for k, v in pairs(args[n]) do given[k] = v end
+    n = n - 1
+  end
+  local opts, extra = {}, {}
+  for k, v in pairs(given) do
+    if type(k) == "number" then extra[k] = v else opts[k] = v end
+  end
+  local bound = {}
+  for i, name in ipairs(names) do
+    if i <= n then
+      if opts[name] ~= nil then
+        error(where .. ": got multiple values for argument '" .. name .. "'", 3)
+      end
+      bound[name] = args[i]
+    else
+      bound[name] = opts[name]
+    end
+    opts[name] = nil
+  end
+  local rest = { n = 0 }
+  for i = #names + 1, n do
+    rest.n = rest.n + 1
+    rest[rest.n] = args[i]
+  end
+  for i = 1, #extra do
+    rest.n = rest.n + 1
+    rest[rest.n] = extra[i]
+  end
+  return bound, rest, opts
+end
+sa._bind_kw = bind_kw
+
 local function copy(t)
   if type(t) ~= "table" then return t end
   local r = {}
@@ -209,14 +252,11 @@ end
 -- of them may come by name in a trailing options table.  `extra` are fixed fields.
 local function deftype(name, params, extra, module)
   local function ctor(...)
-    local args, opts = split_opts(pack(...))
+    local bound, rest, opts = bind_kw("sa." .. name, params, pack(...))
+    if rest.n > 0 then error("sa." .. name .. ": too many arguments", 3) end
     local t = { kind = "type", name = name, module = module or "sa" }
     for k, v in pairs(extra or {}) do t[k] = v end
-    for i = 1, args.n do
-      local p = params[i]
-      if p == nil then error("sa." .. name .. ": too many arguments", 3) end
-      t[p] = args[i]
-    end
+    for k, v in pairs(bound) do t[k] = v end
     for k, v in pairs(opts) do t[k] = v end
     if t.item_type ~= nil then t.item_type = sa._to_type(t.item_type, name) end
     return setmetatable(t, type_mt)
@@ -282,7 +322,7 @@ sa.UUID = deftype("UUID", { "as_uuid" })
 -- Enum('a', 'b', name='mood'): the values are positional; a single array table also works.
 do
   local function enum_ctor(...)
-    local args, opts = split_opts(pack(...))
+    local _, args, opts = bind_kw("sa.Enum", {}, pack(...))
     local values = {}
     if args.n == 1 and is_plain(args[1]) then
       for i, v in ipairs(args[1]) do values[i] = v end
@@ -343,8 +383,9 @@ function sa._is_clause(v)
     or v.kind == "inline_literal" or v.kind == "column_ref")
 end
 
-function sa.Computed(sqltext, opts)
-  opts = opts or {}
+function sa.Computed(...)
+  local a, _, opts = bind_kw("sa.Computed", { "sqltext" }, pack(...))
+  local sqltext = a.sqltext
   if type(sqltext) == "table" and sqltext.kind == "text" then sqltext = sqltext.text end
   return { kind = "computed", sqltext = sqltext, persisted = opts.persisted }
 end
@@ -373,12 +414,14 @@ end
 -- Columns and ForeignKey
 --------------------------------------------------------------------------------------------
 
-function sa.ForeignKey(target, opts)
+function sa.ForeignKey(...)
+  local a, rest, opts = bind_kw("sa.ForeignKey", { "column" }, pack(...))
+  if rest.n > 0 then error("sa.ForeignKey: too many arguments", 2) end
+  local target = a.column
   if type(target) == "table" and target.kind == "column" then
     error("sa.ForeignKey: give the target as \"table.column\"", 2)
   end
   if type(target) ~= "string" then error("sa.ForeignKey: expected \"table.column\"", 2) end
-  opts = opts or {}
   local name, conv = sa._name(opts.name)
   return {
     kind = "foreign_key_spec", target = target, name = name, name_conv = conv,
@@ -396,15 +439,19 @@ local column_keys = {
 
 -- sa.Column(name, type, [ForeignKey | Computed | Identity ...], { options })
 function sa.Column(...)
-  local args, opts = split_opts(pack(...))
+  -- Column(name, type_, *args, **kw): name and type_ may come by keyword, and the name may be
+  -- left out (Column(sa.Integer, ...)), so the positionals are bound here, not by bind_kw.
+  local _, args, opts = bind_kw("sa.Column", {}, pack(...))
   local col = { kind = "column" }
   local i = 1
   if type(args[1]) == "string" then
+    if opts.name ~= nil then error("sa.Column: got multiple values for argument 'name'", 2) end
     col.name = args[1]; i = 2
   elseif opts.name then
     col.name = opts.name
   end
   if is_type(args[i]) then
+    if opts.type_ ~= nil then error("sa.Column: got multiple values for argument 'type_'", 2) end
     col.type = sa._to_type(args[i], "sa.Column"); i = i + 1
   elseif opts.type_ then
     col.type = sa._to_type(opts.type_, "sa.Column")
@@ -418,6 +465,10 @@ function sa.Column(...)
       error("sa.Column: unexpected argument " .. tostring(a), 2)
     elseif a.kind == "foreign_key_spec" then
       col.foreign_keys[#col.foreign_keys + 1] = a
+    elseif a.kind == "check" then
+      -- a column-level CHECK, as SQLAlchemy's Column(name, type, CheckConstraint(...))
+      col.constraints = col.constraints or {}
+      col.constraints[#col.constraints + 1] = a
     elseif a.kind == "computed" then
       col.computed = a
     elseif a.kind == "identity" then
@@ -478,7 +529,11 @@ sa.or_ = dml.or_
 sa.not_ = dml.not_
 
 -- Lightweight column for sa.table(): a name and a type, nothing else.
-function sa.column(name, type_)
+function sa.column(...)
+  local a, rest, opts = bind_kw("sa.column", { "text", "type_" }, pack(...))
+  if rest.n > 0 then error("sa.column: too many arguments", 2) end
+  local name, type_ = a.text or opts.name, a.type_
+  if type(name) ~= "string" then error("sa.column: expected a column name", 2) end
   return { kind = "column", name = name, type = sa._to_type(type_ or sa.NullType, "sa.column"),
            nullable = true, primary_key = false, foreign_keys = {}, autoincrement = "auto" }
 end
@@ -513,7 +568,7 @@ local function common(t, opts)
 end
 
 function sa.PrimaryKeyConstraint(...)
-  local args, opts = split_opts(pack(...))
+  local _, args, opts = bind_kw("sa.PrimaryKeyConstraint", {}, pack(...))
   local cols = {}
   for i = 1, args.n do cols[i] = col_name(args[i], "sa.PrimaryKeyConstraint") end
   if opts.columns then cols = names_of(opts.columns, "sa.PrimaryKeyConstraint") end
@@ -521,15 +576,17 @@ function sa.PrimaryKeyConstraint(...)
 end
 
 function sa.UniqueConstraint(...)
-  local args, opts = split_opts(pack(...))
+  local _, args, opts = bind_kw("sa.UniqueConstraint", {}, pack(...))
   local cols = {}
   for i = 1, args.n do cols[i] = col_name(args[i], "sa.UniqueConstraint") end
   if opts.columns then cols = names_of(opts.columns, "sa.UniqueConstraint") end
   return common({ kind = "unique", columns = cols }, opts)
 end
 
-function sa.CheckConstraint(sqltext, opts)
-  opts = opts or {}
+function sa.CheckConstraint(...)
+  local a, rest, opts = bind_kw("sa.CheckConstraint", { "sqltext" }, pack(...))
+  if rest.n > 0 then error("sa.CheckConstraint: too many arguments", 2) end
+  local sqltext = a.sqltext
   if type(sqltext) == "table" and (sqltext.kind == "text" or sqltext.kind == "literal_column") then
     sqltext = sqltext.text
   end
@@ -548,10 +605,10 @@ function sa._parse_target(target)
   return schema, tname, colname
 end
 
-function sa.ForeignKeyConstraint(columns, refcolumns, opts)
-  opts = opts or {}
-  columns = columns or opts.columns
-  refcolumns = refcolumns or opts.refcolumns
+function sa.ForeignKeyConstraint(...)
+  local a, rest, opts = bind_kw("sa.ForeignKeyConstraint", { "columns", "refcolumns" }, pack(...))
+  if rest.n > 0 then error("sa.ForeignKeyConstraint: too many arguments", 2) end
+  local columns, refcolumns = a.columns, a.refcolumns
   if not is_plain(columns) or not is_plain(refcolumns) or #columns ~= #refcolumns then
     error("sa.ForeignKeyConstraint: expected two lists of the same length", 2)
   end
@@ -568,10 +625,10 @@ function sa.ForeignKeyConstraint(columns, refcolumns, opts)
 end
 
 -- sa.Index(name, "col" | sa.text(...) ..., { unique=, postgresql_where=, ... })
-function sa.Index(name, ...)
-  local args, opts = split_opts(pack(...))
+function sa.Index(...)
+  local a, args, opts = bind_kw("sa.Index", { "name" }, pack(...))
   local t = { kind = "index", columns = {}, unique = opts.unique and true or false }
-  t.name, t.name_conv = sa._name(name)
+  t.name, t.name_conv = sa._name(a.name)
   for i = 1, args.n do
     local e = args[i]
     if type(e) == "table" and e.kind == "column" then e = e.name end
@@ -603,7 +660,8 @@ local convention_key = { index = "ix", unique = "uq", check = "ck", foreign_key 
 
 -- Expands a naming-convention template for constraint `c` of table `tbl` (SQLAlchemy's tokens).
 local function expand_convention(template, c, tbl)
-  local cols = c.columns or {}
+  -- a column-level CHECK names its column (SQLAlchemy's column_0_name of such a constraint)
+  local cols = c.columns or (c._column and { c._column }) or {}
   local function colstr(i)
     local v = cols[i + 1]
     if type(v) == "table" then return v.text or "" end
@@ -688,6 +746,11 @@ local function attach_column(tbl, col, convention, pending)
                       referred_columns = { cname }, ondelete = fk.ondelete, onupdate = fk.onupdate,
                       deferrable = fk.deferrable, initially = fk.initially, match = fk.match,
                       use_alter = fk.use_alter })
+    pending.items[#pending.items + 1] = c
+  end
+  for _, ck in ipairs(col.constraints or {}) do
+    local c = stamp(deep_copy(ck))
+    c._column = col.name
     pending.items[#pending.items + 1] = c
   end
   if col.index then
@@ -777,11 +840,12 @@ end
 sa._build_table = build_table
 
 -- sa.Table(name, metadata, columns and constraints ..., { schema=, comment=, sqlite_... })
-function sa.Table(name, metadata, ...)
+function sa.Table(...)
+  local a, args, opts = bind_kw("sa.Table", { "name", "metadata" }, pack(...))
+  local name, metadata = a.name, a.metadata
   if type(metadata) ~= "table" or metadata.kind ~= "metadata" then
     error("sa.Table: the second argument must be a sa.MetaData()", 2)
   end
-  local args, opts = split_opts(pack(...))
   local items = {}
   for i = 1, args.n do items[i] = args[i] end
   local tbl = build_table(name, metadata, items, opts)
@@ -795,8 +859,10 @@ function sa.Table(name, metadata, ...)
 end
 
 -- sa.table(name, sa.column(...) ..., { schema = }) — a lightweight table for data migrations.
-function sa.table(name, ...)
-  local args, opts = split_opts(pack(...))
+function sa.table(...)
+  local a, args, opts = bind_kw("sa.table", { "name" }, pack(...))
+  local name = a.name
+  if type(name) ~= "string" then error("sa.table: expected a table name", 2) end
   local tbl = { kind = "table", name = name, schema = opts.schema, columns = {}, c = {},
                 constraints = {}, indexes = {}, lightweight = true,
                 primary_key = { kind = "primary_key", columns = {} } }
@@ -900,6 +966,14 @@ function sa._adopt_reflected(md)
   end
   return md
 end
+
+-- sa.dialects.postgresql / sa.dialects.sqlite: the user-facing type modules
+-- (luamig.dialects.<db>), as `sqlalchemy.dialects.postgresql` is reached from `sa`.  Each
+-- module registers itself here when it loads (it requires this module, so this one cannot
+-- require it); the dialect modules of the engine load them, so they are there whenever a
+-- revision or models.lua runs.
+sa.dialects = suggest.strict({}, function(name) return "sa.dialects has no " .. name end)
+function sa._register_dialect_types(name, module) rawset(sa.dialects, name, module) end
 
 -- A misspelt name raises at the user's line with the nearest one ("sa has no Intger; did you
 -- mean Integer?"), as Python's AttributeError does, instead of a nil passed on.

@@ -16,7 +16,8 @@ BUILD = os.path.dirname(os.path.abspath(LUAMIG))
 HERE = os.path.dirname(os.path.abspath(__file__))
 ZSH_COMPLETE = os.path.join(HERE, "..", "lib", "zsh_complete.zsh")
 
-COMMANDS = ["branches", "check", "checkpoint", "current", "downgrade", "edit", "ensure_version", "heads",
+COMMANDS = ["branches", "check", "checkpoint", "convert", "current", "downgrade", "edit",
+            "ensure_version", "heads",
             "history", "init", "lint", "list_templates", "log", "merge", "revision", "show",
             "stamp", "test", "upgrade", "validate"]
 
@@ -127,6 +128,7 @@ class Install(unittest.TestCase):
         self.assertEqual(self.bash("luamig", "init", "-t", ""), ["generic"])
         self.assertEqual(self.bash("luamig", "log", "--revision", "aa"), ["aaaa1111"])
         self.assertEqual(self.bash("luamig", "log", "--f"), ["--failed"])
+        self.assertEqual(self.bash("luamig", "convert", "--o"), ["--output"])
         self.assertEqual(self.bash("luamig", "revision", "-m", ""), [])
 
     def test_zsh_completes(self):

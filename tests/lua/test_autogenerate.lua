@@ -161,12 +161,13 @@ T.test("added and removed columns; a new column's foreign key and index come sep
     T.eq(body(d, db, models, { render_as_batch = false }), [[
 op.add_column("hero", sa.Column("team_id", sa.Integer(), { nullable = true }))
 op.create_index(op.f("ix_hero_team_id"), "hero", { "team_id" }, { unique = false })
-op.create_foreign_key(nil, "hero", "team", { "team_id" }, { "id" }, { ondelete = "CASCADE" })
+op.create_foreign_key(]] .. (d == "postgresql" and '"hero_team_id_fkey"' or "nil")
+  .. [[, "hero", "team", { "team_id" }, { "id" }, { ondelete = "CASCADE" })
 op.drop_column("hero", "old")]])
     T.eq(body(d, db, models, { render_as_batch = false }, "downgrades"), [[
 op.add_column("hero", sa.Column("old", sa.TEXT(), { nullable = false }))
-op.drop_constraint(nil, "hero", { type_ = "foreignkey" })
-op.drop_index(op.f("ix_hero_team_id"), { table_name = "hero" })
+op.drop_constraint(]] .. (d == "postgresql" and '"hero_team_id_fkey", "hero", { type_ = "foreignkey" })'
+  or 'nil, "hero", { type_ = "foreignkey", constraint = sa.ForeignKeyConstraint({ "team_id" }, { "team.id" }, { ondelete = "CASCADE" }) })') .. "\n" .. [[op.drop_index(op.f("ix_hero_team_id"), { table_name = "hero" })
 op.drop_column("hero", "team_id")]])
   end
 end)
@@ -474,7 +475,7 @@ op.drop_constraint("uq_old", "t", { type_ = "unique" })
 op.drop_constraint("uq_ac", "t", { type_ = "unique" })
 op.create_unique_constraint("uq_ac", "t", { "c", "a" })
 op.create_unique_constraint("uq_new", "t", { "b", "c" })
-op.create_unique_constraint(nil, "t", { "c" })]])
+op.create_unique_constraint(]] .. (d == "postgresql" and '"t_c_key"' or "nil") .. [[, "t", { "c" })]])
   end
 end)
 

@@ -1,7 +1,7 @@
 --[[ luamig.dialects.postgresql — PostgreSQL types for revision files and models, as
 `from sqlalchemy.dialects import postgresql` gives them:
 
-  local postgresql = require "luamig.dialects.postgresql"
+  local postgresql = require "luamig.dialects.postgresql"    -- or sa.dialects.postgresql
   sa.Column("data", postgresql.JSONB())
   sa.Column("tags", postgresql.ARRAY(sa.String(20)))
   sa.Column("mood", postgresql.ENUM("sad", "ok", { name = "mood", create_type = false }))
@@ -65,5 +65,7 @@ for _, n in ipairs { "INTEGER", "BIGINT", "SMALLINT", "VARCHAR", "CHAR", "TEXT",
                      "FLOAT", "NUMERIC", "DECIMAL" } do
   pg[n] = sa[n]
 end
+
+sa._register_dialect_types("postgresql", pg)
 
 return pg

@@ -505,6 +505,18 @@ end
 -- Statements a dialect emits before / after CREATE TABLE and DROP TABLE (PG ENUM types).
 function base:before_create_table() return {} end
 function base:after_drop_table() return {} end
+-- What ADD COLUMN needs first (PostgreSQL: the column's ENUM types, when missing).
+function base:before_add_column() return {} end
+
+-- Autogenerate's knowledge of what the database does on its own (see luamig.autogenerate):
+-- the name the database gives an unnamed constraint `c` of table `tbl` (a model: name, schema,
+-- columns), given the names `taken` in its schema (a set, updated), or nil when it keeps
+-- such a constraint unnamed (SQLite);
+function base:implicit_constraint_name() return nil end
+-- the named types a column type needs (PostgreSQL's ENUM types): { { key =, type = } ... };
+function base:named_types() return {} end
+-- the statement that drops such a type when it exists.
+function base:drop_type_if_exists_sql() return nil end
 
 -- Whether table and column comments go out as separate COMMENT statements.
 base.supports_comments = false
@@ -548,8 +560,26 @@ function compile.rename_table(d, op)
   return { d:alter_table(op.table_name, op.schema) .. " RENAME TO " .. d:quote(op.new_table_name) }
 end
 
+-- A column's own CHECK or foreign key written in its definition (ADD COLUMN on a database that
+-- cannot add a constraint afterwards).
+function base:inline_constraint_sql(c)
+  if c.kind == "check" then
+    return self:constraint_prefix(c) .. "CHECK (" .. c.sqltext .. ")" .. self:deferrability(c)
+  end
+  local s = self:constraint_prefix(c) .. "REFERENCES " .. self:remote_table(c) .. " ("
+    .. self:quoted_list(c.referred_columns) .. ")"
+  if c.match then s = s .. " MATCH " .. c.match end
+  if c.ondelete then s = s .. " ON DELETE " .. c.ondelete end
+  if c.onupdate then s = s .. " ON UPDATE " .. c.onupdate end
+  return s .. self:deferrability(c)
+end
+
+-- Whether ADD COLUMN writes the column's CHECKs and foreign keys into the column definition
+-- (a database without ALTER TABLE ADD CONSTRAINT) rather than adding them afterwards.
+base.add_column_inlines_constraints = false
+
 -- ADD COLUMN, then what Alembic 1.8 adds for the column's own ForeignKey / unique / index
--- flags and its comment.
+-- flags, CHECKs and its comment.
 function compile.add_column(d, op)
   local col = op.column
   local tbl = sa._build_table(op.table_name, op._metadata, { sa._copy_column(col) },
@@ -557,13 +587,40 @@ function compile.add_column(d, op)
   local c = tbl.c[col.name]
   local s = d:alter_table(op.table_name, op.schema) .. " ADD COLUMN "
   if op.if_not_exists then s = s .. "IF NOT EXISTS " end
-  local out = { s .. d:column_spec(c, tbl) }
+  local spec = d:column_spec(c, tbl)
+  local later = {}
   for _, con in ipairs(tbl.constraints) do
+    if d.add_column_inlines_constraints and (con.kind == "check" or con.kind == "foreign_key") then
+      spec = spec .. " " .. d:inline_constraint_sql(con)
+    else
+      later[#later + 1] = con
+    end
+  end
+  local out = {}
+  for _, x in ipairs(d:before_add_column(c)) do out[#out + 1] = x end
+  out[#out + 1] = s .. spec
+  for _, con in ipairs(later) do
     for _, x in ipairs(d:add_constraint(con, op.table_name, op.schema, tbl)) do out[#out + 1] = x end
   end
   for _, ix in ipairs(tbl.indexes) do out[#out + 1] = d:create_index_sql(ix) end
   if d.supports_comments and c.comment then
     out[#out + 1] = d:column_comment_sql(op.table_name, op.schema, c.name, c.comment)
+  end
+  return out
+end
+
+-- A custom operation (op.register_operation): its `sql` is one function for every database or a
+-- table of them by dialect name; each returns a statement or a list of statements.
+function compile.custom(d, op)
+  local sql = op.spec.sql
+  if type(sql) == "table" then sql = sql[d.name] or sql.default end
+  if type(sql) ~= "function" then
+    error("operation " .. op.name .. " has no SQL for " .. d.name, 0)
+  end
+  local out = sql(d, table.unpack(op.args, 1, op.args.n))
+  if type(out) == "string" then return { out } end
+  if type(out) ~= "table" then
+    error("operation " .. op.name .. ": sql() must return a statement or a list of them", 0)
   end
   return out
 end

@@ -16,6 +16,8 @@ SERIAL column's nextval() default is implicit; the server says whether two defau
 local base = require "luamig.sqldialect.base"
 local lint_facts = require "luamig.sqldialect.postgresql_lint"
 local sa = require "luamig.sa"
+-- loaded for its side effect too: sa.dialects.postgresql
+require "luamig.dialects.postgresql"
 
 local pg = base.derive("postgresql", {})
 -- what each operation does to a live database, for luamig.lint
@@ -299,6 +301,109 @@ function pg:after_drop_table(tbl)
   local out = {}
   for _, t in ipairs(table_enums(tbl)) do out[#out + 1] = "DROP TYPE " .. enum_type_name(self, t) end
   return out
+end
+
+-- ADD COLUMN of a column of an ENUM type creates the type first when it does not exist
+-- (Alembic adds the column and fails on the missing type); "when it does not exist" is
+-- decided by the server, so that the same statement works in --sql scripts.
+function pg:before_add_column(col)
+  local out = {}
+  for _, t in ipairs(table_enums({ columns = { col } })) do
+    out[#out + 1] = "DO $luamig$ BEGIN " .. self:create_enum_sql(t)
+      .. "; EXCEPTION WHEN duplicate_object THEN NULL; END $luamig$"
+  end
+  return out
+end
+
+function pg:named_types(coltype)
+  local out = {}
+  for _, t in ipairs(table_enums({ columns = { { type = coltype } } })) do
+    out[#out + 1] = { key = (t.schema or "") .. "." .. t.enum_name, type = t }
+  end
+  return out
+end
+
+function pg:drop_type_if_exists_sql(t)
+  return "DROP TYPE IF EXISTS " .. enum_type_name(self, t)
+end
+
+-- The names PostgreSQL gives unnamed constraints (src/backend/commands/indexcmds.c,
+-- tablecmds.c, heap.c): <table>_<columns>_fkey / _key / _pkey / _check, each part clipped so
+-- that the whole fits in NAMEDATALEN - 1 = 63 bytes (the longer part loses a byte at a time,
+-- never splitting a UTF-8 character), and a number after the label while the name is taken.
+local NAMEDATALEN = 64
+
+local function clip(s, n)
+  if #s <= n then return s end
+  while n > 0 and (s:byte(n + 1) or 0) >= 0x80 and s:byte(n + 1) < 0xC0 do n = n - 1 end
+  return s:sub(1, n)
+end
+
+local function make_object_name(name1, name2, label)
+  local n1, n2, overhead = #name1, 0, 0
+  if name2 then n2 = #name2; overhead = overhead + 1 end
+  if label then overhead = overhead + #label + 1 end
+  local avail = NAMEDATALEN - 1 - overhead
+  while n1 + n2 > avail do
+    if n1 > n2 then n1 = n1 - 1 else n2 = n2 - 1 end
+  end
+  local s = clip(name1, n1)
+  if name2 then s = s .. "_" .. clip(name2, n2) end
+  if label then s = s .. "_" .. label end
+  return s
+end
+pg._make_object_name = make_object_name
+
+-- ChooseForeignKeyConstraintNameAddition / ChooseIndexNameAddition: the column names joined
+-- with "_", stopping once NAMEDATALEN bytes are reached.
+local function name_addition(cols)
+  local buf = ""
+  for _, c in ipairs(cols) do
+    if #buf > 0 then buf = buf .. "_" end
+    buf = buf .. (type(c) == "string" and c or "expr"):sub(1, NAMEDATALEN - 1)
+    if #buf >= NAMEDATALEN then break end
+  end
+  return buf
+end
+
+local function choose_name(name1, name2, label, taken)
+  local pass, modlabel = 0, label
+  while true do
+    local n = make_object_name(name1, name2, modlabel)
+    if not taken[n] then
+      taken[n] = true
+      return n
+    end
+    pass = pass + 1
+    modlabel = label .. pass
+  end
+end
+
+-- heap.c names a CHECK after its column when the expression reads exactly one column.
+local function check_column(sqltext, tbl)
+  local found, count = nil, 0
+  local text = sqltext:gsub("'[^']*'", " ")
+  local seen = {}
+  for word in text:gmatch('"?([%a_][%w_$]*)"?') do
+    if tbl.c and tbl.c[word] and not seen[word] then
+      seen[word] = true
+      found, count = word, count + 1
+    end
+  end
+  return count == 1 and found or nil
+end
+
+function pg:implicit_constraint_name(c, tbl, taken)
+  if c.kind == "foreign_key" then
+    return choose_name(tbl.name, name_addition(c.columns), "fkey", taken)
+  elseif c.kind == "unique" then
+    return choose_name(tbl.name, name_addition(c.columns), "key", taken)
+  elseif c.kind == "primary_key" then
+    return choose_name(tbl.name, nil, "pkey", taken)
+  elseif c.kind == "check" then
+    return choose_name(tbl.name, check_column(c.sqltext, tbl), "check", taken)
+  end
+  return nil
 end
 
 function pg:create_index_sql(ix, if_not_exists)

@@ -393,6 +393,8 @@ function M.classify_sql(sql, st)
     return d
   end
   if u:match("^COMMENT ON ") then d.lock = SUE; return d end
+  -- a type's own lock, no table's (what autogenerate writes after the last user of an ENUM)
+  if u:match("^CREATE TYPE ") or u:match("^DROP TYPE ") then d.lock = "none"; return d end
   if u:match("^CREATE INDEX ") or u:match("^CREATE UNIQUE INDEX ") then
     local conc = u:match("^CREATE INDEX CONCURRENTLY ") or u:match("^CREATE UNIQUE INDEX CONCURRENTLY ")
     local n = s:match(" [Oo][Nn] [Oo][Nn][Ll][Yy] " .. QNAME) or s:match(" [Oo][Nn] " .. QNAME)

@@ -14,6 +14,8 @@ default gets its parentheses back before it is compared.
 local base = require "luamig.sqldialect.base"
 local lint_facts = require "luamig.sqldialect.sqlite_lint"
 local sa = require "luamig.sa"
+-- loaded for its side effect too: sa.dialects.sqlite
+require "luamig.dialects.sqlite"
 
 local sqlite = base.derive("sqlite", {})
 -- what each operation does to a live database, for luamig.lint
@@ -155,6 +157,10 @@ end
 function sqlite:add_constraint()
   error(sqlite.NO_CONSTRAINT_ALTER, 0)
 end
+
+-- ADD COLUMN can carry the column's own CHECK and REFERENCES (SQLite checks the existing rows),
+-- which is how sa.Column("x", sa.Integer, sa.ForeignKey("t.id")) adds its foreign key here.
+sqlite.add_column_inlines_constraints = true
 
 function sqlite:drop_constraint()
   error(sqlite.NO_CONSTRAINT_ALTER, 0)
