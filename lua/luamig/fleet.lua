@@ -77,13 +77,13 @@ end
 function M.targets(name, config)
   local section = "fleet:" .. name
   local where = "[" .. section .. "]"
-  local keys = core.config_keys(section)
-  if #keys == 0 then
-    local known = {}
-    for _, s in ipairs(core.config_sections()) do
-      local f = s:match("^fleet:(.*)$")
-      if f then known[#known + 1] = f end
-    end
+  local known, found = {}, false
+  for _, s in ipairs(core.config_sections()) do
+    local f = s:match("^fleet:(.*)$")
+    if f then known[#known + 1] = f end
+    if s == section then found = true end
+  end
+  if not found then
     fail(string.format("No fleet '%s' in %s: it has no %s section (fleets: %s)", name,
       config.config_file_name, where, #known > 0 and table.concat(known, ", ") or "none"))
   end
