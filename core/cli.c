@@ -89,6 +89,15 @@ static const option global_options[] = {
          "Additional arguments consumed by custom env.lua scripts, e.g. -x "
          "setting1=somesetting -x setting2=somesetting",
          L(x)},
+        {UINT64_MAX, NULL, "--fleet", "FLEET",
+         "Run the command on every target of the [fleet:FLEET] section of the .ini file, "
+         "each in a luamig of its own, and end with a table of the targets",
+         S(fleet)},
+        {UINT64_MAX, NULL, "--parallel", "N",
+         "With --fleet: how many targets run at once (default 1)", S(parallel)},
+        {UINT64_MAX, NULL, "--fail-fast", NULL,
+         "With --fleet: after a target fails, start no other (they are reported as skipped)",
+         F(fail_fast)},
         {UINT64_MAX, NULL, "--raiseerr", NULL, "Raise a full stack trace on error", F(raiseerr)},
         {UINT64_MAX, "-q", "--quiet", NULL, "Do not log to std output.", F(quiet)},
         {0, NULL, NULL, NULL, NULL, 0, 0},
@@ -545,6 +554,7 @@ static int parse_command_args(const command *c, int argc, char **argv, int i, lm
 static void opts_dispose(lm_opts *o)
 {
 	lm_strv_dispose(&o->x);
+	lm_strv_dispose(&o->child_args);
 	lm_strv_dispose(&o->branch_label);
 	lm_strv_dispose(&o->depends_on);
 	lm_strv_dispose(&o->positional);
@@ -578,6 +588,8 @@ lm_config *lm_cli_load_config(const lm_opts *o)
 	if (!cfg)
 		lm_error_set("No config file '%s' found, or file has no '[%s]' section", path,
 		             lm_cli_section(o));
+	else
+		lm_cli_apply_fleet_target(cfg, lm_cli_section(o));
 	return cfg;
 }
 
@@ -591,6 +603,29 @@ int lm_cli_open_scripts(const lm_opts *o, lm_config **cfg, lm_script_dir *sd)
 	if (lm_script_dir_open(*cfg, lm_cli_section(o), sd) != 0)
 		return -1;
 	return lm_script_dir_load(sd);
+}
+
+void lm_cli_apply_fleet_target(lm_config *cfg, const char *section)
+{
+	if (!getenv("LUAMIG_FLEET_TARGET"))
+		return;
+	const char *url = getenv("LUAMIG_FLEET_URL");
+	const char *schema = getenv("LUAMIG_FLEET_SCHEMA");
+	if (url && *url) {
+		/* stored as written in the file, where a % is written %% */
+		lm_buf b = {0};
+		for (const char *p = url; *p; p++) {
+			if (*p == '%')
+				lm_buf_putc(&b, '%');
+			lm_buf_putc(&b, *p);
+		}
+		lm_config_set(cfg, section, "sqlalchemy.url", lm_buf_str(&b));
+		if (lm_config_get_raw(cfg, section, "url"))
+			lm_config_set(cfg, section, "url", lm_buf_str(&b));
+		lm_buf_dispose(&b);
+	}
+	if (schema && *schema)
+		lm_config_set(cfg, section, "version_table_schema", schema);
 }
 
 void lm_cli_out(const lm_opts *o, const char *s)
@@ -629,13 +664,68 @@ static int parse_global(int argc, char **argv, lm_opts *o, int *next)
 				usage_error(NULL, "unrecognized arguments: ", a);
 			return -1;
 		}
+		int start = i;
 		int rc = apply_option(NULL, found, argc, argv, &i, namelen, o);
 		if (rc != 0)
 			return rc;
+		/* a fleet's targets run the same command line, less the fleet's options */
+		if (found->field != offsetof(lm_opts, fleet) &&
+		    found->field != offsetof(lm_opts, parallel) &&
+		    found->field != offsetof(lm_opts, fail_fast))
+			for (int k = start; k <= i; k++)
+				lm_strv_push(&o->child_args, argv[k]);
 	}
 	if (o->raiseerr) /* Lua tracebacks in error messages (lua_host.c reads this). */
 		setenv("LUAMIG_TRACEBACK", "1", 1);
 	*next = i;
+	return 0;
+}
+
+/* The commands a fleet runs on each target. */
+static const char *const fleet_commands[] = {"upgrade", "downgrade", "current", "check",
+                                             "lint",    "test",      "stamp",   NULL};
+
+/* Checks --fleet, --parallel and --fail-fast against each other and the
+ * command: 0, or -1 after a usage error. */
+static int check_fleet_options(const command *c, const lm_opts *o)
+{
+	if (!o->fleet) {
+		if (o->parallel || o->fail_fast)
+			usage_error(NULL,
+			            o->parallel ? "argument --parallel" : "argument --fail-fast",
+			            ": only with --fleet");
+		return o->parallel || o->fail_fast ? -1 : 0;
+	}
+	int known = 0;
+	for (size_t i = 0; fleet_commands[i]; i++)
+		if (strcmp(c->name, fleet_commands[i]) == 0)
+			known = 1;
+	if (!known) {
+		usage_error(c, "argument --fleet: not allowed with the command ", c->name);
+		return -1;
+	}
+	if (!o->fleet[0]) {
+		usage_error(NULL, "argument --fleet: expected a fleet name", "");
+		return -1;
+	}
+	if (o->sql) {
+		usage_error(c, "argument --sql: not allowed with argument ", "--fleet");
+		return -1;
+	}
+	if (o->parallel) {
+		char *end = NULL;
+		long n = strtol(o->parallel, &end, 10);
+		if (!*o->parallel || *end || n < 1 || n > 1024) {
+			char msg[160];
+			snprintf(msg, sizeof msg,
+			         "argument --parallel: invalid value: '%.80s' (a whole number from "
+			         "1 "
+			         "to 1024)",
+			         o->parallel);
+			usage_error(NULL, msg, "");
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -678,6 +768,10 @@ int lm_main(lua_State *L, int argc, char **argv)
 	rc = parse_command_args(c, argc, argv, next + 1, o);
 	if (rc != 0)
 		return rc > 0 ? LM_EXIT_OK : LM_EXIT_USAGE;
+	if (check_fleet_options(c, o) != 0)
+		return LM_EXIT_USAGE;
+	for (int k = next; k < argc; k++)
+		lm_strv_push(&o->child_args, argv[k]);
 	fflush(stdout);
 	rc = c->run(L, o);
 	if (rc < 0 && o->json)

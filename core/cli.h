@@ -24,6 +24,10 @@ typedef struct lm_opts {
 	lm_strv x;
 	int quiet;
 	int raiseerr;
+	const char *fleet;    /* --fleet NAME: run the command on each target (luamig.fleet) */
+	const char *parallel; /* --parallel N, checked by lm_main */
+	int fail_fast;
+	lm_strv child_args; /* argv without argv[0] and the fleet options: a target's command */
 	const char *command;
 	/* per command (Alembic's option names) */
 	const char *message;
@@ -80,6 +84,11 @@ lm_config *lm_cli_load_config(const lm_opts *o);
 /* Loads config, script directory and revision map. 0, or -1 with the error
  * slot set; *cfg and *sd are the caller's to free either way. */
 int lm_cli_open_scripts(const lm_opts *o, lm_config **cfg, lm_script_dir *sd);
+/* Applies a fleet target's settings to cfg when this luamig is a fleet's
+ * child (LUAMIG_FLEET_TARGET in the environment, set by luamig.fleet):
+ * LUAMIG_FLEET_URL becomes section's url, LUAMIG_FLEET_SCHEMA its
+ * version_table_schema. */
+void lm_cli_apply_fleet_target(lm_config *cfg, const char *section);
 /* Prints s on stdout unless -q. */
 void lm_cli_out(const lm_opts *o, const char *s);
 /* A true ini value ("true", "True", "1", "yes", "on"), as Alembic reads

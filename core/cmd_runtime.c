@@ -71,6 +71,10 @@ void lm_cmd_push_command(lua_State *L, const lm_opts *o, lm_config *cfg, const l
 	set_str(L, "until", o->until);
 	set_bool(L, "failed", o->failed);
 	set_bool(L, "succeeded", o->succeeded);
+	set_str(L, "fleet", o->fleet);
+	set_str(L, "parallel", o->parallel);
+	set_bool(L, "fail_fast", o->fail_fast);
+	set_list(L, "child_args", &o->child_args);
 	set_str(L, "config_file", lm_config_path(cfg));
 	set_str(L, "section", lm_cli_section(o));
 	set_str(L, "script_location", sd->dir);

@@ -152,8 +152,10 @@ void lm_conn_close(lm_conn *c)
 	if (!c)
 		return;
 	lm_url u = c->url;
+	char *lock_table = c->lock.table;
 	c->driver->close(c);
 	lm_url_dispose(&u);
+	free(lock_table);
 }
 
 void lm_result_free(lm_result *r)

@@ -78,6 +78,18 @@ typedef struct lm_lock_holder {
 	char text[512]; /* "pid 1234, application_name 'luamig', since 2026-..." */
 } lm_lock_holder;
 
+/* How the runner lock is taken, where a database has more than one way
+ * (PostgreSQL: an advisory lock, or a row in a lock table for the engines
+ * that speak its protocol without advisory locks). */
+enum { LM_LOCK_AUTO = 0, LM_LOCK_ADVISORY = 1, LM_LOCK_TABLE = 2 };
+
+typedef struct lm_lock_options {
+	int mode;       /* LM_LOCK_AUTO: the driver decides from the server */
+	char *table;    /* the lock table as SQL (quoted, qualified), or NULL for the driver's
+	                 * default; owned by the connection (lm_conn_close frees it) */
+	double lease_s; /* a lock row's lease, renewed while held; 0: the driver's default */
+} lm_lock_options;
+
 typedef struct lm_driver {
 	const char *name; /* the dialect: what a connection and a URL say they are */
 	/* The URL schemes accepted, before any "+driver" part; NULL-terminated. */
@@ -134,6 +146,7 @@ typedef struct lm_driver {
 struct lm_conn {
 	const lm_driver *driver;
 	lm_url url;
+	lm_lock_options lock; /* read by try_lock; set by its caller (lua_conn.c) */
 };
 
 /* The registered driver named dialect, or NULL. */

@@ -21,18 +21,33 @@
  * 64-bit FNV-1a hash of the key (lm_pg_advisory_key); when the lock is
  * busy, pg_locks and pg_stat_activity tell who holds it.
  *
+ * Engines that speak PostgreSQL's protocol without its advisory locks
+ * (CockroachDB, YugabyteDB: lm_pg_engine_lacks_advisory_locks reads
+ * version()), or a lock options' mode of LM_LOCK_TABLE, get a lock row
+ * instead: the key in a lock table (luamig_lock unless told otherwise),
+ * with the holder (pid@host), when it took it and a lease. It is taken by
+ * an INSERT ... ON CONFLICT that only replaces an expired lease, each
+ * statement its own transaction on the lock session; a thread renews the
+ * lease every third of it while held (a migration may outlast it), and
+ * the row is deleted on release. A runner killed with SIGKILL leaves its
+ * row, which the next runner takes over once the lease has run out.
+ *
  * Passwords: every message that could quote the URL is scrubbed before it
  * reaches the error slot (lm_redact, plus the literal password).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "driver_pg.h"
 #include "pq.h"
@@ -59,6 +74,20 @@ typedef struct pg_conn {
 	char *password;  /* owned, the URL's password or NULL: scrubbed from messages */
 	PGconn *lock_pg; /* the lock's session, open while trying or holding */
 	char *lock_key;  /* the key held, or NULL */
+	/* The lock row (table mode): held as a row of lock_table rather than
+	 * an advisory lock; renewed by the renewer thread, which alone uses
+	 * lock_pg while it runs (started when the row is taken, joined before
+	 * the row is deleted). */
+	int engine_checked, engine_lacks_advisory;
+	int lock_is_row;
+	char *lock_table;  /* owned: the table the row is in */
+	char *lock_holder; /* owned: "pid@host" */
+	double lease_s;
+	pthread_t renewer;
+	int renewer_running;
+	pthread_mutex_t renew_mu;
+	pthread_cond_t renew_cv;
+	int renew_stop;
 	/* Made at connect: pg_interrupt runs in a signal handler, where
 	 * nothing may be allocated. */
 	PGcancel *cancel;
@@ -390,6 +419,8 @@ static int pg_connect(const lm_url *url, lm_conn **out)
 	pc->conninfo = lm_strdup(url->conninfo);
 	pc->password = password;
 	pc->cancel = PQgetCancel(pg);
+	pthread_mutex_init(&pc->renew_mu, NULL);
+	pthread_cond_init(&pc->renew_cv, NULL);
 	*out = &pc->base;
 	return 0;
 }
@@ -397,9 +428,13 @@ static int pg_connect(const lm_url *url, lm_conn **out)
 /* Releases the runner lock, if held, and closes its session. The explicit
  * unlock matters: PQfinish returns before the server ends the session, so
  * the lock could outlive us for a moment and make the next runner wait. */
+static void row_release(pg_conn *pc);
+
 static void lock_close(pg_conn *pc)
 {
-	if (pc->lock_pg && pc->lock_key) {
+	if (pc->lock_pg && pc->lock_key && pc->lock_is_row) {
+		row_release(pc);
+	} else if (pc->lock_pg && pc->lock_key) {
 		/* The session holds nothing but our lock: release it all. */
 		PGresult *r = PQexec(pc->lock_pg, "SELECT pg_advisory_unlock_all()");
 		PQclear(r);
@@ -408,6 +443,7 @@ static void lock_close(pg_conn *pc)
 	pc->lock_pg = NULL;
 	free(pc->lock_key);
 	pc->lock_key = NULL;
+	pc->lock_is_row = 0;
 }
 
 static void pg_close(lm_conn *c)
@@ -418,6 +454,10 @@ static void pg_close(lm_conn *c)
 	lock_close(pc);
 	PQfreeCancel(pc->cancel);
 	PQfinish(pc->pg);
+	pthread_mutex_destroy(&pc->renew_mu);
+	pthread_cond_destroy(&pc->renew_cv);
+	free(pc->lock_table);
+	free(pc->lock_holder);
 	free(pc->conninfo);
 	free(pc->password);
 	free(pc);
@@ -810,9 +850,189 @@ static void describe_holder(pg_conn *pc, long long id, lm_lock_holder *holder)
 	PQclear(res);
 }
 
+/* --- the lock row, for engines without advisory locks ---------------------- */
+
+int lm_pg_engine_lacks_advisory_locks(const char *version)
+{
+	return version && (strstr(version, "CockroachDB") || strstr(version, "-YB-"));
+}
+
+/* Whether the server lacks advisory locks, asked once per connection on
+ * the lock session (a failed question counts as "it has them": the
+ * advisory lock's own error then says what is wrong). */
+static int engine_lacks_advisory(pg_conn *pc)
+{
+	if (!pc->engine_checked) {
+		PGresult *res = PQexec(pc->lock_pg, "SELECT version()");
+		if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			pc->engine_lacks_advisory =
+			        lm_pg_engine_lacks_advisory_locks(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		pc->engine_checked = 1;
+	}
+	return pc->engine_lacks_advisory;
+}
+
+/* The lease as text, for the $3 of the row statements. */
+static void lease_text(const pg_conn *pc, char *buf, size_t size)
+{
+	snprintf(buf, size, "%.3f", pc->lease_s);
+}
+
+/* Renews the lease of the row held (best effort: a failure shows when the
+ * lease has run out and another runner took the row). Runs on the renewer
+ * thread, which must not touch the error slot. */
+static void row_renew(pg_conn *pc)
+{
+	char lease[32];
+	lease_text(pc, lease, sizeof lease);
+	const char *const values[] = {pc->lock_key, pc->lock_holder, lease};
+	char *sql = lm_sprintf("UPDATE %s SET expires_at = now() + $3::float8 * interval '1 second'"
+	                       " WHERE key = $1 AND holder = $2",
+	                       pc->lock_table);
+	PGresult *res = PQexecParams(pc->lock_pg, sql, 3, NULL, values, NULL, NULL, 0);
+	PQclear(res);
+	free(sql);
+}
+
+/* The renewer thread: renews the lease every third of it until told to
+ * stop. Signals stay with the main thread (signals.c). */
+static void *renewer_main(void *arg)
+{
+	pg_conn *pc = arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&pc->renew_mu);
+	while (!pc->renew_stop) {
+		struct timespec at;
+		clock_gettime(CLOCK_REALTIME, &at);
+		double step = pc->lease_s / 3;
+		at.tv_sec += (time_t)step;
+		at.tv_nsec += (long)((step - floor(step)) * 1e9);
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		int rc = 0;
+		while (!pc->renew_stop && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&pc->renew_cv, &pc->renew_mu, &at);
+		if (pc->renew_stop)
+			break;
+		pthread_mutex_unlock(&pc->renew_mu);
+		row_renew(pc);
+		pthread_mutex_lock(&pc->renew_mu);
+	}
+	pthread_mutex_unlock(&pc->renew_mu);
+	return NULL;
+}
+
+/* Stops and joins the renewer thread, if it runs. */
+static void renewer_stop(pg_conn *pc)
+{
+	if (!pc->renewer_running)
+		return;
+	pthread_mutex_lock(&pc->renew_mu);
+	pc->renew_stop = 1;
+	pthread_cond_signal(&pc->renew_cv);
+	pthread_mutex_unlock(&pc->renew_mu);
+	pthread_join(pc->renewer, NULL);
+	pc->renewer_running = 0;
+}
+
+/* Deletes the row held (after stopping its renewal); errors ignored: the
+ * session may be gone, and then the lease runs out on its own. */
+static void row_release(pg_conn *pc)
+{
+	renewer_stop(pc);
+	const char *const values[] = {pc->lock_key, pc->lock_holder};
+	char *sql = lm_sprintf("DELETE FROM %s WHERE key = $1 AND holder = $2", pc->lock_table);
+	PGresult *res = PQexecParams(pc->lock_pg, sql, 2, NULL, values, NULL, NULL, 0);
+	PQclear(res);
+	free(sql);
+}
+
+/* Describes the holder of the row of key, into holder (best effort). */
+static void describe_row_holder(pg_conn *pc, const char *key, lm_lock_holder *holder)
+{
+	const char *const values[] = {key};
+	char *sql = lm_sprintf("SELECT holder, date_trunc('second', acquired_at)::text,"
+	                       " date_trunc('second', expires_at)::text FROM %s WHERE key = $1",
+	                       pc->lock_table);
+	snprintf(holder->text, sizeof holder->text, "another runner (it could not be identified)");
+	PGresult *res = PQexecParams(pc->lock_pg, sql, 1, NULL, values, NULL, NULL, 0);
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		snprintf(holder->text, sizeof holder->text,
+		         "%s (lock row in %s since %s, lease until %s)", PQgetvalue(res, 0, 0),
+		         pc->lock_table, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+	else if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+		snprintf(holder->text, sizeof holder->text, "another runner (just released)");
+	PQclear(res);
+	free(sql);
+}
+
+/* Tries once to take the row of key in the lock table (created first if
+ * missing): 1 taken, 0 held by another runner whose lease has not run out
+ * (holder tells who), -1 error. */
+static int row_try_lock(pg_conn *pc, const char *key, lm_lock_holder *holder)
+{
+	/* Two runners may create the table at once, and one of them fail:
+	 * the INSERT below says whether the table is there. */
+	char *sql = lm_sprintf("CREATE TABLE IF NOT EXISTS %s (key VARCHAR(255) NOT NULL PRIMARY "
+	                       "KEY, holder TEXT NOT NULL, acquired_at TIMESTAMPTZ NOT NULL, "
+	                       "expires_at TIMESTAMPTZ NOT NULL)",
+	                       pc->lock_table);
+	PQclear(PQexec(pc->lock_pg, sql));
+	free(sql);
+	char lease[32];
+	lease_text(pc, lease, sizeof lease);
+	const char *const values[] = {key, pc->lock_holder, lease};
+	sql = lm_sprintf("INSERT INTO %s AS l (key, holder, acquired_at, expires_at)"
+	                 " VALUES ($1, $2, now(), now() + $3::float8 * interval '1 second')"
+	                 " ON CONFLICT (key) DO UPDATE SET holder = excluded.holder,"
+	                 " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at"
+	                 " WHERE l.expires_at < now() RETURNING l.holder",
+	                 pc->lock_table);
+	PGresult *res = lock_query(pc, sql, 3, values);
+	free(sql);
+	if (!res)
+		return -1;
+	int taken = PQntuples(res) == 1;
+	PQclear(res);
+	if (!taken) {
+		if (holder)
+			describe_row_holder(pc, key, holder);
+		return 0;
+	}
+	pc->lock_key = lm_strdup(key);
+	pc->lock_is_row = 1;
+	pc->renew_stop = 0;
+	if (pthread_create(&pc->renewer, NULL, renewer_main, pc) == 0)
+		pc->renewer_running = 1;
+	return 1;
+}
+
+/* Sets up the lock row's table, holder and lease from the connection's
+ * lock options. */
+static void row_setup(pg_conn *pc)
+{
+	const lm_lock_options *o = &pc->base.lock;
+	free(pc->lock_table);
+	pc->lock_table = lm_strdup(o->table && o->table[0] ? o->table : "luamig_lock");
+	pc->lease_s = o->lease_s > 0 ? o->lease_s : 60;
+	if (!pc->lock_holder) {
+		char host[256] = "localhost";
+		if (gethostname(host, sizeof host) != 0)
+			snprintf(host, sizeof host, "localhost");
+		host[sizeof host - 1] = '\0';
+		pc->lock_holder = lm_sprintf("%ld@%s", (long)getpid(), host);
+	}
+}
+
 /*
  * Tries once to take the runner lock named key, on the lock session (opened
- * here on first use from the same URL). Returns 1 taken (or already held by
+ * here on first use from the same URL): an advisory lock, or a lock row
+ * (above) where the options or the server say so. Returns 1 taken (or already held by
  * this connection), 0 held by another session (holder, when not NULL,
  * tells who), -1 error.
  */
@@ -831,13 +1051,31 @@ static int pg_try_lock(lm_conn *c, const char *key, lm_lock_holder *holder)
 		if (!pc->lock_pg)
 			return -1;
 	}
+	int mode = c->lock.mode;
+	if (mode == LM_LOCK_AUTO)
+		mode = engine_lacks_advisory(pc) ? LM_LOCK_TABLE : LM_LOCK_ADVISORY;
+	if (mode == LM_LOCK_TABLE) {
+		row_setup(pc);
+		return row_try_lock(pc, key, holder);
+	}
 	long long id = lm_pg_advisory_key(key);
 	char idtext[24];
 	snprintf(idtext, sizeof idtext, "%lld", id);
 	const char *const values[] = {idtext};
 	PGresult *res = lock_query(pc, "SELECT pg_try_advisory_lock($1::bigint)", 1, values);
-	if (!res)
+	if (!res) {
+		/* an engine version() did not give away: no such function, or
+		 * not supported; auto falls back to the lock row */
+		const char *code = lm_error_code();
+		if (c->lock.mode == LM_LOCK_AUTO && code &&
+		    (strcmp(code, "42883") == 0 || strcmp(code, "0A000") == 0)) {
+			lm_error_clear();
+			pc->engine_lacks_advisory = 1;
+			row_setup(pc);
+			return row_try_lock(pc, key, holder);
+		}
 		return -1;
+	}
 	int taken = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	if (taken) {

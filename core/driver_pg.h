@@ -18,5 +18,8 @@ int lm_pg_url_parse(const char *text, lm_url *out);
 /* The pg_advisory_lock id of a runner lock key: 64-bit FNV-1a of the key's
  * bytes as a signed bigint. */
 long long lm_pg_advisory_key(const char *key);
+/* Whether a server whose version() is version lacks advisory locks
+ * (CockroachDB, YugabyteDB), so that the runner lock is a lock row. */
+int lm_pg_engine_lacks_advisory_locks(const char *version);
 
 #endif

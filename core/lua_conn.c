@@ -338,13 +338,41 @@ static int l_in_transaction(lua_State *L)
 	return 1;
 }
 
-/* conn:try_lock(key) -> true, "" | false, holder text
+/* Reads conn:try_lock's options table at idx into c->lock: mode ("auto",
+ * "advisory", "table"), table (the lock table as SQL), lease (seconds).
+ * Raises on a bad value. */
+static void read_lock_options(lua_State *L, int idx, lm_conn *c)
+{
+	static const char *const modes[] = {"auto", "advisory", "table", NULL};
+	lua_getfield(L, idx, "mode");
+	int mode = luaL_checkoption(L, -1, "auto", modes);
+	lua_getfield(L, idx, "table");
+	const char *table = luaL_optstring(L, -1, NULL);
+	lua_getfield(L, idx, "lease");
+	lua_Number lease = luaL_optnumber(L, -1, 0);
+	luaL_argcheck(L, lease >= 0, 3, "lease must not be negative");
+	char *copy = table ? lm_strdup(table) : NULL;
+	free(c->lock.table);
+	c->lock.table = copy;
+	c->lock.mode = mode == 0 ? LM_LOCK_AUTO : mode == 1 ? LM_LOCK_ADVISORY : LM_LOCK_TABLE;
+	c->lock.lease_s = (double)lease;
+	lua_pop(L, 3);
+}
+
+/* conn:try_lock(key [, options]) -> true, "" | false, holder text
  *   Tries once to take the runner lock named key (driver.h); the holder
- *   text says who holds it, as far as the database tells. Raises on a
- *   database error, and when a signal stopped the run in progress. */
+ *   text says who holds it, as far as the database tells. options (kept
+ *   on the connection): { mode = "auto" | "advisory" | "table", table =
+ *   the lock table as SQL, lease = seconds }, for the drivers with more
+ *   than one kind of lock (lm_lock_options). Raises on a database error,
+ *   a bad option, and when a signal stopped the run in progress. */
 static int l_try_lock(lua_State *L)
 {
 	lm_conn *c = check_conn(L);
+	if (!lua_isnoneornil(L, 3)) {
+		luaL_checktype(L, 3, LUA_TTABLE);
+		read_lock_options(L, 3, c);
+	}
 	lm_signals_check(L);
 	lm_lock_holder holder = {{0}};
 	int rc = c->driver->try_lock(c, luaL_checkstring(L, 2), &holder);

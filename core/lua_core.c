@@ -715,7 +715,8 @@ static int l_mkdir_p(lua_State *L)
 
 /* The loader of luamig.core (package.preload): the module table, with
  * version, the functions above, connect (lua_conn.c), reflect
- * (lua_reflect.c), interruptible and check_interrupt (signals.c); registers the connection
+ * (lua_reflect.c), interruptible and check_interrupt (signals.c), spawn
+ * and wait_child (lua_process.c); registers the connection
  * metatable first. */
 static int open_core(lua_State *L)
 {
@@ -754,6 +755,8 @@ static int open_core(lua_State *L)
 	        {"reflect", lm_lua_reflect},
 	        {"interruptible", lm_lua_interruptible},
 	        {"check_interrupt", lm_lua_check_interrupt},
+	        {"spawn", lm_lua_spawn},
+	        {"wait_child", lm_lua_wait_child},
 	        {NULL, NULL},
 	};
 	lm_lua_open_conn(L);

@@ -48,4 +48,8 @@ lm_conn *lm_lua_check_conn(lua_State *L, int idx);
 /* core.reflect (lua_reflect.c). */
 int lm_lua_reflect(lua_State *L);
 
+/* core.spawn and core.wait_child (lua_process.c): child luamigs, for fleets. */
+int lm_lua_spawn(lua_State *L);
+int lm_lua_wait_child(lua_State *L);
+
 #endif

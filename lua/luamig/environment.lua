@@ -25,7 +25,7 @@ The `context` module (each function called with a dot):
   get_head_revisions(), get_head_revision(),
   configure{ url = | connection = | dialect_name =, target_metadata, version_table,
              version_table_schema, version_table_pk, transaction_per_migration, lock,
-             runner_lock_timeout, lock_timeout, statement_timeout, lock_retries,
+             runner_lock (auto | advisory | table), runner_lock_lease, runner_lock_timeout, lock_timeout, statement_timeout, lock_retries,
              lock_retry_delay, history_table, checksums, output_buffer, on_version_apply, tag,
              and autogenerate's options (include_object, compare_type, render_item, ...) }
       -> the migration context (luamig.migration), options falling back to luamig.ini,
@@ -143,6 +143,21 @@ local function new_context_module(cmd, config, work)
     if opts.lock == false or truthy(config.get_main_option("no_lock", "false")) then
       use_lock = false
     end
+    -- how the runner lock is taken (luamig.lock): auto, advisory or table, and a lock row's lease
+    local runner_lock = opts.runner_lock or config.get_main_option("runner_lock", "auto")
+    if runner_lock ~= "auto" and runner_lock ~= "advisory" and runner_lock ~= "table" then
+      fail(string.format("runner_lock must be auto, advisory or table, not '%s'",
+        tostring(runner_lock)))
+    end
+    local lease = opts.runner_lock_lease or config.get_main_option("runner_lock_lease")
+    if lease ~= nil then
+      local n = tonumber(lease)
+      if not n or n <= 0 or n ~= n or n == math.huge then
+        fail(string.format("runner_lock_lease must be a number of seconds above 0, not '%s'",
+          tostring(lease)))
+      end
+      lease = n
+    end
     local tpm = opts.transaction_per_migration
     if tpm == nil then tpm = truthy(config.get_main_option("transaction_per_migration", "false")) end
     local vt = opts.version_table or config.get_main_option("version_table") or "luamig_version"
@@ -172,6 +187,8 @@ local function new_context_module(cmd, config, work)
       lock_retries = opts.lock_retries or config.get_main_option("lock_retries"),
       lock_retry_delay = opts.lock_retry_delay or config.get_main_option("lock_retry_delay"),
       use_lock = use_lock,
+      runner_lock = runner_lock,
+      runner_lock_lease = lease,
       dont_mutate = work.dont_mutate,
       dry_run = work.dry_run,
       purge = work.purge,

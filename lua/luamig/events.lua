@@ -20,6 +20,9 @@ The README ("Machine-readable output") documents every document and event; FORMA
   events.failed_in(fields)      what the run knew when it failed: revision, place ("file:line")
   events.record_run(fields)     what a finished run did: steps (how many ran), heads (after)
   events.last_run() -> those fields, or nil when no run finished
+  events.note_heads(kind, heads) the version table's heads as a run found them (kind "before")
+                                or left them so far (kind "after"), for a fleet's report
+  events.heads_noted() -> { before = heads?, after = heads? }
   events.error(message)         the final error event: the message (password-free), and the
                                 revision, file and line the run recorded with failed_in;
                                 sets events.error_emitted, which core/json.c reads so that C
@@ -148,6 +151,18 @@ end
 
 function M.last_run()
   return last_run
+end
+
+local noted = {}
+
+function M.note_heads(kind, heads)
+  local copy = {}
+  for i, h in ipairs(heads) do copy[i] = h end
+  noted[kind] = copy
+end
+
+function M.heads_noted()
+  return noted
 end
 
 function M.failed_in(fields)

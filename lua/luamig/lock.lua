@@ -3,7 +3,12 @@
   lock.take(mc)      waits for the lock on mc.connection (conn:try_lock, an advisory lock the
                      C driver implements per database: PostgreSQL's advisory lock on a
                      session of its own, a flock on a file beside a SQLite database), keyed
-                     by the version table ("luamig:[schema.]table"); says once who holds it,
+                     by the version table ("luamig:[schema.]table"), taken as
+                     mc.runner_lock says: "auto" (the driver's choice: on PostgreSQL an
+                     advisory lock, or a lock row where the server has no advisory locks),
+                     "advisory" or "table" (a row in luamig_lock beside the version table,
+                     with a lease of mc.runner_lock_lease seconds, renewed while held);
+                     says once who holds it,
                      polls with a growing delay up to 0.5 s, and raises after
                      mc.runner_lock_timeout seconds (nil: waits for ever).  Sets mc.lock_key
                      before the first try, and mc.lock_waiting while it waits.  The lock
@@ -31,8 +36,10 @@ function M.take(mc)
   -- Set before trying: an error raised between the lock being granted and this function
   -- returning (SIGINT stops a run at any Lua instruction) still has release() let it go.
   mc.lock_key = key
+  local options = { mode = mc.runner_lock or "auto", lease = mc.runner_lock_lease,
+                    table = mc.dialect:format_table("luamig_lock", mc.version_table_schema) }
   while true do
-    local ok, holder = conn:try_lock(key)
+    local ok, holder = conn:try_lock(key, options)
     if ok then
       events.emit("lock_acquired", { key = key, waited_s = core.now() - start })
       if said then

@@ -487,6 +487,8 @@ function MigrationContext:run_migrations(kw)
       end
     end
     start_heads = heads
+    events.note_heads("before", heads)
+    events.note_heads("after", heads)
     if online and self.history_table and self.checksums ~= "off" and
       not self.reports_checksums then
       self:check_checksums(heads)
@@ -554,7 +556,10 @@ function MigrationContext:run_migrations(kw)
       if self.on_version_apply then
         self.on_version_apply { ctx = self, step = step, heads = expected, run_args = kw }
       end
-      if per_migration then commit() end
+      if per_migration then
+        commit()
+        if online and not self.dont_mutate then events.note_heads("after", expected) end
+      end
       if not self.as_sql and not step.stamp then
         log.info(LOGGER, string.format("Finished %s in %.1f ms",
           short_log(step), (core.now() - t0) * 1000))
@@ -568,6 +573,8 @@ function MigrationContext:run_migrations(kw)
     local after = events.array()
     for i, h in ipairs(expected) do after[i] = h end
     events.record_run { steps = ran, heads = after }
+    -- what the final commit will leave (a dry run rolls back, leaving what it found)
+    if not self.dry_run then events.note_heads("after", after) end
   end
 
   -- The final commit (with signals only recorded: once COMMIT is sent, finishing it is the

@@ -11,6 +11,7 @@ The pipeline, one module per stage:
   luamig.environment  the `context` module env.lua sees; runs env.lua
   luamig.migration    the migration context: statements, version table, the run of the steps
   luamig.loader       revision files: compile, load, error positions
+  luamig.fleet        --fleet: the command on each target, in a luamig of its own
   luamig.lock, luamig.audit, luamig.params, luamig.log
                       the runner lock, the history table and checksums, :name parameters,
                       log lines
@@ -23,13 +24,26 @@ local commands = require "luamig.commands"
 local log = require "luamig.log"
 local core = require "luamig.core"
 local events = require "luamig.events"
+local fleet = require "luamig.fleet"
 
 local M = {}
 
 -- The commands whose --json output is the JSON Lines event stream, ending in a summary event.
 local STREAMS = { upgrade = true, downgrade = true, stamp = true }
 
+local run
+
 function M.main(cmd)
+  if cmd.fleet then
+    log.set_quiet(cmd.quiet)
+    return fleet.run(cmd, config.new(cmd))
+  end
+  -- a fleet's child reports the heads it found and left, whatever happens
+  local report <close> = setmetatable({}, { __close = function() fleet.write_result() end })
+  return run(cmd)
+end
+
+run = function(cmd)
   log.set_quiet(cmd.quiet)
   -- -v on the commands that run migrations: every statement sent, with its time (luamig.log)
   if cmd.verbose and STREAMS[cmd.command] and not cmd.quiet then

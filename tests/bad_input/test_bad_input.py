@@ -198,6 +198,28 @@ CASES = [
     ("ini_no_url", "sqlite", ini_text("[luamig]\nscript_location = migrations\n"),
      ["upgrade", "head"], 1, re.compile(r"^FAILED: .*url")),
 
+    ("ini_bad_runner_lock", "all", ini("runner_lock", "rows"), ["upgrade", "head"], 1,
+     "FAILED: runner_lock must be auto, advisory or table, not 'rows'"),
+    ("ini_bad_runner_lock_lease", "all", ini("runner_lock_lease", "soon"), ["upgrade", "head"], 1,
+     "FAILED: runner_lock_lease must be a number of seconds above 0, not 'soon'"),
+    # -- fleets (luamig --fleet NAME) ---------------------------------------------
+    ("fleet_unknown", "sqlite", None, ["--fleet", "nope", "upgrade", "head"], 1,
+     re.compile(r"^FAILED: No fleet 'nope' in .*luamig\.ini: it has no \[fleet:nope\] section "
+                r"\(fleets: none\)$")),
+    ("fleet_malformed_targets_line", "all", ini_append("\n[fleet:f]\ntargets =\n    lonely\n"),
+     ["--fleet", "f", "upgrade", "head"], 1,
+     "FAILED: [fleet:f] targets, line 2: expected '<name> <url>', got 'lonely'"),
+    ("fleet_duplicate_target", "sqlite",
+     ini_append("\n[fleet:f]\ntargets =\n    a sqlite:///a.db\n    a sqlite:///b.db\n"),
+     ["--fleet", "f", "upgrade", "head"], 1, "FAILED: [fleet:f] targets: target 'a' is named twice"),
+    ("fleet_schemas_on_sqlite", "sqlite", ini_append("\n[fleet:f]\nschemas = s1 s2\n"),
+     ["--fleet", "f", "upgrade", "head"], 1,
+     re.compile(r"^FAILED: \[fleet:f\] schemas: sqlite has no schemas \(tenants as schemas need "
+                r"PostgreSQL\); the url is sqlite:///")),
+    ("fleet_parallel_zero", "sqlite", None, ["--fleet", "f", "--parallel", "0", "upgrade", "head"],
+     2, "luamig: error: argument --parallel: invalid value: '0' (a whole number from 1 to 1024) "
+     "(see 'luamig --help')"),
+
     # -- URLs ---------------------------------------------------------------------
     ("url_unknown_scheme", "sqlite", ini("url", "mysql://u@h/db"), ["upgrade", "head"], 1,
      re.compile(r"^FAILED: .*mysql")),

@@ -530,6 +530,42 @@ static void test_advisory_key_is_fnv1a_64(void)
 	CHECK(lm_pg_advisory_key("luamig") == -3615924975131863440LL);
 }
 
+static void test_engines_without_advisory_locks_are_recognised(void)
+{
+	CHECK(lm_pg_engine_lacks_advisory_locks("CockroachDB CCL v23.1.11 (x86_64-pc-linux-gnu, "
+	                                        "built 2023/09/27 01:53:43, go1.19.10)"));
+	CHECK(lm_pg_engine_lacks_advisory_locks(
+	        "PostgreSQL 11.2-YB-2.18.3.0-b0 on x86_64-pc-linux-gnu, compiled by clang"));
+	CHECK(!lm_pg_engine_lacks_advisory_locks(
+	        "PostgreSQL 15.5 (Debian 15.5-0+deb12u1) on x86_64-pc-linux-gnu, compiled by gcc"));
+	/* Citus is PostgreSQL with an extension: its coordinator has advisory locks */
+	CHECK(!lm_pg_engine_lacks_advisory_locks("PostgreSQL 16.1 on x86_64-pc-linux-gnu"));
+	CHECK(!lm_pg_engine_lacks_advisory_locks(NULL));
+}
+
+/* A lock row (runner_lock = table): a second connection sees it held and
+ * who holds it; released, the row is gone. */
+static void test_lock_row_from_two_connections(void)
+{
+	lm_conn *a = connect_db(), *b = connect_db();
+	CHECK(a && b);
+	const lm_driver *d = a->driver;
+	a->lock.mode = b->lock.mode = LM_LOCK_TABLE;
+	lm_lock_holder h;
+	memset(&h, 0, sizeof h);
+	CHECK(d->try_lock(a, "luamig-row-lock", &h) == 1);
+	CHECK(d->try_lock(b, "luamig-row-lock", &h) == 0);
+	CHECK_CONTAINS(h.text, "(lock row in luamig_lock since 2");
+	CHECK_CONTAINS(h.text, ", lease until 2");
+	CHECK(scalar_is(b, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0"));
+	CHECK(d->unlock(a, "luamig-row-lock") == 0);
+	CHECK(scalar_is(b, "SELECT count(*) FROM luamig_lock", "0"));
+	CHECK(d->try_lock(b, "luamig-row-lock", &h) == 1);
+	CHECK(d->unlock(b, "luamig-row-lock") == 0);
+	lm_conn_close(a);
+	lm_conn_close(b);
+}
+
 static void test_lock_from_two_connections(void)
 {
 	lm_conn *a = connect_db(), *b = connect_db();
@@ -667,6 +703,8 @@ int main(void)
 	} tests[] = {
 #define T(f) {#f, f}
 	        T(test_url_forms_become_libpq_uris),
+	        T(test_engines_without_advisory_locks_are_recognised),
+	        T(test_lock_row_from_two_connections),
 	        T(test_bad_urls_are_refused_without_password),
 	        T(test_redaction_of_urls),
 	        T(test_connect_through_socket_host_param),

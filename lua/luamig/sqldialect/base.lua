@@ -63,6 +63,12 @@ base.autoincrement_default_is_implicit = false
 -- A catalog query telling whether table `name` exists in `schema` (nil: the connection's
 -- default).  Returns the SQL, with the driver's own positional placeholders, and its values
 -- ({ n = count, ... }) for conn:query.
+-- The environment a fleet's child gets so that its sessions work in schema (tenants as
+-- schemas, luamig.fleet): a table of variables, or nil when the database has no schemas.
+function base:schema_session_env()
+  return nil
+end
+
 function base:table_exists_sql()
   error("dialect " .. self.name .. ": no catalog query for tables", 0)
 end

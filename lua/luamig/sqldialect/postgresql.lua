@@ -46,6 +46,14 @@ pg.types_module = { name = "postgresql", require = "luamig.dialects.postgresql" 
 pg.offline_backslash_escapes = true
 pg.autoincrement_default_is_implicit = true
 
+-- A tenant's schema as the search_path of every session libpq opens (PGOPTIONS; a URL's own
+-- options= parameter would take its place).
+function pg:schema_session_env(schema)
+  local prev = os.getenv("PGOPTIONS")
+  local opt = "-c search_path=" .. schema
+  return { PGOPTIONS = (prev and prev ~= "") and (prev .. " " .. opt) or opt }
+end
+
 function pg:table_exists_sql(name, schema)
   return "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = " ..
     "COALESCE($2, current_schema())", { name, schema, n = 2 }
