@@ -125,7 +125,7 @@ class Install(unittest.TestCase):
                          ["aaaa1111", "base", "bbbb2222", "head", "heads"])
         self.assertEqual(self.bash("luamig", "downgrade", "a"), ["aaaa1111"])
         self.assertEqual(self.bash("luamig", "history", "-r", "b"), ["base", "bbbb2222"])
-        self.assertEqual(self.bash("luamig", "init", "-t", ""), ["generic"])
+        self.assertEqual(self.bash("luamig", "init", "-t", ""), ["generic", "multidb"])
         self.assertEqual(self.bash("luamig", "log", "--revision", "aa"), ["aaaa1111"])
         self.assertEqual(self.bash("luamig", "log", "--f"), ["--failed"])
         self.assertEqual(self.bash("luamig", "convert", "--o"), ["--output"])
@@ -141,7 +141,7 @@ class Install(unittest.TestCase):
             ("luamig revision --autog", ["--autogenerate"]),
             ("luamig upgrade ", ["aaaa1111", "base", "bbbb2222", "head", "heads"]),
             ("luamig -c luamig.ini downgrade b", ["base", "bbbb2222"]),
-            ("luamig init -t ", ["generic"]),
+            ("luamig init -t ", ["generic", "multidb"]),
         ]
         # one shell for every line (compinit is slow): "== LINE", then its matches
         r = subprocess.run([zsh, "-f", ZSH_COMPLETE, fpath] + [c[0] for c in cases],
