@@ -169,7 +169,9 @@ TABLES = {
     "SqlRegisteredModelTag": "registered_model_tags", "SqlModelVersionTag": "model_version_tags",
     "SqlRegisteredModelAlias": "registered_model_aliases", "SqlDataset": "datasets",
     "SqlInput": "inputs", "SqlInputTag": "input_tags", "SqlLatestMetric": "latest_metrics",
-    "SqlExperimentTag": "experiment_tags",
+    "SqlExperimentTag": "experiment_tags", "SqlExperiment": "experiments", "SqlTraceInfo": "trace_info",
+    "SqlTraceTag": "trace_tags", "SqlTraceRequestMetadata": "trace_request_metadata",
+    "SqlTraceMetadata": "trace_request_metadata",
 }
 
 
@@ -179,10 +181,11 @@ def hand_py(text):
     for model, table in TABLES.items():
         text = text.replace("{%s.__tablename__}" % model, table)  # in f-strings
         text = text.replace(model + ".__tablename__", '"%s"' % table)
-    return text
+    return text.replace("SqlTraceInfo.request_id", '"trace_info.request_id"')
 
 
-HAND_PY = {"27a6a02d2cf1", "728d730b5ebd", "7f2a7d5fae7d", "a8c4a736bde6"}
+HAND_PY = {"27a6a02d2cf1", "728d730b5ebd", "7f2a7d5fae7d", "a8c4a736bde6", "acf3f17fdcc7", "867495a8f9d4",
+           "5b0e9adcef9c"}
 
 # Hand translations into Lua of what the remaining files do (their upgrade()).
 HAND_LUA = {
@@ -267,6 +270,28 @@ GROUP BY m.run_uuid, m.key, m.step, m.timestamp, m.is_nan]])
     op.drop_constraint("status", "runs", { type_ = "check" })
   end
 ''',
+    # try: on MySQL only, a MEDIUMTEXT column; nothing on SQLite and PostgreSQL
+    "4465047574b1": '''
+  -- MySQL only: datasets.dataset_schema becomes MEDIUMTEXT
+''',
+    # the foreign key from datasets to experiments, again with ON DELETE CASCADE and a name;
+    # on PostgreSQL the Python reads the old key's name back: the one PostgreSQL gave it
+    "0584bdc529eb": '''
+  local new_fk_constraint_name = "fk_datasets_experiment_id_experiments"
+  if op.get_context().dialect.name == "sqlite" then
+    op.batch_alter_table("datasets", {
+      naming_convention = { fk = "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s" },
+    }, function(batch_op)
+      batch_op.drop_constraint(new_fk_constraint_name, { type_ = "foreignkey", if_exists = true })
+      batch_op.create_foreign_key(new_fk_constraint_name, "experiments", { "experiment_id" }, { "experiment_id" },
+        { ondelete = "CASCADE" })
+    end)
+  else
+    op.drop_constraint("datasets_experiment_id_fkey", "datasets", { type_ = "foreignkey" })
+    op.create_foreign_key(new_fk_constraint_name, "datasets", "experiments", { "experiment_id" }, { "experiment_id" },
+      { ondelete = "CASCADE" })
+  end
+''',
     # the table, when it is not there yet (it never is in a run from the base)
     "3500859a5d39": '''
   op.create_table("registered_model_aliases",
@@ -320,7 +345,12 @@ def stub_mlflow():
         key = sa.Column(sa.String(250), primary_key=True)
         run_uuid = sa.Column(sa.String(32), primary_key=True)
 
+    class SqlTraceInfo(Base):
+        __tablename__ = "trace_info"
+        request_id = sa.Column(sa.String(50), primary_key=True)
+
     tables = {name: type(name, (), {"__tablename__": table}) for name, table in TABLES.items()}
+    tables["SqlTraceInfo"] = SqlTraceInfo
 
     class RunStatus:
         SCHEDULED, FAILED, FINISHED, RUNNING, KILLED = "SCHEDULED", "FAILED", "FINISHED", "RUNNING", "KILLED"
@@ -346,6 +376,7 @@ def stub_mlflow():
                  "mlflow.store.model_registry.dbmodels", "mlflow.entities.model_registry"]:
         module(name)
     module("mlflow.utils.mlflow_tags", MLFLOW_USER="mlflow.user")
+    module("mlflow.exceptions", MlflowException=Exception)
     module("mlflow.entities", RunStatus=RunStatus, ViewType=types.SimpleNamespace(ALL=3))
     module("mlflow.entities.lifecycle_stage", LifecycleStage=LifecycleStage)
     module("mlflow.entities.model_registry.model_version_stages", STAGE_NONE="None")
@@ -435,8 +466,11 @@ def run_alembic(versions, url, if_exists=False):
                 if f.startswith("451aebb31d03"):
                     text = rebase(text)
                 # 181f10493468 passes a misspelt if_exits=True that Alembic 1.8.1 refuses
-                # (later Alembic takes and ignores it as a dialect keyword; so does luamig)
+                # (later Alembic takes and ignores it as a dialect keyword; so does luamig);
                 text = text.replace(", if_exits=True", "")
+                # 0584bdc529eb: if_exists=True in batch drop_constraint needs a later Alembic
+                # (there the constraint exists: the naming convention names SQLite's foreign key)
+                text = text.replace(', type_="foreignkey", if_exists=True)', ', type_="foreignkey")')
                 if if_exists and f.startswith("0a8213491aaa"):
                     text = text.replace('op.drop_constraint(constraint_name="status", table_name="runs", type_="check")',
                                         IF_EXISTS_PY)
