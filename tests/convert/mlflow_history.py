@@ -514,7 +514,9 @@ def run_luamig(luamig, versions, url, tmp, if_exists=False):
                 with open(os.path.join(t, f), "w") as g:
                     g.write(text)
                 r = luamig_cmd(luamig, ["convert", "-o", out, os.path.join(t, f)], tmp)
-                assert r.returncode == 0, r.stderr
+                if r.returncode != 0:
+                    sys.exit("mlflow_history.py: %s: the hand-edited Python still has a TODO: %s"
+                             % (f, r.stderr.strip().splitlines()[0]))
             hand.append(rev)
         elif rev in HAND_LUA:
             with open(lua) as g:
