@@ -324,6 +324,11 @@ function apply.alter_column(plan, o)
       end
     end
   end
+  -- the new type's CHECK (Enum, Boolean with create_constraint), after the table's own
+  if o.type_ ~= nil then
+    local check = plan.dialect:type_check(col.name, col.type)
+    if check then t.constraints[#t.constraints + 1] = check end
+  end
 end
 
 function apply.create_index(plan, o)
@@ -431,6 +436,20 @@ end
 -- the live indexes and triggers (nil with copy_from).
 local function rebuild_statements(b, dialect, tbl, reflected, as_sql, host)
   local plan = new_plan(tbl, dialect, reflected, b.naming_convention)
+  -- table_args: constraints of the new table, before the ones it copies (Alembic gives them to
+  -- the new Table first, and keeps a copied CHECK of the same name as well)
+  if b.table_args then
+    local front = {}
+    for _, c in ipairs(b.table_args) do
+      if type(c) ~= "table" or not (c.kind == "check" or c.kind == "unique" or c.kind == "foreign_key") then
+        error("batch mode: table_args takes constraints (sa.CheckConstraint, sa.UniqueConstraint, "
+          .. "sa.ForeignKeyConstraint)", 0)
+      end
+      front[#front + 1] = sa._deep_copy(c)
+    end
+    for _, c in ipairs(plan.table.constraints) do front[#front + 1] = c end
+    plan.table.constraints = front
+  end
   for _, o in ipairs(b.ops) do
     local f = apply[o.kind]
     if not f then error("batch mode: operation " .. o.kind .. " is not supported", 0) end

@@ -1196,6 +1196,14 @@ end
 
 function Emitter:call(e)
   local fname = dotted(e.f)
+  -- sa.Text().with_variant(MEDIUMTEXT, "mysql"): a variant for a database luamig does not run
+  -- on is left out
+  if e.f.k == "attr" and e.f.name == "with_variant" and #e.args == 2 and #e.kwargs == 0 then
+    local d = e.args[2]
+    if d.k == "str" and #d.parts == 1 and not d.parts[1].fstring and other_dialects[d.parts[1].value] then
+      return self:expr_prec(e.f.e)
+    end
+  end
   -- "...".format(...)
   if e.f.k == "attr" and e.f.name == "format" and e.f.e.k == "str" then
     for _, t in ipairs(e.f.e.parts) do if t.fstring then unsupported("format() on an f-string") end end
@@ -1250,12 +1258,23 @@ function Emitter:call(e)
   end
   if #e.kwargs > 0 then
     local kv = {}
+    -- alter_column's server_default: Python's False is Alembic's "leave it as it is" (the
+    -- argument left out), None drops the default (luamig's false)
+    local alter = callee:match("%.alter_column$")
     for _, kw in ipairs(e.kwargs) do
       if kw.star then unsupported("**kwargs in a call") end
-      kv[#kv + 1] = key(kw.name) .. " = " .. self:expr(kw.e)
+      local const = kw.e.k == "const" and kw.e.v
+      if alter and kw.name == "server_default" and const == "false" then
+        -- left out
+      elseif alter and kw.name == "server_default" and const == "nil" then
+        kv[#kv + 1] = "server_default = false"
+      else
+        kv[#kv + 1] = key(kw.name) .. " = " .. self:expr(kw.e)
+      end
     end
-    if #args > 0 and args[#args]:match("^table%.unpack") then unsupported("*args with keyword arguments") end
-    args[#args + 1] = "{ " .. table.concat(kv, ", ") .. " }"
+    if #kv == 0 then kv = nil end
+    if kv and #args > 0 and args[#args]:match("^table%.unpack") then unsupported("*args with keyword arguments") end
+    if kv then args[#args + 1] = "{ " .. table.concat(kv, ", ") .. " }" end
   end
   if e.trailing_fn then args[#args + 1] = e.trailing_fn end
   local flat = callee .. "(" .. table.concat(args, ", ") .. ")"
@@ -1320,6 +1339,11 @@ function Emitter:expr1(e)
         if base == "op.get_bind" or base == "context" or self.binds[base] then
           return "op.get_context().dialect.name"
         end
+      end
+      -- a connection's engine is named after its dialect: `bind.engine.name == "mysql"`
+      local engine_of = path:match("^(.-)%.engine%.name$")
+      if engine_of == "op.get_bind" or (engine_of and self.binds[engine_of]) then
+        return "op.get_context().dialect.name"
       end
       local m = self:module_path(path)
       if m then return m end
@@ -1555,6 +1579,8 @@ function Emitter:import(s)
       self.bindings[bound] = self:uses_postgresql()
     elseif mod == "sqlalchemy.dialects" and other_dialects[n.name] then
       self.bindings[bound] = false  -- usable only in branches for that database
+    elseif other_dialects[mod:match("^sqlalchemy%.dialects%.([%w_]+)$") or ""] then
+      self.bindings[bound] = false  -- a MySQL type: usable only in that database's variants and branches
     elseif mod == "sqlalchemy.dialects" and known_modules["sqlalchemy.dialects." .. n.name] == "sa" then
       self.bindings[bound] = "sa"
     elseif mod == "sqlalchemy" and (n.name == "sql" or n.name == "schema" or n.name == "types") then
@@ -1840,7 +1866,9 @@ function Emitter:other_dialect(cond)
   if a.k == "str" then a, b = b, a end
   if b.k ~= "str" or #b.parts ~= 1 or b.parts[1].fstring then return nil end
   local path = dotted(a) or (a.k == "attr" and a.name == "name" and a.e.k == "attr" and a.e.name == "dialect" and "x.dialect.name")
-  if not path or not path:match("dialect%.name$") then return nil end
+  local engine_of = path and path:match("^(.-)%.engine%.name$")
+  local of_bind = engine_of == "op.get_bind" or (engine_of and self.binds[engine_of])
+  if not path or not (path:match("dialect%.name$") or of_bind) then return nil end
   if other_dialects[b.parts[1].value] then return b.parts[1].value end
   return nil
 end

@@ -70,26 +70,34 @@ def main():
 
 
 def dump(url, version_table):
-    if True:
-        engine = sa.create_engine(url)
-        insp = sa.inspect(engine)
-        for t in sorted(set(insp.get_table_names()) - {"alembic_version", "luamig_version", "luamig_history"}):
-            print("table", t)
-            for c in insp.get_columns(t):
-                print("  column", c["name"], c["type"], "NULL" if c["nullable"] else "NOT NULL",
-                      "default=%s" % c.get("default"))
-            for i in sorted(insp.get_indexes(t), key=lambda i: i["name"]):
-                print("  index", i["name"], i["column_names"], "unique" if i["unique"] else "")
-            for u in sorted(insp.get_unique_constraints(t), key=lambda u: str(u["name"])):
-                print("  unique", u["name"], u["column_names"])
-            for f in insp.get_foreign_keys(t):
-                print("  fk", f["name"], f["constrained_columns"], f["referred_table"],
-                      f["referred_columns"], f.get("options"))
-            for c in insp.get_check_constraints(t):
-                print("  check", c["name"], c["sqltext"])
-        with engine.connect() as conn:
-            print("versions", sorted(r[0] for r in conn.execute(sa.text("SELECT version_num FROM " + version_table))))
-            print("tags", [tuple(r) for r in conn.execute(sa.text("SELECT id, name, weight FROM tags ORDER BY id"))])
+    engine = schema(url)
+    with engine.connect() as conn:
+        print("versions", sorted(r[0] for r in conn.execute(sa.text("SELECT version_num FROM " + version_table))))
+        print("tags", [tuple(r) for r in conn.execute(sa.text("SELECT id, name, weight FROM tags ORDER BY id"))])
+
+
+def schema(url, primary_keys=False):
+    """Prints the tables (with primary_keys, each table's primary key too); returns the engine."""
+    engine = sa.create_engine(url)
+    insp = sa.inspect(engine)
+    for t in sorted(set(insp.get_table_names()) - {"alembic_version", "luamig_version", "luamig_history"}):
+        print("table", t)
+        if primary_keys:
+            pk = insp.get_pk_constraint(t)
+            print("  pk", pk.get("name"), pk["constrained_columns"])
+        for c in insp.get_columns(t):
+            print("  column", c["name"], c["type"], "NULL" if c["nullable"] else "NOT NULL",
+                  "default=%s" % c.get("default"))
+        for i in sorted(insp.get_indexes(t), key=lambda i: i["name"]):
+            print("  index", i["name"], i["column_names"], "unique" if i["unique"] else "")
+        for u in sorted(insp.get_unique_constraints(t), key=lambda u: str(u["name"])):
+            print("  unique", u["name"], u["column_names"])
+        for f in insp.get_foreign_keys(t):
+            print("  fk", f["name"], f["constrained_columns"], f["referred_table"],
+                  f["referred_columns"], f.get("options"))
+        for c in insp.get_check_constraints(t):
+            print("  check", c["name"], c["sqltext"])
+    return engine
 
 
 if __name__ == "__main__":

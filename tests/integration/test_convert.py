@@ -7,6 +7,7 @@ is converted and run to its heads on both databases. The schema it must leave wa
 from Alembic 1.8.1 running the Python files (tests/convert/alembic_schema.*.txt, made by
 tests/convert/alembic_reference.py); the facts below are that record."""
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -166,6 +167,106 @@ class PythonSemantics(unittest.TestCase):
                 p.ok("upgrade", "head")
                 kind = "PG" if backend == "postgresql" else "OTHER"
                 self.assertEqual([row[0] for row in p.sql("SELECT v FROM t")], [kind + ":a, b/2"])
+
+
+SHAPES_BASE = '''"""base: a runs table with named checks, a table with a boolean"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "m1"
+down_revision = None
+
+
+def upgrade():
+    op.create_table(
+        "runs",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("status", sa.String(20)),
+        sa.Column("stage", sa.String(20)),
+        sa.CheckConstraint("status IN ('A', 'B')", name="status"),
+        sa.CheckConstraint("stage IN ('a', 'b')", name="runs_stage"),
+    )
+    op.create_table(
+        "m",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("flag", sa.Boolean(), nullable=False, server_default="0"),
+        sa.Column("note", sa.String(20), server_default="x"),
+    )
+'''
+
+# What MLflow's history does (written for this test): a MySQL-only branch on the engine's name,
+# a MySQL variant of a type, alter_column with server_default=False (Alembic: leave the default
+# as it is) and None (drop it), the CHECK of a Boolean / Enum type, batch table_args.
+SHAPES = '''"""mlflow shapes"""
+from alembic import op
+import sqlalchemy as sa
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
+
+revision = "m2"
+down_revision = "m1"
+
+
+def upgrade():
+    bind = op.get_bind()
+    if bind.engine.name == "mysql":
+        op.execute("SELECT mysql_only()")
+    op.add_column("m", sa.Column("body", sa.Text().with_variant(MEDIUMTEXT, "mysql"), nullable=True))
+    with op.batch_alter_table("m") as batch_op:
+        batch_op.alter_column(
+            "flag", type_=sa.Boolean(create_constraint=True), nullable=False, server_default=False
+        )
+        batch_op.alter_column("note", existing_type=sa.String(20), server_default=None)
+    with op.batch_alter_table(
+        "runs", table_args=[sa.CheckConstraint("stage IN ('a', 'b')", name="runs_stage")]
+    ) as batch_op:
+        batch_op.alter_column(
+            "status",
+            existing_type=sa.String(),
+            type_=sa.Enum("A", "B", "K", create_constraint=True, native_enum=False),
+        )
+'''
+
+
+class MlflowShapes(unittest.TestCase):
+    def test_converted_and_run_as_alembic_does(self):
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                for name, text in (("m1_base.py", SHAPES_BASE), ("m2_shapes.py", SHAPES)):
+                    with open(os.path.join(p.dir, name), "w") as f:
+                        f.write(text)
+                r = convert("-o", p.versions, "m1_base.py", "m2_shapes.py", cwd=p.dir)
+                self.assertEqual((r.rc, r.err), (0, ""), repr(r))
+                with open(os.path.join(p.versions, "m2_shapes.lua")) as f:
+                    lua = f.read()
+                self.assertIn('  if op.get_context().dialect.name == "mysql" then\n', lua)
+                self.assertIn('sa.Column("body", sa.Text(), { nullable = true })', lua)
+                self.assertIn('batch_op.alter_column("flag", { type_ = sa.Boolean({ create_constraint = true }), '
+                              'nullable = false })', lua)
+                self.assertIn('server_default = false', lua)
+                p.ok("upgrade", "head")
+                if backend == "sqlite":
+                    runs = p.sql("SELECT sql FROM sqlite_master WHERE name = 'runs'")[0][0]
+                    # table_args first, then the copied checks, then the Enum's (unnamed)
+                    self.assertEqual(re.findall(r"CHECK \((.*?)\)(?:,|\s*\)$)", runs),
+                                     ["stage IN ('a', 'b')", "status IN ('A', 'B')", "stage IN ('a', 'b')",
+                                      "status IN ('A', 'B', 'K')"])
+                    self.assertIn("status VARCHAR(1)", runs)
+                    m = p.sql("SELECT sql FROM sqlite_master WHERE name = 'm'")[0][0]
+                    self.assertIn("CHECK (flag IN (0, 1))", m)
+                    defaults = dict((row[1], row[4]) for row in p.sql("PRAGMA table_info(m)"))
+                    self.assertEqual((defaults["flag"], defaults["note"]), ("'0'", None))
+                else:
+                    checks = p.sql("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                                   "WHERE conrelid = 'runs'::regclass AND contype = 'c' ORDER BY conname")
+                    self.assertEqual([c[0] for c in checks], ["runs_stage", "runs_status_check", "status"])
+                    self.assertIn("'K'", checks[1][1])
+                    # a boolean column has no CHECK where the database has booleans
+                    self.assertEqual(p.sql("SELECT count(*) FROM pg_constraint WHERE conrelid = 'm'::regclass "
+                                           "AND contype = 'c'")[0][0], "0")
+                    defaults = dict(p.sql("SELECT column_name, column_default FROM information_schema.columns "
+                                          "WHERE table_name = 'm'"))
+                    self.assertEqual((defaults["flag"], defaults["note"]), ("false", None))
 
 
 ALEMBIC_INI = """[alembic]

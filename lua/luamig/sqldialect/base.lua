@@ -673,11 +673,42 @@ function base:alter_comment_sql()
   error("Compiler for " .. self.name .. " can't render element of type ColumnComment", 0)
 end
 
+-- Whether the database has a boolean type (SQLAlchemy's supports_native_boolean): where it
+-- has none, sa.Boolean{ create_constraint = true } brings a CHECK.
+base.native_boolean = true
+
+-- Whether an sa.Enum is the database's own ENUM type (PostgreSQL's, unless native_enum = false).
+function base:native_enum_type() return false end
+
+-- The CHECK a column's type brings with it (SQLAlchemy's SchemaType): sa.Enum with
+-- create_constraint = true that is not a native ENUM (`c IN ('a', 'b')`, named by the Enum's
+-- name), sa.Boolean with create_constraint = true where there is no boolean type (`c IN (0,
+-- 1)`); nil for any other type.
+function base:type_check(column_name, t)
+  if type(t) ~= "table" or t.create_constraint ~= true then return nil end
+  if t.name == "Enum" and not self:native_enum_type(t) then
+    local values = {}
+    for i, v in ipairs(t.enums or {}) do values[i] = self:quote_string(v) end
+    return { kind = "check", name = t.enum_name,
+             sqltext = self:quote(column_name) .. " IN (" .. table.concat(values, ", ") .. ")" }
+  end
+  if (t.name == "Boolean" or t.name == "BOOLEAN") and not self.native_boolean then
+    return { kind = "check", sqltext = self:quote(column_name) .. " IN (0, 1)" }
+  end
+  return nil
+end
+
+-- Alembic adds the CHECK of the new type after the ALTERs (toimpl.alter_column).
 function compile.alter_column(d, op)
   if op.postgresql_using ~= nil and op.type_ == nil then
     error("postgresql_using must be used with the type_ parameter", 0)
   end
-  return d:alter_column_sql(op)
+  local out = d:alter_column_sql(op)
+  local check = op.type_ ~= nil and d:type_check(op.column_name, sa._to_type(op.type_))
+  if check then
+    for _, stmt in ipairs(d:add_constraint(check, op.table_name, op.schema)) do out[#out + 1] = stmt end
+  end
+  return out
 end
 
 function compile.create_index(d, op)

@@ -126,6 +126,8 @@ local function native_enum(t)
   return (t.name == "Enum" and t.native_enum ~= false) or t.name == "ENUM"
 end
 
+function pg:native_enum_type(t) return native_enum(t) end
+
 pg.types = setmetatable({
   DateTime = function(_, t) return tz("TIMESTAMP", t) end,
   TIMESTAMP = function(_, t) return tz("TIMESTAMP", t, t.precision) end,

@@ -22,6 +22,8 @@ local sqlite = base.derive("sqlite", {})
 sqlite.lint = lint_facts
 
 sqlite.impl_name = "SQLiteImpl"
+-- no boolean type: sa.Boolean{ create_constraint = true } is INTEGER-like with a CHECK
+sqlite.native_boolean = false
 sqlite.default_schema = "main"
 -- ALTER cannot change most things on SQLite: autogenerate writes batch_alter_table blocks.
 sqlite.render_as_batch = true
