@@ -728,6 +728,27 @@ class Bench:
             r.luamig = Result("", None, note="skipped above %d revisions (--test-max)" % self.args.test_max)
         r.limit_missing = "n/a (its own scratch database)"
 
+        # A fleet of 100 SQLite files (the smallest history only: it is the cost per target).
+        if n == min(int(x) for x in (self.args.sizes or str(n)).split(",") if x.strip()):
+            r = row("fleet upgrade head, 100 SQLite targets, --parallel 2", "SQLite")
+            r.alembic_missing = "n/a (Alembic has no fleets)"
+            r.limit_missing = "n/a"
+            fdir = os.path.join(base, "fleet-dbs")
+            os.makedirs(fdir, exist_ok=True)
+            with open(lm_up) as f:
+                text = f.read()
+            text += "\n[fleet:bench]\ntargets =\n" + "".join(
+                "    t%03d sqlite:///%s/t%03d.db\n" % (i, fdir, i) for i in range(100))
+            fini = os.path.join(lm.base, "fleet.ini")
+            with open(fini, "w") as f:
+                f.write(text)
+            r.luamig = R.measure("luamig fleet %s" % case,
+                                 [self.luamig, "-c", fini, "--fleet", "bench", "--parallel", "2",
+                                  "upgrade", "head"], lm.base,
+                                 prepare="rm -f %s/*.db" % shlex.quote(fdir))
+            if r.luamig.ok:
+                r.extra = "%s per target" % fmt_time(r.luamig.median / 100)
+
         # A copy of the project with a checkpoint at the middle revision (the copy, so that the
         # rows above replay the whole history).
         cp = LuamigProject(self.luamig, os.path.join(base, "luamig-cp"))
