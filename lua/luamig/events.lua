@@ -10,6 +10,7 @@ The README ("Machine-readable output") documents every document and event; FORMA
                                 for a stream command (nothing otherwise: a document command's
                                 output is its document); keys after those three in sorted order.
                                 The error event is written for every --json command.
+  events.active() -> whether an emitted event goes anywhere (build big events only then)
   events.listen(fn)             fn(name, fields) is also called for every emitted event, --json
                                 or not (the library, luamig.library, collects the steps run
                                 this way); nil stops it
@@ -129,6 +130,12 @@ local listener = nil
 
 function M.listen(fn)
   listener = fn
+end
+
+-- Whether an emitted event goes anywhere (--json's stream, or a listener): a caller that would
+-- build a large event (the plan of 10,000 steps) asks first.
+function M.active()
+  return listener ~= nil or streaming
 end
 
 function M.emit(name, fields)

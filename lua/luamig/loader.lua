@@ -122,7 +122,7 @@ function M.precompile(steps)
   if not keep then
     -- a long plan also collects sooner: the heap stays nearer what is live
     -- (10,000 revisions under 32 MiB), for a few percent more time
-    collectgarbage("incremental", 150, 200)
+    collectgarbage("incremental", 120, 200)
   end
   for _, st in ipairs(steps) do
     if st.rev and not st.stamp then

@@ -307,6 +307,7 @@ end
 
 -- The plan event: where the database is and every step, in order.
 local function plan_event(heads, steps, replanned)
+  if not events.active() then return end   -- a step list the size of the plan, for nothing
   local list, from = events.array(), events.array()
   for k, step in ipairs(steps) do list[k] = step_fields(step, k) end
   for k, h in ipairs(heads) do from[k] = h end
@@ -532,7 +533,7 @@ function MigrationContext:run_migrations(kw)
       log.progress(progress_text(k, #steps, step, t0 - run_t0))
       if self.as_sql then self:static_output("-- Running " .. short_log(step)) end
       self.running_step, self.step_started = step, t0
-      events.emit("step_start", step_fields(step, k))
+      if events.active() then events.emit("step_start", step_fields(step, k)) end
       self.statement_count = 0
       local statements = 0
       if not step.stamp then
@@ -564,9 +565,11 @@ function MigrationContext:run_migrations(kw)
         log.info(LOGGER, string.format("Finished %s in %.1f ms",
           short_log(step), (core.now() - t0) * 1000))
       end
-      local ended = step_fields(step, k)
-      ended.duration_ms, ended.statements = (core.now() - t0) * 1000, statements
-      events.emit("step_end", ended)
+      if events.active() then
+        local ended = step_fields(step, k)
+        ended.duration_ms, ended.statements = (core.now() - t0) * 1000, statements
+        events.emit("step_end", ended)
+      end
       ran = ran + 1
       k = k + 1
     end
