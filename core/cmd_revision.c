@@ -252,23 +252,16 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 		for (size_t i = 0; i < nr->tokens->names.n; i++)
 			lm_vars_set(&vars, nr->tokens->names.v[i], nr->tokens->values.v[i]);
 	char *dbf = database_functions(cfg, lm_cli_section(o), nr->tokens);
-	if (!dbf) {
-		free(qrev);
-		free(date);
-		free(down);
-		free(labels);
-		free(depends);
-		lm_buf_dispose(&revises);
-		goto done;
-	}
-	lm_vars_set(&vars, "database_functions", dbf);
-	free(dbf);
 	free(qrev);
 	free(date);
 	free(down);
 	free(labels);
 	free(depends);
 	lm_buf_dispose(&revises);
+	if (!dbf)
+		goto done;
+	lm_vars_set(&vars, "database_functions", dbf);
+	free(dbf);
 	char *src = lm_path_join(sd->dir, "script.lua.tmpl");
 	rendered = lm_render(text, &vars, src);
 	free(src);

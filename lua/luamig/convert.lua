@@ -138,6 +138,26 @@ local function tokenize(src, name)
     if extra then for k, x in pairs(extra) do tok[k] = x end end
     toks[#toks + 1] = tok
   end
+  -- Where the string literal whose body starts at i ends (the position of its closing delim),
+  -- counting the lines it spans; an unterminated one is a failure at its first line.
+  local function string_end(i, delim, tq, start_line)
+    while true do
+      local ch = src:sub(i, i)
+      if ch == "" then fail(name, start_line, "unterminated string literal") end
+      if ch == "\\" then
+        if src:sub(i + 1, i + 1) == "\n" then line = line + 1 end
+        i = i + 2
+      elseif ch == "\n" or ch == "\r" then
+        if not tq then fail(name, start_line, "unterminated string literal") end
+        line = line + 1
+        i = i + ((src:sub(i, i + 1) == "\r\n") and 2 or 1)
+      elseif src:sub(i, i + #delim - 1) == delim then
+        return i
+      else
+        i = i + 1
+      end
+    end
+  end
   while true do
     if at_line_start and depth == 0 then
       -- measure the indentation of a logical line; blank and comment-only lines do not count
@@ -204,25 +224,9 @@ local function tokenize(src, name)
           local tq = src:sub(pos, pos + 2) == q:rep(3)
           local delim = tq and q:rep(3) or q
           local start_line = line
-          local i = pos + #delim
           local raw = lw:find("r", 1, true) ~= nil
-          local body_start = i
-          while true do
-            local ch = src:sub(i, i)
-            if ch == "" then fail(name, start_line, "unterminated string literal") end
-            if ch == "\\" then
-              if src:sub(i + 1, i + 1) == "\n" then line = line + 1 end
-              i = i + 2
-            elseif ch == "\n" or ch == "\r" then
-              if not tq then fail(name, start_line, "unterminated string literal") end
-              line = line + 1
-              i = i + ((src:sub(i, i + 1) == "\r\n") and 2 or 1)
-            elseif src:sub(i, i + #delim - 1) == delim then
-              break
-            else
-              i = i + 1
-            end
-          end
+          local body_start = pos + #delim
+          local i = string_end(body_start, delim, tq, start_line)
           local body = src:sub(body_start, i - 1):gsub("\r\n?", "\n")
           pos = i + #delim
           local bytes = lw:find("b", 1, true) ~= nil
@@ -236,23 +240,7 @@ local function tokenize(src, name)
         local tq = src:sub(pos, pos + 2) == c:rep(3)
         local delim = tq and c:rep(3) or c
         local start_line = line
-        local i = pos + #delim
-        while true do
-          local ch = src:sub(i, i)
-          if ch == "" then fail(name, start_line, "unterminated string literal") end
-          if ch == "\\" then
-            if src:sub(i + 1, i + 1) == "\n" then line = line + 1 end
-            i = i + 2
-          elseif ch == "\n" or ch == "\r" then
-            if not tq then fail(name, start_line, "unterminated string literal") end
-            line = line + 1
-            i = i + ((src:sub(i, i + 1) == "\r\n") and 2 or 1)
-          elseif src:sub(i, i + #delim - 1) == delim then
-            break
-          else
-            i = i + 1
-          end
-        end
+        local i = string_end(pos + #delim, delim, tq, start_line)
         local body = src:sub(pos + #delim, i - 1):gsub("\r\n?", "\n")
         pos = i + #delim
         push("string", unescape(body, name, start_line, false), start_line, { raw_body = body })
