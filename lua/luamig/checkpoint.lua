@@ -180,6 +180,10 @@ local function applicable(script_location, dialect, steps, warn)
   return found
 end
 
+-- The checkpoint files, read and checked (M.list: luamig test reads them before its long run,
+-- so that a broken file stops it at once).
+M.list = list
+
 function M.shorten(mc, script_location, target, steps)
   for _, cp in ipairs(applicable(script_location, mc.dialect.name, steps, true)) do
     if not cp.stale then

@@ -414,6 +414,7 @@ function M.run(cmd, config)
   local report
   scratch.run(cmd, config, opts, function(mc, kind)
     local prefix, tested, stop = steps_of(range)
+    checkpoint.list(cmd.script_location)   -- a broken checkpoint file fails before the long run
     if #prefix > 0 then
       local ok, err = run_steps(mc, prefix)
       if not ok then fail("luamig test: upgrading to the start of the range failed: " .. err) end

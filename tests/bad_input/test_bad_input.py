@@ -53,6 +53,10 @@ def header(body, code="function upgrade()\nend\n\nfunction downgrade()\nend\n"):
     return raw_revision("--[[ raw\n]]\n" + body + "\n" + code)
 
 
+def checkpoint_file(text, name="bbbb2222_x.lua"):
+    return lambda p: p.write("migrations/checkpoints/" + name, text)
+
+
 def sql(statement):
     return lambda p: p.sql_exec(statement)
 
@@ -388,6 +392,19 @@ CASES = [
      "FAILED: Can't locate revision identified by 'nosuch'"),
     ("checkpoint_two_revisions", "sqlite", None, ["checkpoint", "a", "b"], 2,
      "luamig checkpoint: error: unrecognized arguments: b (see 'luamig checkpoint --help')"),
+    # a checkpoint file is read by luamig test (and by a fresh upgrade): one line naming it
+    ("checkpoint_file_empty", "all", checkpoint_file(""), ["test"], 1,
+     "FAILED: migrations/checkpoints/bbbb2222_x.lua: a checkpoint file sets checkpoint = "
+     "{ \"<revision>\", ... }"),
+    ("checkpoint_file_binary", "sqlite", checkpoint_file("\x00\x1b\xff\xfe]]--"), ["test"], 1,
+     re.compile(r"^FAILED: migrations/checkpoints/bbbb2222_x\.lua:1: ")),
+    ("checkpoint_file_syntax", "sqlite", checkpoint_file('checkpoint = { "bbbb2222"\nfunction'),
+     ["test"], 1, "FAILED: migrations/checkpoints/bbbb2222_x.lua:2: '}' expected (to close '{' "
+     "at line 1) near 'function'"),
+    ("checkpoint_file_unknown_revision", "all",
+     checkpoint_file('checkpoint = { "zzzz9999" }\ndialect = "sqlite"\nfunction upgrade() end\n'),
+     ["test"], 1, "FAILED: migrations/checkpoints/bbbb2222_x.lua: checkpoint stands for revision "
+     "'zzzz9999', which the script directory does not have"),
     ("checkpoint_prune_without_checkpoint", "all", None, ["checkpoint", "--prune"], 1,
      "FAILED: luamig checkpoint --prune: no checkpoint stands for bbbb2222 (luamig checkpoint "
      "bbbb2222 writes one)"),
