@@ -356,10 +356,11 @@ local function print_text(report, out)
   if report.stopped then out("Stopped: " .. report.stopped .. "; later revisions were not tested") end
   for _, c in ipairs(report.checkpoints or {}) do
     if c.ok then
-      out(string.format("ok   checkpoint %s equals the replay of its %d revisions", c.file, c.count))
+      out(string.format("ok   checkpoint %s equals the replay of its %d revision%s", c.file,
+        c.count, c.count == 1 and "" or "s"))
     else
-      out(string.format("FAIL checkpoint %s differs from the replay of its %d revisions:", c.file,
-        c.count))
+      out(string.format("FAIL checkpoint %s differs from the replay of its %d revision%s:", c.file,
+        c.count, c.count == 1 and "" or "s"))
       for _, line in ipairs(c.problems) do out("         " .. line) end
     end
   end
