@@ -242,8 +242,7 @@ class TestCheckpoint(unittest.TestCase):
                 self.assertEqual(checkpoint_files(p), [])
                 self.assertEqual(os.listdir(tmp), [])
                 if backend == "postgresql":
-                    self.assertEqual(pg.psql(pg.url(), "SELECT datname FROM pg_database WHERE "
-                                             "datname LIKE 'luamig_test_%'"), [])
+                    self.assertEqual(pg.scratch_databases_left(), [])
                 # a failing revision: the replay's error, nothing written
                 p.revision_file("ffff0006", "eeee0005", '  error("boom")', "", message="boom")
                 r = p.fails("checkpoint", env={"TMPDIR": tmp})
@@ -384,8 +383,7 @@ class TestCheckpoint(unittest.TestCase):
                 self.assertEqual(checkpoint_files(p), [])
                 self.assertEqual(os.listdir(tmp), [])
                 if backend == "postgresql":
-                    self.assertEqual(pg.psql(pg.url(), "SELECT datname FROM pg_database WHERE "
-                                             "datname LIKE 'luamig_test_%'"), [])
+                    self.assertEqual(pg.scratch_databases_left(), [])
                 self.assertEqual(p.tables(), [])
 
     def test_offline_sql_uses_checkpoint(self):

@@ -252,8 +252,7 @@ class PostgresqlFleet(unittest.TestCase):
         # once the first runner holds locks, start the second
         deadline = time.time() + 30
         while time.time() < deadline:
-            held = pg.psql(p.url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
-            if int(held[0][0]) > 0:
+            if pg.advisory_locks(p.url) > 0:
                 break
             time.sleep(0.02)
         second = subprocess.Popen(args, cwd=p.dir, stdout=subprocess.PIPE,
@@ -266,8 +265,7 @@ class PostgresqlFleet(unittest.TestCase):
             # every revision applied once, whichever runner applied it
             self.assertEqual(pg.psql(p.url, "SELECT revision FROM %s.luamig_history "
                                      "ORDER BY id" % s), [("r1",), ("r2",), ("r3",)])
-        self.assertEqual(pg.psql(p.url, "SELECT count(*) FROM pg_locks WHERE locktype = "
-                                 "'advisory'"), [("0",)])
+        self.assertEqual(pg.advisory_locks(p.url), 0)
 
     def test_killing_the_fleet_stops_its_targets(self):
         p, names = self.schemas_project(n=2, history=False)
@@ -276,20 +274,19 @@ class PostgresqlFleet(unittest.TestCase):
         fleet = subprocess.Popen([LUAMIG, "--fleet", "tenants", "--parallel", "2", "upgrade",
                                   "head"], cwd=p.dir, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
-        locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
         deadline = time.time() + 30
-        while time.time() < deadline and pg.psql(p.url, locks) != [("2",)]:
+        while time.time() < deadline and pg.advisory_locks(p.url) != 2:
             time.sleep(0.05)
         fleet.kill()  # SIGKILL: the fleet's luamig cannot pass anything on
         fleet.communicate(timeout=30)
         # each target's luamig is told (SIGTERM): it rolls back and lets its lock go
         deadline = time.time() + 30
         while time.time() < deadline and (
-                pg.psql(p.url, locks) != [("0",)] or
+                pg.advisory_locks(p.url) != 0 or
                 pg.psql(p.url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                        "'SELECT pg_sleep(60)%'") != [("0",)]):
+                        "'SELECT pg_sleep(60)%' AND " + pg.THIS_DATABASE) != [("0",)]):
             time.sleep(0.1)
-        self.assertEqual(pg.psql(p.url, locks), [("0",)])
+        self.assertEqual(pg.advisory_locks(p.url), 0)
         for s in names:
             self.assertEqual(pg.psql(p.url, "SELECT version_num FROM %s.luamig_version" % s),
                              [("r2",)])

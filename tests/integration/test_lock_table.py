@@ -56,8 +56,7 @@ class LockTable(unittest.TestCase):
         held = wait_for(self.rows)
         holder = "%d@%s" % (a.pid, socket.gethostname())
         self.assertEqual(held, [("luamig:luamig_version", holder)])
-        self.assertEqual(pg.psql(self.p.url, "SELECT count(*) FROM pg_locks WHERE locktype = "
-                                 "'advisory'"), [("0",)])
+        self.assertEqual(pg.advisory_locks(self.p.url), 0)
         b = self.spawn("upgrade", "head")
         _, err_a = a.communicate(timeout=60)
         _, err_b = b.communicate(timeout=60)
@@ -90,13 +89,13 @@ class LockTable(unittest.TestCase):
         self.slow_r2("60")
         a = self.spawn("upgrade", "head")
         wait_for(lambda: pg.psql(self.p.url, "SELECT 1 FROM pg_stat_activity WHERE query LIKE "
-                                 "'SELECT pg_sleep(60)%'"))
+                                 "'SELECT pg_sleep(60)%' AND " + pg.THIS_DATABASE))
         a.send_signal(signal.SIGKILL)
         a.communicate(timeout=30)
         # the killed runner's statement goes too (a dead client's session ends at the next
         # packet; a sleeping one is told to)
         pg.psql(self.p.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                "query LIKE 'SELECT pg_sleep(60)%' AND pid <> pg_backend_pid()")
+                "query LIKE 'SELECT pg_sleep(60)%' AND pid <> pg_backend_pid() AND " + pg.THIS_DATABASE)
         holder = "%d@%s" % (a.pid, socket.gethostname())
         self.assertEqual(self.rows(), [("luamig:luamig_version", holder)])
         self.slow_r2("0")

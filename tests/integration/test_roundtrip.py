@@ -95,11 +95,10 @@ class Scratch:
         e.update(extra or {})
         return e
 
-    def left(self):
+    def left(self, running=None):
         if self.p.backend == "sqlite":
             return sorted(os.listdir(self.tmpdir))
-        return (pg.psql(pg.url(), "SELECT datname FROM pg_database "
-                        "WHERE datname LIKE 'luamig_test_%'")
+        return ([(name,) for name in pg.scratch_databases_left(running)]
                 + self.p.sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'luamig_test_%'"))
 
 
@@ -346,7 +345,7 @@ class TestRoundtrip(unittest.TestCase):
                     time.sleep(0.02)
                 self.assertTrue(os.path.exists(started))
                 # the scratch database exists while the test runs
-                self.assertNotEqual(s.left(), [])
+                self.assertNotEqual(s.left(running=proc.pid), [])
                 t0 = time.time()
                 proc.send_signal(signal.SIGINT)
                 out, err = proc.communicate(timeout=30)

@@ -85,7 +85,9 @@ class Timeouts(unittest.TestCase):
         # wait until the lock is held
         for _ in range(100):
             rows = pg.psql(self.p.url, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON "
-                           "c.oid = l.relation WHERE c.relname = 'hero' AND l.granted")
+                           "c.oid = l.relation JOIN pg_database d ON d.oid = l.database "
+                           "WHERE c.relname = 'hero' AND l.granted AND d.datname = "
+                           "current_database()")
             if rows[0][0] != "0":
                 break
             time.sleep(0.05)

@@ -293,6 +293,38 @@ def advisory_key(key):
     return h - (1 << 64) if h >= (1 << 63) else h
 
 
+def advisory_locks(url_):
+    """How many advisory locks are held in url_'s own database.  pg_locks is
+    server-wide, and tests of other databases run beside this one."""
+    rows = psql(url_, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                "database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    return int(rows[0][0])
+
+
+def scratch_databases_left(running=None):
+    """The luamig_test_<pid>_... scratch databases of luamig processes that have ended: what a
+    run left behind.  Those of a luamig still running (another test's, beside this one) are
+    not counted, except those of the pid `running`."""
+    left = []
+    for (name,) in psql(url(), "SELECT datname FROM pg_database WHERE datname LIKE "
+                        "'luamig\\_test\\_%' ORDER BY datname"):
+        pid = name.split("_")[2]
+        if pid == str(running):
+            left.append(name)
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            left.append(name)
+        except PermissionError:
+            pass
+    return left
+
+
+# a pg_stat_activity condition for sessions of the connected database only
+THIS_DATABASE = "datname = current_database()"
+
+
 class held_lock:
     """Holds luamig's runner lock from another session, as a second runner
     would, for as long as the with-block lasts:
