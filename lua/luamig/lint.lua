@@ -21,6 +21,13 @@ the user's.
       doc, waived, reason } (fields that do not apply are nil)
   lint.run_operations{ operations, dialect, settings, out, label } -> the same summary, for
       operation objects that are not in a file yet (revision --autogenerate)
+  lint.relations_locked(steps, dialect, opts, forget) -> n
+      a lower bound of the tables and indexes that running `steps` in one transaction keeps
+      locked until it ends: each table an operation names, each index created (create_index,
+      a created table's primary key, unique constraints and indexes). Sequences, TOAST tables
+      and what op.execute SQL touches are not counted; a revision whose code needs the database
+      counts for nothing. forget: drop each revision's loaded code after recording it (long
+      plans, luamig.loader)
 
 A revision may waive a rule for itself with a top-level
   lint_waivers = { { rule = "drop-column", reason = "column unused since v2.3" } }
@@ -539,6 +546,47 @@ function M.run_operations(a)
   end
   each(a.operations)
   return run.summary
+end
+
+function M.relations_locked(steps, dialect, opts, forget)
+  local seen, n = {}, 0
+  local function add(kind, name, schema)
+    if type(name) ~= "string" then return end
+    local k = kind .. key(name, schema)
+    if not seen[k] then
+      seen[k] = true
+      n = n + 1
+    end
+  end
+  local function count(o)
+    if o.kind == "modify_table" or o.kind == "batch" then
+      for _, sub in ipairs(o.ops or {}) do count(sub) end
+      add("t", o.table_name, o.schema)
+    elseif o.kind == "create_table" and o.table then
+      local t = o.table
+      add("t", t.name, t.schema)
+      -- an unnamed key still creates its index: named here by its place in the table
+      local pk = t.primary_key
+      if pk and pk.columns and #pk.columns > 0 then add("i", pk.name or (t.name .. " pk"), t.schema) end
+      for i, c in ipairs(t.constraints or {}) do
+        if c.kind == "unique" then add("i", c.name or (t.name .. " unique " .. i), t.schema) end
+      end
+      for i, ix in ipairs(t.indexes or {}) do add("i", ix.name or (t.name .. " index " .. i), t.schema) end
+    elseif o.kind == "create_index" and o.index then
+      add("i", o.index.name, o.index.schema)
+      add("t", o.index.table, o.index.schema)
+    else
+      add("t", o.table_name, o.schema)
+    end
+  end
+  for _, step in ipairs(steps) do
+    if step.rev and not step.stamp then
+      local recorded = record_step(step, dialect, opts)
+      for _, entry in ipairs(recorded) do count(entry.op) end
+      if forget then loader.forget(step.rev.path) end
+    end
+  end
+  return n
 end
 
 function M.summary_line(s)

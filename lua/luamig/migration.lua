@@ -44,6 +44,7 @@ local op = require "luamig.op"
 local named = require "luamig.params"
 local log = require "luamig.log"
 local loader = require "luamig.loader"
+local lint = require "luamig.lint"
 local audit = require "luamig.audit"
 local lock = require "luamig.lock"
 local timeouts = require "luamig.timeouts"
@@ -431,6 +432,27 @@ local function interrupted_message(mc, signal, start_heads, rolled_back)
   return s
 end
 
+-- A run in one transaction keeps every lock it takes until it ends, and PostgreSQL's lock table
+-- is shared by the whole server: a plan that surely overflows it stops before its first step
+-- (the dialect's lock_table_capacity; without one, or when it cannot tell, the run goes on and
+-- an overflow is rolled back with the same advice). The table can borrow some of the server's
+-- spare shared memory, so only a lower bound of the relations locked (lint.relations_locked)
+-- above twice its slots is sure. Counting runs each revision's code once more, without a
+-- database: it is done only for plans long enough to get there at 8 relations a migration.
+local SURE_OVERFLOW, RELATIONS_PER_MIGRATION = 2, 8
+
+local function check_lock_table(mc, steps, keep_loaded)
+  if not mc.dialect.lock_table_capacity then return end
+  local capacity = mc.dialect:lock_table_capacity(mc.connection)
+  if not capacity then return end
+  local sure = SURE_OVERFLOW * capacity
+  if #steps * RELATIONS_PER_MIGRATION <= sure then return end
+  local relations = lint.relations_locked(steps, mc.dialect, mc.opts, not keep_loaded)
+  if relations > sure then
+    fail(mc.dialect:lock_table_too_small(#steps, relations, capacity))
+  end
+end
+
 function MigrationContext:run_migrations(kw)
   -- a dry run is one transaction, rolled back at the end (luamig.dryrun)
   local per_migration = self.transaction_per_migration and not self.dry_run
@@ -499,6 +521,9 @@ function MigrationContext:run_migrations(kw)
     -- Compile every revision the plan runs before running any: a syntax
     -- error anywhere stops the run before it touches the database.
     local keep_loaded = loader.precompile(steps)
+    if online and not per_migration and not self.dont_mutate then
+      check_lock_table(self, steps, keep_loaded)
+    end
     if self.history_table and #steps > 0 then
       audit.ensure_table(self)
     end

@@ -3,7 +3,8 @@ the server's lock table ("out of shared memory": every table the run creates kee
 until the transaction ends, and the table has max_locks_per_transaction x max_connections
 slots). luamig rolls the whole run back and says what to do — transaction_per_migration,
 max_locks_per_transaction, or a checkpoint — and with transaction_per_migration the same
-history runs.
+history runs. A plan that surely cannot fit (its tables and indexes alone are more than twice
+the lock table's slots) is refused before its first step, with the same advice.
 
 The test starts a PostgreSQL server of its own with a small lock table
 (max_locks_per_transaction = 10, max_connections = 10: about 100 slots; a transaction creating
@@ -40,16 +41,20 @@ class TestLockTable(unittest.TestCase):
                 values[key] = value.strip("'")
         self.url = values["LUAMIG_TEST_PG_URL"]
 
-    def test_overflow_is_rolled_back_with_advice(self):
+    def history(self, n):
         p = Project(self, "postgresql", url=self.url)
         prev = None
-        for i in range(1, 151):
+        for i in range(1, n + 1):
             rev = "r%04d" % i
             p.revision_file(rev, prev, '  op.create_table("t%d", sa.Column("id", sa.Integer, '
                             '{ primary_key = true }), sa.Column("name", sa.String(20)))\n'
                             '  op.create_index("ix_t%d_name", "t%d", { "name" })' % (i, i, i),
                             '  op.drop_table("t%d")' % i, message="table %d" % i)
             prev = rev
+        return p
+
+    def test_overflow_is_rolled_back_with_advice(self):
+        p = self.history(150)
         r = p.fails("upgrade", "head")
         last = r.err.strip().split("\n")[-1]
         self.assertRegex(last, r"^FAILED: upgrade of revision r\d{4} failed at "
@@ -66,6 +71,31 @@ class TestLockTable(unittest.TestCase):
         p.ok("upgrade", "head")
         self.assertEqual(p.version_rows(), ["r0150"])
         self.assertEqual(len(pg.table_names(self.url)), 151)
+
+    def test_a_plan_that_cannot_fit_stops_before_its_first_step(self):
+        p = self.history(300)
+        slots = int(pg.psql(self.url, "SELECT current_setting('max_locks_per_transaction')::int * "
+                            "(current_setting('max_connections')::int + "
+                            "current_setting('autovacuum_max_workers')::int + 1 + "
+                            "current_setting('max_worker_processes')::int + "
+                            "current_setting('max_wal_senders')::int + "
+                            "current_setting('max_prepared_transactions')::int)")[0][0])
+        r = p.fails("upgrade", "head")
+        # 300 tables, their primary keys and their indexes: 900 relations
+        self.assertEqual(r.err.strip().split("\n")[-1],
+                         "FAILED: these 300 migrations run in one transaction that would hold "
+                         "locks on at least 900 tables and indexes until it ends, more than the "
+                         "server's lock table can hold (%d slots: max_locks_per_transaction x "
+                         "(max_connections + the server's other processes + "
+                         "max_prepared_transactions)); nothing was applied. Set "
+                         "transaction_per_migration = true in luamig.ini (each migration commits "
+                         "and releases its locks), raise max_locks_per_transaction on the server, "
+                         "or start fresh databases from a checkpoint (luamig checkpoint)" % slots)
+        self.assertNotIn("Running upgrade", r.err)
+        self.assertEqual(pg.table_names(self.url), [])
+        p.set_option("transaction_per_migration", "true")
+        p.ok("upgrade", "head")
+        self.assertEqual(p.version_rows(), ["r0300"])
 
 
 if __name__ == "__main__":

@@ -498,13 +498,39 @@ end
 -- creates or changes holds its locks until the transaction ends, and the server's lock table
 -- has max_locks_per_transaction x (max_connections + max_prepared_transactions) slots); nil
 -- for any other error.
+local LOCK_TABLE_WAYS_OUT = "Set transaction_per_migration = true in luamig.ini (each migration "
+  .. "commits and releases its locks), raise max_locks_per_transaction on the server, or start "
+  .. "fresh databases from a checkpoint (luamig checkpoint)"
+
 function pg:lock_table_full_advice(code)
   if code ~= "53200" then return nil end
   return "one transaction holding the locks of every migration of the run overflowed the "
     .. "server's lock table (max_locks_per_transaction x max_connections); nothing was applied. "
-    .. "Set transaction_per_migration = true in luamig.ini (each migration commits and releases "
-    .. "its locks), raise max_locks_per_transaction on the server, or start fresh databases from "
-    .. "a checkpoint (luamig checkpoint)"
+    .. LOCK_TABLE_WAYS_OUT
+end
+
+-- The slots of the server's shared lock table: max_locks_per_transaction x (the server's
+-- processes + max_prepared_transactions), as PostgreSQL sizes it; nil when a setting is
+-- missing (an engine that only speaks the protocol).
+function pg:lock_table_capacity(conn)
+  local ok, rows = pcall(conn.query, conn, [[
+SELECT current_setting('max_locks_per_transaction')::bigint
+       * (current_setting('max_connections')::bigint
+          + current_setting('autovacuum_max_workers')::bigint + 1
+          + current_setting('max_worker_processes')::bigint
+          + current_setting('max_wal_senders')::bigint
+          + current_setting('max_prepared_transactions')::bigint)]])
+  if not ok or not rows[1] then return nil end
+  return tonumber(rows[1][1])
+end
+
+-- The message for a run that cannot fit the lock table, said before its first step.
+function pg:lock_table_too_small(migrations, relations, capacity)
+  return string.format("these %d migrations run in one transaction that would hold locks on at "
+    .. "least %d tables and indexes until it ends, more than the server's lock table can hold "
+    .. "(%d slots: max_locks_per_transaction x (max_connections + the server's other processes "
+    .. "+ max_prepared_transactions)); nothing was applied. %s", migrations, relations, capacity,
+    LOCK_TABLE_WAYS_OUT)
 end
 
 -- Checkpoints (luamig.checkpoint). What luamig's reflection does not cover, in the schema the
