@@ -397,12 +397,20 @@ static const char *vop_name(lm_vop_kind k)
  *   revision, path, message } (absent for a step without a revision),
  *   from, to (lists), ops = { { "insert"|"delete"|"update", from =, to = },
  *   ... } (the version-table changes) }; warnings is a list of messages.
+ *   A plan of more than LAZY_PLAN_STEPS steps stays in C: steps is then a
+ *   read-only proxy whose steps[i] (ipairs, #) is made when asked for, and
+ *   kept only while something holds it, so that tens of thousands of steps
+ *   do not sit in the Lua heap for the whole run.
  *   A target that does not resolve, or a plan Alembic refuses, raises
  *   Alembic's message. */
-/* What l_plan holds while it reads its arguments and builds the steps. */
+#define LAZY_PLAN_STEPS 2000
+
+/* What l_plan holds while it reads its arguments and builds the steps; a
+ * long plan's proxy keeps it (see above). */
 typedef struct plan_scratch {
 	lm_strv current, targets;
 	lm_plan plan;
+	const lm_revmap *map; /* the revisions plan.steps point into */
 } plan_scratch;
 
 static void plan_scratch_dispose(void *block)
@@ -413,11 +421,106 @@ static void plan_scratch_dispose(void *block)
 	lm_plan_dispose(&p->plan);
 }
 
+/* Pushes the Lua table of step s (see core.plan). */
+static void push_step(lua_State *L, const lm_step *s)
+{
+	lua_createtable(L, 0, 8);
+	lua_pushboolean(L, s->upgrade);
+	lua_setfield(L, -2, "upgrade");
+	lua_pushboolean(L, s->stamp);
+	lua_setfield(L, -2, "stamp");
+	if (s->rev) {
+		/* What running a step needs, and no more: a plan of tens of
+		 * thousands of steps stays small (core.revision has the rest). */
+		lua_createtable(L, 0, 3);
+		lua_pushstring(L, s->rev->id);
+		lua_setfield(L, -2, "revision");
+		lua_pushstring(L, s->rev->path);
+		lua_setfield(L, -2, "path");
+		lua_pushstring(L, s->rev->message ? s->rev->message : "");
+		lua_setfield(L, -2, "message");
+		lua_setfield(L, -2, "rev");
+	}
+	push_strv(L, &s->from);
+	lua_setfield(L, -2, "from");
+	push_strv(L, &s->to);
+	lua_setfield(L, -2, "to");
+	lua_createtable(L, (int)s->nops, 0);
+	for (size_t j = 0; j < s->nops; j++) {
+		lua_createtable(L, 1, 2);
+		lua_pushstring(L, vop_name(s->ops[j].kind));
+		lua_rawseti(L, -2, 1);
+		lua_pushstring(L, s->ops[j].from);
+		lua_setfield(L, -2, "from");
+		lua_pushstring(L, s->ops[j].to);
+		lua_setfield(L, -2, "to");
+		lua_rawseti(L, -2, (lua_Integer)j + 1);
+	}
+	lua_setfield(L, -2, "ops");
+}
+
+/* A long plan's __index(steps, i): upvalues are the plan_scratch (as light
+ * userdata), its userdata (which keeps it) and a weak-valued cache, so that
+ * steps[i] is the same table for as long as anything holds it. */
+static int lazy_step(lua_State *L)
+{
+	const plan_scratch *ps = lua_touserdata(L, lua_upvalueindex(1));
+	lua_Integer i = lua_isinteger(L, 2) ? lua_tointeger(L, 2) : 0;
+	if (i < 1 || (lua_Unsigned)i > ps->plan.n)
+		return 0;
+	if (lua_rawgeti(L, lua_upvalueindex(3), i) != LUA_TNIL)
+		return 1;
+	lua_pop(L, 1);
+	if (map_of(L) != ps->map)
+		return luaL_error(L, "the revisions of this plan were loaded again");
+	push_step(L, &ps->plan.steps[i - 1]);
+	lua_pushvalue(L, -1);
+	lua_rawseti(L, lua_upvalueindex(3), i);
+	return 1;
+}
+
+static int lazy_len(lua_State *L)
+{
+	const plan_scratch *ps = lua_touserdata(L, lua_upvalueindex(1));
+	lua_pushinteger(L, (lua_Integer)ps->plan.n);
+	return 1;
+}
+
+static int lazy_newindex(lua_State *L)
+{
+	return luaL_error(L, "a long plan's steps cannot be changed");
+}
+
+/* Pushes the proxy of a long plan, which takes over ps (at stack index
+ * ps_idx). */
+static void push_lazy_plan(lua_State *L, plan_scratch *ps, int ps_idx)
+{
+	lua_createtable(L, 0, 0);
+	lua_createtable(L, 0, 3);
+	lua_pushlightuserdata(L, ps);
+	lua_pushvalue(L, ps_idx);
+	lua_createtable(L, 0, 0);
+	lua_createtable(L, 0, 1);
+	lua_pushliteral(L, "v");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, -2);
+	lua_pushcclosure(L, lazy_step, 3);
+	lua_setfield(L, -2, "__index");
+	lua_pushlightuserdata(L, ps);
+	lua_pushcclosure(L, lazy_len, 1);
+	lua_setfield(L, -2, "__len");
+	lua_pushcfunction(L, lazy_newindex);
+	lua_setfield(L, -2, "__newindex");
+	lua_setmetatable(L, -2);
+}
+
 static int l_plan(lua_State *L)
 {
 	const lm_revmap *m = map_of(L);
 	const char *kind = luaL_checkstring(L, 1);
 	plan_scratch *ps = lm_lua_scratch(L, sizeof *ps, plan_scratch_dispose);
+	int ps_idx = lua_gettop(L);
+	ps->map = m;
 	check_strv(L, 2, &ps->current);
 	lm_plan *plan = &ps->plan;
 	int rc;
@@ -433,42 +536,14 @@ static int l_plan(lua_State *L)
 		lm_lua_scratch_done(ps);
 		return lm_lua_raise_slot(L);
 	}
+	if (plan->n > LAZY_PLAN_STEPS) {
+		push_lazy_plan(L, ps, ps_idx);
+		push_strv(L, &plan->warnings);
+		return 2;
+	}
 	lua_createtable(L, (int)plan->n, 0);
 	for (size_t i = 0; i < plan->n; i++) {
-		const lm_step *s = &plan->steps[i];
-		lua_createtable(L, 0, 8);
-		lua_pushboolean(L, s->upgrade);
-		lua_setfield(L, -2, "upgrade");
-		lua_pushboolean(L, s->stamp);
-		lua_setfield(L, -2, "stamp");
-		if (s->rev) {
-			/* What running a step needs, and no more: a plan of tens of
-			 * thousands of steps stays small (core.revision has the rest). */
-			lua_createtable(L, 0, 3);
-			lua_pushstring(L, s->rev->id);
-			lua_setfield(L, -2, "revision");
-			lua_pushstring(L, s->rev->path);
-			lua_setfield(L, -2, "path");
-			lua_pushstring(L, s->rev->message ? s->rev->message : "");
-			lua_setfield(L, -2, "message");
-			lua_setfield(L, -2, "rev");
-		}
-		push_strv(L, &s->from);
-		lua_setfield(L, -2, "from");
-		push_strv(L, &s->to);
-		lua_setfield(L, -2, "to");
-		lua_createtable(L, (int)s->nops, 0);
-		for (size_t j = 0; j < s->nops; j++) {
-			lua_createtable(L, 3, 0);
-			lua_pushstring(L, vop_name(s->ops[j].kind));
-			lua_rawseti(L, -2, 1);
-			lua_pushstring(L, s->ops[j].from);
-			lua_setfield(L, -2, "from");
-			lua_pushstring(L, s->ops[j].to);
-			lua_setfield(L, -2, "to");
-			lua_rawseti(L, -2, (lua_Integer)j + 1);
-		}
-		lua_setfield(L, -2, "ops");
+		push_step(L, &plan->steps[i]);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	push_strv(L, &plan->warnings);

@@ -121,8 +121,11 @@ function M.precompile(steps)
   local keep = #steps <= KEEP_COMPILED
   if not keep then
     -- a long plan also collects sooner: the heap stays nearer what is live
-    -- (10,000 revisions under 32 MiB), for a few percent more time
+    -- (10,000 revisions under 32 MiB), for a few percent more time. One full
+    -- collection first: the new pause only applies from the next cycle, and the
+    -- plan just built left as much garbage as it keeps
     collectgarbage("incremental", 120, 200)
+    collectgarbage()
   end
   for _, st in ipairs(steps) do
     if st.rev and not st.stamp then
