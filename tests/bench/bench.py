@@ -539,6 +539,7 @@ class Bench:
                 "Alembic not installed (no python3 with `import alembic, sqlalchemy`)"
         self.sqlite3 = shutil.which("sqlite3")
         self.stat = shutil.which("stat")
+        self.lua = shutil.which("lua5.4")
         self.pg = None
         self.pg_reason = None
 
@@ -656,6 +657,7 @@ class Bench:
                         al.base if al else None, prepare="rm -f %s" % shlex.quote(path("alembic", "up.db")),
                         heavy=True)
         self.target_vs_limit(r)
+        self.lua_floor(r, lm, case)
         lm_at_head = r.luamig.ok
         raw_at_head = r.limit is not None and r.limit.ok
         al_at_head = r.alembic is not None and r.alembic.ok
@@ -961,6 +963,23 @@ class Bench:
             res.error = "wrote %d add_column operations, expected %d" % (found, ntab)
             self.add_note("autogenerate (%s): the generated revision has %d add_column operations "
                           "instead of %d; its time is not shown." % (res.label, found, ntab))
+
+    def lua_floor(self, r, lm, case):
+        """The floor of an upgrade that runs Lua revision files: the raw client, plus plain
+        lua5.4 compiling and running the same files (lua_floor.lua), less the lua5.4 process's
+        own start. Shown after the targets of the upgrade head / SQLite rows."""
+        if not (self.lua and r.limit is not None and r.limit.ok and r.luamig.ok):
+            return
+        names = sorted(f for f in os.listdir(lm.versions) if f.endswith(".lua"))
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua_floor.lua")
+        work = self.runner.measure("lua floor %s" % case, [self.lua, script] + names, lm.versions)
+        start = self.runner.measure("lua5.4 start", [self.lua, "-e", ""], lm.versions)
+        if not (work.ok and start.ok):
+            return
+        floor = r.limit.median + max(work.median - start.median, 0.0)
+        r.extra = ("floor (raw client + plain Lua running the revision files %s): %s, luamig at "
+                   "%.2f× the floor" % (fmt_time(work.median - start.median), fmt_time(floor),
+                                         r.luamig.median / floor))
 
     # -- targets ------------------------------------------------------------------
 
