@@ -353,17 +353,24 @@ static const lm_revmap *map_of(lua_State *L)
 	return h->script->map;
 }
 
-/* Pushes { revision, path, message, doc, down_revision, branch_labels,
- * depends_on }: strings ("" for no message or doc) and three lists. */
-static void push_revision(lua_State *L, const lm_revision *r)
+/* Pushes { revision, path, message } ("" for no message), room made for
+ * `fields` fields in all. */
+static void push_revision_head(lua_State *L, const lm_revision *r, int fields)
 {
-	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, fields);
 	lua_pushstring(L, r->id);
 	lua_setfield(L, -2, "revision");
 	lua_pushstring(L, r->path);
 	lua_setfield(L, -2, "path");
 	lua_pushstring(L, r->message ? r->message : "");
 	lua_setfield(L, -2, "message");
+}
+
+/* Pushes { revision, path, message, doc, down_revision, branch_labels,
+ * depends_on }: strings ("" for no message or doc) and three lists. */
+static void push_revision(lua_State *L, const lm_revision *r)
+{
+	push_revision_head(L, r, 8);
 	lua_pushstring(L, r->doc ? r->doc : "");
 	lua_setfield(L, -2, "doc");
 	push_strv(L, &r->down);
@@ -430,15 +437,9 @@ static void push_step(lua_State *L, const lm_step *s)
 	lua_pushboolean(L, s->stamp);
 	lua_setfield(L, -2, "stamp");
 	if (s->rev) {
-		/* What running a step needs, and no more: a plan of tens of
-		 * thousands of steps stays small (core.revision has the rest). */
-		lua_createtable(L, 0, 3);
-		lua_pushstring(L, s->rev->id);
-		lua_setfield(L, -2, "revision");
-		lua_pushstring(L, s->rev->path);
-		lua_setfield(L, -2, "path");
-		lua_pushstring(L, s->rev->message ? s->rev->message : "");
-		lua_setfield(L, -2, "message");
+		/* What running a step needs, and no more (core.revision has
+		 * the rest). */
+		push_revision_head(L, s->rev, 3);
 		lua_setfield(L, -2, "rev");
 	}
 	push_strv(L, &s->from);
