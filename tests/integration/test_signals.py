@@ -290,11 +290,16 @@ class Signals(Runs, unittest.TestCase):
 
 
 class PrivateServer:
-    """A PostgreSQL server of the test's own, which it may stop (tests/pg/pg_fixture.py)."""
+    """A PostgreSQL server of the test's own, which it may stop (tests/pg/pg_fixture.py).
+
+    It commits synchronously: the suite's servers run with synchronous_commit = off, where a
+    crash may lose the last commits the server acknowledged (their WAL still in its buffers),
+    and what a crash test checks is what luamig committed, not the fixture's shortcuts."""
 
     def __init__(self, test):
         self.dir = temp_dir(test, "pgown")
-        r = self.fixture("start", check=False)
+        r = self.fixture("start", check=False,
+                         env=dict(os.environ, LUAMIG_PG_FIXTURE_OPTS="-c synchronous_commit=on"))
         if r.returncode == 77:
             raise unittest.SkipTest("PostgreSQL is not installed")
         test.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -305,9 +310,9 @@ class PrivateServer:
                 key, value = line.rstrip("\n").split("=", 1)
                 self.env[key] = value[1:-1]
 
-    def fixture(self, command, check=True):
+    def fixture(self, command, check=True, env=None):
         r = subprocess.run([sys.executable, FIXTURE, command, self.dir], capture_output=True,
-                           text=True, timeout=120)
+                           text=True, timeout=120, env=env)
         if check and r.returncode != 0:
             raise RuntimeError(r.stdout + r.stderr)
         return r
