@@ -511,17 +511,23 @@ end
 
 -- The slots of the server's shared lock table: max_locks_per_transaction x (the server's
 -- processes + max_prepared_transactions), as PostgreSQL sizes it; nil when a setting is
--- missing (an engine that only speaks the protocol).
+-- missing (an engine that only speaks the protocol). Read from pg_settings, which names what
+-- it has: a current_setting() of a missing one would fail, and with it the transaction the
+-- run is in.
+local LOCK_TABLE_SETTINGS = { "max_locks_per_transaction", "max_connections",
+  "autovacuum_max_workers", "max_worker_processes", "max_wal_senders",
+  "max_prepared_transactions" }
+
 function pg:lock_table_capacity(conn)
-  local ok, rows = pcall(conn.query, conn, [[
-SELECT current_setting('max_locks_per_transaction')::bigint
-       * (current_setting('max_connections')::bigint
-          + current_setting('autovacuum_max_workers')::bigint + 1
-          + current_setting('max_worker_processes')::bigint
-          + current_setting('max_wal_senders')::bigint
-          + current_setting('max_prepared_transactions')::bigint)]])
-  if not ok or not rows[1] then return nil end
-  return tonumber(rows[1][1])
+  local rows = conn:query("SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('"
+    .. table.concat(LOCK_TABLE_SETTINGS, "', '") .. "')")
+  local v = {}
+  for _, r in ipairs(rows) do v[r[1]] = tonumber(r[2]) end
+  for _, name in ipairs(LOCK_TABLE_SETTINGS) do
+    if not v[name] then return nil end
+  end
+  return v.max_locks_per_transaction * (v.max_connections + v.autovacuum_max_workers + 1
+    + v.max_worker_processes + v.max_wal_senders + v.max_prepared_transactions)
 end
 
 -- The message for a run that cannot fit the lock table, said before its first step.
