@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "arena.h"
 #include "cli.h"
 #include "driver.h"
 #include "fault.h"
@@ -56,6 +57,7 @@ static void report(const char *message)
 
 int main(int argc, char **argv)
 {
+	lm_heap_prefer_huge_pages();
 	if (lm_fault_init() != 0) {
 		report(lm_error_get());
 		lm_error_clear();
@@ -66,6 +68,11 @@ int main(int argc, char **argv)
 		report("cannot create the Lua state: not enough memory");
 		return LM_EXIT_FAILURE;
 	}
+	/* the command's Lua heap in an arena of its own (arena.h); what
+	 * luaL_newstate allocated so far stays malloc's, by address */
+	lm_arena *arena = lm_arena_new();
+	if (arena)
+		lua_setallocf(L, lm_arena_lua_alloc, arena);
 	lm_fault_lua_state(L);
 	lua_pushcfunction(L, pmain);
 	lua_pushinteger(L, argc);
@@ -74,6 +81,7 @@ int main(int argc, char **argv)
 	/* Closing runs what is left to finalize (an unclosed connection)
 	 * before the report, as when each command closed a state of its own. */
 	lua_close(L);
+	lm_arena_free(arena);
 	if (status < 0) {
 		fflush(stdout);
 		report(lm_error_get());

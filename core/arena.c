@@ -1,0 +1,209 @@
+/*
+ * arena.c — size-class allocator for the Lua state (see arena.h).
+ *
+ * The range is reserved PROT_NONE, so that it costs no commit charge
+ * under strict overcommit, and opened for writing 2 MiB at a time as the
+ * bump pointer reaches it. A freed small block goes on the free list of
+ * its class and is never returned to the kernel: a command's Lua heap
+ * only lives as long as the command.
+ */
+#define _DEFAULT_SOURCE
+#include "arena.h"
+
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define LM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LM_ASAN 1
+#endif
+#endif
+#ifdef LM_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/lsan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* LeakSanitizer does not look inside this range for pointers unless told:
+ * a large block (malloc's) that only a Lua object points to would be
+ * reported as leaked by a process that exits without lua_close
+ * (os.exit). Each part is registered as it opens. */
+static void lsan_watch(void *p, size_t n, int on)
+{
+#ifdef LM_ASAN
+	if (on)
+		__lsan_register_root_region(p, n);
+	else
+		__lsan_unregister_root_region(p, n);
+#else
+	(void)p, (void)n, (void)on;
+#endif
+}
+
+enum {
+	STEP = 16, /* class width, and the alignment of every block */
+	MAX_SMALL = 512,
+	NCLASS = MAX_SMALL / STEP + 1, /* class 0 is unused */
+};
+#define HUGE_PAGE ((size_t)2 << 20)
+#define RESERVE ((size_t)256 << 20)
+
+struct lm_arena {
+	char *map; /* what mmap returned, RESERVE + HUGE_PAGE bytes */
+	char *base, *cur, *open, *limit;
+	void *free[NCLASS];
+};
+
+lm_arena *lm_arena_new(void)
+{
+	lm_arena *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	/* one huge page more, to start the range on a huge-page boundary */
+	a->map = mmap(NULL, RESERVE + HUGE_PAGE, PROT_NONE,
+	              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (a->map == MAP_FAILED) {
+		free(a);
+		return NULL;
+	}
+	uintptr_t p = ((uintptr_t)a->map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	a->base = a->cur = a->open = (char *)p;
+	a->limit = a->base + RESERVE;
+#ifdef MADV_HUGEPAGE
+	/* advice only: a kernel without transparent huge pages maps 4 KiB */
+	(void)madvise(a->base, RESERVE, MADV_HUGEPAGE);
+#endif
+	return a;
+}
+
+void lm_arena_free(lm_arena *a)
+{
+	if (!a)
+		return;
+	/* a sanitizer must not keep the poison for what maps here next */
+	UNPOISON(a->base, (size_t)(a->open - a->base));
+	for (char *p = a->base; p < a->open; p += HUGE_PAGE)
+		lsan_watch(p, HUGE_PAGE, 0);
+	munmap(a->map, RESERVE + HUGE_PAGE);
+	free(a);
+}
+
+static int owns(const lm_arena *a, const void *p)
+{
+	return (const char *)p >= a->base && (const char *)p < a->limit;
+}
+
+static size_t class_of(size_t n)
+{
+	return (n + STEP - 1) / STEP;
+}
+
+/* A block for n bytes (class c), or NULL when the range cannot give one.
+ * A sanitizer sees its n bytes usable and the rest of the class not. */
+static void *take(lm_arena *a, size_t c, size_t n)
+{
+	size_t size = c * STEP;
+	void *p = a->free[c];
+	if (p) {
+		UNPOISON(p, size);
+		memcpy(&a->free[c], p, sizeof(void *));
+	} else {
+		if ((size_t)(a->open - a->cur) < size) {
+			if ((size_t)(a->limit - a->open) < HUGE_PAGE ||
+			    mprotect(a->open, HUGE_PAGE, PROT_READ | PROT_WRITE) != 0)
+				return NULL;
+			POISON(a->open, HUGE_PAGE);
+			lsan_watch(a->open, HUGE_PAGE, 1);
+			a->open += HUGE_PAGE;
+		}
+		p = a->cur;
+		a->cur += size;
+	}
+	POISON(p, size);
+	UNPOISON(p, n);
+	return p;
+}
+
+/* Puts the block of `size` bytes on its class's free list. */
+static void give(lm_arena *a, void *p, size_t size)
+{
+	size_t c = class_of(size);
+	UNPOISON(p, c * STEP);
+	memcpy(p, &a->free[c], sizeof(void *));
+	a->free[c] = p;
+	POISON(p, c * STEP);
+}
+
+static void *alloc_new(lm_arena *a, size_t n)
+{
+	void *p = n <= MAX_SMALL ? take(a, class_of(n), n) : NULL;
+	return p ? p : malloc(n);
+}
+
+void *lm_arena_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	lm_arena *a = ud;
+	if (!ptr) /* osize is a type tag then */
+		return nsize ? alloc_new(a, nsize) : NULL;
+	if (!owns(a, ptr)) {
+		if (nsize)
+			return realloc(ptr, nsize);
+		free(ptr);
+		return NULL;
+	}
+	if (nsize == 0) {
+		give(a, ptr, osize);
+		return NULL;
+	}
+	if (nsize <= MAX_SMALL && class_of(nsize) == class_of(osize)) {
+		POISON(ptr, class_of(osize) * STEP);
+		UNPOISON(ptr, nsize);
+		return ptr;
+	}
+	void *q = alloc_new(a, nsize);
+	if (!q)
+		/* Lua assumes a shrink cannot fail: keep the larger block (it
+		 * goes back on a smaller class's list when freed, which wastes
+		 * the difference but is safe) */
+		return nsize < osize ? ptr : NULL;
+	memcpy(q, ptr, nsize < osize ? nsize : osize);
+	give(a, ptr, osize);
+	return q;
+}
+
+void lm_heap_prefer_huge_pages(void)
+{
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE) && !defined(LM_ASAN)
+	/* malloc's heap starts with PAD of address space (not memory), and
+	 * that range is advised before anything is touched in it: the first
+	 * 8 MiB, which is all that most commands use. What a long run grows
+	 * beyond is mapped in 4 KiB pages, which keeps its peak memory down
+	 * (an upgrade of 10,000 revisions stays under 32 MiB). Blocks up to
+	 * 4 MiB come from the heap too, and freeing never gives the pad
+	 * back to the kernel, so that the advice is not lost with it. */
+	const size_t pad = (size_t)8 << 20;
+	char *start = sbrk(0);
+	if (start == (char *)-1 || !mallopt(M_TOP_PAD, (int)pad) ||
+	    !mallopt(M_TRIM_THRESHOLD, (int)(2 * pad)) ||
+	    !mallopt(M_MMAP_THRESHOLD, (int)((size_t)4 << 20)))
+		return;
+	/* a block kept through a volatile, so that the compiler cannot
+	 * drop the pair: the heap must exist before the advice */
+	void *volatile first = malloc(1);
+	free(first);
+	char *end = sbrk(0);
+	uintptr_t lo = ((uintptr_t)start + 4095) & ~(uintptr_t)4095;
+	if (end != (char *)-1 && (uintptr_t)end > lo)
+		(void)madvise((void *)lo, (uintptr_t)end - lo, MADV_HUGEPAGE);
+#endif
+}
