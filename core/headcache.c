@@ -11,6 +11,7 @@
 #include "headcache.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,11 +124,14 @@ static void entry_free(entry *e)
 	free(e->create_date);
 }
 
-/* Unescapes one field in place; returns the start of the next field. */
+/* Unescapes one field in place; returns the start of the next field.
+ * Runs without a backslash are skipped with strcspn, since escapes are
+ * rare and a thousand lines are read per command. */
 static char *field(char *p, char **out)
 {
-	char *w = p;
 	*out = p;
+	p += strcspn(p, "\\\t");
+	char *w = p;
 	while (*p && *p != '\t') {
 		if (*p == '\\' && p[1]) {
 			p++;
@@ -142,6 +146,25 @@ static char *field(char *p, char **out)
 	char *next = *p ? p + 1 : NULL;
 	*w = '\0';
 	return next;
+}
+
+/* A decimal field as written by save() (an optional '-', digits); anything
+ * else reads as -1, which matches no stat and so reads the file again. */
+static long long number(const char *s)
+{
+	int neg = *s == '-';
+	s += neg;
+	if (!*s)
+		return -1;
+	unsigned long long v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 922337203685477580ULL)
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	if (v > (unsigned long long)LLONG_MAX)
+		return -1;
+	return neg ? -(long long)v : (long long)v;
 }
 
 static void put_escaped(lm_buf *b, const char *s)
@@ -224,12 +247,12 @@ static void load(lm_headcache *c)
 		memset(e, 0, sizeof *e);
 		/* no copies: the strings stay in c->text, unescaped in place */
 		e->path = f[0];
-		e->size = atoll(f[1]);
-		e->ino = atoll(f[2]);
-		e->mtime_s = atoll(f[3]);
-		e->mtime_ns = atoll(f[4]);
-		e->ctime_s = atoll(f[5]);
-		e->ctime_ns = atoll(f[6]);
+		e->size = number(f[1]);
+		e->ino = number(f[2]);
+		e->mtime_s = number(f[3]);
+		e->mtime_ns = number(f[4]);
+		e->ctime_s = number(f[5]);
+		e->ctime_ns = number(f[6]);
 		e->id = f[7];
 		e->down = f[8] ? f[8] : empty;
 		e->labels = f[9] ? f[9] : empty;

@@ -74,6 +74,32 @@ class HeadCache(unittest.TestCase):
             open(f, "w").write("\n".join([lines[0]] + [l[:20] for l in lines[1:]]) + "\n")
         self.assertEqual(self.heads(), "cccc (head)\n")
 
+    def test_a_stat_field_that_is_not_a_number_reads_the_file_again(self):
+        self.heads()
+        time.sleep(2.1)   # entries old enough to be trusted
+        self.heads()
+        [f] = glob.glob(os.path.join(self.cache, "*.idx"))
+        lines = open(f).read().splitlines()
+
+        def lie(size):
+            # cccc's entry now says it revises aaaa, with this size field
+            out = [lines[0]]
+            for l in lines[1:]:
+                fields = l.split("\t")
+                if fields[7] == "cccc":
+                    fields[1] = size
+                    fields[8] = "aaaa"
+                out.append("\t".join(fields))
+            open(f, "w").write("\n".join(out) + "\n")
+
+        # the right size: the entry is trusted, which shows the lie is read
+        size = str(os.stat(self.p.path("migrations/versions/cccc.lua")).st_size)
+        lie(size)
+        self.assertEqual(self.heads(), "bbbb (head)\ncccc (head)\n")
+        for bad in (size + "x", "-", "", "99999999999999999999999", "+" + size, " " + size):
+            lie(bad)
+            self.assertEqual(self.heads(), "cccc (head)\n", repr(bad))
+
     def test_no_cache(self):
         r = self.p.ok("heads", env={"LUAMIG_CACHE_DIR": self.cache, "LUAMIG_NO_CACHE": "1"})
         self.assertEqual(r.out, "cccc (head)\n")
