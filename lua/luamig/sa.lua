@@ -438,10 +438,32 @@ local column_keys = {
 }
 
 -- sa.Column(name, type, [ForeignKey | Computed | Identity ...], { options })
+local no_options = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+
+-- An options table without any positional (number) key.
+local function keyword_only(t)
+  for k in pairs(t) do
+    if type(k) == "number" then return false end
+  end
+  return true
+end
+
 function sa.Column(...)
   -- Column(name, type_, *args, **kw): name and type_ may come by keyword, and the name may be
   -- left out (Column(sa.Integer, ...)), so the positionals are bound here, not by bind_kw.
-  local _, args, opts = bind_kw("sa.Column", {}, pack(...))
+  -- The usual call has no array part in its options table: that table is then read in place
+  -- (never written), without bind_kw's copies, since a revision makes thousands of columns.
+  local args, opts = pack(...)
+  local last = args[args.n]
+  if not (args.n > 0 and is_options(last)) then
+    opts = no_options
+  elseif keyword_only(last) then
+    opts = last
+    args[args.n] = nil
+    args.n = args.n - 1
+  else
+    args, opts = select(2, bind_kw("sa.Column", {}, args))
+  end
   local col = { kind = "column" }
   local i = 1
   if type(args[1]) == "string" then
