@@ -74,24 +74,22 @@ local MigrationContext = {}
 -- Methods answer both call styles: ctx:execute(sql) and, as DESIGN.md asks
 -- of everything users reach from op and context, ctx.execute(sql) —
 -- e.g. op.get_context().autocommit_block(function() ... end).
-local bound = setmetatable({}, { __mode = "k" })
-MigrationContext.__index = function(self, key)
-  local m = MigrationContext[key]
-  if type(m) ~= "function" then return m end
-  local per = bound[self]
-  if not per then
-    per = {}
-    bound[self] = per
-  end
-  local f = per[key]
-  if not f then
-    f = function(a, ...)
-      if a == self then return m(self, ...) end
-      return m(self, a, ...)
+-- Each context has a metatable of its own whose __index table holds the
+-- context's bound methods, made when the context is: a method is one table
+-- lookup, and a field the context lacks (most options) falls through to the
+-- class table without a function call. The bound methods stay out of the
+-- context's own fields, which scratch runs copy.
+local function instance_meta(self)
+  local methods = setmetatable({}, { __index = MigrationContext })
+  for key, m in pairs(MigrationContext) do
+    if type(m) == "function" then
+      methods[key] = function(a, ...)
+        if a == self then return m(self, ...) end
+        return m(self, a, ...)
+      end
     end
-    per[key] = f
   end
-  return f
+  return { __index = methods }
 end
 
 -- Writes offline output: text + "\n\n", as Alembic's static_output.
@@ -659,7 +657,7 @@ end
 
 -- Makes a migration context of `fields` (taken over, not copied).
 function M.new(fields)
-  return setmetatable(fields, MigrationContext)
+  return setmetatable(fields, instance_meta(fields))
 end
 
 -- Offline output doubles backslashes in string literals where SQLAlchemy's
