@@ -412,7 +412,9 @@ local function crude_sql(s)
   return ((s or ""):gsub("[%s%(%)'\"`%[%]]", ""):lower())
 end
 
-local function compare_column(actx, alter, s, tname, cname, conn_col, meta_col, meta_table)
+-- auto: the models' autoincrement column of the table (nil when none, or when the table's
+-- primary key cannot have one), as sa.autoincrement_column finds it.
+local function compare_column(actx, alter, s, tname, cname, conn_col, meta_col, auto)
   local d = actx.dialect
   -- nullable
   alter.existing_nullable = conn_col.nullable ~= false
@@ -428,8 +430,7 @@ local function compare_column(actx, alter, s, tname, cname, conn_col, meta_col, 
     end
   end
   -- autoincrement: said on the alter so that it survives a batch rebuild
-  local ok, auto = pcall(sa.autoincrement_column, meta_table)
-  local is_auto = ok and auto == meta_col
+  local is_auto = auto ~= nil and auto == meta_col
   if is_auto or meta_col.autoincrement == true then
     alter.autoincrement = true
   elseif meta_col.autoincrement == false then
@@ -834,6 +835,9 @@ local function compare_columns(actx, mops, s, tname, conn_t, meta_t)
     if not c.system then meta_cols[c.name] = c end
   end
   local name = qualified(s, tname)
+  -- once per table: it looks at the whole primary key
+  local ok, auto = pcall(sa.autoincrement_column, meta_t)
+  if not ok then auto = nil end
   for _, c in ipairs(meta_t.columns) do
     if not c.system and not conn_cols[c.name] and object_ok(actx, c, c.name, "column", false, nil) then
       mops[#mops + 1] = ops.add_column(tname, bare_column(c), { schema = s })
@@ -844,7 +848,7 @@ local function compare_columns(actx, mops, s, tname, conn_t, meta_t)
     local cc = conn_cols[c.name]
     if not c.system and cc and object_ok(actx, c, c.name, "column", false, cc) then
       local alter = { table_name = tname, column_name = c.name, schema = s }
-      compare_column(actx, alter, s, tname, c.name, cc, c, meta_t)
+      compare_column(actx, alter, s, tname, c.name, cc, c, auto)
       if alter_has_changes(alter) then mops[#mops + 1] = op.new("alter_column", alter) end
     end
   end
