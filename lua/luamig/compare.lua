@@ -824,8 +824,10 @@ end
 
 local function compare_columns(actx, mops, s, tname, conn_t, meta_t)
   local conn_cols, conn_order = {}, {}
+  -- the parents table is made only for an include_name hook to see (a new one per call)
+  local named = actx.opts.include_name and not actx.names_filtered
   for _, c in ipairs(conn_t.columns) do
-    if name_ok(actx, c.name, "column", { table_name = tname, schema_name = s }) then
+    if not named or name_ok(actx, c.name, "column", { table_name = tname, schema_name = s }) then
       conn_cols[c.name] = c
       conn_order[#conn_order + 1] = c
     end

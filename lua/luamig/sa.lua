@@ -211,7 +211,12 @@ local function deep_copy(t, seen)
   if seen[t] then return seen[t] end
   local r = {}
   seen[t] = r
-  for k, v in pairs(t) do r[deep_copy(k, seen)] = deep_copy(v, seen) end
+  -- only tables recurse: most keys and values are strings, numbers and booleans
+  for k, v in pairs(t) do
+    if type(k) == "table" then k = deep_copy(k, seen) end
+    if type(v) == "table" then v = deep_copy(v, seen) end
+    r[k] = v
+  end
   return setmetatable(r, getmetatable(t))
 end
 sa._deep_copy = deep_copy
@@ -252,12 +257,18 @@ end
 -- of them may come by name in a trailing options table.  `extra` are fixed fields.
 local function deftype(name, params, extra, module)
   local function ctor(...)
-    local bound, rest, opts = bind_kw("sa." .. name, params, pack(...))
-    if rest.n > 0 then error("sa." .. name .. ": too many arguments", 3) end
+    local args = pack(...)
     local t = { kind = "type", name = name, module = module or "sa" }
     for k, v in pairs(extra or {}) do t[k] = v end
-    for k, v in pairs(bound) do t[k] = v end
-    for k, v in pairs(opts) do t[k] = v end
+    if args.n <= #params and not (args.n > 0 and is_options(args[args.n])) then
+      -- positionals only (sa.String(50)): bound in order, without bind_kw's tables
+      for i = 1, args.n do t[params[i]] = args[i] end
+    else
+      local bound, rest, opts = bind_kw("sa." .. name, params, args)
+      if rest.n > 0 then error("sa." .. name .. ": too many arguments", 3) end
+      for k, v in pairs(bound) do t[k] = v end
+      for k, v in pairs(opts) do t[k] = v end
+    end
     if t.item_type ~= nil then t.item_type = sa._to_type(t.item_type, name) end
     return setmetatable(t, type_mt)
   end
