@@ -161,9 +161,24 @@ sa._split_opts = split_opts
 -- parameters `names` may come by name in the trailing options table instead of by position,
 -- and the array part of that table continues the positionals, so that
 -- sa.Index{ name = "ix", "a", "b", unique = true } is sa.Index("ix", "a", "b", { unique = true }).
--- Returns bound (by name), rest (the *args, packed), opts (the options left over).
+-- Returns bound (by name), rest (the *args, packed), opts (the options left over).  args is
+-- the call's own packed arguments (pack(...)): with no names to bind it may come back as rest.
 local function bind_kw(where, names, args)
   local n = args.n or #args
+  if n == 0 or not is_options(args[n]) then
+    -- positionals only (sa.String(50), the usual call): nothing to merge or check
+    if #names == 0 then
+      args.n = n
+      return {}, args, {}
+    end
+    local bound, rest = {}, { n = 0 }
+    for i, name in ipairs(names) do bound[name] = args[i] end
+    for i = #names + 1, n do
+      rest.n = rest.n + 1
+      rest[rest.n] = args[i]
+    end
+    return bound, rest, {}
+  end
   local given = {}
   if n > 0 and is_options(args[n]) then
     for k, v in pairs(args[n]) do given[k] = v end
@@ -257,18 +272,12 @@ end
 -- of them may come by name in a trailing options table.  `extra` are fixed fields.
 local function deftype(name, params, extra, module)
   local function ctor(...)
-    local args = pack(...)
+    local bound, rest, opts = bind_kw("sa." .. name, params, pack(...))
+    if rest.n > 0 then error("sa." .. name .. ": too many arguments", 3) end
     local t = { kind = "type", name = name, module = module or "sa" }
     for k, v in pairs(extra or {}) do t[k] = v end
-    if args.n <= #params and not (args.n > 0 and is_options(args[args.n])) then
-      -- positionals only (sa.String(50)): bound in order, without bind_kw's tables
-      for i = 1, args.n do t[params[i]] = args[i] end
-    else
-      local bound, rest, opts = bind_kw("sa." .. name, params, args)
-      if rest.n > 0 then error("sa." .. name .. ": too many arguments", 3) end
-      for k, v in pairs(bound) do t[k] = v end
-      for k, v in pairs(opts) do t[k] = v end
-    end
+    for k, v in pairs(bound) do t[k] = v end
+    for k, v in pairs(opts) do t[k] = v end
     if t.item_type ~= nil then t.item_type = sa._to_type(t.item_type, name) end
     return setmetatable(t, type_mt)
   end
@@ -449,7 +458,6 @@ local column_keys = {
 }
 
 -- sa.Column(name, type, [ForeignKey | Computed | Identity ...], { options })
-local no_options = setmetatable({}, { __newindex = function() error("read-only", 2) end })
 
 -- An options table without any positional (number) key.
 local function keyword_only(t)
@@ -462,13 +470,12 @@ end
 function sa.Column(...)
   -- Column(name, type_, *args, **kw): name and type_ may come by keyword, and the name may be
   -- left out (Column(sa.Integer, ...)), so the positionals are bound here, not by bind_kw.
-  -- The usual call has no array part in its options table: that table is then read in place
-  -- (never written), without bind_kw's copies, since a revision makes thousands of columns.
+  -- A trailing options table without an array part (the usual call) is read in place (never
+  -- written): with no names to bind there is nothing to take out of it, and a revision makes
+  -- thousands of columns.
   local args, opts = pack(...)
   local last = args[args.n]
-  if not (args.n > 0 and is_options(last)) then
-    opts = no_options
-  elseif keyword_only(last) then
+  if args.n > 0 and is_options(last) and keyword_only(last) then
     opts = last
     args[args.n] = nil
     args.n = args.n - 1
