@@ -6,15 +6,23 @@
  * path size ino mtime_s mtime_ns ctime_s ctime_ns id down labels depends
  * message doc create_date checksum — lists joined by \x1f, a NULL date as
  * "\N", the checksum in the current scheme (checksum.h).
+ *
+ * The file is mapped, not read: its pages are the page cache's, where a
+ * read would copy 300 bytes a revision into fresh memory, and a fresh page
+ * costs more than the parsing (a fault). It is replaced by rename, never
+ * rewritten in place, so a mapping stays whole while another run saves.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_POPULATE */
 #include "headcache.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,18 +32,20 @@
 #define MAGIC "luamig-headcache " LUAMIG_VERSION "-2"
 #define LIST_SEP '\x1f'
 
+/* An entry is its line as save() writes it (no '\n'): a line of the mapped
+ * file, or one put this run (own). Lines are parsed when asked for, so a
+ * command reads only the lines of the files it stats. */
 typedef struct entry {
-	char *path;
-	long long size, ino, mtime_s, mtime_ns, ctime_s, ctime_ns;
-	char *id, *down, *labels, *depends, *message, *doc, *create_date; /* escaped-free */
-	char checksum[LM_CHECKSUM_MAX + 1];
+	const char *line;
+	size_t len;
+	char *own;
 	int used;
-	int owned; /* the strings are the entry's (put); else they point into text */
 } entry;
 
 struct lm_headcache {
 	char *file;
-	char *text; /* the file as read, unescaped in place: the loaded entries' strings */
+	const char *map; /* the file, mapped read-only: page-cache pages, no copy */
+	size_t map_len;
 	long long written_at;
 	entry *e;
 	size_t n, cap;
@@ -44,12 +54,75 @@ struct lm_headcache {
 	int dirty;
 };
 
+typedef struct span {
+	const char *p;
+	size_t n;
+} span;
+
+#define FNV_BASIS 14695981039346656037ULL
+#define FNV_PRIME 1099511628211ULL
+
 static unsigned long long fnv(const char *s)
 {
-	unsigned long long h = 14695981039346656037ULL;
+	unsigned long long h = FNV_BASIS;
 	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		h = (h ^ (unsigned char)*s) * FNV_PRIME;
 	return h;
+}
+
+/* A field's escape: "\t", "\n" and "\x" stand for tab, newline and x. */
+static char unescaped(char c)
+{
+	return c == 't' ? '\t' : c == 'n' ? '\n' : c;
+}
+
+/* fnv() of an escaped field's text. */
+static unsigned long long fnv_span(span f)
+{
+	unsigned long long h = FNV_BASIS;
+	for (size_t i = 0; i < f.n; i++) {
+		char c = f.p[i];
+		if (c == '\\' && i + 1 < f.n)
+			c = unescaped(f.p[++i]);
+		h = (h ^ (unsigned char)c) * FNV_PRIME;
+	}
+	return h;
+}
+
+/* Whether an escaped field reads s. */
+static int span_is(span f, const char *s)
+{
+	for (size_t i = 0; i < f.n; i++, s++) {
+		char c = f.p[i];
+		if (c == '\\' && i + 1 < f.n)
+			c = unescaped(f.p[++i]);
+		if (*s != c)
+			return 0;
+	}
+	return *s == '\0';
+}
+
+/* The escaped field as a new string; NULL for "\N". */
+static char *span_dup(span f)
+{
+	if (f.n == 2 && f.p[0] == '\\' && f.p[1] == 'N')
+		return NULL;
+	char *out = lm_malloc(f.n + 1), *w = out;
+	for (size_t i = 0; i < f.n; i++) {
+		char c = f.p[i];
+		if (c == '\\' && i + 1 < f.n)
+			c = unescaped(f.p[++i]);
+		*w++ = c;
+	}
+	*w = '\0';
+	return out;
+}
+
+static span first_field(const entry *e)
+{
+	const char *tab = memchr(e->line, '\t', e->len);
+	span f = {e->line, tab ? (size_t)(tab - e->line) : e->len};
+	return f;
 }
 
 static char *cache_file(const char *script_dir)
@@ -76,7 +149,7 @@ static char *cache_file(const char *script_dir)
 
 static void index_add(lm_headcache *c, size_t i)
 {
-	size_t k = (size_t)fnv(c->e[i].path) & (c->nslots - 1);
+	size_t k = (size_t)fnv_span(first_field(&c->e[i])) & (c->nslots - 1);
 	while (c->slots[k] != (size_t)-1)
 		k = (k + 1) & (c->nslots - 1);
 	c->slots[k] = i;
@@ -101,66 +174,42 @@ static entry *find(lm_headcache *c, const char *path)
 	size_t k = (size_t)fnv(path) & (c->nslots - 1);
 	while (c->slots[k] != (size_t)-1) {
 		entry *e = &c->e[c->slots[k]];
-		if (strcmp(e->path, path) == 0)
+		if (span_is(first_field(e), path))
 			return e;
 		k = (k + 1) & (c->nslots - 1);
 	}
 	return NULL;
 }
 
-static char empty[] = ""; /* an absent field of a loaded entry */
-
-static void entry_free(entry *e)
+/* Splits a line into its 15 fields; 0, or -1 when it has fewer. */
+static int split_fields(const entry *e, span f[15])
 {
-	if (!e->owned)
-		return;
-	free(e->path);
-	free(e->id);
-	free(e->down);
-	free(e->labels);
-	free(e->depends);
-	free(e->message);
-	free(e->doc);
-	free(e->create_date);
-}
-
-/* Unescapes one field in place; returns the start of the next field.
- * Runs without a backslash are skipped with strcspn, since escapes are
- * rare and a thousand lines are read per command. */
-static char *field(char *p, char **out)
-{
-	*out = p;
-	p += strcspn(p, "\\\t");
-	char *w = p;
-	while (*p && *p != '\t') {
-		if (*p == '\\' && p[1]) {
-			p++;
-			*w++ = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p == 'N' ? '\0' : *p;
-			if (*p == 'N')
-				*out = NULL;
-			p++;
-			continue;
-		}
-		*w++ = *p++;
+	const char *p = e->line, *end = e->line + e->len;
+	for (int k = 0; k < 15; k++) {
+		const char *tab = memchr(p, '\t', (size_t)(end - p));
+		if (!tab && k < 14)
+			return -1;
+		f[k].p = p;
+		f[k].n = (size_t)((tab ? tab : end) - p);
+		p = tab ? tab + 1 : end;
 	}
-	char *next = *p ? p + 1 : NULL;
-	*w = '\0';
-	return next;
+	return 0;
 }
 
 /* A decimal field as written by save() (an optional '-', digits); anything
  * else reads as -1, which matches no stat and so reads the file again. */
-static long long number(const char *s)
+static long long number(span f)
 {
-	int neg = *s == '-';
-	s += neg;
-	if (!*s)
+	size_t i = f.n && f.p[0] == '-';
+	int neg = (int)i;
+	if (i == f.n)
 		return -1;
 	unsigned long long v = 0;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > 922337203685477580ULL)
+	for (; i < f.n; i++) {
+		char c = f.p[i];
+		if (c < '0' || c > '9' || v > 922337203685477580ULL)
 			return -1;
-		v = v * 10 + (unsigned)(*s - '0');
+		v = v * 10 + (unsigned)(c - '0');
 	}
 	if (v > (unsigned long long)LLONG_MAX)
 		return -1;
@@ -185,84 +234,74 @@ static void put_escaped(lm_buf *b, const char *s)
 	}
 }
 
-static char *join(const lm_strv *v)
+/* A list field (items joined by LIST_SEP) into out. */
+static void split(span f, lm_strv *out)
 {
-	lm_buf b = {0};
-	for (size_t i = 0; i < v->n; i++) {
-		if (i)
-			lm_buf_putc(&b, LIST_SEP);
-		lm_buf_puts(&b, v->v[i]);
-	}
-	return lm_buf_detach(&b);
-}
-
-static void split(const char *s, lm_strv *out)
-{
-	if (!s || !*s)
+	char *s = span_dup(f);
+	if (!s || !*s) {
+		free(s);
 		return;
-	const char *p = s;
-	for (;;) {
-		const char *q = strchr(p, LIST_SEP);
-		if (!q) {
-			lm_strv_push(out, p);
-			return;
-		}
+	}
+	char *p = s, *q;
+	while ((q = strchr(p, LIST_SEP)) != NULL) {
 		lm_strv_push_own(out, lm_strndup(p, (size_t)(q - p)));
 		p = q + 1;
 	}
+	if (p == s) {
+		lm_strv_push_own(out, s); /* one item, the usual case: no second copy */
+		return;
+	}
+	lm_strv_push(out, p);
+	free(s);
 }
 
+/* Maps the file and indexes its lines by path. A line without its '\n' (a
+ * write cut short) or with a NUL byte is not indexed; any other damage is
+ * found when the line is asked for, and only means reading that file. */
 static void load(lm_headcache *c)
 {
-	char *text = lm_read_file(c->file, NULL);
-	if (!text) {
-		lm_error_clear();
+	int fd = open(c->file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	}
-	char *line = text, *eol = strchr(line, '\n');
+	struct stat st;
+	void *map = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && (unsigned long long)st.st_size <= SIZE_MAX)
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return;
+	c->map = map;
+	c->map_len = (size_t)st.st_size;
+	const char *p = c->map, *end = c->map + c->map_len;
+	const char *eol = memchr(p, '\n', c->map_len);
 	size_t mlen = strlen(MAGIC);
-	if (!eol || strncmp(line, MAGIC " ", mlen + 1) != 0) {
-		free(text);
+	if (!eol || (size_t)(eol - p) <= mlen + 1 || memcmp(p, MAGIC " ", mlen + 1) != 0)
 		return;
-	}
-	c->written_at = atoll(line + mlen + 1);
-	for (line = eol + 1; *line; line = eol + 1) {
-		eol = strchr(line, '\n');
-		if (!eol)
-			break;
-		*eol = '\0';
-		char *f[15];
-		char *p = line;
-		int k = 0;
-		for (; k < 15 && p; k++)
-			p = field(p, &f[k]);
-		if (k < 15 || !f[0] || !f[7] || !f[14] || strlen(f[14]) > LM_CHECKSUM_MAX ||
-		    lm_checksum_scheme(f[14]) != LM_CHECKSUM_CURRENT)
-			continue; /* a damaged line: that file is simply read again */
-		if (c->n == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 256;
-			c->e = lm_realloc(c->e, c->cap * sizeof *c->e);
-		}
+	char stamp[24];
+	size_t slen = (size_t)(eol - p) - mlen - 1;
+	if (slen >= sizeof stamp)
+		return;
+	memcpy(stamp, p + mlen + 1, slen);
+	stamp[slen] = '\0';
+	span sf = {stamp, slen};
+	c->written_at = number(sf);
+	if (c->written_at < 0)
+		return;
+	size_t lines = 0;
+	for (const char *q = eol + 1; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
+		lines++;
+	c->cap = lines;
+	c->e = lm_malloc((lines ? lines : 1) * sizeof *c->e);
+	for (p = eol + 1; p < end && (eol = memchr(p, '\n', (size_t)(end - p))); p = eol + 1) {
+		size_t len = (size_t)(eol - p);
+		if (!len || memchr(p, '\0', len))
+			continue;
 		entry *e = &c->e[c->n++];
-		memset(e, 0, sizeof *e);
-		/* no copies: the strings stay in c->text, unescaped in place */
-		e->path = f[0];
-		e->size = number(f[1]);
-		e->ino = number(f[2]);
-		e->mtime_s = number(f[3]);
-		e->mtime_ns = number(f[4]);
-		e->ctime_s = number(f[5]);
-		e->ctime_ns = number(f[6]);
-		e->id = f[7];
-		e->down = f[8] ? f[8] : empty;
-		e->labels = f[9] ? f[9] : empty;
-		e->depends = f[10] ? f[10] : empty;
-		e->message = f[11] ? f[11] : empty;
-		e->doc = f[12] ? f[12] : empty;
-		e->create_date = f[13];
-		strcpy(e->checksum, f[14]);
+		e->line = p;
+		e->len = len;
+		e->own = NULL;
+		e->used = 0;
 	}
-	c->text = text;
 	reindex(c);
 }
 
@@ -280,38 +319,56 @@ lm_headcache *lm_headcache_open(const char *script_dir)
 	return c;
 }
 
-static int same_file(const entry *e, const struct stat *st)
+static int same_file(const span *f, const struct stat *st)
 {
-	return e->size == (long long)st->st_size && e->ino == (long long)st->st_ino &&
-	       e->mtime_s == (long long)st->st_mtim.tv_sec &&
-	       e->mtime_ns == (long long)st->st_mtim.tv_nsec &&
-	       e->ctime_s == (long long)st->st_ctim.tv_sec &&
-	       e->ctime_ns == (long long)st->st_ctim.tv_nsec;
+	return number(f[1]) == (long long)st->st_size && number(f[2]) == (long long)st->st_ino &&
+	       number(f[3]) == (long long)st->st_mtim.tv_sec &&
+	       number(f[4]) == (long long)st->st_mtim.tv_nsec &&
+	       number(f[5]) == (long long)st->st_ctim.tv_sec &&
+	       number(f[6]) == (long long)st->st_ctim.tv_nsec;
 }
 
 int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, lm_revision *r)
 {
 	if (!c)
 		return 0;
-	entry *e = find(c, path);
-	if (!e || !same_file(e, st))
-		return 0;
 	/* Racy: changed within a second of the cache being written; the same
 	 * stat could hide a second change. Read the file. */
 	if ((long long)st->st_ctim.tv_sec >= c->written_at - 1)
 		return 0;
+	entry *e = find(c, path);
+	span f[15];
+	if (!e || split_fields(e, f) != 0 || !same_file(f, st))
+		return 0;
+	/* an id (not "\N") and a checksum of the current scheme, or the line is damaged */
+	char sum[LM_CHECKSUM_MAX + 1];
+	if ((f[7].n == 2 && memcmp(f[7].p, "\\N", 2) == 0) || f[14].n > LM_CHECKSUM_MAX)
+		return 0;
+	memcpy(sum, f[14].p, f[14].n);
+	sum[f[14].n] = '\0';
+	if (lm_checksum_scheme(sum) != LM_CHECKSUM_CURRENT)
+		return 0;
 	e->used = 1;
 	memset(r, 0, sizeof *r);
-	r->id = lm_strdup(e->id);
-	split(e->down, &r->down);
-	split(e->labels, &r->labels);
-	split(e->depends, &r->depends);
-	r->message = lm_strdup(e->message);
-	r->doc = lm_strdup(e->doc);
-	r->create_date = e->create_date ? lm_strdup(e->create_date) : NULL;
+	r->id = span_dup(f[7]);
+	split(f[8], &r->down);
+	split(f[9], &r->labels);
+	split(f[10], &r->depends);
+	r->message = span_dup(f[11]);
+	r->doc = span_dup(f[12]);
+	r->create_date = span_dup(f[13]);
 	r->path = lm_strdup(path);
-	strcpy(r->checksum, e->checksum);
+	strcpy(r->checksum, sum);
 	return 1;
+}
+
+static void put_list(lm_buf *b, const lm_strv *v)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		if (i)
+			lm_buf_putc(b, LIST_SEP);
+		put_escaped(b, v->v[i]);
+	}
 }
 
 void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
@@ -322,7 +379,7 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 	entry *e = find(c, path);
 	int added = 0;
 	if (e) {
-		entry_free(e);
+		free(e->own);
 	} else {
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 256;
@@ -331,22 +388,27 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 		e = &c->e[c->n++];
 		added = 1;
 	}
-	e->owned = 1;
-	e->path = lm_strdup(path);
-	e->size = (long long)st->st_size;
-	e->ino = (long long)st->st_ino;
-	e->mtime_s = (long long)st->st_mtim.tv_sec;
-	e->mtime_ns = (long long)st->st_mtim.tv_nsec;
-	e->ctime_s = (long long)st->st_ctim.tv_sec;
-	e->ctime_ns = (long long)st->st_ctim.tv_nsec;
-	e->id = lm_strdup(r->id);
-	e->down = join(&r->down);
-	e->labels = join(&r->labels);
-	e->depends = join(&r->depends);
-	e->message = lm_strdup(r->message ? r->message : "");
-	e->doc = lm_strdup(r->doc ? r->doc : "");
-	e->create_date = r->create_date ? lm_strdup(r->create_date) : NULL;
-	snprintf(e->checksum, sizeof e->checksum, "%s", r->checksum);
+	lm_buf b = {0};
+	put_escaped(&b, path);
+	lm_buf_printf(&b, "\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t", (long long)st->st_size,
+	              (long long)st->st_ino, (long long)st->st_mtim.tv_sec,
+	              (long long)st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
+	              (long long)st->st_ctim.tv_nsec);
+	put_escaped(&b, r->id);
+	const lm_strv *lists[] = {&r->down, &r->labels, &r->depends};
+	for (int k = 0; k < 3; k++) {
+		lm_buf_putc(&b, '\t');
+		put_list(&b, lists[k]);
+	}
+	const char *texts[] = {r->message ? r->message : "", r->doc ? r->doc : "", r->create_date,
+	                       r->checksum};
+	for (int k = 0; k < 4; k++) {
+		lm_buf_putc(&b, '\t');
+		put_escaped(&b, texts[k]);
+	}
+	e->len = b.len;
+	e->own = lm_buf_detach(&b);
+	e->line = e->own;
 	e->used = 1;
 	c->dirty = 1;
 	if (added) {
@@ -365,17 +427,7 @@ static void save(lm_headcache *c)
 		const entry *e = &c->e[i];
 		if (!e->used)
 			continue; /* files that are gone leave the cache */
-		put_escaped(&b, e->path);
-		lm_buf_printf(&b, "\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t", e->size, e->ino,
-		              e->mtime_s, e->mtime_ns, e->ctime_s, e->ctime_ns);
-		const char *fs[] = {e->id, e->down, e->labels, e->depends, e->message, e->doc};
-		for (int k = 0; k < 6; k++) {
-			put_escaped(&b, fs[k]);
-			lm_buf_putc(&b, '\t');
-		}
-		put_escaped(&b, e->create_date);
-		lm_buf_putc(&b, '\t');
-		put_escaped(&b, e->checksum);
+		lm_buf_put(&b, e->line, e->len);
 		lm_buf_putc(&b, '\n');
 	}
 	char *tmp = lm_sprintf("%s.%ld.tmp", c->file, (long)getpid());
@@ -394,10 +446,11 @@ void lm_headcache_close(lm_headcache *c)
 	if (c->dirty)
 		save(c);
 	for (size_t i = 0; i < c->n; i++)
-		entry_free(&c->e[i]);
+		free(c->e[i].own);
 	free(c->e);
 	free(c->slots);
 	free(c->file);
-	free(c->text);
+	if (c->map)
+		munmap((void *)c->map, c->map_len);
 	free(c);
 }

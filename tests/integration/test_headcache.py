@@ -100,6 +100,26 @@ class HeadCache(unittest.TestCase):
             lie(bad)
             self.assertEqual(self.heads(), "cccc (head)\n", repr(bad))
 
+    def test_every_header_field_reads_back_from_the_cache(self):
+        # lists of two, escapes in the message, a file name with a tab
+        self.p.revision_file("dddd", down=["bbbb", "cccc"], branch_labels=["x", "y"],
+                             depends_on=["aaaa", "bbbb"],
+                             message="back\\slash\ttab and \\N", name="dd\tdd.lua")
+        off = dict(self.env, LUAMIG_NO_CACHE="1")
+        want = [self.p.ok(*cmd, env=off).out
+                for cmd in (("history", "--verbose"), ("heads", "--verbose"))]
+        self.assertIn("back\\slash\ttab and \\N", want[0])
+        self.assertIn("Branch names: x, y", want[0])
+        self.heads()
+        time.sleep(2.1)   # entries old enough to be trusted
+        self.heads()
+        [f] = glob.glob(os.path.join(self.cache, "*.idx"))
+        with open(f) as fh:
+            self.assertIn("dd\\tdd.lua", fh.read())
+        got = [self.p.ok(*cmd, env=self.env).out
+               for cmd in (("history", "--verbose"), ("heads", "--verbose"))]
+        self.assertEqual(got, want)
+
     def test_no_cache(self):
         r = self.p.ok("heads", env={"LUAMIG_CACHE_DIR": self.cache, "LUAMIG_NO_CACHE": "1"})
         self.assertEqual(r.out, "cccc (head)\n")
