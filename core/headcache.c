@@ -357,7 +357,6 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 	r->message = span_dup(f[11]);
 	r->doc = span_dup(f[12]);
 	r->create_date = span_dup(f[13]);
-	r->path = lm_strdup(path);
 	strcpy(r->checksum, sum);
 	return 1;
 }

@@ -24,7 +24,7 @@ typedef struct lm_headcache lm_headcache;
  * there is no place for it. */
 lm_headcache *lm_headcache_open(const char *script_dir);
 /* 1 and *r filled (caller owns its strings) when path is cached and
- * unchanged; 0 otherwise. */
+ * unchanged; 0 otherwise. r->path is left NULL: the caller has the path. */
 int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, lm_revision *r);
 /* Records a freshly scanned header. */
 void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,

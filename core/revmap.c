@@ -168,6 +168,14 @@ void lm_revmap_free(lm_revmap *m)
 	free(m);
 }
 
+void lm_revmap_reserve(lm_revmap *m, size_t n)
+{
+	if (n > m->cap) {
+		m->cap = n;
+		m->revs = lm_realloc(m->revs, m->cap * sizeof *m->revs);
+	}
+}
+
 void lm_revmap_add(lm_revmap *m, lm_revision *r)
 {
 	if (m->n == m->cap) {

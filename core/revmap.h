@@ -51,6 +51,8 @@ void lm_revmap_free(lm_revmap *m);
  * static slot; lm_revmap_report reads it). The library calls it after each
  * command, so that nothing stays allocated once luamig.so is unloaded. */
 void lm_revmap_clear_error(void);
+/* Makes room for n revisions in all (one allocation instead of doubling). */
+void lm_revmap_reserve(lm_revmap *m, size_t n);
 /* Adds a revision, taking ownership of the strings in *r (r is zeroed). */
 void lm_revmap_add(lm_revmap *m, lm_revision *r);
 /* Validates (duplicate ids, missing parents, duplicate labels, cycles,

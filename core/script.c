@@ -167,6 +167,7 @@ int lm_script_dir_load(lm_script_dir *sd)
 	if (lm_script_dir_files(sd, &files) != 0)
 		goto done;
 	cache = lm_headcache_open(sd->dir);
+	lm_revmap_reserve(map, files.n);
 	for (size_t i = 0; i < files.n; i++) {
 		lm_revision r;
 		struct stat st;
@@ -183,7 +184,10 @@ int lm_script_dir_load(lm_script_dir *sd)
 		}
 		int have_stat = cache && dir_fd >= 0 &&
 		                fstatat(dir_fd, slash ? slash + 1 : files.v[i], &st, 0) == 0;
-		if (!have_stat || !lm_headcache_get(cache, files.v[i], &st, &r)) {
+		if (have_stat && lm_headcache_get(cache, files.v[i], &st, &r)) {
+			r.path = files.v[i]; /* the list's copy: one string fewer to make */
+			files.v[i] = NULL;
+		} else {
 			size_t len;
 			char *text = lm_read_file(files.v[i], &len);
 			if (!text)
