@@ -92,6 +92,8 @@ static unsigned long long fnv_span(span f)
 /* Whether an escaped field reads s. */
 static int span_is(span f, const char *s)
 {
+	if (!memchr(f.p, '\\', f.n)) /* no escape: the usual path */
+		return strncmp(s, f.p, f.n) == 0 && s[f.n] == '\0';
 	for (size_t i = 0; i < f.n; i++, s++) {
 		char c = f.p[i];
 		if (c == '\\' && i + 1 < f.n)
@@ -108,7 +110,11 @@ static char *span_dup(span f)
 	if (f.n == 2 && f.p[0] == '\\' && f.p[1] == 'N')
 		return NULL;
 	char *out = lm_malloc(f.n + 1), *w = out;
-	for (size_t i = 0; i < f.n; i++) {
+	const char *bs = memchr(f.p, '\\', f.n);
+	size_t i = bs ? (size_t)(bs - f.p) : f.n; /* the run before the first escape */
+	memcpy(w, f.p, i);
+	w += i;
+	for (; i < f.n; i++) {
 		char c = f.p[i];
 		if (c == '\\' && i + 1 < f.n)
 			c = unescaped(f.p[++i]);
