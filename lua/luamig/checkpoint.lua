@@ -35,11 +35,12 @@ and every command (history, heads, current, downgrade below the checkpoint) work
 ]]
 
 local core = require "luamig.core"
-local ag = require "luamig.autogenerate"
-local render = require "luamig.render"
+local lazy = require "luamig.lazy"
+local ag = lazy "luamig.autogenerate"
+local render = lazy "luamig.render"
 local loader = require "luamig.loader"
 local log = require "luamig.log"
-local scratch = require "luamig.scratch"
+local scratch = lazy "luamig.scratch"
 local environment = require "luamig.environment"
 local migration = require "luamig.migration"
 
@@ -358,7 +359,6 @@ local function insert_text(t, rows)
   return table.concat(out, "\n")
 end
 
-local parents_first = scratch.parents_first
 
 local function render_file(mc, empty_md, snap, info)
   local up_ops = ag.compare(mc, empty_md, snap.schema)
@@ -367,7 +367,7 @@ local function render_file(mc, empty_md, snap, info)
   local body = ag.render_script(mc, { upgrade_ops = up_ops, downgrade_ops = down_ops })
   local data = {}
   local total = 0
-  for _, name in ipairs(parents_first(snap.tables)) do
+  for _, name in ipairs(scratch.parents_first(snap.tables)) do
     local rows = snap.data[name].rows
     if #rows > 0 then
       data[#data + 1] = insert_text(snap.tables[name].table, rows)

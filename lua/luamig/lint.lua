@@ -45,7 +45,8 @@ not-linted (upgrade()/downgrade() failed without a database, so what it does is 
 local core = require "luamig.core"
 local op = require "luamig.op"
 local loader = require "luamig.loader"
-local batch = require "luamig.batch"
+local lazy = require "luamig.lazy"
+local batch = lazy "luamig.batch"
 
 local M = {}
 

@@ -38,17 +38,18 @@ Every method answers both call styles, mc:execute(sql) and mc.execute(sql).
 ]]
 
 local core = require "luamig.core"
+local lazy = require "luamig.lazy"
 local luamig = require "luamig"
 local dialects = require "luamig.sqldialect"
 local op = require "luamig.op"
 local named = require "luamig.params"
 local log = require "luamig.log"
 local loader = require "luamig.loader"
-local lint = require "luamig.lint"
+local lint = lazy "luamig.lint"
 local audit = require "luamig.audit"
 local lock = require "luamig.lock"
 local timeouts = require "luamig.timeouts"
-local dryrun = require "luamig.dryrun"
+local dryrun = lazy "luamig.dryrun"
 local events = require "luamig.events"
 
 local M = {}

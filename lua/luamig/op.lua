@@ -47,8 +47,9 @@ Errors: misuse raises at the caller's line; SQL failures raise from ctx:execute.
 
 local sa = require "luamig.sa"
 local dialects = require "luamig.sqldialect"
-local render = require "luamig.render"
-local batch_mode = require "luamig.batch"
+local lazy = require "luamig.lazy"
+local render = lazy "luamig.render"
+local batch_mode = lazy "luamig.batch"
 local suggest = require "luamig.suggest"
 
 local op = {}

@@ -24,7 +24,8 @@ local commands = require "luamig.commands"
 local log = require "luamig.log"
 local core = require "luamig.core"
 local events = require "luamig.events"
-local fleet = require "luamig.fleet"
+local lazy = require "luamig.lazy"
+local fleet = lazy "luamig.fleet"
 
 local M = {}
 
@@ -39,7 +40,9 @@ function M.main(cmd)
     return fleet.run(cmd, config.new(cmd))
   end
   -- a fleet's child reports the heads it found and left, whatever happens
-  local report <close> = setmetatable({}, { __close = function() fleet.write_result() end })
+  local report <close> = setmetatable({}, { __close = function()
+    if os.getenv("LUAMIG_FLEET_RESULT") then fleet.write_result() end
+  end })
   return run(cmd)
 end
 

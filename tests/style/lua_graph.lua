@@ -3,7 +3,9 @@
 
   1. Every require is at module level: no `require` inside a function body, where it would
      hide a dependency (or dodge a cycle) until the function first runs.  A module name must be
-     a literal, so that the graph can be read from the text.
+     a literal, so that the graph can be read from the text.  A lazy require
+     (`local m = lazy "luamig.x"`, luamig/lazy.lua: the module loads when first used) is held
+     to the same rules and is an edge of the graph like a require.
   2. The modules form a directed acyclic graph.
   3. One place per database: outside lua/luamig/sqldialect/ (the per-database SQL compiler and
      facts) and lua/luamig/dialects/ (the user-facing type modules), no code compares a value
@@ -29,6 +31,10 @@ local EXCEPTIONS = {
   require_in_function = {},
   dialect_names = {},
 }
+
+-- The one module that requires a computed name: the loader behind `lazy "luamig.x"`, whose
+-- names are literal where it is called, and are read there as edges of the graph.
+local LAZY_LOADER = "luamig/lazy.lua"
 
 -- Folders whose files may name a database: that is what they are for.
 local DIALECT_FOLDERS = { "luamig/sqldialect/", "luamig/dialects/" }
@@ -147,7 +153,7 @@ local function scan(src)
         if stack[#stack] == "loop" then stack[#stack] = "block" else stack[#stack + 1] = "block" end
       elseif v == "end" or v == "until" then
         stack[#stack] = nil
-      elseif v == "require" and not (nxt and nxt.type == "op" and nxt.value == "=") then
+      elseif (v == "require" or v == "lazy") and not (nxt and nxt.type == "op" and nxt.value == "=") then
         local name
         if nxt and nxt.type == "string" then
           name = nxt.value
@@ -156,7 +162,10 @@ local function scan(src)
           name = toks[k + 2].value
         end
         if name then
-          out.requires[#out.requires + 1] = { name = name, line = t.line, in_function = in_function() }
+          out.requires[#out.requires + 1] = { name = name, line = t.line, in_function = in_function(),
+                                              how = v }
+        elseif v == "lazy" then
+          -- a variable named lazy used otherwise (passed on, compared): not a declaration
         else
           out.dynamic[#out.dynamic + 1] = { line = t.line, in_function = in_function() }
         end
@@ -213,8 +222,9 @@ for _, f in ipairs(files) do
     local allowed = EXCEPTIONS.require_in_function[f] or {}
     for _, r in ipairs(s.requires) do
       if r.in_function and not allowed[r.name] then
-        problem(f, r.line, "require \"" .. r.name .. "\" inside a function: require it at the top "
-          .. "of the module (if that makes a cycle, pass the value in or register it instead)")
+        problem(f, r.line, r.how .. " \"" .. r.name .. "\" inside a function: " .. r.how
+          .. " it at the top of the module (if that makes a cycle, pass the value in or register "
+          .. "it instead)")
       end
       -- an allowed exception is left out of the graph: it is the cycle being taken apart
       if not (r.in_function and allowed[r.name]) then
@@ -222,7 +232,9 @@ for _, f in ipairs(files) do
       end
     end
     for _, d in ipairs(s.dynamic) do
-      problem(f, d.line, "require with a computed module name: name the module literally")
+      if f ~= LAZY_LOADER then
+        problem(f, d.line, "require with a computed module name: name the module literally")
+      end
     end
     local in_dialect_folder = false
     for _, prefix in ipairs(DIALECT_FOLDERS) do
