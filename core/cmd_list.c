@@ -55,7 +55,7 @@ static int run_listing(lm_opts *o, int (*list)(const lm_opts *o, const lm_revmap
 		rc = 0;
 	}
 	lm_buf_dispose(&b);
-	lm_script_dir_dispose(&sd);
+	lm_script_dir_end(&sd);
 	lm_config_free(cfg);
 	return rc;
 }
@@ -160,7 +160,7 @@ done:
 	lm_buf_dispose(&b);
 	lm_strv_dispose(&ids);
 	lm_strv_dispose(&heads);
-	lm_script_dir_dispose(&sd);
+	lm_script_dir_end(&sd);
 	lm_config_free(cfg);
 	return rc;
 }
@@ -216,7 +216,7 @@ int lm_cmd_show(lua_State *L, lm_opts *o)
 done:
 	lm_buf_dispose(&b);
 	lm_strv_dispose(&ids);
-	lm_script_dir_dispose(&sd);
+	lm_script_dir_end(&sd);
 	lm_config_free(cfg);
 	return rc;
 }
@@ -251,7 +251,7 @@ int lm_cmd_edit(lua_State *L, lm_opts *o)
 	rc = 0;
 done:
 	lm_strv_dispose(&ids);
-	lm_script_dir_dispose(&sd);
+	lm_script_dir_end(&sd);
 	lm_config_free(cfg);
 	return rc;
 }

@@ -163,7 +163,7 @@ int lm_cmd_runtime(lua_State *L, lm_opts *o)
 		rc = (int)lua_tointeger(L, -1); /* an exit status the runtime chose */
 done:
 	lua_settop(L, top);
-	lm_script_dir_dispose(&sd);
+	lm_script_dir_end(&sd);
 	lm_config_free(cfg);
 	return rc;
 }

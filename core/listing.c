@@ -146,14 +146,20 @@ int lm_listing_walk(const lm_revmap *m, const char *lower, const char *upper, lm
 
 static void put_list(lm_buf *out, const lm_strv *v)
 {
-	for (size_t i = 0; i < v->n; i++)
-		lm_buf_printf(out, "%s%s", i ? ", " : "", v->v[i]);
+	for (size_t i = 0; i < v->n; i++) {
+		if (i)
+			lm_buf_puts(out, ", ");
+		lm_buf_puts(out, v->v[i]);
+	}
 }
 
 static void put_ids(const lm_revmap *m, lm_buf *out, const ivec *v)
 {
-	for (size_t i = 0; i < v->n; i++)
-		lm_buf_printf(out, "%s%s", i ? ", " : "", rid(m, v->v[i]));
+	for (size_t i = 0; i < v->n; i++) {
+		if (i)
+			lm_buf_puts(out, ", ");
+		lm_buf_puts(out, rid(m, v->v[i]));
+	}
 }
 
 static void put_down(const lm_revmap *m, lm_buf *out, size_t i)
@@ -199,7 +205,8 @@ static void head_only(const lm_revmap *m, size_t i, int branches, int doc, int p
 	}
 	if (doc) {
 		char *s = lm_revision_doc(r);
-		lm_buf_printf(out, ", %s", s);
+		lm_buf_puts(out, ", ");
+		lm_buf_puts(out, s);
 		free(s);
 	}
 }

@@ -58,6 +58,9 @@ static void report(const char *message)
 int main(int argc, char **argv)
 {
 	lm_heap_prefer_huge_pages();
+#ifndef LM_ASAN
+	lm_exit_reclaims = 1;
+#endif
 	if (lm_fault_init() != 0) {
 		report(lm_error_get());
 		lm_error_clear();

@@ -99,6 +99,13 @@ void lm_script_dir_dispose(lm_script_dir *sd)
 	memset(sd, 0, sizeof *sd);
 }
 
+void lm_script_dir_end(lm_script_dir *sd)
+{
+	if (lm_exit_reclaims)
+		sd->map = NULL;
+	lm_script_dir_dispose(sd);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

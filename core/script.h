@@ -29,6 +29,9 @@ typedef struct lm_script_dir {
  * "Path doesn't exist: ..." */
 int lm_script_dir_open(lm_config *cfg, const char *section, lm_script_dir *out);
 void lm_script_dir_dispose(lm_script_dir *sd);
+/* lm_script_dir_dispose at a command's end: the revision map (thousands of
+ * small blocks) is left to the process's exit when lm_exit_reclaims. */
+void lm_script_dir_end(lm_script_dir *sd);
 
 /* Scans every revision file and builds the revision map (sd->map). */
 int lm_script_dir_load(lm_script_dir *sd);

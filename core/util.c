@@ -202,6 +202,8 @@ void lm_strv_push(lm_strv *sv, const char *s)
 	lm_strv_push_own(sv, lm_strdup(s));
 }
 
+int lm_exit_reclaims = 0;
+
 int lm_strv_contains(const lm_strv *sv, const char *s)
 {
 	for (size_t i = 0; i < sv->n; i++)

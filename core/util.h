@@ -18,6 +18,20 @@
 #define LM_PRINTF(f, a)
 #endif
 
+/* LM_ASAN: built with AddressSanitizer (and its leak checker). */
+#if defined(__SANITIZE_ADDRESS__)
+#define LM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LM_ASAN 1
+#endif
+#endif
+
+/* 1 when what a command still holds at its end may be left to the
+ * process's exit instead of freed piece by piece: the CLI's main sets it,
+ * except in a build with the leak checker. The library leaves it 0. */
+extern int lm_exit_reclaims;
+
 /* Allocation that aborts on out-of-memory: callers never check for NULL. */
 void *lm_malloc(size_t n);
 void *lm_calloc(size_t count, size_t size);
