@@ -10,7 +10,9 @@
  * The file is mapped, not read: its pages are the page cache's, where a
  * read would copy 300 bytes a revision into fresh memory, and a fresh page
  * costs more than the parsing (a fault). It is replaced by rename, never
- * rewritten in place, so a mapping stays whole while another run saves.
+ * rewritten in place, so a mapping stays whole while another run saves;
+ * only another program truncating it in place during a run would end that
+ * run with SIGBUS (as with git's mapped index).
  */
 #define _DEFAULT_SOURCE /* MAP_POPULATE */
 #include "headcache.h"

@@ -29,6 +29,7 @@
 #include "lua_core.h"
 #include "lua_host.h"
 #include "signals.h"
+#include "util.h"
 
 /* The program, protected: pmain(argc, argv) -> the exit status, or -1
  * when the command failed with the error slot set. */

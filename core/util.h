@@ -29,7 +29,9 @@
 
 /* 1 when what a command still holds at its end may be left to the
  * process's exit instead of freed piece by piece: the CLI's main sets it,
- * except in a build with the leak checker. The library leaves it 0. */
+ * except in a build with the leak checker (valgrind's leak check on a
+ * release build lists the revision map as lost: by design). The library
+ * leaves it 0. */
 extern int lm_exit_reclaims;
 
 /* Allocation that aborts on out-of-memory: callers never check for NULL. */
