@@ -72,9 +72,14 @@ static unsigned long long fnv(const char *s)
 	return h;
 }
 
-/* A field's escape: "\t", "\n" and "\x" stand for tab, newline and x. */
-static char unescaped(char c)
+/* The character of an escaped field at *i, where "\t", "\n" and "\x"
+ * stand for tab, newline and x; *i moves past it. */
+static char next_char(span f, size_t *i)
 {
+	char c = f.p[(*i)++];
+	if (c != '\\' || *i == f.n)
+		return c;
+	c = f.p[(*i)++];
 	return c == 't' ? '\t' : c == 'n' ? '\n' : c;
 }
 
@@ -82,12 +87,8 @@ static char unescaped(char c)
 static unsigned long long fnv_span(span f)
 {
 	unsigned long long h = FNV_BASIS;
-	for (size_t i = 0; i < f.n; i++) {
-		char c = f.p[i];
-		if (c == '\\' && i + 1 < f.n)
-			c = unescaped(f.p[++i]);
-		h = (h ^ (unsigned char)c) * FNV_PRIME;
-	}
+	for (size_t i = 0; i < f.n;)
+		h = (h ^ (unsigned char)next_char(f, &i)) * FNV_PRIME;
 	return h;
 }
 
@@ -96,13 +97,9 @@ static int span_is(span f, const char *s)
 {
 	if (!memchr(f.p, '\\', f.n)) /* no escape: the usual path */
 		return strncmp(s, f.p, f.n) == 0 && s[f.n] == '\0';
-	for (size_t i = 0; i < f.n; i++, s++) {
-		char c = f.p[i];
-		if (c == '\\' && i + 1 < f.n)
-			c = unescaped(f.p[++i]);
-		if (*s != c)
+	for (size_t i = 0; i < f.n; s++)
+		if (*s != next_char(f, &i))
 			return 0;
-	}
 	return *s == '\0';
 }
 
@@ -116,12 +113,8 @@ static char *span_dup(span f)
 	size_t i = bs ? (size_t)(bs - f.p) : f.n; /* the run before the first escape */
 	memcpy(w, f.p, i);
 	w += i;
-	for (; i < f.n; i++) {
-		char c = f.p[i];
-		if (c == '\\' && i + 1 < f.n)
-			c = unescaped(f.p[++i]);
-		*w++ = c;
-	}
+	while (i < f.n)
+		*w++ = next_char(f, &i);
 	*w = '\0';
 	return out;
 }
