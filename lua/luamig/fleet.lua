@@ -158,10 +158,9 @@ end
 ---------------------------------------------------------------------------
 
 -- Writes what a fleet's child found and left (the heads before and after, as events noted
--- them) to $LUAMIG_FLEET_RESULT, when set. Never raises.
-function M.write_result()
-  local path = os.getenv("LUAMIG_FLEET_RESULT")
-  if not path then return end
+-- them) to path, the parent's $LUAMIG_FLEET_RESULT (luamig.runtime reads it, so that a command
+-- that is not a fleet's child never loads this module). Never raises.
+function M.write_result(path)
   local seen = events.heads_noted()
   local f = io.open(path, "w")
   if not f then return end

@@ -41,7 +41,8 @@ function M.main(cmd)
   end
   -- a fleet's child reports the heads it found and left, whatever happens
   local report <close> = setmetatable({}, { __close = function()
-    if os.getenv("LUAMIG_FLEET_RESULT") then fleet.write_result() end
+    local result = os.getenv("LUAMIG_FLEET_RESULT")
+    if result then fleet.write_result(result) end
   end })
   return run(cmd)
 end
