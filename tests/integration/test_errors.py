@@ -174,5 +174,48 @@ class RaiseErr(unittest.TestCase):
                 self.assertEqual(p.tables(), [])
 
 
+class TransactionControl(unittest.TestCase):
+    """A statement that would end or open luamig's transaction is refused before it is sent:
+    the run fails naming the words and the revision's line, and the table created before it
+    in the same revision is rolled back."""
+
+    ADVICE = (" would end the transaction luamig runs this migration in and leave it "
+              "half-applied; run it inside op.get_context().autocommit_block(function() ... end)")
+
+    def refused(self, backend, sql):
+        up = TABLE_T + "\n  op.execute(%s)" % lua_string(sql)
+        return upgrade_failure(self, backend, up, where=LINE + 1)
+
+    def test_each_opening_or_ending_statement_is_refused(self):
+        cases = [("COMMIT", "COMMIT"), ("  commit work", "COMMIT WORK"), ("END", "END"),
+                 ("end transaction", "END TRANSACTION"), ("ROLLBACK", "ROLLBACK"),
+                 ("BEGIN", "BEGIN"), ("start transaction", "START TRANSACTION"),
+                 ("-- a comment first\nCOMMIT", "COMMIT"), ("/* c */ BEGIN", "BEGIN"),
+                 ("SELECT 1; COMMIT", "COMMIT"), ("UPDATE t SET id = 2 WHERE 1 = 0;\nbegin;", "BEGIN")]
+        for backend in backends():
+            for sql, words in cases:
+                with self.subTest(backend=backend, sql=sql):
+                    self.assertEqual(self.refused(backend, sql), words + self.ADVICE)
+
+    def test_the_words_elsewhere_are_not_refused(self):
+        # in a string, a quoted name, a comment, a trigger's body, ROLLBACK TO a savepoint, or
+        # inside a longer word: each runs
+        sqls = ["INSERT INTO t (id) SELECT length('COMMIT; BEGIN')",
+                'SELECT 1 AS "end"', "SELECT 1 -- COMMIT",
+                "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END",
+                "SELECT 1 AS ended", "SAVEPOINT s; ROLLBACK TO s"]
+        for sql in sqls:
+            with self.subTest(sql=sql):
+                p = Project(self, "sqlite")
+                p.revision_file("a1", up=TABLE_T + "\n  op.execute(%s)" % lua_string(sql))
+                p.ok("upgrade", "head")
+                self.assertEqual(p.tables(), ["luamig_version", "t"])
+
+
+def lua_string(text):
+    """text as a Lua string literal."""
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 if __name__ == "__main__":
     main()
