@@ -40,6 +40,7 @@ local log = {}
 local quiet = false
 local warning_listener = nil
 local levels = nil          -- qualname ("" = root) -> level number, from log.configure
+local threshold = {}        -- logger name -> the level its lines need (levels worked out once)
 local progress_on = false
 local progress_text = nil   -- the progress line on the terminal now, or nil
 
@@ -50,6 +51,7 @@ local LEVELS = { NOTSET = 0, DEBUG = 10, INFO = 20, WARN = 30, WARNING = 30, ERR
                  FATAL = 50, CRITICAL = 50 }
 
 function log.configure(get, file)
+  threshold = {}
   local keys = get("loggers", "keys")
   if keys == nil then
     levels = nil
@@ -71,18 +73,30 @@ function log.configure(get, file)
   end
 end
 
--- Whether a line of `level` from logger `name` is written (see log.configure).
-local function enabled(level, name)
-  if levels == nil then return true end
+-- The level a line of logger `name` needs (see log.configure): that of the longest configured
+-- qualname among name and its dotted prefixes, else root's, else WARNING.
+local function threshold_of(name)
   local n = name
   while true do
     local at = levels[n]
-    if at and n ~= "" then return LEVELS[level] >= at end
+    if at and n ~= "" then return at end
     local dot = n:match("^.*()%.")
     if not dot then break end
     n = n:sub(1, dot - 1)
   end
-  return LEVELS[level] >= (levels[""] or LEVELS.WARNING)
+  return levels[""] or LEVELS.WARNING
+end
+
+-- Whether a line of `level` from logger `name` is written. A run logs a line or two per
+-- revision from the same few loggers: each one's threshold is worked out once.
+local function enabled(level, name)
+  if levels == nil then return true end
+  local at = threshold[name]
+  if at == nil then
+    at = threshold_of(name)
+    threshold[name] = at
+  end
+  return LEVELS[level] >= at
 end
 
 function log.set_progress(flag)
