@@ -37,9 +37,16 @@ end
 local loaded = {}
 
 local cwd = core.cwd()
+local cwd_slash = cwd and cwd .. "/"
+-- The last path named and its name: a step names its revision file several times in a row
+-- (one entry, so that a run of 10,000 revisions keeps no table of them).
+local last_path, last_shown
 function M.display_path(path)
-  if cwd and path:sub(1, #cwd + 1) == cwd .. "/" then return path:sub(#cwd + 2) end
-  return path
+  if path == last_path then return last_shown end
+  local shown = path
+  if cwd_slash and path:sub(1, #cwd_slash) == cwd_slash then shown = path:sub(#cwd_slash + 1) end
+  last_path, last_shown = path, shown
+  return shown
 end
 local display_path = M.display_path
 

@@ -38,17 +38,25 @@ function M.check(value, where)
   return n .. unit
 end
 
+-- How messages name the ini file.
+local function ini_name(mc)
+  return loader.display_path(mc.config and mc.config.config_file_name or "luamig.ini")
+end
+
 function M.apply(mc, step)
   if step.stamp or not step.rev then return end
   -- checked on every database, so that a wrong value is found before the deploy that needs it
-  local ini = loader.display_path(mc.config and mc.config.config_file_name or "luamig.ini")
-  local lt = M.check(mc.lock_timeout, ini .. ": lock_timeout")
-  local st = M.check(mc.statement_timeout, ini .. ": statement_timeout")
+  -- (the names in a message are only worked out for a value that is set: this runs per step)
+  local lt, st
+  if mc.lock_timeout or mc.statement_timeout then
+    local ini = ini_name(mc)
+    lt = M.check(mc.lock_timeout, ini .. ": lock_timeout")
+    st = M.check(mc.statement_timeout, ini .. ": statement_timeout")
+  end
   local env = loader.load(step.rev.path)
-  local shown = loader.display_path(step.rev.path)
   local rl, rs = rawget(env, "lock_timeout"), rawget(env, "statement_timeout")
-  if rl ~= nil then lt = M.check(rl, shown .. ": lock_timeout") end
-  if rs ~= nil then st = M.check(rs, shown .. ": statement_timeout") end
+  if rl ~= nil then lt = M.check(rl, loader.display_path(step.rev.path) .. ": lock_timeout") end
+  if rs ~= nil then st = M.check(rs, loader.display_path(step.rev.path) .. ": statement_timeout") end
   if not mc.dialect.timeout_statements then return end
   for _, sql in ipairs(mc.dialect:timeout_statements { lock_timeout = lt, statement_timeout = st }) do
     if mc.as_sql then mc:execute(sql) else mc.connection:execute(sql) end
@@ -58,18 +66,17 @@ end
 local SECONDS = { [""] = 0.001, us = 1e-6, ms = 0.001, s = 1, min = 60, h = 3600, d = 86400 }
 
 function M.run_step(mc, step, fn)
-  local ini = loader.display_path(mc.config and mc.config.config_file_name or "luamig.ini")
   local retries = mc.lock_retries
   if retries ~= nil then
     retries = tonumber(retries)
     if not retries or retries < 0 or retries % 1 ~= 0 then
-      error(string.format("%s: lock_retries = %s: expected a whole number", ini,
+      error(string.format("%s: lock_retries = %s: expected a whole number", ini_name(mc),
         tostring(mc.lock_retries)), 0)
     end
   end
   local delay = 1
   if mc.lock_retry_delay ~= nil then
-    local text = M.check(mc.lock_retry_delay, ini .. ": lock_retry_delay")
+    local text = M.check(mc.lock_retry_delay, ini_name(mc) .. ": lock_retry_delay")
     local n, unit = text:match("^(%d+)(%a*)$")
     delay = tonumber(n) * SECONDS[unit]
   end
