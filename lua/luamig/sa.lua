@@ -459,101 +459,99 @@ local column_keys = {
 
 -- sa.Column(name, type, [ForeignKey | Computed | Identity ...], { options })
 
--- An options table without any positional (number) key.
-local function keyword_only(t)
+-- t as a Column's options table, read in place: a plain table whose keys are all names (an
+-- empty one too); nil otherwise. One pass, where is_options and a check for positional keys
+-- would make two: a revision makes thousands of columns.
+local function keyword_options(t)
+  if type(t) ~= "table" or t.kind ~= nil or getmetatable(t) ~= nil then return nil end
   for k in pairs(t) do
-    if type(k) == "number" then return false end
+    if type(k) == "number" then return nil end
   end
-  return true
+  return t
 end
 
 function sa.Column(...)
   -- Column(name, type_, *args, **kw): name and type_ may come by keyword, and the name may be
   -- left out (Column(sa.Integer, ...)), so the positionals are bound here, not by bind_kw.
   -- A trailing options table without an array part (the usual call) is read in place (never
-  -- written): with no names to bind there is nothing to take out of it, and a revision makes
-  -- thousands of columns.
-  local args, opts = pack(...)
-  local last = args[args.n]
-  if args.n > 0 and is_options(last) and keyword_only(last) then
-    opts = last
+  -- written): with no names to bind there is nothing to take out of it.
+  local args = pack(...)
+  local opts = args.n > 0 and keyword_options(args[args.n])
+  if opts then
     args[args.n] = nil
     args.n = args.n - 1
   else
     args, opts = select(2, bind_kw("sa.Column", {}, args))
   end
-  local col = { kind = "column" }
-  local i = 1
+  local i, name = 1, nil
   if type(args[1]) == "string" then
     if opts.name ~= nil then error("sa.Column: got multiple values for argument 'name'", 2) end
-    col.name = args[1]; i = 2
-  elseif opts.name then
-    col.name = opts.name
+    name = args[1]; i = 2
+  else
+    name = opts.name or nil
   end
+  local type_
   if is_type(args[i]) then
     if opts.type_ ~= nil then error("sa.Column: got multiple values for argument 'type_'", 2) end
-    col.type = sa._to_type(args[i], "sa.Column"); i = i + 1
+    type_ = sa._to_type(args[i], "sa.Column"); i = i + 1
   elseif opts.type_ then
-    col.type = sa._to_type(opts.type_, "sa.Column")
+    type_ = sa._to_type(opts.type_, "sa.Column")
   else
-    col.type = sa.NullType()
+    type_ = sa.NullType()
   end
-  col.foreign_keys = {}
+  local foreign_keys, constraints, computed, identity = {}, nil, nil, nil
   for j = i, args.n do
     local a = args[j]
     if type(a) ~= "table" then
       error("sa.Column: unexpected argument " .. tostring(a), 2)
     elseif a.kind == "foreign_key_spec" then
-      col.foreign_keys[#col.foreign_keys + 1] = a
+      foreign_keys[#foreign_keys + 1] = a
     elseif a.kind == "check" then
       -- a column-level CHECK, as SQLAlchemy's Column(name, type, CheckConstraint(...))
-      col.constraints = col.constraints or {}
-      col.constraints[#col.constraints + 1] = a
+      constraints = constraints or {}
+      constraints[#constraints + 1] = a
     elseif a.kind == "computed" then
-      col.computed = a
+      computed = a
     elseif a.kind == "identity" then
-      col.identity = a
+      identity = a
     else
       error("sa.Column: unexpected argument of kind " .. tostring(a.kind), 2)
     end
   end
+  -- an option luamig does not know is a dialect's ("sqlite_...", "postgresql_...") or a mistake
+  local dialect_kw
   for k, v in pairs(opts) do
-    if not column_keys[k] and not k:match("^%l+_") then
-      error("sa.Column: unknown option '" .. tostring(k) .. "'", 2)
+    if not column_keys[k] then
+      if not k:match("^%l+_") then error("sa.Column: unknown option '" .. tostring(k) .. "'", 2) end
+      dialect_kw = dialect_kw or {}
+      dialect_kw[k] = v
     end
   end
-  col.primary_key = opts.primary_key and true or false
+  local primary_key = opts.primary_key and true or false
   -- SQLAlchemy: nullable defaults to "not primary_key", and a PrimaryKeyConstraint naming the
-  -- column later makes it NOT NULL unless the user said otherwise.
-  if opts.nullable == nil then
-    col.nullable = not col.primary_key and not col.identity
-    col._nullable_set = nil
+  -- column later makes it NOT NULL unless the user said otherwise (_nullable_set).
+  local nullable, nullable_set = opts.nullable, nil
+  if nullable == nil then
+    nullable = not primary_key and not identity
   else
-    col.nullable = opts.nullable and true or false
-    col._nullable_set = true
+    nullable, nullable_set = nullable and true or false, true
   end
-  if opts.autoincrement == nil then col.autoincrement = "auto" else col.autoincrement = opts.autoincrement end
+  local autoincrement = opts.autoincrement
+  if autoincrement == nil then autoincrement = "auto" end
   local sd = opts.server_default
   if type(sd) == "number" then sd = tostring(sd) end
   if sd ~= nil and type(sd) ~= "string" and not sa._is_clause(sd) then
     error("sa.Column: server_default must be a string or a SQL expression", 2)
   end
-  col.server_default = sd
-  col.default = opts.default
-  col.unique = opts.unique
-  col.index = opts.index
-  col.comment = opts.comment
-  col.key = opts.key
-  col.info = opts.info
-  col.onupdate = opts.onupdate
-  col.server_onupdate = opts.server_onupdate
-  for k, v in pairs(opts) do
-    if not column_keys[k] then
-      col.dialect_kw = col.dialect_kw or {}
-      col.dialect_kw[k] = v
-    end
-  end
-  return stamp(col)
+  return stamp({
+    kind = "column", name = name, type = type_, foreign_keys = foreign_keys,
+    constraints = constraints, computed = computed, identity = identity,
+    primary_key = primary_key, nullable = nullable, _nullable_set = nullable_set,
+    autoincrement = autoincrement, server_default = sd, default = opts.default,
+    unique = opts.unique, index = opts.index, comment = opts.comment, key = opts.key,
+    info = opts.info, onupdate = opts.onupdate, server_onupdate = opts.server_onupdate,
+    dialect_kw = dialect_kw,
+  })
 end
 
 -- A copy of a column not attached to any table (Alembic copies columns it reuses).
