@@ -18,6 +18,7 @@
                                terminal, no -q, no --json, no --sql)
   log.progress(text)           draws text as the one progress line (redrawn with \r, erased
                                before any log line and drawn again after it)
+  log.wants_progress()         whether progress lines are drawn (a caller can skip making them)
   log.progress_clear()         erases the progress line for good (the run ended)
   log.configure(get, file)     the ini's logging sections, as Python's logging.config.fileConfig
                                reads them: [loggers] keys, each [logger_KEY]'s level and
@@ -101,6 +102,10 @@ end
 
 function log.set_progress(flag)
   progress_on = flag and true or false
+end
+
+function log.wants_progress()
+  return progress_on
 end
 
 function log.progress(text)

@@ -554,7 +554,7 @@ function MigrationContext:run_migrations(kw)
       end
       local t0 = core.now()
       log.info(LOGGER, "Running " .. describe(step))
-      log.progress(progress_text(k, #steps, step, t0 - run_t0))
+      if log.wants_progress() then log.progress(progress_text(k, #steps, step, t0 - run_t0)) end
       if self.as_sql then self:static_output("-- Running " .. short_log(step)) end
       self.running_step, self.step_started = step, t0
       if events.active() then events.emit("step_start", step_fields(step, k)) end
