@@ -75,10 +75,9 @@ local whole_names = M.whole_names
 -- does) into a chunk that runs in `env`; returns the chunk and the file's display name.
 local function compile_revision(path, env)
   local shown = display_path(path)
-  local f, ferr = io.open(path, "r")
-  if not f then fail(ferr) end
-  local text = f:read("a"):gsub("^\239\187\191", "")   -- a UTF-8 byte-order mark
-  f:close()
+  local text, ferr = core.read_file(path)
+  if not text then fail(ferr) end
+  if text:sub(1, 3) == "\239\187\191" then text = text:sub(4) end   -- a UTF-8 byte-order mark
   local chunk, err = load(text, "@" .. shown, "t", env)
   if not chunk then fail(whole_names(err, shown)) end
   return chunk, shown
