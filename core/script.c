@@ -195,6 +195,15 @@ int lm_script_dir_load(lm_script_dir *sd)
 			r.path = files.v[i]; /* the list's copy: one string fewer to make */
 			files.v[i] = NULL;
 		} else {
+			/* a FIFO (or a device) would block the read below for good */
+			struct stat own;
+			const struct stat *kind = &st;
+			if (!have_stat)
+				kind = stat(files.v[i], &own) == 0 ? &own : NULL;
+			if (kind && !S_ISREG(kind->st_mode)) {
+				lm_error_set("%s: not a regular file", files.v[i]);
+				goto done;
+			}
 			size_t len;
 			char *text = lm_read_file(files.v[i], &len);
 			if (!text)

@@ -49,6 +49,11 @@ def raw_revision(text, name="0003_raw.lua"):
     return lambda p: p.write("migrations/versions/" + name, text)
 
 
+def fifo(rel):
+    """A named pipe where a revision file would be: reading it would block for good."""
+    return lambda p: os.mkfifo(p.path(rel))
+
+
 def header(body, code="function upgrade()\nend\n\nfunction downgrade()\nend\n"):
     return raw_revision("--[[ raw\n]]\n" + body + "\n" + code)
 
@@ -108,6 +113,10 @@ CASES = [
     ("message_without_value", "sqlite", None, ["revision", "-m"], 2,
      "luamig revision: error: argument -m/--message: expected one argument "
      "(see 'luamig revision --help')"),
+    ("revision_file_is_a_fifo", "sqlite", fifo("migrations/versions/0003_fifo.lua"),
+     ["upgrade", "head"], 1, re.compile(r"^FAILED: .*/0003_fifo\.lua: not a regular file$")),
+    ("revision_file_is_a_fifo_heads", "sqlite", fifo("migrations/versions/0003_fifo.lua"),
+     ["heads"], 1, re.compile(r"^FAILED: .*/0003_fifo\.lua: not a regular file$")),
     ("upgrade_unknown_revision", "all", None, ["upgrade", "nosuch"], 1,
      "FAILED: Can't locate revision identified by 'nosuch'"),
     ("upgrade_relative_garbage", "all", None, ["upgrade", "+abc"], 1,
