@@ -463,7 +463,7 @@ local column_keys = {
 -- empty one too); nil otherwise. One pass, where is_options and a check for positional keys
 -- would make two: a revision makes thousands of columns.
 local function keyword_options(t)
-  if type(t) ~= "table" or t.kind ~= nil or getmetatable(t) ~= nil then return nil end
+  if not is_plain(t) then return nil end
   for k in pairs(t) do
     if type(k) == "number" then return nil end
   end
