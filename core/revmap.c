@@ -142,7 +142,7 @@ static void nodes_free(lm_revmap *m)
 		iv_free(&d->alldown);
 		iv_free(&d->next);
 		iv_free(&d->allnext);
-		lm_strv_dispose(&d->labels);
+		free(d->labels.v); /* the strings are borrowed (revmap_internal.h) */
 	}
 	free(m->nodes);
 	m->nodes = NULL;
@@ -388,14 +388,16 @@ static int keysort_cmp(const void *a, const void *b)
 	return strcmp(((const keysort *)a)->s, ((const keysort *)b)->s);
 }
 
-/* Adds to a revision's labels, kept sorted: Alembic holds them in a Python
+/* Adds to a node's labels, kept sorted: Alembic holds them in a Python
  * set, whose order varies from run to run; sorted is as good as any order
- * and the same every time. */
+ * and the same every time. label is a revision's own string, borrowed, not
+ * copied: a label reaches every descendant of its revision, thousands of
+ * copies in a history with branches. */
 static void label_add(lm_strv *dst, const char *label)
 {
 	if (lm_strv_contains(dst, label))
 		return;
-	lm_strv_push(dst, label);
+	lm_strv_push_own(dst, (char *)label);
 	size_t i = dst->n - 1;
 	while (i > 0 && strcmp(dst->v[i - 1], dst->v[i]) > 0) {
 		char *t = dst->v[i - 1];

@@ -119,7 +119,7 @@ typedef struct node {
 	ivec alldown;   /* down + deps, deduplicated: _all_down_revisions */
 	ivec next;      /* versioned children, map order */
 	ivec allnext;   /* children incl. dependents, map order */
-	lm_strv labels; /* branch labels after propagation */
+	lm_strv labels; /* branch labels after propagation (strings borrowed from revs[]) */
 } node;
 
 struct lm_revmap {
