@@ -87,6 +87,11 @@ static char next_char(span f, size_t *i)
 static unsigned long long fnv_span(span f)
 {
 	unsigned long long h = FNV_BASIS;
+	if (!memchr(f.p, '\\', f.n)) { /* no escape: the usual path */
+		for (size_t i = 0; i < f.n; i++)
+			h = (h ^ (unsigned char)f.p[i]) * FNV_PRIME;
+		return h;
+	}
 	for (size_t i = 0; i < f.n;)
 		h = (h ^ (unsigned char)next_char(f, &i)) * FNV_PRIME;
 	return h;
@@ -109,12 +114,16 @@ static char *span_dup(span f)
 	if (f.n == 2 && f.p[0] == '\\' && f.p[1] == 'N')
 		return NULL;
 	char *out = lm_malloc(f.n + 1), *w = out;
-	const char *bs = memchr(f.p, '\\', f.n);
-	size_t i = bs ? (size_t)(bs - f.p) : f.n; /* the run before the first escape */
-	memcpy(w, f.p, i);
-	w += i;
-	while (i < f.n)
-		*w++ = next_char(f, &i);
+	/* runs without an escape copied whole: a docstring has one per line */
+	for (size_t i = 0; i < f.n;) {
+		const char *bs = memchr(f.p + i, '\\', f.n - i);
+		size_t run = bs ? (size_t)(bs - f.p) - i : f.n - i;
+		memcpy(w, f.p + i, run);
+		w += run;
+		i += run;
+		if (i < f.n)
+			*w++ = next_char(f, &i);
+	}
 	*w = '\0';
 	return out;
 }
@@ -238,6 +247,8 @@ static void put_escaped(lm_buf *b, const char *s)
 /* A list field (items joined by LIST_SEP) into out. */
 static void split(span f, lm_strv *out)
 {
+	if (f.n == 0)
+		return; /* no items, the usual case for labels and depends_on */
 	char *s = span_dup(f);
 	if (!s || !*s) {
 		free(s);
