@@ -352,18 +352,10 @@ local function render_body(actx, list)
       chunks[#chunks + 1] = render.operation(o)
     end
   end
-  local lines = { BEGIN }
-  local text = table.concat(chunks, "\n")
-  if #chunks == 0 then
-    lines[#lines + 1] = "-- nothing to do"
-  else
-    for line in (text .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = line end
-  end
-  lines[#lines + 1] = END
-  for i, l in ipairs(lines) do
-    lines[i] = l == "" and "" or ("  " .. l)
-  end
-  return table.concat(lines, "\n")
+  -- every line that is not empty indented by two spaces, as the function body it becomes (one
+  -- gsub: a line-by-line split of 200 tables' operations cost 4 % of an autogenerate)
+  local body = #chunks == 0 and "-- nothing to do" or table.concat(chunks, "\n")
+  return (("%s\n%s\n%s"):format(BEGIN, body, END):gsub("[^\n]+", "  %0"))
 end
 
 -- Runs fn with render.lua's hooks set to this context's render_item and imports.
