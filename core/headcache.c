@@ -4,8 +4,11 @@
  * Format: a first line "luamig-headcache <version> <written-at seconds>",
  * then one line per file with tab-separated, backslash-escaped fields:
  * path size ino mtime_s mtime_ns ctime_s ctime_ns id down labels depends
- * message doc create_date checksum — lists joined by \x1f, a NULL date as
- * "\N", the checksum in the current scheme (checksum.h).
+ * message doc create_date checksum seal — lists joined by \x1f, a NULL date
+ * as "\N", the checksum in the current scheme (checksum.h), and the seal
+ * (line_seal) of the line's bytes before its last tab, in 16 hex digits.
+ * A line whose seal does not match is not used: damage that keeps a line's
+ * shape (a changed down revision) would otherwise be believed.
  *
  * The file is mapped, not read: its pages are the page cache's, where a
  * read would copy 300 bytes a revision into fresh memory, and a fresh page
@@ -31,7 +34,7 @@
 #include "checksum.h"
 #include "util.h"
 
-#define MAGIC "luamig-headcache " LUAMIG_VERSION "-2"
+#define MAGIC "luamig-headcache " LUAMIG_VERSION "-3"
 #define LIST_SEP '\x1f'
 
 /* An entry is its line as save() writes it (no '\n'): a line of the mapped
@@ -81,6 +84,27 @@ static char next_char(span f, size_t *i)
 		return c;
 	c = f.p[(*i)++];
 	return c == 't' ? '\t' : c == 'n' ? '\n' : c;
+}
+
+/* A 64-bit hash of n bytes, eight at a time (FNV-1a's constants, a word for
+ * a byte, and a shift to mix the high bits down): a line's seal against
+ * damage, cheap enough to check on every entry a command reads. Change
+ * detection, as checksum.h's, not a seal against a writer: the cache is as
+ * writable as the files. The word's byte order is the machine's, as is the
+ * cache's. */
+static unsigned long long line_seal(const char *p, size_t n)
+{
+	unsigned long long h = FNV_BASIS ^ n;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		unsigned long long w;
+		memcpy(&w, p + i, sizeof w);
+		h = (h ^ w) * FNV_PRIME;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * FNV_PRIME;
+	return h;
 }
 
 /* fnv() of an escaped field's text. */
@@ -192,18 +216,32 @@ static entry *find(lm_headcache *c, const char *path)
 }
 
 /* Splits a line into its 15 fields; 0, or -1 when it has fewer. */
-static int split_fields(const entry *e, span f[15])
+static int split_fields(const entry *e, span f[16])
 {
 	const char *p = e->line, *end = e->line + e->len;
-	for (int k = 0; k < 15; k++) {
+	for (int k = 0; k < 16; k++) {
 		const char *tab = memchr(p, '\t', (size_t)(end - p));
-		if (!tab && k < 14)
+		if (!tab && k < 15)
 			return -1;
 		f[k].p = p;
 		f[k].n = (size_t)((tab ? tab : end) - p);
 		p = tab ? tab + 1 : end;
 	}
 	return 0;
+}
+
+/* Whether the line's last field (f[15], split_fields) is the seal of the
+ * bytes before it. */
+static int sealed(const entry *e, const span f[16])
+{
+	if (f[15].n != 16 || f[15].p + 16 != e->line + e->len)
+		return 0;
+	unsigned long long h = line_seal(e->line, (size_t)(f[15].p - 1 - e->line));
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 15; i >= 0; i--, h >>= 4)
+		if (f[15].p[i] != hex[h & 15])
+			return 0;
+	return 1;
 }
 
 /* A decimal field as written by save() (an optional '-', digits); anything
@@ -349,8 +387,8 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 	if ((long long)st->st_ctim.tv_sec >= c->written_at - 1)
 		return 0;
 	entry *e = find(c, path);
-	span f[15];
-	if (!e || split_fields(e, f) != 0 || !same_file(f, st))
+	span f[16];
+	if (!e || split_fields(e, f) != 0 || !same_file(f, st) || !sealed(e, f))
 		return 0;
 	/* an id (not "\N") and a checksum of the current scheme, or the line is damaged */
 	char sum[LM_CHECKSUM_MAX + 1];
@@ -417,6 +455,7 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 		lm_buf_putc(&b, '\t');
 		put_escaped(&b, texts[k]);
 	}
+	lm_buf_printf(&b, "\t%016llx", line_seal(lm_buf_str(&b), b.len));
 	e->len = b.len;
 	e->own = lm_buf_detach(&b);
 	e->line = e->own;

@@ -1,12 +1,47 @@
 """The revision-header cache never hides a change: a file edited in the same
 second, edited with its size and mtime put back, added or removed is read
-again; a damaged cache is ignored; LUAMIG_NO_CACHE turns it off."""
+again; a damaged cache is ignored, a damaged line too even when it keeps its
+shape; LUAMIG_NO_CACHE turns it off."""
 import glob
 import os
+import sys
 import time
 import unittest
 
 from luamigtest import Project, main, temp_dir
+
+
+MASK = (1 << 64) - 1
+
+
+def seal(line):
+    """The last field of a cache line: headcache.c's line_seal of the bytes
+    before it, so that a test can write a line the cache believes."""
+    data = line.encode()
+    h = (14695981039346656037 ^ len(data)) & MASK
+    i = 0
+    while i + 8 <= len(data):
+        h = ((h ^ int.from_bytes(data[i:i + 8], sys.byteorder)) * 1099511628211) & MASK
+        h ^= h >> 29
+        i += 8
+    for b in data[i:]:
+        h = ((h ^ b) * 1099511628211) & MASK
+    return "%016x" % h
+
+
+def edit_line(f, rid, change, reseal):
+    """Rewrites the cache line of revision rid: change(fields) edits its fields
+    (the seal is the last one); reseal makes the seal match again."""
+    lines = open(f).read().splitlines()
+    out = [lines[0]]
+    for l in lines[1:]:
+        fields = l.split("\t")
+        if fields[7] == rid:
+            change(fields)
+            if reseal:
+                fields[-1] = seal("\t".join(fields[:-1]))
+        out.append("\t".join(fields))
+    open(f, "w").write("\n".join(out) + "\n")
 
 
 def rev(p, rid, down):
@@ -79,18 +114,16 @@ class HeadCache(unittest.TestCase):
         time.sleep(2.1)   # entries old enough to be trusted
         self.heads()
         [f] = glob.glob(os.path.join(self.cache, "*.idx"))
-        lines = open(f).read().splitlines()
+        good = open(f).read()
 
         def lie(size):
-            # cccc's entry now says it revises aaaa, with this size field
-            out = [lines[0]]
-            for l in lines[1:]:
-                fields = l.split("\t")
-                if fields[7] == "cccc":
-                    fields[1] = size
-                    fields[8] = "aaaa"
-                out.append("\t".join(fields))
-            open(f, "w").write("\n".join(out) + "\n")
+            # cccc's entry now says it revises aaaa, with this size field, sealed
+            open(f, "w").write(good)
+
+            def change(fields):
+                fields[1] = size
+                fields[8] = "aaaa"
+            edit_line(f, "cccc", change, reseal=True)
 
         # the right size: the entry is trusted, which shows the lie is read
         size = str(os.stat(self.p.path("migrations/versions/cccc.lua")).st_size)
@@ -99,6 +132,32 @@ class HeadCache(unittest.TestCase):
         for bad in (size + "x", "-", "", "99999999999999999999999", "+" + size, " " + size):
             lie(bad)
             self.assertEqual(self.heads(), "cccc (head)\n", repr(bad))
+
+    def test_a_damaged_line_that_keeps_its_shape_is_not_believed(self):
+        self.heads()
+        time.sleep(2.1)   # entries old enough to be trusted
+        self.heads()
+        [f] = glob.glob(os.path.join(self.cache, "*.idx"))
+        good = open(f).read()
+        want = self.p.ok("history", env=self.env).out
+        self.assertIn("bbbb -> cccc (head)", want)
+
+        def down_is_aaaa(fields):
+            fields[8] = "aaaa"
+
+        def message_changed(fields):
+            fields[11] = "not what the file says"
+
+        for change in (down_is_aaaa, message_changed):
+            open(f, "w").write(good)
+            edit_line(f, "cccc", change, reseal=False)
+            self.assertEqual(self.p.ok("history", env=self.env).out, want, change.__name__)
+            self.assertEqual(self.heads(), "cccc (head)\n", change.__name__)
+        # the same edits with the seal made to match are believed: the seal is
+        # what told them apart
+        open(f, "w").write(good)
+        edit_line(f, "cccc", down_is_aaaa, reseal=True)
+        self.assertEqual(self.heads(), "bbbb (head)\ncccc (head)\n")
 
     def test_every_header_field_reads_back_from_the_cache(self):
         # lists of two, escapes in the message, a file name with a tab
