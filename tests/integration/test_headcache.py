@@ -61,6 +61,15 @@ class HeadCache(unittest.TestCase):
     def heads(self):
         return self.p.ok("heads", env=self.env).out
 
+    def trusted_cache(self):
+        """Writes the cache and lets its entries age past the racy-timestamp
+        rule, so that they are believed; returns the cache file."""
+        self.heads()
+        time.sleep(2.1)
+        self.heads()
+        [f] = glob.glob(os.path.join(self.cache, "*.idx"))
+        return f
+
     def test_cache_is_written_outside_the_project(self):
         self.assertEqual(self.heads(), "cccc (head)\n")
         files = glob.glob(os.path.join(self.cache, "*.idx"))
@@ -110,10 +119,7 @@ class HeadCache(unittest.TestCase):
         self.assertEqual(self.heads(), "cccc (head)\n")
 
     def test_a_stat_field_that_is_not_a_number_reads_the_file_again(self):
-        self.heads()
-        time.sleep(2.1)   # entries old enough to be trusted
-        self.heads()
-        [f] = glob.glob(os.path.join(self.cache, "*.idx"))
+        f = self.trusted_cache()
         good = open(f).read()
 
         def lie(size):
@@ -134,10 +140,7 @@ class HeadCache(unittest.TestCase):
             self.assertEqual(self.heads(), "cccc (head)\n", repr(bad))
 
     def test_a_damaged_line_that_keeps_its_shape_is_not_believed(self):
-        self.heads()
-        time.sleep(2.1)   # entries old enough to be trusted
-        self.heads()
-        [f] = glob.glob(os.path.join(self.cache, "*.idx"))
+        f = self.trusted_cache()
         good = open(f).read()
         want = self.p.ok("history", env=self.env).out
         self.assertIn("bbbb -> cccc (head)", want)
@@ -169,10 +172,7 @@ class HeadCache(unittest.TestCase):
                 for cmd in (("history", "--verbose"), ("heads", "--verbose"))]
         self.assertIn("back\\slash\ttab and \\N", want[0])
         self.assertIn("Branch names: x, y", want[0])
-        self.heads()
-        time.sleep(2.1)   # entries old enough to be trusted
-        self.heads()
-        [f] = glob.glob(os.path.join(self.cache, "*.idx"))
+        f = self.trusted_cache()
         with open(f) as fh:
             self.assertIn("dd\\tdd.lua", fh.read())
         got = [self.p.ok(*cmd, env=self.env).out
