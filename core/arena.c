@@ -192,11 +192,12 @@ void lm_heap_prefer_huge_pages(void)
 	/* malloc's heap starts with PAD of address space (not memory), and
 	 * that range is advised before anything is touched in it: its first
 	 * 2 MiB block in a huge page, which is all that a short command uses;
-	 * the rest in 4 KiB pages, for the reason the arena gives (arena.c),
-	 * and to keep a long run's peak memory down (an upgrade of 10,000
-	 * revisions stays under 32 MiB). Blocks up to 4 MiB come from the heap
-	 * too, and freeing never gives the pad back to the kernel, so that the
-	 * advice is not lost with it. */
+	 * the rest of the pad in 4 KiB pages, for the reason the arena gives
+	 * (lm_arena_new), and to keep a long run's peak memory down (an
+	 * upgrade of 10,000 revisions stays under 32 MiB). What the heap grows
+	 * beyond the pad has no advice: the system's setting decides. Blocks
+	 * up to 4 MiB come from the heap too, and freeing never gives the pad
+	 * back to the kernel, so that the advice is not lost with it. */
 	const size_t pad = (size_t)8 << 20, huge = (size_t)2 << 20;
 	char *start = sbrk(0);
 	/* Only whole, aligned 2 MiB blocks of the range can be huge pages, and

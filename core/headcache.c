@@ -215,7 +215,8 @@ static entry *find(lm_headcache *c, const char *path)
 	return NULL;
 }
 
-/* Splits a line into its 15 fields; 0, or -1 when it has fewer. */
+/* Splits a line into its 16 fields (the seal last); 0, or -1 when it has
+ * fewer. */
 static int split_fields(const entry *e, span f[16])
 {
 	const char *p = e->line, *end = e->line + e->len;
