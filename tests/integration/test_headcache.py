@@ -32,16 +32,19 @@ def seal(line):
 def edit_line(f, rid, change, reseal):
     """Rewrites the cache line of revision rid: change(fields) edits its fields
     (the seal is the last one); reseal makes the seal match again."""
-    lines = open(f).read().splitlines()
-    out = [lines[0]]
-    for l in lines[1:]:
-        fields = l.split("\t")
-        if fields[7] == rid:
+    # bytes as they are: a header may hold a CR or a form feed, which text
+    # mode or splitlines() would take for line ends
+    with open(f, newline="") as fh:
+        lines = fh.read().split("\n")
+    for i in range(1, len(lines)):
+        fields = lines[i].split("\t")
+        if len(fields) > 7 and fields[7] == rid:
             change(fields)
             if reseal:
                 fields[-1] = seal("\t".join(fields[:-1]))
-        out.append("\t".join(fields))
-    open(f, "w").write("\n".join(out) + "\n")
+            lines[i] = "\t".join(fields)
+    with open(f, "w", newline="") as fh:
+        fh.write("\n".join(lines))
 
 
 def rev(p, rid, down):
@@ -148,10 +151,10 @@ class HeadCache(unittest.TestCase):
         def down_is_aaaa(fields):
             fields[8] = "aaaa"
 
-        def message_changed(fields):
-            fields[11] = "not what the file says"
+        def docstring_changed(fields):
+            fields[12] = "not what the file says"   # what history shows
 
-        for change in (down_is_aaaa, message_changed):
+        for change in (down_is_aaaa, docstring_changed):
             open(f, "w").write(good)
             edit_line(f, "cccc", change, reseal=False)
             self.assertEqual(self.p.ok("history", env=self.env).out, want, change.__name__)
@@ -178,6 +181,14 @@ class HeadCache(unittest.TestCase):
         got = [self.p.ok(*cmd, env=self.env).out
                for cmd in (("history", "--verbose"), ("heads", "--verbose"))]
         self.assertEqual(got, want)
+
+        # ...from the cache indeed, escapes and all: a resealed lie in that
+        # line's message is what history shows
+
+        def lie(fields):
+            fields[12] = "from\\tthe cache"   # the docstring: what history shows
+        edit_line(f, "dddd", lie, reseal=True)
+        self.assertIn("from\tthe cache", self.p.ok("history", env=self.env).out)
 
     def test_no_cache(self):
         r = self.p.ok("heads", env={"LUAMIG_CACHE_DIR": self.cache, "LUAMIG_NO_CACHE": "1"})
