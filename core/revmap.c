@@ -1763,6 +1763,15 @@ int lm_revmap_check_id(const char *id)
 	 * (path separators), close a Lua string or comment of the file that
 	 * names it (quotes, brackets), or split a line (spaces, controls). */
 	static const char illegal[] = " \"'+,-/:@[\\]`";
+	/* The usual id (hex digits, letters, '_') in one pass: every byte
+	 * below '0' (controls, space, the punctuation above, '.') and the
+	 * other illegal ones send it to the exact check below. */
+	int suspect = 0;
+	for (const unsigned char *p = (const unsigned char *)id; *p && !suspect; p++)
+		suspect = *p < '0' || *p == ':' || *p == '@' || (*p >= '[' && *p <= ']') ||
+		          *p == '`' || *p == 0x7f;
+	if (!suspect)
+		return 0;
 	char seen[sizeof illegal] = {0};
 	int other = 0;
 	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {

@@ -322,6 +322,15 @@ static void test_revision_id_grammar(void)
 	id_refused("", "A revision identifier must not be empty");
 	id_refused(".hidden", NULL);
 	id_refused("tab\there", NULL);
+	/* each forbidden byte alone, wherever it sits in the byte order */
+	const char *one_each = " \"'+,-/:@[\\]`\x7f\x01";
+	for (const char *c = one_each; *c; c++) {
+		char id[] = {'a', *c, 'b', '\0'};
+		id_refused(id, NULL);
+	}
+	/* what the forbidden ones leave: other punctuation, UTF-8 */
+	CHECK(lm_revmap_check_id("a!b~c{d}e|f^g=h;i") == 0, "legal punctuation refused");
+	CHECK(lm_revmap_check_id("r\xc3\xa9vision") == 0, "UTF-8 id refused");
 	id_refused("0123456789abcdef0123456789abcdef0",
 	           "Revision identifier '0123456789abcdef0123456789abcdef...' is longer than 32 "
 	           "characters (the version table's version_num column)");
