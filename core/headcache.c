@@ -67,12 +67,18 @@ typedef struct span {
 #define FNV_BASIS 14695981039346656037ULL
 #define FNV_PRIME 1099511628211ULL
 
-static unsigned long long fnv(const char *s)
+/* FNV-1a (64 bit) of n bytes. */
+static unsigned long long fnv_n(const char *p, size_t n)
 {
 	unsigned long long h = FNV_BASIS;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * FNV_PRIME;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * FNV_PRIME;
 	return h;
+}
+
+static unsigned long long fnv(const char *s)
+{
+	return fnv_n(s, strlen(s));
 }
 
 /* The character of an escaped field at *i, where "\t", "\n" and "\x"
@@ -110,12 +116,9 @@ static unsigned long long line_seal(const char *p, size_t n)
 /* fnv() of an escaped field's text. */
 static unsigned long long fnv_span(span f)
 {
+	if (!memchr(f.p, '\\', f.n)) /* no escape: the usual path */
+		return fnv_n(f.p, f.n);
 	unsigned long long h = FNV_BASIS;
-	if (!memchr(f.p, '\\', f.n)) { /* no escape: the usual path */
-		for (size_t i = 0; i < f.n; i++)
-			h = (h ^ (unsigned char)f.p[i]) * FNV_PRIME;
-		return h;
-	}
 	for (size_t i = 0; i < f.n;)
 		h = (h ^ (unsigned char)next_char(f, &i)) * FNV_PRIME;
 	return h;
