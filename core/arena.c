@@ -50,13 +50,11 @@ enum {
 	MAX_SMALL = 512,
 	NCLASS = MAX_SMALL / STEP + 1, /* class 0 is unused */
 };
-#define HUGE_PAGE ((size_t)2 << 20)
+/* The range is opened for writing a chunk at a time. */
+#define CHUNK ((size_t)2 << 20)
 #define RESERVE ((size_t)256 << 20)
-/* How much of the range's start may be huge pages (see lm_arena_new). */
-#define HUGE_PART ((size_t)4 << 20)
 
 struct lm_arena {
-	char *map; /* what mmap returned, RESERVE + HUGE_PAGE bytes */
 	char *base, *cur, *open, *limit;
 	void *free[NCLASS];
 };
@@ -66,27 +64,25 @@ lm_arena *lm_arena_new(void)
 	lm_arena *a = calloc(1, sizeof *a);
 	if (!a)
 		return NULL;
-	/* one huge page more, to start the range on a huge-page boundary */
-	a->map = mmap(NULL, RESERVE + HUGE_PAGE, PROT_NONE,
-	              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (a->map == MAP_FAILED) {
+	a->base =
+	        mmap(NULL, RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (a->base == MAP_FAILED) {
 		free(a);
 		return NULL;
 	}
-	uintptr_t p = ((uintptr_t)a->map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	a->base = a->cur = a->open = (char *)p;
+	a->cur = a->open = a->base;
 	a->limit = a->base + RESERVE;
-#ifdef MADV_HUGEPAGE
-	/* Advice only: a kernel without transparent huge pages maps 4 KiB.
-	 * Huge pages for the first HUGE_PART, which holds all of a short
-	 * command's heap in two faults; 4 KiB pages beyond, even where the
-	 * system's setting is "always". A long run touches a fresh huge page
-	 * for every 2 MiB it grows by, and the kernel zeroes each whole: on the
-	 * development VM that cost more than the faults it saved (upgrade of
-	 * 1,000 revisions, interleaved runs: 0-7 % slower with the whole range
-	 * in huge pages than with these two; tests/bench/README.md). */
-	(void)madvise(a->base, HUGE_PART, MADV_HUGEPAGE);
-	(void)madvise(a->base + HUGE_PART, RESERVE - HUGE_PART, MADV_NOHUGEPAGE);
+#ifdef MADV_NOHUGEPAGE
+	/* 4 KiB pages, even where the system's setting is "always". A huge
+	 * page is zeroed whole at its first touch, and the Lua heap is either
+	 * too small to fill one (heads, current: about 120 pages of the first)
+	 * or grows through many (an upgrade): on the development VM every
+	 * command measured as fast or faster without them (interleaved runs:
+	 * heads 5 % faster, current and an upgrade of 1,000 revisions the same
+	 * within noise; tests/bench/README.md). malloc's heap keeps its first
+	 * block in a huge page (lm_heap_prefer_huge_pages): SQLite's schema
+	 * fills it, and `current` is 5 % slower without it. */
+	(void)madvise(a->base, RESERVE, MADV_NOHUGEPAGE);
 #endif
 	return a;
 }
@@ -97,9 +93,9 @@ void lm_arena_free(lm_arena *a)
 		return;
 	/* a sanitizer must not keep the poison for what maps here next */
 	UNPOISON(a->base, (size_t)(a->open - a->base));
-	for (char *p = a->base; p < a->open; p += HUGE_PAGE)
-		lsan_watch(p, HUGE_PAGE, 0);
-	munmap(a->map, RESERVE + HUGE_PAGE);
+	for (char *p = a->base; p < a->open; p += CHUNK)
+		lsan_watch(p, CHUNK, 0);
+	munmap(a->base, RESERVE);
 	free(a);
 }
 
@@ -124,12 +120,12 @@ static void *take(lm_arena *a, size_t c, size_t n)
 		memcpy(&a->free[c], p, sizeof(void *));
 	} else {
 		if ((size_t)(a->open - a->cur) < size) {
-			if ((size_t)(a->limit - a->open) < HUGE_PAGE ||
-			    mprotect(a->open, HUGE_PAGE, PROT_READ | PROT_WRITE) != 0)
+			if ((size_t)(a->limit - a->open) < CHUNK ||
+			    mprotect(a->open, CHUNK, PROT_READ | PROT_WRITE) != 0)
 				return NULL;
-			POISON(a->open, HUGE_PAGE);
-			lsan_watch(a->open, HUGE_PAGE, 1);
-			a->open += HUGE_PAGE;
+			POISON(a->open, CHUNK);
+			lsan_watch(a->open, CHUNK, 1);
+			a->open += CHUNK;
 		}
 		p = a->cur;
 		a->cur += size;
@@ -192,8 +188,9 @@ void lm_heap_prefer_huge_pages(void)
 	/* malloc's heap starts with PAD of address space (not memory), and
 	 * that range is advised before anything is touched in it: its first
 	 * 2 MiB block in a huge page, which is all that a short command uses;
-	 * the rest of the pad in 4 KiB pages, for the reason the arena gives
-	 * (lm_arena_new), and to keep a long run's peak memory down (an
+	 * the rest of the pad in 4 KiB pages: each huge page is zeroed whole
+	 * at its first touch, which costs a long run more than the faults it
+	 * saves (lm_arena_new), and small pages keep its peak memory down (an
 	 * upgrade of 10,000 revisions stays under 32 MiB). What the heap grows
 	 * beyond the pad has no advice: the system's setting decides. Blocks
 	 * up to 4 MiB come from the heap too, and freeing never gives the pad

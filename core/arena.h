@@ -3,15 +3,14 @@
  * pages under malloc's heap.
  *
  * Lua allocates and frees hundreds of thousands of small blocks in a run
- * (tables, strings, closures). glibc's malloc serves them from a heap that
- * the kernel maps 4 KiB at a time, and on a virtual machine each first
- * touch of a page is a trap that costs microseconds: an upgrade of 1,000
- * revisions took 2,400 page faults more than the sqlite3 client. The arena
- * keeps small blocks (up to 512 bytes) in per-size free lists, carved out
- * of one reserved address range that the kernel may back with huge pages
- * (MADV_HUGEPAGE), so the same heap costs a handful of faults and no
- * locking. Larger blocks, and every block once the range is used up, go
- * to malloc.
+ * (tables, strings, closures). The arena keeps small blocks (up to 512
+ * bytes) in per-size free lists, carved out of one reserved address range
+ * with a bump pointer: no locking, no headers, and an upgrade of 1,000
+ * revisions runs about 9 % faster than on glibc's malloc. Larger blocks, and
+ * every block once the range is used up, go to malloc. The range is in
+ * 4 KiB pages; malloc's heap starts with a huge page (on a virtual machine
+ * each first touch of a page is a trap that costs microseconds, and
+ * SQLite's schema fills that first block).
  *
  * In an AddressSanitizer build the arena poisons what is not handed out
  * (free blocks, the unused range, the rounding of each block to its
