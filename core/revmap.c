@@ -145,7 +145,10 @@ static void nodes_free(lm_revmap *m)
 		free(d->labels.v); /* the strings are borrowed (revmap_internal.h) */
 	}
 	free(m->nodes);
+	free(m->own_slab);
+	free(m->kid_slab);
 	m->nodes = NULL;
+	m->own_slab = m->kid_slab = NULL;
 }
 
 void lm_revmap_free(lm_revmap *m)
@@ -731,9 +734,24 @@ static int index_keys(lm_revmap *m)
 static int link_nodes(lm_revmap *m)
 {
 	m->nodes = lm_calloc(m->n ? m->n : 1, sizeof *m->nodes);
+	/* Each vector gets its room from one of two blocks, not a malloc of
+	 * its own (thousands of them): a node's down, deps, alldown, ndown and
+	 * normdeps hold at most its declared down revisions and dependencies
+	 * (normalize_deps fills the last two), its next and allnext at most
+	 * the revisions that name it, counted once alldown is known. */
+	size_t own = 0;
+	for (size_t i = 0; i < m->n; i++)
+		own += 3 * m->revs[i].down.n + 4 * m->revs[i].depends.n;
+	size_t *slab = m->own_slab = lm_malloc((own ? own : 1) * sizeof *slab);
 	for (size_t i = 0; i < m->n; i++) {
 		const lm_revision *r = &m->revs[i];
 		node *d = &m->nodes[i];
+		size_t nd = r->down.n, np = r->depends.n;
+		iv_lend(&d->down, &slab, nd);
+		iv_lend(&d->deps, &slab, np);
+		iv_lend(&d->alldown, &slab, nd + np);
+		iv_lend(&d->ndown, &slab, nd + np);
+		iv_lend(&d->normdeps, &slab, np);
 		labels_add(&d->labels, &r->labels);
 		for (size_t k = 0; k < r->depends.n; k++) {
 			size_t kk = key_find(m, r->depends.v[k]);
@@ -762,6 +780,18 @@ static int link_nodes(lm_revmap *m)
 		for (size_t k = 0; k < d->deps.n; k++)
 			iv_push_unique(&d->alldown, d->deps.v[k]);
 	}
+	size_t *kids = lm_calloc(m->n ? m->n : 1, sizeof *kids), all = 0;
+	for (size_t i = 0; i < m->n; i++)
+		for (size_t k = 0; k < m->nodes[i].alldown.n; k++)
+			kids[m->nodes[i].alldown.v[k]]++;
+	for (size_t i = 0; i < m->n; i++)
+		all += 2 * kids[i];
+	slab = m->kid_slab = lm_malloc((all ? all : 1) * sizeof *slab);
+	for (size_t i = 0; i < m->n; i++) {
+		iv_lend(&m->nodes[i].next, &slab, kids[i]);
+		iv_lend(&m->nodes[i].allnext, &slab, kids[i]);
+	}
+	free(kids);
 	for (size_t i = 0; i < m->n; i++) {
 		node *d = &m->nodes[i];
 		for (size_t k = 0; k < d->alldown.n; k++) {

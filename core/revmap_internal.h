@@ -39,13 +39,41 @@ typedef struct ivec {
 	size_t n, cap;
 } ivec;
 
+/* A flag in cap: v is a slice of a block the vector does not own (the
+ * map's node slabs, iv_lend), which it never frees; a push beyond the
+ * slice moves the items to a block of the vector's own. */
+#define IV_LENT ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+static inline void iv_grow(ivec *a)
+{
+	size_t cap = a->cap & ~IV_LENT;
+	size_t more = cap ? cap * 2 : 4;
+	if (a->cap & IV_LENT) {
+		size_t *v = lm_malloc(more * sizeof *v);
+		if (a->n)
+			memcpy(v, a->v, a->n * sizeof *v);
+		a->v = v;
+	} else {
+		a->v = lm_realloc(a->v, more * sizeof *a->v);
+	}
+	a->cap = more;
+}
+
 static inline void iv_push(ivec *a, size_t x)
 {
-	if (a->n == a->cap) {
-		a->cap = a->cap ? a->cap * 2 : 4;
-		a->v = lm_realloc(a->v, a->cap * sizeof *a->v);
-	}
+	if (a->n == (a->cap & ~IV_LENT))
+		iv_grow(a);
 	a->v[a->n++] = x;
+}
+
+/* Gives an empty vector room for n items from *slab, which moves past them. */
+static inline void iv_lend(ivec *a, size_t **slab, size_t n)
+{
+	if (!n)
+		return;
+	a->v = *slab;
+	a->cap = n | IV_LENT;
+	*slab += n;
 }
 
 static inline int iv_has(const ivec *a, size_t x)
@@ -64,7 +92,8 @@ static inline void iv_push_unique(ivec *a, size_t x)
 
 static inline void iv_free(ivec *a)
 {
-	free(a->v);
+	if (!(a->cap & IV_LENT))
+		free(a->v);
 	a->v = NULL;
 	a->n = a->cap = 0;
 }
@@ -126,6 +155,9 @@ struct lm_revmap {
 	lm_revision *revs;
 	size_t n, cap;
 	node *nodes;
+	/* the room of the nodes' vectors, lent (iv_lend): one block for each
+	 * node's own links, one for its children */
+	size_t *own_slab, *kid_slab;
 	int built;
 
 	/* Alembic's map keys: every revision id (load order), then every
