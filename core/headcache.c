@@ -6,7 +6,7 @@
  * path size ino mtime_s mtime_ns ctime_s ctime_ns id down labels depends
  * message doc create_date checksum seal — lists joined by \x1f, a NULL date
  * as "\N", the checksum in the current scheme (checksum.h), and the seal
- * (line_seal) of the line's bytes before its last tab, in 16 hex digits.
+ * (word_hash) of the line's bytes before its last tab, in 16 hex digits.
  * A line whose seal does not match is not used: damage that keeps a line's
  * shape (a changed down revision) would otherwise be believed.
  *
@@ -67,18 +67,13 @@ typedef struct span {
 #define FNV_BASIS 14695981039346656037ULL
 #define FNV_PRIME 1099511628211ULL
 
-/* FNV-1a (64 bit) of n bytes. */
-static unsigned long long fnv_n(const char *p, size_t n)
-{
-	unsigned long long h = FNV_BASIS;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * FNV_PRIME;
-	return h;
-}
-
+/* FNV-1a (64 bit): the cache file's name from the script folder's. */
 static unsigned long long fnv(const char *s)
 {
-	return fnv_n(s, strlen(s));
+	unsigned long long h = FNV_BASIS;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * FNV_PRIME;
+	return h;
 }
 
 /* The character of an escaped field at *i, where "\t", "\n" and "\x"
@@ -94,11 +89,11 @@ static char next_char(span f, size_t *i)
 
 /* A 64-bit hash of n bytes, eight at a time (FNV-1a's constants, a word for
  * a byte, and a shift to mix the high bits down): a line's seal against
- * damage, cheap enough to check on every entry a command reads. Change
- * detection, as checksum.h's, not a seal against a writer: the cache is as
- * writable as the files. The word's byte order is the machine's, as is the
- * cache's. */
-static unsigned long long line_seal(const char *p, size_t n)
+ * damage, cheap enough to check on every entry a command reads, and the key
+ * of the index by path. The seal is change detection, as checksum.h's, not
+ * a seal against a writer: the cache is as writable as the files. The
+ * word's byte order is the machine's, as is the cache's. */
+static unsigned long long word_hash(const char *p, size_t n)
 {
 	unsigned long long h = FNV_BASIS ^ n;
 	size_t i = 0;
@@ -110,17 +105,6 @@ static unsigned long long line_seal(const char *p, size_t n)
 	}
 	for (; i < n; i++)
 		h = (h ^ (unsigned char)p[i]) * FNV_PRIME;
-	return h;
-}
-
-/* fnv() of an escaped field's text. */
-static unsigned long long fnv_span(span f)
-{
-	if (!memchr(f.p, '\\', f.n)) /* no escape: the usual path */
-		return fnv_n(f.p, f.n);
-	unsigned long long h = FNV_BASIS;
-	for (size_t i = 0; i < f.n;)
-		h = (h ^ (unsigned char)next_char(f, &i)) * FNV_PRIME;
 	return h;
 }
 
@@ -184,9 +168,20 @@ static char *cache_file(const char *script_dir)
 	return file;
 }
 
+/* The index's key of a path as a line writes it (escaped). */
+static size_t path_key(span f)
+{
+	if (!memchr(f.p, '\\', f.n)) /* no escape: the usual path */
+		return (size_t)word_hash(f.p, f.n);
+	char *path = span_dup(f);
+	size_t k = path ? (size_t)word_hash(path, strlen(path)) : 0;
+	free(path);
+	return k;
+}
+
 static void index_add(lm_headcache *c, size_t i)
 {
-	size_t k = (size_t)fnv_span(first_field(&c->e[i])) & (c->nslots - 1);
+	size_t k = path_key(first_field(&c->e[i])) & (c->nslots - 1);
 	while (c->slots[k] != (size_t)-1)
 		k = (k + 1) & (c->nslots - 1);
 	c->slots[k] = i;
@@ -208,7 +203,7 @@ static entry *find(lm_headcache *c, const char *path)
 {
 	if (!c->nslots)
 		return NULL;
-	size_t k = (size_t)fnv(path) & (c->nslots - 1);
+	size_t k = (size_t)word_hash(path, strlen(path)) & (c->nslots - 1);
 	while (c->slots[k] != (size_t)-1) {
 		entry *e = &c->e[c->slots[k]];
 		if (span_is(first_field(e), path))
@@ -240,7 +235,7 @@ static int sealed(const entry *e, const span f[16])
 {
 	if (f[15].n != 16 || f[15].p + 16 != e->line + e->len)
 		return 0;
-	unsigned long long h = line_seal(e->line, (size_t)(f[15].p - 1 - e->line));
+	unsigned long long h = word_hash(e->line, (size_t)(f[15].p - 1 - e->line));
 	static const char hex[] = "0123456789abcdef";
 	for (int i = 15; i >= 0; i--, h >>= 4)
 		if (f[15].p[i] != hex[h & 15])
@@ -459,7 +454,7 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 		lm_buf_putc(&b, '\t');
 		put_escaped(&b, texts[k]);
 	}
-	lm_buf_printf(&b, "\t%016llx", line_seal(lm_buf_str(&b), b.len));
+	lm_buf_printf(&b, "\t%016llx", word_hash(lm_buf_str(&b), b.len));
 	e->len = b.len;
 	e->own = lm_buf_detach(&b);
 	e->line = e->own;
