@@ -130,7 +130,9 @@ static int list_dir(const char *dir, int recursive, lm_strv *out)
 		if (e->d_name[0] == '.')
 			continue;
 		if (is_revision_file(e->d_name)) {
-			lm_strv_push(&files, e->d_name);
+			/* the whole path at once: sharing the folder, paths sort as
+			 * their names do */
+			lm_strv_push_own(&files, lm_path_join(dir, e->d_name));
 		} else if (recursive) {
 			char *p = lm_path_join(dir, e->d_name);
 			if (lm_is_dir(p) && strcmp(e->d_name, "__pycache__") != 0)
@@ -143,8 +145,10 @@ static int list_dir(const char *dir, int recursive, lm_strv *out)
 		qsort(files.v, files.n, sizeof(char *), cmp_str);
 	if (subdirs.n)
 		qsort(subdirs.v, subdirs.n, sizeof(char *), cmp_str);
-	for (size_t i = 0; i < files.n; i++)
-		lm_strv_push_own(out, lm_path_join(dir, files.v[i]));
+	for (size_t i = 0; i < files.n; i++) {
+		lm_strv_push_own(out, files.v[i]);
+		files.v[i] = NULL;
+	}
 	for (size_t i = 0; i < subdirs.n; i++) {
 		char *p = lm_path_join(dir, subdirs.v[i]);
 		list_dir(p, recursive, out);
