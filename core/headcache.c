@@ -119,12 +119,16 @@ static int span_is(span f, const char *s)
 	return *s == '\0';
 }
 
-/* The escaped field as a new string; NULL for "\N". */
-static char *span_dup(span f)
+static int span_is_null(span f)
 {
-	if (f.n == 2 && f.p[0] == '\\' && f.p[1] == 'N')
-		return NULL;
-	char *out = lm_malloc(f.n + 1), *w = out;
+	return f.n == 2 && f.p[0] == '\\' && f.p[1] == 'N';
+}
+
+/* Writes the escaped field's text at out, NUL-terminated (at most f.n + 1
+ * bytes); returns the end of what it wrote, past the NUL. */
+static char *span_copy(span f, char *out)
+{
+	char *w = out;
 	/* runs without an escape copied whole: a docstring has one per line */
 	for (size_t i = 0; i < f.n;) {
 		const char *bs = memchr(f.p + i, '\\', f.n - i);
@@ -135,7 +139,26 @@ static char *span_dup(span f)
 		if (i < f.n)
 			*w++ = next_char(f, &i);
 	}
-	*w = '\0';
+	*w++ = '\0';
+	return w;
+}
+
+/* span_copy, with "\N" read as "" (a message or docstring has no NULL). */
+static char *span_text(span f, char *out)
+{
+	if (!span_is_null(f))
+		return span_copy(f, out);
+	*out = '\0';
+	return out + 1;
+}
+
+/* The escaped field as a new string; NULL for "\N". */
+static char *span_dup(span f)
+{
+	if (span_is_null(f))
+		return NULL;
+	char *out = lm_malloc(f.n + 1);
+	span_copy(f, out);
 	return out;
 }
 
@@ -391,7 +414,7 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 		return 0;
 	/* an id (not "\N") and a checksum of the current scheme, or the line is damaged */
 	char sum[LM_CHECKSUM_MAX + 1];
-	if ((f[7].n == 2 && memcmp(f[7].p, "\\N", 2) == 0) || f[14].n > LM_CHECKSUM_MAX)
+	if (span_is_null(f[7]) || f[14].n > LM_CHECKSUM_MAX)
 		return 0;
 	memcpy(sum, f[14].p, f[14].n);
 	sum[f[14].n] = '\0';
@@ -399,13 +422,22 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 		return 0;
 	e->used = 1;
 	memset(r, 0, sizeof *r);
-	r->id = span_dup(f[7]);
+	/* the four strings in one block (lm_revision.strings); a message or
+	 * docstring of "\N" (only damage writes one) reads as "" */
+	char *w = r->strings = lm_malloc(f[7].n + f[11].n + f[12].n + f[13].n + 4);
+	r->id = w;
+	w = span_copy(f[7], w);
+	r->message = w;
+	w = span_text(f[11], w);
+	r->doc = w;
+	w = span_text(f[12], w);
+	if (!span_is_null(f[13])) {
+		r->create_date = w;
+		span_copy(f[13], w);
+	}
 	split(f[8], &r->down);
 	split(f[9], &r->labels);
 	split(f[10], &r->depends);
-	r->message = span_dup(f[11]);
-	r->doc = span_dup(f[12]);
-	r->create_date = span_dup(f[13]);
 	strcpy(r->checksum, sum);
 	return 1;
 }

@@ -118,14 +118,18 @@ lm_revmap *lm_revmap_new(void)
 
 void lm_revision_dispose(lm_revision *r)
 {
-	free(r->id);
+	if (r->strings) {
+		free(r->strings);
+	} else {
+		free(r->id);
+		free(r->message);
+		free(r->doc);
+		free(r->create_date);
+	}
 	lm_strv_dispose(&r->down);
 	lm_strv_dispose(&r->labels);
 	lm_strv_dispose(&r->depends);
-	free(r->message);
-	free(r->doc);
 	free(r->path);
-	free(r->create_date);
 	memset(r, 0, sizeof *r);
 }
 

@@ -28,7 +28,11 @@ typedef struct lm_revision {
 	char *doc;         /* the whole docstring, "" if none */
 	char *path;        /* the file it came from */
 	char *create_date; /* "Create Date:" from the docstring, or NULL */
-	size_t order;      /* load order, 0-based */
+	/* When set, the one block that id, message, doc and create_date point
+	 * into (the header cache makes a revision so: one allocation, not
+	 * four), freed whole; NULL when each is a string of its own. */
+	char *strings;
+	size_t order; /* load order, 0-based */
 	/* the file's checksum in the current scheme (checksum.h) as the script
 	 * directory read it, or "" when not known */
 	char checksum[LM_CHECKSUM_MAX + 1];
