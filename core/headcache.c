@@ -275,6 +275,14 @@ static long long number(span f)
 	if (i == f.n)
 		return -1;
 	unsigned long long v = 0;
+	if (f.n - i <= 18) { /* cannot overflow: one test a digit */
+		for (; i < f.n; i++) {
+			unsigned d = (unsigned)(unsigned char)f.p[i] - '0';
+			if (d > 9)
+				return -1;
+			v = v * 10 + d;
+		}
+	}
 	for (; i < f.n; i++) {
 		char c = f.p[i];
 		if (c < '0' || c > '9' || v > 922337203685477580ULL)
@@ -304,27 +312,20 @@ static void put_escaped(lm_buf *b, const char *s)
 	}
 }
 
-/* A list field (items joined by LIST_SEP) into out. */
-static void split(span f, lm_strv *out)
+/* A list field (items joined by LIST_SEP) into out, its text written at w
+ * (span_copy): the items point into it. Returns the end of what it wrote. */
+static char *split_into(span f, char *w, lm_strv *out)
 {
-	if (f.n == 0)
-		return; /* no items, the usual case for labels and depends_on */
-	char *s = span_dup(f);
-	if (!s || !*s) {
-		free(s);
-		return;
-	}
-	char *p = s, *q;
-	while ((q = strchr(p, LIST_SEP)) != NULL) {
-		lm_strv_push_own(out, lm_strndup(p, (size_t)(q - p)));
+	if (f.n == 0 || span_is_null(f))
+		return w; /* no items, the usual case for labels and depends_on */
+	char *p = w, *end = span_copy(f, w), *q;
+	while ((q = memchr(p, LIST_SEP, (size_t)(end - 1 - p))) != NULL) {
+		*q = '\0';
+		lm_strv_push_own(out, p);
 		p = q + 1;
 	}
-	if (p == s) {
-		lm_strv_push_own(out, s); /* one item, the usual case: no second copy */
-		return;
-	}
-	lm_strv_push(out, p);
-	free(s);
+	lm_strv_push_own(out, p);
+	return end;
 }
 
 /* Maps the file and indexes its lines by path. A line without its '\n' (a
@@ -422,11 +423,15 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 		return 0;
 	e->used = 1;
 	memset(r, 0, sizeof *r);
-	/* the four strings in one block (lm_revision.strings); a message or
+	/* every string in one block (lm_revision.strings); a message or
 	 * docstring of "\N" (only damage writes one) reads as "" */
-	char *w = r->strings = lm_malloc(f[7].n + f[11].n + f[12].n + f[13].n + 4);
+	char *w = r->strings =
+	        lm_malloc(f[7].n + f[8].n + f[9].n + f[10].n + f[11].n + f[12].n + f[13].n + 7);
 	r->id = w;
 	w = span_copy(f[7], w);
+	w = split_into(f[8], w, &r->down);
+	w = split_into(f[9], w, &r->labels);
+	w = split_into(f[10], w, &r->depends);
 	r->message = w;
 	w = span_text(f[11], w);
 	r->doc = w;
@@ -435,9 +440,6 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 		r->create_date = w;
 		span_copy(f[13], w);
 	}
-	split(f[8], &r->down);
-	split(f[9], &r->labels);
-	split(f[10], &r->depends);
 	strcpy(r->checksum, sum);
 	return 1;
 }

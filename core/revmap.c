@@ -119,16 +119,20 @@ lm_revmap *lm_revmap_new(void)
 void lm_revision_dispose(lm_revision *r)
 {
 	if (r->strings) {
+		/* the lists' items are in the block too: only their arrays are not */
 		free(r->strings);
+		free(r->down.v);
+		free(r->labels.v);
+		free(r->depends.v);
 	} else {
 		free(r->id);
 		free(r->message);
 		free(r->doc);
 		free(r->create_date);
+		lm_strv_dispose(&r->down);
+		lm_strv_dispose(&r->labels);
+		lm_strv_dispose(&r->depends);
 	}
-	lm_strv_dispose(&r->down);
-	lm_strv_dispose(&r->labels);
-	lm_strv_dispose(&r->depends);
 	free(r->path);
 	memset(r, 0, sizeof *r);
 }

@@ -28,9 +28,9 @@ typedef struct lm_revision {
 	char *doc;         /* the whole docstring, "" if none */
 	char *path;        /* the file it came from */
 	char *create_date; /* "Create Date:" from the docstring, or NULL */
-	/* When set, the one block that id, message, doc and create_date point
-	 * into (the header cache makes a revision so: one allocation, not
-	 * four), freed whole; NULL when each is a string of its own. */
+	/* When set, the one block that every string but path points into (id,
+	 * the lists' items, message, doc, create_date: the header cache makes a
+	 * revision so), freed whole; NULL when each is a string of its own. */
 	char *strings;
 	size_t order; /* load order, 0-based */
 	/* the file's checksum in the current scheme (checksum.h) as the script
