@@ -25,7 +25,8 @@ line that starts with the file's name and line.
 ]]
 
 local core = require "luamig.core"
-local op = require "luamig.op"
+local lazy = require "luamig.lazy"
+local op = lazy "luamig.op"   -- loaded with the first revision: `current` loads none
 local sa = require "luamig.sa"
 
 local M = {}
@@ -96,7 +97,7 @@ local revision_os = setmetatable({
 function M.load(path)
   if loaded[path] then return loaded[path] end
   local env = setmetatable({}, { __index = _G })
-  env.op = op
+  env.op = op()   -- the module itself, not its stand-in (luamig.lazy)
   env.sa = sa
   env.os = revision_os
   local chunk, shown = compile_revision(path, env)

@@ -9,7 +9,7 @@ run, the version table, and the run of a plan's steps.
   migration.replay(heads, ops) -> the heads after a step's version-table ops
 
 The context's contract with luamig.op (which finds it through op.set_context_provider, set
-here: the context of the step that runs, nil between steps):
+here when the first step runs: the context of the step that runs, nil between steps):
   mc.dialect, mc.as_sql, mc.opts, mc.connection,
   mc:execute(sql, params)       runs a statement online (":name" parameters bound) or writes it
                                 offline (parameters rendered as literals, ";" appended)
@@ -41,7 +41,7 @@ local core = require "luamig.core"
 local lazy = require "luamig.lazy"
 local luamig = require "luamig"
 local dialects = require "luamig.sqldialect"
-local op = require "luamig.op"
+local op = lazy "luamig.op"
 local named = require "luamig.params"
 local log = require "luamig.log"
 local loader = require "luamig.loader"
@@ -63,8 +63,15 @@ end
 
 local active_context = nil     -- the MigrationContext while a step's code runs
 
--- The op layer finds the context of the running migration here.
-op.set_context_provider(function() return active_context end)
+-- The op layer finds the context of the running migration here: told when the first step runs,
+-- so that a command that runs none (current, heads of the database) never loads the op layer.
+local told_op = false
+local function provide_context()
+  if not told_op then
+    op.set_context_provider(function() return active_context end)
+    told_op = true
+  end
+end
 
 ---------------------------------------------------------------------------
 -- The context and its statements
@@ -341,6 +348,7 @@ local function run_code(mc, step, kw)
     end
     return e
   end
+  provide_context()
   active_context = mc
   local ok, err = xpcall(fn, handler, kw)
   active_context = nil

@@ -33,6 +33,17 @@ T.test("a write through the stand-in reaches the module", function()
   rawset(package.loaded["lazytest.counted"], "extra", nil)
 end)
 
+T.test("calling the stand-in gives the module itself, before and after it loads", function()
+  local m = lazy "lazytest.called"
+  package.preload["lazytest.called"] = function() return { answer = 7 } end
+  local module = m()
+  T.eq(module, package.loaded["lazytest.called"])
+  T.eq(rawget(module, "answer"), 7)
+  T.eq(m(), module)
+  T.eq(m.answer, 7)
+  T.eq(m(), module)
+end)
+
 T.test("a module that fails to load fails where it is first used", function()
   local m = lazy "lazytest.broken"
   T.raises(function() return m.anything end, "broken at load")
