@@ -34,9 +34,6 @@ end
 -- Facts about the database (defaults; each dialect overrides what differs)
 --------------------------------------------------------------------------------------------
 
--- Other names the registry accepts for this dialect ("postgres").
-base.aliases = {}
-
 -- The name of Alembic's implementation class, logged as "Context impl <name>."
 base.impl_name = "DefaultImpl"
 
@@ -51,10 +48,6 @@ base.render_as_batch = false
 -- where it assumes standard_conforming_strings is off.  get(name, { backslash_escapes = true })
 -- switches it on for one object.
 base.offline_backslash_escapes = false
-
--- The module of this database's user-facing types, as rendered code requires it:
--- { name = "<alias in code, and the types' module field>", require = "<module>" }, or nil.
-base.types_module = nil
 
 -- Whether a reflected default that an autoincrement column owns (PostgreSQL's SERIAL
 -- nextval(...)) is no default of the model, so autogenerate never compares it.

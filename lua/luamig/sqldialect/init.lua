@@ -3,9 +3,10 @@ operation objects to SQL and answers every per-database question the Lua side ha
 
 This folder is the one place per database on the Lua side: base.lua holds the defaults and what
 the databases share, <database>.lua derives from it (SQL, catalog queries, type handling,
-autogenerate and batch policy).  A third database is one new module here and a line in
-KNOWN below.  (The user-facing type modules, `require "luamig.dialects.postgresql"`, are
-lua/luamig/dialects/; they only build schema-model values.)
+autogenerate and batch policy).  A third database is one new module here and an entry in
+KNOWN below (its names, its types module).  (The user-facing type modules,
+`require "luamig.dialects.postgresql"`, are lua/luamig/dialects/; they only build schema-model
+values.)
 
   require("luamig.sqldialect").get(name [, options]) -> a new dialect object
     name: a dialect name or one of its aliases, with or without a "+driver" suffix ("sqlite",
@@ -21,28 +22,37 @@ lua/luamig/dialects/; they only build schema-model values.)
 Each call to get returns a fresh object, so per-connection settings never leak between contexts.
 ]]
 
-local sqlite = require "luamig.sqldialect.sqlite"
-local postgresql = require "luamig.sqldialect.postgresql"
+local lazy = require "luamig.lazy"
+-- the user-facing type modules, loaded for their registration in sa.dialects (a revision's
+-- sa.dialects.postgresql), which must not wait for the database's dialect to load
+require "luamig.dialects.sqlite"
+require "luamig.dialects.postgresql"
 
 local M = {}
 
--- The known databases.
-local KNOWN = { sqlite, postgresql }
+-- The known databases: the names the registry accepts for each (its dialect object's name
+-- first), the module of its user-facing types as rendered code requires it ({ name = "<alias in
+-- code, and the types' module field>", require = "<module>" }), and its dialect module, loaded
+-- when first asked for: a command on SQLite never loads PostgreSQL's.
+local KNOWN = {
+  { names = { "sqlite" }, module = lazy "luamig.sqldialect.sqlite" },
+  { names = { "postgresql", "postgres" }, module = lazy "luamig.sqldialect.postgresql",
+    types_module = { name = "postgresql", require = "luamig.dialects.postgresql" } },
+}
 
 local by_name, modules = {}, {}
-for _, class in ipairs(KNOWN) do
-  by_name[class.name] = class
-  for _, alias in ipairs(class.aliases) do by_name[alias] = class end
-  if class.types_module then
-    modules[class.types_module.name] = class.types_module
+for _, known in ipairs(KNOWN) do
+  for _, name in ipairs(known.names) do by_name[name] = known end
+  if known.types_module then
+    modules[known.types_module.name] = known.types_module
   end
 end
 
 function M.get(name, options)
   if type(name) ~= "string" then error("dialect.get: expected a dialect name", 2) end
-  local class = by_name[name:lower():gsub("%+.*$", "")]
-  if not class then error("unknown dialect '" .. name .. "'", 2) end
-  local d = setmetatable({}, class)
+  local known = by_name[name:lower():gsub("%+.*$", "")]
+  if not known then error("unknown dialect '" .. name .. "'", 2) end
+  local d = setmetatable({}, known.module())
   for k, v in pairs(options or {}) do d[k] = v end
   return d
 end

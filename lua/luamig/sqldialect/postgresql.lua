@@ -16,8 +16,6 @@ SERIAL column's nextval() default is implicit; the server says whether two defau
 local base = require "luamig.sqldialect.base"
 local lint_facts = require "luamig.sqldialect.postgresql_lint"
 local sa = require "luamig.sa"
--- loaded for its side effect too: sa.dialects.postgresql
-require "luamig.dialects.postgresql"
 
 local pg = base.derive("postgresql", {})
 -- what each operation does to a live database, for luamig.lint
@@ -39,10 +37,8 @@ end
 pg.reserved_words = reserved
 pg.supports_comments = true
 
-pg.aliases = { "postgres" }
 pg.impl_name = "PostgresqlImpl"
 pg.default_schema = "public"
-pg.types_module = { name = "postgresql", require = "luamig.dialects.postgresql" }
 pg.offline_backslash_escapes = true
 pg.autoincrement_default_is_implicit = true
 

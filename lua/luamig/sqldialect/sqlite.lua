@@ -14,8 +14,6 @@ default gets its parentheses back before it is compared.
 local base = require "luamig.sqldialect.base"
 local lint_facts = require "luamig.sqldialect.sqlite_lint"
 local sa = require "luamig.sa"
--- loaded for its side effect too: sa.dialects.sqlite
-require "luamig.dialects.sqlite"
 
 local sqlite = base.derive("sqlite", {})
 -- what each operation does to a live database, for luamig.lint
