@@ -50,6 +50,11 @@ T_AUTOGEN_VS_ALEMBIC = 25.0
 T_RSS_BYTES = 32 * MIB
 T_RSS_N = 10000
 AUTOGEN_TABLES = 200
+# How long freshly written revision files wait before the first luamig command: the header
+# cache trusts a file only when its ctime is two whole seconds older than the cache
+# (core/headcache.c, lm_headcache_get), and a 1.2 s wait left the first command's runs of its
+# first second or two reading every file, then rewriting the cache.
+RACY_AGE = 2.2
 
 
 def log(msg):
@@ -575,11 +580,12 @@ class Bench:
                 gen.write_versions(revs, al.versions, "py")
             except RuntimeError as e:
                 al, al_reason = None, "Alembic project could not be made: %s" % short_error(str(e))
-        # luamig's revision-header cache does not trust a file changed within
-        # a second of the cache being written (the racy-timestamp rule), so
-        # files written just now would be read again on every timed run. A
-        # user's revision files are older than that: let these age too.
-        time.sleep(1.2)
+        # luamig's revision-header cache does not trust a file whose ctime is
+        # not at least two whole seconds (time() seconds) before the cache is
+        # written (the racy-timestamp rule), so files written just now would
+        # be read again on every timed run of the first command measured.
+        # A user's revision files are older than that: let these age too.
+        time.sleep(RACY_AGE)
         heavy_reason = None
         if al and not alembic_heavy:
             heavy_reason = ("skipped: Alembic needs minutes a run at this size (see --alembic-max)")
@@ -775,7 +781,7 @@ class Bench:
         cp = LuamigProject(self.luamig, os.path.join(base, "luamig-cp"))
         shutil.rmtree(cp.versions)
         shutil.copytree(lm.versions, cp.versions)
-        time.sleep(1.2)    # the header cache's racy-timestamp rule, as for the histories
+        time.sleep(RACY_AGE)    # the header cache's racy-timestamp rule, as for the histories
         mid = revs[n // 2 - 1].rev
         full = [x for x in self.rows if x.case == case and x.command == "upgrade head"]
         for db in ("SQLite", "PostgreSQL"):
