@@ -118,21 +118,75 @@ static int is_revision_file(const char *name)
 	       name[0] != '.';
 }
 
+/* A file of a folder being listed: its path, and its name's first eight
+ * bytes as a number (NULs past a shorter name), which orders two names as
+ * strcmp does unless the numbers are equal. */
+typedef struct listed {
+	unsigned long long key;
+	char *path;
+} listed;
+
+static unsigned long long name_key(const char *name)
+{
+	unsigned long long k = 0;
+	for (int i = 0; i < 8; i++) {
+		k <<= 8;
+		if (*name)
+			k |= (unsigned char)*name++;
+	}
+	return k;
+}
+
+/* Sorts files by name: a radix sort on the keys (least significant byte
+ * first, a stable pass a byte), then strcmp within each run of equal keys,
+ * by insertion. Runs are rare: revision files start with their revision
+ * ids. Paths in one folder share its prefix, so they sort as names do. */
+static void sort_listed(listed *v, size_t n)
+{
+	listed *tmp = lm_malloc((n ? n : 1) * sizeof *tmp), *src = v, *dst = tmp;
+	for (int shift = 0; shift < 64; shift += 8) {
+		size_t at[257] = {0};
+		for (size_t i = 0; i < n; i++)
+			at[((src[i].key >> shift) & 0xff) + 1]++;
+		for (int b = 0; b < 256; b++)
+			at[b + 1] += at[b];
+		for (size_t i = 0; i < n; i++)
+			dst[at[(src[i].key >> shift) & 0xff]++] = src[i];
+		listed *t = src;
+		src = dst;
+		dst = t;
+	}
+	/* eight passes: the sorted array is v again */
+	free(tmp);
+	for (size_t i = 1; i < n; i++) {
+		listed x = v[i];
+		size_t j = i;
+		for (; j > 0 && v[j - 1].key == x.key && strcmp(v[j - 1].path, x.path) > 0; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
 /* Files sorted by name, then (when recursive) each subfolder sorted. */
 static int list_dir(const char *dir, int recursive, lm_strv *out)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return 0; /* a missing versions folder holds no revisions */
-	lm_strv files = {0}, subdirs = {0};
+	listed *files = NULL;
+	size_t nfiles = 0, cap = 0;
+	lm_strv subdirs = {0};
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
 		if (is_revision_file(e->d_name)) {
-			/* the whole path at once: sharing the folder, paths sort as
-			 * their names do */
-			lm_strv_push_own(&files, lm_path_join(dir, e->d_name));
+			if (nfiles == cap) {
+				cap = cap ? cap * 2 : 64;
+				files = lm_realloc(files, cap * sizeof *files);
+			}
+			files[nfiles].key = name_key(e->d_name);
+			files[nfiles++].path = lm_path_join(dir, e->d_name);
 		} else if (recursive) {
 			char *p = lm_path_join(dir, e->d_name);
 			if (lm_is_dir(p) && strcmp(e->d_name, "__pycache__") != 0)
@@ -141,20 +195,17 @@ static int list_dir(const char *dir, int recursive, lm_strv *out)
 		}
 	}
 	closedir(d);
-	if (files.n)
-		qsort(files.v, files.n, sizeof(char *), cmp_str);
+	sort_listed(files, nfiles);
 	if (subdirs.n)
 		qsort(subdirs.v, subdirs.n, sizeof(char *), cmp_str);
-	for (size_t i = 0; i < files.n; i++) {
-		lm_strv_push_own(out, files.v[i]);
-		files.v[i] = NULL;
-	}
+	for (size_t i = 0; i < nfiles; i++)
+		lm_strv_push_own(out, files[i].path);
+	free(files);
 	for (size_t i = 0; i < subdirs.n; i++) {
 		char *p = lm_path_join(dir, subdirs.v[i]);
 		list_dir(p, recursive, out);
 		free(p);
 	}
-	lm_strv_dispose(&files);
 	lm_strv_dispose(&subdirs);
 	return 0;
 }

@@ -1,9 +1,13 @@
 /*
  * test_script.c — the revision-header scanner: what it reads from a file
- * without running it, and how it says what is wrong.
+ * without running it, and how it says what is wrong; the order in which a
+ * versions folder's files are listed.
  */
+#define _DEFAULT_SOURCE /* mkdtemp */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "script.h"
@@ -188,6 +192,64 @@ static void test_long_inputs_end(void)
 	lm_buf_dispose(&b);
 }
 
+static int by_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Files come in strcmp order of their names, whatever they share: the
+ * listing sorts by each name's first eight bytes first, and by strcmp only
+ * where those are equal. */
+static void test_files_listed_in_name_order(void)
+{
+	char dir[] = "/tmp/luamig-test-list-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	const char *fixed[] = {"abcdefgh2.lua", "abcdefgh10.lua", "abcdefgh1.lua",
+	                       "abcdefgh.lua",  "abcdefg.lua",    "a.lua",
+	                       "ab.lua",        "b.lua",          "\xc3\xa9t\xc3\xa9.lua",
+	                       "Z.lua",         "_x.lua",         "0.lua"};
+	lm_strv names = {0};
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+		lm_strv_push(&names, fixed[i]);
+	unsigned seed = 12345;
+	for (int i = 0; i < 300; i++) { /* ids sharing prefixes of every length */
+		char name[32];
+		size_t n = 0;
+		int len = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+		for (int k = 0; k < len; k++)
+			name[n++] = "ab0f"[((seed = seed * 1103515245u + 12345u) >> 16) % 4];
+		memcpy(name + n, ".lua", 5);
+		if (!lm_strv_contains(&names, name))
+			lm_strv_push(&names, name);
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		char *p = lm_path_join(dir, names.v[i]);
+		FILE *f = fopen(p, "w");
+		CHECK(f != NULL);
+		if (f)
+			fclose(f);
+		free(p);
+	}
+	lm_script_dir sd;
+	memset(&sd, 0, sizeof sd);
+	lm_strv_push(&sd.version_locations, dir);
+	lm_strv got = {0};
+	CHECK(lm_script_dir_files(&sd, &got) == 0);
+	qsort(names.v, names.n, sizeof *names.v, by_strcmp);
+	CHECK(got.n == names.n);
+	for (size_t i = 0; i < got.n && i < names.n; i++) {
+		char *want = lm_path_join(dir, names.v[i]);
+		CHECK_STR(got.v[i], want);
+		free(want);
+	}
+	for (size_t i = 0; i < got.n; i++)
+		unlink(got.v[i]);
+	rmdir(dir);
+	lm_strv_dispose(&got);
+	lm_strv_dispose(&names);
+	lm_strv_dispose(&sd.version_locations);
+}
+
 int main(void)
 {
 	RUN(test_template_header);
@@ -199,6 +261,7 @@ int main(void)
 	RUN(test_short_comment_with_bracket);
 	RUN(test_values_must_be_plain_literals);
 	RUN(test_long_inputs_end);
+	RUN(test_files_listed_in_name_order);
 	lm_error_clear();
 	return CHECK_DONE();
 }
