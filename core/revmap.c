@@ -11,7 +11,7 @@
  * in map order where Alembic iterates a Python set). Every lookup by name
  * goes through one hash table of "map keys" (revision ids, then branch
  * labels, as in Alembic's _revision_map), and prefix lookups through the
- * same keys sorted, so nothing scans the map per lookup.
+ * same keys sorted (at the first one), so nothing scans the map per lookup.
  *
  * Internally errors carry Alembic's exception kind (ResolutionError,
  * MultipleHeads, RangeNotAncestorError, RevisionError, or an internal crash)
@@ -856,7 +856,6 @@ int lm_revmap_build(lm_revmap *m)
 		return -1;
 	normalize_deps(m);
 	propagate_labels(m);
-	sort_keys(m);
 	m->built = 1;
 	return 0;
 }
@@ -1075,6 +1074,9 @@ int lm_revmap_resolve_branch(const lm_revmap *m, const char *label, size_t *out)
  * order (Alembic's partial identifier lookup). */
 static void prefix_keys(const lm_revmap *m, const char *prefix, ivec *out)
 {
+	/* sorted at the first prefix lookup: most commands make none */
+	if (!m->sorted)
+		sort_keys((lm_revmap *)m);
 	size_t lo = 0, hi = m->nkeys, plen = strlen(prefix);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;

@@ -167,7 +167,7 @@ struct lm_revmap {
 	size_t nkeys;
 	size_t *slots; /* open addressing, key index + 1, 0 = empty */
 	size_t nslots;
-	size_t *sorted;     /* key indices in byte order, for prefix lookups */
+	size_t *sorted;     /* key indices in byte order, for prefix lookups (lazily) */
 	size_t base_values; /* map values with no down_revision, label keys included */
 
 	ivec heads, real_heads, bases, real_bases;
