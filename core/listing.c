@@ -204,10 +204,10 @@ static void head_only(const lm_revmap *m, size_t i, int branches, int doc, int p
 			lm_buf_puts(out, " (mergepoint)");
 	}
 	if (doc) {
-		char *s = lm_revision_doc(r);
+		size_t n;
+		const char *s = lm_revision_doc_span(r, &n);
 		lm_buf_puts(out, ", ");
-		lm_buf_puts(out, s);
-		free(s);
+		lm_buf_put(out, s, n);
 	}
 }
 

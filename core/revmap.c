@@ -1763,7 +1763,7 @@ void lm_revmap_applied(const lm_revmap *m, const lm_strv *rows, lm_strv *applied
 
 /* The docstring Alembic prints: longdoc is the stripped docstring, doc its
  * first paragraph. Revisions without a docstring fall back to the message. */
-char *lm_revision_longdoc(const lm_revision *r)
+const char *lm_revision_longdoc_span(const lm_revision *r, size_t *n)
 {
 	const char *d = r->doc && *r->doc ? r->doc : (r->message ? r->message : "");
 	const char *e = d + strlen(d);
@@ -1772,16 +1772,33 @@ char *lm_revision_longdoc(const lm_revision *r)
 	while (e > d && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r' ||
 	                 e[-1] == '\f' || e[-1] == '\v'))
 		e--;
-	return lm_strndup(d, (size_t)(e - d));
+	*n = (size_t)(e - d);
+	return d;
+}
+
+const char *lm_revision_doc_span(const lm_revision *r, size_t *n)
+{
+	const char *d = lm_revision_longdoc_span(r, n);
+	for (size_t i = 0; i + 1 < *n; i++)
+		if (d[i] == '\n' && d[i + 1] == '\n') {
+			*n = i;
+			break;
+		}
+	return d;
+}
+
+char *lm_revision_longdoc(const lm_revision *r)
+{
+	size_t n;
+	const char *d = lm_revision_longdoc_span(r, &n);
+	return lm_strndup(d, n);
 }
 
 char *lm_revision_doc(const lm_revision *r)
 {
-	char *l = lm_revision_longdoc(r);
-	char *para = strstr(l, "\n\n");
-	if (para)
-		*para = '\0';
-	return l;
+	size_t n;
+	const char *d = lm_revision_doc_span(r, &n);
+	return lm_strndup(d, n);
 }
 
 /* ---- the revision-id grammar ------------------------------------------- */

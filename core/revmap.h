@@ -46,6 +46,9 @@ void lm_revision_dispose(lm_revision *r);
  * paragraph. A revision without a docstring falls back to its message. */
 char *lm_revision_longdoc(const lm_revision *r);
 char *lm_revision_doc(const lm_revision *r);
+/* The same as n bytes of the revision's own text, not copied. */
+const char *lm_revision_longdoc_span(const lm_revision *r, size_t *n);
+const char *lm_revision_doc_span(const lm_revision *r, size_t *n);
 
 typedef struct lm_revmap lm_revmap;
 
