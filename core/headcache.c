@@ -360,15 +360,16 @@ static void load(lm_headcache *c)
 	c->written_at = number(sf);
 	if (c->written_at < 0)
 		return;
-	size_t lines = 0;
-	for (const char *q = eol + 1; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
-		lines++;
-	c->cap = lines;
-	c->e = lm_malloc((lines ? lines : 1) * sizeof *c->e);
+	/* a NUL anywhere (only damage writes one) has each line checked for it */
+	int nul = memchr(eol, '\0', (size_t)(end - eol)) != NULL;
 	for (p = eol + 1; p < end && (eol = memchr(p, '\n', (size_t)(end - p))); p = eol + 1) {
 		size_t len = (size_t)(eol - p);
-		if (!len || memchr(p, '\0', len))
+		if (!len || (nul && memchr(p, '\0', len)))
 			continue;
+		if (c->n == c->cap) {
+			c->cap = c->cap ? c->cap * 2 : 256;
+			c->e = lm_realloc(c->e, c->cap * sizeof *c->e);
+		}
 		entry *e = &c->e[c->n++];
 		e->line = p;
 		e->len = len;
