@@ -143,13 +143,14 @@ int lm_cmd_history(lua_State *L, lm_opts *o)
 			goto done;
 	from = history_bound(lower, "base", &heads);
 	to = history_bound(upper, "heads", &heads);
-	if (lm_listing_walk(sd.map, from, to, &ids) != 0)
-		goto done;
-	if (o->json)
+	if (o->json) {
+		if (lm_listing_walk(sd.map, from, to, &ids) != 0)
+			goto done;
 		json_document(o, "revisions", sd.map, &ids, needs_db ? &heads : NULL, &b);
-	for (size_t i = 0; !o->json && i < ids.n; i++)
-		lm_listing_format_history(sd.map, lm_revmap_get(sd.map, ids.v[i]), o->verbose,
-		                          o->indicate_current ? &heads : NULL, &b);
+	} else if (lm_listing_history(sd.map, from, to, o->verbose,
+	                              o->indicate_current ? &heads : NULL, &b) != 0) {
+		goto done;
+	}
 	out(o, &b);
 	rc = 0;
 done:

@@ -17,8 +17,10 @@
 
 /* ---- history walk -------------------------------------------------------- */
 
-int lm_listing_walk(const lm_revmap *m, const char *lower, const char *upper, lm_strv *out)
+/* lm_listing_walk's revisions as map indices, into order (emptied first). */
+static int walk(const lm_revmap *m, const char *lower, const char *upper, ivec *order)
 {
+	order->n = 0;
 	if (lm_revmap_not_built(m))
 		return -1;
 	if (!lower || !*lower)
@@ -28,7 +30,7 @@ int lm_listing_walk(const lm_revmap *m, const char *lower, const char *upper, lm
 	cli_ctx c = {.start = lower, .end = upper};
 	lm_strv cur_s = {0};
 	lm_strv_push(&cur_s, lower);
-	ivec targets = {0}, cur = {0}, order = {0};
+	ivec targets = {0}, cur = {0};
 	word *need = bs_new(m->n), *have = bs_new(m->n);
 	char *low = lm_strdup(lower);
 	int rc = lm_revmap_parse_upgrade_target(m, &cur_s, upper, 0, &targets);
@@ -129,17 +131,24 @@ int lm_listing_walk(const lm_revmap *m, const char *lower, const char *upper, lm
 		free(desc);
 	}
 	if (rc == 0)
-		rc = lm_revmap_topo_sort(m, need, &targets, &order);
-	if (rc == 0)
-		ids_out(m, &order, out);
+		rc = lm_revmap_topo_sort(m, need, &targets, order);
 	lm_strv_dispose(&cur_s);
 	iv_free(&targets);
 	iv_free(&cur);
-	iv_free(&order);
 	free(need);
 	free(have);
 	free(low);
 	return rc < 0 ? lm_revmap_report(&c) : 0;
+}
+
+int lm_listing_walk(const lm_revmap *m, const char *lower, const char *upper, lm_strv *out)
+{
+	ivec order = {0};
+	int rc = walk(m, lower, upper, &order);
+	if (rc == 0)
+		ids_out(m, &order, out);
+	iv_free(&order);
+	return rc;
 }
 
 /* ---- formatting ------------------------------------------------------------ */
@@ -282,17 +291,28 @@ void lm_listing_format_current(const lm_revmap *m, const lm_revision *r, int ver
 	lm_buf_putc(out, '\n');
 }
 
-void lm_listing_format_history(const lm_revmap *m, const lm_revision *r, int verbose,
-                               const lm_strv *current, lm_buf *out)
+/* "parent -> rev (label) (head) (branchpoint) (mergepoint), message", or
+ * verbose the `show` block, with its "\n". */
+static void history_line(const lm_revmap *m, size_t i, int verbose, const lm_strv *current,
+                         lm_buf *out)
 {
-	int cur = current && lm_strv_contains(current, r->id);
-	if (verbose) {
-		log_entry(m, index_of(m, r), cur, out);
-		lm_buf_putc(out, '\n');
-		return;
-	}
-	head_only(m, index_of(m, r), 1, 1, 1, 1, cur, out);
+	int cur = current && lm_strv_contains(current, rid(m, i));
+	if (verbose)
+		log_entry(m, i, cur, out);
+	else
+		head_only(m, i, 1, 1, 1, 1, cur, out);
 	lm_buf_putc(out, '\n');
+}
+
+int lm_listing_history(const lm_revmap *m, const char *lower, const char *upper, int verbose,
+                       const lm_strv *current, lm_buf *out)
+{
+	ivec order = {0};
+	int rc = walk(m, lower, upper, &order);
+	for (size_t k = 0; rc == 0 && k < order.n; k++)
+		history_line(m, order.v[k], verbose, current, out);
+	iv_free(&order);
+	return rc;
 }
 
 void lm_listing_format_show(const lm_revmap *m, const lm_revision *r, const lm_strv *current,
@@ -304,11 +324,13 @@ void lm_listing_format_show(const lm_revmap *m, const lm_revision *r, const lm_s
 
 int lm_listing_format_branches(const lm_revmap *m, int verbose, lm_buf *out)
 {
-	lm_strv order = {0};
-	if (lm_listing_walk(m, "base", "heads", &order) < 0)
+	ivec order = {0};
+	if (walk(m, "base", "heads", &order) < 0) {
+		iv_free(&order);
 		return -1;
+	}
 	for (size_t k = 0; k < order.n; k++) {
-		size_t i = index_of(m, lm_revmap_get(m, order.v[k]));
+		size_t i = order.v[k];
 		const node *d = &m->nodes[i];
 		if (d->next.n < 2)
 			continue;
@@ -325,7 +347,7 @@ int lm_listing_format_branches(const lm_revmap *m, int verbose, lm_buf *out)
 		}
 		lm_buf_puts(out, "\n\n");
 	}
-	lm_strv_dispose(&order);
+	iv_free(&order);
 	return 0;
 }
 
@@ -376,19 +398,21 @@ void lm_listing_json_revision(const lm_revmap *m, const lm_revision *r, const lm
 
 int lm_listing_json_branches(const lm_revmap *m, lm_buf *out)
 {
-	lm_strv order = {0};
-	if (lm_listing_walk(m, "base", "heads", &order) < 0)
+	ivec order = {0};
+	if (walk(m, "base", "heads", &order) < 0) {
+		iv_free(&order);
 		return -1;
+	}
 	int first = 1;
 	for (size_t k = 0; k < order.n; k++) {
-		const lm_revision *r = lm_revmap_get(m, order.v[k]);
-		if (m->nodes[index_of(m, r)].next.n < 2)
+		const lm_revision *r = &m->revs[order.v[k]];
+		if (m->nodes[order.v[k]].next.n < 2)
 			continue;
 		if (!first)
 			lm_buf_puts(out, ", ");
 		first = 0;
 		lm_listing_json_revision(m, r, NULL, out);
 	}
-	lm_strv_dispose(&order);
+	iv_free(&order);
 	return 0;
 }

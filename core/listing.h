@@ -29,9 +29,11 @@ int lm_listing_walk(const lm_revmap *m, const char *lower, const char *upper, lm
 void lm_listing_format_short(const lm_revmap *m, const lm_revision *r, int verbose, lm_buf *out);
 /* "rev (head) (branchpoint)" for `current` (no labels, as Alembic). */
 void lm_listing_format_current(const lm_revmap *m, const lm_revision *r, int verbose, lm_buf *out);
-/* "parent -> rev (label) (head) (branchpoint) (mergepoint), message" for `history`. */
-void lm_listing_format_history(const lm_revmap *m, const lm_revision *r, int verbose,
-                               const lm_strv *current, lm_buf *out);
+/* `history`: the walk from lower to upper (lm_listing_walk), a line for each
+ * revision, "parent -> rev (label) (head) (branchpoint) (mergepoint),
+ * message" (verbose: its `show` block). Returns 0, or -1 with the error set. */
+int lm_listing_history(const lm_revmap *m, const char *lower, const char *upper, int verbose,
+                       const lm_strv *current, lm_buf *out);
 /* The `show` block ("Rev: x (head)\nParent: ...\nPath: ...\n\n    doc\n"). */
 void lm_listing_format_show(const lm_revmap *m, const lm_revision *r, const lm_strv *current,
                             lm_buf *out);

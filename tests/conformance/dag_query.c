@@ -182,10 +182,7 @@ static void format_query(lm_revmap *m, char **f, size_t nf)
 	} else if (!strcmp(op, "history")) {
 		int indicate = nf > 3 && f[3][0] == 'L';
 		parse_list(f[3], &rows);
-		rc = lm_listing_walk(m, f[4], f[5], &v);
-		for (size_t i = 0; rc == 0 && i < v.n; i++)
-			lm_listing_format_history(m, lm_revmap_get(m, v.v[i]), verbose,
-			                          indicate ? &rows : NULL, &b);
+		rc = lm_listing_history(m, f[4], f[5], verbose, indicate ? &rows : NULL, &b);
 	} else if (!strcmp(op, "show")) {
 		parse_list(nf > 3 ? f[3] : NULL, &rows);
 		if (!strcmp(f[2], "current")) {
@@ -307,8 +304,7 @@ static void query(lm_revmap *m, char **f, size_t nf)
 			json_error(stdout, NULL);
 		} else {
 			lm_buf b = {0};
-			for (size_t i = 0; i < v.n; i++)
-				lm_listing_format_history(m, lm_revmap_get(m, v.v[i]), 0, NULL, &b);
+			lm_listing_history(m, f[2], f[3], 0, NULL, &b);
 			fputs("{\"ok\":true,\"value\":{\"revisions\":", stdout);
 			json_strv(stdout, &v);
 			fputs(",\"text\":", stdout);
