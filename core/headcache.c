@@ -54,8 +54,10 @@ struct lm_headcache {
 	long long written_at;
 	entry *e;
 	size_t n, cap;
-	size_t *slots; /* open addressing over e, by path */
+	size_t *slots; /* open addressing over e, by path: made at the first miss of the cursor */
 	size_t nslots;
+	size_t cursor;         /* the entry after the last one found: files come in line order */
+	size_t *order, norder; /* the entries used, in the order of use: how save() writes them */
 	int dirty;
 };
 
@@ -222,18 +224,39 @@ static void reindex(lm_headcache *c)
 		index_add(c, i);
 }
 
+/* The entry of path, or NULL. save() writes the lines in the order a run
+ * asked for them, which is the order the next run asks in (its listing's):
+ * the line after the last one found is tried first, and the index by path
+ * is only made when that guess fails. */
 static entry *find(lm_headcache *c, const char *path)
 {
-	if (!c->nslots)
+	if (c->cursor < c->n && span_is(first_field(&c->e[c->cursor]), path))
+		return &c->e[c->cursor++];
+	if (!c->n)
 		return NULL;
+	if (!c->slots)
+		reindex(c);
 	size_t k = (size_t)word_hash(path, strlen(path)) & (c->nslots - 1);
 	while (c->slots[k] != (size_t)-1) {
 		entry *e = &c->e[c->slots[k]];
-		if (span_is(first_field(e), path))
+		if (span_is(first_field(e), path)) {
+			c->cursor = c->slots[k] + 1;
 			return e;
+		}
 		k = (k + 1) & (c->nslots - 1);
 	}
 	return NULL;
+}
+
+/* Marks an entry used: it stays in the cache, at its place in the order of use. */
+static void use(lm_headcache *c, entry *e)
+{
+	if (e->used)
+		return;
+	e->used = 1;
+	if (!c->order)
+		c->order = lm_malloc((c->cap ? c->cap : 1) * sizeof *c->order);
+	c->order[c->norder++] = (size_t)(e - c->e);
 }
 
 /* Splits a line into its 16 fields (the seal last); 0, or -1 when it has
@@ -376,7 +399,6 @@ static void load(lm_headcache *c)
 		e->own = NULL;
 		e->used = 0;
 	}
-	reindex(c);
 }
 
 lm_headcache *lm_headcache_open(const char *script_dir)
@@ -422,7 +444,7 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 	sum[f[14].n] = '\0';
 	if (lm_checksum_scheme(sum) != LM_CHECKSUM_CURRENT)
 		return 0;
-	e->used = 1;
+	use(c, e);
 	memset(r, 0, sizeof *r);
 	/* every string in one block (lm_revision.strings); a message or
 	 * docstring of "\N" (only damage writes one) reads as "" */
@@ -467,8 +489,11 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 256;
 			c->e = lm_realloc(c->e, c->cap * sizeof *c->e);
+			if (c->order)
+				c->order = lm_realloc(c->order, c->cap * sizeof *c->order);
 		}
 		e = &c->e[c->n++];
+		e->used = 0;
 		added = 1;
 	}
 	lm_buf b = {0};
@@ -493,10 +518,10 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 	e->len = b.len;
 	e->own = lm_buf_detach(&b);
 	e->line = e->own;
-	e->used = 1;
+	use(c, e);
 	c->dirty = 1;
 	if (added) {
-		if (c->n * 2 + 2 > c->nslots)
+		if (!c->slots || c->n * 2 + 2 > c->nslots)
 			reindex(c);
 		else
 			index_add(c, c->n - 1);
@@ -507,10 +532,9 @@ static void save(lm_headcache *c)
 {
 	lm_buf b = {0};
 	lm_buf_printf(&b, "%s %lld\n", MAGIC, (long long)time(NULL));
-	for (size_t i = 0; i < c->n; i++) {
-		const entry *e = &c->e[i];
-		if (!e->used)
-			continue; /* files that are gone leave the cache */
+	/* in the order of use; files that are gone (never used) leave the cache */
+	for (size_t i = 0; i < c->norder; i++) {
+		const entry *e = &c->e[c->order[i]];
 		lm_buf_put(&b, e->line, e->len);
 		lm_buf_putc(&b, '\n');
 	}
@@ -532,6 +556,7 @@ void lm_headcache_close(lm_headcache *c)
 	for (size_t i = 0; i < c->n; i++)
 		free(c->e[i].own);
 	free(c->e);
+	free(c->order);
 	free(c->slots);
 	free(c->file);
 	if (c->map)

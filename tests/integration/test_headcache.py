@@ -165,6 +165,25 @@ class HeadCache(unittest.TestCase):
         edit_line(f, "cccc", down_is_aaaa, reseal=True)
         self.assertEqual(self.heads(), "bbbb (head)\ncccc (head)\n")
 
+    def test_lines_are_found_in_any_order(self):
+        # a run writes the lines in the order it asked for them, and the next
+        # one tries the line after the last it found first; lines in another
+        # order are still found, by the index: cccc's resealed lie shows
+        f = self.trusted_cache()
+
+        def down_is_aaaa(fields):
+            fields[8] = "aaaa"
+        edit_line(f, "cccc", down_is_aaaa, reseal=True)
+        with open(f, newline="") as fh:
+            lines = fh.read().split("\n")
+        self.assertEqual([ln.split("\t")[7] for ln in lines[1:-1]], ["aaaa", "bbbb", "cccc"])
+        # [2, 1, 3]: no line follows the one found before it, so cccc is found
+        # by the index alone
+        for order in ([2, 1, 3], [3, 2, 1], [1, 3, 2]):
+            with open(f, "w", newline="") as fh:
+                fh.write("\n".join([lines[0]] + [lines[i] for i in order]) + "\n")
+            self.assertEqual(self.heads(), "bbbb (head)\ncccc (head)\n", order)
+
     def test_every_header_field_reads_back_from_the_cache(self):
         # lists of two, escapes in the message, a file name with a tab
         self.p.revision_file("dddd", down=["bbbb", "cccc"], branch_labels=["x", "y"],
