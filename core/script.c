@@ -137,10 +137,17 @@ static unsigned long long name_key(const char *name)
 	return k;
 }
 
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const listed *)a)->path, ((const listed *)b)->path);
+}
+
 /* Sorts files by name: a radix sort on the keys (least significant byte
- * first, a stable pass a byte), then strcmp within each run of equal keys,
- * by insertion. Runs are rare: revision files start with their revision
- * ids. Paths in one folder share its prefix, so they sort as names do. */
+ * first, a stable pass a byte), then each run of equal keys by strcmp.
+ * Revision files start with their revision ids, so runs are short; a
+ * file_template that starts with a constant or a date makes one run of
+ * many files, which qsort keeps at n log n. Paths in one folder share its
+ * prefix, so they sort as names do. */
 static void sort_listed(listed *v, size_t n)
 {
 	listed *tmp = lm_malloc((n ? n : 1) * sizeof *tmp), *src = v, *dst = tmp;
@@ -158,12 +165,11 @@ static void sort_listed(listed *v, size_t n)
 	}
 	/* eight passes: the sorted array is v again */
 	free(tmp);
-	for (size_t i = 1; i < n; i++) {
-		listed x = v[i];
-		size_t j = i;
-		for (; j > 0 && v[j - 1].key == x.key && strcmp(v[j - 1].path, x.path) > 0; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && v[j].key == v[i].key; j++)
+			;
+		if (j - i > 1)
+			qsort(v + i, j - i, sizeof *v, by_path);
 	}
 }
 

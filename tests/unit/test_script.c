@@ -212,6 +212,12 @@ static void test_files_listed_in_name_order(void)
 	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
 		lm_strv_push(&names, fixed[i]);
 	unsigned seed = 12345;
+	for (int i = 0; i < 200; i++) { /* one long run of names sharing eight bytes */
+		char name[32];
+		snprintf(name, sizeof name, "migration_%03x.lua", (unsigned)(i * 7919 % 4096));
+		if (!lm_strv_contains(&names, name))
+			lm_strv_push(&names, name);
+	}
 	for (int i = 0; i < 300; i++) { /* ids sharing prefixes of every length */
 		char name[32];
 		size_t n = 0;
