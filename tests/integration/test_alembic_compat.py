@@ -144,6 +144,17 @@ class DialectTypeModules(unittest.TestCase):
                     self.assertEqual(cols, [("id", "INTEGER", True), ("n", "INTEGER", False),
                                             ("at", "DATETIME", False)])
 
+    def test_every_database_types_module_is_reachable_on_sqlite(self):
+        # the registry loads PostgreSQL's dialect only when asked for; its type module is
+        # registered in sa.dialects all the same, for a revision that names it on SQLite
+        p = Project(self, "sqlite")
+        p.revision_file("bbbb00000003", up='  assert(sa.dialects.postgresql.JSONB)\n'
+                        '  op.create_table("pg_named", sa.Column("id", sa.Integer(), '
+                        '{ primary_key = true }))')
+        p.ok("upgrade", "head")
+        self.assertEqual(p.columns("pg_named"), [("id", "INTEGER", True)])
+        self.assertEqual(p.version_rows(), ["bbbb00000003"])
+
     def test_unknown_dialect_module_is_one_line(self):
         p = Project(self, "sqlite")
         p.revision_file("bbbb00000002", up='  sa.Column("x", sa.dialects.mysql.INTEGER())')
