@@ -6,7 +6,7 @@
  * path size ino mtime_s mtime_ns ctime_s ctime_ns id down labels depends
  * message doc create_date checksum seal — lists joined by \x1f, a NULL date
  * as "\N", the checksum in the current scheme (checksum.h), and the seal
- * (word_hash) of the line's bytes before its last tab, in 16 hex digits.
+ * (lm_word_hash) of the line's bytes before its last tab, in 16 hex digits.
  * A line whose seal does not match is not used: damage that keeps a line's
  * shape (a changed down revision) would otherwise be believed.
  *
@@ -66,18 +66,6 @@ typedef struct span {
 	size_t n;
 } span;
 
-#define FNV_BASIS 14695981039346656037ULL
-#define FNV_PRIME 1099511628211ULL
-
-/* FNV-1a (64 bit): the cache file's name from the script folder's. */
-static unsigned long long fnv(const char *s)
-{
-	unsigned long long h = FNV_BASIS;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * FNV_PRIME;
-	return h;
-}
-
 /* The character of an escaped field at *i, where "\t", "\n" and "\x"
  * stand for tab, newline and x; *i moves past it. */
 static char next_char(span f, size_t *i)
@@ -87,27 +75,6 @@ static char next_char(span f, size_t *i)
 		return c;
 	c = f.p[(*i)++];
 	return c == 't' ? '\t' : c == 'n' ? '\n' : c;
-}
-
-/* A 64-bit hash of n bytes, eight at a time (FNV-1a's constants, a word for
- * a byte, and a shift to mix the high bits down): a line's seal against
- * damage, cheap enough to check on every entry a command reads, and the key
- * of the index by path. The seal is change detection, as checksum.h's, not
- * a seal against a writer: the cache is as writable as the files. The
- * word's byte order is the machine's, as is the cache's. */
-static unsigned long long word_hash(const char *p, size_t n)
-{
-	unsigned long long h = FNV_BASIS ^ n;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		unsigned long long w;
-		memcpy(&w, p + i, sizeof w);
-		h = (h ^ w) * FNV_PRIME;
-		h ^= h >> 29;
-	}
-	for (; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * FNV_PRIME;
-	return h;
 }
 
 /* Whether an escaped field reads s. */
@@ -173,22 +140,10 @@ static span first_field(const entry *e)
 
 static char *cache_file(const char *script_dir)
 {
-	const char *dir = getenv("LUAMIG_CACHE_DIR");
-	char *base = NULL;
-	if (dir && *dir) {
-		base = lm_strdup(dir);
-	} else if ((dir = getenv("XDG_CACHE_HOME")) && *dir) {
-		base = lm_sprintf("%s/luamig", dir);
-	} else if ((dir = getenv("HOME")) && *dir) {
-		base = lm_sprintf("%s/.cache/luamig", dir);
-	} else {
+	char *base = lm_cache_dir(1);
+	if (!base)
 		return NULL;
-	}
-	char *file = NULL;
-	if (lm_mkdir_p(base) == 0)
-		file = lm_sprintf("%s/%016llx.idx", base, fnv(script_dir));
-	else
-		lm_error_clear();
+	char *file = lm_sprintf("%s/%016llx.idx", base, lm_fnv1a(script_dir));
 	free(base);
 	return file;
 }
@@ -197,9 +152,9 @@ static char *cache_file(const char *script_dir)
 static size_t path_key(span f)
 {
 	if (!memchr(f.p, '\\', f.n)) /* no escape: the usual path */
-		return (size_t)word_hash(f.p, f.n);
+		return (size_t)lm_word_hash(f.p, f.n);
 	char *path = span_dup(f);
-	size_t k = path ? (size_t)word_hash(path, strlen(path)) : 0;
+	size_t k = path ? (size_t)lm_word_hash(path, strlen(path)) : 0;
 	free(path);
 	return k;
 }
@@ -236,7 +191,7 @@ static entry *find(lm_headcache *c, const char *path)
 		return NULL;
 	if (!c->slots)
 		reindex(c);
-	size_t k = (size_t)word_hash(path, strlen(path)) & (c->nslots - 1);
+	size_t k = (size_t)lm_word_hash(path, strlen(path)) & (c->nslots - 1);
 	while (c->slots[k] != (size_t)-1) {
 		entry *e = &c->e[c->slots[k]];
 		if (span_is(first_field(e), path)) {
@@ -281,7 +236,7 @@ static int sealed(const entry *e, const span f[16])
 {
 	if (f[15].n != 16 || f[15].p + 16 != e->line + e->len)
 		return 0;
-	unsigned long long h = word_hash(e->line, (size_t)(f[15].p - 1 - e->line));
+	unsigned long long h = lm_word_hash(e->line, (size_t)(f[15].p - 1 - e->line));
 	static const char hex[] = "0123456789abcdef";
 	for (int i = 15; i >= 0; i--, h >>= 4)
 		if (f[15].p[i] != hex[h & 15])
@@ -514,7 +469,7 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 		lm_buf_putc(&b, '\t');
 		put_escaped(&b, texts[k]);
 	}
-	lm_buf_printf(&b, "\t%016llx", word_hash(lm_buf_str(&b), b.len));
+	lm_buf_printf(&b, "\t%016llx", lm_word_hash(lm_buf_str(&b), b.len));
 	e->len = b.len;
 	e->own = lm_buf_detach(&b);
 	e->line = e->own;

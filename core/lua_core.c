@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "checksum.h"
+#include "chunkcache.h"
 #include "config.h"
 #include "editor.h"
 #include "json.h"
@@ -203,6 +204,26 @@ static int l_read_file(lua_State *L)
 	}
 	lua_pushlstring(L, *to_free, len);
 	lm_lua_scratch_done(to_free);
+	return 1;
+}
+
+/* core.load_revision(path, chunkname, env) -> the revision file's chunk, its
+ *   globals env | nil, message ("path: reason" or the syntax error). The
+ *   text is compiled once and the bytecode reused while the file is
+ *   unchanged (chunkcache.h). */
+static int l_load_revision(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	const char *chunkname = luaL_checkstring(L, 2);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	if (lm_chunkcache_load(L, path, chunkname) != LUA_OK) {
+		lua_pushnil(L);
+		lua_insert(L, -2);
+		return 2;
+	}
+	lua_pushvalue(L, 3);
+	if (!lua_setupvalue(L, -2, 1))
+		lua_pop(L, 1);
 	return 1;
 }
 
@@ -831,6 +852,7 @@ static int open_core(lua_State *L)
 	        {"username", l_username},
 	        {"file", l_file},
 	        {"read_file", l_read_file},
+	        {"load_revision", l_load_revision},
 	        {"lua_files", l_lua_files},
 	        {"mkdir_p", l_mkdir_p},
 	        {"config_get", l_config_get},

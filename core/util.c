@@ -221,6 +221,52 @@ void lm_strv_dispose(lm_strv *sv)
 	sv->n = sv->cap = 0;
 }
 
+#define FNV_BASIS 14695981039346656037ULL
+#define FNV_PRIME 1099511628211ULL
+
+unsigned long long lm_fnv1a(const char *s)
+{
+	unsigned long long h = FNV_BASIS;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * FNV_PRIME;
+	return h;
+}
+
+unsigned long long lm_word_hash(const char *p, size_t n)
+{
+	unsigned long long h = FNV_BASIS ^ n;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		unsigned long long w;
+		memcpy(&w, p + i, sizeof w);
+		h = (h ^ w) * FNV_PRIME;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * FNV_PRIME;
+	return h;
+}
+
+char *lm_cache_dir(int create)
+{
+	const char *dir = getenv("LUAMIG_CACHE_DIR");
+	char *base = NULL;
+	if (dir && *dir)
+		base = lm_strdup(dir);
+	else if ((dir = getenv("XDG_CACHE_HOME")) && *dir)
+		base = lm_sprintf("%s/luamig", dir);
+	else if ((dir = getenv("HOME")) && *dir)
+		base = lm_sprintf("%s/.cache/luamig", dir);
+	else
+		return NULL;
+	if (create && lm_mkdir_p(base) != 0) {
+		lm_error_clear();
+		free(base);
+		return NULL;
+	}
+	return base;
+}
+
 char *lm_read_file(const char *path, size_t *len_out)
 {
 	int fd = open(path, O_RDONLY);

@@ -84,6 +84,20 @@ void lm_strv_push_own(lm_strv *sv, char *s);   /* takes s */
 int lm_strv_contains(const lm_strv *sv, const char *s);
 void lm_strv_dispose(lm_strv *sv);
 
+/* Hashes for change detection, not against a writer. lm_fnv1a: FNV-1a (64
+ * bit) of a string, for cache files' names. lm_word_hash: 64 bits of n
+ * bytes, eight at a time (FNV-1a's constants, a word for a byte, a shift to
+ * mix the high bits down), cheap enough to seal every entry a cache hands
+ * out; the word's byte order is the machine's, as are the caches'. */
+unsigned long long lm_fnv1a(const char *s);
+unsigned long long lm_word_hash(const char *p, size_t n);
+
+/* The folder of luamig's caches: $LUAMIG_CACHE_DIR, else
+ * $XDG_CACHE_HOME/luamig, else ~/.cache/luamig (never in a project); made
+ * when missing if create is set. Malloc'd; NULL (error slot clear) when
+ * there is none or it cannot be made: a cache is never needed. */
+char *lm_cache_dir(int create);
+
 /* Files. lm_read_file returns a malloc'd NUL-terminated buffer or NULL with
  * the error slot set ("path: reason"). */
 char *lm_read_file(const char *path, size_t *len_out);

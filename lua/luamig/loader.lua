@@ -73,13 +73,12 @@ end
 local whole_names = M.whole_names
 
 -- Compiles a revision file (text mode only, a UTF-8 byte-order mark skipped as loadfile
--- does) into a chunk that runs in `env`; returns the chunk and the file's display name.
+-- does) into a chunk that runs in `env`, or loads the bytecode compiled by an earlier run
+-- while the file is unchanged (core/chunkcache.h); returns the chunk and the file's display
+-- name.
 local function compile_revision(path, env)
   local shown = display_path(path)
-  local text, ferr = core.read_file(path)
-  if not text then fail(ferr) end
-  if text:sub(1, 3) == "\239\187\191" then text = text:sub(4) end   -- a UTF-8 byte-order mark
-  local chunk, err = load(text, "@" .. shown, "t", env)
+  local chunk, err = core.load_revision(path, "@" .. shown, env or _G)
   if not chunk then fail(whole_names(err, shown)) end
   return chunk, shown
 end

@@ -1,0 +1,256 @@
+/*
+ * chunkcache.c — revision files' bytecode kept between runs (see
+ * chunkcache.h).
+ *
+ * An entry is one file: a fixed header (below), the chunk name, then the
+ * bytecode lua_dump wrote, debug information kept (errors name the user's
+ * line). The seal is lm_word_hash of the whole entry with the seal field
+ * zeroed. Entries are written to a temporary file and renamed over the old
+ * one, so a reader sees an old entry or a new one, never half of one.
+ */
+#define _DEFAULT_SOURCE /* st_mtim, O_NOFOLLOW */
+#include "chunkcache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "lua_host.h"
+#include "util.h"
+
+#define MAGIC "luamig-chunk-1"
+/* An entry larger than this is not read (a revision's bytecode is a few KiB). */
+#define MAX_ENTRY (64u << 20)
+
+typedef struct header {
+	char magic[16];   /* MAGIC, NUL-padded */
+	char release[24]; /* LUA_RELEASE of the Lua that dumped the code */
+	uint64_t size, ino, mtime_s, mtime_ns, ctime_s, ctime_ns; /* the revision file's */
+	uint64_t written_at;                                      /* seconds */
+	uint64_t name_len, code_len;
+	uint64_t seal;
+} header;
+
+/* What a load holds across Lua calls that may raise (lm_lua_scratch). */
+typedef struct work {
+	char *file;  /* the entry's path; NULL when caching is off */
+	char *text;  /* the revision file's text */
+	char *entry; /* the entry's bytes, as read */
+	lm_buf code; /* the bytecode dumped for a new entry */
+} work;
+
+static void work_dispose(void *block)
+{
+	work *w = block;
+	free(w->file);
+	free(w->text);
+	free(w->entry);
+	lm_buf_dispose(&w->code);
+}
+
+/* The entry's path for the revision file at path, or NULL when caching is
+ * off or there is no cache folder. */
+static char *entry_file(const char *path)
+{
+	const char *off = getenv("LUAMIG_NO_CACHE");
+	if (off && *off)
+		return NULL;
+	char *base = lm_cache_dir(0);
+	if (!base)
+		return NULL;
+	char *file = lm_sprintf("%s/chunks/%016llx.luac", base, lm_fnv1a(path));
+	free(base);
+	return file;
+}
+
+static void fill_release(char out[24])
+{
+	memset(out, 0, 24);
+	strncpy(out, LUA_RELEASE, 23);
+}
+
+static int same_stat(const header *h, const struct stat *st)
+{
+	return h->size == (uint64_t)st->st_size && h->ino == (uint64_t)st->st_ino &&
+	       h->mtime_s == (uint64_t)st->st_mtim.tv_sec &&
+	       h->mtime_ns == (uint64_t)st->st_mtim.tv_nsec &&
+	       h->ctime_s == (uint64_t)st->st_ctim.tv_sec &&
+	       h->ctime_ns == (uint64_t)st->st_ctim.tv_nsec;
+}
+
+/* The seal of an entry of n bytes (its seal field is zeroed for the hash and put back). */
+static uint64_t seal_of(char *entry, size_t n)
+{
+	uint64_t kept;
+	memcpy(&kept, entry + offsetof(header, seal), sizeof kept);
+	memset(entry + offsetof(header, seal), 0, sizeof kept);
+	uint64_t s = lm_word_hash(entry, n);
+	memcpy(entry + offsetof(header, seal), &kept, sizeof kept);
+	return s;
+}
+
+/* Reads all of fd (size bytes, a regular file) into a new block; NULL on a
+ * short read or an error. */
+static char *read_all(int fd, size_t size)
+{
+	char *p = lm_malloc(size ? size : 1);
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, p + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(p);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	return p;
+}
+
+/* Pushes the cached chunk and returns 1 when the entry is there and may be
+ * believed for the revision file st describes; 0 (nothing pushed) otherwise. */
+static int load_entry(lua_State *L, work *w, const struct stat *st, const char *chunkname)
+{
+	int fd = open(w->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct stat es;
+	int ok = fstat(fd, &es) == 0 && S_ISREG(es.st_mode) && es.st_uid == geteuid() &&
+	         !(es.st_mode & (S_IWGRP | S_IWOTH)) && (uint64_t)es.st_size >= sizeof(header) &&
+	         (uint64_t)es.st_size <= MAX_ENTRY;
+	size_t n = ok ? (size_t)es.st_size : 0;
+	if (ok)
+		w->entry = read_all(fd, n);
+	close(fd);
+	if (!w->entry)
+		return 0;
+	header h;
+	memcpy(&h, w->entry, sizeof h);
+	char release[24];
+	fill_release(release);
+	size_t name_len = strlen(chunkname);
+	if (memcmp(h.magic, MAGIC, sizeof MAGIC) != 0 || memcmp(h.release, release, 24) != 0 ||
+	    !same_stat(&h, st) || h.name_len != name_len || h.code_len > n ||
+	    sizeof h + h.name_len + h.code_len != n)
+		return 0;
+	/* Racy: changed within a second of the entry being written; the same
+	 * stat could hide a second change. */
+	if ((long long)st->st_ctim.tv_sec >= (long long)h.written_at - 1)
+		return 0;
+	if (memcmp(w->entry + sizeof h, chunkname, name_len) != 0 || seal_of(w->entry, n) != h.seal)
+		return 0;
+	const char *code = w->entry + sizeof h + name_len;
+	if (luaL_loadbufferx(L, code, (size_t)h.code_len, chunkname, "b") != LUA_OK) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	return 1;
+}
+
+static int dump_writer(lua_State *L, const void *p, size_t n, void *ud)
+{
+	(void)L;
+	lm_buf_put(ud, p, n);
+	return 0;
+}
+
+/* Writes the entry of the chunk on top of the stack; a cache that cannot
+ * be written is no error. */
+static void save_entry(lua_State *L, work *w, const struct stat *st, const char *chunkname)
+{
+	if (lua_dump(L, dump_writer, &w->code, 0) != 0)
+		return;
+	header h;
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, MAGIC, sizeof MAGIC);
+	fill_release(h.release);
+	h.size = (uint64_t)st->st_size;
+	h.ino = (uint64_t)st->st_ino;
+	h.mtime_s = (uint64_t)st->st_mtim.tv_sec;
+	h.mtime_ns = (uint64_t)st->st_mtim.tv_nsec;
+	h.ctime_s = (uint64_t)st->st_ctim.tv_sec;
+	h.ctime_ns = (uint64_t)st->st_ctim.tv_nsec;
+	h.written_at = (uint64_t)time(NULL);
+	h.name_len = strlen(chunkname);
+	h.code_len = w->code.len;
+	lm_buf b = {0};
+	lm_buf_put(&b, (const char *)&h, sizeof h);
+	lm_buf_put(&b, chunkname, h.name_len);
+	lm_buf_put(&b, lm_buf_str(&w->code), w->code.len);
+	char *entry = (char *)lm_buf_str(&b);
+	h.seal = seal_of(entry, b.len);
+	memcpy(entry + offsetof(header, seal), &h.seal, sizeof h.seal);
+
+	char *tmp = lm_sprintf("%s.%ld.tmp", w->file, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		/* the first entry: make the folder */
+		char *dir = lm_path_dirname(w->file);
+		if (lm_mkdir_p(dir) == 0)
+			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		free(dir);
+	}
+	if (fd >= 0) {
+		size_t put = 0;
+		while (put < b.len) {
+			ssize_t n = write(fd, entry + put, b.len - put);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			put += (size_t)n;
+		}
+		int ok = close(fd) == 0 && put == b.len;
+		if (!ok || rename(tmp, w->file) != 0)
+			unlink(tmp);
+	}
+	lm_error_clear();
+	free(tmp);
+	lm_buf_dispose(&b);
+}
+
+int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname)
+{
+	work *w = lm_lua_scratch(L, sizeof *w, work_dispose);
+	int status = LUA_OK;
+	struct stat st;
+	/* stat before the read: a change during it leaves a stat the next run
+	 * does not match, never a stale chunk under a current stat */
+	if (stat(path, &st) != 0) {
+		lua_pushfstring(L, "%s: %s", path, strerror(errno));
+		status = LUA_ERRFILE;
+		goto done;
+	}
+	w->file = S_ISREG(st.st_mode) ? entry_file(path) : NULL;
+	if (w->file && load_entry(L, w, &st, chunkname))
+		goto done;
+	size_t len;
+	w->text = lm_read_file(path, &len);
+	if (!w->text) {
+		lua_pushstring(L, lm_error_get());
+		lm_error_clear();
+		status = LUA_ERRFILE;
+		goto done;
+	}
+	const char *text = w->text;
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* a UTF-8 byte-order mark */
+		text += 3;
+		len -= 3;
+	}
+	status = luaL_loadbufferx(L, text, len, chunkname, "t");
+	if (status == LUA_OK && w->file)
+		save_entry(L, w, &st, chunkname);
+done:
+	lm_lua_scratch_done(w);
+	lua_remove(L, -2); /* the scratch block */
+	return status;
+}

@@ -1,0 +1,212 @@
+"""Revision files compiled once (core/chunkcache.h): the bytecode of a revision
+is reused only while its file is unchanged, only when the entry is whole, and
+only from a cache file this user owns and no one else may write; an edit with
+the file's size and mtime put back still runs the new text; LUAMIG_NO_CACHE
+turns the cache off."""
+import glob
+import os
+import struct
+import sys
+import time
+import unittest
+
+from luamigtest import Project, main, run, temp_dir
+
+MASK = (1 << 64) - 1
+# core/chunkcache.c's header: magic[16], release[24], then ten 64-bit fields
+HEADER = struct.Struct("=16s24s10Q")
+SEAL_AT = 16 + 24 + 9 * 8
+
+
+def word_hash(data):
+    """util.c's lm_word_hash, so that a test can write an entry the cache believes."""
+    h = (14695981039346656037 ^ len(data)) & MASK
+    i = 0
+    while i + 8 <= len(data):
+        h = ((h ^ int.from_bytes(data[i:i + 8], sys.byteorder)) * 1099511628211) & MASK
+        h ^= h >> 29
+        i += 8
+    for b in data[i:]:
+        h = ((h ^ b) * 1099511628211) & MASK
+    return h
+
+
+def reseal(entry):
+    zeroed = entry[:SEAL_AT] + b"\0" * 8 + entry[SEAL_AT + 8:]
+    return zeroed[:SEAL_AT] + struct.pack("=Q", word_hash(zeroed)) + zeroed[SEAL_AT + 8:]
+
+
+class ChunkCache(unittest.TestCase):
+    def setUp(self):
+        self.cache = temp_dir(self, "cache")
+        self.env = {"LUAMIG_CACHE_DIR": self.cache}
+        self.p = Project(self, "sqlite")
+        self.a = self.p.revision_file("aaaa", up='  op.create_table("ta", sa.Column("id", sa.Integer))',
+                                      downgrade='  op.drop_table("ta")', name="aaaa.lua")
+        self.b = self.p.revision_file("bbbb", down="aaaa",
+                                      up='  op.create_table("tb", sa.Column("id", sa.Integer))',
+                                      downgrade='  op.drop_table("tb")', name="bbbb.lua")
+
+    def upgrade(self, env=None):
+        self.p.ok("upgrade", "head", env=env or self.env)
+
+    def entries(self):
+        return sorted(glob.glob(os.path.join(self.cache, "chunks", "*.luac")))
+
+    def entry_of(self, path):
+        """The cache file holding the revision file at path, and its bytes."""
+        for f in self.entries():
+            with open(f, "rb") as fh:
+                data = fh.read()
+            name_len = HEADER.unpack_from(data)[9]
+            if data[HEADER.size:HEADER.size + name_len].decode().endswith(os.path.basename(path)):
+                return f, data
+        self.fail("no cache entry for %s" % path)
+
+    def forge_b_from_a(self, written_after=10, ctime_off=0):
+        """An entry for bbbb.lua that holds aaaa.lua's code, sealed and believable
+        in every other way: which table the upgrade makes tells whether it was used.
+        written_after: seconds from the file's ctime to the entry's writing;
+        ctime_off: how far the recorded ctime is from the file's."""
+        _, a = self.entry_of(self.a)
+        fb, b = self.entry_of(self.b)
+        ha, hb = HEADER.unpack_from(a), HEADER.unpack_from(b)
+        name_b = b[HEADER.size:HEADER.size + hb[9]]
+        code_a = a[HEADER.size + ha[9]:]
+        st = os.stat(self.b)
+        header = HEADER.pack(ha[0], ha[1], st.st_size, st.st_ino, int(st.st_mtime), st.st_mtime_ns % 10**9,
+                             int(st.st_ctime) + ctime_off, st.st_ctime_ns % 10**9,
+                             int(st.st_ctime) + written_after,
+                             len(name_b), len(code_a), 0)
+        with open(fb, "wb") as fh:
+            fh.write(reseal(header + name_b + code_a))
+        os.chmod(fb, 0o600)
+        return fb
+
+    def fresh_db(self):
+        self.p.ok("downgrade", "base", env=self.env)
+        self.assertEqual(self.p.tables(), ["luamig_version"])
+
+    def test_an_entry_per_revision_outside_the_project(self):
+        self.upgrade()
+        self.assertEqual(len(self.entries()), 2)
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+        self.assertEqual(oct(os.stat(self.entries()[0]).st_mode & 0o777), "0o600")
+
+    def test_a_believable_entry_is_what_runs(self):
+        # the cache is used: bbbb runs the code its entry holds, not its text
+        self.upgrade()
+        self.fresh_db()
+        self.forge_b_from_a()
+        self.p.ok("upgrade", "aaaa", env=self.env)
+        r = self.p.run("upgrade", "head", env=self.env)
+        # aaaa's code again: "ta" exists already
+        self.assertEqual(r.rc, 1, repr(r))
+        self.assertIn("table ta already exists", r.err)
+
+    def test_an_entry_others_may_write_is_not_loaded(self):
+        self.upgrade()
+        self.fresh_db()
+        fb = self.forge_b_from_a()
+        os.chmod(fb, 0o620)
+        self.upgrade()
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to give a file to another user")
+    def test_an_entry_of_another_user_is_not_loaded(self):
+        self.upgrade()
+        self.fresh_db()
+        fb = self.forge_b_from_a()
+        os.chown(fb, 65534, 65534)
+        self.upgrade()
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+
+    def test_a_damaged_entry_is_compiled_again(self):
+        self.upgrade()
+        self.fresh_db()
+        fb = self.forge_b_from_a()
+        with open(fb, "rb") as fh:
+            data = fh.read()
+        # the table's name in the code changed, the seal left as it was: bytecode that
+        # still loads, and would make table "tz"
+        at = data.rindex(b"\x83ta")
+        with open(fb, "wb") as fh:
+            fh.write(data[:at] + b"\x83tz" + data[at + 3:])
+        self.upgrade()
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+        # and the entry is whole again
+        self.fresh_db()
+        self.upgrade()
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+
+    def test_truncated_and_foreign_entries_are_compiled_again(self):
+        self.upgrade()
+        self.fresh_db()
+        fb, data = self.entry_of(self.b)
+        for bad in (b"", data[:HEADER.size - 1], data[:-1], b"x" * len(data),
+                    data.replace(b"luamig-chunk-1", b"luamig-chunk-9", 1)):
+            with open(fb, "wb") as fh:
+                fh.write(bad)
+            self.upgrade()
+            self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+            self.fresh_db()
+
+    def test_an_entry_written_in_the_second_of_a_change_is_not_loaded(self):
+        # the same stat, but the file changed in the second the entry was written:
+        # a second change in that second could have kept the stat
+        self.upgrade()
+        self.fresh_db()
+        self.forge_b_from_a(written_after=1)
+        self.upgrade()
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+
+    def test_an_entry_of_another_ctime_is_not_loaded(self):
+        self.upgrade()
+        self.fresh_db()
+        self.forge_b_from_a(ctime_off=-5)
+        self.upgrade()
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+
+    def test_an_edit_that_keeps_size_and_mtime_runs_the_new_text(self):
+        time.sleep(2.1)             # the files older than any entry: entries are believed
+        self.upgrade()
+        self.fresh_db()
+        time.sleep(2.1)
+        st = os.stat(self.b)
+        with open(self.b) as fh:
+            text = fh.read()
+        with open(self.b, "w") as fh:
+            fh.write(text.replace('"tb"', '"tc"'))
+        os.utime(self.b, ns=(st.st_atime_ns, st.st_mtime_ns))
+        self.assertEqual(os.stat(self.b).st_size, st.st_size)
+        self.upgrade()
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tc"])
+
+    def test_errors_name_the_file_as_seen_from_where_luamig_runs(self):
+        c = self.p.revision_file("cccc", down="bbbb", up='  error("boom")', name="cccc.lua")
+        time.sleep(2.1)             # entries believed from the first run on
+        r = self.p.fails("upgrade", "head", env=self.env)
+        self.assertIn("migrations/versions/cccc.lua:11: boom", r.err)
+        parent = os.path.dirname(self.p.dir)
+        r = run(["-c", self.p.path("luamig.ini"), "upgrade", "head"], cwd=parent, env=self.env)
+        self.assertEqual(r.rc, 1, repr(r))
+        shown = os.path.relpath(c, parent)
+        self.assertIn(shown + ":11: boom", r.err)
+        self.assertNotIn(" migrations/versions/cccc.lua", r.err)
+
+    def test_a_syntax_error_is_reported_and_not_cached(self):
+        with open(self.b, "a") as fh:
+            fh.write("\nfunction broken(\n")
+        r = self.p.fails("upgrade", "head", env=self.env)
+        self.assertRegex(r.err, r"bbbb\.lua:\d+: .*expected")
+        self.assertEqual(self.p.tables(), [])
+        self.assertEqual(len(self.entries()), 1)   # aaaa's only
+
+    def test_no_cache_turns_it_off(self):
+        self.upgrade(env=dict(self.env, LUAMIG_NO_CACHE="1"))
+        self.assertEqual(self.entries(), [])
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+
+
+if __name__ == "__main__":
+    main()
