@@ -263,19 +263,36 @@ function sa._to_type(v, where)
   if not is_type(v) then
     error((where or "sa") .. ": expected a type, got " .. type(v), 3)
   end
-  local r = {}
-  for k, val in pairs(v) do r[k] = val end
+  -- made with the fields every type has (no rehash as they are added), copied by next:
+  -- pairs() looks for a __pairs metamethod on every call
+  local r = { kind = "type", name = v.name, module = v.module, length = v.length }
+  for k, val in next, v do r[k] = val end
   return setmetatable(r, type_mt)
 end
 
 -- Defines type `name`: `params` lists the positional parameter names in SQLAlchemy's order; any
 -- of them may come by name in a trailing options table.  `extra` are fixed fields.
 local function deftype(name, params, extra, module)
+  module = module or "sa"
+  local nparams = #params
   local function ctor(...)
+    local n = select("#", ...)
+    -- positionals only, no more than the parameters (sa.String(50), the usual call): each goes
+    -- to its parameter's field, with no binding tables made
+    if n <= nparams and (n == 0 or not is_options((select(n, ...)))) then
+      local t = { kind = "type", name = name, module = module }
+      if extra then for k, v in pairs(extra) do t[k] = v end end
+      for i = 1, n do
+        local v = select(i, ...)
+        if v ~= nil then t[params[i]] = v end
+      end
+      if t.item_type ~= nil then t.item_type = sa._to_type(t.item_type, name) end
+      return setmetatable(t, type_mt)
+    end
     local bound, rest, opts = bind_kw("sa." .. name, params, pack(...))
     if rest.n > 0 then error("sa." .. name .. ": too many arguments", 3) end
-    local t = { kind = "type", name = name, module = module or "sa" }
-    for k, v in pairs(extra or {}) do t[k] = v end
+    local t = { kind = "type", name = name, module = module }
+    if extra then for k, v in pairs(extra) do t[k] = v end end
     for k, v in pairs(bound) do t[k] = v end
     for k, v in pairs(opts) do t[k] = v end
     if t.item_type ~= nil then t.item_type = sa._to_type(t.item_type, name) end
@@ -470,6 +487,9 @@ local function keyword_options(t)
   return t
 end
 
+-- The options of a call that gives none: read, never written.
+local NO_OPTIONS = {}
+
 function sa.Column(...)
   -- Column(name, type_, *args, **kw): name and type_ may come by keyword, and the name may be
   -- left out (Column(sa.Integer, ...)), so the positionals are bound here, not by bind_kw.
@@ -480,6 +500,8 @@ function sa.Column(...)
   if opts then
     args[args.n] = nil
     args.n = args.n - 1
+  elseif args.n == 0 or not is_options(args[args.n]) then
+    opts = NO_OPTIONS   -- positionals only: nothing to bind
   else
     args, opts = select(2, bind_kw("sa.Column", {}, args))
   end
