@@ -43,7 +43,7 @@ local migration = require "luamig.migration"
 local environment = require "luamig.environment"
 local lazy = require "luamig.lazy"
 local ag = lazy "luamig.autogenerate"
-local audit = require "luamig.audit"
+local audit = lazy "luamig.audit"
 local loader = require "luamig.loader"
 local lint = lazy "luamig.lint"
 local auditlog = lazy "luamig.auditlog"
@@ -56,6 +56,20 @@ local M = {}
 -- An error that carries its own, final message (no position prefix).
 local function fail(msg)
   error(msg, 0)
+end
+
+-- The lint setting, read without loading luamig.lint when it is off (the default): that module
+-- is a tenth of what an upgrade would load.
+local function lint_mode(config)
+  local v = config.get_main_option("lint")
+  if v == nil or v == "" or v:lower() == "off" then return "off" end
+  return lint.mode(config)
+end
+
+-- Whether the script directory has checkpoint files (checkpoint.dir's folder), asked before
+-- luamig.checkpoint is loaded: most projects have none, and the module is as large as lint.
+local function has_checkpoints(script_location)
+  return #core.lua_files(script_location .. "/checkpoints") > 0
 end
 
 local function split_range(rev)
@@ -98,12 +112,13 @@ function M.upgrade(cmd, config)
   work.fn = function(heads, mc)
     local steps = core.plan("upgrade", heads, revision)
     -- a fresh database starts from the latest checkpoint the plan passes (luamig.checkpoint)
-    if #heads == 0 and mc.fresh_database and not cmd.no_checkpoints and #steps > 0 then
+    if #heads == 0 and mc.fresh_database and not cmd.no_checkpoints and #steps > 0
+        and has_checkpoints(cmd.script_location) then
       steps = checkpoint.shorten(mc, cmd.script_location, revision, steps)
     end
     return steps
   end
-  local mode = lint.mode(config)
+  local mode = lint_mode(config)
   if mode ~= "off" then
     local plan = work.fn
     work.fn = function(heads, mc)
@@ -304,7 +319,7 @@ function M.revision(cmd, config)
     end
     -- lint = warn|error: the new revision's operations are linted; the file is written either
     -- way (it is where a fix or a waiver goes), the findings go to stderr
-    if lint.mode(config) ~= "off" then
+    if lint_mode(config) ~= "off" then
       local out = function(line) io.stderr:write(line, "\n") end
       local s = lint.run_operations { operations = script.upgrade_ops, dialect = mc.dialect,
                                       settings = lint.settings(config, mc.dialect), out = out,

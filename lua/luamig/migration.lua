@@ -46,7 +46,7 @@ local named = require "luamig.params"
 local log = require "luamig.log"
 local loader = require "luamig.loader"
 local lint = lazy "luamig.lint"
-local audit = require "luamig.audit"
+local audit = lazy "luamig.audit"   -- the history table: most projects have none
 local lock = require "luamig.lock"
 local timeouts = require "luamig.timeouts"
 local dryrun = lazy "luamig.dryrun"
@@ -398,6 +398,7 @@ end
 -- `stamp --resync` records (self.resync, a set) are what it is told to accept, and while it
 -- runs the others only warn.
 function MigrationContext:check_checksums(heads)
+  if #heads == 0 then return end   -- a fresh database: nothing applied (audit not loaded)
   for _, complaint in ipairs(audit.changed_revisions(self, heads, self.resync)) do
     if self.checksums == "error" and not self.resync then fail(complaint) end
     log.warning(LOGGER, complaint)
