@@ -329,6 +329,25 @@ def set_ini_option(text, key, value):
     return pat.sub(lambda m: "%s = %s" % (key, value.replace("\\", "\\\\")), text, count=1)
 
 
+def sql_per_revision(script):
+    """The statements of each revision in luamig's offline upgrade script, version-table
+    statements left out: {revision: [sql, ...]}; None when the script has no steps."""
+    with open(script) as f:
+        text = f.read()
+    parts = re.split(r"(?m)^-- Running upgrade .* -> (\S+)\n", text)
+    if len(parts) < 3:
+        return None
+    out = {}
+    for i in range(1, len(parts), 2):
+        stmts = []
+        for st in parts[i + 1].split(";\n"):
+            st = st.strip()
+            if st and not re.match(r"(INSERT INTO|UPDATE|DELETE FROM) luamig_version\b|COMMIT$", st):
+                stmts.append(st)
+        out[parts[i]] = stmts
+    return out
+
+
 class LuamigProject:
     tool = "luamig"
 
@@ -668,6 +687,8 @@ class Bench:
                         heavy=True)
         self.target_vs_limit(r)
         self.lua_floor(r, lm, case)
+        if scripts_ok:
+            self.pipeline_floor(r, revs, path, up_sqlite, case)
         lm_at_head = r.luamig.ok
         raw_at_head = r.limit is not None and r.limit.ok
         al_at_head = r.alembic is not None and r.alembic.ok
@@ -990,6 +1011,35 @@ class Bench:
         r.extra = ("floor (raw client + plain Lua running the revision files %s): %s, luamig at "
                    "%.2f× the floor" % (fmt_time(work.median - start.median), fmt_time(floor),
                                          r.luamig.median / floor))
+
+    def pipeline_floor(self, r, revs, path, up_sqlite, case):
+        """luamig's own floor for upgrade head: the same history with each revision's upgrade()
+        running the SQL luamig compiles for it (from the offline script) through op.execute,
+        so that the database does the same work and no operation object is built. What luamig
+        costs besides the op layer: its start, the plan, loading each revision, the version
+        table, the transaction. Shown after the targets of the upgrade head / SQLite rows."""
+        if not (r.limit is not None and r.limit.ok and r.luamig.ok):
+            return
+        sql = sql_per_revision(up_sqlite)
+        if sql is None or any(x.rev not in sql for x in revs):
+            r.extra += "; no pipeline floor (the offline script's steps could not be read)"
+            return
+        lp = LuamigProject(self.luamig, path("luamig-sql"))
+        os.makedirs(lp.versions, exist_ok=True)
+        for x in revs:
+            with open(os.path.join(lp.versions, "%s_create_table_%s.lua" % (x.rev, x.table)), "w") as f:
+                f.write(gen.lua_revision_sql(x, sql[x.rev]))
+        time.sleep(RACY_AGE)   # as the history's own files (run_history)
+        ini = lp.write_ini("sqlite-up.ini", "sqlite:///" + path("luamig-sql", "up.db"))
+        m = self.runner.measure("luamig upgrade sqlite, SQL precompiled %s" % case,
+                                lp.cmd(ini, "upgrade", "head"), lp.base,
+                                prepare="rm -f %s" % shlex.quote(path("luamig-sql", "up.db")))
+        if not m.ok:
+            r.extra += "; pipeline floor failed: %s" % (m.error or "?")
+            return
+        r.extra += ("; pipeline floor (luamig running the compiled SQL through op.execute): %s, "
+                    "%.2f× the raw client, luamig at %.2f× it" % (
+                        fmt_time(m.median), m.median / r.limit.median, r.luamig.median / m.median))
 
     # -- targets ------------------------------------------------------------------
 

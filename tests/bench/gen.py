@@ -125,6 +125,17 @@ def lua_revision(r):
          "labels": _lua_val(r.labels), "depends": _lua_val(r.depends)}
 
 
+def lua_revision_sql(r, statements):
+    """lua_revision(r) with upgrade() running `statements` (the SQL luamig compiles for it,
+    from its offline script) through op.execute: the same work for the database with no
+    operation objects built, for the benchmark's pipeline floor."""
+    text = lua_revision(r)
+    head, rest = text.split("function upgrade()\n", 1)
+    _, tail = rest.split("end\n\nfunction downgrade()", 1)
+    body = "".join("  op.execute([==[%s]==])\n" % st for st in statements)
+    return head + "function upgrade()\n" + body + "end\n\nfunction downgrade()" + tail
+
+
 # --------------------------------------------------------------------------
 # Alembic
 
