@@ -137,7 +137,8 @@ op._offline_text = offline_text
 
 -- Sends compiled statements to the context.
 function op._execute_statements(ctx, statements)
-  for _, st in ipairs(statements) do
+  for i = 1, #statements do
+    local st = statements[i]
     local sql, params = st, nil
     if type(st) == "table" then sql, params = st.sql, st.params end
     if ctx.as_sql then sql = offline_text(sql) end
@@ -176,6 +177,21 @@ local function pack(...) return { n = select("#", ...), ... } end
 -- (a constraint name may be nil: Python's None).
 -- Returns the bound values (by name) and the remaining options.
 local function bind(fname, names, required, ...)
+  local n = select("#", ...)
+  if n <= #names and not (n > 0 and sa._is_options((select(n, ...)))) then
+    -- positionals only (the usual call): each to its name, no options table to merge
+    local r = {}
+    for i, name in ipairs(names) do
+      local v = (select(i, ...))
+      local needed
+      if type(required) == "table" then needed = required[name] else needed = i <= required end
+      if v == nil and needed then
+        error("op." .. fname .. ": missing argument '" .. name .. "'", 3)
+      end
+      r[name] = v
+    end
+    return r, {}
+  end
   local args, opts = sa._split_opts(pack(...))
   if args.n > #names then error("op." .. fname .. ": too many positional arguments", 3) end
   local r = {}
@@ -220,8 +236,8 @@ end
 
 -- The naming convention of the context's target_metadata, as Alembic's schema_obj uses it.
 local function context_metadata()
-  local ok, ctx = pcall(context)
-  local tm = ok and ctx and ctx.opts and ctx.opts.target_metadata
+  local ctx = context_provider and context_provider()
+  local tm = ctx and ctx.opts and ctx.opts.target_metadata
   if type(tm) == "table" and tm.kind == "metadata" then
     return sa.MetaData { naming_convention = tm.naming_convention }
   end
@@ -253,11 +269,15 @@ function ops.create_table(table_name, ...)
   if type(table_name) ~= "string" then
     error("op.create_table: expected a table name", 2)
   end
-  local args, opts = sa._split_opts(pack(...))
-  local items = {}
-  for i = 1, args.n do items[i] = args[i] end
+  -- the columns and constraints as given, a trailing options table taken off
+  local items, n = { ... }, select("#", ...)
+  local opts = {}
+  if n > 0 and sa._is_options(items[n]) then
+    opts = items[n]
+    items[n] = nil
+  end
   local topts = {}
-  for k, v in pairs(opts) do if k ~= "if_not_exists" then topts[k] = v end end
+  for k, v in next, opts do if k ~= "if_not_exists" then topts[k] = v end end
   local ok, tbl = pcall(sa._build_table, table_name, context_metadata(), items, topts)
   if not ok then error("op.create_table: " .. tostring(tbl), 2) end
   return op.new("create_table", { table_name = table_name, schema = opts.schema, items = items,

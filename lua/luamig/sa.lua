@@ -490,7 +490,20 @@ end
 -- The options of a call that gives none: read, never written.
 local NO_OPTIONS = {}
 
+local column_from
+
 function sa.Column(...)
+  -- the usual call, Column(name, type [, { options }]): no arguments table
+  local n, a1, a2, a3 = select("#", ...), ...
+  if n <= 3 and type(a1) == "string" and is_type(a2) then
+    local opts = NO_OPTIONS
+    if n == 3 then opts = keyword_options(a3) end
+    if opts then
+      if opts.name ~= nil then error("sa.Column: got multiple values for argument 'name'", 2) end
+      if opts.type_ ~= nil then error("sa.Column: got multiple values for argument 'type_'", 2) end
+      return column_from(a1, sa._to_type(a2, "sa.Column"), {}, nil, nil, nil, opts)
+    end
+  end
   -- Column(name, type_, *args, **kw): name and type_ may come by keyword, and the name may be
   -- left out (Column(sa.Integer, ...)), so the positionals are bound here, not by bind_kw.
   -- A trailing options table without an array part (the usual call) is read in place (never
@@ -540,6 +553,11 @@ function sa.Column(...)
       error("sa.Column: unexpected argument of kind " .. tostring(a.kind), 2)
     end
   end
+  return column_from(name, type_, foreign_keys, constraints, computed, identity, opts)
+end
+
+-- The column value from its bound arguments (sa.Column's two ways of binding them).
+column_from = function(name, type_, foreign_keys, constraints, computed, identity, opts)
   -- an option luamig does not know is a dialect's ("sqlite_...", "postgresql_...") or a mistake
   local dialect_kw
   for k, v in pairs(opts) do
@@ -799,7 +817,9 @@ local function attach_column(tbl, col, convention, pending)
   tbl.columns[#tbl.columns + 1] = col
   tbl.c[col.name] = col
   if col.primary_key then pending.pk[#pending.pk + 1] = col.name end
-  for _, fk in ipairs(col.foreign_keys or {}) do
+  local fks = col.foreign_keys or {}
+  for i = 1, #fks do
+    local fk = fks[i]
     local schema, tname, cname = sa._parse_target(fk.target)
     local c = stamp({ kind = "foreign_key", name = fk.name, name_conv = fk.name_conv,
                       columns = { col.name }, referred_schema = schema, referred_table = tname,
@@ -808,7 +828,9 @@ local function attach_column(tbl, col, convention, pending)
                       use_alter = fk.use_alter })
     pending.items[#pending.items + 1] = c
   end
-  for _, ck in ipairs(col.constraints or {}) do
+  local cks = col.constraints or {}
+  for i = 1, #cks do
+    local ck = cks[i]
     local c = stamp(deep_copy(ck))
     c._column = col.name
     pending.items[#pending.items + 1] = c
@@ -870,7 +892,8 @@ local function build_table(name, metadata, items, opts)
       col.primary_key = true
       if not col._nullable_set then col.nullable = false end
     end
-    for _, col in ipairs(tbl.columns) do
+    for i = 1, #tbl.columns do
+      local col = tbl.columns[i]
       if col.primary_key and not explicit_pk.columns[1] then
         explicit_pk.columns[#explicit_pk.columns + 1] = col.name
       end
@@ -879,7 +902,8 @@ local function build_table(name, metadata, items, opts)
     tbl.primary_key = { kind = "primary_key", columns = pending.pk, _implicit = true }
   end
   sa._apply_convention(tbl.primary_key, tbl, convention)
-  for _, item in ipairs(pending.items) do
+  for i = 1, #pending.items do
+    local item = pending.items[i]
     for _, cname in ipairs(item.columns or {}) do
       if type(cname) == "string" and not tbl.c[cname] and item.kind ~= "index" then
         error("sa.Table: constraint column '" .. cname .. "' not in table '" .. name .. "'", 3)
@@ -894,7 +918,10 @@ local function build_table(name, metadata, items, opts)
       tbl.constraints[#tbl.constraints + 1] = item
     end
   end
-  for _, col in ipairs(tbl.columns) do col._attached = true end
+  for i = 1, #tbl.columns do
+    local col = tbl.columns[i]
+    col._attached = true
+  end
   return tbl
 end
 sa._build_table = build_table

@@ -363,7 +363,10 @@ end
 
 function base:quoted_list(names)
   local r = {}
-  for i, n in ipairs(names) do r[i] = self:quote(n) end
+  for i = 1, #names do
+    local n = names[i]
+    r[i] = self:quote(n)
+  end
   return table.concat(r, ", ")
 end
 
@@ -428,7 +431,8 @@ function base:create_table_sql(tbl, if_not_exists)
   if if_not_exists then s = s .. "IF NOT EXISTS " end
   s = s .. self:format_table(tbl.name, tbl.schema) .. " ("
   local sep = "\n"
-  for _, col in ipairs(tbl.columns) do
+  for i = 1, #tbl.columns do
+    local col = tbl.columns[i]
     local ok, spec = pcall(self.column_spec, self, col, tbl)
     if not ok then
       error("(in table '" .. tbl.name .. "', column '" .. col.name .. "'): " .. tostring(spec), 0)
@@ -438,7 +442,10 @@ function base:create_table_sql(tbl, if_not_exists)
   end
   local cons = {}
   local all = { tbl.primary_key }
-  for _, c in ipairs(tbl.constraints) do all[#all + 1] = c end
+  for i = 1, #tbl.constraints do
+    local c = tbl.constraints[i]
+    all[#all + 1] = c
+  end
   for _, c in ipairs(all) do
     if not (c.kind == "foreign_key" and c.use_alter and self.supports_alter) then
       local text = self:constraint_sql(c, tbl)
@@ -468,7 +475,10 @@ function base:create_index_sql(ix, if_not_exists)
   s = s .. "INDEX "
   if if_not_exists then s = s .. "IF NOT EXISTS " end
   local exprs = {}
-  for i, e in ipairs(ix.columns) do exprs[i] = self:index_expr(e) end
+  for i = 1, #ix.columns do
+    local e = ix.columns[i]
+    exprs[i] = self:index_expr(e)
+  end
   return s .. self:index_name(ix, false) .. " ON " .. self:format_table(ix.table, ix.schema)
     .. " (" .. table.concat(exprs, ", ") .. ")"
 end

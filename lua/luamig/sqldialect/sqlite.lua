@@ -144,7 +144,10 @@ function sqlite:create_index_sql(ix, if_not_exists)
   s = s .. "INDEX "
   if if_not_exists then s = s .. "IF NOT EXISTS " end
   local exprs = {}
-  for i, e in ipairs(ix.columns) do exprs[i] = self:index_expr(e) end
+  for i = 1, #ix.columns do
+    local e = ix.columns[i]
+    exprs[i] = self:index_expr(e)
+  end
   s = s .. self:index_name(ix, true) .. " ON " .. self:quote(ix.table) .. " (" .. table.concat(exprs, ", ") .. ")"
   local where = ix.dialect_kw and ix.dialect_kw.sqlite_where
   if where ~= nil then s = s .. " WHERE " .. self:expr(where) end
