@@ -230,7 +230,7 @@ static void save_entry(lua_State *L, work *w, const struct stat *st, const char 
 	lm_buf_dispose(&b);
 }
 
-int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname)
+int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname, int seen)
 {
 	work *w = lm_lua_scratch(L, sizeof *w, work_dispose);
 	int status = LUA_OK;
@@ -242,7 +242,7 @@ int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname)
 		status = LUA_ERRFILE;
 		goto done;
 	}
-	w->file = S_ISREG(st.st_mode) ? entry_file(path) : NULL;
+	w->file = seen && S_ISREG(st.st_mode) ? entry_file(path) : NULL;
 	if (w->file && load_entry(L, w, &st, chunkname))
 		goto done;
 	size_t len;

@@ -19,6 +19,11 @@
  *     no one else: bytecode is not checked by Lua as text is, so only
  *     bytecode this user's luamig wrote is loaded, never a file someone
  *     else could have put there.
+ * An entry is written (and looked for) only for a file an earlier run read
+ * as it is now, which the header cache knows (revmap.h, lm_revision.seen):
+ * writing an entry is a file created, and a run on a fresh machine (a
+ * deploy) that made a thousand of them took half as long again as one
+ * that compiled; such a run writes none, and the next run writes them.
  * A revision file itself is still compiled in text mode only: a binary
  * chunk in the versions folder is refused. LUAMIG_NO_CACHE turns this cache
  * off with the header cache; any problem with it only means compiling.
@@ -34,7 +39,8 @@
  * LUA_OK. Otherwise pushes a message and returns an error status:
  * LUA_ERRFILE when the file cannot be read ("path: reason"), else
  * lua_load's status and message. A UTF-8 byte-order mark is skipped, as
- * luaL_loadfile skips it. */
-int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname);
+ * luaL_loadfile skips it. seen: an earlier run read the file as it is now;
+ * when 0 the cache is neither read nor written. */
+int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname, int seen);
 
 #endif

@@ -207,16 +207,19 @@ static int l_read_file(lua_State *L)
 	return 1;
 }
 
-/* core.load_revision(path, chunkname, env) -> the revision file's chunk, its
- *   globals env | nil, message ("path: reason" or the syntax error). The
- *   text is compiled once and the bytecode reused while the file is
- *   unchanged (chunkcache.h). */
+/* core.load_revision(path, chunkname, env, seen) -> the revision file's
+ *   chunk, its globals env | nil, message ("path: reason" or the syntax
+ *   error). With seen (an earlier run read the file as it is: the
+ *   revision's `seen`), the text is compiled once and the bytecode reused
+ *   while the file is unchanged (chunkcache.h). */
 static int l_load_revision(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	const char *chunkname = luaL_checkstring(L, 2);
 	luaL_checktype(L, 3, LUA_TTABLE);
-	if (lm_chunkcache_load(L, path, chunkname) != LUA_OK) {
+	int seen = lua_toboolean(L, 4);
+	lua_settop(L, 3);
+	if (lm_chunkcache_load(L, path, chunkname, seen) != LUA_OK) {
 		lua_pushnil(L);
 		lua_insert(L, -2);
 		return 2;
@@ -394,11 +397,16 @@ static const lm_revmap *map_of(lua_State *L)
 	return h->script->map;
 }
 
-/* Pushes { revision, path, message } ("" for no message), room made for
+/* Pushes { revision, path, message, [seen] } ("" for no message; seen =
+ * true when an earlier run read the file as it is now), room made for
  * `fields` fields in all. */
 static void push_revision_head(lua_State *L, const lm_revision *r, int fields)
 {
-	lua_createtable(L, 0, fields);
+	lua_createtable(L, 0, fields + 1);
+	if (r->seen) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "seen");
+	}
 	lua_pushstring(L, r->id);
 	lua_setfield(L, -2, "revision");
 	lua_pushstring(L, r->path);

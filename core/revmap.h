@@ -33,6 +33,10 @@ typedef struct lm_revision {
 	 * revision so), freed whole; NULL when each is a string of its own. */
 	char *strings;
 	size_t order; /* load order, 0-based */
+	/* 1 when the header came from the header cache: an earlier run read
+	 * this file as it is now (the chunk cache writes entries only for such
+	 * files, chunkcache.h) */
+	int seen;
 	/* the file's checksum in the current scheme (checksum.h) as the script
 	 * directory read it, or "" when not known */
 	char checksum[LM_CHECKSUM_MAX + 1];

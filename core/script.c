@@ -255,6 +255,7 @@ int lm_script_dir_load(lm_script_dir *sd)
 		if (have_stat && lm_headcache_get(cache, files.v[i], &st, &r)) {
 			r.path = files.v[i]; /* the list's copy: one string fewer to make */
 			files.v[i] = NULL;
+			r.seen = 1;
 		} else {
 			/* a FIFO (or a device) would block the read below for good */
 			struct stat own;

@@ -2,9 +2,12 @@
 and line of whatever goes wrong in them.  (The C side scans their headers without running
 them; this is the only place that runs them.)
 
-  loader.load(path) -> env       runs the file once in its own environment (op, sa and the
+  loader.load(path [, seen]) -> env
+                                 runs the file once in its own environment (op, sa and the
                                  standard globals in scope) and keeps it; its upgrade() and
-                                 downgrade() are env.upgrade, env.downgrade
+                                 downgrade() are env.upgrade, env.downgrade. seen: an earlier
+                                 run read the file as it is (the revision's `seen`), so its
+                                 compiled code may come from and go to the chunk cache
   loader.step_function(step) -> fn, fname, env
                                  what a plan step runs: its revision's upgrade() or downgrade()
                                  (fn nil when the file has none), that name, and load's env
@@ -76,9 +79,9 @@ local whole_names = M.whole_names
 -- does) into a chunk that runs in `env`, or loads the bytecode compiled by an earlier run
 -- while the file is unchanged (core/chunkcache.h); returns the chunk and the file's display
 -- name.
-local function compile_revision(path, env)
+local function compile_revision(path, env, seen)
   local shown = display_path(path)
-  local chunk, err = core.load_revision(path, "@" .. shown, env or _G)
+  local chunk, err = core.load_revision(path, "@" .. shown, env or _G, seen)
   if not chunk then fail(whole_names(err, shown)) end
   return chunk, shown
 end
@@ -93,13 +96,13 @@ local revision_os = setmetatable({
   end,
 }, { __index = os })
 
-function M.load(path)
+function M.load(path, seen)
   if loaded[path] then return loaded[path] end
   local env = setmetatable({}, { __index = _G })
   env.op = op()   -- the module itself, not its stand-in (luamig.lazy)
   env.sa = sa
   env.os = revision_os
-  local chunk, shown = compile_revision(path, env)
+  local chunk, shown = compile_revision(path, env, seen)
   local ok, e = pcall(chunk)
   if not ok then fail(whole_names(tostring(e), shown)) end
   loaded[path] = env
@@ -107,7 +110,7 @@ function M.load(path)
 end
 
 function M.step_function(step)
-  local env = M.load(step.rev.path)
+  local env = M.load(step.rev.path, step.rev.seen)
   local fname = step.upgrade and "upgrade" or "downgrade"
   local fn = rawget(env, fname)
   if type(fn) ~= "function" then fn = nil end
@@ -135,7 +138,7 @@ function M.precompile(steps)
   end
   for _, st in ipairs(steps) do
     if st.rev and not st.stamp then
-      if keep then M.load(st.rev.path) else compile_revision(st.rev.path) end
+      if keep then M.load(st.rev.path, st.rev.seen) else compile_revision(st.rev.path, nil, st.rev.seen) end
     end
   end
   return keep

@@ -53,7 +53,7 @@ function M.apply(mc, step)
     lt = M.check(mc.lock_timeout, ini .. ": lock_timeout")
     st = M.check(mc.statement_timeout, ini .. ": statement_timeout")
   end
-  local env = loader.load(step.rev.path)
+  local env = loader.load(step.rev.path, step.rev.seen)
   local rl, rs = rawget(env, "lock_timeout"), rawget(env, "statement_timeout")
   if rl ~= nil then lt = M.check(rl, loader.display_path(step.rev.path) .. ": lock_timeout") end
   if rs ~= nil then st = M.check(rs, loader.display_path(step.rev.path) .. ": statement_timeout") end
