@@ -26,7 +26,7 @@
 #include "lua_host.h"
 #include "util.h"
 
-#define MAGIC "luamig-chunk-1"
+#define MAGIC "luamig-chunk-2"
 /* An entry larger than this is not read (a revision's bytecode is a few KiB). */
 #define MAX_ENTRY (64u << 20)
 
@@ -34,17 +34,20 @@ typedef struct header {
 	char magic[16];   /* MAGIC, NUL-padded */
 	char release[24]; /* LUA_RELEASE of the Lua that dumped the code */
 	uint64_t size, ino, mtime_s, mtime_ns, ctime_s, ctime_ns; /* the revision file's */
-	uint64_t written_at;                                      /* seconds */
+	uint64_t written_at; /* seconds, taken before the revision file was read */
 	uint64_t name_len, code_len;
+	uint64_t runtime; /* runtime_tag() of the Lua that dumped the code */
 	uint64_t seal;
 } header;
 
 /* What a load holds across Lua calls that may raise (lm_lua_scratch). */
 typedef struct work {
-	char *file;  /* the entry's path; NULL when caching is off */
-	char *text;  /* the revision file's text */
-	char *entry; /* the entry's bytes, as read */
-	lm_buf code; /* the bytecode dumped for a new entry */
+	char *file;       /* the entry's path; NULL when caching is off */
+	char *text;       /* the revision file's text */
+	char *entry;      /* the entry's bytes, as read */
+	lm_buf code;      /* the bytecode dumped for a new entry */
+	uint64_t runtime; /* runtime_tag() */
+	time_t started;   /* before the revision file was stat'ed and read */
 } work;
 
 static void work_dispose(void *block)
@@ -116,28 +119,52 @@ static char *read_all(int fd, size_t size)
 	return p;
 }
 
-/* This process's effective user, asked once: a run loads a thousand entries. */
-static uid_t euid(void)
+static int dump_writer(lua_State *L, const void *p, size_t n, void *ud)
 {
-	static uid_t id;
-	static int known;
-	if (!known) {
-		id = geteuid();
-		known = 1;
+	(void)L;
+	lm_buf_put(ud, p, n);
+	return 0;
+}
+
+/* The Lua that runs, not the one whose headers luamig was built with: the
+ * library and the Lua module run on the system's Lua, whose patch release
+ * an upgrade changes under entries written before. A hash of the dump of a
+ * small function (the dump's header, layout and opcodes). */
+static uint64_t runtime_tag(lua_State *L)
+{
+	static uint64_t tag; /* one Lua runs in a process: worked out once */
+	if (tag)
+		return tag;
+	if (luaL_loadstring(L, "local a, b = ... return a .. b, { a, #b, b[1] }, a < b") ==
+	    LUA_OK) {
+		lm_buf b = {0};
+		if (lua_dump(L, dump_writer, &b, 1) == 0)
+			tag = lm_word_hash(lm_buf_str(&b), b.len);
+		lm_buf_dispose(&b);
 	}
-	return id;
+	lua_pop(L, 1);
+	return tag;
+}
+
+/* Whether a cache file, as fstat sees it, is one this user's luamig wrote
+ * and no one else could have: a regular file of this user, with one name,
+ * writable by no one else. */
+static int own_file(const struct stat *es)
+{
+	return S_ISREG(es->st_mode) && es->st_uid == geteuid() && es->st_nlink == 1 &&
+	       !(es->st_mode & (S_IWGRP | S_IWOTH));
 }
 
 /* Pushes the cached chunk and returns 1 when the entry is there and may be
  * believed for the revision file st describes; 0 (nothing pushed) otherwise. */
 static int load_entry(lua_State *L, work *w, const struct stat *st, const char *chunkname)
 {
-	int fd = open(w->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* not followed if a link, and never waited on if a FIFO */
+	int fd = open(w->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return 0;
 	struct stat es;
-	int ok = fstat(fd, &es) == 0 && S_ISREG(es.st_mode) && es.st_uid == euid() &&
-	         !(es.st_mode & (S_IWGRP | S_IWOTH)) && (uint64_t)es.st_size >= sizeof(header) &&
+	int ok = fstat(fd, &es) == 0 && own_file(&es) && (uint64_t)es.st_size >= sizeof(header) &&
 	         (uint64_t)es.st_size <= MAX_ENTRY;
 	size_t n = ok ? (size_t)es.st_size : 0;
 	if (ok)
@@ -151,8 +178,8 @@ static int load_entry(lua_State *L, work *w, const struct stat *st, const char *
 	fill_release(release);
 	size_t name_len = strlen(chunkname);
 	if (memcmp(h.magic, MAGIC, sizeof MAGIC) != 0 || memcmp(h.release, release, 24) != 0 ||
-	    !same_stat(&h, st) || h.name_len != name_len || h.code_len > n ||
-	    sizeof h + h.name_len + h.code_len != n)
+	    h.runtime != w->runtime || !same_stat(&h, st) || h.name_len != name_len ||
+	    h.code_len > n || sizeof h + h.name_len + h.code_len != n)
 		return 0;
 	/* Racy: changed within a second of the entry being written; the same
 	 * stat could hide a second change. */
@@ -168,17 +195,19 @@ static int load_entry(lua_State *L, work *w, const struct stat *st, const char *
 	return 1;
 }
 
-static int dump_writer(lua_State *L, const void *p, size_t n, void *ud)
-{
-	(void)L;
-	lm_buf_put(ud, p, n);
-	return 0;
-}
+/* Set when an entry this process wrote would not be believed (a file
+ * system that keeps no owner or mode, as some network and shared-folder
+ * mounts): writing more would only cost a file each. */
+static int writes_unbelieved;
 
 /* Writes the entry of the chunk on top of the stack; a cache that cannot
  * be written is no error. */
 static void save_entry(lua_State *L, work *w, const struct stat *st, const char *chunkname)
 {
+	/* an entry the next run would not believe is not written: a file
+	 * changed in the last second (or, on a skewed clock, in the future) */
+	if (writes_unbelieved || (long long)st->st_ctim.tv_sec >= (long long)w->started - 1)
+		return;
 	if (lua_dump(L, dump_writer, &w->code, 0) != 0)
 		return;
 	header h;
@@ -191,9 +220,10 @@ static void save_entry(lua_State *L, work *w, const struct stat *st, const char 
 	h.mtime_ns = (uint64_t)st->st_mtim.tv_nsec;
 	h.ctime_s = (uint64_t)st->st_ctim.tv_sec;
 	h.ctime_ns = (uint64_t)st->st_ctim.tv_nsec;
-	h.written_at = (uint64_t)time(NULL);
+	h.written_at = (uint64_t)w->started;
 	h.name_len = strlen(chunkname);
 	h.code_len = w->code.len;
+	h.runtime = w->runtime;
 	lm_buf b = {0};
 	lm_buf_put(&b, (const char *)&h, sizeof h);
 	lm_buf_put(&b, chunkname, h.name_len);
@@ -202,14 +232,24 @@ static void save_entry(lua_State *L, work *w, const struct stat *st, const char 
 	h.seal = seal_of(entry, b.len);
 	memcpy(entry + offsetof(header, seal), &h.seal, sizeof h.seal);
 
+	/* truncated if there: a run killed before its rename left it, and the
+	 * next process of that id (PID 1 in a container) must not be stopped */
 	char *tmp = lm_sprintf("%s.%ld.tmp", w->file, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	int fd = open(tmp, flags, 0600);
 	if (fd < 0 && errno == ENOENT) {
 		/* the first entry: make the folder */
 		char *dir = lm_path_dirname(w->file);
 		if (lm_mkdir_p(dir) == 0)
-			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			fd = open(tmp, flags, 0600);
 		free(dir);
+	}
+	struct stat ts;
+	if (fd >= 0 && (fstat(fd, &ts) != 0 || !own_file(&ts))) {
+		writes_unbelieved = 1;
+		close(fd);
+		unlink(tmp);
+		fd = -1;
 	}
 	if (fd >= 0) {
 		size_t put = 0;
@@ -234,6 +274,7 @@ int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname, in
 {
 	work *w = lm_lua_scratch(L, sizeof *w, work_dispose);
 	int status = LUA_OK;
+	w->started = time(NULL);
 	struct stat st;
 	/* stat before the read: a change during it leaves a stat the next run
 	 * does not match, never a stale chunk under a current stat */
@@ -243,6 +284,8 @@ int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname, in
 		goto done;
 	}
 	w->file = seen && S_ISREG(st.st_mode) ? entry_file(path) : NULL;
+	if (w->file)
+		w->runtime = runtime_tag(L);
 	if (w->file && load_entry(L, w, &st, chunkname))
 		goto done;
 	size_t len;

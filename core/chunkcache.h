@@ -13,12 +13,17 @@
  *     than a second (a change in the second the entry was written could
  *     keep the same stat, as headcache.h says);
  *   - the chunk name (how errors name the file) is the one recorded;
- *   - the entry was made by this Lua release, and its seal (a hash of the
- *     whole entry) matches: damage is never loaded;
- *   - the cache file is a regular file owned by this user and writable by
+ *   - the entry was made by this Lua release, as built and as running (a
+ *     hash of a probe function's dump: the library and the Lua module run
+ *     on the system's Lua), and its seal (a hash of the whole entry)
+ *     matches: damage is never loaded;
+ *   - the cache file is a regular file (opened without following a link or
+ *     waiting on a FIFO) with one name, owned by this user and writable by
  *     no one else: bytecode is not checked by Lua as text is, so only
  *     bytecode this user's luamig wrote is loaded, never a file someone
- *     else could have put there.
+ *     else could have put there. A file system that keeps no owner or mode
+ *     makes every entry unbelievable: the first one written is checked,
+ *     and the run writes no more.
  * An entry is written (and looked for) only for a file an earlier run read
  * as it is now, which the header cache knows (revmap.h, lm_revision.seen):
  * writing an entry is a file created, and a run on a fresh machine (a

@@ -311,12 +311,14 @@ static char *split_into(span f, char *w, lm_strv *out)
  * found when the line is asked for, and only means reading that file. */
 static void load(lm_headcache *c)
 {
-	int fd = open(c->file, O_RDONLY | O_CLOEXEC);
+	/* non-blocking: a FIFO put where the cache goes must not hang the run */
+	int fd = open(c->file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return;
 	struct stat st;
 	void *map = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && (unsigned long long)st.st_size <= SIZE_MAX)
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (unsigned long long)st.st_size <= SIZE_MAX)
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)

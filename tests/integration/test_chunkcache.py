@@ -6,17 +6,21 @@ edit with the file's size and mtime put back still runs the new text;
 LUAMIG_NO_CACHE turns the cache off."""
 import glob
 import os
+import shutil
 import struct
+import subprocess
 import sys
 import time
 import unittest
 
-from luamigtest import Project, main, run, temp_dir
+from luamigtest import LUAMIG, Project, main, run, temp_dir
 
 MASK = (1 << 64) - 1
-# core/chunkcache.c's header: magic[16], release[24], then ten 64-bit fields
-HEADER = struct.Struct("=16s24s10Q")
-SEAL_AT = 16 + 24 + 9 * 8
+# core/chunkcache.c's header: magic[16], release[24], then eleven 64-bit fields: size, ino,
+# mtime_s, mtime_ns, ctime_s, ctime_ns, written_at, name_len, code_len, runtime, seal
+HEADER = struct.Struct("=16s24s11Q")
+SEAL_AT = 16 + 24 + 10 * 8
+STAT_FIELDS = ("size", "ino", "mtime_s", "mtime_ns", "ctime_s", "ctime_ns")
 
 
 def word_hash(data):
@@ -72,21 +76,25 @@ class ChunkCache(unittest.TestCase):
                 return f, data
         self.fail("no cache entry for %s" % path)
 
-    def forge_b_from_a(self, written_after=10, ctime_off=0):
+    def forge_b_from_a(self, written_after=10, off=None, runtime_off=0):
         """An entry for bbbb.lua that holds aaaa.lua's code, sealed and believable
         in every other way: which table the upgrade makes tells whether it was used.
-        written_after: seconds from the file's ctime to the entry's writing;
-        ctime_off: how far the recorded ctime is from the file's."""
+        written_after: seconds from the file's ctime to the entry's writing; off:
+        {stat field: how far the recorded value is from the file's}; runtime_off: the
+        same for the Lua runtime's tag."""
+        off = off or {}
         _, a = self.entry_of(self.a)
         fb, b = self.entry_of(self.b)
         ha, hb = HEADER.unpack_from(a), HEADER.unpack_from(b)
         name_b = b[HEADER.size:HEADER.size + hb[9]]
         code_a = a[HEADER.size + ha[9]:]
         st = os.stat(self.b)
-        header = HEADER.pack(ha[0], ha[1], st.st_size, st.st_ino, int(st.st_mtime), st.st_mtime_ns % 10**9,
-                             int(st.st_ctime) + ctime_off, st.st_ctime_ns % 10**9,
-                             int(st.st_ctime) + written_after,
-                             len(name_b), len(code_a), 0)
+        real = {"size": st.st_size, "ino": st.st_ino, "mtime_s": st.st_mtime_ns // 10**9,
+                "mtime_ns": st.st_mtime_ns % 10**9, "ctime_s": st.st_ctime_ns // 10**9,
+                "ctime_ns": st.st_ctime_ns % 10**9}
+        fields = [real[f] + off.get(f, 0) for f in STAT_FIELDS]
+        header = HEADER.pack(ha[0], ha[1], *fields, st.st_ctime_ns // 10**9 + written_after,
+                             len(name_b), len(code_a), ha[11] + runtime_off, 0)
         with open(fb, "wb") as fh:
             fh.write(reseal(header + name_b + code_a))
         os.chmod(fb, 0o600)
@@ -162,7 +170,7 @@ class ChunkCache(unittest.TestCase):
         self.fresh_db()
         fb, data = self.entry_of(self.b)
         for bad in (b"", data[:HEADER.size - 1], data[:-1], b"x" * len(data),
-                    data.replace(b"luamig-chunk-1", b"luamig-chunk-9", 1)):
+                    data.replace(b"luamig-chunk-2", b"luamig-chunk-9", 1)):
             with open(fb, "wb") as fh:
                 fh.write(bad)
             self.upgrade()
@@ -178,10 +186,69 @@ class ChunkCache(unittest.TestCase):
         self.upgrade()
         self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
 
+    def test_an_entry_differing_in_any_stat_field_is_not_loaded(self):
+        self.upgrade()
+        self.fresh_db()
+        for field in STAT_FIELDS:
+            self.forge_b_from_a(off={field: 1})
+            self.upgrade()
+            self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"], field)
+            self.fresh_db()
+
+    def test_an_entry_of_another_lua_runtime_is_not_loaded(self):
+        self.upgrade()
+        self.fresh_db()
+        self.forge_b_from_a(runtime_off=1)
+        self.upgrade()
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+
+    def test_a_linked_or_special_entry_is_not_loaded_nor_waited_on(self):
+        self.upgrade()
+        self.fresh_db()
+        fb = self.forge_b_from_a()
+        # a symbolic link to a believable entry
+        target = fb + ".target"
+        os.rename(fb, target)
+        os.symlink(target, fb)
+        self.upgrade()
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+        self.fresh_db()
+        # a second name for it (a hard link)
+        self.forge_b_from_a()
+        os.link(fb, fb + ".second")
+        self.upgrade()
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+        self.fresh_db()
+        # a FIFO where the entry goes: read without waiting for a writer
+        os.unlink(fb)
+        os.mkfifo(fb)
+        r = run(["upgrade", "head"], cwd=self.p.dir, env=self.env, timeout=60)
+        self.assertEqual(r.rc, 0, repr(r))
+        self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
+                         "needs root and unshare to run luamig as process 1")
+    def test_a_temporary_file_left_by_a_killed_run_does_not_stop_the_entry(self):
+        # a run killed between writing and renaming leaves <entry>.<pid>.tmp; in a
+        # container the next luamig has the same process id (1)
+        self.upgrade()
+        self.fresh_db()
+        fb, _ = self.entry_of(self.b)
+        os.unlink(fb)
+        with open(fb + ".1.tmp", "wb") as f:
+            f.write(b"cut short")
+        env = dict(os.environ, **self.env)
+        env.pop("LUAMIG_CONFIG", None)
+        r = subprocess.run(["unshare", "-pf", LUAMIG, "upgrade", "head"], cwd=self.p.dir,
+                           env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(fb))
+        self.assertFalse(os.path.exists(fb + ".1.tmp"))
+
     def test_an_entry_of_another_ctime_is_not_loaded(self):
         self.upgrade()
         self.fresh_db()
-        self.forge_b_from_a(ctime_off=-5)
+        self.forge_b_from_a(off={"ctime_s": -5})
         self.upgrade()
         self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
 
@@ -214,15 +281,25 @@ class ChunkCache(unittest.TestCase):
     def test_a_syntax_error_is_reported_and_not_cached(self):
         with open(self.b, "a") as fh:
             fh.write("\nfunction broken(\n")
+        self.seen()                 # the broken file seen: its entry would be written
         r = self.p.fails("upgrade", "head", env=self.env)
         self.assertRegex(r.err, r"bbbb\.lua:\d+: .*expected")
         self.assertEqual(self.p.tables(), [])
         self.assertEqual(len(self.entries()), 1)   # aaaa's only
 
     def test_no_cache_turns_it_off(self):
+        self.upgrade()
+        self.fresh_db()
+        self.forge_b_from_a()
         self.upgrade(env=dict(self.env, LUAMIG_NO_CACHE="1"))
-        self.assertEqual(self.entries(), [])
         self.assertEqual(self.p.tables(), ["luamig_version", "ta", "tb"])
+        # and writes nothing
+        off = dict(self.env, LUAMIG_NO_CACHE="1")
+        for f in self.entries():
+            os.unlink(f)
+        self.p.ok("downgrade", "base", env=off)
+        self.upgrade(env=off)
+        self.assertEqual(self.entries(), [])
 
 
 if __name__ == "__main__":

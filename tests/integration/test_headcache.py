@@ -8,7 +8,7 @@ import sys
 import time
 import unittest
 
-from luamigtest import Project, main, temp_dir
+from luamigtest import Project, main, run, temp_dir
 
 
 MASK = (1 << 64) - 1
@@ -120,6 +120,14 @@ class HeadCache(unittest.TestCase):
             lines = text.splitlines()
             open(f, "w").write("\n".join([lines[0]] + [l[:20] for l in lines[1:]]) + "\n")
         self.assertEqual(self.heads(), "cccc (head)\n")
+
+    def test_a_fifo_in_place_of_the_cache_is_not_waited_on(self):
+        f = self.trusted_cache()
+        os.unlink(f)
+        os.mkfifo(f)
+        r = run(["heads"], cwd=self.p.dir, env=self.env, timeout=60)
+        self.assertEqual(r.rc, 0, repr(r))
+        self.assertEqual(r.out, "cccc (head)\n")
 
     def test_a_stat_field_that_is_not_a_number_reads_the_file_again(self):
         f = self.trusted_cache()
