@@ -176,20 +176,24 @@ local function pack(...) return { n = select("#", ...), ... } end
 -- `required`: how many leading names must be present, or a set of the names that must be
 -- (a constraint name may be nil: Python's None).
 -- Returns the bound values (by name) and the remaining options.
+-- The value bound to parameter i (`name`) of op.<fname>: v, or an error at the line that
+-- called the op when it is missing and `required` (see bind) says it must be there.
+local function given(fname, required, i, name, v)
+  local needed
+  if type(required) == "table" then needed = required[name] else needed = i <= required end
+  if v == nil and needed then
+    -- levels: given, bind, the op's constructor, its caller
+    error("op." .. fname .. ": missing argument '" .. name .. "'", 4)
+  end
+  return v
+end
+
 local function bind(fname, names, required, ...)
   local n = select("#", ...)
   if n <= #names and not (n > 0 and sa._is_options((select(n, ...)))) then
     -- positionals only (the usual call): each to its name, no options table to merge
     local r = {}
-    for i, name in ipairs(names) do
-      local v = (select(i, ...))
-      local needed
-      if type(required) == "table" then needed = required[name] else needed = i <= required end
-      if v == nil and needed then
-        error("op." .. fname .. ": missing argument '" .. name .. "'", 3)
-      end
-      r[name] = v
-    end
+    for i, name in ipairs(names) do r[name] = given(fname, required, i, name, (select(i, ...))) end
     return r, {}
   end
   local args, opts = sa._split_opts(pack(...))
@@ -201,12 +205,7 @@ local function bind(fname, names, required, ...)
     local v = args[i]
     if v == nil then v = rest[name] end
     rest[name] = nil
-    local needed
-    if type(required) == "table" then needed = required[name] else needed = i <= required end
-    if v == nil and needed then
-      error("op." .. fname .. ": missing argument '" .. name .. "'", 3)
-    end
-    r[name] = v
+    r[name] = given(fname, required, i, name, v)
   end
   return r, rest
 end

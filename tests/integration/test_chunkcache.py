@@ -9,31 +9,16 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import time
 import unittest
 
-from luamigtest import LUAMIG, Project, main, run, temp_dir
+from luamigtest import LUAMIG, Project, main, run, temp_dir, word_hash
 
-MASK = (1 << 64) - 1
 # core/chunkcache.c's header: magic[16], release[24], then eleven 64-bit fields: size, ino,
 # mtime_s, mtime_ns, ctime_s, ctime_ns, written_at, name_len, code_len, runtime, seal
 HEADER = struct.Struct("=16s24s11Q")
 SEAL_AT = 16 + 24 + 10 * 8
 STAT_FIELDS = ("size", "ino", "mtime_s", "mtime_ns", "ctime_s", "ctime_ns")
-
-
-def word_hash(data):
-    """util.c's lm_word_hash, so that a test can write an entry the cache believes."""
-    h = (14695981039346656037 ^ len(data)) & MASK
-    i = 0
-    while i + 8 <= len(data):
-        h = ((h ^ int.from_bytes(data[i:i + 8], sys.byteorder)) * 1099511628211) & MASK
-        h ^= h >> 29
-        i += 8
-    for b in data[i:]:
-        h = ((h ^ b) * 1099511628211) & MASK
-    return h
 
 
 def reseal(entry):

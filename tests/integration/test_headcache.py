@@ -4,29 +4,16 @@ again; a damaged cache is ignored, a damaged line too even when it keeps its
 shape; LUAMIG_NO_CACHE turns it off."""
 import glob
 import os
-import sys
 import time
 import unittest
 
-from luamigtest import Project, main, run, temp_dir
-
-
-MASK = (1 << 64) - 1
+from luamigtest import Project, main, run, temp_dir, word_hash
 
 
 def seal(line):
-    """The last field of a cache line: headcache.c's line_seal of the bytes
-    before it, so that a test can write a line the cache believes."""
-    data = line.encode()
-    h = (14695981039346656037 ^ len(data)) & MASK
-    i = 0
-    while i + 8 <= len(data):
-        h = ((h ^ int.from_bytes(data[i:i + 8], sys.byteorder)) * 1099511628211) & MASK
-        h ^= h >> 29
-        i += 8
-    for b in data[i:]:
-        h = ((h ^ b) * 1099511628211) & MASK
-    return "%016x" % h
+    """The last field of a cache line: the seal of the bytes before it, so that a test can
+    write a line the cache believes."""
+    return "%016x" % word_hash(line.encode())
 
 
 def edit_line(f, rid, change, reseal):

@@ -17,6 +17,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -64,6 +65,21 @@ def run(args, cwd=None, env=None, input=None, timeout=120):
 
 
 _counter = [0]
+
+
+def word_hash(data):
+    """core/util.c's lm_word_hash of bytes (the seal of a header-cache line and of a
+    chunk-cache entry), so that a test can write an entry the cache believes."""
+    mask = (1 << 64) - 1
+    h = (14695981039346656037 ^ len(data)) & mask
+    i = 0
+    while i + 8 <= len(data):
+        h = ((h ^ int.from_bytes(data[i:i + 8], sys.byteorder)) * 1099511628211) & mask
+        h ^= h >> 29
+        i += 8
+    for b in data[i:]:
+        h = ((h ^ b) * 1099511628211) & mask
+    return h
 
 
 def temp_dir(test, prefix="t"):
