@@ -257,6 +257,22 @@ return {
         self.assertIn("error [drop-column]", r.err)
         self.assertEqual(p.version_rows(), ["drop"])
 
+    def test_an_unknown_lint_setting_stops_the_upgrade_before_anything(self):
+        p = self.p
+        p.ok("upgrade", "r0")
+        p.revision_file("ok1", down="r0", name="0002_ok1.lua",
+                        up='  op.create_table("t1", sa.Column("id", sa.Integer, { primary_key = true }))')
+        before = p.schema()
+        p.set_option("lint", "Maybe")
+        r = p.fails("upgrade", "head")
+        self.assertEqual(r.err.strip().splitlines()[-1],
+                         "FAILED: luamig.ini: lint = maybe: expected warn, error or off")
+        self.assertEqual(p.schema(), before)
+        self.assertEqual(p.version_rows(), ["r0"])
+        p.set_option("lint", "OFF")
+        p.ok("upgrade", "head")
+        self.assertEqual(p.version_rows(), ["ok1"])
+
     def test_batch_operations_are_linted_at_their_own_line(self):
         p = self.p
         p.revision_file("b", down="r0", name="0002_b.lua", up="""  op.batch_alter_table("hero", function(b)
