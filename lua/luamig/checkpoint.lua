@@ -53,10 +53,7 @@ local function fail(msg)
   error(msg, 0)
 end
 
--- (luamig.commands looks in the same folder before loading this module: keep them alike.)
-function M.dir(script_location)
-  return script_location .. "/checkpoints"
-end
+M.dir = loader.checkpoints_dir
 
 ---------------------------------------------------------------------------
 -- What a checkpoint stands for

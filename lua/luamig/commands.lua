@@ -58,18 +58,23 @@ local function fail(msg)
   error(msg, 0)
 end
 
--- The lint setting, read without loading luamig.lint when it is off (the default): that module
--- is a tenth of what an upgrade would load.
+-- The lint setting: "off" (unset), "warn" or "error". Read here, not in luamig.lint, which an
+-- upgrade loads only when it is on (the module is a tenth of what an upgrade would load).
 local function lint_mode(config)
   local v = config.get_main_option("lint")
-  if v == nil or v == "" or v:lower() == "off" then return "off" end
-  return lint.mode(config)
+  if v == nil or v == "" then return "off" end
+  v = v:lower()
+  if v ~= "warn" and v ~= "error" and v ~= "off" then
+    fail(string.format("%s: lint = %s: expected warn, error or off",
+      loader.display_path(config.config_file_name or "luamig.ini"), v))
+  end
+  return v
 end
 
--- Whether the script directory has checkpoint files (checkpoint.dir's folder), asked before
--- luamig.checkpoint is loaded: most projects have none, and the module is as large as lint.
+-- Whether the script directory has checkpoint files, asked before luamig.checkpoint is loaded:
+-- most projects have none, and the module is as large as lint.
 local function has_checkpoints(script_location)
-  return #core.lua_files(script_location .. "/checkpoints") > 0
+  return #core.lua_files(loader.checkpoints_dir(script_location)) > 0
 end
 
 local function split_range(rev)

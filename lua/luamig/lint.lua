@@ -11,7 +11,6 @@ the user's.
   lint.settings(config, dialect) -> settings
       reads luamig.ini's main section: lint.<rule> = error|warn|off, lint_rules = path.lua
       (user rules), and checks them; a bad value raises one line naming the setting
-  lint.mode(config) -> "off" | "warn" | "error"   the `lint` setting (what upgrade does first)
   lint.run{ steps, dialect, settings, opts, out, verbose } -> { errors, warnings, waived,
       operations, revisions }
       steps: core.plan's steps (upgrade() or downgrade() per step.upgrade); opts: the migration
@@ -81,17 +80,6 @@ function M.catalogue(dialect)
   local facts = dialect and dialect.lint
   for _, r in ipairs(facts and facts.rules or {}) do out[#out + 1] = r end
   return out
-end
-
-function M.mode(config)
-  local v = config.get_main_option("lint")
-  if v == nil or v == "" then return "off" end
-  v = v:lower()
-  if v ~= "warn" and v ~= "error" and v ~= "off" then
-    fail(string.format("%s: lint = %s: expected warn, error or off",
-      loader.display_path(config.config_file_name or "luamig.ini"), v))
-  end
-  return v
 end
 
 --------------------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ them; this is the only place that runs them.)
                                  database.  A short plan is also loaded and kept (keep = true);
                                  a long one is compiled again when its step runs
   loader.forget(path)            drops what load kept (long plans, step by step)
+  loader.checkpoints_dir(script_location)
+                                 the folder of the checkpoint files this module loads
+                                 (luamig.checkpoint; luamig.commands looks in it first)
   loader.display_path(path)      how messages name a file: relative to the working directory
                                  when below it, else absolute
   loader.whole_names(msg, shown) msg with Lua's shortened "...tail" chunk name made whole
@@ -115,6 +118,10 @@ function M.step_function(step)
   local fn = rawget(env, fname)
   if type(fn) ~= "function" then fn = nil end
   return fn, fname, env
+end
+
+function M.checkpoints_dir(script_location)
+  return script_location .. "/checkpoints"
 end
 
 function M.forget(path)
