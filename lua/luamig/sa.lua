@@ -556,42 +556,54 @@ function sa.Column(...)
   return column_from(name, type_, foreign_keys, constraints, computed, identity, opts)
 end
 
--- The column value from its bound arguments (sa.Column's two ways of binding them).
+-- The options a column keeps as they are given.
+local column_copied = { default = true, unique = true, index = true, comment = true, key = true,
+                        info = true, onupdate = true, server_onupdate = true }
+
+-- The column value from its bound arguments (sa.Column's two ways of binding them). One pass
+-- over the options checks and takes them: a revision makes thousands of columns.
 column_from = function(name, type_, foreign_keys, constraints, computed, identity, opts)
-  -- an option luamig does not know is a dialect's ("sqlite_...", "postgresql_...") or a mistake
-  local dialect_kw
-  for k, v in pairs(opts) do
-    if not column_keys[k] then
-      if not k:match("^%l+_") then error("sa.Column: unknown option '" .. tostring(k) .. "'", 2) end
-      dialect_kw = dialect_kw or {}
-      dialect_kw[k] = v
-    end
-  end
-  local primary_key = opts.primary_key and true or false
-  -- SQLAlchemy: nullable defaults to "not primary_key", and a PrimaryKeyConstraint naming the
-  -- column later makes it NOT NULL unless the user said otherwise (_nullable_set).
-  local nullable, nullable_set = opts.nullable, nil
-  if nullable == nil then
-    nullable = not primary_key and not identity
-  else
-    nullable, nullable_set = nullable and true or false, true
-  end
-  local autoincrement = opts.autoincrement
-  if autoincrement == nil then autoincrement = "auto" end
-  local sd = opts.server_default
-  if type(sd) == "number" then sd = tostring(sd) end
-  if sd ~= nil and type(sd) ~= "string" and not sa._is_clause(sd) then
-    error("sa.Column: server_default must be a string or a SQL expression", 2)
-  end
-  return stamp({
+  local col = {
     kind = "column", name = name, type = type_, foreign_keys = foreign_keys,
     constraints = constraints, computed = computed, identity = identity,
-    primary_key = primary_key, nullable = nullable, _nullable_set = nullable_set,
-    autoincrement = autoincrement, server_default = sd, default = opts.default,
-    unique = opts.unique, index = opts.index, comment = opts.comment, key = opts.key,
-    info = opts.info, onupdate = opts.onupdate, server_onupdate = opts.server_onupdate,
-    dialect_kw = dialect_kw,
-  })
+    primary_key = false, nullable = true, autoincrement = "auto",
+  }
+  local nullable, sd
+  for k, v in next, opts do
+    if column_copied[k] then
+      col[k] = v
+    elseif k == "primary_key" then
+      col.primary_key = v and true or false
+    elseif k == "nullable" then
+      nullable = v
+    elseif k == "autoincrement" then
+      col.autoincrement = v
+    elseif k == "server_default" then
+      sd = v
+    elseif not column_keys[k] then
+      -- an option luamig does not know is a dialect's ("sqlite_...", "postgresql_...") or a
+      -- mistake
+      if not k:match("^%l+_") then error("sa.Column: unknown option '" .. tostring(k) .. "'", 2) end
+      local kw = col.dialect_kw or {}
+      kw[k] = v
+      col.dialect_kw = kw
+    end
+  end
+  -- SQLAlchemy: nullable defaults to "not primary_key", and a PrimaryKeyConstraint naming the
+  -- column later makes it NOT NULL unless the user said otherwise (_nullable_set).
+  if nullable == nil then
+    col.nullable = not col.primary_key and not identity
+  else
+    col.nullable, col._nullable_set = nullable and true or false, true
+  end
+  if sd ~= nil then
+    if type(sd) == "number" then sd = tostring(sd) end
+    if type(sd) ~= "string" and not sa._is_clause(sd) then
+      error("sa.Column: server_default must be a string or a SQL expression", 2)
+    end
+    col.server_default = sd
+  end
+  return stamp(col)
 end
 
 -- A copy of a column not attached to any table (Alembic copies columns it reuses).
@@ -817,8 +829,8 @@ local function attach_column(tbl, col, convention, pending)
   tbl.columns[#tbl.columns + 1] = col
   tbl.c[col.name] = col
   if col.primary_key then pending.pk[#pending.pk + 1] = col.name end
-  local fks = col.foreign_keys or {}
-  for i = 1, #fks do
+  local fks = col.foreign_keys
+  for i = 1, (fks and #fks or 0) do
     local fk = fks[i]
     local schema, tname, cname = sa._parse_target(fk.target)
     local c = stamp({ kind = "foreign_key", name = fk.name, name_conv = fk.name_conv,
@@ -828,8 +840,8 @@ local function attach_column(tbl, col, convention, pending)
                       use_alter = fk.use_alter })
     pending.items[#pending.items + 1] = c
   end
-  local cks = col.constraints or {}
-  for i = 1, #cks do
+  local cks = col.constraints
+  for i = 1, (cks and #cks or 0) do
     local ck = cks[i]
     local c = stamp(deep_copy(ck))
     c._column = col.name
@@ -853,7 +865,7 @@ local function build_table(name, metadata, items, opts)
   local tbl = { kind = "table", name = name, schema = opts.schema or (metadata and metadata.schema),
                 columns = {}, c = {}, constraints = {}, indexes = {}, comment = opts.comment,
                 info = opts.info, prefixes = opts.prefixes }
-  for k, v in pairs(opts) do
+  for k, v in next, opts do
     if not table_keys[k] then
       if type(k) == "string" and k:match("^%l+_") then
         tbl.dialect_kw = tbl.dialect_kw or {}
@@ -883,7 +895,9 @@ local function build_table(name, metadata, items, opts)
   end
   -- Constraints keep their creation order; items made here from column flags come after the
   -- ones the user built before calling Table().
-  table.sort(pending.items, function(a, b) return sa._creation_order(a) < sa._creation_order(b) end)
+  if #pending.items > 1 then
+    table.sort(pending.items, function(a, b) return sa._creation_order(a) < sa._creation_order(b) end)
+  end
   if explicit_pk then
     tbl.primary_key = explicit_pk
     for _, cname in ipairs(explicit_pk.columns) do
