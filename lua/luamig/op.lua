@@ -188,13 +188,20 @@ local function given(fname, required, i, name, v)
   return v
 end
 
+-- The options of a call that gives none: read, never written.
+local NO_OPTIONS = setmetatable({}, { __newindex = function() error("op: NO_OPTIONS is read-only", 2) end })
+
 local function bind(fname, names, required, ...)
   local n = select("#", ...)
   if n <= #names and not (n > 0 and sa._is_options((select(n, ...)))) then
     -- positionals only (the usual call): each to its name, no options table to merge
     local r = {}
-    for i, name in ipairs(names) do r[name] = given(fname, required, i, name, (select(i, ...))) end
-    return r, {}
+    for i = 1, #names do
+      local name, v = names[i], (select(i, ...))
+      if v == nil then v = given(fname, required, i, name, v) end
+      r[name] = v
+    end
+    return r, NO_OPTIONS
   end
   local args, opts = sa._split_opts(pack(...))
   if args.n > #names then error("op." .. fname .. ": too many positional arguments", 3) end
@@ -212,7 +219,7 @@ end
 op._bind = bind
 
 local function check_keys(fname, opts, allowed)
-  for k in pairs(opts) do
+  for k in next, opts do
     if not allowed[k] and not (type(k) == "string" and k:match("^%l+_")) then
       error("op." .. fname .. ": unknown option '" .. tostring(k) .. "'", 3)
     end
@@ -227,7 +234,7 @@ end
 
 local function dialect_kw(opts, allowed)
   local kw
-  for k, v in pairs(opts) do
+  for k, v in next, opts do
     if not allowed[k] then kw = kw or {}; kw[k] = v end
   end
   return kw
@@ -248,7 +255,8 @@ local function column_list(fname, cols)
   if type(cols) == "string" then return { cols } end
   if type(cols) ~= "table" then error("op." .. fname .. ": expected a list of columns", 3) end
   local r = {}
-  for i, c in ipairs(cols) do
+  for i = 1, #cols do
+    local c = cols[i]
     if type(c) == "table" and c.kind == "column" then c = c.name end
     r[i] = c
   end
@@ -270,13 +278,13 @@ function ops.create_table(table_name, ...)
   end
   -- the columns and constraints as given, a trailing options table taken off
   local items, n = { ... }, select("#", ...)
-  local opts = {}
+  local opts, topts = NO_OPTIONS, NO_OPTIONS
   if n > 0 and sa._is_options(items[n]) then
     opts = items[n]
     items[n] = nil
+    topts = {}
+    for k, v in next, opts do if k ~= "if_not_exists" then topts[k] = v end end
   end
-  local topts = {}
-  for k, v in next, opts do if k ~= "if_not_exists" then topts[k] = v end end
   local ok, tbl = pcall(sa._build_table, table_name, context_metadata(), items, topts)
   if not ok then error("op.create_table: " .. tostring(tbl), 2) end
   return op.new("create_table", { table_name = table_name, schema = opts.schema, items = items,

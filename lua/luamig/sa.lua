@@ -822,13 +822,13 @@ local table_keys = { schema = true, comment = true, info = true, prefixes = true
 
 -- Adds a column to a table under construction: its primary_key flag, unique/index flags and
 -- ForeignKeys become table-level items, as SQLAlchemy's Column._set_parent does.
-local function attach_column(tbl, col, convention, pending)
+local function attach_column(tbl, col, pk, items)
   if tbl.c[col.name] then
     error("sa.Table: duplicate column '" .. col.name .. "' in table '" .. tbl.name .. "'", 0)
   end
   tbl.columns[#tbl.columns + 1] = col
   tbl.c[col.name] = col
-  if col.primary_key then pending.pk[#pending.pk + 1] = col.name end
+  if col.primary_key then pk[#pk + 1] = col.name end
   local fks = col.foreign_keys
   for i = 1, (fks and #fks or 0) do
     local fk = fks[i]
@@ -838,22 +838,21 @@ local function attach_column(tbl, col, convention, pending)
                       referred_columns = { cname }, ondelete = fk.ondelete, onupdate = fk.onupdate,
                       deferrable = fk.deferrable, initially = fk.initially, match = fk.match,
                       use_alter = fk.use_alter })
-    pending.items[#pending.items + 1] = c
+    items[#items + 1] = c
   end
   local cks = col.constraints
   for i = 1, (cks and #cks or 0) do
     local ck = cks[i]
     local c = stamp(deep_copy(ck))
     c._column = col.name
-    pending.items[#pending.items + 1] = c
+    items[#items + 1] = c
   end
   if col.index then
     local ix = stamp({ kind = "index", columns = { col.name }, unique = col.unique and true or false,
                        _column_flag = true })
-    pending.items[#pending.items + 1] = ix
+    items[#items + 1] = ix
   elseif col.unique then
-    pending.items[#pending.items + 1] = stamp({ kind = "unique", columns = { col.name },
-                                                _column_flag = true })
+    items[#items + 1] = stamp({ kind = "unique", columns = { col.name }, _column_flag = true })
   end
 end
 
@@ -875,7 +874,8 @@ local function build_table(name, metadata, items, opts)
       end
     end
   end
-  local pending = { pk = {}, items = {} }
+  -- the primary key's column names, and the constraints and indexes, as the items give them
+  local pk, pending = {}, {}
   local explicit_pk
   for _, item in ipairs(items) do
     if type(item) ~= "table" then
@@ -883,20 +883,20 @@ local function build_table(name, metadata, items, opts)
     elseif item.kind == "column" then
       if item._attached then item = sa._copy_column(item) end
       item._attached = nil
-      attach_column(tbl, item, convention, pending)
+      attach_column(tbl, item, pk, pending)
     elseif item.kind == "primary_key" then
       explicit_pk = item
     elseif item.kind == "unique" or item.kind == "check" or item.kind == "foreign_key"
         or item.kind == "index" or item.kind == "exclude" then
-      pending.items[#pending.items + 1] = item
+      pending[#pending + 1] = item
     else
       error("sa.Table: unexpected argument of kind " .. tostring(item.kind), 3)
     end
   end
   -- Constraints keep their creation order; items made here from column flags come after the
   -- ones the user built before calling Table().
-  if #pending.items > 1 then
-    table.sort(pending.items, function(a, b) return sa._creation_order(a) < sa._creation_order(b) end)
+  if #pending > 1 then
+    table.sort(pending, function(a, b) return sa._creation_order(a) < sa._creation_order(b) end)
   end
   if explicit_pk then
     tbl.primary_key = explicit_pk
@@ -913,12 +913,14 @@ local function build_table(name, metadata, items, opts)
       end
     end
   else
-    tbl.primary_key = { kind = "primary_key", columns = pending.pk, _implicit = true }
+    tbl.primary_key = { kind = "primary_key", columns = pk, _implicit = true }
   end
   sa._apply_convention(tbl.primary_key, tbl, convention)
-  for i = 1, #pending.items do
-    local item = pending.items[i]
-    for _, cname in ipairs(item.columns or {}) do
+  for i = 1, #pending do
+    local item = pending[i]
+    local cols = item.columns
+    for j = 1, (cols and #cols or 0) do
+      local cname = cols[j]
       if type(cname) == "string" and not tbl.c[cname] and item.kind ~= "index" then
         error("sa.Table: constraint column '" .. cname .. "' not in table '" .. name .. "'", 3)
       end

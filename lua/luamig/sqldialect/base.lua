@@ -113,32 +113,37 @@ end
 
 -- True when SQLAlchemy would quote `ident`: a reserved word, an illegal first character, a
 -- character outside [A-Za-z0-9_$], or any uppercase letter.
--- Memoised per reserved-word list: the same names are checked over and over.
-local quote_memo = setmetatable({}, { __mode = "k" })
-function base:requires_quotes(ident)
-  local memo = quote_memo[self.reserved_words]
-  if not memo then
-    memo = {}
-    quote_memo[self.reserved_words] = memo
-  end
-  local r = memo[ident]
-  if r == nil then
-    local lc = ident:lower()
-    r = self.reserved_words[lc] == true
-      or ident:match("^[%d$]") ~= nil
-      or ident:match("^[%w_$]+$") == nil
-      or lc ~= ident
-    memo[ident] = r
-  end
-  return r
+local function requires_quotes(reserved, ident)
+  local lc = ident:lower()
+  return reserved[lc] == true
+    or ident:match("^[%d$]") ~= nil
+    or ident:match("^[%w_$]+$") == nil
+    or lc ~= ident
 end
+
+function base:requires_quotes(ident)
+  return requires_quotes(self.reserved_words, ident)
+end
+
+-- The text of each identifier quoted so far, per reserved-word list: the same names are
+-- quoted over and over.
+local quoted_memo = setmetatable({}, { __mode = "k" })
 
 function base:quote(ident)
   if ident == nil then error("quote: no identifier", 2) end
-  if self:requires_quotes(ident) then
-    return '"' .. ident:gsub('"', '""') .. '"'
+  local reserved = self.reserved_words
+  local memo = quoted_memo[reserved]
+  if not memo then
+    memo = {}
+    quoted_memo[reserved] = memo
   end
-  return ident
+  local q = memo[ident]
+  if q == nil then
+    q = ident
+    if requires_quotes(reserved, ident) then q = '"' .. ident:gsub('"', '""') .. '"' end
+    memo[ident] = q
+  end
+  return q
 end
 
 -- A schema name may be dotted ("db.owner"); each part is quoted on its own.
@@ -362,6 +367,7 @@ function base:constraint_prefix(c)
 end
 
 function base:quoted_list(names)
+  if #names == 1 then return self:quote(names[1]) end
   local r = {}
   for i = 1, #names do
     local n = names[i]
@@ -423,37 +429,42 @@ function base:post_create_table() return "" end
 -- DDL statements
 --------------------------------------------------------------------------------------------
 
+-- The column specs of `tbl` into `specs`, in order (so that #specs + 1 is the column an error
+-- came from).
+local function column_specs(self, tbl, specs)
+  local cols = tbl.columns
+  for i = 1, #cols do specs[i] = self:column_spec(cols[i], tbl) end
+end
+
+-- Appends the text of constraint `c` of `tbl` to `cons` unless it has none or is added later
+-- (use_alter).
+local function add_constraint_text(self, c, tbl, cons)
+  if not (c.kind == "foreign_key" and c.use_alter and self.supports_alter) then
+    local text = self:constraint_sql(c, tbl)
+    if text ~= nil and text ~= "" then cons[#cons + 1] = text end
+  end
+end
+
 -- CREATE TABLE text, as SQLAlchemy lays it out.
 function base:create_table_sql(tbl, if_not_exists)
-  local s = "CREATE "
-  if tbl.prefixes and #tbl.prefixes > 0 then s = s .. table.concat(tbl.prefixes, " ") .. " " end
-  s = s .. "TABLE "
-  if if_not_exists then s = s .. "IF NOT EXISTS " end
-  s = s .. self:format_table(tbl.name, tbl.schema) .. " ("
-  local sep = "\n"
-  for i = 1, #tbl.columns do
-    local col = tbl.columns[i]
-    local ok, spec = pcall(self.column_spec, self, col, tbl)
-    if not ok then
-      error("(in table '" .. tbl.name .. "', column '" .. col.name .. "'): " .. tostring(spec), 0)
-    end
-    s = s .. sep .. "\t" .. spec
-    sep = ", \n"
+  local specs = {}
+  local ok, err = pcall(column_specs, self, tbl, specs)
+  if not ok then
+    local col = tbl.columns[#specs + 1]
+    error("(in table '" .. tbl.name .. "', column '" .. col.name .. "'): " .. tostring(err), 0)
   end
   local cons = {}
-  local all = { tbl.primary_key }
-  for i = 1, #tbl.constraints do
-    local c = tbl.constraints[i]
-    all[#all + 1] = c
+  add_constraint_text(self, tbl.primary_key, tbl, cons)
+  local constraints = tbl.constraints
+  for i = 1, #constraints do add_constraint_text(self, constraints[i], tbl, cons) end
+  local body = table.concat(specs, ", \n\t")
+  if #cons > 0 then
+    body = body .. (#specs > 0 and ", \n\t" or "") .. table.concat(cons, ", \n\t")
   end
-  for _, c in ipairs(all) do
-    if not (c.kind == "foreign_key" and c.use_alter and self.supports_alter) then
-      local text = self:constraint_sql(c, tbl)
-      if text ~= nil and text ~= "" then cons[#cons + 1] = text end
-    end
-  end
-  if #cons > 0 then s = s .. sep .. "\t" .. table.concat(cons, ", \n\t") end
-  return s .. "\n)" .. self:post_create_table(tbl)
+  local prefixes = tbl.prefixes
+  return "CREATE " .. ((prefixes and #prefixes > 0) and table.concat(prefixes, " ") .. " " or "")
+    .. "TABLE " .. (if_not_exists and "IF NOT EXISTS " or "") .. self:format_table(tbl.name, tbl.schema)
+    .. " (" .. ((#specs > 0 or #cons > 0) and "\n\t" or "") .. body .. "\n)" .. self:post_create_table(tbl)
 end
 
 function base:index_expr(e)
@@ -469,18 +480,18 @@ function base:index_name(ix, with_schema)
   return name
 end
 
-function base:create_index_sql(ix, if_not_exists)
-  local s = "CREATE "
-  if ix.unique then s = s .. "UNIQUE " end
-  s = s .. "INDEX "
-  if if_not_exists then s = s .. "IF NOT EXISTS " end
+-- The column list of CREATE INDEX, without its parentheses.
+function base:index_exprs(columns)
+  if #columns == 1 then return self:index_expr(columns[1]) end
   local exprs = {}
-  for i = 1, #ix.columns do
-    local e = ix.columns[i]
-    exprs[i] = self:index_expr(e)
-  end
-  return s .. self:index_name(ix, false) .. " ON " .. self:format_table(ix.table, ix.schema)
-    .. " (" .. table.concat(exprs, ", ") .. ")"
+  for i = 1, #columns do exprs[i] = self:index_expr(columns[i]) end
+  return table.concat(exprs, ", ")
+end
+
+function base:create_index_sql(ix, if_not_exists)
+  return "CREATE " .. (ix.unique and "UNIQUE " or "") .. "INDEX "
+    .. (if_not_exists and "IF NOT EXISTS " or "") .. self:index_name(ix, false) .. " ON "
+    .. self:format_table(ix.table, ix.schema) .. " (" .. self:index_exprs(ix.columns) .. ")"
 end
 
 function base:drop_index_sql(ix, if_exists)
@@ -506,10 +517,12 @@ function base:column_comment_sql(tname, schema, cname, comment)
 end
 
 -- Statements a dialect emits before / after CREATE TABLE and DROP TABLE (PG ENUM types).
-function base:before_create_table() return {} end
-function base:after_drop_table() return {} end
+-- (lists a caller reads and never changes)
+local NONE = {}
+function base:before_create_table() return NONE end
+function base:after_drop_table() return NONE end
 -- What ADD COLUMN needs first (PostgreSQL: the column's ENUM types, when missing).
-function base:before_add_column() return {} end
+function base:before_add_column() return NONE end
 
 -- Autogenerate's knowledge of what the database does on its own (see luamig.autogenerate):
 -- the name the database gives an unnamed constraint `c` of table `tbl` (a model: name, schema,
@@ -535,9 +548,11 @@ base.compile_op = compile
 function compile.create_table(d, op)
   local tbl = op.table
   local out = {}
-  for _, s in ipairs(d:before_create_table(tbl)) do out[#out + 1] = s end
+  local before = d:before_create_table(tbl)
+  for i = 1, #before do out[i] = before[i] end
   out[#out + 1] = d:create_table_sql(tbl, op.if_not_exists)
-  for _, ix in ipairs(tbl.indexes) do out[#out + 1] = d:create_index_sql(ix) end
+  local indexes = tbl.indexes
+  for i = 1, #indexes do out[#out + 1] = d:create_index_sql(indexes[i]) end
   if d.supports_comments then
     if tbl.comment then out[#out + 1] = d:table_comment_sql(tbl.name, tbl.schema, tbl.comment) end
     for _, col in ipairs(tbl.columns) do

@@ -86,6 +86,8 @@ local function inline_autoincrement(col, tbl)
     and #(col.foreign_keys or {}) == 0
 end
 
+local NO_KW = {}
+
 function sqlite:column_spec(col, tbl)
   local s = self:quote(col.name) .. " " .. self:type_sql(col.type)
   local d = self:default_sql(col.server_default)
@@ -93,7 +95,7 @@ function sqlite:column_spec(col, tbl)
     if self:is_column_element(col.server_default) then d = "(" .. d .. ")" end
     s = s .. " DEFAULT " .. d
   end
-  local kw = col.dialect_kw or {}
+  local kw = col.dialect_kw or NO_KW
   if not col.nullable then
     s = s .. " NOT NULL"
     if kw.sqlite_on_conflict_not_null then s = s .. " ON CONFLICT " .. kw.sqlite_on_conflict_not_null end
@@ -139,16 +141,9 @@ end
 
 -- CREATE INDEX: the schema goes on the index name, not the table; WHERE from sqlite_where.
 function sqlite:create_index_sql(ix, if_not_exists)
-  local s = "CREATE "
-  if ix.unique then s = s .. "UNIQUE " end
-  s = s .. "INDEX "
-  if if_not_exists then s = s .. "IF NOT EXISTS " end
-  local exprs = {}
-  for i = 1, #ix.columns do
-    local e = ix.columns[i]
-    exprs[i] = self:index_expr(e)
-  end
-  s = s .. self:index_name(ix, true) .. " ON " .. self:quote(ix.table) .. " (" .. table.concat(exprs, ", ") .. ")"
+  local s = "CREATE " .. (ix.unique and "UNIQUE " or "") .. "INDEX "
+    .. (if_not_exists and "IF NOT EXISTS " or "") .. self:index_name(ix, true) .. " ON "
+    .. self:quote(ix.table) .. " (" .. self:index_exprs(ix.columns) .. ")"
   local where = ix.dialect_kw and ix.dialect_kw.sqlite_where
   if where ~= nil then s = s .. " WHERE " .. self:expr(where) end
   return s
