@@ -105,6 +105,16 @@ function MigrationContext:static_output(text)
   self.output:write(text, "\n\n")
 end
 
+-- Runs a statement on connection conn, its named parameters bound.
+local function run_statement(conn, sql, params)
+  if params == nil then
+    return conn:execute(sql)
+  end
+  local q, values = named.bind(sql, params, conn.placeholder)
+  for k = 1, values.n do values[k] = named.bindable(values[k]) end
+  return conn:execute(q, values)
+end
+
 -- Runs a statement (online) or writes it (offline). Params are named.
 function MigrationContext:execute(sql, params)
   if type(sql) == "table" and sql.text then
@@ -131,17 +141,13 @@ function MigrationContext:execute(sql, params)
     return 0
   end
   local conn = self.connection
-  local function run()
-    if params == nil then
-      return conn:execute(sql)
+  if self.running_step then
+    self.statement_count = (self.statement_count or 0) + 1
+    if self.dry_run then
+      return dryrun.statement(self, sql, function() return run_statement(conn, sql, params) end)
     end
-    local q, values = named.bind(sql, params, conn.placeholder)
-    for k = 1, values.n do values[k] = named.bindable(values[k]) end
-    return conn:execute(q, values)
   end
-  if self.running_step then self.statement_count = (self.statement_count or 0) + 1 end
-  if self.dry_run and self.running_step then return dryrun.statement(self, sql, run) end
-  return run()
+  return run_statement(conn, sql, params)
 end
 
 -- Runs a query online and returns rows (each with [i] and [column] fields).
@@ -177,19 +183,14 @@ function MigrationContext:autocommit_block(fn)
   if not ok then error(err, 0) end
 end
 
--- The live schema through the connection (luamig.inspect): what batch mode reads.
+-- The live schema through the connection (luamig.inspect) as a schema-model value: what
+-- batch mode reads and autogenerate compares the models with.
 function MigrationContext:inspect(opts)
   return luamig.inspect(self.connection, opts)
 end
 
 function MigrationContext:get_bind()
   return self.connection
-end
-
--- The live database's schema as a schema-model value (luamig.inspect on the connection):
--- what autogenerate compares the models with.
-function MigrationContext:inspect(opts)
-  return luamig.inspect(self.connection, opts)
 end
 
 ---------------------------------------------------------------------------

@@ -149,7 +149,7 @@ end
 -- Runs `operation` in the current migration context; returns what Alembic's op returns
 -- (the table model for create_table, nil otherwise).
 function op.invoke(operation)
-  if not op.is_operation(operation) then error("op.invoke: expected an operation object", 2) end
+  if getmetatable(operation) ~= Operation then error("op.invoke: expected an operation object", 2) end
   local ctx = context()
   if operation.kind == "modify_table" then
     for _, sub in ipairs(operation.ops) do op.invoke(sub) end

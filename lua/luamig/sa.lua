@@ -257,17 +257,21 @@ type_mt.__tostring = function(self) return "sa." .. self.name .. "()" end
 local function is_type(v) return type(v) == "table" and v.kind == "type" end
 sa._is_type = is_type
 
+-- A copy of type value v, made with the fields every type has (no rehash as they are added),
+-- copied by next: pairs() looks for a __pairs metamethod on every call.
+local function copy_type(v)
+  local r = { kind = "type", name = v.name, module = v.module, length = v.length }
+  for k, val in next, v do r[k] = val end
+  return setmetatable(r, type_mt)
+end
+
 -- The instance stored in a column: a fresh copy, so that the class object is never shared.
 function sa._to_type(v, where)
   if v == nil then return sa.NullType() end
   if not is_type(v) then
     error((where or "sa") .. ": expected a type, got " .. type(v), 3)
   end
-  -- made with the fields every type has (no rehash as they are added), copied by next:
-  -- pairs() looks for a __pairs metamethod on every call
-  local r = { kind = "type", name = v.name, module = v.module, length = v.length }
-  for k, val in next, v do r[k] = val end
-  return setmetatable(r, type_mt)
+  return copy_type(v)
 end
 
 -- Defines type `name`: `params` lists the positional parameter names in SQLAlchemy's order; any
@@ -480,8 +484,8 @@ local column_keys = {
 -- empty one too); nil otherwise. One pass, where is_options and a check for positional keys
 -- would make two: a revision makes thousands of columns.
 local function keyword_options(t)
-  if not is_plain(t) then return nil end
-  for k in pairs(t) do
+  if type(t) ~= "table" or t.kind ~= nil or getmetatable(t) ~= nil then return nil end
+  for k in next, t do
     if type(k) == "number" then return nil end
   end
   return t
@@ -495,13 +499,13 @@ local column_from
 function sa.Column(...)
   -- the usual call, Column(name, type [, { options }]): no arguments table
   local n, a1, a2, a3 = select("#", ...), ...
-  if n <= 3 and type(a1) == "string" and is_type(a2) then
+  if n <= 3 and type(a1) == "string" and type(a2) == "table" and a2.kind == "type" then
     local opts = NO_OPTIONS
     if n == 3 then opts = keyword_options(a3) end
     if opts then
       if opts.name ~= nil then error("sa.Column: got multiple values for argument 'name'", 2) end
       if opts.type_ ~= nil then error("sa.Column: got multiple values for argument 'type_'", 2) end
-      return column_from(a1, sa._to_type(a2, "sa.Column"), {}, nil, nil, nil, opts)
+      return column_from(a1, copy_type(a2), {}, nil, nil, nil, opts)
     end
   end
   -- Column(name, type_, *args, **kw): name and type_ may come by keyword, and the name may be
