@@ -249,26 +249,34 @@ end
 -- Applies one step's version-table changes; online, each UPDATE/DELETE
 -- must match exactly one row, as Alembic checks.
 function MigrationContext:apply_version_ops(ops)
-  local tbl = self:version_table_name()
-  local col = self.version_table .. ".version_num"
-  if self.version_table_schema then col = self.version_table_schema .. "." .. col end
+  -- the statements' text, worked out once per context (a step runs one or two)
+  local vs = self.version_sql
+  if not vs then
+    local tbl = self:version_table_name()
+    local col = self.version_table .. ".version_num"
+    if self.version_table_schema then col = self.version_table_schema .. "." .. col end
+    vs = { insert = "INSERT INTO " .. tbl .. " (version_num) VALUES (:to)",
+           update = "UPDATE " .. tbl .. " SET version_num=:to WHERE " .. col .. " = :from",
+           delete = "DELETE FROM " .. tbl .. " WHERE " .. col .. " = :from" }
+    self.version_sql = vs
+  end
   for _, change in ipairs(ops) do
     local kind, from, to = change[1], change.from, change.to
-    local sql, params, what
+    local sql, params
     if kind == "insert" then
-      sql = "INSERT INTO " .. tbl .. " (version_num) VALUES (:to)"
+      sql = vs.insert
       params = { to = to }
     elseif kind == "update" then
-      sql = "UPDATE " .. tbl .. " SET version_num=:to WHERE " .. col .. " = :from"
+      sql = vs.update
       params = { to = to, from = from }
-      what = string.format("updating '%s' to '%s'", from, to)
     else
-      sql = "DELETE FROM " .. tbl .. " WHERE " .. col .. " = :from"
+      sql = vs.delete
       params = { from = from }
-      what = string.format("deleting '%s'", from)
     end
     local changed = self:execute(sql, params)
-    if not self.as_sql and what and changed ~= 1 then
+    if not self.as_sql and kind ~= "insert" and changed ~= 1 then
+      local what = kind == "update" and string.format("updating '%s' to '%s'", from, to)
+        or string.format("deleting '%s'", from)
       fail(string.format("Online migration expected to match one row when %s in '%s'; %d found",
         what, self.version_table, changed))
     end
@@ -322,8 +330,8 @@ local function plan_event(heads, steps, replanned)
   events.emit("plan", { from = from, steps = list, replanned = replanned })
 end
 
-local function describe(step)
-  local s = short_log(step)
+-- The "Running" line's text: the step's short_log text s and the revision's message.
+local function describe(step, s)
   if step.rev and step.rev.message ~= "" and not step.stamp then
     s = s .. ", " .. step.rev.message
   end
@@ -563,9 +571,10 @@ function MigrationContext:run_migrations(kw)
         self:ensure_version_table()
       end
       local t0 = core.now()
-      log.info(LOGGER, "Running " .. describe(step))
+      local step_text = short_log(step)
+      log.info(LOGGER, "Running " .. describe(step, step_text))
       if log.wants_progress() then log.progress(progress_text(k, #steps, step, t0 - run_t0)) end
-      if self.as_sql then self:static_output("-- Running " .. short_log(step)) end
+      if self.as_sql then self:static_output("-- Running " .. step_text) end
       self.running_step, self.step_started = step, t0
       if events.active() then events.emit("step_start", step_fields(step, k)) end
       self.statement_count = 0
@@ -597,7 +606,7 @@ function MigrationContext:run_migrations(kw)
       end
       if not self.as_sql and not step.stamp then
         log.info(LOGGER, string.format("Finished %s in %.1f ms",
-          short_log(step), (core.now() - t0) * 1000))
+          step_text, (core.now() - t0) * 1000))
       end
       if events.active() then
         local ended = step_fields(step, k)
