@@ -134,9 +134,17 @@ function log.is_quiet()
   return quiet
 end
 
+-- Each level's name as a line starts with it, padded to five characters ("%-5s"): made once,
+-- not by string.format at every line.
+local PADDED = setmetatable({}, { __index = function(t, level)
+  local s = string.format("%-5s", level)
+  t[level] = s
+  return s
+end })
+
 function log.write(level, logger, msg)
   if progress_text then io.stderr:write(ERASE) end
-  io.stderr:write(string.format("%-5s [%s] %s\n", level, logger, msg))
+  io.stderr:write(PADDED[level] .. " [" .. logger .. "] " .. tostring(msg) .. "\n")
   if progress_text then
     io.stderr:write(progress_text)
     io.stderr:flush()
