@@ -116,7 +116,8 @@ local sa = {}
 
 -- Objects created by the user are ordered by creation, as SQLAlchemy orders the table-level
 -- constraints in CREATE TABLE.  The sequence lives outside the objects so that two equal
--- schemas stay equal values.
+-- schemas stay equal values.  Only constraints and indexes are stamped: build_table sorts
+-- nothing else (columns keep the order they are given in).
 local creation = setmetatable({}, { __mode = "k" })
 local counter = 0
 local function stamp(obj)
@@ -607,14 +608,14 @@ column_from = function(name, type_, foreign_keys, constraints, computed, identit
     end
     col.server_default = sd
   end
-  return stamp(col)
+  return col
 end
 
 -- A copy of a column not attached to any table (Alembic copies columns it reuses).
 function sa._copy_column(col)
   local c = deep_copy(col)
   c.table = nil
-  return stamp(c)
+  return c
 end
 
 -- and_/or_/not_ combine the comparisons of sa.table() columns (luamig.dml).
