@@ -105,6 +105,25 @@ class Result:
             "cmd": " ".join(shlex.quote(c) for c in self.cmd) if self.cmd else None}
 
 
+class Interleaved:
+    """Commands timed in turn, round by round: medians of each one's wall and CPU times."""
+
+    def __init__(self, label, walls, cpus):
+        self.label = label
+        self.rounds = len(walls[0])
+        self.median = [statistics.median(w) for w in walls]
+        self.cpu = [statistics.median(c) for c in cpus]
+
+    def ratio(self, i, j):
+        return self.median[i] / self.median[j]
+
+    def cpu_ratio(self, i, j):
+        return self.cpu[i] / self.cpu[j] if self.cpu[j] > 0 else None
+
+    def as_dict(self):
+        return {"label": self.label, "rounds": self.rounds, "median": self.median, "cpu": self.cpu}
+
+
 def vm_hwm(pid):
     """Peak resident set of a running process, bytes (0 when unknown)."""
     try:
@@ -248,6 +267,37 @@ class Runner:
         res.finish()
         log("%s: median %s over %d runs (%s), peak RSS %s"
             % (label, fmt_time(res.median), len(res.times), res.timer, fmt_mem(res.rss)))
+        return res
+
+    def interleave(self, label, commands, rounds):
+        """Times commands [(cmd, cwd, prepare), ...] in turn, `rounds` rounds (the order
+        rotated every round), each run after its prepare step. A ratio of two series timed
+        minutes apart also measures how the machine's speed drifted between them (a VM's slow
+        and quiet phases moved them by up to 40 % here); commands timed in the same rounds see
+        the same phases. Returns an Interleaved, or None when a run fails."""
+        preps = [self._script(p) if p else None for _, _, p in commands]
+        walls = [[] for _ in commands]
+        cpus = [[] for _ in commands]
+        k = len(commands)
+        try:
+            # round -1 is a warm-up, not counted
+            for i in range(-1, rounds):
+                for j in [(i + x) % k for x in range(k)]:
+                    cmd, cwd, _ = commands[j]
+                    self._prepare(preps[j])
+                    w, rc, _, ut, st, err = self._run_once(cmd, cwd)
+                    if rc != 0:
+                        log("%s: exit %d: %s" % (label, rc, short_error(err)))
+                        return None
+                    if i >= 0:
+                        walls[j].append(w)
+                        cpus[j].append(ut + st)
+        except (OSError, RuntimeError) as e:
+            log("%s: could not run: %s" % (label, e))
+            return None
+        res = Interleaved(label, walls, cpus)
+        log("%s: interleaved, %d rounds: medians %s" % (label, rounds,
+                                                         ", ".join(fmt_time(m) for m in res.median)))
         return res
 
     def _hyperfine(self, res, cmd, cwd, prep, runs, warmup):
@@ -546,6 +596,7 @@ class Row:
         self.alembic_missing = "–"
         self.targets = []         # (text, met: True/False/None)
         self.extra = ""           # shown after the targets: costs per revision / per target
+        self.paired = None        # Interleaved of [luamig, limit], what the ratio target is judged on
 
 
 class Bench:
@@ -647,11 +698,14 @@ class Bench:
                             al.base if al else None)
             if self.stat and stat_floor is None:
                 names = sorted(f for f in os.listdir(lm.versions) if f.endswith(".lua"))
-                stat_floor = R.measure("stat floor %s" % case, [self.stat, "-c", "%Y"] + names,
-                                       lm.versions)
+                stat_cmd = [self.stat, "-c", "%Y"] + names
+                stat_floor = R.measure("stat floor %s" % case, stat_cmd, lm.versions)
             r.limit = stat_floor
             r.limit_label = "stat"
             r.limit_missing = "stat (coreutils) not installed"
+            if n == T_READONLY_N:
+                self.pair(r, "%s %s" % (command, case), (lm.cmd(lm_up, command), lm.base, None),
+                          (stat_cmd, lm.versions, None) if stat_floor else None)
 
         # Offline SQL: luamig's own script is the raw clients' input.
         r = row("upgrade head --sql", "SQLite")
@@ -685,10 +739,19 @@ class Bench:
         alembic_measure(r, "alembic upgrade sqlite %s" % case, al.cmd(al_up, "upgrade", "head") if al else None,
                         al.base if al else None, prepare="rm -f %s" % shlex.quote(path("alembic", "up.db")),
                         heavy=True)
-        self.target_vs_limit(r)
         self.lua_floor(r, lm, case)
-        if scripts_ok:
-            self.pipeline_floor(r, revs, path, up_sqlite, case)
+        floor_cmd = self.pipeline_floor(r, revs, path, up_sqlite, case) if scripts_ok else None
+        if scripts_ok and self.sqlite3:
+            p = self.pair(r, "upgrade sqlite %s" % case,
+                          (lm.cmd(lm_up, "upgrade", "head"), lm.base,
+                           "rm -f %s" % shlex.quote(path("luamig", "up.db"))),
+                          ([self.sqlite3, raw_db, ".read " + up_sqlite], base,
+                           "rm -f %s" % shlex.quote(raw_db)),
+                          floor_cmd)
+            if p and floor_cmd:
+                r.extra += ("; interleaved (%d rounds): the pipeline floor %.2f× the raw client, "
+                            "luamig %.2f× the pipeline floor" % (p.rounds, p.ratio(2, 1), p.ratio(0, 2)))
+        self.target_vs_limit(r)
         lm_at_head = r.luamig.ok
         raw_at_head = r.limit is not None and r.limit.ok
         al_at_head = r.alembic is not None and r.alembic.ok
@@ -700,8 +763,11 @@ class Bench:
         else:
             r.luamig = Result("luamig current", None, note="needs upgrade head")
         if raw_at_head:
-            r.limit = R.measure("sqlite3 current %s" % case,
-                                [self.sqlite3, raw_db, "SELECT version_num FROM luamig_version"], base)
+            select_cmd = [self.sqlite3, raw_db, "SELECT version_num FROM luamig_version"]
+            r.limit = R.measure("sqlite3 current %s" % case, select_cmd, base)
+            if lm_at_head and n == T_READONLY_N:
+                self.pair(r, "current %s" % case, (lm.cmd(lm_up, "current"), lm.base, None),
+                          (select_cmd, base, None))
         if al and al_at_head:
             alembic_measure(r, "alembic current %s" % case, al.cmd(al_up, "current"), al.base)
         elif al and heavy_reason:
@@ -1017,13 +1083,14 @@ class Bench:
         running the SQL luamig compiles for it (from the offline script) through op.execute,
         so that the database does the same work and no operation object is built. What luamig
         costs besides the op layer: its start, the plan, loading each revision, the version
-        table, the transaction. Shown after the targets of the upgrade head / SQLite rows."""
+        table, the transaction. Shown after the targets of the upgrade head / SQLite rows.
+        Returns the floor's (cmd, cwd, prepare), or None."""
         if not (r.limit is not None and r.limit.ok and r.luamig.ok):
-            return
+            return None
         sql = sql_per_revision(up_sqlite)
         if sql is None or any(x.rev not in sql for x in revs):
             r.extra += "; no pipeline floor (the offline script's steps could not be read)"
-            return
+            return None
         lp = LuamigProject(self.luamig, path("luamig-sql"))
         os.makedirs(lp.versions, exist_ok=True)
         for x in revs:
@@ -1031,21 +1098,47 @@ class Bench:
                 f.write(gen.lua_revision_sql(x, sql[x.rev]))
         time.sleep(RACY_AGE)   # as the history's own files (run_history)
         ini = lp.write_ini("sqlite-up.ini", "sqlite:///" + path("luamig-sql", "up.db"))
-        m = self.runner.measure("luamig upgrade sqlite, SQL precompiled %s" % case,
-                                lp.cmd(ini, "upgrade", "head"), lp.base,
-                                prepare="rm -f %s" % shlex.quote(path("luamig-sql", "up.db")))
+        cmd = (lp.cmd(ini, "upgrade", "head"), lp.base,
+               "rm -f %s" % shlex.quote(path("luamig-sql", "up.db")))
+        m = self.runner.measure("luamig upgrade sqlite, SQL precompiled %s" % case, cmd[0], cmd[1],
+                                prepare=cmd[2])
         if not m.ok:
             r.extra += "; pipeline floor failed: %s" % (m.error or "?")
-            return
+            return None
         r.extra += ("; pipeline floor (luamig running the compiled SQL through op.execute): %s, "
                     "%.2f× the raw client, luamig at %.2f× it" % (
                         fmt_time(m.median), m.median / r.limit.median, r.luamig.median / m.median))
+        return cmd
 
     # -- targets ------------------------------------------------------------------
+
+    def pair(self, r, label, luamig_cmd, limit_cmd, *more):
+        """Times luamig's command and its limit's (and `more` commands, each a (cmd, cwd,
+        prepare) or None) interleaved, after both were measured on their own; r.paired, which
+        the row's ratio target is judged on. Returns the Interleaved, or None."""
+        if limit_cmd is None or not (r.luamig and r.luamig.ok and r.limit and r.limit.ok):
+            return None
+        commands = [luamig_cmd, limit_cmd] + [c for c in more if c]
+        t = max(r.luamig.median, r.limit.median)
+        if self.runner.runs_override:
+            rounds = self.runner.runs_override
+        else:
+            rounds = 30 if t < 0.05 else 15 if t < 0.5 else 5 if t < SLOW_S else 2
+        r.paired = self.runner.interleave("interleaved %s" % label, commands, rounds)
+        return r.paired
 
     def target_vs_limit(self, r, bound=None, what="raw client"):
         if bound is None:
             bound = T_UPGRADE_VS_LIMIT_LARGE if r.n == T_UPGRADE_LARGE_N else T_UPGRADE_VS_LIMIT
+        p = r.paired
+        if p:
+            # judged on the runs timed in turn (Runner.interleave); the table's columns keep the
+            # separate series
+            ratio = p.ratio(0, 1)
+            cpu = p.cpu_ratio(0, 1)
+            r.targets.append(("≤%.1f× %s (interleaved, %d rounds: %.2f×%s)" % (
+                bound, what, p.rounds, ratio, ", cpu %.2f×" % cpu if cpu else ""), ratio <= bound))
+            return
         ratio = fmt_ratio(r.luamig.median if r.luamig and r.luamig.ok else None,
                           r.limit.median if r.limit and r.limit.ok else None)
         r.targets.append(("≤%.1f× %s" % (bound, what), None if ratio is None else ratio <= bound))
@@ -1300,6 +1393,7 @@ def main():
                  "luamig": r.luamig.as_dict() if r.luamig else None,
                  "limit": r.limit.as_dict() if r.limit else None,
                  "alembic": r.alembic.as_dict() if r.alembic else None,
+                 "interleaved": r.paired.as_dict() if r.paired else None,
                  "targets": r.targets} for r in b.rows]}, f, indent=1)
     print(text)
     log("table written to %s" % os.path.abspath(a.out))
