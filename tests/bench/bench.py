@@ -168,9 +168,10 @@ class Runner:
             if r.returncode != 0:
                 raise RuntimeError("prepare step %s failed: %s" % (path, r.stderr.strip()))
 
-    def _run_once(self, cmd, cwd, stdout_path=None, with_time=False):
-        """One run: (wall s, returncode, peak RSS bytes, user s, sys s, stderr text)."""
-        errf = tempfile.TemporaryFile(dir=self.workdir)
+    def _run_once(self, cmd, cwd, stdout_path=None, with_time=False, keep_stderr=True):
+        """One run: (wall s, returncode, peak RSS bytes, user s, sys s, stderr text); without
+        keep_stderr, stderr goes to /dev/null as under hyperfine -N (its text is then "")."""
+        errf = tempfile.TemporaryFile(dir=self.workdir) if keep_stderr else subprocess.DEVNULL
         outf = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
         memfile = None
         argv = cmd
@@ -198,9 +199,11 @@ class Runner:
         finally:
             if stdout_path:
                 outf.close()
-        errf.seek(0)
-        err = errf.read().decode("utf-8", "replace")
-        errf.close()
+        err = ""
+        if keep_stderr:
+            errf.seek(0)
+            err = errf.read().decode("utf-8", "replace")
+            errf.close()
         rss = hwm or ru.ru_maxrss * 1024
         if memfile:
             try:
@@ -285,9 +288,11 @@ class Runner:
                 for j in [(i + x) % k for x in range(k)]:
                     cmd, cwd, _ = commands[j]
                     self._prepare(preps[j])
-                    w, rc, _, ut, st, err = self._run_once(cmd, cwd)
+                    # output to /dev/null, as hyperfine -N has it: the log lines luamig writes
+                    # would otherwise be timed as writes to a file, which the raw client has none of
+                    w, rc, _, ut, st, _ = self._run_once(cmd, cwd, keep_stderr=False)
                     if rc != 0:
-                        log("%s: exit %d: %s" % (label, rc, short_error(err)))
+                        log("%s: exit %d on an interleaved run" % (label, rc))
                         return None
                     if i >= 0:
                         walls[j].append(w)
