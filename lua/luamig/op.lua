@@ -286,7 +286,12 @@ function ops.create_table(table_name, ...)
     for k, v in next, opts do if k ~= "if_not_exists" then topts[k] = v end end
   end
   local ok, tbl = pcall(sa._build_table, table_name, context_metadata(), items, topts)
-  if not ok then error("op.create_table: " .. tostring(tbl), 2) end
+  if not ok then
+    -- build_table raises at the level of sa.Table's caller, which is this function here: the
+    -- position it names is luamig's own, not the user's (who is named by the runner)
+    local msg = tostring(tbl):gsub("^[^:\n]*luamig/[%w_/]+%.lua:%d+: ", "")
+    error("op.create_table: " .. msg, 2)
+  end
   return op.new("create_table", { table_name = table_name, schema = opts.schema, items = items,
                                   table = tbl, if_not_exists = opts.if_not_exists })
 end
