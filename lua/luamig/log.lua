@@ -144,7 +144,7 @@ end })
 
 function log.write(level, logger, msg)
   if progress_text then io.stderr:write(ERASE) end
-  io.stderr:write(PADDED[level] .. " [" .. logger .. "] " .. tostring(msg) .. "\n")
+  io.stderr:write(PADDED[tostring(level)] .. " [" .. tostring(logger) .. "] " .. tostring(msg) .. "\n")
   if progress_text then
     io.stderr:write(progress_text)
     io.stderr:flush()

@@ -923,9 +923,7 @@ local function build_table(name, metadata, items, opts)
   sa._apply_convention(tbl.primary_key, tbl, convention)
   for i = 1, #pending do
     local item = pending[i]
-    local cols = item.columns
-    for j = 1, (cols and #cols or 0) do
-      local cname = cols[j]
+    for _, cname in ipairs(item.columns or NO_OPTIONS) do
       if type(cname) == "string" and not tbl.c[cname] and item.kind ~= "index" then
         error("sa.Table: constraint column '" .. cname .. "' not in table '" .. name .. "'", 3)
       end

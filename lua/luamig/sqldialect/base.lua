@@ -447,6 +447,11 @@ end
 
 -- CREATE TABLE text, as SQLAlchemy lays it out.
 function base:create_table_sql(tbl, if_not_exists)
+  -- the head first, the columns after it: the order of the errors of a bad table is kept
+  local prefixes = tbl.prefixes
+  local head = "CREATE " .. ((prefixes and #prefixes > 0) and table.concat(prefixes, " ") .. " " or "")
+    .. "TABLE " .. (if_not_exists and "IF NOT EXISTS " or "") .. self:format_table(tbl.name, tbl.schema)
+    .. " ("
   local specs = {}
   local ok, err = pcall(column_specs, self, tbl, specs)
   if not ok then
@@ -461,10 +466,8 @@ function base:create_table_sql(tbl, if_not_exists)
   if #cons > 0 then
     body = body .. (#specs > 0 and ", \n\t" or "") .. table.concat(cons, ", \n\t")
   end
-  local prefixes = tbl.prefixes
-  return "CREATE " .. ((prefixes and #prefixes > 0) and table.concat(prefixes, " ") .. " " or "")
-    .. "TABLE " .. (if_not_exists and "IF NOT EXISTS " or "") .. self:format_table(tbl.name, tbl.schema)
-    .. " (" .. ((#specs > 0 or #cons > 0) and "\n\t" or "") .. body .. "\n)" .. self:post_create_table(tbl)
+  return head .. ((#specs > 0 or #cons > 0) and "\n\t" or "") .. body .. "\n)"
+    .. self:post_create_table(tbl)
 end
 
 function base:index_expr(e)
@@ -518,7 +521,7 @@ end
 
 -- Statements a dialect emits before / after CREATE TABLE and DROP TABLE (PG ENUM types).
 -- (lists a caller reads and never changes)
-local NONE = {}
+local NONE = setmetatable({}, { __newindex = function() error("dialect: NONE is read-only", 2) end })
 function base:before_create_table() return NONE end
 function base:after_drop_table() return NONE end
 -- What ADD COLUMN needs first (PostgreSQL: the column's ENUM types, when missing).

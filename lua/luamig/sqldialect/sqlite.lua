@@ -86,7 +86,7 @@ local function inline_autoincrement(col, tbl)
     and #(col.foreign_keys or {}) == 0
 end
 
-local NO_KW = {}
+local NO_KW = setmetatable({}, { __newindex = function() error("sqlite: NO_KW is read-only", 2) end })
 
 function sqlite:column_spec(col, tbl)
   local s = self:quote(col.name) .. " " .. self:type_sql(col.type)
