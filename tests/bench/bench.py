@@ -273,8 +273,9 @@ class Runner:
         return res
 
     def interleave(self, label, commands, rounds):
-        """Times commands [(cmd, cwd, prepare), ...] in turn, `rounds` rounds (the order
-        rotated every round), each run after its prepare step. A ratio of two series timed
+        """Times commands [(cmd, cwd, prepare), ...] in turn, `rounds` rounds (at least one;
+        the order rotated every round, reversed every len(commands) rounds), each run after its
+        prepare step. A ratio of two series timed
         minutes apart also measures how the machine's speed drifted between them (a VM's slow
         and quiet phases moved them by up to 40 % here); commands timed in the same rounds see
         the same phases. Returns an Interleaved, or None when a run fails."""
@@ -283,9 +284,13 @@ class Runner:
         cpus = [[] for _ in commands]
         k = len(commands)
         try:
-            # round -1 is a warm-up, not counted
-            for i in range(-1, rounds):
-                for j in [(i + x) % k for x in range(k)]:
+            # round -1 is a warm-up, not counted; the order is rotated every round and, every
+            # k rounds, reversed, so that each command follows each other one
+            for i in range(-1, max(rounds, 1)):
+                order = [(i + x) % k for x in range(k)]
+                if (i // k) % 2:
+                    order.reverse()
+                for j in order:
                     cmd, cwd, _ = commands[j]
                     self._prepare(preps[j])
                     # output to /dev/null, as hyperfine -N has it: the log lines luamig writes
