@@ -66,12 +66,7 @@ static char *entry_file(const char *path)
 	const char *off = getenv("LUAMIG_NO_CACHE");
 	if (off && *off)
 		return NULL;
-	char *base = lm_cache_dir(0);
-	if (!base)
-		return NULL;
-	char *file = lm_sprintf("%s/chunks/%016llx.luac", base, lm_fnv1a(path));
-	free(base);
-	return file;
+	return lm_cache_file(0, "chunks/", path, "luac");
 }
 
 static void fill_release(char out[24])

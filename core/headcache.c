@@ -140,12 +140,7 @@ static span first_field(const entry *e)
 
 static char *cache_file(const char *script_dir)
 {
-	char *base = lm_cache_dir(1);
-	if (!base)
-		return NULL;
-	char *file = lm_sprintf("%s/%016llx.idx", base, lm_fnv1a(script_dir));
-	free(base);
-	return file;
+	return lm_cache_file(1, "", script_dir, "idx");
 }
 
 /* The index's key of a path as a line writes it (escaped). */

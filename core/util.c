@@ -267,6 +267,16 @@ char *lm_cache_dir(int create)
 	return base;
 }
 
+char *lm_cache_file(int create, const char *sub, const char *key, const char *ext)
+{
+	char *base = lm_cache_dir(create);
+	if (!base)
+		return NULL;
+	char *file = lm_sprintf("%s/%s%016llx.%s", base, sub, lm_fnv1a(key), ext);
+	free(base);
+	return file;
+}
+
 char *lm_read_file(const char *path, size_t *len_out)
 {
 	int fd = open(path, O_RDONLY);

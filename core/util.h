@@ -97,6 +97,9 @@ unsigned long long lm_word_hash(const char *p, size_t n);
  * when missing if create is set. Malloc'd; NULL (error slot clear) when
  * there is none or it cannot be made: a cache is never needed. */
 char *lm_cache_dir(int create);
+/* The file <cache folder>/<sub><hash of key, 16 hex digits>.<ext> (sub "" or ending in "/"),
+ * or NULL when there is no cache folder (see lm_cache_dir for create); to free. */
+char *lm_cache_file(int create, const char *sub, const char *key, const char *ext);
 
 /* Files. lm_read_file returns a malloc'd NUL-terminated buffer or NULL with
  * the error slot set ("path: reason"). */
