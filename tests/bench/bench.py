@@ -616,6 +616,10 @@ class Bench:
         self.notes = []
         self.workdir = os.path.abspath(args.workdir) if args.workdir else tempfile.mkdtemp(prefix="luamig-bench-")
         os.makedirs(self.workdir, exist_ok=True)
+        # luamig's header and chunk caches go in the work directory, removed with it: every
+        # run generates thousands of revision files at new paths, whose entries would
+        # otherwise pile up in the user's ~/.cache/luamig (they are never pruned)
+        os.environ.setdefault("LUAMIG_CACHE_DIR", os.path.join(self.workdir, "luamig-cache"))
         self.runner = Runner(self.workdir, not args.no_hyperfine, not args.no_time, args.runs)
         self.luamig = os.path.abspath(args.luamig)
         if args.no_alembic:
