@@ -23,6 +23,7 @@
 
 #include <lauxlib.h>
 
+#include "cachedir.h"
 #include "lua_host.h"
 #include "util.h"
 
@@ -162,8 +163,10 @@ static int load_entry(lua_State *L, work *w, const struct stat *st, const char *
 	int ok = fstat(fd, &es) == 0 && own_file(&es) && (uint64_t)es.st_size >= sizeof(header) &&
 	         (uint64_t)es.st_size <= MAX_ENTRY;
 	size_t n = ok ? (size_t)es.st_size : 0;
-	if (ok)
+	if (ok) {
 		w->entry = read_all(fd, n);
+		lm_cache_mark_used(fd, &es);
+	}
 	close(fd);
 	if (!w->entry)
 		return 0;
@@ -257,7 +260,9 @@ static void save_entry(lua_State *L, work *w, const struct stat *st, const char 
 			put += (size_t)n;
 		}
 		int ok = close(fd) == 0 && put == b.len;
-		if (!ok || rename(tmp, w->file) != 0)
+		if (ok && rename(tmp, w->file) == 0)
+			lm_cache_prune();
+		else
 			unlink(tmp);
 	}
 	lm_error_clear();

@@ -4,7 +4,7 @@
  * loads it instead of parsing the file again (the parse was a sixth of an
  * upgrade's own work).
  *
- * One cache file per revision file, under the cache folder (util.h,
+ * One cache file per revision file, under the cache folder (cachedir.h,
  * lm_cache_dir) in chunks/, named by a hash of the path. Its bytecode is
  * used only when all of these hold, else the text is read and compiled
  * (and the entry written again):

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cachedir.h"
 #include "checksum.h"
 #include "util.h"
 
@@ -313,8 +314,10 @@ static void load(lm_headcache *c)
 	struct stat st;
 	void *map = MAP_FAILED;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (unsigned long long)st.st_size <= SIZE_MAX)
+	    (unsigned long long)st.st_size <= SIZE_MAX) {
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		lm_cache_mark_used(fd, &st);
+	}
 	close(fd);
 	if (map == MAP_FAILED)
 		return;
@@ -494,6 +497,8 @@ static void save(lm_headcache *c)
 	if (lm_write_file(tmp, lm_buf_str(&b), b.len) != 0 || rename(tmp, c->file) != 0) {
 		remove(tmp);
 		lm_error_clear(); /* a cache that cannot be written is no error */
+	} else {
+		lm_cache_prune();
 	}
 	free(tmp);
 	lm_buf_dispose(&b);

@@ -247,36 +247,6 @@ unsigned long long lm_word_hash(const char *p, size_t n)
 	return h;
 }
 
-char *lm_cache_dir(int create)
-{
-	const char *dir = getenv("LUAMIG_CACHE_DIR");
-	char *base = NULL;
-	if (dir && *dir)
-		base = lm_strdup(dir);
-	else if ((dir = getenv("XDG_CACHE_HOME")) && *dir)
-		base = lm_sprintf("%s/luamig", dir);
-	else if ((dir = getenv("HOME")) && *dir)
-		base = lm_sprintf("%s/.cache/luamig", dir);
-	else
-		return NULL;
-	if (create && lm_mkdir_p(base) != 0) {
-		lm_error_clear();
-		free(base);
-		return NULL;
-	}
-	return base;
-}
-
-char *lm_cache_file(int create, const char *sub, const char *key, const char *ext)
-{
-	char *base = lm_cache_dir(create);
-	if (!base)
-		return NULL;
-	char *file = lm_sprintf("%s/%s%016llx.%s", base, sub, lm_fnv1a(key), ext);
-	free(base);
-	return file;
-}
-
 char *lm_read_file(const char *path, size_t *len_out)
 {
 	int fd = open(path, O_RDONLY);

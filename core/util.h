@@ -92,15 +92,6 @@ void lm_strv_dispose(lm_strv *sv);
 unsigned long long lm_fnv1a(const char *s);
 unsigned long long lm_word_hash(const char *p, size_t n);
 
-/* The folder of luamig's caches: $LUAMIG_CACHE_DIR, else
- * $XDG_CACHE_HOME/luamig, else ~/.cache/luamig (never in a project); made
- * when missing if create is set. Malloc'd; NULL (error slot clear) when
- * there is none or it cannot be made: a cache is never needed. */
-char *lm_cache_dir(int create);
-/* The file <cache folder>/<sub><hash of key, 16 hex digits>.<ext> (sub "" or ending in "/"),
- * or NULL when there is no cache folder (see lm_cache_dir for create); to free. */
-char *lm_cache_file(int create, const char *sub, const char *key, const char *ext);
-
 /* Files. lm_read_file returns a malloc'd NUL-terminated buffer or NULL with
  * the error slot set ("path: reason"). */
 char *lm_read_file(const char *path, size_t *len_out);

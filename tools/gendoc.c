@@ -199,6 +199,8 @@ static void write_man(FILE *f)
 	      ".TP\n.B LUAMIG_CACHE_DIR\nWhere the caches of revision headers and of "
 	      "revision files' compiled code are kept "
 	      "(default \\fI$XDG_CACHE_HOME/luamig\\fR or \\fI~/.cache/luamig\\fR); "
+	      "a run that writes to them removes, at most once a day, the cache files "
+	      "unused for 30 days; deleting the folder is always safe; "
 	      "\\fBLUAMIG_NO_CACHE\\fR=1 turns them off.\n"
 	      ".SH FILES\n"
 	      ".TP\n.I luamig.ini\nThe configuration: the \\fI[luamig]\\fR section "
