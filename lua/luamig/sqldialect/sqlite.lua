@@ -258,6 +258,19 @@ function sqlite:checkpoint_objects(conn)
   return out
 end
 
+-- A text equal for two states of the database exactly when their catalogs are: every row of
+-- sqlite_master (tables, indexes, views, triggers, with their SQL), from which everything
+-- luamig's reflection reads derives. luamig.roundtrip skips comparing two reflections whose
+-- fingerprints are equal.
+function sqlite:schema_fingerprint(conn)
+  -- one row made by SQLite: each value with its length, so that no text passes for another
+  -- split differently (a NULL, an index SQLite made itself, as "-")
+  local rows = conn:query("SELECT group_concat(length(type) || ':' || type || length(name) || ':' "
+    .. "|| name || length(tbl_name) || ':' || tbl_name || coalesce(length(sql) || ':' || sql, '-'), "
+    .. "',') FROM (SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name)")
+  return rows[1] and rows[1][1] or ""
+end
+
 -- The AUTOINCREMENT counters (sqlite_sequence): { { table =, value = }, ... } sorted by table.
 function sqlite:checkpoint_sequences(conn)
   local has = conn:query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
