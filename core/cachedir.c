@@ -53,9 +53,15 @@ static int older_than(time_t t, time_t now, long age)
 	return (long long)t <= (long long)now - age || (long long)t > (long long)now + DAY;
 }
 
+int lm_cache_own_file(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_uid == geteuid() && st->st_nlink == 1 &&
+	       !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
 void lm_cache_mark_used(int fd, const struct stat *st)
 {
-	if (older_than(st->st_mtime, time(NULL), DAY))
+	if (lm_cache_own_file(st) && older_than(st->st_mtime, time(NULL), DAY))
 		(void)futimens(fd, NULL);
 }
 
@@ -97,24 +103,24 @@ static int open_own_dir(int at, const char *name, int follow)
 }
 
 /* Removes the unused cache files named *.ext, and old temporary files, of
- * the folder open on dirfd (which this closes). */
-static void prune_dir(int dirfd, const char *ext, time_t now)
+ * the folder open on fd (which this closes). */
+static void prune_dir(int fd, const char *ext, time_t now)
 {
-	DIR *d = fdopendir(dirfd);
+	DIR *d = fdopendir(fd);
 	if (!d) {
-		close(dirfd);
+		close(fd);
 		return;
 	}
-	uid_t me = geteuid();
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		int kind = kind_of(de->d_name, ext);
 		struct stat st;
-		if (kind == NOT_OURS || fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode) || st.st_uid != me)
+		if (kind == NOT_OURS ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !lm_cache_own_file(&st))
 			continue;
 		if (older_than(st.st_mtime, now, kind == ENTRY ? LM_CACHE_MAX_UNUSED : DAY))
-			(void)unlinkat(dirfd, de->d_name, 0);
+			(void)unlinkat(dirfd(d), de->d_name, 0);
 	}
 	closedir(d);
 }
@@ -136,12 +142,13 @@ void lm_cache_prune(void)
 	struct stat st;
 	int due = fstatat(dir, STAMP, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	          older_than(st.st_mtime, now, DAY);
-	/* the stamp first: concurrent runs then find it fresh and do not
-	 * prune too. Never waited on if someone made it a FIFO. */
+	/* the stamp first, so that a run starting later finds it fresh (two
+	 * that look at the same moment both prune, which is harmless). Never
+	 * waited on if someone made it a FIFO. */
 	int stamp = due ? openat(dir, STAMP,
 	                         O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600)
 	                : -1;
-	if (stamp >= 0 && fstat(stamp, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	if (stamp >= 0 && fstat(stamp, &st) == 0 && lm_cache_own_file(&st) &&
 	    futimens(stamp, NULL) == 0) {
 		int chunks = open_own_dir(dir, "chunks", 0);
 		if (chunks >= 0)

@@ -11,9 +11,10 @@
  * writes to the cache removes, at most once a day (the mtime of the file
  * prune-stamp), this user's cache files unused for LM_CACHE_MAX_UNUSED
  * seconds, and temporary files that a killed run left a day ago or more.
- * Only files with a cache file's name, regular and owned by this user, in a
- * folder owned by this user, are ever removed; a removed entry only means
- * compiling or reading that file again.
+ * Only files with a cache file's name that lm_cache_own_file accepts, in a
+ * folder owned by this user, are ever removed (the folder is luamig's own:
+ * point LUAMIG_CACHE_DIR at no folder other files live in); a removed entry
+ * only means compiling or reading that file again.
  */
 #ifndef LM_CACHEDIR_H
 #define LM_CACHEDIR_H
@@ -34,9 +35,15 @@ char *lm_cache_dir(int create);
  * create); to free. */
 char *lm_cache_file(int create, const char *sub, const char *key, const char *ext);
 
+/* Whether a cache file, as fstat or lstat sees it, is one this user's luamig
+ * wrote and no one else could have: a regular file of this user, with one
+ * name, writable by no one else. Only such files are used as bytecode,
+ * marked used or removed. */
+int lm_cache_own_file(const struct stat *st);
+
 /* Records that the cache file open on fd, whose fstat is st, was used now:
  * sets its mtime when the recorded one is a day old or more (or in the
- * future). Failure is ignored. */
+ * future), if lm_cache_own_file. Failure is ignored. */
 void lm_cache_mark_used(int fd, const struct stat *st);
 
 /* Called after a cache file was written: prunes the cache folder as above

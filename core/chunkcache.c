@@ -142,15 +142,6 @@ static uint64_t runtime_tag(lua_State *L)
 	return tag;
 }
 
-/* Whether a cache file, as fstat sees it, is one this user's luamig wrote
- * and no one else could have: a regular file of this user, with one name,
- * writable by no one else. */
-static int own_file(const struct stat *es)
-{
-	return S_ISREG(es->st_mode) && es->st_uid == geteuid() && es->st_nlink == 1 &&
-	       !(es->st_mode & (S_IWGRP | S_IWOTH));
-}
-
 /* Pushes the cached chunk and returns 1 when the entry is there and may be
  * believed for the revision file st describes; 0 (nothing pushed) otherwise. */
 static int load_entry(lua_State *L, work *w, const struct stat *st, const char *chunkname)
@@ -160,8 +151,8 @@ static int load_entry(lua_State *L, work *w, const struct stat *st, const char *
 	if (fd < 0)
 		return 0;
 	struct stat es;
-	int ok = fstat(fd, &es) == 0 && own_file(&es) && (uint64_t)es.st_size >= sizeof(header) &&
-	         (uint64_t)es.st_size <= MAX_ENTRY;
+	int ok = fstat(fd, &es) == 0 && lm_cache_own_file(&es) &&
+	         (uint64_t)es.st_size >= sizeof(header) && (uint64_t)es.st_size <= MAX_ENTRY;
 	size_t n = ok ? (size_t)es.st_size : 0;
 	if (ok) {
 		w->entry = read_all(fd, n);
@@ -243,7 +234,7 @@ static void save_entry(lua_State *L, work *w, const struct stat *st, const char 
 		free(dir);
 	}
 	struct stat ts;
-	if (fd >= 0 && (fstat(fd, &ts) != 0 || !own_file(&ts))) {
+	if (fd >= 0 && (fstat(fd, &ts) != 0 || !lm_cache_own_file(&ts))) {
 		writes_unbelieved = 1;
 		close(fd);
 		unlink(tmp);

@@ -69,7 +69,12 @@ class CachePrune(unittest.TestCase):
         self.plant(self.chunks, "0123456789abcdef.idx", 100)  # an index's name, in chunks/
         os.symlink(target, os.path.join(self.chunks, "1111111111111111.luac"))
         age(os.path.join(self.chunks, "1111111111111111.luac"), 100)
+        self.plant(self.chunks, "2222222222222222.luac", -3)  # in the future: a clock set back
+        shared = self.plant(self.chunks, "3333333333333333.luac", 100)
+        os.chmod(shared, 0o664)  # others could have written it: never luamig's to remove
+        age(shared, 100)
         self.plant(self.cache, "aaaaaaaaaaaaaaaa.idx", 40)
+        self.plant(self.cache, "aaaaaaaaaaaaaaaa.idx.77.tmp", 2)
         self.plant(self.cache, "bbbbbbbbbbbbbbbb.idx", 10)
         self.plant(self.cache, "aaaaaaaaaaaaaaaa.luac", 40)  # a chunk's name, outside chunks/
         before = self.names(self.chunks)
@@ -82,10 +87,12 @@ class CachePrune(unittest.TestCase):
         self.assertEqual(len(written), 2, written)  # the two revisions' entries
         self.assertEqual(sorted(set(self.names(self.chunks)) - set(written)), [
             "0123456789abcdeX.luac", "0123456789abcdef.idx", "1111111111111111.luac",
-            "fedcba9876543210.luac", "fedcba9876543210.luac.4243.tmp", "notes.txt"])
+            "3333333333333333.luac", "fedcba9876543210.luac", "fedcba9876543210.luac.4243.tmp",
+            "notes.txt"])
         self.assertTrue(os.path.exists(target))
         idx = [n for n in self.names(self.cache) if n.endswith(".idx")]
         self.assertNotIn("aaaaaaaaaaaaaaaa.idx", idx)
+        self.assertNotIn("aaaaaaaaaaaaaaaa.idx.77.tmp", self.names(self.cache))
         self.assertIn("bbbbbbbbbbbbbbbb.idx", idx)
         self.assertIn("aaaaaaaaaaaaaaaa.luac", self.names(self.cache))
         self.assertLess(days_old(self.stamp()), 0.01)
@@ -134,12 +141,24 @@ class CachePrune(unittest.TestCase):
         for f in entries:
             self.assertGreater(days_old(f), 0.49, f)
 
+    def test_a_linked_chunks_folder_is_not_pruned(self):
+        outside = temp_dir(self, "elsewhere")
+        kept = self.plant(outside, ENTRY, 100)
+        os.rmdir(self.chunks)
+        os.symlink(outside, self.chunks)
+        age(self.stamp(), 2)
+        self.add_revision("cccc", "bbbb")  # a write: prunes
+        self.assertLess(days_old(self.stamp()), 0.01)
+        self.assertTrue(os.path.exists(kept))
+
     @unittest.skipUnless(os.geteuid() == 0, "needs root to give files to another user")
     def test_what_another_user_owns_is_not_removed(self):
         theirs = self.plant(self.chunks, ENTRY, 31)
         os.chown(theirs, 65534, 65534)
+        mine = self.plant(self.chunks, "4444444444444444.luac", 31)
         age(self.stamp(), 2)
         self.p.ok("upgrade", "head", env=self.env)
+        self.assertFalse(os.path.exists(mine))  # the prune ran
         self.assertEqual(len(glob.glob(os.path.join(self.chunks, "*.luac"))), 3)
         self.assertTrue(os.path.exists(theirs))
         # nor anything in a folder that is not this user's
