@@ -25,11 +25,12 @@ Per revision, in plan order (S = the reflected schema, D = the rows of every tab
 The comparison is compare.compare with the earlier reflection standing for the models, so the
 differences read as `luamig check` prints them: what would take the database as it is now to
 the schema it had. Where the dialect has a schema fingerprint (SQLite: its catalog's rows), a
-state whose fingerprint equals the earlier one's is not reflected and compared, since the two
-reflections would be equal; and S0 is the previous revision's S1 when its second upgrade came
-back to that fingerprint. A step then reflects once instead of four times and compares nothing,
-which keeps a long history's test from growing with the square of its length (each reflection
-and comparison reads the whole schema). A revision whose upgrade fails, or whose second upgrade fails, stops the test
+state whose fingerprint equals the earlier one's is not reflected and compared: the two
+reflections would be equal, and comparing a reflection with an equal one finds nothing (user
+hooks such as compare_type or include_object are not called for it). S0 is then the previous
+revision's S1 when its second upgrade came back to S1's fingerprint. A step reflects once
+instead of four times and compares nothing; each reflection still reads the whole schema.
+A revision whose upgrade fails, or whose second upgrade fails, stops the test
 (later revisions need it); a failing downgrade is reported and the test goes on from the
 upgraded schema. The version table (and history table) are luamig's and never compared; the
 scratch runs keep no history and take no runner lock.
@@ -332,7 +333,8 @@ local function test_steps(mc, steps, opts)
       end
       if back then now, now_print = s1, f1 end   -- the next revision starts from S1 again
       if d1 then
-        local lost = rows_lost(d1, snapshot(mc, before, table_map(mc, reflect(mc))))
+        local now_map = table_map(mc, back and s1 or reflect(mc))
+        local lost = rows_lost(d1, snapshot(mc, before, now_map))
         if #lost > 0 then problem { kind = "rows_lost", lines = lost } end
       end
     end

@@ -210,6 +210,52 @@ class TestRoundtrip(unittest.TestCase):
         self.assertEqual(last_line(r.err), "FAILED: 2 of 4 revisions do not round-trip")
         self.assertEqual(s.left(), [])
 
+    def test_after_a_second_upgrade_that_differs_the_next_revision_starts_afresh(self):
+        """The revision after one whose second upgrade differs is compared with the schema the
+        database really has (with the index the second upgrade left out), not with the first
+        upgrade's."""
+        for backend, extra in self.modes():
+            with self.subTest(backend=backend, extra=extra):
+                p = Project(self, backend)
+                p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP + MARKER_UP,
+                                MARKER_DOWN + ACCOUNT_DOWN, message="create account")
+                p.revision_file("bbbb0002", "aaaa0001", HEADER + INDEX_UNLESS_MARKED,
+                                UNINDEX_AND_MARK, message="index marker")
+                p.revision_file("cccc0003", "bbbb0002", HEADER + LOG_UP, LOG_DOWN,
+                                message="create log")
+                s = Scratch(self, p)
+                r = p.fails("test", *extra, env=s.env())
+                self.assertEqual(r.out.split("\n"), [
+                    "ok   aaaa0001  create account",
+                    "FAIL bbbb0002  index marker",
+                    "       upgrade after the downgrade differs from the first (what would take "
+                    "the database to the first upgrade's schema):",
+                    "         add_index ix_marker_n on marker (n)",
+                    "ok   cccc0003  create log",
+                    ""])
+                self.assertEqual(s.left(), [])
+
+    def test_a_downgrade_that_leaves_a_column_is_reported(self):
+        """A trace only in a table's definition (no name in the catalog changes)."""
+        for backend, extra in self.modes():
+            with self.subTest(backend=backend, extra=extra):
+                p = Project(self, backend)
+                p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP, ACCOUNT_DOWN,
+                                message="create account")
+                p.revision_file("bbbb0002", "aaaa0001", HEADER + '  op.add_column("account", '
+                                'sa.Column("note", sa.Text, { server_default = "none" }))',
+                                "  -- forgets the column", message="add note")
+                s = Scratch(self, p)
+                r = p.fails("test", *extra, env=s.env())
+                lines = r.out.split("\n")
+                self.assertEqual(lines[:3], [
+                    "ok   aaaa0001  create account",
+                    "FAIL bbbb0002  add note",
+                    "       downgrade does not restore the schema before the upgrade (what would "
+                    "take the database back to it):"])
+                self.assertEqual(lines[3].strip(), "remove_column account.note sa.TEXT()")
+                self.assertEqual(s.left(), [])
+
     def test_range_tests_only_its_revisions(self):
         p = Project(self, "sqlite")
         history(p)
