@@ -197,7 +197,7 @@ static void write_man(FILE *f)
 	      "(default \\fIluamig.ini\\fR).\n"
 	      ".TP\n.BR EDITOR \", \" VISUAL\nThe editor of \\fBluamig edit\\fR.\n"
 	      ".TP\n.B LUAMIG_CACHE_DIR\nWhere the caches of revision headers and of "
-	      "revision files' compiled code are kept "
+	      "revision files' compiled code are kept, a folder of their own "
 	      "(default \\fI$XDG_CACHE_HOME/luamig\\fR or \\fI~/.cache/luamig\\fR); "
 	      "a run that writes to them removes, at most once a day, the cache files "
 	      "unused for 30 days; deleting the folder is always safe; "
