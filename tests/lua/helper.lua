@@ -98,7 +98,9 @@ function T.script(ctx)
   return table.concat(r)
 end
 
-function T.run()
+-- Runs the cases; then `after` (when given: a file's cleanup, e.g. removing its database), and
+-- exits 0 when all passed.
+function T.run(after)
   local failed = 0
   for _, c in ipairs(cases) do
     local ok, err = xpcall(c.fn, debug.traceback)
@@ -110,6 +112,7 @@ function T.run()
     end
   end
   io.write(string.format("%d cases, %d failed\n", #cases, failed))
+  if after then after() end
   os.exit(failed == 0 and 0 or 1)
 end
 

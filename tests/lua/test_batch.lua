@@ -130,4 +130,4 @@ T.test("create_table statements executed by the real sqlite3", function()
   T.eq(db:query("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")[1].name, "ix_defaults_tag")
 end)
 
-T.run()
+T.run(function() os.remove(dbpath) end)

@@ -220,4 +220,4 @@ T.test("SQLite rebuild keeps multi-column unique constraints, generated columns,
   T.eq(db:query("SELECT a, b, g FROM t"), { { 1, 2, 3, a = 1, b = 2, g = 3 } })
 end)
 
-T.run()
+T.run(function() os.remove(dbpath) end)
