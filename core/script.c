@@ -224,17 +224,60 @@ int lm_script_dir_files(const lm_script_dir *sd, lm_strv *out)
 	return 0;
 }
 
+/* Whether each path is dir's and names a file that reading dir would list:
+ * a cache file that says otherwise (damaged, or not this user's making)
+ * cannot have a file outside the folder run as a revision. */
+static int names_listable(const char *dir, char *const *paths, size_t n)
+{
+	size_t len = strlen(dir), prefix = len ? len + (dir[len - 1] != '/') : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *slash = strrchr(paths[i], '/'), *name = slash ? slash + 1 : paths[i];
+		if ((size_t)(name - paths[i]) != prefix || !is_revision_file(name))
+			return 0;
+	}
+	return 1;
+}
+
+/* lm_script_dir_files, with each (non-recursive) versions folder that is
+ * unchanged since a listing was cached listed from the cache instead of
+ * read (lm_headcache_dir_get), and each folder read put in the cache.
+ * *from_cache tells whether any was. */
+static void list_files(const lm_script_dir *sd, lm_headcache *cache, int use_cache, lm_strv *out,
+                       int *from_cache)
+{
+	*from_cache = 0;
+	for (size_t i = 0; i < sd->version_locations.n; i++) {
+		const char *dir = sd->version_locations.v[i];
+		struct stat st;
+		/* the folder's stat before it is read: a name added while it is
+		 * read changes the folder after this, and the next run reads it */
+		int have = cache && !sd->recursive && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+		size_t before = out->n;
+		if (have && use_cache && lm_headcache_dir_get(cache, dir, &st, out)) {
+			if (names_listable(dir, out->v + before, out->n - before)) {
+				*from_cache = 1;
+				continue;
+			}
+			while (out->n > before)
+				free(out->v[--out->n]);
+		}
+		list_dir(dir, sd->recursive, out);
+		if (have)
+			lm_headcache_dir_put(cache, dir, &st, out->v + before, out->n - before);
+	}
+}
+
 int lm_script_dir_load(lm_script_dir *sd)
 {
 	lm_strv files = {0};
-	int rc = -1;
+	int rc = -1, use_cache = 1, from_cache;
 	lm_revmap *map = lm_revmap_new();
 	lm_headcache *cache = NULL;
 	char *dir_path = NULL;
 	int dir_fd = -1;
-	if (lm_script_dir_files(sd, &files) != 0)
-		goto done;
 	cache = lm_headcache_open(sd->dir);
+again:
+	list_files(sd, cache, use_cache, &files, &from_cache);
 	lm_revmap_reserve(map, files.n);
 	for (size_t i = 0; i < files.n; i++) {
 		lm_revision r;
@@ -252,6 +295,15 @@ int lm_script_dir_load(lm_script_dir *sd)
 		}
 		int have_stat = cache && dir_fd >= 0 &&
 		                fstatat(dir_fd, slash ? slash + 1 : files.v[i], &st, 0) == 0;
+		if (!have_stat && from_cache) {
+			/* a cached name that is gone: the folder changed without its
+			 * stat (a file system that does not keep it): read it */
+			lm_revmap_free(map);
+			map = lm_revmap_new();
+			lm_strv_dispose(&files);
+			use_cache = 0;
+			goto again;
+		}
 		if (have_stat && lm_headcache_get(cache, files.v[i], &st, &r)) {
 			r.path = files.v[i]; /* the list's copy: one string fewer to make */
 			files.v[i] = NULL;

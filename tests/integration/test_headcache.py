@@ -171,12 +171,15 @@ class HeadCache(unittest.TestCase):
         edit_line(f, "cccc", down_is_aaaa, reseal=True)
         with open(f, newline="") as fh:
             lines = fh.read().split("\n")
+        # the first line, the versions folder's line (it starts with a tab), the files'
+        self.assertTrue(lines[1].startswith("\t"), lines[1])
+        head, lines = lines[:2], [None] + lines[2:]
         self.assertEqual([ln.split("\t")[7] for ln in lines[1:-1]], ["aaaa", "bbbb", "cccc"])
         # [2, 1, 3]: no line follows the one found before it, so cccc is found
         # by the index alone
         for order in ([2, 1, 3], [3, 2, 1], [1, 3, 2]):
             with open(f, "w", newline="") as fh:
-                fh.write("\n".join([lines[0]] + [lines[i] for i in order]) + "\n")
+                fh.write("\n".join(head + [lines[i] for i in order]) + "\n")
             self.assertEqual(self.heads(), "bbbb (head)\ncccc (head)\n", order)
 
     def test_every_header_field_reads_back_from_the_cache(self):
@@ -203,6 +206,106 @@ class HeadCache(unittest.TestCase):
             fields[12] = "from\\tthe cache"   # the docstring: what history shows
         edit_line(f, "dddd", lie, reseal=True)
         self.assertIn("from\tthe cache", self.p.ok("history", env=self.env).out)
+
+    # -- the versions folder's listing --------------------------------------
+
+    def folder_line(self, f):
+        with open(f, newline="") as fh:
+            lines = fh.read().split("\n")
+        [line] = [ln for ln in lines if ln.startswith("\t")]
+        return lines, line
+
+    def set_folder_names(self, f, names, reseal=True):
+        """Rewrites the versions folder's line with these names."""
+        lines, line = self.folder_line(f)
+        fields = line.split("\t")
+        fields[7] = "\x1f".join(names)
+        if reseal:
+            fields[-1] = seal("\t".join(fields[:-1]))
+        with open(f, "w", newline="") as fh:
+            fh.write("\n".join("\t".join(fields) if ln == line else ln for ln in lines))
+
+    def test_an_unchanged_folder_is_listed_from_the_cache(self):
+        f = self.trusted_cache()
+        versions = self.p.path("migrations/versions")
+        lines, line = self.folder_line(f)
+        st = os.stat(versions)
+        self.assertEqual(line.split("\t")[1:8],
+                         [versions, str(st.st_ino), str(st.st_mtime_ns // 10**9),
+                          str(st.st_mtime_ns % 10**9), str(st.st_ctime_ns // 10**9),
+                          str(st.st_ctime_ns % 10**9), "aaaa.lua\x1fbbbb.lua\x1fcccc.lua"])
+        good = open(f, newline="").read()
+        # a resealed line that leaves cccc out: only a listing taken from the
+        # cache misses it
+        self.set_folder_names(f, ["aaaa.lua", "bbbb.lua"])
+        self.assertEqual(self.heads(), "bbbb (head)\n")
+
+        def restore():
+            with open(f, "w", newline="") as fh:
+                fh.write(good)
+
+        # the same line without its seal, or with another stat, is not believed
+        restore()
+        self.set_folder_names(f, ["aaaa.lua", "bbbb.lua"], reseal=False)
+        self.assertEqual(self.heads(), "cccc (head)\n")
+        restore()
+        lines, line = self.folder_line(f)
+        fields = line.split("\t")
+        fields[4] = str(int(fields[4]) + 1)   # mtime's nanoseconds
+        fields[7] = "aaaa.lua\x1fbbbb.lua"
+        fields[-1] = seal("\t".join(fields[:-1]))
+        with open(f, "w", newline="") as fh:
+            fh.write("\n".join("\t".join(fields) if ln == line else ln for ln in lines))
+        self.assertEqual(self.heads(), "cccc (head)\n")
+        # names a listing would never give (another folder's file, a file that
+        # is not *.lua) have the folder read: nothing outside it is run
+        outside = os.path.join(os.path.dirname(versions), "dddd.lua")
+        rev(self.p, "dddd", "cccc")
+        os.rename(os.path.join(versions, "dddd.lua"), outside)
+        with open(os.path.join(versions, "notes.txt"), "w") as fh:
+            fh.write("not a revision\n")
+        f = self.trusted_cache()
+        good = open(f, newline="").read()
+        for names in (["aaaa.lua", "bbbb.lua", "../dddd.lua"], ["aaaa.lua", "bbbb.lua", "notes.txt"],
+                      ["aaaa.lua", "bbbb.lua", ""], ["aaaa.lua", "bbbb.lua", ".#cccc.lua"]):
+            restore()
+            self.set_folder_names(f, names)
+            self.assertEqual(self.heads(), "cccc (head)\n", names)
+        # a cached name whose file is gone has the folder read again
+        restore()
+        self.set_folder_names(f, ["aaaa.lua", "bbbb.lua", "cccc.lua", "gone.lua"])
+        self.assertEqual(self.heads(), "cccc (head)\n")
+
+    def test_files_added_removed_or_renamed_in_a_listed_folder_are_seen(self):
+        # each change right after a run whose cache the next run trusts
+        # (stamped later than any change here): only the folder's stat shows it
+        def trust():
+            [f] = glob.glob(os.path.join(self.cache, "*.idx"))
+            with open(f, newline="") as fh:
+                text = fh.read()
+            first, rest = text.split("\n", 1)
+            with open(f, "w", newline="") as fh:
+                fh.write("%s %d\n%s" % (first.rsplit(" ", 1)[0], int(time.time()) + 100, rest))
+
+        versions = self.p.path("migrations/versions")
+        self.assertEqual(self.heads(), "cccc (head)\n")
+        trust()
+        rev(self.p, "dddd", "cccc")
+        self.assertEqual(self.heads(), "dddd (head)\n")
+        trust()
+        os.rename(os.path.join(versions, "dddd.lua"), os.path.join(versions, "eeee.lua"))
+        self.assertEqual(self.p.ok("history", env=self.env).out.splitlines()[0],
+                         "cccc -> dddd (head), rev dddd")
+        trust()
+        os.remove(os.path.join(versions, "eeee.lua"))
+        self.assertEqual(self.heads(), "cccc (head)\n")
+        trust()
+        # a file swapped for another of the same name: the file's own stat shows it
+        os.rename(os.path.join(versions, "cccc.lua"), os.path.join(versions, "x"))
+        rev(self.p, "ffff", "aaaa")
+        os.rename(os.path.join(versions, "ffff.lua"), os.path.join(versions, "cccc.lua"))
+        os.remove(os.path.join(versions, "x"))
+        self.assertEqual(self.heads(), "bbbb (head)\nffff (head)\n")
 
     def test_no_cache(self):
         r = self.p.ok("heads", env={"LUAMIG_CACHE_DIR": self.cache, "LUAMIG_NO_CACHE": "1"})
