@@ -1218,6 +1218,10 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 	                "f.on_delete, f.\"match\" FROM {S}.sqlite_master m "
 	                "JOIN pragma_foreign_key_list(m.name, ?1) f "
 	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
+	                /* a foreign key is declared with the keyword, which cannot
+	                 * be spelt otherwise: the pragma (a statement prepared per
+	                 * table) only runs for the tables that have the word */
+	                "AND m.sql LIKE '%references%' "
 	                "ORDER BY m.name, f.id DESC, f.seq",
 	                q, only),
 	        args, nqargs);
