@@ -2,7 +2,8 @@
  * chunkcache.h — revision files compiled once: the bytecode Lua made of a
  * revision file's text is kept between runs, so that the next `upgrade`
  * loads it instead of parsing the file again (the parse was a sixth of an
- * upgrade's own work).
+ * upgrade's own work). Modules required from package.path (models.lua)
+ * go through it too (lua_host.c), as files always seen.
  *
  * One cache file per revision file, under the cache folder (cachedir.h,
  * lm_cache_dir) in chunks/, named by a hash of the path. Its bytecode is

@@ -5,8 +5,10 @@
  * Built-in modules are found by a package searcher that looks in the
  * binary (embedded.c), or in $LUAMIG_LUA_DIR during development; C
  * modules (luamig.core, lua_core.c) go in package.preload. User files
- * (env.lua, revisions, models) are loaded by the Lua side in text mode,
- * each in its own environment.
+ * (env.lua, revisions, models) are loaded in text mode: env.lua and the
+ * revisions by the Lua side, each in its own environment; a module on
+ * package.path (models.lua) by a searcher that takes the place of Lua's,
+ * and compiles it once (chunkcache.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "lua_host.h"
@@ -14,9 +16,11 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunkcache.h"
 #include "driver.h"
 #include "embedded.h"
 #include "util.h"
@@ -54,7 +58,7 @@ static int searcher(lua_State *L)
 {
 	const char *modname = luaL_checkstring(L, 1);
 	if (strncmp(modname, "luamig.", 7) != 0 && strcmp(modname, "luamig") != 0) {
-		lua_pushfstring(L, "\n\tno embedded module '%s'", modname);
+		lua_pushfstring(L, "no embedded module '%s'", modname);
 		return 1;
 	}
 	lm_buf base = {0};
@@ -93,8 +97,50 @@ static int searcher(lua_State *L)
 	}
 	lm_error_clear();
 	lm_buf_dispose(&base); /* before the push, which may raise */
-	lua_pushfstring(L, "\n\tno embedded module '%s'", modname);
+	lua_pushfstring(L, "no embedded module '%s'", modname);
 	return 1;
+}
+
+/* package.searchers entry in place of Lua's own for package.path: the
+ * same search (package.searchpath) and the same messages, but the file is
+ * loaded in text mode only, and its bytecode cached while it is unchanged
+ * (chunkcache.h): a models.lua of 200 tables is 40 KB of Lua to compile on
+ * each autogenerate. A file whose first line starts with "#" is compiled
+ * as luaL_loadfilex does, uncached. */
+static int path_searcher(lua_State *L)
+{
+	const char *modname = luaL_checkstring(L, 1);
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "searchpath");
+	lua_pushvalue(L, 1);
+	lua_getfield(L, -3, "path");
+	if (!lua_isstring(L, -1))
+		luaL_error(L, "'package.path' must be a string");
+	lua_call(L, 2, 2);
+	if (lua_isnil(L, -2))
+		return 1; /* not found: searchpath's list of the files tried */
+	lua_pop(L, 1);
+	const char *filename = lua_tostring(L, -1);
+	char head[4] = {0};
+	FILE *f = fopen(filename, "rb");
+	size_t got = f ? fread(head, 1, sizeof head, f) : 0;
+	if (f)
+		fclose(f);
+	int hash =
+	        got > 0 && (head[0] == '#' || (got == 4 && memcmp(head, "\xEF\xBB\xBF#", 4) == 0));
+	int rc;
+	if (hash) {
+		rc = luaL_loadfilex(L, filename, "t");
+	} else {
+		const char *chunkname = lua_pushfstring(L, "@%s", filename);
+		rc = lm_chunkcache_load(L, filename, chunkname, 1);
+		lua_remove(L, -2); /* the chunk name */
+	}
+	if (rc != LUA_OK)
+		return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", modname,
+		                  filename, lua_tostring(L, -1));
+	lua_pushvalue(L, -2); /* the file name, the loader's second argument */
+	return 2;
 }
 
 /* The number of active call levels (lua_getstack's levels) of L. */
@@ -261,5 +307,7 @@ void lm_lua_open(lua_State *L)
 	}
 	lua_pushcfunction(L, searcher);
 	lua_rawseti(L, -2, 2);
+	lua_pushcfunction(L, path_searcher); /* Lua's own, now third */
+	lua_rawseti(L, -2, 3);
 	lua_pop(L, 2);
 }

@@ -285,5 +285,77 @@ class ChunkCache(unittest.TestCase):
         self.assertEqual(self.entries(), [])
 
 
+class ModuleCache(unittest.TestCase):
+    """A module env.lua requires from package.path (models.lua) is found and loaded as
+    Lua's own searcher would, in text mode, and compiled once while it is unchanged."""
+
+    def setUp(self):
+        self.cache = temp_dir(self, "cache")
+        self.env = {"LUAMIG_CACHE_DIR": self.cache}
+        self.p = Project(self, "sqlite")
+        env_lua = self.p.path("migrations/env.lua")
+        with open(env_lua) as fh:
+            text = fh.read()
+        with open(env_lua, "w") as fh:
+            fh.write('package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
+                     'local ok, m = pcall(require, os.getenv("MODULE") or "mymod")\n'
+                     'io.stdout:write("MODULE ", ok and m.value or m, "\\n")\n' + text)
+        self.mod = self.p.path("mymod.lua")
+        self.write('return { value = "one" }\n')
+
+    def write(self, text, name="mymod.lua", mode="w"):
+        with open(self.p.path(name), mode) as fh:
+            fh.write(text)
+
+    def shown(self, module=None):
+        env = dict(self.env, MODULE=module) if module else self.env
+        # env.lua prints before it connects (the database need not exist)
+        out = self.p.run("current", env=env).out
+        return out[out.index("MODULE ") + 7:].rstrip("\n")
+
+    def entries(self):
+        return glob.glob(os.path.join(self.cache, "chunks", "*.luac"))
+
+    def test_a_module_is_compiled_once_and_an_edit_is_seen(self):
+        time.sleep(2.1)   # older than the entry by more than a second
+        self.assertEqual(self.shown(), "one")
+        [entry] = self.entries()
+        with open(entry, "rb") as fh:
+            self.assertIn(("@" + self.mod).encode(), fh.read())
+        self.assertEqual(self.shown(), "one")
+        # the same size and mtime, another text: the ctime tells
+        st = os.stat(self.mod)
+        self.write('return { value = "two" }\n')
+        os.utime(self.mod, ns=(st.st_atime_ns, st.st_mtime_ns))
+        self.assertEqual(self.shown(), "two")
+        r = self.p.run("current", env=dict(self.env, LUAMIG_NO_CACHE="1"))
+        self.assertIn("MODULE two", r.out)
+
+    def test_modules_load_as_with_lua_searcher(self):
+        # a first "#" line is skipped, a byte-order mark too
+        self.write('#!/usr/bin/env lua\nreturn { value = "hash" }\n', name="hashmod.lua")
+        self.assertEqual(self.shown("hashmod"), "hash")
+        self.write(b'\xef\xbb\xbfreturn { value = "bom" }\n', name="bommod.lua", mode="wb")
+        self.assertEqual(self.shown("bommod"), "bom")
+        # a syntax error: Lua's message, naming the module and the file
+        self.write("return { value = \n", name="badmod.lua")
+        self.assertEqual(self.shown("badmod"),
+                         "error loading module 'badmod' from file '%s':\n\t%s:2: unexpected "
+                         "symbol near <eof>" % (self.p.path("badmod.lua"), self.p.path("badmod.lua")))
+        # bytecode is never loaded: Lua does not check it as it checks text
+        self.write(b"\x1bLua\x54\x00junk", name="binmod.lua", mode="wb")
+        self.assertEqual(self.shown("binmod"),
+                         "error loading module 'binmod' from file '%s':\n\tattempt to load a "
+                         "binary chunk (mode is 't')" % self.p.path("binmod.lua"))
+        # not found: each searcher's line, as Lua lists them (no blank line between)
+        lines = self.shown("nosuchmod").split("\n")
+        self.assertEqual(lines[:4], ["module 'nosuchmod' not found:",
+                                     "\tno field package.preload['nosuchmod']",
+                                     "\tno embedded module 'nosuchmod'",
+                                     "\tno file '%s'" % self.p.path("nosuchmod.lua")])
+        self.assertNotIn("", lines)
+        self.assertEqual(self.entries(), [])   # files changed in this second: none cached
+
+
 if __name__ == "__main__":
     main()
