@@ -5,7 +5,9 @@
 #include "cachedir.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -160,4 +162,47 @@ void lm_cache_prune(void)
 		close(stamp);
 	if (dir >= 0)
 		close(dir);
+}
+
+int lm_cache_write(const char *file, const void *data, size_t len)
+{
+	/* truncated if there: a run killed before its rename left it, and the
+	 * next process of that id (PID 1 in a container) must not be stopped */
+	char *tmp = lm_sprintf("%s.%ld.tmp", file, (long)getpid());
+	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	int fd = open(tmp, flags, 0600), rc = -1;
+	if (fd < 0 && errno == ENOENT) {
+		/* the first file of its folder: make the folder */
+		char *dir = lm_path_dirname(file);
+		if (lm_mkdir_p(dir) == 0)
+			fd = open(tmp, flags, 0600);
+		free(dir);
+	}
+	struct stat ts;
+	if (fd >= 0 && (fstat(fd, &ts) != 0 || !lm_cache_own_file(&ts))) {
+		rc = 1;
+		close(fd);
+		unlink(tmp);
+		fd = -1;
+	}
+	if (fd >= 0) {
+		size_t put = 0;
+		while (put < len) {
+			ssize_t n = write(fd, (const char *)data + put, len - put);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			put += (size_t)n;
+		}
+		if (close(fd) == 0 && put == len && rename(tmp, file) == 0) {
+			rc = 0;
+			lm_cache_prune();
+		} else {
+			unlink(tmp);
+		}
+	}
+	lm_error_clear();
+	free(tmp);
+	return rc;
 }

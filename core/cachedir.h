@@ -19,6 +19,7 @@
 #ifndef LM_CACHEDIR_H
 #define LM_CACHEDIR_H
 
+#include <stddef.h>
 #include <sys/stat.h>
 
 /* Thirty days. */
@@ -45,6 +46,14 @@ int lm_cache_own_file(const struct stat *st);
  * sets its mtime when the recorded one is a day old or more (or in the
  * future), if lm_cache_own_file. Failure is ignored. */
 void lm_cache_mark_used(int fd, const struct stat *st);
+
+/* Writes a cache file whole: data to "<file>.<pid>.tmp", made 0600 (its
+ * folder made when missing), then renamed over file, and the folder
+ * pruned (lm_cache_prune). 0 when written; -1 when not (error slot
+ * clear); 1 when the file system makes a file lm_cache_own_file would not
+ * accept (no owner or mode kept): nothing was written, and writing more
+ * is pointless. */
+int lm_cache_write(const char *file, const void *data, size_t len);
 
 /* Called after a cache file was written: prunes the cache folder as above
  * when it was last pruned a day ago or more. Once per process at most;

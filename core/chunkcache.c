@@ -221,43 +221,8 @@ static void save_entry(lua_State *L, work *w, const struct stat *st, const char 
 	h.seal = seal_of(entry, b.len);
 	memcpy(entry + offsetof(header, seal), &h.seal, sizeof h.seal);
 
-	/* truncated if there: a run killed before its rename left it, and the
-	 * next process of that id (PID 1 in a container) must not be stopped */
-	char *tmp = lm_sprintf("%s.%ld.tmp", w->file, (long)getpid());
-	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-	int fd = open(tmp, flags, 0600);
-	if (fd < 0 && errno == ENOENT) {
-		/* the first entry: make the folder */
-		char *dir = lm_path_dirname(w->file);
-		if (lm_mkdir_p(dir) == 0)
-			fd = open(tmp, flags, 0600);
-		free(dir);
-	}
-	struct stat ts;
-	if (fd >= 0 && (fstat(fd, &ts) != 0 || !lm_cache_own_file(&ts))) {
+	if (lm_cache_write(w->file, entry, b.len) == 1)
 		writes_unbelieved = 1;
-		close(fd);
-		unlink(tmp);
-		fd = -1;
-	}
-	if (fd >= 0) {
-		size_t put = 0;
-		while (put < b.len) {
-			ssize_t n = write(fd, entry + put, b.len - put);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			put += (size_t)n;
-		}
-		int ok = close(fd) == 0 && put == b.len;
-		if (ok && rename(tmp, w->file) == 0)
-			lm_cache_prune();
-		else
-			unlink(tmp);
-	}
-	lm_error_clear();
-	free(tmp);
 	lm_buf_dispose(&b);
 }
 

@@ -10,11 +10,12 @@
  * A line whose seal does not match is not used: damage that keeps a line's
  * shape (a changed down revision) would otherwise be believed.
  *
- * A line that starts with a tab is a versions folder's: "" dir ino
- * mtime_s mtime_ns ctime_s ctime_ns names seal, the names of its revision
- * files as the last listing found them (joined by \x1f, in listing order).
- * While the folder's own stat is the recorded one, and older than the
- * cache by more than a second, no name was added, removed or renamed in
+ * A line that starts with a tab is a versions folder's: "" dir listed_at
+ * ino mtime_s mtime_ns ctime_s ctime_ns names seal, the names of its
+ * revision files as the listing begun at listed_at (seconds) found them
+ * (joined by \x1f, in listing order). While the folder's own stat is the
+ * recorded one, and older than that listing by more than a second, no
+ * name was added, removed or renamed in
  * it (POSIX updates a folder's mtime and ctime for each), and the names
  * stand for a listing: at 1,000 revisions, reading the folder costs a
  * tenth of `history`. An older luamig reads such a line as a file's whose
@@ -63,6 +64,7 @@ struct lm_headcache {
 	const char *map; /* the file, mapped read-only: page-cache pages, no copy */
 	size_t map_len;
 	long long written_at;
+	long long opened_at; /* what this run's save records as written_at */
 	entry *e;
 	size_t n, cap;
 	entry *dirs; /* the folder lines (used: listed from, or put, this run) */
@@ -329,7 +331,10 @@ static void load(lm_headcache *c)
 		return;
 	struct stat st;
 	void *map = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	/* only a file this user's luamig wrote (lm_cache_own_file): the names
+	 * of a versions folder's files and the revisions' checksums are read
+	 * from it */
+	if (fstat(fd, &st) == 0 && lm_cache_own_file(&st) && st.st_size > 0 &&
 	    (unsigned long long)st.st_size <= SIZE_MAX) {
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 		lm_cache_mark_used(fd, &st);
@@ -394,6 +399,7 @@ lm_headcache *lm_headcache_open(const char *script_dir)
 		return NULL;
 	lm_headcache *c = lm_calloc(1, sizeof *c);
 	c->file = file;
+	c->opened_at = (long long)time(NULL);
 	load(c);
 	return c;
 }
@@ -450,57 +456,75 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 	return 1;
 }
 
-/* The folder's stat fields (f[2..6] of its line) against st. */
+/* The folder's stat fields (f[3..7] of its line) against st. */
 static int same_dir(const span *f, const struct stat *st)
 {
-	return number(f[2]) == (long long)st->st_ino &&
-	       number(f[3]) == (long long)st->st_mtim.tv_sec &&
-	       number(f[4]) == (long long)st->st_mtim.tv_nsec &&
-	       number(f[5]) == (long long)st->st_ctim.tv_sec &&
-	       number(f[6]) == (long long)st->st_ctim.tv_nsec;
+	return number(f[3]) == (long long)st->st_ino &&
+	       number(f[4]) == (long long)st->st_mtim.tv_sec &&
+	       number(f[5]) == (long long)st->st_mtim.tv_nsec &&
+	       number(f[6]) == (long long)st->st_ctim.tv_sec &&
+	       number(f[7]) == (long long)st->st_ctim.tv_nsec;
 }
 
 int lm_headcache_dir_get(lm_headcache *c, const char *dir, const struct stat *st, lm_strv *out)
 {
-	/* racy as a file's is (lm_headcache_get) */
-	if (!c || (long long)st->st_ctim.tv_sec >= c->written_at - 1)
+	if (!c)
 		return 0;
 	for (size_t i = 0; i < c->ndirs; i++) {
 		entry *d = &c->dirs[i];
-		span f[9];
-		if (d->used || split_n(d, f, 9) != 0 || f[0].n != 0 || !span_is(f[1], dir))
+		span f[10];
+		if (d->used || split_n(d, f, 10) != 0 || f[0].n != 0 || !span_is(f[1], dir))
 			continue;
-		if (!same_dir(f, st) || !sealed(d, f[8]))
+		/* racy: a folder changed in the second before it was listed (f[2])
+		 * could change again after the listing and keep its stat */
+		if (!same_dir(f, st) || (long long)st->st_ctim.tv_sec >= number(f[2]) - 1 ||
+		    !sealed(d, f[9]))
 			return 0;
 		d->used = 1;
-		if (!f[7].n)
+		if (!f[8].n)
 			return 1; /* a folder without revisions */
-		char *names = lm_malloc(f[7].n + 1), *end = span_copy(f[7], names) - 1;
-		for (char *p = names, *q;; p = q + 1) {
+		/* names as a listing gives them: none empty or with a '/', each
+		 * once, in order; any other line lists nothing */
+		size_t before = out->n;
+		char *names = lm_malloc(f[8].n + 1), *end = span_copy(f[8], names) - 1;
+		const char *prev = NULL;
+		int ok = 1;
+		for (char *p = names, *q; ok; p = q + 1) {
 			q = memchr(p, LIST_SEP, (size_t)(end - p));
 			if (q)
 				*q = '\0';
-			lm_strv_push_own(out, lm_path_join(dir, p));
+			ok = *p && !strchr(p, '/') && (!prev || strcmp(prev, p) < 0);
+			if (ok)
+				lm_strv_push_own(out, lm_path_join(dir, p));
+			prev = p;
 			if (!q)
 				break;
 		}
 		free(names);
-		return 1;
+		if (!ok) {
+			while (out->n > before)
+				free(out->v[--out->n]);
+			d->used = 0;
+		}
+		return ok;
 	}
 	return 0;
 }
 
 void lm_headcache_dir_put(lm_headcache *c, const char *dir, const struct stat *st,
-                          char *const *paths, size_t n)
+                          long long listed_at, char *const *paths, size_t n)
 {
-	if (!c)
+	/* a folder changed in the second before its listing is never believed
+	 * (lm_headcache_dir_get): nothing worth writing the cache for */
+	if (!c || (long long)st->st_ctim.tv_sec >= listed_at - 1)
 		return;
 	lm_buf b = {0};
 	lm_buf_putc(&b, '\t');
 	put_escaped(&b, dir);
-	lm_buf_printf(&b, "\t%lld\t%lld\t%lld\t%lld\t%lld\t", (long long)st->st_ino,
-	              (long long)st->st_mtim.tv_sec, (long long)st->st_mtim.tv_nsec,
-	              (long long)st->st_ctim.tv_sec, (long long)st->st_ctim.tv_nsec);
+	lm_buf_printf(&b, "\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t", listed_at,
+	              (long long)st->st_ino, (long long)st->st_mtim.tv_sec,
+	              (long long)st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
+	              (long long)st->st_ctim.tv_nsec);
 	for (size_t i = 0; i < n; i++) {
 		const char *slash = strrchr(paths[i], '/'), *name = slash ? slash + 1 : paths[i];
 		/* a name the list separator would split is listed by reading the folder */
@@ -596,7 +620,11 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 static void save(lm_headcache *c)
 {
 	lm_buf b = {0};
-	lm_buf_printf(&b, "%s %lld\n", MAGIC, (long long)time(NULL));
+	/* the time this run began to stat files, not the time of the save: an
+	 * entry is believed when its file is older than that by a second, and
+	 * a file changed after its stat (in a run whose save comes seconds
+	 * later) must not be */
+	lm_buf_printf(&b, "%s %lld\n", MAGIC, c->opened_at);
 	/* the folders listed this run, then the files in the order of use;
 	 * files that are gone (never used) leave the cache */
 	for (size_t i = 0; i < c->ndirs; i++) {
@@ -610,14 +638,7 @@ static void save(lm_headcache *c)
 		lm_buf_put(&b, e->line, e->len);
 		lm_buf_putc(&b, '\n');
 	}
-	char *tmp = lm_sprintf("%s.%ld.tmp", c->file, (long)getpid());
-	if (lm_write_file(tmp, lm_buf_str(&b), b.len) != 0 || rename(tmp, c->file) != 0) {
-		remove(tmp);
-		lm_error_clear(); /* a cache that cannot be written is no error */
-	} else {
-		lm_cache_prune();
-	}
-	free(tmp);
+	lm_cache_write(c->file, lm_buf_str(&b), b.len); /* one that cannot be is no error */
 	lm_buf_dispose(&b);
 }
 

@@ -30,14 +30,15 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
                       const lm_revision *r);
 /* When the versions folder dir is unchanged since its names were put
- * (st, its stat, the recorded one and older than the cache by more than a
- * second): 1, and its revision files' paths appended to out as a listing
- * would (lm_path_join(dir, name), in the order put). 0 otherwise. */
+ * (st, its stat, the recorded one, and older than that listing by more
+ * than a second): 1, and its revision files' paths appended to out as a
+ * listing would (lm_path_join(dir, name), in the order put). 0 otherwise. */
 int lm_headcache_dir_get(lm_headcache *c, const char *dir, const struct stat *st, lm_strv *out);
-/* Records the listing of dir (the paths of its n revision files, in order),
- * st being its stat taken before it was read. */
+/* Records the listing of dir (the paths of its n revision files, in
+ * order): st is its stat and listed_at the time (time()), both taken
+ * before it was read. */
 void lm_headcache_dir_put(lm_headcache *c, const char *dir, const struct stat *st,
-                          char *const *paths, size_t n);
+                          long long listed_at, char *const *paths, size_t n);
 /* Writes the cache if it changed (atomically), and frees it. NULL-safe. */
 void lm_headcache_close(lm_headcache *c);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void split_locations(const char *value, const char *sep, lm_strv *out)
@@ -232,7 +233,8 @@ static int names_listable(const char *dir, char *const *paths, size_t n)
 	size_t len = strlen(dir), prefix = len ? len + (dir[len - 1] != '/') : 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *slash = strrchr(paths[i], '/'), *name = slash ? slash + 1 : paths[i];
-		if ((size_t)(name - paths[i]) != prefix || !is_revision_file(name))
+		if ((size_t)(name - paths[i]) != prefix || strncmp(paths[i], dir, len) != 0 ||
+		    !is_revision_file(name))
 			return 0;
 	}
 	return 1;
@@ -249,8 +251,10 @@ static void list_files(const lm_script_dir *sd, lm_headcache *cache, int use_cac
 	for (size_t i = 0; i < sd->version_locations.n; i++) {
 		const char *dir = sd->version_locations.v[i];
 		struct stat st;
-		/* the folder's stat before it is read: a name added while it is
-		 * read changes the folder after this, and the next run reads it */
+		/* the time and the folder's stat before it is read: a name added
+		 * while it is read changes the folder after this, and the next run
+		 * reads it */
+		long long listed_at = (long long)time(NULL);
 		int have = cache && !sd->recursive && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 		size_t before = out->n;
 		if (have && use_cache && lm_headcache_dir_get(cache, dir, &st, out)) {
@@ -263,7 +267,8 @@ static void list_files(const lm_script_dir *sd, lm_headcache *cache, int use_cac
 		}
 		list_dir(dir, sd->recursive, out);
 		if (have)
-			lm_headcache_dir_put(cache, dir, &st, out->v + before, out->n - before);
+			lm_headcache_dir_put(cache, dir, &st, listed_at, out->v + before,
+			                     out->n - before);
 	}
 }
 

@@ -209,103 +209,135 @@ class HeadCache(unittest.TestCase):
 
     # -- the versions folder's listing --------------------------------------
 
+    def cache_file(self):
+        [f] = glob.glob(os.path.join(self.cache, "*.idx"))
+        return f
+
     def folder_line(self, f):
         with open(f, newline="") as fh:
             lines = fh.read().split("\n")
-        [line] = [ln for ln in lines if ln.startswith("\t")]
-        return lines, line
+        found = [ln for ln in lines if ln.startswith("\t")]
+        return lines, found[0] if found else None
 
-    def set_folder_names(self, f, names, reseal=True):
-        """Rewrites the versions folder's line with these names."""
-        lines, line = self.folder_line(f)
-        fields = line.split("\t")
-        fields[7] = "\x1f".join(names)
-        if reseal:
-            fields[-1] = seal("\t".join(fields[:-1]))
+    def forge_folder(self, names=None, listed_after=100, stat_off=0, reseal=True):
+        """Puts in the cache a line for the versions folder as it is now, listed
+        listed_after seconds after its last change (believable), with these names (by
+        default its revision files); stat_off is added to its mtime's nanoseconds."""
+        f = self.cache_file()
+        versions = self.p.path("migrations/versions")
+        st = os.stat(versions)
+        if names is None:
+            names = sorted(n for n in os.listdir(versions) if n.endswith(".lua"))
+        fields = ["", versions, str(st.st_ctime_ns // 10**9 + listed_after), str(st.st_ino),
+                  str(st.st_mtime_ns // 10**9), str(st.st_mtime_ns % 10**9 + stat_off),
+                  str(st.st_ctime_ns // 10**9), str(st.st_ctime_ns % 10**9), "\x1f".join(names)]
+        fields.append(seal("\t".join(fields)) if reseal else "0" * 16)
+        lines, old = self.folder_line(f)
+        lines = [ln for ln in lines if ln != old]
+        # the first line's stamp too: the file lines are believed as well
+        stamp = lines[0].rsplit(" ", 1)
+        lines[0] = "%s %d" % (stamp[0], int(time.time()) + 100)
+        lines.insert(1, "\t".join(fields))
         with open(f, "w", newline="") as fh:
-            fh.write("\n".join("\t".join(fields) if ln == line else ln for ln in lines))
+            fh.write("\n".join(lines))
 
-    def test_an_unchanged_folder_is_listed_from_the_cache(self):
+    def test_a_folder_listing_is_recorded_as_it_was_read(self):
         f = self.trusted_cache()
         versions = self.p.path("migrations/versions")
-        lines, line = self.folder_line(f)
+        _, line = self.folder_line(f)
         st = os.stat(versions)
-        self.assertEqual(line.split("\t")[1:8],
-                         [versions, str(st.st_ino), str(st.st_mtime_ns // 10**9),
+        fields = line.split("\t")
+        self.assertEqual(fields[:2] + fields[3:9],
+                         ["", versions, str(st.st_ino), str(st.st_mtime_ns // 10**9),
                           str(st.st_mtime_ns % 10**9), str(st.st_ctime_ns // 10**9),
                           str(st.st_ctime_ns % 10**9), "aaaa.lua\x1fbbbb.lua\x1fcccc.lua"])
-        good = open(f, newline="").read()
-        # a resealed line that leaves cccc out: only a listing taken from the
-        # cache misses it
-        self.set_folder_names(f, ["aaaa.lua", "bbbb.lua"])
-        self.assertEqual(self.heads(), "bbbb (head)\n")
-
-        def restore():
-            with open(f, "w", newline="") as fh:
-                fh.write(good)
-
-        # the same line without its seal, or with another stat, is not believed
-        restore()
-        self.set_folder_names(f, ["aaaa.lua", "bbbb.lua"], reseal=False)
-        self.assertEqual(self.heads(), "cccc (head)\n")
-        restore()
-        lines, line = self.folder_line(f)
-        fields = line.split("\t")
-        fields[4] = str(int(fields[4]) + 1)   # mtime's nanoseconds
-        fields[7] = "aaaa.lua\x1fbbbb.lua"
-        fields[-1] = seal("\t".join(fields[:-1]))
-        with open(f, "w", newline="") as fh:
-            fh.write("\n".join("\t".join(fields) if ln == line else ln for ln in lines))
-        self.assertEqual(self.heads(), "cccc (head)\n")
-        # names a listing would never give (another folder's file, a file that
-        # is not *.lua) have the folder read: nothing outside it is run
-        outside = os.path.join(os.path.dirname(versions), "dddd.lua")
+        # listed after the folder's last change by more than a second, and not in the future
+        self.assertGreater(int(fields[2]), st.st_ctime_ns // 10**9 + 1)
+        self.assertLessEqual(int(fields[2]), time.time())
+        self.assertEqual(fields[9], seal("\t".join(fields[:9])))
+        # a folder changed in the second before it is listed is not recorded
         rev(self.p, "dddd", "cccc")
-        os.rename(os.path.join(versions, "dddd.lua"), outside)
+        self.assertEqual(self.heads(), "dddd (head)\n")
+        self.assertIsNone(self.folder_line(f)[1])
+
+    def test_an_unchanged_folder_is_listed_from_the_cache(self):
+        self.heads()
+        # a believable line that leaves cccc out: only a listing taken from the
+        # cache misses it
+        self.forge_folder(["aaaa.lua", "bbbb.lua"])
+        self.assertEqual(self.heads(), "bbbb (head)\n")
+        # the same line without its seal, with another stat, or listed in the
+        # second of the folder's last change, is not believed
+        for kw in ({"reseal": False}, {"stat_off": 1}, {"listed_after": 1}):
+            self.forge_folder(["aaaa.lua", "bbbb.lua"], **kw)
+            self.assertEqual(self.heads(), "cccc (head)\n", kw)
+        # names a listing would never give have the folder read: another
+        # folder's file (by a relative path, or an absolute one as long as the
+        # versions folder's), a file that is not *.lua, an empty name, a name
+        # twice or out of order
+        versions = self.p.path("migrations/versions")
+        twin = os.path.join(os.path.dirname(versions), "v" * len("versions"))
+        os.mkdir(twin)
+        for d in (os.path.dirname(versions), twin):
+            rev(self.p, "dddd", "cccc")
+            os.rename(os.path.join(versions, "dddd.lua"), os.path.join(d, "dddd.lua"))
         with open(os.path.join(versions, "notes.txt"), "w") as fh:
             fh.write("not a revision\n")
-        f = self.trusted_cache()
-        good = open(f, newline="").read()
-        for names in (["aaaa.lua", "bbbb.lua", "../dddd.lua"], ["aaaa.lua", "bbbb.lua", "notes.txt"],
-                      ["aaaa.lua", "bbbb.lua", ""], ["aaaa.lua", "bbbb.lua", ".#cccc.lua"]):
-            restore()
-            self.set_folder_names(f, names)
+        for names in (["aaaa.lua", "bbbb.lua", "../dddd.lua"],
+                      ["aaaa.lua", "bbbb.lua", os.path.join(twin, "dddd.lua")],
+                      ["aaaa.lua", "bbbb.lua", "notes.txt"], ["aaaa.lua", "bbbb.lua", ""],
+                      ["aaaa.lua", "bbbb.lua", ".#cccc.lua"], ["bbbb.lua", "aaaa.lua"],
+                      ["aaaa.lua", "aaaa.lua", "bbbb.lua"]):
+            self.forge_folder(names)
             self.assertEqual(self.heads(), "cccc (head)\n", names)
         # a cached name whose file is gone has the folder read again
-        restore()
-        self.set_folder_names(f, ["aaaa.lua", "bbbb.lua", "cccc.lua", "gone.lua"])
+        self.forge_folder(["aaaa.lua", "bbbb.lua", "cccc.lua", "gone.lua"])
         self.assertEqual(self.heads(), "cccc (head)\n")
 
     def test_files_added_removed_or_renamed_in_a_listed_folder_are_seen(self):
-        # each change right after a run whose cache the next run trusts
-        # (stamped later than any change here): only the folder's stat shows it
-        def trust():
-            [f] = glob.glob(os.path.join(self.cache, "*.idx"))
-            with open(f, newline="") as fh:
-                text = fh.read()
-            first, rest = text.split("\n", 1)
-            with open(f, "w", newline="") as fh:
-                fh.write("%s %d\n%s" % (first.rsplit(" ", 1)[0], int(time.time()) + 100, rest))
-
+        # each change right after a run whose listing the next run would believe
+        # if the folder had not changed: only the folder's stat shows it
         versions = self.p.path("migrations/versions")
         self.assertEqual(self.heads(), "cccc (head)\n")
-        trust()
+        self.forge_folder()
         rev(self.p, "dddd", "cccc")
         self.assertEqual(self.heads(), "dddd (head)\n")
-        trust()
+        self.forge_folder()
         os.rename(os.path.join(versions, "dddd.lua"), os.path.join(versions, "eeee.lua"))
         self.assertEqual(self.p.ok("history", env=self.env).out.splitlines()[0],
                          "cccc -> dddd (head), rev dddd")
-        trust()
+        self.forge_folder()
         os.remove(os.path.join(versions, "eeee.lua"))
         self.assertEqual(self.heads(), "cccc (head)\n")
-        trust()
+        self.forge_folder()
         # a file swapped for another of the same name: the file's own stat shows it
         os.rename(os.path.join(versions, "cccc.lua"), os.path.join(versions, "x"))
         rev(self.p, "ffff", "aaaa")
         os.rename(os.path.join(versions, "ffff.lua"), os.path.join(versions, "cccc.lua"))
         os.remove(os.path.join(versions, "x"))
         self.assertEqual(self.heads(), "bbbb (head)\nffff (head)\n")
+
+    def test_a_cache_file_of_another_making_is_not_read(self):
+        # group-writable, or with a second name: not this user's luamig's own
+        f = self.trusted_cache()
+        good = open(f, newline="").read()
+
+        def down_is_aaaa(fields):
+            fields[8] = "aaaa"
+        edit_line(f, "cccc", down_is_aaaa, reseal=True)
+        os.chmod(f, 0o600)
+        self.assertEqual(self.heads(), "bbbb (head)\ncccc (head)\n")   # believed
+        os.chmod(f, 0o620)
+        self.assertEqual(self.heads(), "cccc (head)\n")
+        with open(f, "w", newline="") as fh:   # the run above rewrote it: lie again
+            fh.write(good)
+        edit_line(f, "cccc", down_is_aaaa, reseal=True)
+        os.chmod(f, 0o600)
+        os.link(f, f + ".link")
+        self.addCleanup(os.remove, f + ".link")
+        self.assertEqual(self.heads(), "cccc (head)\n")
+        # the cache the run wrote is the user's alone
+        self.assertEqual(oct(os.stat(f).st_mode & 0o777), "0o600")
 
     def test_no_cache(self):
         r = self.p.ok("heads", env={"LUAMIG_CACHE_DIR": self.cache, "LUAMIG_NO_CACHE": "1"})
