@@ -14,11 +14,13 @@
 #include "lua_host.h"
 
 #include <lauxlib.h>
+#include <limits.h>
 #include <lualib.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chunkcache.h"
 #include "driver.h"
@@ -110,14 +112,15 @@ static int searcher(lua_State *L)
 static int path_searcher(lua_State *L)
 {
 	const char *modname = luaL_checkstring(L, 1);
-	lua_getglobal(L, "package");
-	lua_getfield(L, -1, "searchpath");
+	/* the package table and its searchpath as they were at the start (as
+	 * Lua's own searcher keeps them): a file cannot swap them */
+	lua_pushvalue(L, lua_upvalueindex(2));
 	lua_pushvalue(L, 1);
-	lua_getfield(L, -3, "path");
+	lua_getfield(L, lua_upvalueindex(1), "path");
 	if (!lua_isstring(L, -1))
 		luaL_error(L, "'package.path' must be a string");
 	lua_call(L, 2, 2);
-	if (lua_isnil(L, -2))
+	if (!lua_isstring(L, -2))
 		return 1; /* not found: searchpath's list of the files tried */
 	lua_pop(L, 1);
 	const char *filename = lua_tostring(L, -1);
@@ -132,9 +135,18 @@ static int path_searcher(lua_State *L)
 	if (hash) {
 		rc = luaL_loadfilex(L, filename, "t");
 	} else {
+		/* the entry named by the absolute path: "./models.lua" of two
+		 * projects are two files */
+		char cwd[PATH_MAX];
+		const char *path = filename;
+		if (filename[0] != '/' && getcwd(cwd, sizeof cwd))
+			path = lua_pushfstring(L, "%s/%s", cwd, filename);
+		else
+			lua_pushnil(L);
 		const char *chunkname = lua_pushfstring(L, "@%s", filename);
-		rc = lm_chunkcache_load(L, filename, chunkname, 1);
-		lua_remove(L, -2); /* the chunk name */
+		rc = lm_chunkcache_load(L, path, chunkname, 1);
+		lua_replace(L, -3); /* the chunk (or message) where the path was */
+		lua_pop(L, 1);      /* the chunk name */
 	}
 	if (rc != LUA_OK)
 		return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", modname,
@@ -307,7 +319,9 @@ void lm_lua_open(lua_State *L)
 	}
 	lua_pushcfunction(L, searcher);
 	lua_rawseti(L, -2, 2);
-	lua_pushcfunction(L, path_searcher); /* Lua's own, now third */
+	lua_pushvalue(L, -2); /* package */
+	lua_getfield(L, -1, "searchpath");
+	lua_pushcclosure(L, path_searcher, 2); /* Lua's own, now third */
 	lua_rawseti(L, -2, 3);
 	lua_pop(L, 2);
 }

@@ -322,7 +322,10 @@ class ModuleCache(unittest.TestCase):
         [entry] = self.entries()
         with open(entry, "rb") as fh:
             self.assertIn(("@" + self.mod).encode(), fh.read())
+        ino = os.stat(entry).st_ino
         self.assertEqual(self.shown(), "one")
+        # loaded, not compiled and written again (a write is a new file, renamed in)
+        self.assertEqual(os.stat(entry).st_ino, ino)
         # the same size and mtime, another text: the ctime tells
         st = os.stat(self.mod)
         self.write('return { value = "two" }\n')
@@ -330,6 +333,26 @@ class ModuleCache(unittest.TestCase):
         self.assertEqual(self.shown(), "two")
         r = self.p.run("current", env=dict(self.env, LUAMIG_NO_CACHE="1"))
         self.assertIn("MODULE two", r.out)
+
+    def test_a_relative_path_is_the_file_of_the_folder_luamig_runs_in(self):
+        # "./?.lua": two projects' ./mymod.lua are two entries, each kept
+        other = Project(self, "sqlite")
+        for p, value in ((self.p, "one"), (other, "two")):
+            with open(p.path("migrations/env.lua")) as fh:
+                text = fh.read()
+            with open(p.path("migrations/env.lua"), "w") as fh:
+                fh.write('package.path = "./?.lua;" .. package.path\n'
+                         'io.stdout:write("MODULE ", require("mymod").value, "\\n")\n' + text)
+            with open(p.path("mymod.lua"), "w") as fh:
+                fh.write('return { value = "%s" }\n' % value)
+        time.sleep(2.1)
+        for p, value in ((self.p, "one"), (other, "two"), (self.p, "one"), (other, "two")):
+            self.assertIn("MODULE %s\n" % value, p.run("current", env=self.env).out)
+        self.assertEqual(len(self.entries()), 2)
+        inos = sorted(os.stat(e).st_ino for e in self.entries())
+        for p in (self.p, other):
+            p.run("current", env=self.env)
+        self.assertEqual(sorted(os.stat(e).st_ino for e in self.entries()), inos)
 
     def test_modules_load_as_with_lua_searcher(self):
         # a first "#" line is skipped, a byte-order mark too
