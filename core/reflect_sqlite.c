@@ -1220,8 +1220,9 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
 	                /* a foreign key is declared with the keyword, which cannot
 	                 * be spelt otherwise: the pragma (a statement prepared per
-	                 * table) only runs for the tables that have the word */
-	                "AND m.sql LIKE '%references%' "
+	                 * table) only runs for the tables that have the word, in
+	                 * any case (GLOB: PRAGMA case_sensitive_like changes LIKE) */
+	                "AND m.sql GLOB '*[Rr][Ee][Ff][Ee][Rr][Ee][Nn][Cc][Ee][Ss]*' "
 	                "ORDER BY m.name, f.id DESC, f.seq",
 	                q, only),
 	        args, nqargs);

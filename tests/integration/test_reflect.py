@@ -318,6 +318,18 @@ class SQLite(ReflectCase):
              "referred_columns": ["x", "y"], "ondelete": "RESTRICT"},
         ])
 
+    def test_foreign_keys_in_any_case_and_under_case_sensitive_like(self):
+        # the foreign-key pragma only runs for tables whose SQL has the keyword
+        self.ddl(self.p, "CREATE TABLE lower_fk (id INTEGER, t INTEGER "
+                         "constraint fk_lower references team (id));")
+        for pre_sql in (None, "PRAGMA case_sensitive_like = ON"):
+            t = self.reflect(self.p, pre_sql=pre_sql)["metadata"]["tables"]
+            self.assertEqual(t["lower_fk"]["constraints"], [
+                {"kind": "foreign_key", "name": "fk_lower", "columns": ["t"],
+                 "referred_table": "team", "referred_columns": ["id"]}], pre_sql)
+            self.assertEqual([c["kind"] for c in t["hero"]["constraints"]].count("foreign_key"),
+                             1, pre_sql)
+
     def test_indexes(self):
         hero = self.md["tables"]["hero"]
         base = {"kind": "index", "table": "hero"}
