@@ -404,13 +404,19 @@ lm_headcache *lm_headcache_open(const char *script_dir)
 	return c;
 }
 
+/* Five fields from f: ino mtime_s mtime_ns ctime_s ctime_ns, against st. */
+static int same_inode_times(const span *f, const struct stat *st)
+{
+	return number(f[0]) == (long long)st->st_ino &&
+	       number(f[1]) == (long long)st->st_mtim.tv_sec &&
+	       number(f[2]) == (long long)st->st_mtim.tv_nsec &&
+	       number(f[3]) == (long long)st->st_ctim.tv_sec &&
+	       number(f[4]) == (long long)st->st_ctim.tv_nsec;
+}
+
 static int same_file(const span *f, const struct stat *st)
 {
-	return number(f[1]) == (long long)st->st_size && number(f[2]) == (long long)st->st_ino &&
-	       number(f[3]) == (long long)st->st_mtim.tv_sec &&
-	       number(f[4]) == (long long)st->st_mtim.tv_nsec &&
-	       number(f[5]) == (long long)st->st_ctim.tv_sec &&
-	       number(f[6]) == (long long)st->st_ctim.tv_nsec;
+	return number(f[1]) == (long long)st->st_size && same_inode_times(f + 2, st);
 }
 
 int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, lm_revision *r)
@@ -456,16 +462,6 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 	return 1;
 }
 
-/* The folder's stat fields (f[3..7] of its line) against st. */
-static int same_dir(const span *f, const struct stat *st)
-{
-	return number(f[3]) == (long long)st->st_ino &&
-	       number(f[4]) == (long long)st->st_mtim.tv_sec &&
-	       number(f[5]) == (long long)st->st_mtim.tv_nsec &&
-	       number(f[6]) == (long long)st->st_ctim.tv_sec &&
-	       number(f[7]) == (long long)st->st_ctim.tv_nsec;
-}
-
 int lm_headcache_dir_get(lm_headcache *c, const char *dir, const struct stat *st, lm_strv *out)
 {
 	if (!c)
@@ -477,8 +473,8 @@ int lm_headcache_dir_get(lm_headcache *c, const char *dir, const struct stat *st
 			continue;
 		/* racy: a folder changed in the second before it was listed (f[2])
 		 * could change again after the listing and keep its stat */
-		if (!same_dir(f, st) || (long long)st->st_ctim.tv_sec >= number(f[2]) - 1 ||
-		    !sealed(d, f[9]))
+		if (!same_inode_times(f + 3, st) ||
+		    (long long)st->st_ctim.tv_sec >= number(f[2]) - 1 || !sealed(d, f[9]))
 			return 0;
 		d->used = 1;
 		if (!f[8].n)
