@@ -298,10 +298,14 @@ function ag.produce_migrations(mc, metadata)
   local upgrade = compare.compare(actx, conn_md)
   name_unnamed_constraints(actx, conn_md, upgrade)
   local downgrade = reverse_list(upgrade)
-  local in_db = types_used(actx.dialect, conn_md.sorted or {})
-  local in_models = types_used(actx.dialect, model_tables(actx))
-  follow_types(actx.dialect, upgrade, in_db, in_models)
-  follow_types(actx.dialect, downgrade, in_models, in_db)
+  -- a dialect without named types (SQLite) has nothing for them to follow: 7 % of an
+  -- autogenerate's Lua on 200 tables, spent finding that out
+  if actx.dialect.has_named_types then
+    local in_db = types_used(actx.dialect, conn_md.sorted or {})
+    local in_models = types_used(actx.dialect, model_tables(actx))
+    follow_types(actx.dialect, upgrade, in_db, in_models)
+    follow_types(actx.dialect, downgrade, in_models, in_db)
+  end
   return { upgrade_ops = ops_list(upgrade), downgrade_ops = ops_list(downgrade) }
 end
 

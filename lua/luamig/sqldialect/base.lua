@@ -532,7 +532,9 @@ function base:before_add_column() return NONE end
 -- columns), given the names `taken` in its schema (a set, updated), or nil when it keeps
 -- such a constraint unnamed (SQLite);
 function base:implicit_constraint_name() return nil end
--- the named types a column type needs (PostgreSQL's ENUM types): { { key =, type = } ... };
+-- the named types a column type needs (PostgreSQL's ENUM types): { { key =, type = } ... },
+-- looked at only when has_named_types is set;
+base.has_named_types = false
 function base:named_types() return {} end
 -- the statement that drops such a type when it exists.
 function base:drop_type_if_exists_sql() return nil end

@@ -313,6 +313,7 @@ function pg:before_add_column(col)
   return out
 end
 
+pg.has_named_types = true
 function pg:named_types(coltype)
   local out = {}
   for _, t in ipairs(table_enums({ columns = { { type = coltype } } })) do
