@@ -172,11 +172,22 @@ int lm_cache_write(const char *file, const void *data, size_t len)
 	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
 	int fd = open(tmp, flags, 0600), rc = -1;
 	if (fd < 0 && errno == ENOENT) {
-		/* the first file of its folder: make the folder */
+		/* the first file of its folder: make the folder. Its failure is no
+		 * error, and the message of one the caller is reporting (a cache
+		 * is written on the way out of a failed load) stays. */
+		const char *was = lm_error_get();
+		char *kept = *was ? lm_strdup(was) : NULL, *code = lm_strdup(lm_error_code());
 		char *dir = lm_path_dirname(file);
 		if (lm_mkdir_p(dir) == 0)
 			fd = open(tmp, flags, 0600);
 		free(dir);
+		if (kept)
+			lm_error_set("%s", kept);
+		else
+			lm_error_clear();
+		lm_error_set_code(code);
+		free(kept);
+		free(code);
 	}
 	struct stat ts;
 	if (fd >= 0 && (fstat(fd, &ts) != 0 || !lm_cache_own_file(&ts))) {
@@ -202,7 +213,6 @@ int lm_cache_write(const char *file, const void *data, size_t len)
 			unlink(tmp);
 		}
 	}
-	lm_error_clear();
 	free(tmp);
 	return rc;
 }
