@@ -166,10 +166,13 @@ void lm_cache_prune(void)
 
 int lm_cache_write(const char *file, const void *data, size_t len)
 {
-	/* truncated if there: a run killed before its rename left it, and the
-	 * next process of that id (PID 1 in a container) must not be stopped */
+	/* removed if there, then made anew: a run killed before its rename
+	 * left it, and the next process of that id (PID 1 in a container) must
+	 * not be stopped; opening it in place could empty another file it is a
+	 * link to */
 	char *tmp = lm_sprintf("%s.%ld.tmp", file, (long)getpid());
-	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	unlink(tmp);
 	int fd = open(tmp, flags, 0600), rc = -1;
 	if (fd < 0 && errno == ENOENT) {
 		/* the first file of its folder: make the folder. Its failure is no

@@ -49,8 +49,8 @@ void lm_cache_mark_used(int fd, const struct stat *st);
 
 /* Writes a cache file whole: data to "<file>.<pid>.tmp", made 0600 (its
  * folder made when missing), then renamed over file, and the folder
- * pruned (lm_cache_prune). 0 when written; -1 when not (error slot
- * clear); 1 when the file system makes a file lm_cache_own_file would not
+ * pruned (lm_cache_prune). 0 when written; -1 when not (the error slot
+ * as it was); 1 when the file system makes a file lm_cache_own_file would not
  * accept (no owner or mode kept): nothing was written, and writing more
  * is pointless. */
 int lm_cache_write(const char *file, const void *data, size_t len);

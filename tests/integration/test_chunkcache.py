@@ -227,6 +227,19 @@ class ChunkCache(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.exists(fb))
         self.assertFalse(os.path.exists(fb + ".1.tmp"))
+        # a temporary name that is a link to another file: that file is left whole
+        self.fresh_db()
+        os.unlink(fb)
+        victim = os.path.join(self.cache, "victim")
+        with open(victim, "wb") as f:
+            f.write(b"keep me")
+        os.link(victim, fb + ".1.tmp")
+        r = subprocess.run(["unshare", "-pf", LUAMIG, "upgrade", "head"], cwd=self.p.dir,
+                           env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(victim, "rb") as f:
+            self.assertEqual(f.read(), b"keep me")
+        self.assertTrue(os.path.exists(fb))
 
     def test_an_entry_of_another_ctime_is_not_loaded(self):
         self.upgrade()
