@@ -424,8 +424,10 @@ int lm_headcache_get(lm_headcache *c, const char *path, const struct stat *st, l
 	if (!c)
 		return 0;
 	/* Racy: changed within a second of the cache being written; the same
-	 * stat could hide a second change. Read the file. */
-	if ((long long)st->st_ctim.tv_sec >= c->written_at - 1)
+	 * stat could hide a second change. Read the file. A cache written
+	 * after this run began was written under a clock since set back: its
+	 * times say nothing. */
+	if ((long long)st->st_ctim.tv_sec >= c->written_at - 1 || c->written_at > c->opened_at)
 		return 0;
 	entry *e = find(c, path);
 	span f[16];
@@ -472,9 +474,13 @@ int lm_headcache_dir_get(lm_headcache *c, const char *dir, const struct stat *st
 		if (d->used || split_n(d, f, 10) != 0 || f[0].n != 0 || !span_is(f[1], dir))
 			continue;
 		/* racy: a folder changed in the second before it was listed (f[2])
-		 * could change again after the listing and keep its stat */
+		 * could change again after the listing and keep its stat; a
+		 * listing dated after this run began, under a clock since set
+		 * back, proves nothing */
+		long long listed_at = number(f[2]);
 		if (!same_inode_times(f + 3, st) ||
-		    (long long)st->st_ctim.tv_sec >= number(f[2]) - 1 || !sealed(d, f[9]))
+		    (long long)st->st_ctim.tv_sec >= listed_at - 1 || listed_at > c->opened_at ||
+		    !sealed(d, f[9]))
 			return 0;
 		d->used = 1;
 		if (!f[8].n)

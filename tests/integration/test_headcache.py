@@ -160,6 +160,20 @@ class HeadCache(unittest.TestCase):
         edit_line(f, "cccc", down_is_aaaa, reseal=True)
         self.assertEqual(self.heads(), "bbbb (head)\ncccc (head)\n")
 
+    def test_a_cache_dated_after_the_run_began_is_not_believed(self):
+        # a clock set back since the cache was written: its times prove nothing
+        f = self.trusted_cache()
+
+        def down_is_aaaa(fields):
+            fields[8] = "aaaa"
+        edit_line(f, "cccc", down_is_aaaa, reseal=True)
+        good = open(f, newline="").read()
+        self.assertEqual(self.heads(), "bbbb (head)\ncccc (head)\n")   # believed
+        first, rest = good.split("\n", 1)
+        with open(f, "w", newline="") as fh:
+            fh.write("%s %d\n%s" % (first.rsplit(" ", 1)[0], int(time.time()) + 100, rest))
+        self.assertEqual(self.heads(), "cccc (head)\n")
+
     def test_lines_are_found_in_any_order(self):
         # a run writes the lines in the order it asked for them, and the next
         # one tries the line after the last it found first; lines in another
@@ -219,13 +233,17 @@ class HeadCache(unittest.TestCase):
         found = [ln for ln in lines if ln.startswith("\t")]
         return lines, found[0] if found else None
 
-    def forge_folder(self, names=None, listed_after=100, stat_off=0, reseal=True):
-        """Puts in the cache a line for the versions folder as it is now, listed
-        listed_after seconds after its last change (believable), with these names (by
+    def forge_folder(self, names=None, listed_after=None, stat_off=0, reseal=True):
+        """Puts in the cache a line for the versions folder as it is now, listed now
+        (believable once the folder's last change is two seconds old: this waits for
+        that), or listed_after seconds after its last change, with these names (by
         default its revision files); stat_off is added to its mtime's nanoseconds."""
         f = self.cache_file()
         versions = self.p.path("migrations/versions")
         st = os.stat(versions)
+        if listed_after is None:
+            time.sleep(max(0, st.st_ctime_ns / 1e9 + 2.1 - time.time()))
+            listed_after = int(time.time()) - st.st_ctime_ns // 10**9
         if names is None:
             names = sorted(n for n in os.listdir(versions) if n.endswith(".lua"))
         fields = ["", versions, str(st.st_ctime_ns // 10**9 + listed_after), str(st.st_ino),
@@ -234,9 +252,6 @@ class HeadCache(unittest.TestCase):
         fields.append(seal("\t".join(fields)) if reseal else "0" * 16)
         lines, old = self.folder_line(f)
         lines = [ln for ln in lines if ln != old]
-        # the first line's stamp too: the file lines are believed as well
-        stamp = lines[0].rsplit(" ", 1)
-        lines[0] = "%s %d" % (stamp[0], int(time.time()) + 100)
         lines.insert(1, "\t".join(fields))
         with open(f, "w", newline="") as fh:
             fh.write("\n".join(lines))
@@ -266,9 +281,12 @@ class HeadCache(unittest.TestCase):
         # cache misses it
         self.forge_folder(["aaaa.lua", "bbbb.lua"])
         self.assertEqual(self.heads(), "bbbb (head)\n")
-        # the same line without its seal, with another stat, or listed in the
-        # second of the folder's last change, is not believed
-        for kw in ({"reseal": False}, {"stat_off": 1}, {"listed_after": 1}):
+        # the same line without its seal, with another stat, listed in the second
+        # of the folder's last change, or dated after this run began (a clock set
+        # back since), is not believed
+        future = int(time.time()) + 100 - os.stat(self.p.path("migrations/versions")).st_ctime
+        for kw in ({"reseal": False}, {"stat_off": 1}, {"listed_after": 1},
+                   {"listed_after": int(future)}):
             self.forge_folder(["aaaa.lua", "bbbb.lua"], **kw)
             self.assertEqual(self.heads(), "cccc (head)\n", kw)
         # names a listing would never give have the folder read: another
