@@ -6,10 +6,13 @@
  * $XDG_CACHE_HOME/luamig, else ~/.cache/luamig (never in the project).
  * An entry is used only when the file's size, inode, mtime and ctime (to
  * the nanosecond) are the ones recorded, and its ctime is older than the
- * cache by more than a second — a file changed in the same second as the
- * cache was written is read again, as git does with its index. Setting
- * LUAMIG_NO_CACHE turns it off; any problem with the cache only means
- * reading the files.
+ * run that wrote the cache by more than a second — a file changed in the
+ * same second is read again, as git does with its index. A versions
+ * folder's listing is kept the same way, against the folder's own stat
+ * (lm_headcache_dir_get). The file is read only when it is this user's own
+ * (lm_cache_own_file), and written 0600. Setting LUAMIG_NO_CACHE turns it
+ * off; any problem with the cache only means reading the files (and the
+ * folders).
  */
 #ifndef LM_HEADCACHE_H
 #define LM_HEADCACHE_H
