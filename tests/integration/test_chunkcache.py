@@ -373,11 +373,15 @@ class ModuleCache(unittest.TestCase):
         self.assertEqual(self.shown("hashmod"), "hash")
         self.write(b'\xef\xbb\xbfreturn { value = "bom" }\n', name="bommod.lua", mode="wb")
         self.assertEqual(self.shown("bommod"), "bom")
-        # a syntax error: Lua's message, naming the module and the file
+        # a syntax error: Lua's message, naming the module and the file (the chunk
+        # name in the error itself as Lua shortens a long one: ".../tail")
         self.write("return { value = \n", name="badmod.lua")
-        self.assertEqual(self.shown("badmod"),
-                         "error loading module 'badmod' from file '%s':\n\t%s:2: unexpected "
-                         "symbol near <eof>" % (self.p.path("badmod.lua"), self.p.path("badmod.lua")))
+        got = self.shown("badmod")
+        head = "error loading module 'badmod' from file '%s':\n\t" % self.p.path("badmod.lua")
+        self.assertTrue(got.startswith(head), got)
+        self.assertTrue(got.endswith("badmod.lua:2: unexpected symbol near <eof>"), got)
+        self.assertTrue(self.p.path("badmod.lua").endswith(got[len(head):].split(":2:")[0]
+                                                          .lstrip(".")), got)
         # bytecode is never loaded: Lua does not check it as it checks text
         self.write(b"\x1bLua\x54\x00junk", name="binmod.lua", mode="wb")
         self.assertEqual(self.shown("binmod"),
