@@ -320,6 +320,22 @@ static char *split_into(span f, char *w, lm_strv *out)
 	return end;
 }
 
+/* Appends an unused entry for the line p (len bytes) to the list *v of
+ * *n entries (room for *cap), growing it. */
+static entry *add_line(entry **v, size_t *n, size_t *cap, const char *p, size_t len)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 256;
+		*v = lm_realloc(*v, *cap * sizeof **v);
+	}
+	entry *e = &(*v)[(*n)++];
+	e->line = p;
+	e->len = len;
+	e->own = NULL;
+	e->used = 0;
+	return e;
+}
+
 /* Maps the file and indexes its lines by path. A line without its '\n' (a
  * write cut short) or with a NUL byte is not indexed; any other damage is
  * found when the line is asked for, and only means reading that file. */
@@ -365,27 +381,10 @@ static void load(lm_headcache *c)
 		size_t len = (size_t)(eol - p);
 		if (!len || (nul && memchr(p, '\0', len)))
 			continue;
-		if (*p == '\t') { /* a folder's */
-			if (c->ndirs == c->dircap) {
-				c->dircap = c->dircap ? c->dircap * 2 : 4;
-				c->dirs = lm_realloc(c->dirs, c->dircap * sizeof *c->dirs);
-			}
-			entry *d = &c->dirs[c->ndirs++];
-			d->line = p;
-			d->len = len;
-			d->own = NULL;
-			d->used = 0;
-			continue;
-		}
-		if (c->n == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 256;
-			c->e = lm_realloc(c->e, c->cap * sizeof *c->e);
-		}
-		entry *e = &c->e[c->n++];
-		e->line = p;
-		e->len = len;
-		e->own = NULL;
-		e->used = 0;
+		if (*p == '\t') /* a folder's */
+			add_line(&c->dirs, &c->ndirs, &c->dircap, p, len);
+		else
+			add_line(&c->e, &c->n, &c->cap, p, len);
 	}
 }
 
@@ -546,12 +545,7 @@ void lm_headcache_dir_put(lm_headcache *c, const char *dir, const struct stat *s
 		if (f0.n == 0 && split_n(&c->dirs[i], f, 2) == 0 && span_is(f[1], dir))
 			c->dirs[i].used = -1;
 	}
-	if (c->ndirs == c->dircap) {
-		c->dircap = c->dircap ? c->dircap * 2 : 4;
-		c->dirs = lm_realloc(c->dirs, c->dircap * sizeof *c->dirs);
-	}
-	entry *d = &c->dirs[c->ndirs++];
-	d->len = b.len;
+	entry *d = add_line(&c->dirs, &c->ndirs, &c->dircap, NULL, b.len);
 	d->own = lm_buf_detach(&b);
 	d->line = d->own;
 	d->used = 1;
