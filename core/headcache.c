@@ -484,30 +484,19 @@ int lm_headcache_dir_get(lm_headcache *c, const char *dir, const struct stat *st
 		d->used = 1;
 		if (!f[8].n)
 			return 1; /* a folder without revisions */
-		/* names as a listing gives them: none empty or with a '/', each
-		 * once, in order; any other line lists nothing */
-		size_t before = out->n;
+		/* whether they are names a listing could give is the caller's
+		 * to say (script.c, names_listable) */
 		char *names = lm_malloc(f[8].n + 1), *end = span_copy(f[8], names) - 1;
-		const char *prev = NULL;
-		int ok = 1;
-		for (char *p = names, *q; ok; p = q + 1) {
+		for (char *p = names, *q;; p = q + 1) {
 			q = memchr(p, LIST_SEP, (size_t)(end - p));
 			if (q)
 				*q = '\0';
-			ok = *p && !strchr(p, '/') && (!prev || strcmp(prev, p) < 0);
-			if (ok)
-				lm_strv_push_own(out, lm_path_join(dir, p));
-			prev = p;
+			lm_strv_push_own(out, lm_path_join(dir, p));
 			if (!q)
 				break;
 		}
 		free(names);
-		if (!ok) {
-			while (out->n > before)
-				free(out->v[--out->n]);
-			d->used = 0;
-		}
-		return ok;
+		return 1;
 	}
 	return 0;
 }

@@ -35,7 +35,9 @@ void lm_headcache_put(lm_headcache *c, const char *path, const struct stat *st,
 /* When the versions folder dir is unchanged since its names were put
  * (st, its stat, the recorded one, and older than that listing by more
  * than a second): 1, and its revision files' paths appended to out as a
- * listing would (lm_path_join(dir, name), in the order put). 0 otherwise. */
+ * listing would (lm_path_join(dir, name), in the order put; whether the
+ * names are ones a listing could give is the caller's to check). 0
+ * otherwise. */
 int lm_headcache_dir_get(lm_headcache *c, const char *dir, const struct stat *st, lm_strv *out);
 /* Records the listing of dir (the paths of its n revision files, in
  * order): st is its stat and listed_at the time (time()), both taken

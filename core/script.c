@@ -225,16 +225,17 @@ int lm_script_dir_files(const lm_script_dir *sd, lm_strv *out)
 	return 0;
 }
 
-/* Whether each path is dir's and names a file that reading dir would list:
- * a cache file that says otherwise (damaged, or not this user's making)
- * cannot have a file outside the folder run as a revision. */
+/* Whether the paths are what reading dir could list: each dir's, naming a
+ * revision file, each once, in order. A cache file that says otherwise
+ * (damaged, or not this user's making) cannot have a file outside the
+ * folder run as a revision, nor one run twice. */
 static int names_listable(const char *dir, char *const *paths, size_t n)
 {
 	size_t len = strlen(dir), prefix = len ? len + (dir[len - 1] != '/') : 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *slash = strrchr(paths[i], '/'), *name = slash ? slash + 1 : paths[i];
 		if ((size_t)(name - paths[i]) != prefix || strncmp(paths[i], dir, len) != 0 ||
-		    !is_revision_file(name))
+		    !is_revision_file(name) || (i && strcmp(paths[i - 1], paths[i]) >= 0))
 			return 0;
 	}
 	return 1;
