@@ -8,6 +8,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 import unittest
 
 from luamigtest import LUAMIG, Project, main, run, temp_dir
@@ -86,6 +87,29 @@ class Revision(unittest.TestCase):
         r = p.ok("revision", "-m", "y", "--rev-id", "def")
         self.assertIn("env ran", r.err)
         self.assertTrue(os.path.exists(p.path("migrations/versions/def_y.lua")))
+
+    def test_connection_env_left_open_is_closed_before_hooks(self):
+        # env.lua opens a second connection, takes the write lock and drops it unclosed: it is
+        # closed (rolled back) before the post write hook runs, as Python's reference counting
+        # closes it in Alembic; the hook's write would otherwise find the database locked
+        p = Project(self, "sqlite")
+        env = p.read("migrations/env.lua")
+        p.write("migrations/env.lua",
+                'do\n  local held = require("luamig").connect(context.config.get_main_option("url"))\n'
+                '  held:execute("BEGIN IMMEDIATE")\n'
+                '  held:execute("CREATE TABLE held (x INTEGER)")\nend\n' + env)
+        p.set_option("revision_environment", "true")
+        hook = p.write("hook.py", "#!%s\nimport sqlite3, sys\n"
+                                  "con = sqlite3.connect(sys.argv[-1], timeout=0)\n"
+                                  "con.execute('CREATE TABLE hooked (x INTEGER)')\ncon.commit()\n"
+                       % sys.executable)
+        os.chmod(hook, 0o755)
+        with open(p.path("luamig.ini"), "a") as f:
+            f.write("hooks = w\nw.type = exec\nw.executable = %s\nw.options = %s\n"
+                    % (hook, p.db_path))
+        p.ok("revision", "-m", "x", "--rev-id", "abc")
+        self.assertIn("hooked", p.tables())
+        self.assertNotIn("held", p.tables())
 
     def test_autogenerate_refuses_sql_and_stale_database(self):
         p = Project(self, "sqlite")
