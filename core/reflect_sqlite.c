@@ -1148,6 +1148,10 @@ static size_t rows_of(const lm_result *res, size_t *row, const char *name)
 	return end;
 }
 
+/* The tables reflected: not SQLite's own (sqlite_sequence, sqlite_stat1;
+ * no other table may have the prefix, in any case). */
+#define USER_TABLE "m.type = 'table' AND substr(m.name, 1, 7) <> 'sqlite_' COLLATE NOCASE"
+
 /* Reflects one schema (qschema: its quoted name; schema: NULL for main)
  * into the metadata at meta_idx. */
 static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const char *schema)
@@ -1184,8 +1188,8 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 	lm_result *master = lm_reflect_query(
 	        r,
 	        sql_for(r,
-	                "SELECT m.name, m.sql FROM {S}.sqlite_master m WHERE m.type = 'table' "
-	                "AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} ORDER BY m.name",
+	                "SELECT m.name, m.sql FROM {S}.sqlite_master m WHERE " USER_TABLE
+	                "{T} ORDER BY m.name",
 	                q, only),
 	        *only ? args : NULL, *only ? nargs : 0);
 	if (!master)
@@ -1204,30 +1208,36 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 	        sql_for(r,
 	                "SELECT m.name, p.cid, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk, "
 	                "p.hidden FROM {S}.sqlite_master m JOIN pragma_table_xinfo(m.name, ?1) p "
-	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
-	                "ORDER BY m.name, p.cid",
+	                "WHERE " USER_TABLE "{T} ORDER BY m.name, p.cid",
 	                q, only),
 	        args, nqargs);
 	if (!cols)
 		return -1;
-	lm_result *fks = lm_reflect_query(
-	        r,
-	        sql_for(r,
-	                "SELECT m.name, f.id, f.seq, f.\"table\", f.\"from\", f.\"to\", "
-	                "f.on_update, "
-	                "f.on_delete, f.\"match\" FROM {S}.sqlite_master m "
-	                "JOIN pragma_foreign_key_list(m.name, ?1) f "
-	                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
-	                /* a foreign key is declared with the keyword, which cannot
-	                 * be spelt otherwise: the pragma (a statement prepared per
-	                 * table) only runs for the tables that have the word, in
-	                 * any case (GLOB: PRAGMA case_sensitive_like changes LIKE) */
-	                "AND m.sql GLOB '*[Rr][Ee][Ff][Ee][Rr][Ee][Nn][Cc][Ee][Ss]*' "
-	                "ORDER BY m.name, f.id DESC, f.seq",
-	                q, only),
-	        args, nqargs);
-	if (!fks)
-		return -1;
+	/* A foreign key is declared with the keyword REFERENCES, which cannot
+	 * be spelt otherwise: when no table's SQL has the word, in any case,
+	 * there is none to ask the pragma for; else the pragma (a statement
+	 * prepared per table) runs only for the tables that have it (GLOB:
+	 * PRAGMA case_sensitive_like changes LIKE). */
+	static const lm_result no_rows;
+	const lm_result *fks = &no_rows;
+	int any_references = 0;
+	for (size_t i = 0; i < n && !any_references; i++)
+		any_references = tables[i].sql && contains_ci(tables[i].sql, "references");
+	if (any_references) {
+		lm_result *res = lm_reflect_query(
+		        r,
+		        sql_for(r,
+		                "SELECT m.name, f.id, f.seq, f.\"table\", f.\"from\", f.\"to\", "
+		                "f.on_update, f.on_delete, f.\"match\" FROM {S}.sqlite_master m "
+		                "JOIN pragma_foreign_key_list(m.name, ?1) f WHERE " USER_TABLE
+		                "{T} AND m.sql GLOB '*[Rr][Ee][Ff][Ee][Rr][Ee][Nn][Cc][Ee][Ss]*' "
+		                "ORDER BY m.name, f.id DESC, f.seq",
+		                q, only),
+		        args, nqargs);
+		if (!res)
+			return -1;
+		fks = res;
+	}
 	/* a batch rebuild recreates the indexes in the order they were created */
 	lm_buf ixs_sql = {0};
 	lm_buf_puts(&ixs_sql,
@@ -1236,8 +1246,7 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 	            "JOIN pragma_index_list(m.name, ?1) il "
 	            "JOIN pragma_index_xinfo(il.name, ?1) x "
 	            "LEFT JOIN {S}.sqlite_master im ON im.type = 'index' AND im.name = il.name "
-	            "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{T} "
-	            "AND il.origin = 'c' ORDER BY m.name, ");
+	            "WHERE " USER_TABLE "{T} AND il.origin = 'c' ORDER BY m.name, ");
 	lm_buf_puts(&ixs_sql, r->batch ? "im.rowid, x.seqno" : "il.name, x.seqno");
 	lm_result *ixs =
 	        lm_reflect_query(r, sql_for(r, lm_buf_str(&ixs_sql), q, only), args, nqargs);
