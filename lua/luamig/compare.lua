@@ -525,7 +525,59 @@ local function index_for(ix, tname, s)
   return r
 end
 
+local NONE = {}
+
+-- Whether the string columns of a and b are the same list (what sig_of compares, without
+-- building it).
+local function same_plain_columns(a, b)
+  local ca, cb = a.columns or NONE, b.columns or NONE
+  local i, j = 1, 1
+  while true do
+    while ca[i] ~= nil and type(ca[i]) ~= "string" do i = i + 1 end
+    while cb[j] ~= nil and type(cb[j]) ~= "string" do j = j + 1 end
+    if ca[i] ~= cb[j] then return false end
+    if ca[i] == nil then return true end
+    i, j = i + 1, j + 1
+  end
+end
+
+-- The usual table: no unique constraint on either side and the same indexes (by name, each
+-- once, plain columns, same columns and uniqueness), with no include_name hook to ask. The
+-- comparison below finds nothing to do then, and says nothing: known here without its
+-- bookkeeping (a score of tables and closures a table).
+local function same_plain_indexes(actx, conn_t, meta_t)
+  if actx.opts.include_name and not actx.names_filtered then return false end
+  for _, c in ipairs(meta_t.constraints or NONE) do
+    if c.kind == "unique" then return false end
+  end
+  for _, c in ipairs(conn_t.constraints or NONE) do
+    if c.kind == "unique" then return false end
+  end
+  local m, c = meta_t.indexes or NONE, conn_t.indexes or NONE
+  if #m ~= #c then return false end
+  if #m == 0 then return true end
+  local by_name = {}
+  for _, ix in ipairs(c) do
+    local n = ix.name
+    if n == nil or by_name[n] ~= nil or ix.duplicates_constraint
+        or (ix.dialect_kw and ix.dialect_kw.duplicates_constraint) then
+      return false
+    end
+    by_name[n] = ix
+  end
+  for _, ix in ipairs(m) do
+    local other = ix.name ~= nil and by_name[ix.name]
+    if not other or has_expression(ix) or (ix.unique and true or false) ~= (other.unique and true or false)
+        or not same_plain_columns(ix, other) then
+      return false
+    end
+    by_name[ix.name] = false -- matched: a second model index of that name is not
+  end
+  return true
+end
+
 local function compare_indexes_and_uniques(actx, mops, s, tname, conn_t, meta_t)
+  if conn_t and meta_t and same_plain_indexes(actx, conn_t, meta_t) then return end
   local is_create, is_drop = conn_t == nil, meta_t == nil
   local parents = function() return { table_name = tname, schema_name = s } end
   local m_uqs, m_ixs, c_uqs, c_ixs = {}, {}, {}, {}

@@ -449,6 +449,44 @@ op.create_index("ix_new", "t", { "c" }, { unique = false })]])
   end
 end)
 
+T.test("indexes: one change among indexes of the same names and number is found", function()
+  local function db_ix(...)
+    return db_with(one("t", sa.Column("a", sa.INTEGER), sa.Column("b", sa.INTEGER), ...))
+  end
+  for _, d in ipairs(DIALECTS) do
+    local db = db_ix(sa.Index("ix_a", "a"), sa.Index("ix_b", "b", { unique = true }))
+    -- the same indexes, in another order: nothing to do
+    T.eq(diffs(d, db, db_ix(sa.Index("ix_b", "b", { unique = true }), sa.Index("ix_a", "a"))), {})
+    -- uniqueness alone
+    T.eq(body(d, db, db_ix(sa.Index("ix_a", "a"), sa.Index("ix_b", "b")), { render_as_batch = false }), [[
+op.drop_index("ix_b", { table_name = "t" })
+op.create_index("ix_b", "t", { "b" }, { unique = false })]])
+    -- columns alone
+    T.eq(body(d, db, db_ix(sa.Index("ix_a", "a", "b"), sa.Index("ix_b", "b", { unique = true })),
+              { render_as_batch = false }), [[
+op.drop_index("ix_a", { table_name = "t" })
+op.create_index("ix_a", "t", { "a", "b" }, { unique = false })]])
+    -- a name alone
+    T.eq(body(d, db_ix(sa.Index("ix_a", "a")), db_ix(sa.Index("ix_z", "a")), { render_as_batch = false }), [[
+op.drop_index("ix_a", { table_name = "t" })
+op.create_index("ix_z", "t", { "a" }, { unique = false })]])
+    -- the same indexes, and a unique constraint on one side or the other
+    local same = { sa.Index("ix_a", "a"), sa.Index("ix_b", "b", { unique = true }) }
+    T.eq(kinds(diffs(d, db, db_ix(same[1], same[2], sa.UniqueConstraint("a", { name = "uq_a" })))),
+         { "add_constraint" })
+    T.eq(kinds(diffs(d, db_ix(same[1], same[2], sa.UniqueConstraint("a", { name = "uq_a" })), db_ix(same[1], same[2]))),
+         { "remove_constraint" })
+    -- the same indexes, one of the database's left out by include_name: the model's is added
+    local seen = {}
+    local opts = { include_name = function(name, type_)
+      if type_ == "index" then seen[#seen + 1] = name end
+      return name ~= "ix_b"
+    end }
+    T.eq(kinds(diffs(d, db, db_ix(same[1], same[2]), opts)), { "add_index" })
+    T.eq(seen, { "ix_a", "ix_b" })
+  end
+end)
+
 T.test("indexes: column order matters; an expression index is skipped with a warning", function()
   local db = db_with(one("t", sa.Column("a", sa.INTEGER), sa.Column("b", sa.INTEGER), sa.Index("ix_ab", "a", "b")))
   local models = db_with(one("t", sa.Column("a", sa.Integer), sa.Column("b", sa.Integer), sa.Index("ix_ab", "b", "a"),
