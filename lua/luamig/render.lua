@@ -139,6 +139,8 @@ local type_params = { "length", "collation", "precision", "scale", "decimal_retu
   "asdecimal", "timezone", "fields", "native", "second_precision", "day_precision",
   "create_constraint", "none_as_null", "as_uuid", "native_uuid", "item_type", "as_tuple",
   "dimensions", "zero_indexes", "varying", "astext_type", "text_type" }
+local type_param_index = {}
+for i, k in ipairs(type_params) do type_param_index[k] = i end
 
 -- The line rendered code needs to use types module `tm`.
 local function import_line(tm)
@@ -172,13 +174,25 @@ function render.type(t)
     if o then args[#args + 1] = o end
     return prefix .. t.name .. "(" .. table.concat(args, ", ") .. ")"
   end
-  local p = {}
-  for _, kk in ipairs(type_params) do
-    if t[kk] ~= nil then p[#p + 1] = { kk, render.value(t[kk]) } end
+  -- the parameters the type holds, in type_params' order: a type is plain data with a few
+  -- fields, so its own keys are walked, not every parameter name (each absent one a miss
+  -- through the type's metatable)
+  local found
+  for k in next, t do
+    local i = type_param_index[k]
+    if i then
+      found = found or {}
+      found[#found + 1] = i
+    end
   end
-  local o = options(p)
-  if o then return prefix .. t.name .. o end
-  return prefix .. t.name .. "()"
+  if not found then return prefix .. t.name .. "()" end
+  table.sort(found)
+  local p = {}
+  for j, i in ipairs(found) do
+    local kk = type_params[i]
+    p[j] = { kk, render.value(t[kk]) }
+  end
+  return prefix .. t.name .. options(p)
 end
 
 -- Inside create_table (c._from_table) the table-level constraints and indexes carry the column's
