@@ -1044,6 +1044,8 @@ local function adopt_type(t)
   if t.item_type then t.item_type = adopt_type(t.item_type) end
   if t.astext_type then t.astext_type = adopt_type(t.astext_type) end
   if t.text_type then t.text_type = adopt_type(t.text_type) end
+  -- reflection made this table for its column alone: it becomes the type value in place
+  if is_type(t) and getmetatable(t) == nil then return setmetatable(t, type_mt) end
   return sa._to_type(t)
 end
 
