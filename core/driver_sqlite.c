@@ -210,15 +210,10 @@ static int sq_exec(lm_conn *c, const char *sql)
 }
 
 /* Storage behind a result's text and blob cells. */
-typedef struct arena {
-	lm_strv strings;
-} arena;
-
-static void arena_free(void *p)
+static void pool_free(void *p)
 {
-	arena *a = p;
-	lm_strv_dispose(&a->strings);
-	free(a);
+	lm_pool_dispose(p);
+	free(p);
 }
 
 static int bind_params(sqlite3_stmt *st, const lm_value *params, size_t n)
@@ -273,9 +268,8 @@ static int sq_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 	}
 	if (out) {
 		r = lm_calloc(1, sizeof *r);
-		arena *a = lm_calloc(1, sizeof *a);
-		r->priv = a;
-		r->free_priv = arena_free;
+		r->priv = lm_calloc(1, sizeof(lm_pool));
+		r->free_priv = pool_free;
 		r->ncols = (size_t)sqlite3_column_count(st);
 		r->colnames = lm_calloc(r->ncols, sizeof(char *));
 		for (size_t i = 0; i < r->ncols; i++)
@@ -297,7 +291,7 @@ static int sq_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 			r->cells = lm_realloc(r->cells,
 			                      cap * (r->ncols ? r->ncols : 1) * sizeof(lm_value));
 		}
-		arena *a = r->priv;
+		lm_pool *pool = r->priv;
 		for (size_t i = 0; i < r->ncols; i++) {
 			lm_value *v = &r->cells[r->nrows * r->ncols + i];
 			memset(v, 0, sizeof *v);
@@ -319,9 +313,7 @@ static int sq_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 				        blob ? sqlite3_column_blob(st, (int)i)
 				             : (const void *)sqlite3_column_text(st, (int)i);
 				v->len = (size_t)sqlite3_column_bytes(st, (int)i);
-				char *copy = lm_strndup(p ? p : "", v->len);
-				lm_strv_push_own(&a->strings, copy);
-				v->s = copy;
+				v->s = lm_pool_strndup(pool, p ? p : "", v->len);
 				v->type = blob ? LM_V_BLOB : LM_V_TEXT;
 			}
 			}

@@ -16,11 +16,7 @@ void lm_reflect_dispose(lm_reflect *r)
 	free(r->results);
 	r->results = NULL;
 	r->nresults = r->cap_results = 0;
-	for (size_t i = 0; i < r->nallocs; i++)
-		free(r->allocs[i]);
-	free(r->allocs);
-	r->allocs = NULL;
-	r->nallocs = r->cap_allocs = 0;
+	lm_pool_dispose(&r->pool);
 	lm_strv_dispose(&r->schemas);
 	lm_strv_dispose(&r->tables);
 }
@@ -40,21 +36,12 @@ lm_result *lm_reflect_query(lm_reflect *r, const char *sql, const lm_value *para
 
 void *lm_reflect_alloc(lm_reflect *r, size_t n)
 {
-	void *p = lm_calloc(1, n ? n : 1);
-	if (r->nallocs == r->cap_allocs) {
-		r->cap_allocs = r->cap_allocs ? 2 * r->cap_allocs : 32;
-		r->allocs = lm_realloc(r->allocs, r->cap_allocs * sizeof *r->allocs);
-	}
-	r->allocs[r->nallocs++] = p;
-	return p;
+	return lm_pool_alloc(&r->pool, n);
 }
 
 char *lm_reflect_strndup(lm_reflect *r, const char *s, size_t n)
 {
-	char *p = lm_reflect_alloc(r, n + 1);
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
+	return lm_pool_strndup(&r->pool, s, n);
 }
 
 int lm_reflect_include(lm_reflect *r, const char *name, const char *type_, const char *schema,

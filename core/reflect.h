@@ -50,8 +50,7 @@ typedef struct lm_reflect {
 	/* Scratch owned by the reflection, freed by lm_reflect_dispose. */
 	lm_result **results;
 	size_t nresults, cap_results;
-	void **allocs;
-	size_t nallocs, cap_allocs;
+	lm_pool pool;
 } lm_reflect;
 
 /* Frees the scratch (results, allocations, schema and table names); the

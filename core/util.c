@@ -212,6 +212,47 @@ int lm_strv_contains(const lm_strv *sv, const char *s)
 	return 0;
 }
 
+enum { POOL_BLOCK = 16 << 10, POOL_ALIGN = 16 };
+
+static void *pool_block(lm_pool *p, size_t n)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 8;
+		p->blocks = lm_realloc(p->blocks, p->cap * sizeof *p->blocks);
+	}
+	return p->blocks[p->n++] = lm_calloc(1, n);
+}
+
+void *lm_pool_alloc(lm_pool *p, size_t n)
+{
+	n = n ? (n + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1) : POOL_ALIGN;
+	if (n > POOL_BLOCK / 4)
+		return pool_block(p, n);
+	if (n > p->left) {
+		p->next = pool_block(p, POOL_BLOCK);
+		p->left = POOL_BLOCK;
+	}
+	void *r = p->next;
+	p->next += n;
+	p->left -= n;
+	return r;
+}
+
+char *lm_pool_strndup(lm_pool *p, const char *s, size_t n)
+{
+	char *r = lm_pool_alloc(p, n + 1);
+	memcpy(r, s, n);
+	return r; /* the piece is zeroed: r[n] is the terminator */
+}
+
+void lm_pool_dispose(lm_pool *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->blocks[i]);
+	free(p->blocks);
+	memset(p, 0, sizeof *p);
+}
+
 void lm_strv_dispose(lm_strv *sv)
 {
 	for (size_t i = 0; i < sv->n; i++)

@@ -72,6 +72,22 @@ static inline const char *lm_buf_str(const lm_buf *b)
 	return b->data ? b->data : "";
 }
 
+/* Memory handed out in pieces and freed all at once: each piece is carved
+ * from a block (a piece larger than a quarter of a block gets one of its
+ * own), so that a query's thousands of small strings cost a few mallocs.
+ * Pieces are zeroed and aligned for any type. Zero-initialise to use;
+ * lm_pool_dispose frees every piece, and leaves the pool empty. */
+typedef struct lm_pool {
+	char *next;
+	size_t left;
+	void **blocks;
+	size_t n, cap;
+} lm_pool;
+
+void *lm_pool_alloc(lm_pool *p, size_t n);
+char *lm_pool_strndup(lm_pool *p, const char *s, size_t n);
+void lm_pool_dispose(lm_pool *p);
+
 /* A growable array of owned strings. Zero-initialise to use. */
 typedef struct lm_strv {
 	char **v;
