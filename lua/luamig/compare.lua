@@ -164,7 +164,9 @@ end
 local function prepare_reflected(actx, conn_md)
   local d = actx.dialect
   for _, t in pairs(conn_md.tables or {}) do
-    for _, col in ipairs(t.columns or {}) do
+    local cols = t.columns or {}
+    for i = 1, #cols do
+      local col = cols[i]
       local sd = col.server_default
       local text = type(sd) == "table" and sd.kind == "text" and sd.text or type(sd) == "string" and sd
       if text then col.server_default = d:reflected_default_for_compare(col, text) end
@@ -874,31 +876,37 @@ local function without_indexes(tbl, schema)
   return t
 end
 
+-- (The loops over a table's columns index them: ipairs is a C call per column.)
 local function compare_columns(actx, mops, s, tname, conn_t, meta_t)
   local conn_cols, conn_order = {}, {}
   -- the parents table is made only for an include_name hook to see (a new one per call)
   local named = actx.opts.include_name and not actx.names_filtered
-  for _, c in ipairs(conn_t.columns) do
+  local ccols, mcols = conn_t.columns, meta_t.columns
+  for i = 1, #ccols do
+    local c = ccols[i]
     if not named or name_ok(actx, c.name, "column", { table_name = tname, schema_name = s }) then
       conn_cols[c.name] = c
       conn_order[#conn_order + 1] = c
     end
   end
   local meta_cols = {}
-  for _, c in ipairs(meta_t.columns) do
+  for i = 1, #mcols do
+    local c = mcols[i]
     if not c.system then meta_cols[c.name] = c end
   end
   local name = qualified(s, tname)
   -- once per table: it looks at the whole primary key
   local ok, auto = pcall(sa.autoincrement_column, meta_t)
   if not ok then auto = nil end
-  for _, c in ipairs(meta_t.columns) do
+  for i = 1, #mcols do
+    local c = mcols[i]
     if not c.system and not conn_cols[c.name] and object_ok(actx, c, c.name, "column", false, nil) then
       mops[#mops + 1] = ops.add_column(tname, bare_column(c), { schema = s })
       info(string.format("Detected added column '%s.%s'", name, c.name))
     end
   end
-  for _, c in ipairs(meta_t.columns) do
+  for i = 1, #mcols do
+    local c = mcols[i]
     local cc = conn_cols[c.name]
     if not c.system and cc and object_ok(actx, c, c.name, "column", false, cc) then
       local alter = { table_name = tname, column_name = c.name, schema = s }

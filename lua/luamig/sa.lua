@@ -923,9 +923,11 @@ local function build_table(name, metadata, items, opts)
   sa._apply_convention(tbl.primary_key, tbl, convention)
   for i = 1, #pending do
     local item = pending[i]
-    for _, cname in ipairs(item.columns or NO_OPTIONS) do
-      if type(cname) == "string" and not tbl.c[cname] and item.kind ~= "index" then
-        error("sa.Table: constraint column '" .. cname .. "' not in table '" .. name .. "'", 3)
+    if item.kind ~= "index" then
+      for _, cname in ipairs(item.columns or NO_OPTIONS) do
+        if type(cname) == "string" and not tbl.c[cname] then
+          error("sa.Table: constraint column '" .. cname .. "' not in table '" .. name .. "'", 3)
+        end
       end
     end
     sa._apply_convention(item, tbl, convention)
@@ -1055,15 +1057,22 @@ local function adopt_clause(v)
 end
 
 -- Adopts a reflected metadata value (see "REFLECTED VALUES" above) in place; returns it.
+-- (Indexed loops: ipairs is a C call per element, and a database has thousands of columns.)
 function sa._adopt_reflected(md)
   for _, tbl in ipairs(md.sorted) do
-    for _, col in ipairs(tbl.columns) do
+    local cols, ixs = tbl.columns, tbl.indexes
+    for i = 1, #cols do
+      local col = cols[i]
       col.type = adopt_type(col.type)
       col.server_default = adopt_clause(col.server_default)
     end
-    for _, ix in ipairs(tbl.indexes) do
-      for i, e in ipairs(ix.columns) do ix.columns[i] = adopt_clause(e) end
-      for k, v in pairs(ix.dialect_kw or {}) do ix.dialect_kw[k] = adopt_clause(v) end
+    for i = 1, #ixs do
+      local ix = ixs[i]
+      local ixcols = ix.columns
+      for j = 1, #ixcols do ixcols[j] = adopt_clause(ixcols[j]) end
+      if ix.dialect_kw then
+        for k, v in pairs(ix.dialect_kw) do ix.dialect_kw[k] = adopt_clause(v) end
+      end
     end
     for _, c in ipairs(tbl.constraints) do
       if c.kind == "exclude" then
