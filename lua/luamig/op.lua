@@ -226,6 +226,7 @@ local function check_keys(fname, opts, allowed)
   end
 end
 
+-- The set of an op's known option names (each made once, beside its op, not at every call).
 local function keyset(list)
   local s = {}
   for _, k in ipairs(list) do s[k] = true end
@@ -308,23 +309,26 @@ function ops.modify_table_ops(table_name, list, opts)
                                   ops = list or {} })
 end
 
+local drop_table_keys = keyset { "schema", "if_exists", "table" }
 function ops.drop_table(...)
   local a, opts = bind("drop_table", { "table_name" }, 1, ...)
-  check_keys("drop_table", opts, keyset { "schema", "if_exists", "table" })
+  check_keys("drop_table", opts, drop_table_keys)
   return op.new("drop_table", { table_name = a.table_name, schema = opts.schema,
                                 if_exists = opts.if_exists, table = opts.table })
 end
 
+local rename_table_keys = keyset { "schema" }
 function ops.rename_table(...)
   local a, opts = bind("rename_table", { "old_table_name", "new_table_name" }, 2, ...)
-  check_keys("rename_table", opts, keyset { "schema" })
+  check_keys("rename_table", opts, rename_table_keys)
   return op.new("rename_table", { table_name = a.old_table_name, new_table_name = a.new_table_name,
                                   schema = opts.schema })
 end
 
+local add_column_keys = keyset { "schema", "if_not_exists", "insert_before", "insert_after" }
 function ops.add_column(...)
   local a, opts = bind("add_column", { "table_name", "column" }, 2, ...)
-  check_keys("add_column", opts, keyset { "schema", "if_not_exists", "insert_before", "insert_after" })
+  check_keys("add_column", opts, add_column_keys)
   if type(a.column) ~= "table" or a.column.kind ~= "column" then
     error("op.add_column: expected a sa.Column(...)", 2)
   end
@@ -333,13 +337,13 @@ function ops.add_column(...)
                                 insert_before = opts.insert_before, insert_after = opts.insert_after })
 end
 
+local drop_column_keys = keyset { "schema", "if_exists", "existing_type", "column" }
 function ops.drop_column(...)
   local a, opts = bind("drop_column", { "table_name", "column_name" }, 2, ...)
-  local known = keyset { "schema", "if_exists", "existing_type", "column" }
   return op.new("drop_column", { table_name = a.table_name, column_name = a.column_name,
                                  schema = opts.schema, if_exists = opts.if_exists,
                                  existing_type = opts.existing_type, column = opts.column,
-                                 kw = dialect_kw(opts, known) })
+                                 kw = dialect_kw(opts, drop_column_keys) })
 end
 
 local alter_keys = keyset { "nullable", "comment", "server_default", "new_column_name", "type_",
@@ -370,12 +374,12 @@ function ops.create_index(...)
   return op.new("create_index", { index = ix, if_not_exists = opts.if_not_exists })
 end
 
+local drop_index_keys = keyset { "schema", "if_exists", "index" }
 function ops.drop_index(...)
   local a, opts = bind("drop_index", { "index_name", "table_name" }, 1, ...)
-  local known = keyset { "schema", "if_exists", "index" }
   local name = sa._name(a.index_name)
   return op.new("drop_index", { index_name = name, table_name = a.table_name, schema = opts.schema,
-                                if_exists = opts.if_exists, kw = dialect_kw(opts, known),
+                                if_exists = opts.if_exists, kw = dialect_kw(opts, drop_index_keys),
                                 index = opts.index })
 end
 
@@ -388,11 +392,12 @@ local function named(c, name)
   return c
 end
 
+local constraint_keys = keyset { "schema", "deferrable", "initially" }
 function ops.create_unique_constraint(...)
   local a, opts = bind("create_unique_constraint", { "constraint_name", "table_name", "columns" }, { table_name = true, columns = true }, ...)
   local c = named({ kind = "unique", columns = column_list("create_unique_constraint", a.columns),
                     deferrable = opts.deferrable, initially = opts.initially,
-                    dialect_kw = dialect_kw(opts, keyset { "schema", "deferrable", "initially" }) },
+                    dialect_kw = dialect_kw(opts, constraint_keys) },
                   a.constraint_name)
   return add_constraint(c, a.table_name, opts.schema)
 end
@@ -411,7 +416,7 @@ function ops.create_check_constraint(...)
   if type(cond) ~= "string" then error("op.create_check_constraint: condition must be SQL text", 2) end
   local c = named({ kind = "check", sqltext = cond, deferrable = opts.deferrable,
                     initially = opts.initially,
-                    dialect_kw = dialect_kw(opts, keyset { "schema", "deferrable", "initially" }) },
+                    dialect_kw = dialect_kw(opts, constraint_keys) },
                   a.constraint_name)
   return add_constraint(c, a.table_name, opts.schema)
 end
@@ -451,6 +456,7 @@ end
 
 local constraint_types = { foreignkey = true, primary = true, unique = true, check = true }
 
+local drop_constraint_keys = keyset { "schema", "if_exists", "constraint" }
 function ops.drop_constraint(...)
   -- the name may be nil when the constraint itself is given (constraint = ...): batch mode
   -- then drops the unnamed constraint that matches it
@@ -459,7 +465,7 @@ function ops.drop_constraint(...)
   if a.constraint_name == nil and opts.constraint == nil then
     error("op.drop_constraint: missing argument 'constraint_name'", 2)
   end
-  check_keys("drop_constraint", opts, keyset { "schema", "if_exists", "constraint" })
+  check_keys("drop_constraint", opts, drop_constraint_keys)
   if a.type_ ~= nil and not constraint_types[a.type_] then
     error("op.drop_constraint: type_ must be one of 'foreignkey', 'primary', 'unique', 'check'", 2)
   end
@@ -469,17 +475,19 @@ function ops.drop_constraint(...)
                                      constraint = opts.constraint })
 end
 
+local create_table_comment_keys = keyset { "existing_comment", "schema" }
 function ops.create_table_comment(...)
   local a, opts = bind("create_table_comment", { "table_name", "comment" }, 2, ...)
-  check_keys("create_table_comment", opts, keyset { "existing_comment", "schema" })
+  check_keys("create_table_comment", opts, create_table_comment_keys)
   return op.new("create_table_comment", { table_name = a.table_name, comment = a.comment,
                                           existing_comment = opts.existing_comment,
                                           schema = opts.schema })
 end
 
+local drop_table_comment_keys = keyset { "existing_comment", "schema" }
 function ops.drop_table_comment(...)
   local a, opts = bind("drop_table_comment", { "table_name" }, 1, ...)
-  check_keys("drop_table_comment", opts, keyset { "existing_comment", "schema" })
+  check_keys("drop_table_comment", opts, drop_table_comment_keys)
   return op.new("drop_table_comment", { table_name = a.table_name,
                                         existing_comment = opts.existing_comment,
                                         schema = opts.schema })
@@ -499,9 +507,10 @@ function ops.execute(sqltext, params, opts)
                              execution_options = opts and opts.execution_options })
 end
 
+local bulk_insert_keys = keyset { "multiinsert" }
 function ops.bulk_insert(...)
   local a, opts = bind("bulk_insert", { "table", "rows" }, 1, ...)
-  check_keys("bulk_insert", opts, keyset { "multiinsert" })
+  check_keys("bulk_insert", opts, bulk_insert_keys)
   local tbl, rows = a.table, a.rows or {}
   if type(tbl) ~= "table" or tbl.kind ~= "table" then
     error("op.bulk_insert: expected a table from op.create_table or sa.table", 2)
