@@ -310,24 +310,27 @@ function ops.modify_table_ops(table_name, list, opts)
 end
 
 local drop_table_keys = keyset { "schema", "if_exists", "table" }
+local drop_table_args = { "table_name" }
 function ops.drop_table(...)
-  local a, opts = bind("drop_table", { "table_name" }, 1, ...)
+  local a, opts = bind("drop_table", drop_table_args, 1, ...)
   check_keys("drop_table", opts, drop_table_keys)
   return op.new("drop_table", { table_name = a.table_name, schema = opts.schema,
                                 if_exists = opts.if_exists, table = opts.table })
 end
 
 local rename_table_keys = keyset { "schema" }
+local rename_table_args = { "old_table_name", "new_table_name" }
 function ops.rename_table(...)
-  local a, opts = bind("rename_table", { "old_table_name", "new_table_name" }, 2, ...)
+  local a, opts = bind("rename_table", rename_table_args, 2, ...)
   check_keys("rename_table", opts, rename_table_keys)
   return op.new("rename_table", { table_name = a.old_table_name, new_table_name = a.new_table_name,
                                   schema = opts.schema })
 end
 
 local add_column_keys = keyset { "schema", "if_not_exists", "insert_before", "insert_after" }
+local add_column_args = { "table_name", "column" }
 function ops.add_column(...)
-  local a, opts = bind("add_column", { "table_name", "column" }, 2, ...)
+  local a, opts = bind("add_column", add_column_args, 2, ...)
   check_keys("add_column", opts, add_column_keys)
   if type(a.column) ~= "table" or a.column.kind ~= "column" then
     error("op.add_column: expected a sa.Column(...)", 2)
@@ -338,8 +341,9 @@ function ops.add_column(...)
 end
 
 local drop_column_keys = keyset { "schema", "if_exists", "existing_type", "column" }
+local drop_column_args = { "table_name", "column_name" }
 function ops.drop_column(...)
-  local a, opts = bind("drop_column", { "table_name", "column_name" }, 2, ...)
+  local a, opts = bind("drop_column", drop_column_args, 2, ...)
   return op.new("drop_column", { table_name = a.table_name, column_name = a.column_name,
                                  schema = opts.schema, if_exists = opts.if_exists,
                                  existing_type = opts.existing_type, column = opts.column,
@@ -350,8 +354,9 @@ local alter_keys = keyset { "nullable", "comment", "server_default", "new_column
   "existing_type", "existing_server_default", "existing_nullable", "existing_comment", "schema",
   "postgresql_using", "autoincrement", "existing_autoincrement", "insert_before", "insert_after" }
 
+local alter_column_args = { "table_name", "column_name" }
 function ops.alter_column(...)
-  local a, opts = bind("alter_column", { "table_name", "column_name" }, 2, ...)
+  local a, opts = bind("alter_column", alter_column_args, 2, ...)
   check_keys("alter_column", opts, alter_keys)
   local f = { table_name = a.table_name, column_name = a.column_name }
   for k in pairs(alter_keys) do f[k] = opts[k] end
@@ -364,8 +369,11 @@ end
 
 local index_keys = keyset { "schema", "unique", "if_not_exists", "quote", "info" }
 
+local create_index_args = { "index_name", "table_name", "columns" }
+-- the arguments an op cannot do without, when they are not simply its first ones
+local table_and_columns = { table_name = true, columns = true }
 function ops.create_index(...)
-  local a, opts = bind("create_index", { "index_name", "table_name", "columns" }, { table_name = true, columns = true }, ...)
+  local a, opts = bind("create_index", create_index_args, table_and_columns, ...)
   local name, conv = sa._name(a.index_name)
   local ix = { kind = "index", name = name, name_conv = conv, table = a.table_name,
                schema = opts.schema, unique = opts.unique and true or false,
@@ -375,8 +383,9 @@ function ops.create_index(...)
 end
 
 local drop_index_keys = keyset { "schema", "if_exists", "index" }
+local drop_index_args = { "index_name", "table_name" }
 function ops.drop_index(...)
-  local a, opts = bind("drop_index", { "index_name", "table_name" }, 1, ...)
+  local a, opts = bind("drop_index", drop_index_args, 1, ...)
   local name = sa._name(a.index_name)
   return op.new("drop_index", { index_name = name, table_name = a.table_name, schema = opts.schema,
                                 if_exists = opts.if_exists, kw = dialect_kw(opts, drop_index_keys),
@@ -393,8 +402,9 @@ local function named(c, name)
 end
 
 local constraint_keys = keyset { "schema", "deferrable", "initially" }
+local create_unique_constraint_args = { "constraint_name", "table_name", "columns" }
 function ops.create_unique_constraint(...)
-  local a, opts = bind("create_unique_constraint", { "constraint_name", "table_name", "columns" }, { table_name = true, columns = true }, ...)
+  local a, opts = bind("create_unique_constraint", create_unique_constraint_args, table_and_columns, ...)
   local c = named({ kind = "unique", columns = column_list("create_unique_constraint", a.columns),
                     deferrable = opts.deferrable, initially = opts.initially,
                     dialect_kw = dialect_kw(opts, constraint_keys) },
@@ -402,15 +412,18 @@ function ops.create_unique_constraint(...)
   return add_constraint(c, a.table_name, opts.schema)
 end
 
+local create_primary_key_args = { "constraint_name", "table_name", "columns" }
 function ops.create_primary_key(...)
-  local a, opts = bind("create_primary_key", { "constraint_name", "table_name", "columns" }, { table_name = true, columns = true }, ...)
+  local a, opts = bind("create_primary_key", create_primary_key_args, table_and_columns, ...)
   local c = named({ kind = "primary_key", columns = column_list("create_primary_key", a.columns) },
                   a.constraint_name)
   return add_constraint(c, a.table_name, opts.schema)
 end
 
+local create_check_constraint_args = { "constraint_name", "table_name", "condition" }
+local table_and_condition = { table_name = true, condition = true }
 function ops.create_check_constraint(...)
-  local a, opts = bind("create_check_constraint", { "constraint_name", "table_name", "condition" }, { table_name = true, condition = true }, ...)
+  local a, opts = bind("create_check_constraint", create_check_constraint_args, table_and_condition, ...)
   local cond = a.condition
   if type(cond) == "table" and (cond.kind == "text" or cond.kind == "literal_column") then cond = cond.text end
   if type(cond) ~= "string" then error("op.create_check_constraint: condition must be SQL text", 2) end
@@ -424,10 +437,12 @@ end
 local fk_keys = keyset { "onupdate", "ondelete", "deferrable", "initially", "match", "source_schema",
                          "referent_schema", "use_alter" }
 
+local create_foreign_key_args = { "constraint_name", "source_table", "referent_table", "local_cols",
+                                  "remote_cols" }
+local create_foreign_key_required = { source_table = true, referent_table = true, local_cols = true,
+                                      remote_cols = true }
 function ops.create_foreign_key(...)
-  local a, opts = bind("create_foreign_key", { "constraint_name", "source_table", "referent_table",
-                                               "local_cols", "remote_cols" },
-                { source_table = true, referent_table = true, local_cols = true, remote_cols = true }, ...)
+  local a, opts = bind("create_foreign_key", create_foreign_key_args, create_foreign_key_required, ...)
   local c = named({ kind = "foreign_key", columns = column_list("create_foreign_key", a.local_cols),
                     referred_table = a.referent_table, referred_schema = opts.referent_schema,
                     referred_columns = column_list("create_foreign_key", a.remote_cols),
@@ -457,11 +472,12 @@ end
 local constraint_types = { foreignkey = true, primary = true, unique = true, check = true }
 
 local drop_constraint_keys = keyset { "schema", "if_exists", "constraint" }
+local drop_constraint_args = { "constraint_name", "table_name", "type_" }
+local table_only = { table_name = true }
 function ops.drop_constraint(...)
   -- the name may be nil when the constraint itself is given (constraint = ...): batch mode
   -- then drops the unnamed constraint that matches it
-  local a, opts = bind("drop_constraint", { "constraint_name", "table_name", "type_" },
-                       { table_name = true }, ...)
+  local a, opts = bind("drop_constraint", drop_constraint_args, table_only, ...)
   if a.constraint_name == nil and opts.constraint == nil then
     error("op.drop_constraint: missing argument 'constraint_name'", 2)
   end
@@ -476,8 +492,9 @@ function ops.drop_constraint(...)
 end
 
 local create_table_comment_keys = keyset { "existing_comment", "schema" }
+local create_table_comment_args = { "table_name", "comment" }
 function ops.create_table_comment(...)
-  local a, opts = bind("create_table_comment", { "table_name", "comment" }, 2, ...)
+  local a, opts = bind("create_table_comment", create_table_comment_args, 2, ...)
   check_keys("create_table_comment", opts, create_table_comment_keys)
   return op.new("create_table_comment", { table_name = a.table_name, comment = a.comment,
                                           existing_comment = opts.existing_comment,
@@ -485,8 +502,9 @@ function ops.create_table_comment(...)
 end
 
 local drop_table_comment_keys = keyset { "existing_comment", "schema" }
+local drop_table_comment_args = { "table_name" }
 function ops.drop_table_comment(...)
-  local a, opts = bind("drop_table_comment", { "table_name" }, 1, ...)
+  local a, opts = bind("drop_table_comment", drop_table_comment_args, 1, ...)
   check_keys("drop_table_comment", opts, drop_table_comment_keys)
   return op.new("drop_table_comment", { table_name = a.table_name,
                                         existing_comment = opts.existing_comment,
@@ -508,8 +526,9 @@ function ops.execute(sqltext, params, opts)
 end
 
 local bulk_insert_keys = keyset { "multiinsert" }
+local bulk_insert_args = { "table", "rows" }
 function ops.bulk_insert(...)
-  local a, opts = bind("bulk_insert", { "table", "rows" }, 1, ...)
+  local a, opts = bind("bulk_insert", bulk_insert_args, 1, ...)
   check_keys("bulk_insert", opts, bulk_insert_keys)
   local tbl, rows = a.table, a.rows or {}
   if type(tbl) ~= "table" or tbl.kind ~= "table" then
