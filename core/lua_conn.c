@@ -23,15 +23,6 @@
 /* Registry key of the function core.set_sql_echo installed (or absent). */
 #define ECHO_KEY "luamig.sql_echo"
 
-/* Connections core.connect opened that are not closed yet, in every state
- * of the process (one command runs at a time: include/luamig.h). */
-static int open_connections;
-
-int lm_lua_open_connections(void)
-{
-	return open_connections;
-}
-
 /*
  * core.set_sql_echo(fn | nil)
  *   While set, every statement a connection sends (execute, query and their
@@ -136,7 +127,6 @@ int lm_lua_connect(lua_State *L)
 	luaL_setmetatable(L, CONN_MT);
 	if (lm_connect(url, &lc->c) != 0)
 		return lm_lua_raise_slot(L);
-	open_connections++;
 	return 1;
 }
 
@@ -428,10 +418,8 @@ static int l_enforce_foreign_keys(lua_State *L)
 static int l_close(lua_State *L)
 {
 	lconn *lc = luaL_checkudata(L, 1, CONN_MT);
-	if (lc->c) {
+	if (lc->c)
 		lm_signals_forget(lc->c);
-		open_connections--;
-	}
 	lm_conn_close(lc->c);
 	lc->c = NULL;
 	return 0;

@@ -44,8 +44,6 @@ int lm_lua_connect(lua_State *L);
 int lm_lua_set_sql_echo(lua_State *L);
 void lm_lua_open_conn(lua_State *L);
 lm_conn *lm_lua_check_conn(lua_State *L, int idx);
-/* How many connections core.connect opened are still open (any state). */
-int lm_lua_open_connections(void);
 
 /* core.reflect (lua_reflect.c). */
 int lm_lua_reflect(lua_State *L);

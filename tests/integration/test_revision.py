@@ -88,18 +88,22 @@ class Revision(unittest.TestCase):
         self.assertIn("env ran", r.err)
         self.assertTrue(os.path.exists(p.path("migrations/versions/def_y.lua")))
 
-    def test_connection_env_left_open_is_closed_before_hooks(self):
-        # env.lua opens a second connection, takes the write lock and drops it unclosed: it is
-        # closed (rolled back) before the post write hook runs, as Python's reference counting
-        # closes it in Alembic; the hook's write would otherwise find the database locked
+    def test_what_env_left_open_is_closed_before_hooks(self):
+        # env.lua opens a second connection, takes the write lock and drops it unclosed, and
+        # leaves a file it wrote unclosed: both are closed (the transaction rolled back, the
+        # file flushed) before the post write hook runs, as Python's reference counting closes
+        # them in Alembic; the hook's write would otherwise find the database locked, and its
+        # read an empty file
         p = Project(self, "sqlite")
         env = p.read("migrations/env.lua")
         p.write("migrations/env.lua",
                 'do\n  local held = require("luamig").connect(context.config.get_main_option("url"))\n'
                 '  held:execute("BEGIN IMMEDIATE")\n'
-                '  held:execute("CREATE TABLE held (x INTEGER)")\nend\n' + env)
+                '  held:execute("CREATE TABLE held (x INTEGER)")\n'
+                '  local f = io.open("env.log", "w")\n  f:write("env ran")\nend\n' + env)
         p.set_option("revision_environment", "true")
         hook = p.write("hook.py", "#!%s\nimport sqlite3, sys\n"
+                                  "assert open('env.log').read() == 'env ran'\n"
                                   "con = sqlite3.connect(sys.argv[-1], timeout=0)\n"
                                   "con.execute('CREATE TABLE hooked (x INTEGER)')\ncon.commit()\n"
                        % sys.executable)
