@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,7 +213,7 @@ int lm_strv_contains(const lm_strv *sv, const char *s)
 	return 0;
 }
 
-enum { POOL_BLOCK = 16 << 10, POOL_ALIGN = 16 };
+enum { POOL_BLOCK = 16 << 10, POOL_ALIGN = _Alignof(max_align_t) };
 
 static void *pool_block(lm_pool *p, size_t n)
 {
@@ -225,9 +226,9 @@ static void *pool_block(lm_pool *p, size_t n)
 
 void *lm_pool_alloc(lm_pool *p, size_t n)
 {
-	n = n ? (n + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1) : POOL_ALIGN;
-	if (n > POOL_BLOCK / 4)
+	if (n > POOL_BLOCK / 4) /* before the rounding, which could wrap */
 		return pool_block(p, n);
+	n = n ? (n + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1) : POOL_ALIGN;
 	if (n > p->left) {
 		p->next = pool_block(p, POOL_BLOCK);
 		p->left = POOL_BLOCK;

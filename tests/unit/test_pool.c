@@ -4,6 +4,7 @@
  * than a block's quarter gets a block of its own; strndup terminates; a
  * disposed pool is empty and can be used again.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static void test_pieces_are_zeroed_aligned_and_kept(void)
 		size[i] = i % 97; /* 0 included: still a piece of its own */
 		piece[i] = lm_pool_alloc(&p, size[i]);
 		CHECK(piece[i] != NULL);
-		CHECK(((uintptr_t)piece[i] & 15) == 0);
+		CHECK((uintptr_t)piece[i] % _Alignof(max_align_t) == 0);
 		for (size_t k = 0; k < size[i]; k++)
 			CHECK(piece[i][k] == 0);
 		memset(piece[i], (int)(i & 0xff), size[i]);
