@@ -606,7 +606,8 @@ class Row:
         self.alembic_missing = "–"
         self.targets = []         # (text, met: True/False/None)
         self.extra = ""           # shown after the targets: costs per revision / per target
-        self.paired = None        # Interleaved of [luamig, limit], what the ratio target is judged on
+        self.paired = None        # Interleaved of [luamig, limit] ([luamig, Alembic] for autogenerate),
+        #                           what the ratio target is judged on
 
 
 class Bench:
