@@ -391,14 +391,23 @@ end
 
 -- The column an add_column / drop_column carries: its foreign keys, unique and index flags
 -- are compared (and rendered) as constraints and indexes of their own, as in Alembic.
+-- A deep copy (sa._copy_column's) that leaves out what the bare column drops, rather than
+-- copying it first.
+local not_bare = { table = true, foreign_keys = true, constraints = true, unique = true, index = true }
 local function bare_column(col)
-  local c = sa._copy_column(col)
+  local c, seen = {}, nil
+  for k, v in next, col do
+    if not not_bare[k] then
+      if type(v) == "table" then
+        seen = seen or { [col] = c }
+        v = sa._deep_copy(v, seen)
+      end
+      c[k] = v
+    end
+  end
   c.foreign_keys = {}
-  c.constraints = nil
-  c.unique = nil
-  c.index = nil
   c.primary_key = false
-  return c
+  return setmetatable(c, getmetatable(col))
 end
 
 local function identity_options(id)
