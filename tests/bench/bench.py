@@ -1063,7 +1063,7 @@ class Bench:
                     "interleaved %s" % case,
                     [(lm.cmd(ini, "revision", "--autogenerate", "-m", "add extra"), lm.base, clean),
                      (al.cmd(aini, "revision", "--autogenerate", "-m", "add extra"), al.base, al_prepare)],
-                    R.runs_override or max(self.args.alembic_runs, 5))
+                    R.runs_override or max(self.args.alembic_runs, 15))
         text = "≥%d× faster than Alembic" % T_AUTOGEN_VS_ALEMBIC
         if r.paired:
             faster = r.paired.ratio(1, 0)
