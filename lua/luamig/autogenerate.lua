@@ -3,7 +3,8 @@ database (luamig.compare) and turn the differences into what the commands need â
 new revision (rendered with luamig.render), or the list `luamig check` reports.
 
 Contract (luamig.commands calls these; `mc` is the migration context, luamig.migration):
-  ag.compare_metadata(mc, metadata) -> diffs, a list as Alembic's compare_metadata returns:
+  ag.compare_metadata(mc, metadata[, tables]) -> diffs (of those tables only, when a list of
+        names is given), a list as Alembic's compare_metadata returns:
         { "add_table", tbl }, { "remove_table", tbl },
         { "add_column", schema, tname, col }, { "remove_column", schema, tname, col },
         { { "modify_nullable" | "modify_type" | "modify_default" | "modify_comment",
@@ -152,9 +153,9 @@ local function ops_list(list)
   } })
 end
 
-function ag.compare_metadata(mc, metadata)
+function ag.compare_metadata(mc, metadata, tables)
   local actx = compare.context(mc, compare.metadata_list(metadata))
-  return ag.as_diffs(compare.compare(actx, compare.reflect(actx)))
+  return ag.as_diffs(compare.compare(actx, compare.reflect(actx, tables)))
 end
 
 --------------------------------------------------------------------------------------------

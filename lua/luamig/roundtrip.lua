@@ -24,12 +24,15 @@ Per revision, in plan order (S = the reflected schema, D = the rows of every tab
   differs"); [--data: D3 against D1 ("rows lost")].
 The comparison is compare.compare with the earlier reflection standing for the models, so the
 differences read as `luamig check` prints them: what would take the database as it is now to
-the schema it had. Where the dialect has a schema fingerprint (SQLite: its catalog's rows), a
-state whose fingerprint equals the earlier one's is not reflected and compared: the two
-reflections would be equal, and comparing a reflection with an equal one finds nothing (user
-hooks such as compare_type or include_object are not called for it). S0 is then the previous
-revision's S1 when its second upgrade came back to S1's fingerprint. A step reflects once
-instead of four times and compares nothing; each reflection still reads the whole schema.
+the schema it had. On SQLite without --data a state is kept as its catalog rows (sqlite_master,
+in a TEMP table of the scratch connection), not as a reflection: after a move, only the tables
+whose rows differ are reflected, the earlier state's side made again from its rows in an
+in-memory database; equal rows reflect the same, so a step that comes back reflects nothing
+(user hooks such as compare_type or include_object are called for the differing tables only),
+and a history of 10,000 tables costs the test no memory of its own. Elsewhere (PostgreSQL,
+--data) every state is reflected whole; where the dialect has a schema fingerprint, a state
+whose fingerprint equals the earlier one's is not compared, and S0 is then the previous
+revision's S1 when its second upgrade came back to S1.
 A revision whose upgrade fails, or whose second upgrade fails, stops the test
 (later revisions need it); a failing downgrade is reported and the test goes on from the
 upgraded schema. The version table (and history table) are luamig's and never compared; the
@@ -47,6 +50,7 @@ difference between the first and the second upgrade.
 ]]
 
 local core = require "luamig.core"
+local luamig = require "luamig"
 local ag = require "luamig.autogenerate"
 local scratch = require "luamig.scratch"
 local checkpoint = require "luamig.checkpoint"
@@ -282,30 +286,94 @@ local function steps_of(range)
   return prefix, tested, stop
 end
 
+-- How a state of the scratch database is kept, to compare the database with it later:
+--   keeper.take(slot) -> state (slot 0 or 1: the two states a step keeps at once)
+--   keeper.compare(state) -> diff | nil, same: the differences from the database now to the
+--       state (as `differences`), and whether the two are known equal without comparing
+--   keeper.reflection(state) -> the state's reflection (--data only)
+-- By catalog (SQLite without --data): the catalog rows in the scratch connection
+-- (sqldialect's catalog_snapshot); only the tables whose rows differ are reflected, the
+-- state's side rebuilt from its rows on an in-memory database. A test of 10,000 revisions then
+-- keeps no reflection in memory, and reflects nothing where a step comes back.
+-- By reflection (PostgreSQL, --data, other schemas): the whole reflection, and the
+-- fingerprint when the dialect has one.
+local function own_table(mc, name)
+  return name == mc.version_table or (mc.history_table ~= nil and name == mc.history_table)
+end
+
+local function catalog_keeper(mc)
+  local d, conn = mc.dialect, mc.connection
+  local k = {}
+  function k.take(slot)
+    d:catalog_snapshot(conn, slot)
+    return { slot = slot }
+  end
+  function k.compare(state)
+    local names = {}
+    for _, n in ipairs(d:catalog_changes(conn, state.slot)) do
+      if not own_table(mc, n) then names[#names + 1] = n end
+    end
+    if #names == 0 then return nil, true end
+    local into = core.connect("sqlite://")
+    local ok, expected = pcall(function()
+      d:catalog_restore(conn, state.slot, names, into)
+      return luamig.inspect(into, { include_name = mc.opts.include_name, tables = names })
+    end)
+    into:close()
+    if not ok then
+      error("luamig test: the earlier schema could not be made again to compare with: "
+        .. tostring(expected), 0)
+    end
+    local diffs = ag.compare_metadata(mc, expected, names)
+    if #diffs == 0 then return nil, false end
+    return { lines = ag.diff_lines(diffs), json = ag.diffs_json(diffs) }, false
+  end
+  return k
+end
+
+local function reflection_keeper(mc)
+  local k = {}
+  function k.take()
+    return { md = reflect(mc), print = fingerprint(mc) }
+  end
+  function k.compare(state)
+    if unchanged_since(mc, state.print) then return nil, true end
+    return differences(mc, state.md), false
+  end
+  function k.reflection(state) return state.md end
+  return k
+end
+
 -- Tests each step; returns the report: { revisions = { { revision, message, problems = {
 -- { kind, error | lines/json | skipped } } } }, stopped = message | nil }.
 local function test_steps(mc, steps, opts)
   local report = { revisions = {} }
-  -- the reflection of the database as it is, and its fingerprint, when known
-  local now, now_print
+  local by_catalog = not opts.data and mc.dialect.catalog_snapshot and not mc.opts.include_schemas
+  local keeper = by_catalog and catalog_keeper(mc) or reflection_keeper(mc)
+  -- the state the next step starts from, when already kept (the previous step came back to it)
+  local now
+  local slot0, slot1 = 0, 1
   for _, step in ipairs(steps) do
     local entry = { revision = step.rev.revision, message = step.rev.message, problems = {} }
     report.revisions[#report.revisions + 1] = entry
     local function problem(p) entry.problems[#entry.problems + 1] = p end
-    local s0, f0 = now, now_print
-    if not s0 then s0, f0 = reflect(mc), fingerprint(mc) end
-    now, now_print = nil, nil
-    if opts.data then insert_rows(mc, table_map(mc, s0)) end
+    local s0 = now or keeper.take(slot0)
+    now = nil
+    local before
+    if opts.data then
+      before = table_map(mc, keeper.reflection(s0))
+      insert_rows(mc, before)
+    end
     local ok, err = run_steps(mc, { step })
     if not ok then
       problem { kind = "upgrade_failed", error = err }
       report.stopped = "the upgrade of " .. step.rev.revision .. " failed"
       break
     end
-    local s1, f1 = reflect(mc), fingerprint(mc)
-    local d1
-    local before, after = table_map(mc, s0), table_map(mc, s1)
+    local s1 = keeper.take(slot1)
+    local d1, after
     if opts.data then
+      after = table_map(mc, keeper.reflection(s1))
       local skipped = insert_rows(mc, after)
       if #skipped > 0 then entry.no_rows = skipped end
       d1 = snapshot(mc, before, after)
@@ -314,7 +382,7 @@ local function test_steps(mc, steps, opts)
     if not ok then
       problem { kind = "downgrade_failed", error = err }
     else
-      local diff = not unchanged_since(mc, f0) and differences(mc, s0) or nil
+      local diff = keeper.compare(s0)
       if diff then
         diff.kind = "downgrade_differs"
         problem(diff)
@@ -325,15 +393,18 @@ local function test_steps(mc, steps, opts)
         report.stopped = "the second upgrade of " .. step.rev.revision .. " failed"
         break
       end
-      local back = unchanged_since(mc, f1)
-      diff = not back and differences(mc, s1) or nil
+      local back
+      diff, back = keeper.compare(s1)
       if diff then
         diff.kind = "reupgrade_differs"
         problem(diff)
       end
-      if back then now, now_print = s1, f1 end   -- the next revision starts from S1 again
+      if back then   -- the next revision starts from S1 again, kept in the other slot
+        now = s1
+        slot0, slot1 = slot1, slot0
+      end
       if d1 then
-        local now_map = table_map(mc, back and s1 or reflect(mc))
+        local now_map = back and after or table_map(mc, reflect(mc))
         local lost = rows_lost(d1, snapshot(mc, before, now_map))
         if #lost > 0 then problem { kind = "rows_lost", lines = lost } end
       end

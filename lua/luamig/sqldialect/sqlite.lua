@@ -277,6 +277,54 @@ function sqlite:schema_fingerprint(conn)
   return rows[1] and rows[1][1] or ""
 end
 
+-- Catalog snapshots (luamig.roundtrip, `luamig test` without --data): the rows of sqlite_master
+-- kept in a TEMP table of the scratch connection (slot 0 or 1), compared with the catalog in
+-- SQL later. A state of 10,000 tables then costs the test no Lua memory: SQLite keeps the rows
+-- in its temporary file, behind its page cache. The rows' rowids (seq) keep the creation order.
+local CATALOG = "temp.luamig_test_catalog_%d"
+
+function sqlite:catalog_snapshot(conn, slot)
+  local t = string.format(CATALOG, slot)
+  conn:execute("CREATE TABLE IF NOT EXISTS " .. t
+    .. " (seq INTEGER, type TEXT, name TEXT, tbl_name TEXT, sql TEXT)")
+  conn:execute("DELETE FROM " .. t)
+  conn:execute("INSERT INTO " .. t .. " SELECT rowid, type, name, tbl_name, sql FROM main.sqlite_master")
+end
+
+-- The tables whose catalog rows (their own, their indexes', triggers' and autoindexes') differ
+-- between snapshot `slot` and the database now, sorted; SQLite's own tables left out. Two
+-- states with the same rows reflect the same: everything the reflection reads derives from them.
+function sqlite:catalog_changes(conn, slot)
+  local t = string.format(CATALOG, slot)
+  local rows = conn:query(string.format([[
+SELECT tbl_name FROM (SELECT type, name, tbl_name, sql FROM main.sqlite_master
+                      EXCEPT SELECT type, name, tbl_name, sql FROM %s)
+UNION
+SELECT tbl_name FROM (SELECT type, name, tbl_name, sql FROM %s
+                      EXCEPT SELECT type, name, tbl_name, sql FROM main.sqlite_master)
+WHERE substr(tbl_name, 1, 7) <> 'sqlite_' COLLATE NOCASE
+ORDER BY 1]], t, t))
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = r[1] end
+  return out
+end
+
+-- Snapshot `slot`'s objects of the tables `names` made again on `into` (an empty database):
+-- tables, then indexes, views and triggers, each kind in creation order. An object that exists
+-- already (a virtual table's shadow tables, which the virtual table makes) is left alone.
+function sqlite:catalog_restore(conn, slot, names, into)
+  local t = string.format(CATALOG, slot)
+  local wanted = {}
+  for _, n in ipairs(names) do wanted[n] = true end
+  local rows = conn:query("SELECT type, name, tbl_name, sql FROM " .. t .. " WHERE sql IS NOT NULL "
+    .. "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, seq")
+  for _, r in ipairs(rows) do
+    if wanted[r[3]] and #into:query("SELECT 1 FROM sqlite_master WHERE name = ?", { r[2] }) == 0 then
+      into:execute(r[4])
+    end
+  end
+end
+
 -- The AUTOINCREMENT counters (sqlite_sequence): { { table =, value = }, ... } sorted by table.
 function sqlite:checkpoint_sequences(conn)
   local has = conn:query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
