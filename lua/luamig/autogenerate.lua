@@ -3,8 +3,9 @@ database (luamig.compare) and turn the differences into what the commands need â
 new revision (rendered with luamig.render), or the list `luamig check` reports.
 
 Contract (luamig.commands calls these; `mc` is the migration context, luamig.migration):
-  ag.compare_metadata(mc, metadata[, tables]) -> diffs (of those tables only, when a list of
-        names is given), a list as Alembic's compare_metadata returns:
+  ag.compare_metadata(mc, metadata[, conn_md]) -> diffs (with the database's schema as
+        reflected already, include_name applied, when given), a list as Alembic's
+        compare_metadata returns:
         { "add_table", tbl }, { "remove_table", tbl },
         { "add_column", schema, tname, col }, { "remove_column", schema, tname, col },
         { { "modify_nullable" | "modify_type" | "modify_default" | "modify_comment",
@@ -153,9 +154,14 @@ local function ops_list(list)
   } })
 end
 
-function ag.compare_metadata(mc, metadata, tables)
+function ag.compare_metadata(mc, metadata, conn_md)
   local actx = compare.context(mc, compare.metadata_list(metadata))
-  return ag.as_diffs(compare.compare(actx, compare.reflect(actx, tables)))
+  if conn_md then
+    actx.names_filtered = actx.opts.include_name ~= nil   -- as compare.reflect's
+  else
+    conn_md = compare.reflect(actx)
+  end
+  return ag.as_diffs(compare.compare(actx, conn_md))
 end
 
 --------------------------------------------------------------------------------------------

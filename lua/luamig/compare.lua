@@ -9,9 +9,8 @@ Contract:
   compare.context(mc, metadata_list) -> actx, the autogenerate context (Alembic's
         AutogenContext): { mc, opts = mc.opts, dialect, metadata, imports = {}, public = what
         user hooks receive as autogen_context }
-  compare.reflect(actx[, tables]) -> the database's schema: mc.reflected when set (tests,
-        offline comparisons), else mc:inspect{ include_name =, schemas =, tables = } on the live
-        connection (tables: a list of names, only those reflected; nil, all of them)
+  compare.reflect(actx) -> the database's schema: mc.reflected when set (tests, offline
+        comparisons), else mc:inspect{ include_name =, schemas = } on the live connection
   compare.compare(actx, conn_metadata) -> the upgrade operations that take the database to the
         models: in Alembic's order, those of an existing table grouped in a "modify_table"
         operation (Alembic's ModifyTableOps).  Adjusts conn_metadata's reflected defaults in
@@ -145,7 +144,7 @@ end
 -- Reflection and table sets
 --------------------------------------------------------------------------------------------
 
-function M.reflect(actx, tables)
+function M.reflect(actx)
   local mc = actx.mc
   if mc.reflected then return mc.reflected end
   if mc.as_sql or not mc.connection then
@@ -157,7 +156,7 @@ function M.reflect(actx, tables)
   -- luamig.inspect applies include_name while it reads; the names it returns are not asked again
   actx.names_filtered = actx.opts.include_name ~= nil
   return mc:inspect({ include_name = actx.opts.include_name,
-                      schemas = actx.opts.include_schemas and true or nil, tables = tables })
+                      schemas = actx.opts.include_schemas and true or nil })
 end
 
 -- What Alembic's dialect impls change in reflected columns' defaults before comparing (see

@@ -39,7 +39,10 @@ local function quoted_end(sql, i, q)
   return j
 end
 
-local parsed_sql = {}
+-- Each text's parts, kept while they are in use and until the next collection (weak values):
+-- a run repeats its version-table statements, and `luamig test` of 10,000 revisions would
+-- otherwise keep every revision's SQL to the end.
+local parsed_sql = setmetatable({}, { __mode = "v" })
 local function parse_named(sql)
   local cached = parsed_sql[sql]
   if cached then return cached end

@@ -306,6 +306,72 @@ class TestRoundtrip(unittest.TestCase):
             self.assertEqual(s.left(), [])
         self.assertEqual(outs[0], outs[1])
 
+    def test_sqlite_catalog_states_and_what_other_tables_lend(self):
+        """What a table's reflection takes from other tables or loses in the catalog: a foreign
+        key naming no columns takes the referred table's primary key (a change there changes
+        the referring table; a referring table made again needs the referred one); a trigger
+        keeps its table's name as written; VACUUM puts a virtual table after its shadow tables.
+        Each reports what the whole reflections (--data) report."""
+        parent = ("  op.execute(\"CREATE TABLE parent (id INTEGER NOT NULL, code TEXT NOT NULL, "
+                  "PRIMARY KEY (id))\")\n"
+                  "  op.execute(\"CREATE TABLE child (x INTEGER PRIMARY KEY, "
+                  "pid INTEGER REFERENCES parent)\")")
+        cases = [
+            ("primary key of a referred table", [
+                (parent, '  op.execute("DROP TABLE child")\n  op.execute("DROP TABLE parent")'),
+                ('  op.execute("DROP TABLE parent")\n  op.execute("CREATE TABLE parent '
+                 '(id INTEGER NOT NULL, code TEXT NOT NULL, PRIMARY KEY (code))")', "")],
+             ["remove_fk foreign key (unnamed) on child (pid) -> parent(code)",
+              "add_fk foreign key (unnamed) on child (pid) -> parent(id)"]),
+            ("a referring table made again", [
+                (parent, '  op.execute("DROP TABLE child")\n  op.execute("DROP TABLE parent")'),
+                ('  op.execute("CREATE TRIGGER IF NOT EXISTS t1 AFTER INSERT ON child '
+                 'BEGIN SELECT 1; END")\n  op.create_index("ix_child_pid", "child", { "pid" })',
+                 "")],
+             ["remove_index ix_child_pid on child (pid)"]),
+            ("a trigger spelling its table otherwise", [
+                (ACCOUNT_UP + '\n  op.execute("CREATE TRIGGER t1 AFTER INSERT ON Account '
+                 'BEGIN SELECT 1; END")', ACCOUNT_DOWN),
+                ('  op.execute("DROP TRIGGER IF EXISTS t1")', "")],
+             None),
+            ("a virtual table after a VACUUM", [
+                ('  op.execute("CREATE VIRTUAL TABLE docs USING fts5(body)")',
+                 '  op.execute("DROP TABLE docs")'),
+                ('  op.get_context():autocommit_block(function() op.execute("VACUUM") end)', ""),
+                ('  op.execute("DROP TABLE docs")',
+                 '  op.execute("CREATE VIRTUAL TABLE docs USING fts5(body, title)")')],
+             ["remove_column docs.title sa.NullType()"]),
+        ]
+        for name, revisions, expected in cases:
+            with self.subTest(case=name):
+                p = Project(self, "sqlite")
+                prev = None
+                for i, (up, down) in enumerate(revisions):
+                    rev = "%04d%04d" % (i + 1, i + 1)
+                    p.revision_file(rev, prev, HEADER + up, down or "  -- nothing",
+                                    message="step %d" % (i + 1))
+                    prev = rev
+                s = Scratch(self, p)
+                outs = []
+                for extra in ((), ("--data",)):
+                    if expected is None:   # triggers are not compared: it round-trips
+                        r = p.ok("test", *extra, env=s.env())
+                        self.assertEqual(last_line(r.out), "All %d revisions round-trip"
+                                         % len(revisions), extra)
+                        continue
+                    r = p.fails("test", *extra, env=s.env())
+                    # --data's own findings (tables that took no rows, rows lost) left out
+                    lines = [x for x in r.out.split("\n") if "(--data:" not in x
+                             and "lose rows" not in x and "rows lost" not in x]
+                    for want in expected:
+                        self.assertIn(want, [x.strip() for x in lines], (extra, r.out))
+                    self.assertEqual(last_line(r.err), "FAILED: 1 of %d revisions do not round-trip"
+                                     % len(revisions), extra)
+                    outs.append(lines)
+                if outs:
+                    self.assertEqual(outs[0], outs[1])
+                self.assertEqual(s.left(), [])
+
     def test_range_tests_only_its_revisions(self):
         p = Project(self, "sqlite")
         history(p)

@@ -126,22 +126,25 @@ function base:requires_quotes(ident)
 end
 
 -- The text of each identifier quoted so far, per reserved-word list: the same names are
--- quoted over and over.
+-- quoted over and over. Started afresh past MEMO_MAX names, so that a run of 10,000 revisions
+-- does not keep every table's and index's name.
 local quoted_memo = setmetatable({}, { __mode = "k" })
+local MEMO_MAX = 4096
 
 function base:quote(ident)
   if ident == nil then error("quote: no identifier", 2) end
   local reserved = self.reserved_words
   local memo = quoted_memo[reserved]
-  if not memo then
-    memo = {}
+  if not memo or memo.n > MEMO_MAX then
+    memo = { n = 0, q = {} }
     quoted_memo[reserved] = memo
   end
-  local q = memo[ident]
+  local q = memo.q[ident]
   if q == nil then
     q = ident
     if requires_quotes(reserved, ident) then q = '"' .. ident:gsub('"', '""') .. '"' end
-    memo[ident] = q
+    memo.q[ident] = q
+    memo.n = memo.n + 1
   end
   return q
 end

@@ -278,51 +278,90 @@ function sqlite:schema_fingerprint(conn)
 end
 
 -- Catalog snapshots (luamig.roundtrip, `luamig test` without --data): the rows of sqlite_master
--- kept in a TEMP table of the scratch connection (slot 0 or 1), compared with the catalog in
--- SQL later. A state of 10,000 tables then costs the test no Lua memory: SQLite keeps the rows
--- in its temporary file, behind its page cache. The rows' rowids (seq) keep the creation order.
+-- kept in a TEMP table of the scratch connection (slots 0 and 1 for the states a step keeps;
+-- slot 2 for the catalog as it is, to compare with), each keyed by (type, name). A state of
+-- 10,000 tables then costs the test no Lua memory: SQLite keeps the rows in its temporary
+-- file, behind its page cache, and compares them through the keys, with no sort or temporary
+-- index that would grow with the schema. The rows' rowids (seq) keep the creation order.
 local CATALOG = "temp.luamig_test_catalog_%d"
+local NOW = 2
 
 function sqlite:catalog_snapshot(conn, slot)
   local t = string.format(CATALOG, slot)
-  conn:execute("CREATE TABLE IF NOT EXISTS " .. t
-    .. " (seq INTEGER, type TEXT, name TEXT, tbl_name TEXT, sql TEXT)")
+  conn:execute("CREATE TABLE IF NOT EXISTS " .. t .. " (type TEXT, name TEXT, tbl_name TEXT, "
+    .. "sql TEXT, seq INTEGER, PRIMARY KEY (type, name)) WITHOUT ROWID")
   conn:execute("DELETE FROM " .. t)
-  conn:execute("INSERT INTO " .. t .. " SELECT rowid, type, name, tbl_name, sql FROM main.sqlite_master")
+  conn:execute("INSERT INTO " .. t .. " SELECT type, name, tbl_name, sql, rowid FROM main.sqlite_master")
 end
 
--- The tables whose catalog rows (their own, their indexes', triggers' and autoindexes') differ
--- between snapshot `slot` and the database now, sorted; SQLite's own tables left out. Two
--- states with the same rows reflect the same: everything the reflection reads derives from them.
+-- The tables that may reflect differently between snapshot `slot` and the database now, as
+-- keys (names in lower case: a trigger's row keeps its table's name as the statement spelled
+-- it), sorted, and the database's own spellings of those it has now. A table is in when one of
+-- its rows (its own, its indexes', triggers', autoindexes') differs, or when one of its foreign
+-- keys names such a table (one that names no columns takes that table's primary key). SQLite's
+-- own tables are left out. Tables whose rows and referred tables' rows are equal reflect the same.
 function sqlite:catalog_changes(conn, slot)
-  local t = string.format(CATALOG, slot)
-  local rows = conn:query(string.format([[
-SELECT tbl_name FROM (SELECT type, name, tbl_name, sql FROM main.sqlite_master
-                      EXCEPT SELECT type, name, tbl_name, sql FROM %s)
-UNION
-SELECT tbl_name FROM (SELECT type, name, tbl_name, sql FROM %s
-                      EXCEPT SELECT type, name, tbl_name, sql FROM main.sqlite_master)
-WHERE substr(tbl_name, 1, 7) <> 'sqlite_' COLLATE NOCASE
-ORDER BY 1]], t, t))
-  local out = {}
-  for i, r in ipairs(rows) do out[i] = r[1] end
-  return out
+  local was, now = string.format(CATALOG, slot), string.format(CATALOG, NOW)
+  self:catalog_snapshot(conn, NOW)
+  local keys, changed = {}, {}
+  for _, r in ipairs(conn:query(string.format([[
+SELECT DISTINCT lower(tbl_name) FROM (
+  SELECT a.tbl_name FROM %s a WHERE NOT EXISTS (SELECT 1 FROM %s b WHERE b.type = a.type
+    AND b.name = a.name AND b.tbl_name IS a.tbl_name AND b.sql IS a.sql)
+  UNION ALL
+  SELECT b.tbl_name FROM %s b WHERE NOT EXISTS (SELECT 1 FROM %s a WHERE a.type = b.type
+    AND a.name = b.name))
+WHERE substr(tbl_name, 1, 7) <> 'sqlite_' COLLATE NOCASE]], was, now, now, was))) do
+    changed[r[1]] = true
+    keys[#keys + 1] = r[1]
+  end
+  if #keys == 0 then return keys, {} end
+  for _, r in ipairs(conn:query([[SELECT DISTINCT lower(m.name), lower(f."table")
+FROM main.sqlite_master m JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table']])) do
+    if changed[r[2]] and not changed[r[1]] then
+      changed[r[1]] = true
+      keys[#keys + 1] = r[1]
+    end
+  end
+  table.sort(keys)
+  local live = {}
+  for _, r in ipairs(conn:query("SELECT name FROM main.sqlite_master WHERE type = 'table' ORDER BY name")) do
+    if changed[r[1]:lower()] then live[#live + 1] = r[1] end
+  end
+  return keys, live
 end
 
--- Snapshot `slot`'s objects of the tables `names` made again on `into` (an empty database):
--- tables, then indexes, views and triggers, each kind in creation order. An object that exists
--- already (a virtual table's shadow tables, which the virtual table makes) is left alone.
-function sqlite:catalog_restore(conn, slot, names, into)
+-- Snapshot `slot`'s objects of the tables `keys` (catalog_changes') made again on `into` (an
+-- empty database), and the tables their foreign keys refer to (for the primary keys they take);
+-- returns the snapshot's names of the tables of `keys`. Virtual tables first (each makes its
+-- shadow tables, which may come earlier in the catalog after a VACUUM), then the other tables,
+-- indexes, views and triggers, each kind in creation order; an object that exists already (a
+-- shadow table) is left alone.
+function sqlite:catalog_restore(conn, slot, keys, into)
   local t = string.format(CATALOG, slot)
   local wanted = {}
-  for _, n in ipairs(names) do wanted[n] = true end
+  for _, k in ipairs(keys) do wanted[k] = true end
   local rows = conn:query("SELECT type, name, tbl_name, sql FROM " .. t .. " WHERE sql IS NOT NULL "
-    .. "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, seq")
-  for _, r in ipairs(rows) do
-    if wanted[r[3]] and #into:query("SELECT 1 FROM sqlite_master WHERE name = ?", { r[2] }) == 0 then
+    .. "ORDER BY CASE WHEN type = 'table' AND sql LIKE 'CREATE VIRTUAL%' THEN 0 "
+    .. "WHEN type = 'table' THEN 1 WHEN type = 'index' THEN 2 WHEN type = 'view' THEN 3 ELSE 4 END, seq")
+  local function make(r)
+    if #into:query("SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE", { r[2] }) == 0 then
       into:execute(r[4])
     end
   end
+  local names, tables = {}, {}
+  for _, r in ipairs(rows) do
+    if r[1] == "table" then tables[r[2]:lower()] = r end
+    if wanted[r[3]:lower()] then
+      make(r)
+      if r[1] == "table" then names[#names + 1] = r[2] end
+    end
+  end
+  for _, f in ipairs(into:query([[SELECT DISTINCT lower(f."table")
+FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table']])) do
+    if tables[f[1]] then make(tables[f[1]]) end
+  end
+  return names
 end
 
 -- The AUTOINCREMENT counters (sqlite_sequence): { { table =, value = }, ... } sorted by table.
