@@ -797,6 +797,9 @@ class Bench:
                 r = row(command, db)
                 r.luamig = Result("", None, note=note)
                 r.limit_missing = r.alembic_missing = note
+            # lint and test (up to --test-max) still run: peak memory at every size
+            if case.startswith("linear"):
+                self.run_features(case, revs, base, lm)
             return
 
         # downgrade base, SQLite, from a copy of the database at head.
