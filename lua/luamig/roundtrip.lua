@@ -26,10 +26,11 @@ The comparison is compare.compare with the earlier reflection standing for the m
 differences read as `luamig check` prints them: what would take the database as it is now to
 the schema it had. On SQLite without --data a state is kept as its catalog rows (sqlite_master,
 in a TEMP table of the scratch connection), not as a reflection: after a move, only the tables
-whose rows differ are reflected, the earlier state's side made again from its rows in an
-in-memory database; equal rows reflect the same, so a step that comes back reflects nothing
-(user hooks such as compare_type or include_object are called for the differing tables only),
-and a history of 10,000 tables costs the test no memory of its own. Elsewhere (PostgreSQL,
+whose rows differ (and those whose foreign keys refer to them) are reflected, the earlier
+state's side made again from its rows in an in-memory database; equal rows reflect the same, so
+a step that comes back reflects nothing (user hooks such as compare_type or include_object are
+called for the differing tables only), and a history of 10,000 tables costs the test no memory
+of its own. Elsewhere (PostgreSQL,
 --data) every state is reflected whole; where the dialect has a schema fingerprint, a state
 whose fingerprint equals the earlier one's is not compared, and S0 is then the previous
 revision's S1 when its second upgrade came back to S1.
@@ -297,8 +298,9 @@ end
 --       state (as `differences`), and whether the two are known equal without comparing
 --   keeper.reflection(state) -> the state's reflection (--data only)
 -- By catalog (SQLite without --data): the catalog rows in the scratch connection
--- (sqldialect's catalog_snapshot); only the tables whose rows differ are reflected, the
--- state's side rebuilt from its rows on an in-memory database. A test of 10,000 revisions then
+-- (sqldialect's catalog_snapshot); only the tables whose rows differ, and those whose foreign
+-- keys refer to them, are reflected, the state's side rebuilt from its rows on an in-memory
+-- database. A test of 10,000 revisions then
 -- keeps no reflection in memory, and reflects nothing where a step comes back.
 -- By reflection (PostgreSQL, --data, other schemas): the whole reflection, and the
 -- fingerprint when the dialect has one.
