@@ -149,12 +149,14 @@ end
 -- in the plan; with the revisions each stands for, the most first. Stale ones are left out,
 -- each with its warning (when `warn`).
 local function applicable(script_location, dialect, steps, warn)
+  local files = list(script_location)
+  if #files == 0 then return {} end   -- no need to walk a plan of 10,000 steps
   local in_plan = {}
   for _, s in ipairs(steps) do
     if s.rev then in_plan[s.rev.revision] = true end
   end
   local found = {}
-  for _, cp in ipairs(list(script_location)) do
+  for _, cp in ipairs(files) do
     local all_in = cp.dialect == dialect
     for _, h in ipairs(cp.heads) do all_in = all_in and in_plan[h] end
     if all_in then

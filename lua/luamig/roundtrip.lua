@@ -358,18 +358,26 @@ local function reflection_keeper(mc)
   return k
 end
 
--- Tests each step; returns the report: { revisions = { { revision, message, problems = {
--- { kind, error | lines/json | skipped } } } }, stopped = message | nil }.
-local function test_steps(mc, steps, opts)
-  local report = { revisions = {} }
+-- Tests each step, giving each revision's entry to emit(entry) once it is done ({ revision,
+-- message, problems = { { kind, error | lines/json | skipped } }, no_rows }: not kept, so that
+-- 10,000 revisions hold no report); returns { tested = n, failed = n, stopped = message | nil }.
+local function test_steps(mc, steps, opts, emit)
+  local report = { tested = 0, failed = 0 }
+  local pending
+  local function done(entry)
+    report.tested = report.tested + 1
+    if #entry.problems > 0 then report.failed = report.failed + 1 end
+    emit(entry)
+  end
   local by_catalog = not opts.data and mc.dialect.catalog_snapshot and not mc.opts.include_schemas
   local keeper = by_catalog and catalog_keeper(mc) or reflection_keeper(mc)
   -- the state the next step starts from, when already kept (the previous step came back to it)
   local now
   local slot0, slot1 = 0, 1
   for _, step in ipairs(steps) do
+    if pending then done(pending) end
     local entry = { revision = step.rev.revision, message = step.rev.message, problems = {} }
-    report.revisions[#report.revisions + 1] = entry
+    pending = entry
     local function problem(p) entry.problems[#entry.problems + 1] = p end
     local s0 = now or keeper.take(slot0)
     now = nil
@@ -426,6 +434,7 @@ local function test_steps(mc, steps, opts)
     -- the revision's code is not needed again: a test of 10,000 revisions keeps none of it
     loader.forget(step.rev.path)
   end
+  if pending then done(pending) end
   return report
 end
 
@@ -455,17 +464,20 @@ local function json_list(items)
   return "[" .. table.concat(parts, ", ") .. "]"
 end
 
-local function print_text(report, out)
-  for _, e in ipairs(report.revisions) do
-    out(string.format("%-4s %s  %s", #e.problems == 0 and "ok" or "FAIL", e.revision, e.message))
-    for _, p in ipairs(e.problems) do
-      out("       " .. headings[p.kind] .. (p.error and (": " .. p.error:gsub("\n", " ")) or ""))
-      for _, line in ipairs(p.lines or {}) do out("         " .. line) end
-    end
-    if e.no_rows then
-      out("       (--data: no rows could be inserted into " .. table.concat(e.no_rows, ", ") .. ")")
-    end
+-- One revision's lines.
+local function text_entry(e, out)
+  out(string.format("%-4s %s  %s", #e.problems == 0 and "ok" or "FAIL", e.revision, e.message))
+  for _, p in ipairs(e.problems) do
+    out("       " .. headings[p.kind] .. (p.error and (": " .. p.error:gsub("\n", " ")) or ""))
+    for _, line in ipairs(p.lines or {}) do out("         " .. line) end
   end
+  if e.no_rows then
+    out("       (--data: no rows could be inserted into " .. table.concat(e.no_rows, ", ") .. ")")
+  end
+end
+
+-- What follows the revisions' lines.
+local function print_text(report, out)
   if report.stopped then out("Stopped: " .. report.stopped .. "; later revisions were not tested") end
   for _, c in ipairs(report.checkpoints or {}) do
     if c.ok then
@@ -487,22 +499,24 @@ local function print_text(report, out)
   end
 end
 
-local function print_json(report, out)
-  local revs = {}
-  for _, e in ipairs(report.revisions) do
-    local problems = {}
-    for _, p in ipairs(e.problems) do
-      local fields = { '"kind": ' .. json_string(p.kind) }
-      if p.error then fields[#fields + 1] = '"error": ' .. json_string(p.error) end
-      if p.json then fields[#fields + 1] = '"differences": ' .. p.json end
-      if p.kind == "rows_lost" then fields[#fields + 1] = '"rows_lost": ' .. json_list(p.lines) end
-      problems[#problems + 1] = "{" .. table.concat(fields, ", ") .. "}"
-    end
-    revs[#revs + 1] = string.format('{"revision": %s, "message": %s, "ok": %s, "problems": [%s]%s}',
-      json_string(e.revision), json_string(e.message), #e.problems == 0 and "true" or "false",
-      table.concat(problems, ", "),
-      e.no_rows and (', "no_rows": ' .. json_list(e.no_rows)) or "")
+-- One revision's JSON object.
+local function json_entry(e)
+  local problems = {}
+  for _, p in ipairs(e.problems) do
+    local fields = { '"kind": ' .. json_string(p.kind) }
+    if p.error then fields[#fields + 1] = '"error": ' .. json_string(p.error) end
+    if p.json then fields[#fields + 1] = '"differences": ' .. p.json end
+    if p.kind == "rows_lost" then fields[#fields + 1] = '"rows_lost": ' .. json_list(p.lines) end
+    problems[#problems + 1] = "{" .. table.concat(fields, ", ") .. "}"
   end
+  return string.format('{"revision": %s, "message": %s, "ok": %s, "problems": [%s]%s}',
+    json_string(e.revision), json_string(e.message), #e.problems == 0 and "true" or "false",
+    table.concat(problems, ", "),
+    e.no_rows and (', "no_rows": ' .. json_list(e.no_rows)) or "")
+end
+
+-- The whole document; report.json_revisions: json_entry's texts.
+local function print_json(report, out)
   local cps = {}
   for _, c in ipairs(report.checkpoints or {}) do
     cps[#cps + 1] = string.format('{"file": %s, "checkpoint": %s, "replaces": %d, "ok": %s, '
@@ -519,13 +533,18 @@ local function print_json(report, out)
     report.ok and "true" or "false", json_string(report.dialect), json_string(report.scratch),
     report.data and "true" or "false",
     report.stopped and json_string(report.stopped) or "null",
-    table.concat(revs, ",\n  "), table.concat(cps, ", "), models))
+    table.concat(report.json_revisions, ",\n  "), table.concat(cps, ", "), models))
 end
 
 function M.run(cmd, config)
   local range = cmd.positional[1] or "base:heads"
   local opts = { data = cmd.data, schema = cmd.schema, destination = range }
   local report
+  local out = function(line) io.stdout:write(line, "\n") end
+  -- text: each revision's lines as soon as it is done; JSON: each one's object, kept as text
+  local json_revisions = {}
+  local emit = function(e) text_entry(e, out) end
+  if cmd.json then emit = function(e) json_revisions[#json_revisions + 1] = json_entry(e) end end
   scratch.run(cmd, config, opts, function(mc, kind)
     local prefix, tested, stop = steps_of(range)
     checkpoint.list(cmd.script_location)   -- a broken checkpoint file fails before the long run
@@ -533,7 +552,7 @@ function M.run(cmd, config)
       local ok, err = run_steps(mc, prefix)
       if not ok then fail("luamig test: upgrading to the start of the range failed: " .. err) end
     end
-    report = test_steps(mc, tested, opts)
+    report = test_steps(mc, tested, opts, emit)
     -- each checkpoint the range passes equals the replay it stands for (luamig.checkpoint)
     local all = tested
     if #prefix > 0 then
@@ -550,17 +569,14 @@ function M.run(cmd, config)
       report.models = { diff = differences(mc, mc.opts.target_metadata) }
     end
   end)
-  local failed = 0
-  for _, e in ipairs(report.revisions) do
-    if #e.problems > 0 then failed = failed + 1 end
-  end
+  local failed, tested = report.failed, report.tested
   report.ok = failed == 0 and not report.stopped and not (report.models and report.models.diff)
   for _, c in ipairs(report.checkpoints or {}) do report.ok = report.ok and c.ok end
-  local out = function(line) io.stdout:write(line, "\n") end
+  report.json_revisions = json_revisions
   if cmd.json then print_json(report, out) else print_text(report, out) end
   if failed > 0 then
-    fail(string.format("%d of %d revision%s do not round-trip", failed, #report.revisions,
-      #report.revisions == 1 and "" or "s"))
+    fail(string.format("%d of %d revision%s do not round-trip", failed, tested,
+      tested == 1 and "" or "s"))
   end
   local bad_cp = 0
   for _, c in ipairs(report.checkpoints or {}) do
@@ -573,8 +589,7 @@ function M.run(cmd, config)
   end
   if not report.ok then fail("the schema at the heads differs from target_metadata") end
   if not cmd.json then
-    out(string.format("All %d revision%s round-trip", #report.revisions,
-      #report.revisions == 1 and "" or "s"))
+    out(string.format("All %d revision%s round-trip", tested, tested == 1 and "" or "s"))
   end
   return 0
 end

@@ -288,6 +288,8 @@ local NOW = 2
 
 function sqlite:catalog_snapshot(conn, slot)
   local t = string.format(CATALOG, slot)
+  -- the temporary file's cache: 256 KiB, not SQLite's 2 MiB (the rows are read in key order)
+  conn:execute("PRAGMA temp.cache_size = -256")
   conn:execute("CREATE TABLE IF NOT EXISTS " .. t .. " (type TEXT, name TEXT, tbl_name TEXT, "
     .. "sql TEXT, seq INTEGER, PRIMARY KEY (type, name)) WITHOUT ROWID")
   conn:execute("DELETE FROM " .. t)
