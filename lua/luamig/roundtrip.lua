@@ -359,8 +359,8 @@ local function reflection_keeper(mc)
 end
 
 -- Tests each step, giving each revision's entry to emit(entry) once it is done ({ revision,
--- message, problems = { { kind, error | lines/json | skipped } }, no_rows }: not kept, so that
--- 10,000 revisions hold no report); returns { tested = n, failed = n, stopped = message | nil }.
+-- message, problems = { { kind, error | lines/json | skipped } }, no_rows }: not kept as tables,
+-- 300 bytes a revision); returns { tested = n, failed = n, stopped = message | nil }.
 local function test_steps(mc, steps, opts, emit)
   local report = { tested = 0, failed = 0 }
   local pending
@@ -541,10 +541,17 @@ function M.run(cmd, config)
   local opts = { data = cmd.data, schema = cmd.schema, destination = range }
   local report
   local out = function(line) io.stdout:write(line, "\n") end
-  -- text: each revision's lines as soon as it is done; JSON: each one's object, kept as text
-  local json_revisions = {}
-  local emit = function(e) text_entry(e, out) end
-  if cmd.json then emit = function(e) json_revisions[#json_revisions + 1] = json_entry(e) end end
+  -- each revision's lines (text) or object (JSON) kept as one text, printed once the scratch
+  -- database is gone (a closed pipe on stdout must not end the run before it is dropped)
+  local done = {}
+  local emit = function(e) done[#done + 1] = json_entry(e) end
+  if not cmd.json then
+    emit = function(e)
+      local lines = {}
+      text_entry(e, function(line) lines[#lines + 1] = line end)
+      done[#done + 1] = table.concat(lines, "\n")
+    end
+  end
   scratch.run(cmd, config, opts, function(mc, kind)
     local prefix, tested, stop = steps_of(range)
     checkpoint.list(cmd.script_location)   -- a broken checkpoint file fails before the long run
@@ -572,7 +579,10 @@ function M.run(cmd, config)
   local failed, tested = report.failed, report.tested
   report.ok = failed == 0 and not report.stopped and not (report.models and report.models.diff)
   for _, c in ipairs(report.checkpoints or {}) do report.ok = report.ok and c.ok end
-  report.json_revisions = json_revisions
+  report.json_revisions = done
+  if not cmd.json then
+    for _, text in ipairs(done) do out(text) end
+  end
   if cmd.json then print_json(report, out) else print_text(report, out) end
   if failed > 0 then
     fail(string.format("%d of %d revision%s do not round-trip", failed, tested,

@@ -329,6 +329,14 @@ class TestRoundtrip(unittest.TestCase):
                  'BEGIN SELECT 1; END")\n  op.create_index("ix_child_pid", "child", { "pid" })',
                  "")],
              ["remove_index ix_child_pid on child (pid)"]),
+            ("an index moved to another table", [
+                (ACCOUNT_UP + '\n  op.create_table("other", sa.Column("name", sa.Text))', 
+                 '  op.drop_table("other")\n' + ACCOUNT_DOWN),
+                ('  op.drop_index("ix_account_name", { table_name = "account" })\n'
+                 '  op.create_index("ix_account_name", "other", { "name" })',
+                 "  -- leaves the index on other")],
+             ["add_index ix_account_name on account (name)",
+              "remove_index ix_account_name on other (name)"]),
             ("a trigger spelling its table otherwise", [
                 (ACCOUNT_UP + '\n  op.execute("CREATE TRIGGER t1 AFTER INSERT ON Account '
                  'BEGIN SELECT 1; END")', ACCOUNT_DOWN),

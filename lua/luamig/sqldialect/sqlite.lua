@@ -312,7 +312,7 @@ SELECT DISTINCT lower(tbl_name) FROM (
     AND b.name = a.name AND b.tbl_name IS a.tbl_name AND b.sql IS a.sql)
   UNION ALL
   SELECT b.tbl_name FROM %s b WHERE NOT EXISTS (SELECT 1 FROM %s a WHERE a.type = b.type
-    AND a.name = b.name))
+    AND a.name = b.name AND a.tbl_name IS b.tbl_name AND a.sql IS b.sql))
 WHERE substr(tbl_name, 1, 7) <> 'sqlite_' COLLATE NOCASE]], was, now, now, was))) do
     changed[r[1]] = true
     keys[#keys + 1] = r[1]
