@@ -499,6 +499,8 @@ end
 function M.run(a)
   local run = new_run(a)
   local st = new_state()
+  -- a long plan's revisions are dropped once checked (10,000 of them would stay loaded)
+  local keep = loader.keeps_loaded(#a.steps)
   for _, step in ipairs(a.steps) do
     if step.rev and not step.stamp then
       run.summary.revisions = run.summary.revisions + 1
@@ -518,6 +520,7 @@ function M.run(a)
           fix = "keep database reads out of the code lint runs, or waive not-linted with a reason" },
           waivers)
       end
+      if not keep then loader.forget(step.rev.path) end
     end
   end
   return run.summary

@@ -16,6 +16,8 @@ them; this is the only place that runs them.)
                                  syntax error anywhere stops the run before it touches the
                                  database.  A short plan is also loaded and kept (keep = true);
                                  a long one is compiled again when its step runs
+  loader.keeps_loaded(n) -> keep whether a run over n steps keeps what it loads (true: up to
+                                 2,000); false paces the collector for the long run
   loader.forget(path)            drops what load kept (long plans, step by step)
   loader.checkpoints_dir(script_location)
                                  the folder of the checkpoint files this module loads
@@ -133,16 +135,19 @@ end
 -- revisions; shorter ones keep what they compiled.
 local KEEP_COMPILED = 2000
 
+-- Whether a run over n steps keeps each revision's code once loaded. When not, a long run also
+-- collects sooner: the heap stays nearer what is live (10,000 revisions under 32 MiB), for a
+-- few percent more time. One full collection first: the new pause only applies from the next
+-- cycle, and the plan just built left as much garbage as it keeps.
+function M.keeps_loaded(n)
+  if n <= KEEP_COMPILED then return true end
+  collectgarbage("incremental", 120, 200)
+  collectgarbage()
+  return false
+end
+
 function M.precompile(steps)
-  local keep = #steps <= KEEP_COMPILED
-  if not keep then
-    -- a long plan also collects sooner: the heap stays nearer what is live
-    -- (10,000 revisions under 32 MiB), for a few percent more time. One full
-    -- collection first: the new pause only applies from the next cycle, and the
-    -- plan just built left as much garbage as it keeps
-    collectgarbage("incremental", 120, 200)
-    collectgarbage()
-  end
+  local keep = M.keeps_loaded(#steps)
   for _, st in ipairs(steps) do
     if st.rev and not st.stamp then
       if keep then M.load(st.rev.path, st.rev.seen) else compile_revision(st.rev.path, nil, st.rev.seen) end
