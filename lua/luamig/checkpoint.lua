@@ -185,13 +185,31 @@ end
 -- so that a broken file stops it at once).
 M.list = list
 
+-- Past this many steps core.plan's plan stays in C (LAZY_PLAN_STEPS, core/lua_core.c).
+local LONG_PLAN = 2000
+
 function M.shorten(mc, script_location, target, steps)
   for _, cp in ipairs(applicable(script_location, mc.dialect.name, steps, true)) do
     if not cp.stale then
       local rest = core.plan("upgrade", cp.heads, target)
       log.info(LOGGER, string.format("Starting from checkpoint %s: one step for %d revision%s, "
         .. "then %d more", cp.shown, cp.count, cp.count == 1 and "" or "s", #rest))
-      local out = { step_of(cp, cp.count) }
+      local first = step_of(cp, cp.count)
+      local n = #rest
+      if n > LONG_PLAN then
+        -- rest is core.plan's lazy plan (its steps made when asked for): a copy would hold
+        -- thousands of steps in the Lua heap for the whole run, so the plan is one more
+        -- read-only proxy in front of it
+        return setmetatable({}, {
+          __index = function(_, i)
+            if i == 1 then return first end
+            if math.type(i) == "integer" and i >= 2 and i <= n + 1 then return rest[i - 1] end
+          end,
+          __len = function() return n + 1 end,
+          __newindex = function() error("checkpoint.shorten: the plan is read-only", 2) end,
+        })
+      end
+      local out = { first }
       for _, s in ipairs(rest) do out[#out + 1] = s end
       return out
     end

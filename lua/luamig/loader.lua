@@ -149,7 +149,8 @@ end
 function M.precompile(steps)
   local keep = M.keeps_loaded(#steps)
   for _, st in ipairs(steps) do
-    if st.rev and not st.stamp then
+    -- (a file loaded already compiled: a checkpoint's, whose step the plan was shortened with)
+    if st.rev and not st.stamp and not loaded[st.rev.path] then
       if keep then M.load(st.rev.path, st.rev.seen) else compile_revision(st.rev.path, nil, st.rev.seen) end
     end
   end

@@ -438,6 +438,33 @@ class TestCheckpoint(unittest.TestCase):
                 self.assertEqual(a, b)
                 self.assertEqual(b["luamig_version"], ["r1000"])
 
+    def test_long_plan_after_a_checkpoint(self):
+        """More than 2,000 revisions after the checkpoint: the plan that starts from it is read
+        step by step (as a long plan is), and the upgrade still applies every one of them."""
+        p = Project(self, "sqlite")
+        p.revision_file("r0001", None, '  op.create_table("t", sa.Column("n", sa.Integer))',
+                        '  op.drop_table("t")', message="step 1")
+        prev = "r0001"
+        for i in range(2, 2111):
+            rev = "r%04d" % i
+            p.revision_file(rev, prev, '  op.execute("INSERT INTO t (n) VALUES (%d)")' % i,
+                            '  op.execute("DELETE FROM t WHERE n = %d")' % i, message="step %d" % i)
+            prev = rev
+        dbs = Databases(self, p)
+        full = dbs.new()
+        p.ok("upgrade", "head", "--no-checkpoints")
+        p.ok("checkpoint", "r0100")
+        fresh = dbs.new()
+        r = p.ok("upgrade", "head")
+        self.assertIn("one step for 100 revisions, then 2010 more", r.err)
+        a, b = snapshot("sqlite", full), snapshot("sqlite", fresh)
+        self.assertEqual(a, b)
+        self.assertEqual(b["luamig_version"], ["r2110"])
+        import sqlite3
+        with sqlite3.connect(fresh) as db:
+            self.assertEqual(db.execute("SELECT count(*), min(n), max(n) FROM t").fetchall(),
+                             [(2109, 2, 2110)])
+
 
 if __name__ == "__main__":
     main()

@@ -319,6 +319,28 @@ connection:close()
 
 
 class LintSQLite(unittest.TestCase):
+    def test_long_plan(self):
+        """Over 2,000 revisions (each dropped once checked): the first's and the last's
+        operations with their files and lines, and every revision counted."""
+        p = Project(self, "sqlite")
+        p.revision_file("r0001", up='  op.create_table("t0", sa.Column("n", sa.Integer))',
+                        name="0001_r0001.lua")
+        prev = "r0001"
+        for i in range(2, 2102):
+            rev = "r%04d" % i
+            p.revision_file(rev, down=prev, name="%04d_%s.lua" % (i, rev),
+                            up='  op.create_table("t%d", sa.Column("n", sa.Integer))' % i
+                            if i < 2101 else '  op.drop_table("t0")')
+            prev = rev
+        r = p.ok("lint", "--sql")
+        self.assertIn("\nmigrations/versions/0001_r0001.lua:11: create_table t0: lock database "
+                      "write lock on t0\n", r.out)
+        self.assertIn("\nmigrations/versions/2101_r2101.lua:11: drop_table t0: lock database "
+                      "write lock on t0\n", r.out)
+        self.assertEqual(r.out.count("\nRevision r"), 2100)
+        self.assertTrue(r.out.endswith(
+            "lint: 0 errors, 0 warnings, 0 waived (2101 revisions, 2101 operations)\n"))
+
     def test_batch_rebuild_and_drops_on_sqlite(self):
         p = Project(self, "sqlite")
         p.revision_file("r0", up=BASE.strip("\n").replace(', { postgresql_not_valid = true }', ''))
