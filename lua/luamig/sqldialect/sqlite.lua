@@ -304,6 +304,14 @@ end
 -- own tables are left out. Tables whose rows and referred tables' rows are equal reflect the same.
 function sqlite:catalog_changes(conn, slot)
   local was, now = string.format(CATALOG, slot), string.format(CATALOG, NOW)
+  -- the usual answer first, without copying the catalog: as many rows as the snapshot, each
+  -- found there whole (names are unique on both sides), is the same catalog
+  local same = conn:query(string.format([[
+SELECT (SELECT count(*) FROM main.sqlite_master) = (SELECT count(*) FROM %s)
+  AND NOT EXISTS (SELECT 1 FROM main.sqlite_master m WHERE NOT EXISTS (SELECT 1 FROM %s a
+    WHERE a.type = m.type AND a.name = m.name AND a.tbl_name IS m.tbl_name AND a.sql IS m.sql))]],
+    was, was))
+  if same[1][1] == 1 then return {}, {} end
   self:catalog_snapshot(conn, NOW)
   local keys, changed = {}, {}
   for _, r in ipairs(conn:query(string.format([[
