@@ -325,7 +325,19 @@ def sqlite_dump(p):
     return out
 
 
-class Autogenerate(unittest.TestCase):
+class OnBothDatabases:
+    """test_sqlite and test_postgresql, each running the class's flow(backend)."""
+
+    def test_sqlite(self):
+        self.flow("sqlite")
+
+    def test_postgresql(self):
+        if "postgresql" not in backends():
+            self.skipTest("PostgreSQL not available")
+        self.flow("postgresql")
+
+
+class Autogenerate(OnBothDatabases, unittest.TestCase):
     def flow(self, backend):
         p = Project(self, backend)
         p.write("migrations/env.lua", ENV_LUA)
@@ -387,14 +399,6 @@ class Autogenerate(unittest.TestCase):
         self.assertEqual(sorted(f for f in os.listdir(p.versions) if f.endswith(".lua")),
                          ["aaa000000001_create_schema.lua", "bbb000000002_change_everything.lua"])
 
-    def test_sqlite(self):
-        self.flow("sqlite")
-
-    def test_postgresql(self):
-        if "postgresql" not in backends():
-            self.skipTest("PostgreSQL not available")
-        self.flow("postgresql")
-
 
 INDEXES = """\
 local sa = require "luamig.sa"
@@ -409,7 +413,7 @@ return md
 """
 
 
-class MatchingIndexes(unittest.TestCase):
+class MatchingIndexes(OnBothDatabases, unittest.TestCase):
     """A table whose indexes match the models is passed over without the full index comparison;
     a change in just one index's uniqueness must still be found, in the database's own catalog."""
 
@@ -450,14 +454,6 @@ op.create_index("ix_t_b", "t", { "b" }, { unique = false })
         self.assertEqual(unique, {"ix_t_a": 0, "ix_t_b": 0})
         r = p.ok("revision", "--autogenerate", "-m", "again")
         self.assertIn("No changes in schema detected", r.err)
-
-    def test_sqlite(self):
-        self.flow("sqlite")
-
-    def test_postgresql(self):
-        if "postgresql" not in backends():
-            self.skipTest("PostgreSQL not available")
-        self.flow("postgresql")
 
 
 if __name__ == "__main__":
