@@ -324,7 +324,7 @@ local function catalog_keeper(mc)
     end
     if #mine == 0 then return nil, true end
     local include_name = mc.opts.include_name
-    local into = core.connect("sqlite://")
+    local into = d:catalog_database(core.connect)
     local ok, expected, current = pcall(function()
       local none = luamig.inspect(into, {})   -- an empty database's: a side with no table
       local names = d:catalog_restore(conn, state.slot, mine, into)

@@ -341,8 +341,14 @@ FROM main.sqlite_master m JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 
   return keys, live
 end
 
+-- The empty database catalog_restore makes an earlier state again on: a new in-memory SQLite
+-- database, opened with `connect` (luamig.core's; the caller closes it).
+function sqlite:catalog_database(connect)
+  return connect("sqlite://")
+end
+
 -- Snapshot `slot`'s objects of the tables `keys` (catalog_changes') made again on `into` (an
--- empty database), and the tables their foreign keys refer to (for the primary keys they take);
+-- empty database from catalog_database), and the tables their foreign keys refer to (for the primary keys they take);
 -- returns the snapshot's names of the tables of `keys`. Virtual tables first (each makes its
 -- shadow tables, which may come earlier in the catalog after a VACUUM), then the other tables,
 -- indexes, views and triggers, each kind in creation order; an object that exists already (a
