@@ -494,6 +494,34 @@ class TestRoundtrip(unittest.TestCase):
                 self.assertEqual(s.left(), [])
                 self.assert_untouched(p)
 
+    def test_a_closed_pipe_on_stdout_leaves_no_scratch(self):
+        """`luamig test | head -1`: the reader is gone long before the run ends; the lines are
+        written once the scratch database is dropped, so the broken pipe leaves nothing."""
+        for backend, extra in self.modes():
+            with self.subTest(backend=backend, extra=extra):
+                p = Project(self, backend)
+                prev = None
+                for i in range(1, 201):
+                    rev = "r%04d" % i
+                    p.revision_file(rev, prev, '  op.create_table("t%d", sa.Column("n", '
+                                    'sa.Integer))' % i, '  op.drop_table("t%d")' % i,
+                                    message="a message long enough to fill a buffer, step %d" % i)
+                    prev = rev
+                s = Scratch(self, p)
+                env = dict(os.environ)
+                env.pop("LUAMIG_CONFIG", None)
+                env.setdefault("LUAMIG_CACHE_DIR", os.path.join(TMP_ROOT, "cache"))
+                env.update(s.env())
+                proc = subprocess.Popen([LUAMIG, "test"] + list(extra), cwd=p.dir, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                self.addCleanup(proc.kill)
+                first = proc.stdout.readline()
+                proc.stdout.close()       # as head does after its line
+                proc.wait(timeout=120)
+                self.assertEqual(first, b"ok   r0001  a message long enough to fill a buffer, "
+                                 b"step 1\n")
+                self.assertEqual(s.left(), [])
+
     def test_sigint_leaves_no_scratch(self):
         for (backend, extra), stall in [(m, k) for m in self.modes() for k in sorted(STALLS)]:
             with self.subTest(backend=backend, extra=extra, stall=stall):
