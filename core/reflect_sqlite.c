@@ -1196,11 +1196,17 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 		return -1;
 	size_t n = master->nrows;
 	sq_table *tables = lm_reflect_alloc(r, (n + 1) * sizeof *tables);
+	int any_included = 0;
 	for (size_t i = 0; i < n; i++) {
 		tables[i].name = lm_reflect_text(master, i, 0);
 		tables[i].sql = lm_reflect_text(master, i, 1);
 		tables[i].include = lm_reflect_include(r, tables[i].name, "table", schema, NULL);
+		any_included |= tables[i].include;
 	}
+	/* include_name kept none (a caller listing the tables through it): the
+	 * queries below would read every table's columns and indexes for nothing */
+	if (!any_included)
+		return 0;
 
 	size_t nqargs = *only ? nargs : 1;
 	lm_result *cols = lm_reflect_query(
