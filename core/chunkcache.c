@@ -44,7 +44,11 @@ typedef struct header {
 /* What a load holds across Lua calls that may raise (lm_lua_scratch). */
 typedef struct work {
 	char *file;       /* the entry's path; NULL when caching is off */
-	char *text;       /* the revision file's text */
+	int fd;           /* the revision file, read a block at a time; -1 when closed */
+	char *block;      /* the block read last */
+	size_t left;      /* bytes of a regular file still to read; SIZE_MAX for others */
+	int first;        /* the first block is next (a byte-order mark is skipped there) */
+	int read_errno;   /* a read that failed */
 	char *entry;      /* the entry's bytes, as read */
 	lm_buf code;      /* the bytecode dumped for a new entry */
 	uint64_t runtime; /* runtime_tag() */
@@ -55,7 +59,9 @@ static void work_dispose(void *block)
 {
 	work *w = block;
 	free(w->file);
-	free(w->text);
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->block);
 	free(w->entry);
 	lm_buf_dispose(&w->code);
 }
@@ -226,9 +232,47 @@ static void save_entry(lua_State *L, work *w, const struct stat *st, const char 
 	lm_buf_dispose(&b);
 }
 
+/* The parser takes the file a block at a time: a checkpoint's megabytes of
+ * text are never held whole beside what the parser builds of them. A
+ * regular file is read up to its size, with no read() to see EOF (a
+ * revision under a block is one read, as when files were read whole). */
+#define BLOCK ((size_t)64 << 10)
+
+static const char *read_block(lua_State *L, void *ud, size_t *size)
+{
+	(void)L;
+	work *w = ud;
+	*size = 0;
+	if (w->left == 0)
+		return NULL;
+	ssize_t n;
+	do
+		n = read(w->fd, w->block, w->left < BLOCK ? w->left : BLOCK);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		if (n < 0)
+			w->read_errno = errno;
+		w->left = 0;
+		return NULL;
+	}
+	if (w->left != SIZE_MAX)
+		w->left -= (size_t)n;
+	const char *p = w->block;
+	if (w->first) { /* a UTF-8 byte-order mark, as luaL_loadfile skips it */
+		w->first = 0;
+		if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+			p += 3;
+			n -= 3;
+		}
+	}
+	*size = (size_t)n;
+	return p;
+}
+
 int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname, int seen)
 {
 	work *w = lm_lua_scratch(L, sizeof *w, work_dispose);
+	w->fd = -1;
 	int status = LUA_OK;
 	w->started = time(NULL);
 	struct stat st;
@@ -244,20 +288,23 @@ int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname, in
 		w->runtime = runtime_tag(L);
 	if (w->file && load_entry(L, w, &st, chunkname))
 		goto done;
-	size_t len;
-	w->text = lm_read_file(path, &len);
-	if (!w->text) {
-		lua_pushstring(L, lm_error_get());
-		lm_error_clear();
+	w->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (w->fd < 0) {
+		lua_pushfstring(L, "%s: %s", path, strerror(errno));
 		status = LUA_ERRFILE;
 		goto done;
 	}
-	const char *text = w->text;
-	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* a UTF-8 byte-order mark */
-		text += 3;
-		len -= 3;
+	struct stat fst;
+	w->left = fstat(w->fd, &fst) == 0 && S_ISREG(fst.st_mode) ? (size_t)fst.st_size : SIZE_MAX;
+	w->block = lm_malloc(w->left < BLOCK ? w->left + 1 : BLOCK);
+	w->first = 1;
+	status = lua_load(L, read_block, w, chunkname, "t");
+	if (w->read_errno) { /* the chunk or message of a text cut short */
+		lua_pop(L, 1);
+		lua_pushfstring(L, "%s: %s", path, strerror(w->read_errno));
+		status = LUA_ERRFILE;
+		goto done;
 	}
-	status = luaL_loadbufferx(L, text, len, chunkname, "t");
 	if (status == LUA_OK && w->file)
 		save_entry(L, w, &st, chunkname);
 done:
