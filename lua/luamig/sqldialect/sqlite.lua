@@ -408,12 +408,15 @@ function sqlite:scratch(url, opts)
   if dir == nil or dir == "" then dir = "/tmp" end
   local path = string.format("%s/luamig_test_%s.db", dir, opts.token)
   local s = { url = "sqlite:///" .. path, kind = "file", where = path }
-  -- a throwaway file: no fsync at each of the many commits, the journal in memory (a rollback
-  -- still works; a crash only loses the scratch database)
+  -- a throwaway file: no fsync at each of the many commits (a crash only loses the scratch
+  -- database). The journal stays a file: in memory, one step dropping 5,000 tables kept 30 MiB
+  -- of it. A small page cache: the file is in the system's cache anyway, and two connections
+  -- with the default 2 MiB each were a tenth of a checkpoint's memory.
   function s.connect()
     local c = core.connect(s.url)
     c:execute("PRAGMA synchronous = OFF")
-    c:execute("PRAGMA journal_mode = MEMORY")
+    c:execute("PRAGMA journal_mode = TRUNCATE")
+    c:execute("PRAGMA cache_size = -512")
     return c
   end
   function s.drop()
