@@ -26,6 +26,8 @@ Contract (luamig.commands calls these; `mc` is the migration context, luamig.mig
         upgrade() and downgrade() (two-space indent, between luamig's marker comments) and the
         `require` lines of the dialect modules the text uses.
   ag.render_ops(mc, ops) -> the body text of one list (what render_python_code gives in Alembic)
+  ag.renderer(mc) -> r: a body rendered piece by piece (luamig checkpoint); see
+        ag.renderer below
   ag.diff_lines(diffs) -> { "one readable line per difference", ... }    (luamig check)
   ag.diffs_json(diffs) -> JSON text, an array of objects, one per difference  (check --json)
   ag.compare(mc, conn_metadata, metadata) -> upgrade ops, from an already reflected database
@@ -359,10 +361,8 @@ local function render_batch(o, out)
   out[#out + 1] = ""
 end
 
--- The operations as the function body they become: every line that is not empty indented by
--- two spaces.
-local function render_body(actx, list)
-  local out = { indented(BEGIN) }
+-- The operations' lines, each that is not empty indented by two spaces, appended to `out`.
+local function render_lines(actx, list, out)
   for _, o in ipairs(list) do
     if o.kind == "modify_table" then
       if #o.ops > 0 then
@@ -376,6 +376,12 @@ local function render_body(actx, list)
       out[#out + 1] = indented(render.operation(o))
     end
   end
+end
+
+-- The operations as the function body they become, between the markers.
+local function render_body(actx, list)
+  local out = { indented(BEGIN) }
+  render_lines(actx, list, out)
   if #out == 1 then out[2] = indented("-- nothing to do") end
   out[#out + 1] = indented(END)
   return table.concat(out, "\n")
@@ -409,6 +415,27 @@ function ag.render_ops(mc, list)
   local actx = render_context(mc)
   return with_hooks(actx, function() return render_body(actx, list) end)
 end
+
+-- A body rendered piece by piece, for more operations than are worth holding at once (luamig
+-- checkpoint): r:lines(list) -> the text of those operations' lines (without the markers, "" for
+-- none); r:imports() -> the imports every piece so far needs. The body is
+-- BEGIN_BODY .. "\n" .. <the pieces' texts that are not empty, joined by "\n"> .. "\n" .. END_BODY,
+-- or EMPTY_BODY when all are empty.
+function ag.renderer(mc)
+  local actx = render_context(mc)
+  return {
+    lines = function(_, list)
+      return with_hooks(actx, function()
+        local out = {}
+        render_lines(actx, list, out)
+        return table.concat(out, "\n")
+      end)
+    end,
+    imports = function() return imports_text(actx) end,
+  }
+end
+ag.BEGIN_BODY, ag.END_BODY = indented(BEGIN), indented(END)
+ag.EMPTY_BODY = ag.BEGIN_BODY .. "\n" .. indented("-- nothing to do") .. "\n" .. ag.END_BODY
 
 function ag.render_script(mc, script)
   local actx = render_context(mc)

@@ -21,7 +21,8 @@ and every command (history, heads, current, downgrade below the checkpoint) work
       scratch database gives the same schema, rows, sequences and catalog objects and its
       downgrade empties that database again. A history that leaves what luamig's reflection
       does not cover (a view, a trigger, a function, a type that no column uses) is refused,
-      naming what differs.
+      naming what differs. Tables are reflected, rendered and compared a batch at a time, the
+      file written from part files: memory stays flat however many tables there are.
   checkpoint.shorten(mc, script_location, target, steps) -> steps: for a fresh database (no
       version table), the plan `steps` to `target` with the revisions the latest applicable
       checkpoint stands for replaced by one step running it. Applicable: rendered for mc's
@@ -37,6 +38,8 @@ and every command (history, heads, current, downgrade below the checkpoint) work
 local core = require "luamig.core"
 local lazy = require "luamig.lazy"
 local ag = lazy "luamig.autogenerate"
+local compare = lazy "luamig.compare"
+local sa = lazy "luamig.sa"
 local render = lazy "luamig.render"
 local loader = require "luamig.loader"
 local log = require "luamig.log"
@@ -218,23 +221,113 @@ function M.shorten(mc, script_location, target, steps)
 end
 
 ---------------------------------------------------------------------------
--- Snapshots: what a checkpoint must reproduce
+-- The schema, a batch of tables at a time
 ---------------------------------------------------------------------------
 
--- The reflection without luamig's own tables.
-local function user_schema(mc, md)
+-- Tables are reflected, rendered and compared this many at a time: a checkpoint holds one
+-- batch's reflection, never the whole schema's (5,000 tables reflected at once took 60 MiB).
+local BATCH = 250
+
+local function table_key(schema, name)
+  return (schema or "") .. "\0" .. name
+end
+
+local function is_own(mc, name)
+  return name == mc.version_table or (mc.history_table ~= nil and name == mc.history_table)
+end
+
+-- mc's database reflected with env.lua's include_name, the tables further picked by
+-- pick(name, schema); `tables`: nil, or the names to read (the reflection's own filter).
+local function reflect_with(mc, tables, pick)
+  local user = mc.opts.include_name
+  return mc:inspect({
+    schemas = mc.opts.include_schemas and true or nil,
+    tables = tables,
+    include_name = function(name, type_, parents)
+      if user and not user(name, type_, parents) then return false end
+      if type_ == "table" then return pick(name, parents.schema_name) end
+      return true
+    end,
+  })
+end
+
+-- The user tables of mc's database (luamig's own left out), each { name =, schema = }, by
+-- schema and name; none of them is reflected.
+local function table_list(mc)
   local out = {}
-  for k, v in pairs(md) do out[k] = v end
-  local keep = {}
-  local own = { [mc.version_table] = true }
-  if mc.history_table then own[mc.history_table] = true end
-  if #(md.tables or {}) > 0 then
-    for _, t in ipairs(md.tables) do if not own[t.name] then keep[#keep + 1] = t end end
-  else
-    for k, t in pairs(md.tables or {}) do if not own[t.name] then keep[k] = t end end
-  end
-  out.tables = keep
+  reflect_with(mc, nil, function(name, schema)
+    if not is_own(mc, name) then out[#out + 1] = { name = name, schema = schema } end
+    return false
+  end)
+  for _, t in ipairs(out) do t.key = table_key(t.schema, t.name) end
+  table.sort(out, function(a, b) return a.key < b.key end)
   return out
+end
+
+-- The reflection of the tables `batch` lists (table_list's entries).
+local function reflect_batch(mc, batch)
+  local names, wanted = {}, {}
+  for i, t in ipairs(batch) do
+    names[i] = t.name
+    wanted[table_key(t.schema, t.name)] = true
+  end
+  return reflect_with(mc, names, function(name, schema)
+    return wanted[table_key(schema, name)] == true
+  end)
+end
+
+-- Calls fn(batch) for each BATCH entries of `list` in turn.
+local function each_batch(list, fn)
+  for first = 1, #list, BATCH do
+    fn(table.move(list, first, math.min(first + BATCH - 1, #list), 1, {}))
+  end
+end
+
+-- The tables of a reflection, in `batch`'s order.
+local function tables_in(md, batch)
+  local by_key = {}
+  for _, t in pairs(md.tables or {}) do by_key[table_key(t.schema, t.name)] = t end
+  local out = {}
+  for _, e in ipairs(batch) do
+    local t = by_key[table_key(e.schema, e.name)]
+    if t then out[#out + 1] = t end
+  end
+  return out
+end
+
+-- The user tables in the order a checkpoint creates them, autogenerate's: each after the
+-- tables its foreign keys refer to. A first pass over the batches keeps only those references.
+local function creation_order(mc)
+  local entries = {}
+  each_batch(table_list(mc), function(batch)
+    for _, t in ipairs(tables_in(reflect_batch(mc, batch), batch)) do
+      local fks = {}
+      for _, c in ipairs(t.constraints or {}) do
+        if c.kind == "foreign_key" then
+          fks[#fks + 1] = { kind = "foreign_key", referred_schema = c.referred_schema,
+                            referred_table = c.referred_table }
+        end
+      end
+      entries[#entries + 1] = { key = compare.qualified(t.schema, t.name), name = t.name,
+                                schema = t.schema, table = { constraints = fks } }
+    end
+  end)
+  local order = compare.sort_by_dependency(entries)
+  for i, e in ipairs(order) do order[i] = { name = e.name, schema = e.schema } end
+  return order
+end
+
+-- What a checkpoint must reproduce besides the tables: the catalog objects, the sequences, the
+-- version table's rows.
+local function state_of(mc)
+  local seqs = {}
+  for _, s in ipairs(mc.dialect:checkpoint_sequences(mc.connection)) do
+    if tostring(s.value):match("^%-?%d+$") then seqs[#seqs + 1] = s end
+  end
+  local heads = mc:get_current_heads()
+  table.sort(heads)
+  return { objects = mc.dialect:checkpoint_objects(mc.connection), sequences = seqs,
+           heads = heads }
 end
 
 -- The rows of a table, each as a list of values in column order.
@@ -254,37 +347,19 @@ local function rows_of(mc, t)
     #order > 0 and (" ORDER BY " .. table.concat(order, ", ")) or ""))
 end
 
-local function row_text(row, n)
-  local parts = {}
-  for i = 1, n do
-    local v = row[i]
-    parts[i] = v == nil and "NULL" or string.format("%q", tostring(v))
-  end
-  return "(" .. table.concat(parts, ", ") .. ")"
-end
-
-local function snapshot(mc)
-  local md = user_schema(mc, scratch.reflect(mc))
-  local tables = scratch.user_tables(mc, md)
-  local data = {}
-  for name, entry in pairs(tables) do
-    local rows = rows_of(mc, entry.table)
-    local counts = {}
-    for _, r in ipairs(rows) do
-      local key = row_text(r, #entry.table.columns)
-      counts[key] = (counts[key] or 0) + 1
+-- A table's rows counted by their text.
+local function row_counts(mc, t)
+  local counts = {}
+  for _, r in ipairs(rows_of(mc, t)) do
+    local parts = {}
+    for i = 1, #t.columns do
+      local v = r[i]
+      parts[i] = v == nil and "NULL" or string.format("%q", tostring(v))
     end
-    data[name] = { rows = rows, counts = counts, n = #rows }
+    local key = table.concat(parts, ", ")
+    counts[key] = (counts[key] or 0) + 1
   end
-  local seqs = {}
-  for _, s in ipairs(mc.dialect:checkpoint_sequences(mc.connection)) do
-    if tostring(s.value):match("^%-?%d+$") then seqs[#seqs + 1] = s end
-  end
-  local heads = mc:get_current_heads()
-  table.sort(heads)
-  return { schema = md, tables = tables, data = data,
-           objects = mc.dialect:checkpoint_objects(mc.connection),
-           sequences = seqs, heads = heads }
+  return counts
 end
 
 local function seq_line(s)
@@ -292,32 +367,51 @@ local function seq_line(s)
     s.value, s.called == false and " (not yet called)" or "")
 end
 
--- What `now` (a database after the checkpoint) lacks or has more than `want` (the replay):
--- lines, as `luamig check` prints schema differences.
-local function differences(mc, want, now)
-  local lines = {}
-  for _, l in ipairs(ag.diff_lines(ag.compare_metadata(mc, want.schema))) do lines[#lines + 1] = l end
-  local names = {}
-  for name in pairs(want.data) do names[#names + 1] = name end
-  table.sort(names)
-  for _, name in ipairs(names) do
-    local w, n = want.data[name], now.data[name]
-    if n then
-      local missing, extra = 0, 0
-      for key, c in pairs(w.counts) do
-        local have = n.counts[key] or 0
-        if have < c then missing = missing + c - have end
-      end
-      for key, c in pairs(n.counts) do
-        local had = w.counts[key] or 0
-        if c > had then extra = extra + c - had end
-      end
-      if missing + extra > 0 then
-        lines[#lines + 1] = string.format("table %s: %d row(s) of the replay missing, %d not in "
-          .. "the replay", name, missing, extra)
-      end
+-- What the database of `got` (after the checkpoint) lacks or has more than that of `want` (the
+-- replay, with its tables `order` and its state_of `ws`): lines, as `luamig check` prints
+-- schema differences, then the tables whose rows differ, then the rest.
+local function differences(want, got, order, ws)
+  local lines, row_lines = {}, {}
+  local function add_diffs(want_md, got_md)
+    for _, l in ipairs(ag.diff_lines(ag.compare_metadata(got, want_md, got_md))) do
+      lines[#lines + 1] = l
     end
   end
+  each_batch(order, function(batch)
+    local want_md, got_md = reflect_batch(want, batch), reflect_batch(got, batch)
+    add_diffs(want_md, got_md)
+    local made = {}
+    for _, t in ipairs(tables_in(got_md, batch)) do made[table_key(t.schema, t.name)] = t end
+    for _, t in ipairs(tables_in(want_md, batch)) do
+      local n = made[table_key(t.schema, t.name)]
+      if n then
+        local w_counts, n_counts = row_counts(want, t), row_counts(got, n)
+        local missing, extra = 0, 0
+        for key, c in pairs(w_counts) do
+          local have = n_counts[key] or 0
+          if have < c then missing = missing + c - have end
+        end
+        for key, c in pairs(n_counts) do
+          local had = w_counts[key] or 0
+          if c > had then extra = extra + c - had end
+        end
+        if missing + extra > 0 then
+          row_lines[#row_lines + 1] = { name = t.name, line = string.format("table %s: %d "
+            .. "row(s) of the replay missing, %d not in the replay", t.name, missing, extra) }
+        end
+      end
+    end
+  end)
+  -- the tables the checkpoint made that the replay has not
+  local known, extra = {}, {}
+  for _, e in ipairs(order) do known[table_key(e.schema, e.name)] = true end
+  for _, e in ipairs(table_list(got)) do
+    if not known[e.key] then extra[#extra + 1] = e end
+  end
+  each_batch(extra, function(batch) add_diffs(sa.MetaData(), reflect_batch(got, batch)) end)
+  table.sort(row_lines, function(a, b) return a.name < b.name end)
+  for _, r in ipairs(row_lines) do lines[#lines + 1] = r.line end
+  local now = state_of(got)
   local function set_diff(a, b, what)
     local seen = {}
     for _, x in ipairs(b) do seen[x] = true end
@@ -325,13 +419,13 @@ local function differences(mc, want, now)
       if not seen[x] then lines[#lines + 1] = what .. x end
     end
   end
-  set_diff(want.objects, now.objects, "missing: ")
-  set_diff(now.objects, want.objects, "not in the replay: ")
-  local ws, ns = {}, {}
-  for i, s in ipairs(want.sequences) do ws[i] = seq_line(s) end
-  for i, s in ipairs(now.sequences) do ns[i] = seq_line(s) end
-  set_diff(ws, ns, "replay has ")
-  local wh, nh = table.concat(want.heads, ", "), table.concat(now.heads, ", ")
+  set_diff(ws.objects, now.objects, "missing: ")
+  set_diff(now.objects, ws.objects, "not in the replay: ")
+  local wseq, nseq = {}, {}
+  for i, s in ipairs(ws.sequences) do wseq[i] = seq_line(s) end
+  for i, s in ipairs(now.sequences) do nseq[i] = seq_line(s) end
+  set_diff(wseq, nseq, "replay has ")
+  local wh, nh = table.concat(ws.heads, ", "), table.concat(now.heads, ", ")
   if wh ~= nh then lines[#lines + 1] = "version table: " .. nh .. " instead of " .. wh end
   return lines
 end
@@ -377,34 +471,82 @@ local function insert_text(t, rows)
   return table.concat(out, "\n")
 end
 
+local function write_file(path, text)
+  local f, err = io.open(path, "w")
+  if not f then fail("luamig checkpoint: " .. err) end
+  local ok, werr = f:write(text)
+  if ok then ok, werr = f:close() else f:close() end
+  if not ok then
+    os.remove(path)
+    fail("luamig checkpoint: " .. tostring(werr))
+  end
+end
 
-local function render_file(mc, empty_md, snap, info)
-  local up_ops = ag.compare(mc, empty_md, snap.schema)
-  local down_ops = {}
-  for i = #up_ops, 1, -1 do down_ops[#down_ops + 1] = up_ops[i]:reverse() end
-  local body = ag.render_script(mc, { upgrade_ops = up_ops, downgrade_ops = down_ops })
-  local data = {}
+-- A file opened for writing whose writes raise "luamig checkpoint: <error>".
+local function output(path, mode)
+  local f, err = io.open(path, mode)
+  if not f then fail("luamig checkpoint: " .. err) end
+  return {
+    f = f,
+    put = function(self, ...)
+      local ok, werr = self.f:write(...)
+      if not ok then fail("luamig checkpoint: " .. path .. ": " .. tostring(werr)) end
+    end,
+    -- the text from offset `from` (default: the start), `len` bytes (default: all), written
+    -- to `to`, a block at a time
+    copy_to = function(self, to, from, len)
+      self.f:seek("set", from or 0)
+      local left = len or math.huge
+      while left > 0 do
+        local block = self.f:read(math.min(left, 65536))
+        if not block then break end
+        to:put(block)
+        left = left - #block
+      end
+    end,
+  }
+end
+
+-- Writes the checkpoint of mc's database (the replay; its tables `order`, its state_of `st`)
+-- to `path`. The tables are rendered a batch at a time (autogenerate's operations against the
+-- empty database `empty_md`, then their rows) into part files beside it (`path`.up, .down,
+-- .data, removed by the caller), which are then copied into the checkpoint in order (the
+-- downgrade's batches in reverse). Returns the number of rows.
+local function render_file(mc, path, order, empty_md, st, info)
+  local r = ag.renderer(mc)
+  local up, down, data = output(path .. ".up", "w+"), output(path .. ".down", "w+"),
+    output(path .. ".data", "w+")
+  local downs = {}   -- each batch's downgrade text in `down`: { offset, length }
   local total = 0
-  for _, name in ipairs(scratch.parents_first(snap.tables)) do
-    local rows = snap.data[name].rows
-    if #rows > 0 then
-      data[#data + 1] = insert_text(snap.tables[name].table, rows)
-      total = total + #rows
+  each_batch(order, function(batch)
+    local md = reflect_batch(mc, batch)
+    local up_ops = ag.compare(mc, empty_md, md)
+    local down_ops = {}
+    for i = #up_ops, 1, -1 do down_ops[#down_ops + 1] = up_ops[i]:reverse() end
+    local text = r:lines(up_ops)
+    if text ~= "" then up:put(text, "\n") end
+    text = r:lines(down_ops)
+    if text ~= "" then
+      downs[#downs + 1] = { down.f:seek("cur"), #text + 1 }
+      down:put(text, "\n")
     end
-  end
-  local seq = {}
-  for _, s in ipairs(snap.sequences) do
-    for _, sql in ipairs(mc.dialect:checkpoint_sequence_sql(s)) do
-      seq[#seq + 1] = "  op.execute(" .. render.string(sql) .. ")"
+    for _, t in ipairs(tables_in(md, batch)) do
+      local rows = rows_of(mc, t)
+      if #rows > 0 then
+        data:put(insert_text(t, rows), "\n")
+        total = total + #rows
+      end
     end
-  end
+  end)
   local heads_list = {}
-  for i, h in ipairs(snap.heads) do heads_list[i] = render.string(h) end
-  local lines = {
-    "--[[ Checkpoint: the schema at " .. table.concat(snap.heads, ", "),
+  for i, h in ipairs(st.heads) do heads_list[i] = render.string(h) end
+  local out = output(path, "w")
+  local function line(s) out:put(s, "\n") end
+  for _, l in ipairs({
+    "--[[ Checkpoint: the schema at " .. table.concat(st.heads, ", "),
     "",
     string.format("Stands for: %d revision%s, up to %s", info.count, info.count == 1 and "" or "s",
-      table.concat(snap.heads, ", ")),
+      table.concat(st.heads, ", ")),
     "Dialect: " .. mc.dialect.name,
     "Create Date: " .. os.date("%Y-%m-%d %H:%M:%S"),
     "",
@@ -418,35 +560,56 @@ local function render_file(mc, empty_md, snap, info)
     "replaces = " .. info.count,
     "history_checksum = " .. render.string(info.checksum),
     "checkpoint_format = " .. FORMAT,
-  }
-  if body.imports ~= "" then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = body.imports
+  }) do line(l) end
+  local imports = r:imports()
+  if imports ~= "" then
+    line("")
+    line(imports)
   end
-  lines[#lines + 1] = ""
-  lines[#lines + 1] = "function upgrade()"
-  lines[#lines + 1] = body.upgrades
-  -- a commented block of statements, when there is one
-  local function section(comment, chunk)
-    if #chunk == 0 then return end
-    lines[#lines + 1] = "  -- " .. comment
-    lines[#lines + 1] = table.concat(chunk, "\n")
+  -- a body: the markers around the part file's text, or the empty body
+  local function body(part, copy)
+    if part.f:seek("end") == 0 then return line(ag.EMPTY_BODY) end
+    line(ag.BEGIN_BODY)
+    copy()
+    line(ag.END_BODY)
   end
-  section(string.format("the %d row%s the revisions left", total, total == 1 and "" or "s"), data)
-  section("the sequences, where the revisions left them", seq)
-  lines[#lines + 1] = "end"
-  lines[#lines + 1] = ""
-  lines[#lines + 1] = "function downgrade()"
-  lines[#lines + 1] = body.downgrades
+  line("")
+  line("function upgrade()")
+  body(up, function() up:copy_to(out) end)
+  if total > 0 then
+    line(string.format("  -- the %d row%s the revisions left", total, total == 1 and "" or "s"))
+    data:copy_to(out)
+  end
+  local seq = {}
+  for _, s in ipairs(st.sequences) do
+    for _, sql in ipairs(mc.dialect:checkpoint_sequence_sql(s)) do
+      seq[#seq + 1] = "  op.execute(" .. render.string(sql) .. ")"
+    end
+  end
+  if #seq > 0 then
+    line("  -- the sequences, where the revisions left them")
+    line(table.concat(seq, "\n"))
+  end
+  line("end")
+  line("")
+  line("function downgrade()")
+  body(down, function()
+    for i = #downs, 1, -1 do down:copy_to(out, downs[i][1], downs[i][2]) end
+  end)
   local drops = {}
-  for _, object in ipairs(snap.objects) do
+  for _, object in ipairs(st.objects) do
     local sql = mc.dialect:checkpoint_drop_sql(object)
     if sql then drops[#drops + 1] = "  op.execute(" .. render.string(sql) .. ")" end
   end
-  section("what dropping the tables leaves", drops)
-  lines[#lines + 1] = "end"
-  lines[#lines + 1] = ""
-  return table.concat(lines, "\n"), total
+  if #drops > 0 then
+    line("  -- what dropping the tables leaves")
+    line(table.concat(drops, "\n"))
+  end
+  line("end")
+  for _, part in ipairs({ up, down, data }) do part.f:close() end
+  local ok, err = out.f:close()
+  if not ok then fail("luamig checkpoint: " .. path .. ": " .. tostring(err)) end
+  return total
 end
 
 ---------------------------------------------------------------------------
@@ -454,19 +617,23 @@ end
 ---------------------------------------------------------------------------
 
 -- Runs checkpoint step `step` on the fresh scratch context `other` and compares it with `want`
--- (the replay's snapshot); then its downgrade must empty the database. Returns the problems.
-local function compare_on(other, step, want)
+-- (the replay, its tables `order`, its state_of `ws`); then its downgrade must empty the
+-- database. Returns the problems.
+local function compare_on(want, other, step, order, ws)
   local before = other.dialect:checkpoint_objects(other.connection)
   local ok, err = scratch.run_steps(other, { step })
+  -- the checkpoint's code (megabytes for thousands of tables) is not kept through the
+  -- comparison, and its memory is free again for what comes next; the downgrade loads it again
+  loader.forget(step.rev.path)
+  collectgarbage()
   if not ok then return { "the checkpoint's upgrade fails: " .. err:gsub("\n", " ") } end
-  local got = snapshot(other)
-  local problems = differences(other, want, got)
+  local problems = differences(want, other, order, ws)
   if #problems > 0 then return problems end
   ok, err = scratch.run_steps(other, { down_step_of(step) })
+  loader.forget(step.rev.path)
   if not ok then return { "the checkpoint's downgrade fails: " .. err:gsub("\n", " ") } end
-  local left = scratch.user_tables(other, user_schema(other, scratch.reflect(other)))
   local names = {}
-  for name in pairs(left) do names[#names + 1] = name end
+  for i, e in ipairs(table_list(other)) do names[i] = e.name end
   table.sort(names)
   if #names > 0 then
     return { "the checkpoint's downgrade leaves table(s) " .. table.concat(names, ", ") }
@@ -493,8 +660,8 @@ function M.verify_all(mc, script_location, steps)
       if not ok then
         entry.problems[1] = "the replay of the revisions it stands for fails: " .. err
       else
-        local want = snapshot(replay)
-        entry.problems = compare_on(scratch.another(mc), step_of(cp, cp.count), want)
+        entry.problems = compare_on(replay, scratch.another(mc), step_of(cp, cp.count),
+          creation_order(replay), state_of(replay))
       end
     end
     entry.ok = #entry.problems == 0
@@ -506,17 +673,6 @@ end
 ---------------------------------------------------------------------------
 -- luamig checkpoint [REVISION]
 ---------------------------------------------------------------------------
-
-local function write_file(path, text)
-  local f, err = io.open(path, "w")
-  if not f then fail("luamig checkpoint: " .. err) end
-  local ok, werr = f:write(text)
-  if ok then ok, werr = f:close() else f:close() end
-  if not ok then
-    os.remove(path)
-    fail("luamig checkpoint: " .. tostring(werr))
-  end
-end
 
 function M.write(cmd, config)
   local target = cmd.positional[1] or "head"
@@ -535,27 +691,27 @@ function M.write(cmd, config)
     local ok, err = scratch.run_steps(mc, steps)
     if not ok then fail("luamig checkpoint: replaying the revisions up to " .. target
       .. " failed: " .. err) end
-    local snap = snapshot(mc)
-    local sum, count = history_checksum(core.applied(snap.heads))
+    steps = nil
+    local order, st = creation_order(mc), state_of(mc)
+    local sum, count = history_checksum(core.applied(st.heads))
     local other = scratch.another(mc)
-    local empty = scratch.reflect(other)
-    local text, rows = render_file(mc, empty, snap, { count = count, checksum = sum })
     local dir = M.dir(script_location)
     local made, merr = core.mkdir_p(dir)
     if not made then fail("luamig checkpoint: " .. merr) end
     local sorted = {}
-    for i, h in ipairs(snap.heads) do sorted[i] = h end
+    for i, h in ipairs(st.heads) do sorted[i] = h end
     table.sort(sorted)
     local name = table.concat(sorted, "_") .. "_" .. mc.dialect.name .. ".lua"
     local path = dir .. "/" .. name
     local tmp = dir .. "/.luamig-checkpoint-" .. core.getpid() .. ".lua"
-    write_file(tmp, text)
     local cleanup <close> = setmetatable({}, { __close = function()
-      os.remove(tmp)
+      for _, f in ipairs({ tmp, tmp .. ".up", tmp .. ".down", tmp .. ".data" }) do os.remove(f) end
       loader.forget(tmp)
     end })
-    local cp = { path = tmp, name = name, heads = snap.heads }
-    local problems = compare_on(other, step_of(cp, count), snap)
+    local rows = render_file(mc, tmp, order, scratch.reflect(other), st,
+      { count = count, checksum = sum })
+    local cp = { path = tmp, name = name, heads = st.heads }
+    local problems = compare_on(mc, other, step_of(cp, count), order, st)
     if #problems > 0 then
       fail("luamig checkpoint: the rendered checkpoint does not reproduce the replay, so none "
         .. "was written (a checkpoint creates what luamig's reflection covers: tables, columns, "
@@ -580,7 +736,6 @@ function M.write(cmd, config)
   end
   return 0
 end
-
 ---------------------------------------------------------------------------
 -- luamig checkpoint --prune [REVISION]
 ---------------------------------------------------------------------------

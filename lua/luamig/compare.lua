@@ -18,6 +18,8 @@ Contract:
   compare.types_differ(dialect, conn_type, meta_type) -> whether a column's type changed
   compare.normalise_default(sql) -> a default's SQL with what does not change its value removed
   compare.qualified(schema, name) -> "schema.name" or "name"
+  compare.sort_by_dependency(entries) -> the entries ({ key, table, fk_default_schema }) in the
+        order compare() creates tables: by key, each after the tables it refers to
 
 mc fields used: dialect (a luamig.sqldialect object, or a name, or mc.dialect_name),
 connection, as_sql, query, inspect, version_table, version_table_schema, history_table, opts
@@ -191,6 +193,8 @@ end
 
 -- SQLAlchemy's sorted_tables: by key, then in layers so that a table comes after the tables
 -- its foreign keys refer to (self-references ignored; a cycle keeps the rest in key order).
+-- entries: { key =, table = { constraints }, fk_default_schema = } (sorted in place; also
+-- luamig.checkpoint's order for the tables it creates batch by batch).
 local function sort_by_dependency(entries)
   table.sort(entries, function(a, b) return a.key < b.key end)
   local by_key = {}
@@ -223,6 +227,8 @@ local function sort_by_dependency(entries)
   end
   return out
 end
+
+M.sort_by_dependency = sort_by_dependency
 
 --------------------------------------------------------------------------------------------
 -- Types
