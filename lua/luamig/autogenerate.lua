@@ -26,7 +26,7 @@ Contract (luamig.commands calls these; `mc` is the migration context, luamig.mig
         upgrade() and downgrade() (two-space indent, between luamig's marker comments) and the
         `require` lines of the dialect modules the text uses.
   ag.render_ops(mc, ops) -> the body text of one list (what render_python_code gives in Alembic)
-  ag.renderer(mc) -> r: a body rendered piece by piece (luamig checkpoint); see
+  ag.renderer(mc[, as_batch]) -> r: a body rendered piece by piece (luamig checkpoint); see
         ag.renderer below
   ag.diff_lines(diffs) -> { "one readable line per difference", ... }    (luamig check)
   ag.diffs_json(diffs) -> JSON text, an array of objects, one per difference  (check --json)
@@ -328,10 +328,12 @@ ag.BEGIN_MARKER, ag.END_MARKER = BEGIN, END
 
 -- The autogenerate context for rendering: render_as_batch as env.lua says, else as the
 -- dialect's default.
-local function render_context(mc)
+local function render_context(mc, as_batch)
   local actx = compare.context(mc, {})
   local opts = actx.opts
-  if opts.render_as_batch ~= nil then
+  if as_batch ~= nil then
+    actx.render_as_batch = as_batch
+  elseif opts.render_as_batch ~= nil then
     actx.render_as_batch = opts.render_as_batch and true or false
   else
     actx.render_as_batch = actx.dialect.render_as_batch
@@ -418,11 +420,12 @@ end
 
 -- A body rendered piece by piece, for more operations than are worth holding at once (luamig
 -- checkpoint): r:lines(list) -> the text of those operations' lines (without the markers, "" for
--- none); r:imports() -> the imports every piece so far needs. The body is
+-- none); r:imports() -> the imports every piece so far needs. as_batch: render_as_batch, for
+-- this body whatever env.lua says (nil: as env.lua says). The body is
 -- BEGIN_BODY .. "\n" .. <the pieces' texts that are not empty, joined by "\n"> .. "\n" .. END_BODY,
 -- or EMPTY_BODY when all are empty.
-function ag.renderer(mc)
-  local actx = render_context(mc)
+function ag.renderer(mc, as_batch)
+  local actx = render_context(mc, as_batch)
   return {
     lines = function(_, list)
       return with_hooks(actx, function()

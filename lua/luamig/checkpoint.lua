@@ -513,7 +513,9 @@ end
 -- .data, removed by the caller), which are then copied into the checkpoint in order (the
 -- downgrade's batches in reverse). Returns the number of rows.
 local function render_file(mc, path, order, empty_md, st, info)
-  local r = ag.renderer(mc)
+  -- a new table's indexes need no batch block, even on SQLite: plain op.create_index calls are
+  -- half the compiled code (a block is a function each)
+  local r = ag.renderer(mc, false)
   local up, down, data = output(path .. ".up", "w+"), output(path .. ".down", "w+"),
     output(path .. ".data", "w+")
   local downs = {}   -- each batch's downgrade text in `down`: { offset, length }

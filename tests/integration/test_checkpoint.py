@@ -481,6 +481,10 @@ class TestCheckpoint(unittest.TestCase):
                 p.ok("test")
                 rel = "migrations/checkpoints/aaaa0001_%s.lua" % backend
                 good = p.read(rel)
+                # a new table's index is one call, never a batch block (a function each)
+                self.assertIn('\n  op.create_index("ix_a_c299_p_id", "a_c299", { "p_id" }, '
+                              '{ unique = false })\n', good)
+                self.assertNotIn("batch_alter_table", good)
                 bad = re.sub(r'\n  op\.create_table\("a_c298",(.|\n)*?\n  \)\n',
                              '\n  op.create_table("extra", sa.Column("id", sa.Integer))\n', good)
                 bad = bad.replace('  op.drop_table("a_c298")\n', '  op.drop_table("extra")\n')
