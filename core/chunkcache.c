@@ -238,35 +238,50 @@ static void save_entry(lua_State *L, work *w, const struct stat *st, const char 
  * revision under a block is one read, as when files were read whole). */
 #define BLOCK ((size_t)64 << 10)
 
-static const char *read_block(lua_State *L, void *ud, size_t *size)
+/* Reads up to cap bytes (less when the file has less left) into `into`: the
+ * count, 0 at the end of the file or on an error (kept in read_errno). */
+static size_t fill(work *w, char *into, size_t cap)
 {
-	(void)L;
-	work *w = ud;
-	*size = 0;
 	if (w->left == 0)
-		return NULL;
+		return 0;
 	ssize_t n;
 	do
-		n = read(w->fd, w->block, w->left < BLOCK ? w->left : BLOCK);
+		n = read(w->fd, into, w->left < cap ? w->left : cap);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0) {
 		if (n < 0)
 			w->read_errno = errno;
 		w->left = 0;
-		return NULL;
+		return 0;
 	}
 	if (w->left != SIZE_MAX)
 		w->left -= (size_t)n;
-	const char *p = w->block;
-	if (w->first) { /* a UTF-8 byte-order mark, as luaL_loadfile skips it */
+	return (size_t)n;
+}
+
+static const char *read_block(lua_State *L, void *ud, size_t *size)
+{
+	(void)L;
+	work *w = ud;
+	if (w->first) {
+		/* a UTF-8 byte-order mark is skipped, as luaL_loadfile skips it:
+		 * its three bytes are looked for however the reads split them */
 		w->first = 0;
+		size_t n = fill(w, w->block, BLOCK), k;
+		while (n < 3 && (k = fill(w, w->block + n, BLOCK - n)) > 0)
+			n += k;
+		const char *p = w->block;
 		if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
 			p += 3;
 			n -= 3;
 		}
+		if (n > 0) { /* (0 would end the chunk: the next block follows) */
+			*size = n;
+			return p;
+		}
 	}
-	*size = (size_t)n;
-	return p;
+	*size = fill(w, w->block, BLOCK);
+	return *size ? w->block : NULL;
 }
 
 int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname, int seen)
@@ -295,8 +310,11 @@ int lm_chunkcache_load(lua_State *L, const char *path, const char *chunkname, in
 		goto done;
 	}
 	struct stat fst;
-	w->left = fstat(w->fd, &fst) == 0 && S_ISREG(fst.st_mode) ? (size_t)fst.st_size : SIZE_MAX;
-	w->block = lm_malloc(w->left < BLOCK ? w->left + 1 : BLOCK);
+	/* (a regular file of size 0 may still have text: a /proc file) */
+	w->left = fstat(w->fd, &fst) == 0 && S_ISREG(fst.st_mode) && fst.st_size > 0
+	                  ? (size_t)fst.st_size
+	                  : SIZE_MAX;
+	w->block = lm_malloc(BLOCK);
 	w->first = 1;
 	status = lua_load(L, read_block, w, chunkname, "t");
 	if (w->read_errno) { /* the chunk or message of a text cut short */
