@@ -232,31 +232,12 @@ local function table_key(schema, name)
   return (schema or "") .. "\0" .. name
 end
 
-local function is_own(mc, name)
-  return name == mc.version_table or (mc.history_table ~= nil and name == mc.history_table)
-end
-
--- mc's database reflected with env.lua's include_name, the tables further picked by
--- pick(name, schema); `tables`: nil, or the names to read (the reflection's own filter).
-local function reflect_with(mc, tables, pick)
-  local user = mc.opts.include_name
-  return mc:inspect({
-    schemas = mc.opts.include_schemas and true or nil,
-    tables = tables,
-    include_name = function(name, type_, parents)
-      if user and not user(name, type_, parents) then return false end
-      if type_ == "table" then return pick(name, parents.schema_name) end
-      return true
-    end,
-  })
-end
-
 -- The user tables of mc's database (luamig's own left out), each { name =, schema = }, by
 -- schema and name; none of them is reflected.
 local function table_list(mc)
   local out = {}
-  reflect_with(mc, nil, function(name, schema)
-    if not is_own(mc, name) then out[#out + 1] = { name = name, schema = schema } end
+  scratch.reflect(mc, nil, function(name, schema)
+    if not scratch.own_table(mc, name) then out[#out + 1] = { name = name, schema = schema } end
     return false
   end)
   for _, t in ipairs(out) do t.key = table_key(t.schema, t.name) end
@@ -271,7 +252,7 @@ local function reflect_batch(mc, batch)
     names[i] = t.name
     wanted[table_key(t.schema, t.name)] = true
   end
-  return reflect_with(mc, names, function(name, schema)
+  return scratch.reflect(mc, names, function(name, schema)
     return wanted[table_key(schema, name)] == true
   end)
 end
@@ -396,8 +377,9 @@ local function differences(want, got, order, ws)
           if c > had then extra = extra + c - had end
         end
         if missing + extra > 0 then
-          row_lines[#row_lines + 1] = { name = t.name, line = string.format("table %s: %d "
-            .. "row(s) of the replay missing, %d not in the replay", t.name, missing, extra) }
+          local shown = compare.qualified(t.schema, t.name)
+          row_lines[#row_lines + 1] = { name = shown, line = string.format("table %s: %d "
+            .. "row(s) of the replay missing, %d not in the replay", shown, missing, extra) }
         end
       end
     end
@@ -482,42 +464,54 @@ local function write_file(path, text)
   end
 end
 
--- A file opened for writing whose writes raise "luamig checkpoint: <error>".
-local function output(path, mode)
-  local f, err = io.open(path, mode)
+-- A file opened for writing whose writes raise "luamig checkpoint: <error>"; closed when it
+-- goes out of scope (a <close> variable). A part file (`part`) is removed from its folder at
+-- once: only its handle reaches it, and nothing of it is left whatever ends the run.
+local function output(path, part)
+  local f, err = io.open(path, part and "w+" or "w")
   if not f then fail("luamig checkpoint: " .. err) end
-  return {
+  if part then os.remove(path) end
+  local function check(ok, werr)
+    if not ok then fail("luamig checkpoint: " .. path .. ": " .. tostring(werr)) end
+    return ok
+  end
+  return setmetatable({
     f = f,
-    put = function(self, ...)
-      local ok, werr = self.f:write(...)
-      if not ok then fail("luamig checkpoint: " .. path .. ": " .. tostring(werr)) end
-    end,
-    -- the text from offset `from` (default: the start), `len` bytes (default: all), written
-    -- to `to`, a block at a time
+    put = function(self, ...) check(self.f:write(...)) end,
+    -- the text from offset `from` (default: the start), `len` bytes (default: to the end),
+    -- written to `to`, a block at a time
     copy_to = function(self, to, from, len)
-      self.f:seek("set", from or 0)
+      check(self.f:seek("set", from or 0))
       local left = len or math.huge
       while left > 0 do
-        local block = self.f:read(math.min(left, 65536))
-        if not block then break end
+        local block, rerr = self.f:read(math.min(left, 65536))
+        if not block then
+          if rerr or len then check(nil, rerr or "shorter than written") end
+          break
+        end
         to:put(block)
         left = left - #block
       end
     end,
-  }
+    size = function(self) return check(self.f:seek("end")) end,
+    close = function(self) return check(self.f:close()) end,
+  }, { __close = function(self)
+    if io.type(self.f) == "file" then self.f:close() end
+  end })
 end
 
 -- Writes the checkpoint of mc's database (the replay; its tables `order`, its state_of `st`)
 -- to `path`. The tables are rendered a batch at a time (autogenerate's operations against the
 -- empty database `empty_md`, then their rows) into part files beside it (`path`.up, .down,
--- .data, removed by the caller), which are then copied into the checkpoint in order (the
--- downgrade's batches in reverse). Returns the number of rows.
+-- .data, removed as soon as they are open), which are then copied into the checkpoint in order
+-- (the downgrade's batches in reverse). Returns the number of rows.
 local function render_file(mc, path, order, empty_md, st, info)
   -- a new table's indexes need no batch block, even on SQLite: plain op.create_index calls are
   -- half the compiled code (a block is a function each)
   local r = ag.renderer(mc, false)
-  local up, down, data = output(path .. ".up", "w+"), output(path .. ".down", "w+"),
-    output(path .. ".data", "w+")
+  local up <close> = output(path .. ".up", true)
+  local down <close> = output(path .. ".down", true)
+  local data <close> = output(path .. ".data", true)
   local downs = {}   -- each batch's downgrade text in `down`: { offset, length }
   local total = 0
   each_batch(order, function(batch)
@@ -542,7 +536,7 @@ local function render_file(mc, path, order, empty_md, st, info)
   end)
   local heads_list = {}
   for i, h in ipairs(st.heads) do heads_list[i] = render.string(h) end
-  local out = output(path, "w")
+  local out <close> = output(path)
   local function line(s) out:put(s, "\n") end
   for _, l in ipairs({
     "--[[ Checkpoint: the schema at " .. table.concat(st.heads, ", "),
@@ -570,7 +564,7 @@ local function render_file(mc, path, order, empty_md, st, info)
   end
   -- a body: the markers around the part file's text, or the empty body
   local function body(part, copy)
-    if part.f:seek("end") == 0 then return line(ag.EMPTY_BODY) end
+    if part:size() == 0 then return line(ag.EMPTY_BODY) end
     line(ag.BEGIN_BODY)
     copy()
     line(ag.END_BODY)
@@ -582,16 +576,17 @@ local function render_file(mc, path, order, empty_md, st, info)
     line(string.format("  -- the %d row%s the revisions left", total, total == 1 and "" or "s"))
     data:copy_to(out)
   end
+  -- a commented block of op.execute calls, when there are any
+  local function section(comment, sqls)
+    if #sqls == 0 then return end
+    line("  -- " .. comment)
+    for _, sql in ipairs(sqls) do line("  op.execute(" .. render.string(sql) .. ")") end
+  end
   local seq = {}
   for _, s in ipairs(st.sequences) do
-    for _, sql in ipairs(mc.dialect:checkpoint_sequence_sql(s)) do
-      seq[#seq + 1] = "  op.execute(" .. render.string(sql) .. ")"
-    end
+    for _, sql in ipairs(mc.dialect:checkpoint_sequence_sql(s)) do seq[#seq + 1] = sql end
   end
-  if #seq > 0 then
-    line("  -- the sequences, where the revisions left them")
-    line(table.concat(seq, "\n"))
-  end
+  section("the sequences, where the revisions left them", seq)
   line("end")
   line("")
   line("function downgrade()")
@@ -601,16 +596,11 @@ local function render_file(mc, path, order, empty_md, st, info)
   local drops = {}
   for _, object in ipairs(st.objects) do
     local sql = mc.dialect:checkpoint_drop_sql(object)
-    if sql then drops[#drops + 1] = "  op.execute(" .. render.string(sql) .. ")" end
+    if sql then drops[#drops + 1] = sql end
   end
-  if #drops > 0 then
-    line("  -- what dropping the tables leaves")
-    line(table.concat(drops, "\n"))
-  end
+  section("what dropping the tables leaves", drops)
   line("end")
-  for _, part in ipairs({ up, down, data }) do part.f:close() end
-  local ok, err = out.f:close()
-  if not ok then fail("luamig checkpoint: " .. path .. ": " .. tostring(err)) end
+  out:close()
   return total
 end
 
@@ -635,7 +625,7 @@ local function compare_on(want, other, step, order, ws)
   loader.forget(step.rev.path)
   if not ok then return { "the checkpoint's downgrade fails: " .. err:gsub("\n", " ") } end
   local names = {}
-  for i, e in ipairs(table_list(other)) do names[i] = e.name end
+  for i, e in ipairs(table_list(other)) do names[i] = compare.qualified(e.schema, e.name) end
   table.sort(names)
   if #names > 0 then
     return { "the checkpoint's downgrade leaves table(s) " .. table.concat(names, ", ") }
@@ -707,7 +697,7 @@ function M.write(cmd, config)
     local path = dir .. "/" .. name
     local tmp = dir .. "/.luamig-checkpoint-" .. core.getpid() .. ".lua"
     local cleanup <close> = setmetatable({}, { __close = function()
-      for _, f in ipairs({ tmp, tmp .. ".up", tmp .. ".down", tmp .. ".data" }) do os.remove(f) end
+      os.remove(tmp)
       loader.forget(tmp)
     end })
     local rows = render_file(mc, tmp, order, scratch.reflect(other), st,

@@ -21,7 +21,11 @@ and `luamig checkpoint` (luamig.checkpoint).
   scratch.run_steps(mc, steps) -> true | false, error: runs plan steps on the scratch database
       through a migration context made like env.lua's (its options, its connection) but
       mutating, without the runner lock, the history table or checksums
-  scratch.reflect(mc) -> the schema of mc's database, as luamig.inspect gives it
+  scratch.reflect(mc[, tables, pick]) -> the schema of mc's database, as luamig.inspect gives it
+      with env.lua's include_name; tables: only the tables of those names; pick(name, schema):
+      whether to keep a table (after include_name)
+  scratch.own_table(mc, name) -> whether it is one of luamig's own (the version and history
+      tables)
   scratch.user_tables(mc, md) -> { [name] = { table =, cols = { [name] = column } } }: the
       reflection's tables but luamig's own (the version and history tables)
   scratch.parents_first(tables) -> the names of user_tables' result in an order where each
@@ -58,19 +62,28 @@ function M.run_steps(mc, steps)
   return true
 end
 
-function M.reflect(mc)
-  return mc:inspect({ include_name = mc.opts.include_name,
+function M.reflect(mc, tables, pick)
+  local user = mc.opts.include_name
+  local include = user
+  if pick then
+    include = function(name, type_, parents)
+      if user and not user(name, type_, parents) then return false end
+      if type_ == "table" then return pick(name, parents.schema_name) end
+      return true
+    end
+  end
+  return mc:inspect({ include_name = include, tables = tables,
                       schemas = mc.opts.include_schemas and true or nil })
 end
 
-local function own_table(mc, t)
-  return t.name == mc.version_table or (mc.history_table and t.name == mc.history_table)
+function M.own_table(mc, name)
+  return name == mc.version_table or (mc.history_table ~= nil and name == mc.history_table)
 end
 
 function M.user_tables(mc, md)
   local out = {}
   for _, t in pairs(md.tables or {}) do
-    if not own_table(mc, t) then
+    if not M.own_table(mc, t.name) then
       local cols = {}
       for _, c in ipairs(t.columns or {}) do cols[c.name] = c end
       out[t.name] = { table = t, cols = cols }

@@ -101,6 +101,21 @@ def checkpoint_files(p):
 
 class TestCheckpoint(unittest.TestCase):
 
+    def fresh_upgrade_equals_replay(self, p, rev, written, started, tables):
+        """Upgrades a new database replaying every revision, writes the checkpoint of `rev` (its
+        line says `written`), upgrades a second new database through it (its log says
+        `started`): both catalogs are equal, with `tables` tables. Returns the second's."""
+        dbs = Databases(self, p)
+        full = dbs.new()
+        p.ok("upgrade", "head", "--no-checkpoints")
+        self.assertIn(written, p.ok("checkpoint", rev).out)
+        fresh = dbs.new()
+        self.assertIn(started, p.ok("upgrade", "head").err)
+        a, b = snapshot(p.backend, full), snapshot(p.backend, fresh)
+        self.assertEqual(len(a["tables"]), tables)
+        self.assertEqual(a, b)
+        return b
+
     def test_fresh_database_starts_from_checkpoint(self):
         for backend in backends():
             with self.subTest(backend=backend):
@@ -424,18 +439,9 @@ class TestCheckpoint(unittest.TestCase):
                     p.revision_file(rev, prev, up, down, message="step %d" % i)
                     prev = rev
                 p.set_option("transaction_per_migration", "true")
-                dbs = Databases(self, p)
-                full = dbs.new()
-                p.ok("upgrade", "head", "--no-checkpoints")
-                r = p.ok("checkpoint", "r0500")
-                self.assertIn("(checkpoint of 500 revisions, up to r0500, %s, 50 rows)" % backend,
-                              r.out)
-                fresh = dbs.new()
-                r = p.ok("upgrade", "head")
-                self.assertIn("one step for 500 revisions, then 500 more", r.err)
-                a, b = snapshot(backend, full), snapshot(backend, fresh)
-                self.assertEqual(len(a["tables"]), 100)
-                self.assertEqual(a, b)
+                b = self.fresh_upgrade_equals_replay(
+                    p, "r0500", "(checkpoint of 500 revisions, up to r0500, %s, 50 rows)" % backend,
+                    "one step for 500 revisions, then 500 more", 100)
                 self.assertEqual(b["luamig_version"], ["r1000"])
 
     def test_tables_in_batches(self):
@@ -466,18 +472,10 @@ class TestCheckpoint(unittest.TestCase):
                 p.revision_file("bbbb0002", "aaaa0001",
                                 '  op.add_column("z_p000", sa.Column("w", sa.Integer))',
                                 '  op.drop_column("z_p000", "w")', message="one more column")
-                dbs = Databases(self, p)
-                full = dbs.new()
-                p.ok("upgrade", "head", "--no-checkpoints")
-                r = p.ok("checkpoint", "aaaa0001")
-                self.assertIn("(checkpoint of 1 revision, up to aaaa0001, %s, 2 rows)" % backend,
-                              r.out)
-                fresh = dbs.new()
-                r = p.ok("upgrade", "head")
-                self.assertIn("one step for 1 revision, then 1 more", r.err)
-                a, b = snapshot(backend, full), snapshot(backend, fresh)
-                self.assertEqual(len(a["tables"]), 600)
-                self.assertEqual(a, b)
+                self.fresh_upgrade_equals_replay(
+                    p, "aaaa0001",
+                    "(checkpoint of 1 revision, up to aaaa0001, %s, 2 rows)" % backend,
+                    "one step for 1 revision, then 1 more", 600)
                 p.ok("test")
                 rel = "migrations/checkpoints/aaaa0001_%s.lua" % backend
                 good = p.read(rel)
@@ -489,7 +487,8 @@ class TestCheckpoint(unittest.TestCase):
                              '\n  op.create_table("extra", sa.Column("id", sa.Integer))\n', good)
                 bad = bad.replace('  op.drop_table("a_c298")\n', '  op.drop_table("extra")\n')
                 # (PostgreSQL: the line that sets its sequence goes too)
-                bad = "\n".join(x for x in bad.split("\n") if "setval" not in x or "a_c298" not in x)
+                bad = "\n".join(x for x in bad.split("\n")
+                                 if "setval" not in x or "a_c298" not in x)
                 self.assertNotIn('"a_c298"', bad)
                 p.write(rel, bad)
                 r = p.fails("test")
