@@ -826,12 +826,14 @@ function M.prune(cmd, config)
   local cf = assert(io.open(cp.path, "r"))
   local cp_text = cf:read("a")
   cf:close()
-  local body = cp_text:match("\n(function upgrade%(%).*)$")
+  -- everything after the checkpoint's fields: the `require` lines its types need, the functions
+  local body = cp_text:match("\ncheckpoint_format = %d+\n\n*(.*)$")
   local header = string.format("--[[ %s\n\nRevision ID: %s\nRevises:\nCreate Date: %s\n\n"
-    .. "The checkpoint of %d revisions, pruned by `luamig checkpoint --prune`; they are in %s.\n"
+    .. "The checkpoint of %d revision%s, pruned by `luamig checkpoint --prune`; %s in %s.\n"
     .. "]]\n\nrevision = %s\ndown_revision = nil\nbranch_labels = %s\ndepends_on = nil\n\n",
     rev.message ~= "" and rev.message or "checkpoint", id, os.date("%Y-%m-%d %H:%M:%S"),
-    moved, loader.display_path(dest), render.string(id), labels)
+    moved, moved == 1 and "" or "s", moved == 1 and "it is" or "they are",
+    loader.display_path(dest), render.string(id), labels)
   write_file(rev.path, header .. body)
   local cp_dest = dest .. "/" .. cp.name
   os.rename(cp.path, cp_dest)

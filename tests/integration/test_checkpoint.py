@@ -307,6 +307,33 @@ class TestCheckpoint(unittest.TestCase):
                 self.assertEqual([t for t in snapshot(backend, fresh)["tables"]], [])
                 p.ok("test")
 
+    def test_prune_keeps_what_the_checkpoint_requires(self):
+        """A PostgreSQL checkpoint whose columns use the dialect's types starts with their
+        `require` line; the revision --prune makes of it keeps that line, so a fresh database
+        upgrades through it."""
+        p = Project(self, "postgresql")
+        up = ('  local postgresql = require "luamig.dialects.postgresql"\n'
+              '  op.create_table("doc", sa.Column("id", sa.Integer, { primary_key = true }),\n'
+              '    sa.Column("body", postgresql.JSONB))')
+        p.revision_file("aaaa0001", None, up, '  op.drop_table("doc")', message="doc")
+        p.revision_file("bbbb0002", "aaaa0001",
+                        '  op.add_column("doc", sa.Column("n", sa.Integer))',
+                        '  op.drop_column("doc", "n")', message="n")
+        p.ok("upgrade", "head")
+        p.ok("checkpoint", "aaaa0001")
+        require = 'local postgresql = require "luamig.dialects.postgresql"\n'
+        self.assertIn("\n" + require, p.read("migrations/checkpoints/aaaa0001_postgresql.lua"))
+        p.ok("checkpoint", "--prune", "aaaa0001")
+        text = p.read("migrations/versions/0001_aaaa0001.lua")
+        self.assertIn("The checkpoint of 1 revision, pruned by `luamig checkpoint --prune`; it is "
+                      "in migrations/pruned/aaaa0001.\n", text)
+        self.assertIn("depends_on = nil\n\n" + require + "\nfunction upgrade()\n", text)
+        fresh = Databases(self, p).new()
+        p.ok("upgrade", "head")
+        snap = catalog.snapshot("postgresql", fresh)
+        self.assertEqual(sorted(snap["tables"]), ["doc"])
+        self.assertEqual(snap["luamig_version"], ["bbbb0002"])
+
     def test_branches_and_merge(self):
         """A checkpoint of two heads stands for both (two version rows); a fresh `upgrade heads`
         starts from it, and after a merge revision a fresh `upgrade head` starts from it and
