@@ -666,6 +666,20 @@ end
 -- luamig checkpoint [REVISION]
 ---------------------------------------------------------------------------
 
+-- A checkpoint is one step: one transaction that keeps a lock on everything it creates until it
+-- ends. Where the server's lock table surely cannot hold them (more than twice its slots: it
+-- can borrow some spare shared memory, as luamig.migration's check says), the checkpoint is
+-- refused before it is rendered, rather than failing its own verification.
+local function check_lock_table(mc)
+  local d = mc.dialect
+  if not (d.lock_table_capacity and d.checkpoint_relations) then return end
+  local capacity = d:lock_table_capacity(mc.connection)
+  if not capacity then return end
+  local relations = d:checkpoint_relations(mc.connection)
+  if relations > 2 * capacity then fail("luamig checkpoint: " .. d:checkpoint_too_big(relations,
+    capacity)) end
+end
+
 function M.write(cmd, config)
   local target = cmd.positional[1] or "head"
   local script_location = cmd.script_location
@@ -684,6 +698,7 @@ function M.write(cmd, config)
     if not ok then fail("luamig checkpoint: replaying the revisions up to " .. target
       .. " failed: " .. err) end
     steps = nil
+    check_lock_table(mc)
     local order, st = creation_order(mc), state_of(mc)
     local sum, count = history_checksum(core.applied(st.heads))
     local other = scratch.another(mc)

@@ -72,14 +72,18 @@ class TestLockTable(unittest.TestCase):
         self.assertEqual(p.version_rows(), ["r0150"])
         self.assertEqual(len(pg.table_names(self.url)), 151)
 
+    def slots(self):
+        """The server's lock table slots, as PostgreSQL sizes it."""
+        return int(pg.psql(self.url, "SELECT current_setting('max_locks_per_transaction')::int * "
+                           "(current_setting('max_connections')::int + "
+                           "current_setting('autovacuum_max_workers')::int + 1 + "
+                           "current_setting('max_worker_processes')::int + "
+                           "current_setting('max_wal_senders')::int + "
+                           "current_setting('max_prepared_transactions')::int)")[0][0])
+
     def test_a_plan_that_cannot_fit_stops_before_its_first_step(self):
         p = self.history(300)
-        slots = int(pg.psql(self.url, "SELECT current_setting('max_locks_per_transaction')::int * "
-                            "(current_setting('max_connections')::int + "
-                            "current_setting('autovacuum_max_workers')::int + 1 + "
-                            "current_setting('max_worker_processes')::int + "
-                            "current_setting('max_wal_senders')::int + "
-                            "current_setting('max_prepared_transactions')::int)")[0][0])
+        slots = self.slots()
         r = p.fails("upgrade", "head")
         # 300 tables, their primary keys and their indexes: 900 relations
         self.assertEqual(r.err.strip().split("\n")[-1],
@@ -96,6 +100,26 @@ class TestLockTable(unittest.TestCase):
         p.set_option("transaction_per_migration", "true")
         p.ok("upgrade", "head")
         self.assertEqual(p.version_rows(), ["r0300"])
+
+    def test_a_checkpoint_that_cannot_fit_is_refused_before_it_is_written(self):
+        """A checkpoint is one step: its one transaction would lock each of the 300 tables,
+        primary keys, sequences and indexes it creates (and the version table and its key):
+        refused after the replay, before it is rendered, naming max_locks_per_transaction."""
+        p = self.history(300)
+        p.set_option("transaction_per_migration", "true")
+        r = p.fails("checkpoint")
+        self.assertEqual(r.err.strip().split("\n")[-1],
+                         "FAILED: luamig checkpoint: the checkpoint would be one transaction "
+                         "creating 1202 tables, indexes and sequences, holding a lock on each "
+                         "until it ends: more than the server's lock table can hold (%d slots: "
+                         "max_locks_per_transaction x (max_connections + the server's other "
+                         "processes + max_prepared_transactions)); nothing was written. Raise "
+                         "max_locks_per_transaction on the server (for this command and for the "
+                         "upgrades that will run the checkpoint), or checkpoint an earlier "
+                         "revision" % self.slots())
+        folder = p.path("migrations/checkpoints")
+        self.assertEqual(os.listdir(folder) if os.path.isdir(folder) else [], [])
+        self.assertEqual(pg.table_names(self.url), [])
 
     def test_revisions_that_read_the_database_are_not_counted_and_the_run_goes_on(self):
         # the count runs each revision without a database: code that reads it cannot be

@@ -536,7 +536,29 @@ function pg:lock_table_too_small(migrations, relations, capacity)
     LOCK_TABLE_WAYS_OUT)
 end
 
--- Checkpoints (luamig.checkpoint). What luamig's reflection does not cover, in the schema the
+-- Checkpoints (luamig.checkpoint). How many relations a checkpoint of the schema the
+-- connection's search path puts first creates in its one transaction, each keeping a lock until
+-- it ends: tables, indexes, sequences, views, and the TOAST table and index of a table that has
+-- them.
+function pg:checkpoint_relations(conn)
+  return tonumber(conn:query([[
+SELECT count(*) + 2 * count(*) FILTER (WHERE c.reltoastrelid <> 0)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'i', 'S', 'v', 'm')]])[1][1])
+end
+
+-- The message for a checkpoint whose one step cannot fit the lock table, said before it is
+-- rendered.
+function pg:checkpoint_too_big(relations, capacity)
+  return string.format("the checkpoint would be one transaction creating %d tables, indexes and "
+    .. "sequences, holding a lock on each until it ends: more than the server's lock table can "
+    .. "hold (%d slots: max_locks_per_transaction x (max_connections + the server's other "
+    .. "processes + max_prepared_transactions)); nothing was written. Raise "
+    .. "max_locks_per_transaction on the server (for this command and for the upgrades that "
+    .. "will run the checkpoint), or checkpoint an earlier revision", relations, capacity)
+end
+
+-- What luamig's reflection does not cover, in the schema the
 -- connection's search path puts first: one sorted line per object ("view v", "function f",
 -- "type e", "trigger t on x", "sequence s" not owned by a column, "extension x").
 function pg:checkpoint_objects(conn)
