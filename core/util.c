@@ -356,6 +356,23 @@ int lm_is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* mkdir, where a directory already there is success and a file there is
+ * ENOTDIR (EEXIST alone let a caller go on to write into a file's path). */
+static int make_dir(const char *p)
+{
+	if (mkdir(p, 0777) == 0)
+		return 0;
+	int e = errno;
+	struct stat st;
+	if (e == EEXIST) {
+		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			return 0;
+		e = ENOTDIR;
+	}
+	lm_error_set("%s: %s", p, strerror(e));
+	return -1;
+}
+
 int lm_mkdir_p(const char *path)
 {
 	char *p = lm_strdup(path);
@@ -364,17 +381,13 @@ int lm_mkdir_p(const char *path)
 		if (*s != '/')
 			continue;
 		*s = '\0';
-		if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-			lm_error_set("%s: %s", p, strerror(errno));
+		if (make_dir(p) != 0) {
 			rc = -1;
 			goto done;
 		}
 		*s = '/';
 	}
-	if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-		lm_error_set("%s: %s", p, strerror(errno));
-		rc = -1;
-	}
+	rc = make_dir(p);
 done:
 	free(p);
 	return rc;

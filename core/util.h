@@ -114,7 +114,8 @@ char *lm_read_file(const char *path, size_t *len_out);
 int lm_write_file(const char *path, const char *data, size_t len);
 int lm_file_exists(const char *path);
 int lm_is_dir(const char *path);
-/* Creates a directory and its parents; 0 if it exists already. */
+/* Creates a directory and its parents; 0 if it exists already, -1 with
+ * "path: Not a directory" when a file is where one of them goes. */
 int lm_mkdir_p(const char *path);
 /* Joins a directory and a relative name ("a" + "b" -> "a/b"); absolute b wins. */
 char *lm_path_join(const char *dir, const char *name);

@@ -258,6 +258,17 @@ class TestCheckpoint(unittest.TestCase):
                 self.assertEqual(os.listdir(tmp), [])
                 if backend == "postgresql":
                     self.assertEqual(pg.scratch_databases_left(), [])
+                # a file where the checkpoints folder goes: said, nothing written
+                if os.path.isdir(p.path("migrations/checkpoints")):
+                    os.rmdir(p.path("migrations/checkpoints"))
+                with open(p.path("migrations/checkpoints"), "w") as f:
+                    f.write("not a folder\n")
+                r = p.fails("checkpoint", "dddd0004", env={"TMPDIR": tmp})
+                self.assertEqual(r.err.strip().split("\n")[-1],
+                                 "FAILED: luamig checkpoint: %s: Not a directory"
+                                 % p.path("migrations/checkpoints"))
+                os.remove(p.path("migrations/checkpoints"))
+                self.assertEqual(os.listdir(tmp), [])
                 # a failing revision: the replay's error, nothing written
                 p.revision_file("ffff0006", "eeee0005", '  error("boom")', "", message="boom")
                 r = p.fails("checkpoint", env={"TMPDIR": tmp})
