@@ -494,6 +494,7 @@ local function output(path, part)
       end
     end,
     size = function(self) return check(self.f:seek("end")) end,
+    offset = function(self) return check(self.f:seek("cur")) end,
     close = function(self) return check(self.f:close()) end,
   }, { __close = function(self)
     if io.type(self.f) == "file" then self.f:close() end
@@ -523,7 +524,7 @@ local function render_file(mc, path, order, empty_md, st, info)
     if text ~= "" then up:put(text, "\n") end
     text = r:lines(down_ops)
     if text ~= "" then
-      downs[#downs + 1] = { down.f:seek("cur"), #text + 1 }
+      downs[#downs + 1] = { down:offset(), #text + 1 }
       down:put(text, "\n")
     end
     for _, t in ipairs(tables_in(md, batch)) do
@@ -675,7 +676,7 @@ local function check_lock_table(mc)
   if not (d.lock_table_capacity and d.checkpoint_relations) then return end
   local capacity = d:lock_table_capacity(mc.connection)
   if not capacity then return end
-  local relations = d:checkpoint_relations(mc.connection)
+  local relations = d:checkpoint_relations(mc.connection, mc.opts.include_schemas)
   if relations > 2 * capacity then fail("luamig checkpoint: " .. d:checkpoint_too_big(relations,
     capacity)) end
 end
@@ -815,6 +816,17 @@ function M.prune(cmd, config)
         .. "checkpoint %s; upgrade it first", h, id))
     end
   end
+  -- the checkpoint's text after its fields (the `require` lines its types need, the functions),
+  -- read before any file moves
+  local cf, cerr = io.open(cp.path, "r")
+  if not cf then fail("luamig checkpoint --prune: " .. tostring(cerr)) end
+  local cp_text = cf:read("a")
+  cf:close()
+  local body = cp_text and cp_text:match("\ncheckpoint_format%s*=%s*%d+[ \t]*\r?\n%s*(.*)$")
+  if not body then
+    fail("luamig checkpoint --prune: " .. cp.shown .. " has no 'checkpoint_format = <n>' line "
+      .. "to prune after (luamig checkpoint " .. id .. " writes it again)")
+  end
   -- move the files
   local rev = core.revision(id)
   local dest = script_location .. "/pruned/" .. id
@@ -838,11 +850,6 @@ function M.prune(cmd, config)
     for i, l in ipairs(rev.branch_labels) do quoted[i] = render.string(l) end
     labels = "{ " .. table.concat(quoted, ", ") .. " }"
   end
-  local cf = assert(io.open(cp.path, "r"))
-  local cp_text = cf:read("a")
-  cf:close()
-  -- everything after the checkpoint's fields: the `require` lines its types need, the functions
-  local body = cp_text:match("\ncheckpoint_format = %d+\n\n*(.*)$")
   local header = string.format("--[[ %s\n\nRevision ID: %s\nRevises:\nCreate Date: %s\n\n"
     .. "The checkpoint of %d revision%s, pruned by `luamig checkpoint --prune`; %s in %s.\n"
     .. "]]\n\nrevision = %s\ndown_revision = nil\nbranch_labels = %s\ndepends_on = nil\n\n",

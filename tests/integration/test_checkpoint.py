@@ -345,6 +345,30 @@ class TestCheckpoint(unittest.TestCase):
         self.assertEqual(sorted(snap["tables"]), ["doc"])
         self.assertEqual(snap["luamig_version"], ["bbbb0002"])
 
+    def test_prune_reads_the_checkpoint_before_moving_anything(self):
+        """A checkpoint whose fields end without its checkpoint_format line: --prune stops
+        before any revision moves. With CRLF line ends it prunes, and the result runs."""
+        p = Project(self, "sqlite")
+        history(p)
+        p.ok("checkpoint", "cccc0003")
+        p.ok("upgrade", "head")
+        rel = "migrations/checkpoints/cccc0003_sqlite.lua"
+        good = p.read(rel)
+        p.write(rel, good.replace("checkpoint_format = 1\n", ""))
+        r = p.fails("checkpoint", "--prune", "cccc0003")
+        self.assertEqual(r.err.strip().split("\n")[-1],
+                         "FAILED: luamig checkpoint --prune: %s has no 'checkpoint_format = <n>' "
+                         "line to prune after (luamig checkpoint cccc0003 writes it again)" % rel)
+        self.assertEqual(len(os.listdir(p.versions)), 4)
+        self.assertFalse(os.path.exists(p.path("migrations/pruned")))
+        with open(p.path(rel), "w", newline="") as f:
+            f.write(good.replace("\n", "\r\n"))
+        p.ok("checkpoint", "--prune", "cccc0003")
+        self.assertEqual(sorted(os.listdir(p.versions)), ["0003_cccc0003.lua", "0004_dddd0004.lua"])
+        fresh = Databases(self, p).new()
+        p.ok("upgrade", "head")
+        self.assertEqual(catalog.snapshot("sqlite", fresh)["luamig_version"], ["dddd0004"])
+
     def test_branches_and_merge(self):
         """A checkpoint of two heads stands for both (two version rows); a fresh `upgrade heads`
         starts from it, and after a merge revision a fresh `upgrade head` starts from it and
