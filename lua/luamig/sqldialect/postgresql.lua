@@ -536,15 +536,18 @@ function pg:lock_table_too_small(migrations, relations, capacity)
     LOCK_TABLE_WAYS_OUT)
 end
 
--- Checkpoints (luamig.checkpoint). How many relations a checkpoint of the schema the
--- connection's search path puts first creates in its one transaction, each keeping a lock until
--- it ends: tables, indexes, sequences, views, and the TOAST table and index of a table that has
--- them.
-function pg:checkpoint_relations(conn)
+-- Checkpoints (luamig.checkpoint). How many relations a checkpoint creates in its one
+-- transaction, each keeping a lock until it ends: tables, indexes, sequences, views, and the
+-- TOAST table and index of a table that has them; in the schema the connection's search path
+-- puts first, or (all_schemas: include_schemas) in every schema but the system's.
+function pg:checkpoint_relations(conn, all_schemas)
+  local schemas = all_schemas and [[n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%']]
+    or "n.nspname = current_schema()"
   return tonumber(conn:query([[
 SELECT count(*) + 2 * count(*) FILTER (WHERE c.reltoastrelid <> 0)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'i', 'S', 'v', 'm')]])[1][1])
+ WHERE c.relkind IN ('r', 'p', 'i', 'I', 'S', 'v', 'm') AND ]] .. schemas)[1][1])
 end
 
 -- The message for a checkpoint whose one step cannot fit the lock table, said before it is
