@@ -365,9 +365,12 @@ static int make_dir(const char *p)
 	int e = errno;
 	struct stat st;
 	if (e == EEXIST) {
-		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+		if (stat(p, &st) != 0)
+			e = errno; /* a link to nothing */
+		else if (S_ISDIR(st.st_mode))
 			return 0;
-		e = ENOTDIR;
+		else
+			e = ENOTDIR;
 	}
 	lm_error_set("%s: %s", p, strerror(e));
 	return -1;
@@ -375,6 +378,10 @@ static int make_dir(const char *p)
 
 int lm_mkdir_p(const char *path)
 {
+	if (!path[0]) {
+		lm_error_set("an empty path is no directory");
+		return -1;
+	}
 	char *p = lm_strdup(path);
 	int rc = 0;
 	for (char *s = p + 1; *s; s++) {
