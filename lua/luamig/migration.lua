@@ -640,9 +640,12 @@ function MigrationContext:run_migrations(kw)
       -- what the rollback takes back: the step that ran, or everything of a run in one
       -- transaction (SQLite may have rolled an interrupted statement's transaction back itself)
       local rolled_back = online and (self.running_step ~= nil or (began_outer and not per_migration))
-      -- a whole run in one transaction that overflowed the lock table: say what to do
-      local advice = online and not per_migration and self.dialect.lock_table_full_advice
-        and self.dialect:lock_table_full_advice(core.error_code())
+      -- a whole run in one transaction, or a checkpoint's step, that overflowed the lock table:
+      -- say what to do
+      local checkpoint = failed ~= nil and failed.checkpoint == true
+      local advice = online and (checkpoint or not per_migration)
+        and self.dialect.lock_table_full_advice
+        and self.dialect:lock_table_full_advice(core.error_code(), checkpoint)
       if online and conn:in_transaction() then pcall(conn.rollback, conn) end
       if advice and type(err) == "string" then err = err:gsub("%s+$", "") .. "; " .. advice end
       if signal then err = interrupted_message(self, signal, start_heads, rolled_back) end

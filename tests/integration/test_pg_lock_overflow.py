@@ -121,6 +121,36 @@ class TestLockTable(unittest.TestCase):
         self.assertEqual(os.listdir(folder) if os.path.isdir(folder) else [], [])
         self.assertEqual(pg.table_names(self.url), [])
 
+    def test_a_checkpoint_written_elsewhere_that_overflows_says_so(self):
+        """A checkpoint of 150 tables written on a server with a larger lock table (the suite's),
+        run on this one's fresh database: its one transaction overflows, is rolled back, and the
+        advice is for a checkpoint (raise max_locks_per_transaction or --no-checkpoints), with
+        transaction_per_migration on or off; --no-checkpoints then works."""
+        p = self.history(150)
+        p.set_option("transaction_per_migration", "true")
+        big = "cpbig_%d" % (os.getpid() % 100000)
+        pg.drop_database(big)
+        self.addCleanup(pg.drop_database, big)
+        p.set_option("url", pg.create_database(big))
+        p.ok("checkpoint")
+        p.set_option("url", self.url)
+        for per_migration in ("true", "false"):
+            p.set_option("transaction_per_migration", per_migration)
+            r = p.fails("upgrade", "head")
+            self.assertRegex(r.err.strip().split("\n")[-1],
+                             r"^FAILED: upgrade of revision r0150 failed at "
+                             r"migrations/checkpoints/r0150_postgresql\.lua:\d+: .*out of shared "
+                             r"memory.*; the checkpoint is one transaction creating the whole "
+                             r"schema it stands for, and its locks overflowed the server's lock "
+                             r"table \(max_locks_per_transaction x max_connections\); nothing was "
+                             r"applied\. Raise max_locks_per_transaction on the server, or upgrade "
+                             r"with --no-checkpoints \(the revisions replayed, each in its "
+                             r"transaction with transaction_per_migration = true\)$")
+            self.assertEqual(pg.table_names(self.url), [])
+        p.set_option("transaction_per_migration", "true")
+        p.ok("upgrade", "head", "--no-checkpoints")
+        self.assertEqual(p.version_rows(), ["r0150"])
+
     def test_revisions_that_read_the_database_are_not_counted_and_the_run_goes_on(self):
         # the count runs each revision without a database: code that reads it cannot be
         # counted, so nothing is sure before the run, and the overflow is rolled back

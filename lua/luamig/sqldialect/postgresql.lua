@@ -490,17 +490,24 @@ function pg:timeout_statements(t)
   return out
 end
 
--- What to add to the error of a run in one transaction that failed with SQLSTATE `code`, when
--- that is the lock table overflowing (53200, "out of shared memory": each table a migration
--- creates or changes holds its locks until the transaction ends, and the server's lock table
--- has max_locks_per_transaction x (max_connections + max_prepared_transactions) slots); nil
--- for any other error.
+-- What to add to the error of a run in one transaction (or of a checkpoint's step: `checkpoint`)
+-- that failed with SQLSTATE `code`, when that is the lock table overflowing (53200, "out of
+-- shared memory": each table a migration creates or changes holds its locks until the
+-- transaction ends, and the server's lock table has max_locks_per_transaction x
+-- (max_connections + max_prepared_transactions) slots); nil for any other error.
 local LOCK_TABLE_WAYS_OUT = "Set transaction_per_migration = true in luamig.ini (each migration "
   .. "commits and releases its locks), raise max_locks_per_transaction on the server, or start "
   .. "fresh databases from a checkpoint (luamig checkpoint)"
 
-function pg:lock_table_full_advice(code)
+function pg:lock_table_full_advice(code, checkpoint)
   if code ~= "53200" then return nil end
+  if checkpoint then
+    return "the checkpoint is one transaction creating the whole schema it stands for, and its "
+      .. "locks overflowed the server's lock table (max_locks_per_transaction x "
+      .. "max_connections); nothing was applied. Raise max_locks_per_transaction on the server, "
+      .. "or upgrade with --no-checkpoints (the revisions replayed, each in its transaction with "
+      .. "transaction_per_migration = true)"
+  end
   return "one transaction holding the locks of every migration of the run overflowed the "
     .. "server's lock table (max_locks_per_transaction x max_connections); nothing was applied. "
     .. LOCK_TABLE_WAYS_OUT
