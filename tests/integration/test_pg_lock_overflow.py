@@ -11,6 +11,7 @@ The test starts a PostgreSQL server of its own with a small lock table
 86 tables with their sequences and indexes overflows it), so that the suite's
 shared server is never starved of locks."""
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -57,20 +58,25 @@ class TestLockTable(unittest.TestCase):
         p = self.history(150)
         r = p.fails("upgrade", "head")
         last = r.err.strip().split("\n")[-1]
-        self.assertRegex(last, r"^FAILED: upgrade of revision r\d{4} failed at "
-                         r"migrations/versions/\d{4}_r\d{4}\.lua:\d+: .*out of shared memory.*; "
-                         r"one transaction holding the locks of every migration of the run "
-                         r"overflowed the server's lock table \(max_locks_per_transaction x "
-                         r"max_connections\); nothing was applied\. Set "
-                         r"transaction_per_migration = true in luamig\.ini \(each migration "
-                         r"commits and releases its locks\), raise max_locks_per_transaction on "
-                         r"the server, or start fresh databases from a checkpoint \(luamig "
-                         r"checkpoint\)$")
-        self.assertEqual(pg.table_names(self.url), [])
+        self.assert_rolled_back(last, r"migrations/versions/\d{4}_r\d{4}\.lua",
+                                "one transaction holding the locks of every migration of the run "
+                                "overflowed the server's lock table (max_locks_per_transaction x "
+                                "max_connections); nothing was applied. Set "
+                                "transaction_per_migration = true in luamig.ini (each migration "
+                                "commits and releases its locks), raise max_locks_per_transaction "
+                                "on the server, or start fresh databases from a checkpoint "
+                                "(luamig checkpoint)")
         p.set_option("transaction_per_migration", "true")
         p.ok("upgrade", "head")
         self.assertEqual(p.version_rows(), ["r0150"])
         self.assertEqual(len(pg.table_names(self.url)), 151)
+
+    def assert_rolled_back(self, line, where, advice):
+        """line: a run's FAILED line for a statement of the file `where` (a pattern) that
+        overflowed the lock table, then `advice`; and the database has no table."""
+        self.assertRegex(line, r"^FAILED: upgrade of revision r\d{4} failed at " + where
+                         + r":\d+: .*out of shared memory.*; " + re.escape(advice) + "$")
+        self.assertEqual(pg.table_names(self.url), [])
 
     def slots(self):
         """The server's lock table slots, as PostgreSQL sizes it."""
@@ -137,16 +143,15 @@ class TestLockTable(unittest.TestCase):
         for per_migration in ("true", "false"):
             p.set_option("transaction_per_migration", per_migration)
             r = p.fails("upgrade", "head")
-            self.assertRegex(r.err.strip().split("\n")[-1],
-                             r"^FAILED: upgrade of revision r0150 failed at "
-                             r"migrations/checkpoints/r0150_postgresql\.lua:\d+: .*out of shared "
-                             r"memory.*; the checkpoint is one transaction creating the whole "
-                             r"schema it stands for, and its locks overflowed the server's lock "
-                             r"table \(max_locks_per_transaction x max_connections\); nothing was "
-                             r"applied\. Raise max_locks_per_transaction on the server, or upgrade "
-                             r"with --no-checkpoints \(the revisions replayed, each in its "
-                             r"transaction with transaction_per_migration = true\)$")
-            self.assertEqual(pg.table_names(self.url), [])
+            self.assert_rolled_back(r.err.strip().split("\n")[-1],
+                                    r"migrations/checkpoints/r0150_postgresql\.lua",
+                                    "the checkpoint is one transaction creating the whole schema "
+                                    "it stands for, and its locks overflowed the server's lock "
+                                    "table (max_locks_per_transaction x max_connections); nothing "
+                                    "was applied. Raise max_locks_per_transaction on the server, "
+                                    "or upgrade with --no-checkpoints (the revisions replayed, "
+                                    "each in its transaction with transaction_per_migration = "
+                                    "true)")
         p.set_option("transaction_per_migration", "true")
         p.ok("upgrade", "head", "--no-checkpoints")
         self.assertEqual(p.version_rows(), ["r0150"])
