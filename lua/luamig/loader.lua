@@ -87,7 +87,14 @@ local whole_names = M.whole_names
 local function compile_revision(path, env, seen)
   local shown = display_path(path)
   local chunk, err = core.load_revision(path, "@" .. shown, env or _G, seen)
-  if not chunk then fail(whole_names(err, shown)) end
+  if not chunk then
+    err = whole_names(err, shown)
+    -- a message with no position (Lua refusing a binary chunk) still names the file
+    if not err:find(shown, 1, true) and not err:find(path, 1, true) then
+      err = shown .. ": " .. err
+    end
+    fail(err)
+  end
   return chunk, shown
 end
 

@@ -91,6 +91,18 @@ class Failures(unittest.TestCase):
         p.ok("upgrade", "head")
         self.assertEqual(p.tables(), ["luamig_version", "t1"])
 
+    def test_binary_revision_file_names_the_file(self):
+        """A revision file that starts as Lua bytecode does (its header still readable): Lua
+        refuses it with no position; the message names the file, and nothing runs."""
+        p = Project(self, "sqlite")
+        path = p.revision_file("aaaa1111", up=CREATE_T1, downgrade=DROP_T1)
+        text = open(path, "rb").read()
+        open(path, "wb").write(b"\x1bLua" + text)
+        r = p.fails("upgrade", "head")
+        self.assertEqual(one_line(self, r), "FAILED: migrations/versions/0001_aaaa1111.lua: "
+                                            "attempt to load a binary chunk (mode is 't')")
+        self.assertEqual(p.tables(), [])
+
     def test_unknown_revision(self):
         p = Project(self, "sqlite")
         p.revision_file("aaaa1111", up=CREATE_T1, downgrade=DROP_T1)
