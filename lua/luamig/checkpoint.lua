@@ -612,6 +612,20 @@ end
 -- Runs checkpoint step `step` on the fresh scratch context `other` and compares it with `want`
 -- (the replay, its tables `order`, its state_of `ws`); then its downgrade must empty the
 -- database. Returns the problems.
+-- A step of the checkpoint that failed because the scratch database's connection is gone (the
+-- server restarted, the backend was terminated) says nothing about the checkpoint: that is an
+-- error of its own, not a difference. The failed step was rolled back, so a connection that
+-- still answers is idle.
+local function step_failed(other, what, err)
+  err = err:gsub("\n", " ")
+  local conn = other.connection
+  if not pcall(conn.query, conn, "SELECT 1") then
+    fail("lost the connection to the scratch database while checking the rendered checkpoint "
+      .. "(its " .. what .. "): " .. err)
+  end
+  return { "the checkpoint's " .. what .. " fails: " .. err }
+end
+
 local function compare_on(want, other, step, order, ws)
   local before = other.dialect:checkpoint_objects(other.connection)
   local ok, err = scratch.run_steps(other, { step })
@@ -619,12 +633,12 @@ local function compare_on(want, other, step, order, ws)
   -- comparison, and its memory is free again for what comes next; the downgrade loads it again
   loader.forget(step.rev.path)
   collectgarbage()
-  if not ok then return { "the checkpoint's upgrade fails: " .. err:gsub("\n", " ") } end
+  if not ok then return step_failed(other, "upgrade", err) end
   local problems = differences(want, other, order, ws)
   if #problems > 0 then return problems end
   ok, err = scratch.run_steps(other, { down_step_of(step) })
   loader.forget(step.rev.path)
-  if not ok then return { "the checkpoint's downgrade fails: " .. err:gsub("\n", " ") } end
+  if not ok then return step_failed(other, "downgrade", err) end
   local names = {}
   for i, e in ipairs(table_list(other)) do names[i] = compare.qualified(e.schema, e.name) end
   table.sort(names)

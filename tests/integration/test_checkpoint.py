@@ -278,6 +278,39 @@ class TestCheckpoint(unittest.TestCase):
                 self.assertEqual(os.listdir(tmp), [])
                 self.assertEqual(p.tables(), [])
 
+    def test_lost_connection_while_checking_is_not_a_difference(self):
+        """The scratch database's backend ends during the check of the rendered checkpoint (here
+        env.lua's on_version_apply terminates it in the checkpoint's step): the error says the
+        connection was lost, not that the checkpoint does not reproduce the replay; nothing is
+        written and no scratch database is left. `luamig test` says the same."""
+        p = Project(self, "postgresql")
+        history(p)
+        env = p.read("migrations/env.lua")
+        hook = ('    on_version_apply = function(info)\n'
+                '      if info.step.checkpoint and os.getenv("KILL_CHECK") == (info.step.upgrade and "upgrade" or "downgrade") then\n'
+                '        info.ctx:execute("SELECT pg_terminate_backend(pg_backend_pid())")\n'
+                '      end\n'
+                '    end,\n')
+        anchor = "    connection = connection,\n"
+        self.assertIn(anchor, env)
+        p.write("migrations/env.lua", env.replace(anchor, anchor + hook, 1))
+        lost = ("FAILED: lost the connection to the scratch database while checking the rendered "
+                "checkpoint (its %s): ")
+        for direction in ("upgrade", "downgrade"):
+            with self.subTest(direction=direction):
+                r = p.fails("checkpoint", env={"KILL_CHECK": direction})
+                last = r.err.strip().split("\n")[-1]
+                self.assertTrue(last.startswith(lost % direction), last)
+                self.assertTrue(last.endswith("[SQL: SELECT pg_terminate_backend(pg_backend_pid())]"), last)
+                self.assertNotIn("does not reproduce", r.err)
+                self.assertEqual(checkpoint_files(p), [])
+                self.assertEqual(pg.scratch_databases_left(), [])
+        # the checkpoint itself is good: written without the hook, then `luamig test` with it
+        p.ok("checkpoint")
+        r = p.fails("test", env={"KILL_CHECK": "upgrade"})
+        self.assertTrue(r.err.strip().split("\n")[-1].startswith(lost % "upgrade"), r.err)
+        self.assertEqual(pg.scratch_databases_left(), [])
+
     def test_prune(self):
         for backend in backends():
             with self.subTest(backend=backend):
