@@ -24,16 +24,18 @@ Per revision, in plan order (S = the reflected schema, D = the rows of every tab
   differs"); [--data: D3 against D1 ("rows lost")].
 The comparison is compare.compare with the earlier reflection standing for the models, so the
 differences read as `luamig check` prints them: what would take the database as it is now to
-the schema it had. On SQLite without --data a state is kept as its catalog rows (sqlite_master,
-in a TEMP table of the scratch connection), not as a reflection: after a move, only the tables
-whose rows differ (and those whose foreign keys refer to them) are reflected, the earlier
-state's side made again from its rows in an in-memory database; equal rows reflect the same, so
-a step that comes back reflects nothing (user hooks such as compare_type or include_object are
-called for the differing tables only), and a history of 10,000 tables costs the test no memory
-of its own. Elsewhere (PostgreSQL,
---data) every state is reflected whole; where the dialect has a schema fingerprint, a state
-whose fingerprint equals the earlier one's is not compared, and S0 is then the previous
-revision's S1 when its second upgrade came back to S1.
+the schema it had. Without --data a state is kept as the dialect's catalog snapshot in the
+scratch connection (SQLite: the rows of sqlite_master in a TEMP table; PostgreSQL: a print of each table's catalog
+rows in a TEMP table), not as a reflection: after a move, only the tables that differ are
+reflected. The earlier state's side of them is made again: on SQLite from its rows (with the
+tables whose foreign keys refer to them), in an in-memory database; on PostgreSQL by replaying
+the steps the test applied up to that state on a second scratch database, made when a step
+first differs. Equal prints reflect the same, so a step that comes back reflects nothing (user
+hooks such as compare_type or include_object are called for the differing tables only), and a
+history of 10,000 tables costs the test no memory of its own. With --data, or other schemas,
+every state is reflected whole; where the dialect has a schema fingerprint, a state whose
+fingerprint equals the earlier one's is not compared, and S0 is then the previous revision's S1
+when its second upgrade came back to S1.
 A revision whose upgrade fails, or whose second upgrade fails, stops the test
 (later revisions need it); a failing downgrade is reported and the test goes on from the
 upgraded schema. The version table (and history table) are luamig's and never compared; the
@@ -293,28 +295,105 @@ local function steps_of(range)
 end
 
 -- How a state of the scratch database is kept, to compare the database with it later:
---   keeper.take(slot) -> state (slot 0 or 1: the two states a step keeps at once)
+--   keeper.take(slot, position) -> state (slot 0 or 1: the two states a step keeps at once;
+--       position: how many steps the test has applied to reach it)
 --   keeper.compare(state) -> diff | nil, same: the differences from the database now to the
 --       state (as `differences`), and whether the two are known equal without comparing
 --   keeper.reflection(state) -> the state's reflection (--data only)
--- By catalog (SQLite without --data): the catalog rows in the scratch connection
--- (sqldialect's catalog_snapshot); only the tables whose rows differ, and those whose foreign
--- keys refer to them, are reflected, the state's side rebuilt from its rows on an in-memory
--- database. A test of 10,000 revisions then
--- keeps no reflection in memory, and reflects nothing where a step comes back.
--- By reflection (PostgreSQL, --data, other schemas): the whole reflection, and the
--- fingerprint when the dialect has one.
+-- By catalog (without --data): the dialect's catalog snapshot in the scratch connection
+-- (sqldialect's catalog_snapshot: SQLite's catalog rows, PostgreSQL's table prints); only the
+-- tables that differ are reflected. The state's side of them is made again: on SQLite from its
+-- rows, on an in-memory database (and the tables whose foreign keys refer to them); on
+-- PostgreSQL by replaying the steps the test applied up to that state, as upgrades, on a second
+-- scratch database made the first time a step differs, and used only for the tables whose
+-- prints there are the state's. A test of 10,000 revisions then keeps no reflection in memory,
+-- and reflects nothing where a step comes back.
+-- By reflection (--data, other schemas): the whole reflection, and the fingerprint when the
+-- dialect has one.
 local function own_table(mc, key)
   return (mc.version_table ~= nil and key == mc.version_table:lower())
     or (mc.history_table ~= nil and key == mc.history_table:lower())
 end
 
-local function catalog_keeper(mc)
+-- The earlier side from the snapshot's rows (catalog_restore), and the side now.
+local function restored(mc, state, keys, live)
+  local d, include_name = mc.dialect, mc.opts.include_name
+  local into = d:catalog_database(core.connect)
+  local ok, expected, current = pcall(function()
+    local none = luamig.inspect(into, {})   -- an empty database's: a side with no table
+    local names = d:catalog_restore(mc.connection, state.slot, keys, into)
+    local was = #names > 0 and luamig.inspect(into, { include_name = include_name, tables = names })
+    local now = #live > 0 and mc:inspect({ include_name = include_name, tables = live })
+    return was or none, now or none
+  end)
+  into:close()
+  if not ok then
+    if not pcall(core.check_interrupt) then error(expected, 0) end
+    error("luamig test: the earlier schema could not be made again to compare with: "
+      .. tostring(expected), 0)
+  end
+  return expected, current
+end
+
+-- The earlier side from a replay: applied(i) is the i-th step the test applied (a state's
+-- position counts them). Returns a function(state, keys) -> the earlier side, the side now.
+local function replayer(mc, applied)
+  local d, include_name = mc.dialect, mc.opts.include_name
+  local replay   -- { mc, position }, or { broken = reason }
+  local function cannot(why)
+    error("luamig test: the earlier schema could not be made again to compare with: " .. why, 0)
+  end
+  return function(_, state, keys)
+    if replay and replay.position and replay.position > state.position then replay = nil end
+    replay = replay or { mc = scratch.another(mc), position = 0 }
+    if replay.broken then cannot(replay.broken) end
+    while replay.position < state.position do
+      local batch = {}
+      for i = replay.position + 1, math.min(state.position, replay.position + 500) do
+        batch[#batch + 1] = applied(i)
+      end
+      local ok, err = run_steps(replay.mc, batch)
+      if not ok then
+        replay.broken = "replaying the revisions before it failed: " .. err
+        cannot(replay.broken)
+      end
+      replay.position = replay.position + #batch
+    end
+    -- The replay stands for the state where its tables print as the state's did; not where an
+    -- earlier revision's second upgrade left a table otherwise than its first (that one's
+    -- difference is said, but cannot be shown).
+    local want = d:catalog_prints(mc.connection, state.slot, keys)
+    local have = d:catalog_prints(replay.mc.connection, nil, keys)
+    local shown, unshown = {}, {}
+    for _, key in ipairs(keys) do
+      local list = want[key] == have[key] and shown or unshown
+      list[#list + 1] = key
+    end
+    if #shown == 0 then shown[1] = "" end   -- (an empty list is every table)
+    return replay.mc:inspect({ include_name = include_name, tables = shown }),
+      mc:inspect({ include_name = include_name, tables = shown }), unshown
+  end
+end
+
+-- A table whose difference cannot be shown, as a diff's line and JSON object.
+local function unshown_line(key)
+  return "table " .. key .. " differs (how cannot be shown: replaying the revisions before it "
+    .. "does not give the schema the test found)"
+end
+
+local function unshown_json(key)
+  return string.format('{"kind": "table_differs", "schema": null, "table": %s, "column": null, '
+    .. '"name": null, "constraint": null, "from": null, "to": null, "detail": null}',
+    core.json_string(key))
+end
+
+local function catalog_keeper(mc, applied)
   local d, conn = mc.dialect, mc.connection
+  local earlier = d.catalog_restore and restored or replayer(mc, applied)
   local k = {}
-  function k.take(slot)
+  function k.take(slot, position)
     d:catalog_snapshot(conn, slot)
-    return { slot = slot }
+    return { slot = slot, position = position }
   end
   function k.compare(state)
     local keys, live = d:catalog_changes(conn, state.slot)
@@ -323,24 +402,20 @@ local function catalog_keeper(mc)
       if not own_table(mc, key) then mine[#mine + 1] = key end
     end
     if #mine == 0 then return nil, true end
-    local include_name = mc.opts.include_name
-    local into = d:catalog_database(core.connect)
-    local ok, expected, current = pcall(function()
-      local none = luamig.inspect(into, {})   -- an empty database's: a side with no table
-      local names = d:catalog_restore(conn, state.slot, mine, into)
-      local was = #names > 0 and luamig.inspect(into, { include_name = include_name, tables = names })
-      local now = #live > 0 and mc:inspect({ include_name = include_name, tables = live })
-      return was or none, now or none
-    end)
-    into:close()
-    if not ok then
-      if not pcall(core.check_interrupt) then error(expected, 0) end
-      error("luamig test: the earlier schema could not be made again to compare with: "
-        .. tostring(expected), 0)
-    end
+    local expected, current, unshown = earlier(mc, state, mine, live)
     local diffs = ag.compare_metadata(mc, expected, current)
-    if #diffs == 0 then return nil, false end
-    return { lines = ag.diff_lines(diffs), json = ag.diffs_json(diffs) }, false
+    if #diffs == 0 and not (unshown and #unshown > 0) then return nil, false end
+    local lines, json = ag.diff_lines(diffs), ag.diffs_json(diffs)
+    if unshown and #unshown > 0 then
+      local items = {}
+      for _, key in ipairs(unshown) do
+        lines[#lines + 1] = unshown_line(key)
+        items[#items + 1] = unshown_json(key)
+      end
+      json = #diffs == 0 and ("[\n  " .. table.concat(items, ",\n  ") .. "\n]")
+        or (json:sub(1, -3) .. ",\n  " .. table.concat(items, ",\n  ") .. "\n]")
+    end
+    return { lines = lines, json = json }, false
   end
   return k
 end
@@ -361,7 +436,7 @@ end
 -- Tests each step, giving each revision's entry to emit(entry) once it is done ({ revision,
 -- message, problems = { { kind, error | lines/json | skipped } }, no_rows }: not kept as tables,
 -- 300 bytes a revision); returns { tested = n, failed = n, stopped = message | nil }.
-local function test_steps(mc, steps, opts, emit)
+local function test_steps(mc, prefix, steps, opts, emit)
   local report = { tested = 0, failed = 0 }
   local pending
   local function done(entry)
@@ -370,16 +445,21 @@ local function test_steps(mc, steps, opts, emit)
     emit(entry)
   end
   local by_catalog = not opts.data and mc.dialect.catalog_snapshot and not mc.opts.include_schemas
-  local keeper = by_catalog and catalog_keeper(mc) or reflection_keeper(mc)
+  -- the i-th step applied (as an upgrade): the range's prefix, then the steps tested
+  local function applied(i)
+    if i <= #prefix then return prefix[i] end
+    return steps[i - #prefix]
+  end
+  local keeper = by_catalog and catalog_keeper(mc, applied) or reflection_keeper(mc)
   -- the state the next step starts from, when already kept (the previous step came back to it)
   local now
   local slot0, slot1 = 0, 1
-  for _, step in ipairs(steps) do
+  for i, step in ipairs(steps) do
     if pending then done(pending) end
     local entry = { revision = step.rev.revision, message = step.rev.message, problems = {} }
     pending = entry
     local function problem(p) entry.problems[#entry.problems + 1] = p end
-    local s0 = now or keeper.take(slot0)
+    local s0 = now or keeper.take(slot0, #prefix + i - 1)
     now = nil
     local before
     if opts.data then
@@ -392,7 +472,7 @@ local function test_steps(mc, steps, opts, emit)
       report.stopped = "the upgrade of " .. step.rev.revision .. " failed"
       break
     end
-    local s1 = keeper.take(slot1)
+    local s1 = keeper.take(slot1, #prefix + i)
     local d1, after
     if opts.data then
       after = table_map(mc, keeper.reflection(s1))
@@ -559,7 +639,7 @@ function M.run(cmd, config)
       local ok, err = run_steps(mc, prefix)
       if not ok then fail("luamig test: upgrading to the start of the range failed: " .. err) end
     end
-    report = test_steps(mc, tested, opts, emit)
+    report = test_steps(mc, prefix, tested, opts, emit)
     -- each checkpoint the range passes equals the replay it stands for (luamig.checkpoint)
     local all = tested
     if #prefix > 0 then

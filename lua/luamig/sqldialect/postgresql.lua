@@ -640,6 +640,98 @@ function pg:checkpoint_sequence_sql(s)
     s.called and "true" or "false") }
 end
 
+-- Catalog snapshots (luamig.roundtrip, `luamig test` without --data): a print of each table of
+-- the schema the search path puts first, kept in a TEMP table of the scratch connection (slots
+-- 0 and 1 for the states a step keeps, 2 for the catalog as it is), so that a state of 10,000
+-- tables costs the test no Lua memory and one query. A print is the md5 of the catalog rows
+-- luamig's reflection reads for the table (its columns with their types, an enum type's
+-- labels, defaults, identity and collation, its constraints, its indexes, the comments on all
+-- three, its options and partition key), each field set apart by a control character, expressions as pg_get_expr
+-- gives them (indnullsnotdistinct, new in PostgreSQL 15, through to_jsonb: NULL before).
+-- Two states whose prints are equal reflect the same; unlike SQLite's, the
+-- catalog cannot make a state again (catalog_restore): luamig.roundtrip replays the revisions
+-- on another scratch database for that.
+local PRINTS = [[
+WITH t AS (SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')),
+ds AS (SELECT d.objoid, d.classoid, d.objsubid, d.description FROM pg_description d
+       WHERE d.classoid IN ('pg_class'::regclass, 'pg_constraint'::regclass)),
+labels AS (SELECT e.enumtypid, string_agg(e.enumlabel, E'\x1d' ORDER BY e.enumsortorder) AS l
+           FROM pg_enum e GROUP BY e.enumtypid),
+cols AS (SELECT a.attrelid AS oid, string_agg(concat_ws(E'\x1e', a.attname,
+           format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity, a.attgenerated,
+           a.attcollation, a.attndims, pg_get_expr(f.adbin, f.adrelid), cd.description,
+           coalesce(el.l, ael.l)), E'\x1c' ORDER BY a.attnum) AS p
+         FROM t JOIN pg_attribute a ON a.attrelid = t.oid
+         JOIN pg_type ty ON ty.oid = a.atttypid
+         LEFT JOIN labels el ON el.enumtypid = a.atttypid
+         LEFT JOIN labels ael ON ael.enumtypid = ty.typelem
+         LEFT JOIN pg_attrdef f ON f.adrelid = a.attrelid AND f.adnum = a.attnum
+         LEFT JOIN ds cd ON cd.objoid = a.attrelid AND cd.classoid = 'pg_class'::regclass
+           AND cd.objsubid = a.attnum
+         WHERE a.attnum > 0 AND NOT a.attisdropped GROUP BY a.attrelid),
+cons AS (SELECT k.conrelid AS oid, string_agg(concat_ws(E'\x1e', k.conname, k.contype,
+           k.condeferrable, k.condeferred, k.convalidated, k.conkey::text, k.confkey::text,
+           k.confrelid::regclass::text, k.confupdtype, k.confdeltype, k.confmatchtype,
+           k.connoinherit, pg_get_expr(k.conbin, k.conrelid), kd.description),
+           E'\x1c' ORDER BY k.conname) AS p
+         FROM t JOIN pg_constraint k ON k.conrelid = t.oid
+         LEFT JOIN ds kd ON kd.objoid = k.oid AND kd.classoid = 'pg_constraint'::regclass
+         GROUP BY k.conrelid),
+idx AS (SELECT x.indrelid AS oid, string_agg(concat_ws(E'\x1e', i.relname, i.relam,
+           i.reloptions::text, x.indisunique, to_jsonb(x) ->> 'indnullsnotdistinct', x.indkey::text,
+           x.indclass::text, x.indcollation::text, x.indoption::text,
+           pg_get_expr(x.indexprs, x.indrelid), pg_get_expr(x.indpred, x.indrelid),
+           xd.description), E'\x1c' ORDER BY i.relname) AS p
+        FROM t JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class i ON i.oid = x.indexrelid
+        LEFT JOIN ds xd ON xd.objoid = i.oid AND xd.classoid = 'pg_class'::regclass
+          AND xd.objsubid = 0
+        GROUP BY x.indrelid)
+SELECT t.relname, md5(concat_ws(E'\x1f', t.relkind, t.relpersistence, t.reloptions::text,
+  CASE WHEN t.relkind = 'p' THEN pg_get_partkeydef(t.oid) END, td.description, cols.p, cons.p,
+  idx.p))
+FROM t LEFT JOIN cols ON cols.oid = t.oid LEFT JOIN cons ON cons.oid = t.oid
+LEFT JOIN idx ON idx.oid = t.oid
+LEFT JOIN ds td ON td.objoid = t.oid AND td.classoid = 'pg_class'::regclass AND td.objsubid = 0]]
+
+local CATALOG = "pg_temp.luamig_test_catalog_%d"
+local NOW = 2
+
+function pg:catalog_snapshot(conn, slot)
+  local t = string.format(CATALOG, slot)
+  conn:execute("CREATE TABLE IF NOT EXISTS " .. t .. " (name text PRIMARY KEY, print text NOT NULL)")
+  conn:execute("TRUNCATE " .. t)
+  conn:execute("INSERT INTO " .. t .. " " .. PRINTS)
+end
+
+-- The tables whose prints differ between snapshot `slot` and the database now (one that is on
+-- one side only included), sorted, and those of them the database has now.
+function pg:catalog_changes(conn, slot)
+  self:catalog_snapshot(conn, NOW)
+  local keys, live = {}, {}
+  for _, r in ipairs(conn:query(string.format("SELECT coalesce(b.name, a.name), b.name "
+      .. "FROM %s a FULL JOIN %s b ON b.name = a.name WHERE a.print IS DISTINCT FROM b.print "
+      .. "ORDER BY 1", string.format(CATALOG, slot), string.format(CATALOG, NOW)))) do
+    keys[#keys + 1] = r[1]
+    if r[2] ~= nil then live[#live + 1] = r[2] end
+  end
+  return keys, live
+end
+
+-- The prints of the tables `names` in snapshot `slot`, or with slot nil as the database has them
+-- now: { [name] = print } (a table that is not there has none).
+function pg:catalog_prints(conn, slot, names)
+  local wanted = {}
+  for _, n in ipairs(names) do wanted[n] = true end
+  local sql = slot and ("SELECT name, print FROM " .. string.format(CATALOG, slot)) or PRINTS
+  local out = {}
+  for _, r in ipairs(conn:query(sql)) do
+    if wanted[r[1]] then out[r[1]] = r[2] end
+  end
+  return out
+end
+
 -- luamig test's scratch database, on the configured server: CREATE DATABASE luamig_test_<token>
 -- (the URL's database name replaced; a dbname=... in its query string is not), or with
 -- opts.schema CREATE SCHEMA luamig_test_<token> in the configured database and search_path set
