@@ -336,32 +336,35 @@ local function restored(mc, state, keys, live)
 end
 
 -- The earlier side from a replay: applied(i) is the i-th step the test applied (a state's
--- position counts them). Returns a function(state, keys) -> the earlier side, the side now.
+-- position counts them). Returns a function(mc, state, keys) -> the earlier side and the side
+-- now of the tables the replay stands for (nil when none), the tables it does not stand for,
+-- and why. The replay runs each step in its own transaction, as a test's steps are.
 local function replayer(mc, applied)
   local d, include_name = mc.dialect, mc.opts.include_name
-  local replay   -- { mc, position }, or { broken = reason }
-  local function cannot(why)
-    error("luamig test: the earlier schema could not be made again to compare with: " .. why, 0)
-  end
+  local replay   -- { mc, position, broken = why it cannot go on }
   return function(_, state, keys)
-    if replay and replay.position and replay.position > state.position then replay = nil end
-    replay = replay or { mc = scratch.another(mc), position = 0 }
-    if replay.broken then cannot(replay.broken) end
-    while replay.position < state.position do
+    if replay and replay.position > state.position then replay = nil end
+    if not replay then
+      replay = { mc = scratch.another(mc), position = 0 }
+      replay.mc.transaction_per_migration = true
+    end
+    while not replay.broken and replay.position < state.position do
       local batch = {}
       for i = replay.position + 1, math.min(state.position, replay.position + 500) do
         batch[#batch + 1] = applied(i)
       end
       local ok, err = run_steps(replay.mc, batch)
-      if not ok then
-        replay.broken = "replaying the revisions before it failed: " .. err
-        cannot(replay.broken)
+      if ok then
+        replay.position = replay.position + #batch
+      else
+        -- (a revision that makes what a database cluster shares, a role or a tablespace, or
+        -- with --schema a schema, cannot be replayed beside the test's own database)
+        replay.broken = "replaying the revisions before it failed: " .. err:gsub("%s+", " ")
       end
-      replay.position = replay.position + #batch
     end
+    if replay.broken then return nil, nil, keys, replay.broken end
     -- The replay stands for the state where its tables print as the state's did; not where an
-    -- earlier revision's second upgrade left a table otherwise than its first (that one's
-    -- difference is said, but cannot be shown).
+    -- earlier revision's second upgrade left a table otherwise than its first.
     local want = d:catalog_prints(mc.connection, state.slot, keys)
     local have = d:catalog_prints(replay.mc.connection, nil, keys)
     local shown, unshown = {}, {}
@@ -369,22 +372,22 @@ local function replayer(mc, applied)
       local list = want[key] == have[key] and shown or unshown
       list[#list + 1] = key
     end
-    if #shown == 0 then shown[1] = "" end   -- (an empty list is every table)
+    local why = "replaying the revisions before it does not give the schema the test found"
+    if #shown == 0 then return nil, nil, unshown, why end
     return replay.mc:inspect({ include_name = include_name, tables = shown }),
-      mc:inspect({ include_name = include_name, tables = shown }), unshown
+      mc:inspect({ include_name = include_name, tables = shown }), unshown, why
   end
 end
 
--- A table whose difference cannot be shown, as a diff's line and JSON object.
-local function unshown_line(key)
-  return "table " .. key .. " differs (how cannot be shown: replaying the revisions before it "
-    .. "does not give the schema the test found)"
+-- A table whose difference cannot be shown, and why, as a diff's line and JSON object.
+local function unshown_line(key, why)
+  return "table " .. key .. " differs (how cannot be shown: " .. why .. ")"
 end
 
-local function unshown_json(key)
+local function unshown_json(key, why)
   return string.format('{"kind": "table_differs", "schema": null, "table": %s, "column": null, '
-    .. '"name": null, "constraint": null, "from": null, "to": null, "detail": null}',
-    core.json_string(key))
+    .. '"name": null, "constraint": null, "from": null, "to": null, "detail": %s}',
+    core.json_string(key), core.json_string(why))
 end
 
 local function catalog_keeper(mc, applied)
@@ -402,15 +405,15 @@ local function catalog_keeper(mc, applied)
       if not own_table(mc, key) then mine[#mine + 1] = key end
     end
     if #mine == 0 then return nil, true end
-    local expected, current, unshown = earlier(mc, state, mine, live)
-    local diffs = ag.compare_metadata(mc, expected, current)
+    local expected, current, unshown, why = earlier(mc, state, mine, live)
+    local diffs = expected and ag.compare_metadata(mc, expected, current) or {}
     if #diffs == 0 and not (unshown and #unshown > 0) then return nil, false end
     local lines, json = ag.diff_lines(diffs), ag.diffs_json(diffs)
     if unshown and #unshown > 0 then
       local items = {}
       for _, key in ipairs(unshown) do
-        lines[#lines + 1] = unshown_line(key)
-        items[#items + 1] = unshown_json(key)
+        lines[#lines + 1] = unshown_line(key, why)
+        items[#items + 1] = unshown_json(key, why)
       end
       json = #diffs == 0 and ("[\n  " .. table.concat(items, ",\n  ") .. "\n]")
         or (json:sub(1, -3) .. ",\n  " .. table.concat(items, ",\n  ") .. "\n]")

@@ -396,10 +396,13 @@ class TestRoundtrip(unittest.TestCase):
     sa.Column("qty", sa.Integer, { server_default = "1" }),
     sa.Column("code", sa.String(10)),
     sa.Column("mood", sa.Enum("sad", "ok", { name = "mood" })),
+    sa.Column("size", sa.Integer),
     sa.CheckConstraint("qty > 0", { name = "ck_item_qty" }))
-  op.create_index("ix_item_code", "item", { "code" })"""
+  op.create_index("ix_item_code", "item", { "code" })
+  op.execute("CREATE DOMAIN small AS integer")
+  op.execute("ALTER TABLE item ALTER COLUMN size TYPE small")"""
         base_down = ('  op.drop_table("item")\n  op.execute("DROP TYPE IF EXISTS mood")\n'
-                     + ACCOUNT_DOWN)
+                     '  op.execute("DROP DOMAIN IF EXISTS small")\n' + ACCOUNT_DOWN)
         # each change's upgrade, and a downgrade that forgets to undo it
         changes = [
             ('  op.execute("COMMENT ON TABLE item IS \'things\'")', "  -- keeps the comment",
@@ -422,6 +425,9 @@ class TestRoundtrip(unittest.TestCase):
             ('  op.add_column("account", sa.Column("n", sa.Integer, sa.Identity()))', "",
              "remove_column account.n sa.INTEGER() NOT NULL"),
             ('  op.execute("ALTER TYPE mood ADD VALUE IF NOT EXISTS \'glad\'")', "", None),
+            # a trace behind a domain: the reflection reads the domain's NOT NULL as the column's
+            ('  op.execute("ALTER DOMAIN small SET NOT NULL")', "",
+             "modify_nullable item.size: NOT NULL -> NULL"),
         ]
         # the line each reports; None: what compare does not look at, as Alembic's defaults
         # (compare_server_default off, an index's predicate, an enum's labels): both ways pass
@@ -489,6 +495,96 @@ class TestRoundtrip(unittest.TestCase):
                     "before it does not give the schema the test found)",
                     ""], r.out)
                 self.assertEqual(last_line(r.err), "FAILED: 3 of 4 revisions do not round-trip")
+                self.assertEqual(s.left(), [])
+
+    def test_postgresql_column_numbers_that_move_still_compare(self):
+        """PostgreSQL never reuses a dropped column's number: after a revision that adds an
+        indexed column with a foreign key and drops it again, the column the second upgrade
+        makes has another number than the first's. That is the same schema (the revisions
+        round-trip), and a later difference on the same table is still shown: the replay's
+        prints name columns, not numbers."""
+        if "postgresql" not in backends():
+            self.skipTest("needs PostgreSQL")
+        add = ('  op.add_column("account", sa.Column("%s", sa.Integer, '
+               'sa.ForeignKey("account.id")))\n'
+               '  op.create_index("ix_account_%s", "account", { "%s" })')
+        drop = ('  op.drop_index("ix_account_%s", { table_name = "account" })\n'
+                '  op.drop_column("account", "%s")')
+        for backend, extra in self.modes():
+            if backend != "postgresql":
+                continue
+            with self.subTest(extra=extra):
+                p = Project(self, backend)
+                p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP, ACCOUNT_DOWN,
+                                message="create account")
+                prev = "aaaa0001"
+                for rev, col in (("bbbb0002", "b"), ("cccc0003", "c")):
+                    p.revision_file(rev, prev, HEADER + add % (col, col, col), drop % (col, col),
+                                    message="add " + col)
+                    prev = rev
+                p.revision_file("dddd0004", prev, HEADER + '  op.add_column("account", '
+                                'sa.Column("d", sa.Text))', "  -- forgets the column",
+                                message="add d")
+                s = Scratch(self, p)
+                r = p.fails("test", *extra, env=s.env())
+                self.assertEqual(r.out.split("\n"), [
+                    "ok   aaaa0001  create account", "ok   bbbb0002  add b",
+                    "ok   cccc0003  add c", "FAIL dddd0004  add d",
+                    "       downgrade does not restore the schema before the upgrade (what would "
+                    "take the database back to it):",
+                    "         remove_column account.d sa.TEXT()",
+                    "       upgrade after the downgrade fails: " + r.out.split(
+                        "upgrade after the downgrade fails: ")[-1].split("\n")[0],
+                    "Stopped: the second upgrade of dddd0004 failed; later revisions were not "
+                    "tested", ""])
+                self.assertEqual(s.left(), [])
+
+    def test_postgresql_a_replay_that_fails_is_said(self):
+        """With --schema the replay runs in the configured database too: a revision that makes
+        a schema of its own cannot be replayed there. The difference is then named with the
+        replay's error, the test goes on and prints its report (in --json, a difference of kind
+        table_differs); in a database of its own the replay works and shows it."""
+        import json
+        if "postgresql" not in backends():
+            self.skipTest("needs PostgreSQL")
+        side = "side_%d" % os.getpid()
+        for backend, extra in self.modes():
+            if backend != "postgresql":
+                continue
+            with self.subTest(extra=extra):
+                p = Project(self, backend)
+                self.addCleanup(p.sql_exec, "DROP SCHEMA IF EXISTS %s CASCADE" % side)
+                p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP
+                                + '\n  op.execute("CREATE SCHEMA %s")' % side,
+                                ACCOUNT_DOWN + '\n  op.execute("DROP SCHEMA %s")' % side,
+                                message="create account")
+                p.revision_file("bbbb0002", "aaaa0001", HEADER + '  op.execute("ALTER TABLE '
+                                'account ADD COLUMN IF NOT EXISTS note TEXT")',
+                                "  -- forgets the column", message="account note")
+                s = Scratch(self, p)
+                r = p.fails("test", *extra, env=s.env())
+                lines = r.out.split("\n")
+                self.assertEqual(lines[:3], [
+                    "ok   aaaa0001  create account", "FAIL bbbb0002  account note",
+                    "       downgrade does not restore the schema before the upgrade (what would "
+                    "take the database back to it):"], r.out)
+                if extra:
+                    self.assertTrue(lines[3].startswith(
+                        "         table account differs (how cannot be shown: replaying the "
+                        "revisions before it failed: upgrade of revision aaaa0001 failed at "),
+                        r.out)
+                    self.assertIn('schema "%s" already exists' % side, lines[3])
+                    # (the first run's upgrades left the schema in the configured database)
+                    p.sql_exec("DROP SCHEMA %s" % side)
+                    r = p.fails("test", "--json", *extra, env=s.env())
+                    doc = json.JSONDecoder().raw_decode(r.out)[0]
+                    diff = doc["revisions"][1]["problems"][0]["differences"]
+                    self.assertEqual([(d["kind"], d["table"]) for d in diff],
+                                     [("table_differs", "account")])
+                    self.assertIn("already exists", diff[0]["detail"])
+                else:
+                    self.assertEqual(lines[3], "         remove_column account.note sa.TEXT()")
+                self.assertEqual(last_line(r.err), "FAILED: 1 of 2 revisions do not round-trip")
                 self.assertEqual(s.left(), [])
 
     def test_range_tests_only_its_revisions(self):

@@ -642,61 +642,72 @@ end
 
 -- Catalog snapshots (luamig.roundtrip, `luamig test` without --data): a print of each table of
 -- the schema the search path puts first, kept in a TEMP table of the scratch connection (slots
--- 0 and 1 for the states a step keeps, 2 for the catalog as it is), so that a state of 10,000
--- tables costs the test no Lua memory and one query. A print is the md5 of the catalog rows
--- luamig's reflection reads for the table (its columns with their types, an enum type's
--- labels, defaults, identity and collation, its constraints, its indexes, the comments on all
--- three, its options and partition key), each field set apart by a control character, expressions as pg_get_expr
--- gives them (indnullsnotdistinct, new in PostgreSQL 15, through to_jsonb: NULL before).
--- Two states whose prints are equal reflect the same; unlike SQLite's, the
--- catalog cannot make a state again (catalog_restore): luamig.roundtrip replays the revisions
--- on another scratch database for that.
+-- 0 and 1 for the states a step keeps), so that a state of 10,000
+-- tables costs the test no Lua memory and one query. A print is the sha256 of what luamig's
+-- reflection reads for the table, as the reflection reads it: each column (in order) with its
+-- type (through a domain to its base type, with the domain's NOT NULL and default, as
+-- reflect_pg.c does), an enum's labels, default, identity, generation, collation, owned
+-- sequence and comment; each constraint as pg_get_constraintdef gives it; each index as
+-- pg_get_indexdef gives it (without the schema it names its table with); the comments; the table's kind, options and partition key. Names
+-- (a type's schema only when it is not the test's), never numbers: a column's number (attnum) changes when a downgrade drops a column and the
+-- upgrade adds it again, and object ids differ from one database to the next, while luamig
+-- compares prints across databases (catalog_prints, on the replay luamig.roundtrip makes).
+-- Each group is an array of rows as text (array and record output quote what needs it), so that
+-- no two different catalogs give the same text. Two states whose prints are equal reflect the
+-- same; unlike SQLite's, the catalog cannot make a state again (catalog_restore).
 local PRINTS = [[
 WITH t AS (SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')),
 ds AS (SELECT d.objoid, d.classoid, d.objsubid, d.description FROM pg_description d
        WHERE d.classoid IN ('pg_class'::regclass, 'pg_constraint'::regclass)),
-labels AS (SELECT e.enumtypid, string_agg(e.enumlabel, E'\x1d' ORDER BY e.enumsortorder) AS l
+labels AS (SELECT e.enumtypid, array_agg(e.enumlabel ORDER BY e.enumsortorder)::text AS l
            FROM pg_enum e GROUP BY e.enumtypid),
-cols AS (SELECT a.attrelid AS oid, string_agg(concat_ws(E'\x1e', a.attname,
-           format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity, a.attgenerated,
-           a.attcollation, a.attndims, pg_get_expr(f.adbin, f.adrelid), cd.description,
-           coalesce(el.l, ael.l)), E'\x1c' ORDER BY a.attnum) AS p
+seqs AS (SELECT dep.refobjid, dep.refobjsubid, ROW(dep.deptype, s.seqstart, s.seqincrement,
+           s.seqmin, s.seqmax, s.seqcache, s.seqcycle)::text AS q
+         FROM t JOIN pg_depend dep ON dep.refclassid = 'pg_class'::regclass AND dep.refobjid = t.oid
+         JOIN pg_sequence s ON s.seqrelid = dep.objid
+         WHERE dep.classid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')),
+cols AS (SELECT a.attrelid AS oid, array_agg(ROW(a.attname, format_type(a.atttypid, a.atttypmod),
+           format_type(et.oid, CASE WHEN ty.typtype = 'd' THEN ty.typtypmod ELSE a.atttypmod END),
+           nullif(etn.nspname, current_schema()), coalesce(el.l, ael.l),
+           a.attnotnull OR (ty.typtype = 'd' AND ty.typnotnull),
+           COALESCE(pg_get_expr(f.adbin, CASE WHEN a.attgenerated <> '' THEN f.adrelid ELSE 0 END),
+             CASE WHEN ty.typtype = 'd' THEN ty.typdefault END),
+           a.attidentity, a.attgenerated, co.collname, sq.q, cd.description)::text
+           ORDER BY a.attnum)::text AS p
          FROM t JOIN pg_attribute a ON a.attrelid = t.oid
          JOIN pg_type ty ON ty.oid = a.atttypid
-         LEFT JOIN labels el ON el.enumtypid = a.atttypid
-         LEFT JOIN labels ael ON ael.enumtypid = ty.typelem
+         JOIN pg_type et ON et.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+         JOIN pg_namespace etn ON etn.oid = et.typnamespace
+         LEFT JOIN labels el ON el.enumtypid = et.oid
+         LEFT JOIN labels ael ON ael.enumtypid = et.typelem
+         LEFT JOIN pg_collation co ON co.oid = a.attcollation
          LEFT JOIN pg_attrdef f ON f.adrelid = a.attrelid AND f.adnum = a.attnum
+         LEFT JOIN seqs sq ON sq.refobjid = a.attrelid AND sq.refobjsubid = a.attnum
          LEFT JOIN ds cd ON cd.objoid = a.attrelid AND cd.classoid = 'pg_class'::regclass
            AND cd.objsubid = a.attnum
          WHERE a.attnum > 0 AND NOT a.attisdropped GROUP BY a.attrelid),
-cons AS (SELECT k.conrelid AS oid, string_agg(concat_ws(E'\x1e', k.conname, k.contype,
-           k.condeferrable, k.condeferred, k.convalidated, k.conkey::text, k.confkey::text,
-           k.confrelid::regclass::text, k.confupdtype, k.confdeltype, k.confmatchtype,
-           k.connoinherit, pg_get_expr(k.conbin, k.conrelid), kd.description),
-           E'\x1c' ORDER BY k.conname) AS p
+cons AS (SELECT k.conrelid AS oid, array_agg(ROW(k.conname, pg_get_constraintdef(k.oid),
+           k.convalidated, kd.description)::text ORDER BY k.conname)::text AS p
          FROM t JOIN pg_constraint k ON k.conrelid = t.oid
          LEFT JOIN ds kd ON kd.objoid = k.oid AND kd.classoid = 'pg_constraint'::regclass
          GROUP BY k.conrelid),
-idx AS (SELECT x.indrelid AS oid, string_agg(concat_ws(E'\x1e', i.relname, i.relam,
-           i.reloptions::text, x.indisunique, to_jsonb(x) ->> 'indnullsnotdistinct', x.indkey::text,
-           x.indclass::text, x.indcollation::text, x.indoption::text,
-           pg_get_expr(x.indexprs, x.indrelid), pg_get_expr(x.indpred, x.indrelid),
-           xd.description), E'\x1c' ORDER BY i.relname) AS p
+idx AS (SELECT x.indrelid AS oid, array_agg(ROW(replace(pg_get_indexdef(x.indexrelid),
+           ' ON ' || quote_ident(current_schema()) || '.', ' ON '), i.reloptions,
+           xd.description)::text ORDER BY i.relname)::text AS p
         FROM t JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class i ON i.oid = x.indexrelid
         LEFT JOIN ds xd ON xd.objoid = i.oid AND xd.classoid = 'pg_class'::regclass
           AND xd.objsubid = 0
         GROUP BY x.indrelid)
-SELECT t.relname, md5(concat_ws(E'\x1f', t.relkind, t.relpersistence, t.reloptions::text,
+SELECT t.relname, encode(sha256(convert_to(ROW(t.relkind, t.relpersistence, t.reloptions,
   CASE WHEN t.relkind = 'p' THEN pg_get_partkeydef(t.oid) END, td.description, cols.p, cons.p,
-  idx.p))
+  idx.p)::text, 'UTF8')), 'hex')
 FROM t LEFT JOIN cols ON cols.oid = t.oid LEFT JOIN cons ON cons.oid = t.oid
 LEFT JOIN idx ON idx.oid = t.oid
 LEFT JOIN ds td ON td.objoid = t.oid AND td.classoid = 'pg_class'::regclass AND td.objsubid = 0]]
 
 local CATALOG = "pg_temp.luamig_test_catalog_%d"
-local NOW = 2
 
 function pg:catalog_snapshot(conn, slot)
   local t = string.format(CATALOG, slot)
@@ -706,13 +717,14 @@ function pg:catalog_snapshot(conn, slot)
 end
 
 -- The tables whose prints differ between snapshot `slot` and the database now (one that is on
--- one side only included), sorted, and those of them the database has now.
+-- one side only included), sorted, and those of them the database has now. The prints of now
+-- are joined as the query makes them, not stored.
 function pg:catalog_changes(conn, slot)
-  self:catalog_snapshot(conn, NOW)
   local keys, live = {}, {}
   for _, r in ipairs(conn:query(string.format("SELECT coalesce(b.name, a.name), b.name "
-      .. "FROM %s a FULL JOIN %s b ON b.name = a.name WHERE a.print IS DISTINCT FROM b.print "
-      .. "ORDER BY 1", string.format(CATALOG, slot), string.format(CATALOG, NOW)))) do
+      .. "FROM %s a FULL JOIN (%s) b (name, print) ON b.name = a.name "
+      .. "WHERE a.print IS DISTINCT FROM b.print ORDER BY 1", string.format(CATALOG, slot),
+      PRINTS))) do
     keys[#keys + 1] = r[1]
     if r[2] ~= nil then live[#live + 1] = r[2] end
   end
