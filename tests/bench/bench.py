@@ -860,6 +860,21 @@ class Bench:
             r.luamig = Result("", None, note="skipped above %d revisions (--test-max)" % self.args.test_max)
         r.limit_missing = "n/a (its own scratch database)"
 
+        # the same on PostgreSQL (the configured database only says which server: the test
+        # makes a scratch database there)
+        r = row("test (up, down, up each)", "PostgreSQL")
+        r.limit_missing = "n/a (its own scratch database)"
+        if not self.pg:
+            r.luamig = Result("", None, note=self.pg_reason)
+        elif n > min(self.args.test_max, self.args.db_max):
+            r.luamig = Result("", None, note="skipped above %d revisions (--test-max, --db-max)"
+                              % min(self.args.test_max, self.args.db_max))
+        else:
+            pg_ini = lm.write_ini("pg-test.ini", self.pg.luamig_url("postgres"))
+            r.luamig = R.measure("luamig test pg %s" % case, lm.cmd(pg_ini, "test"), lm.base,
+                                 max_runs=3)
+            per_revision(r)
+
         # A fleet of 100 SQLite files (the smallest history only: it is the cost per target).
         if n == min(int(x) for x in (self.args.sizes or str(n)).split(",") if x.strip()):
             r = row("fleet upgrade head, 100 SQLite targets, --parallel 2", "SQLite")
