@@ -500,9 +500,9 @@ class TestRoundtrip(unittest.TestCase):
     def test_postgresql_column_numbers_that_move_still_compare(self):
         """PostgreSQL never reuses a dropped column's number: after a revision that adds an
         indexed column with a foreign key and drops it again, the column the second upgrade
-        makes has another number than the first's. That is the same schema (the revisions
-        round-trip), and a later difference on the same table is still shown: the replay's
-        prints name columns, not numbers."""
+        makes has another number than the first's; a downgrade that adds a column again puts
+        it last. Both are the same schema (the revisions round-trip), and a later difference on
+        the same table is still shown: the replay's prints name columns, in no order."""
         if "postgresql" not in backends():
             self.skipTest("needs PostgreSQL")
         add = ('  op.add_column("account", sa.Column("%s", sa.Integer, '
@@ -522,20 +522,30 @@ class TestRoundtrip(unittest.TestCase):
                     p.revision_file(rev, prev, HEADER + add % (col, col, col), drop % (col, col),
                                     message="add " + col)
                     prev = rev
+                # the downgrade also makes name again, after b and c: the same schema, in
+                # another order than a replay's from here on
                 p.revision_file("dddd0004", prev, HEADER + '  op.add_column("account", '
+                                'sa.Column("e", sa.Text))',
+                                '  op.drop_column("account", "e")\n'
+                                '  op.drop_index("ix_account_name", { table_name = "account" })\n'
+                                '  op.drop_column("account", "name")\n'
+                                '  op.add_column("account", sa.Column("name", sa.String(50), '
+                                '{ nullable = false }))\n  op.create_index("ix_account_name", '
+                                '"account", { "name" })', message="add e")
+                p.revision_file("eeee0005", "dddd0004", HEADER + '  op.add_column("account", '
                                 'sa.Column("d", sa.Text))', "  -- forgets the column",
                                 message="add d")
                 s = Scratch(self, p)
                 r = p.fails("test", *extra, env=s.env())
                 self.assertEqual(r.out.split("\n"), [
                     "ok   aaaa0001  create account", "ok   bbbb0002  add b",
-                    "ok   cccc0003  add c", "FAIL dddd0004  add d",
+                    "ok   cccc0003  add c", "ok   dddd0004  add e", "FAIL eeee0005  add d",
                     "       downgrade does not restore the schema before the upgrade (what would "
                     "take the database back to it):",
                     "         remove_column account.d sa.TEXT()",
                     "       upgrade after the downgrade fails: " + r.out.split(
                         "upgrade after the downgrade fails: ")[-1].split("\n")[0],
-                    "Stopped: the second upgrade of dddd0004 failed; later revisions were not "
+                    "Stopped: the second upgrade of eeee0005 failed; later revisions were not "
                     "tested", ""])
                 self.assertEqual(s.left(), [])
 

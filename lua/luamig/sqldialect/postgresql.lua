@@ -644,7 +644,8 @@ end
 -- the schema the search path puts first, kept in a TEMP table of the scratch connection (slots
 -- 0 and 1 for the states a step keeps), so that a state of 10,000
 -- tables costs the test no Lua memory and one query. A print is the sha256 of what luamig's
--- reflection reads for the table, as the reflection reads it: each column (in order) with its
+-- reflection reads for the table, as the reflection reads it: each column (by name: compare
+-- does not look at their order, which a downgrade that adds a column again changes) with its
 -- type (through a domain to its base type, with the domain's NOT NULL and default, as
 -- reflect_pg.c does), an enum's labels, default, identity, generation, collation, owned
 -- sequence and comment; each constraint as pg_get_constraintdef gives it; each index as
@@ -675,7 +676,7 @@ cols AS (SELECT a.attrelid AS oid, array_agg(ROW(a.attname, format_type(a.atttyp
            COALESCE(pg_get_expr(f.adbin, CASE WHEN a.attgenerated <> '' THEN f.adrelid ELSE 0 END),
              CASE WHEN ty.typtype = 'd' THEN ty.typdefault END),
            a.attidentity, a.attgenerated, co.collname, sq.q, cd.description)::text
-           ORDER BY a.attnum)::text AS p
+           ORDER BY a.attname)::text AS p
          FROM t JOIN pg_attribute a ON a.attrelid = t.oid
          JOIN pg_type ty ON ty.oid = a.atttypid
          JOIN pg_type et ON et.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
