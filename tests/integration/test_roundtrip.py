@@ -51,6 +51,9 @@ UNINDEX_AND_MARK = '''  op.execute("DROP INDEX IF EXISTS ix_marker_n")
   op.execute("INSERT INTO marker (n) VALUES (1)")'''
 
 HEADER = 'local op = require "luamig.op"\nlocal sa = require "luamig.sa"\n'
+# the heading of a downgrade that does not restore the schema, as `luamig test` prints it
+RESTORE = ("       downgrade does not restore the schema before the upgrade (what would take the "
+           "database back to it):")
 
 MODELS = '''local sa = require "luamig.sa"
 local metadata = sa.MetaData()
@@ -132,6 +135,13 @@ class TestRoundtrip(unittest.TestCase):
             if b == "postgresql":
                 out.append((b, ("--schema",)))
         return out
+
+    def failing_test(self, p, *args):
+        """Runs `luamig test ARGS` on p, which must fail; returns the result, its stdout's
+        lines, and the Scratch its scratch databases would be left in."""
+        s = Scratch(self, p)
+        r = p.fails("test", *args, env=s.env())
+        return r, r.out.split("\n"), s
 
     def assert_untouched(self, p):
         self.assertEqual(p.tables(), [])
@@ -223,9 +233,8 @@ class TestRoundtrip(unittest.TestCase):
                                 UNINDEX_AND_MARK, message="index marker")
                 p.revision_file("cccc0003", "bbbb0002", HEADER + LOG_UP, LOG_DOWN,
                                 message="create log")
-                s = Scratch(self, p)
-                r = p.fails("test", *extra, env=s.env())
-                self.assertEqual(r.out.split("\n"), [
+                r, lines, s = self.failing_test(p, *extra)
+                self.assertEqual(lines, [
                     "ok   aaaa0001  create account",
                     "FAIL bbbb0002  index marker",
                     "       upgrade after the downgrade differs from the first (what would take "
@@ -245,14 +254,11 @@ class TestRoundtrip(unittest.TestCase):
                 p.revision_file("bbbb0002", "aaaa0001", HEADER + '  op.add_column("account", '
                                 'sa.Column("note", sa.Text, { server_default = "none" }))',
                                 "  -- forgets the column", message="add note")
-                s = Scratch(self, p)
-                r = p.fails("test", *extra, env=s.env())
-                lines = r.out.split("\n")
+                r, lines, s = self.failing_test(p, *extra)
                 self.assertEqual(lines[:3], [
                     "ok   aaaa0001  create account",
                     "FAIL bbbb0002  add note",
-                    "       downgrade does not restore the schema before the upgrade (what would "
-                    "take the database back to it):"])
+                    RESTORE])
                 self.assertEqual(lines[3].strip(), "remove_column account.note sa.TEXT()")
                 self.assertEqual(s.left(), [])
 
@@ -292,8 +298,7 @@ class TestRoundtrip(unittest.TestCase):
             self.assertEqual(lines[:3], [
                 "ok   aaaa0001  create all",
                 "FAIL bbbb0002  change all",
-                "       downgrade does not restore the schema before the upgrade (what would "
-                "take the database back to it):"], extra)
+                RESTORE], extra)
             self.assertEqual(sorted(x.strip() for x in lines[3:8]), [
                 "add_index ix_account_name on account (name)",
                 "remove_column counter.n sa.INTEGER()",
@@ -452,8 +457,7 @@ class TestRoundtrip(unittest.TestCase):
                             self.assertEqual(r.rc, 1, (more, r.out))
                             self.assertEqual(lines[:3], [
                                 "ok   aaaa0001  base", "FAIL bbbb0002  change",
-                                "       downgrade does not restore the schema before the upgrade "
-                                "(what would take the database back to it):"], (more, r.out))
+                                RESTORE], (more, r.out))
                             self.assertIn(what, r.out)
                         outs.append(lines)
                         self.assertEqual(s.left(), [])
@@ -483,14 +487,11 @@ class TestRoundtrip(unittest.TestCase):
                 p.revision_file("dddd0004", "cccc0003", HEADER + '  op.execute("ALTER TABLE '
                                 'marker ADD COLUMN IF NOT EXISTS note TEXT")', forgets,
                                 message="marker note")
-                s = Scratch(self, p)
-                r = p.fails("test", *extra, env=s.env())
-                restore = ("       downgrade does not restore the schema before the upgrade (what "
-                           "would take the database back to it):")
-                self.assertEqual(r.out.split("\n")[4:], [
-                    "FAIL cccc0003  account note", restore,
+                r, lines, s = self.failing_test(p, *extra)
+                self.assertEqual(lines[4:], [
+                    "FAIL cccc0003  account note", RESTORE,
                     "         remove_column account.note sa.TEXT()",
-                    "FAIL dddd0004  marker note", restore,
+                    "FAIL dddd0004  marker note", RESTORE,
                     "         table marker differs (how cannot be shown: replaying the revisions "
                     "before it does not give the schema the test found)",
                     ""], r.out)
@@ -535,13 +536,11 @@ class TestRoundtrip(unittest.TestCase):
                 p.revision_file("eeee0005", "dddd0004", HEADER + '  op.add_column("account", '
                                 'sa.Column("d", sa.Text))', "  -- forgets the column",
                                 message="add d")
-                s = Scratch(self, p)
-                r = p.fails("test", *extra, env=s.env())
-                self.assertEqual(r.out.split("\n"), [
+                r, lines, s = self.failing_test(p, *extra)
+                self.assertEqual(lines, [
                     "ok   aaaa0001  create account", "ok   bbbb0002  add b",
                     "ok   cccc0003  add c", "ok   dddd0004  add e", "FAIL eeee0005  add d",
-                    "       downgrade does not restore the schema before the upgrade (what would "
-                    "take the database back to it):",
+                    RESTORE,
                     "         remove_column account.d sa.TEXT()",
                     "       upgrade after the downgrade fails: " + r.out.split(
                         "upgrade after the downgrade fails: ")[-1].split("\n")[0],
@@ -571,13 +570,10 @@ class TestRoundtrip(unittest.TestCase):
                 p.revision_file("bbbb0002", "aaaa0001", HEADER + '  op.execute("ALTER TABLE '
                                 'account ADD COLUMN IF NOT EXISTS note TEXT")',
                                 "  -- forgets the column", message="account note")
-                s = Scratch(self, p)
-                r = p.fails("test", *extra, env=s.env())
-                lines = r.out.split("\n")
+                r, lines, s = self.failing_test(p, *extra)
                 self.assertEqual(lines[:3], [
                     "ok   aaaa0001  create account", "FAIL bbbb0002  account note",
-                    "       downgrade does not restore the schema before the upgrade (what would "
-                    "take the database back to it):"], r.out)
+                    RESTORE], r.out)
                 if extra:
                     self.assertTrue(lines[3].startswith(
                         "         table account differs (how cannot be shown: replaying the "
@@ -609,9 +605,7 @@ class TestRoundtrip(unittest.TestCase):
             with self.subTest(backend=backend, extra=extra):
                 p = Project(self, backend)
                 history(p, email_down=EMAIL_DOWN_BROKEN)
-                s = Scratch(self, p)
-                r = p.fails("test", *extra, env=s.env())
-                lines = r.out.split("\n")
+                r, lines, s = self.failing_test(p, *extra)
                 self.assertEqual(lines[0], "ok   aaaa0001  create account")
                 self.assertEqual(lines[1], "FAIL bbbb0002  add email")
                 self.assertEqual(lines[2].strip(), "downgrade does not restore the schema before "
