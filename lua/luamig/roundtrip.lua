@@ -379,9 +379,12 @@ local function replayer(mc, applied)
   end
 end
 
--- A table whose difference cannot be shown, and why, as a diff's line and JSON object.
+-- A table whose catalog differs but whose difference cannot be shown, and why, as a diff's line
+-- and JSON object. (It counts as a difference: what compare would make of it is not known, and
+-- it may be one compare leaves out, such as an enum's labels.)
 local function unshown_line(key, why)
-  return "table " .. key .. " differs (how cannot be shown: " .. why .. ")"
+  return "table " .. key .. " changed in the catalog (how, and whether check would report it, "
+    .. "cannot be shown: " .. why .. ")"
 end
 
 local function unshown_json(key, why)

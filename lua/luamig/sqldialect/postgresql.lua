@@ -649,7 +649,8 @@ end
 -- type (through a domain to its base type, with the domain's NOT NULL and default, as
 -- reflect_pg.c does), an enum's labels, default, identity, generation, collation, owned
 -- sequence and comment; each constraint as pg_get_constraintdef gives it; each index as
--- pg_get_indexdef gives it (without the schema it names its table with); the comments; the table's kind, options and partition key. Names
+-- pg_get_indexdef gives it (without the schema it names its table with, ON or ON ONLY for a
+-- partitioned table); the comments; the table's kind, options and partition key. Names
 -- (a type's schema only when it is not the test's), never numbers: a column's number (attnum) changes when a downgrade drops a column and the
 -- upgrade adds it again, and object ids differ from one database to the next, while luamig
 -- compares prints across databases (catalog_prints, on the replay luamig.roundtrip makes).
@@ -676,7 +677,7 @@ cols AS (SELECT a.attrelid AS oid, array_agg(ROW(a.attname, format_type(a.atttyp
            COALESCE(pg_get_expr(f.adbin, CASE WHEN a.attgenerated <> '' THEN f.adrelid ELSE 0 END),
              CASE WHEN ty.typtype = 'd' THEN ty.typdefault END),
            a.attidentity, a.attgenerated, co.collname, sq.q, cd.description)::text
-           ORDER BY a.attname)::text AS p
+           ORDER BY a.attname, sq.q)::text AS p
          FROM t JOIN pg_attribute a ON a.attrelid = t.oid
          JOIN pg_type ty ON ty.oid = a.atttypid
          JOIN pg_type et ON et.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
@@ -694,7 +695,8 @@ cons AS (SELECT k.conrelid AS oid, array_agg(ROW(k.conname, pg_get_constraintdef
          FROM t JOIN pg_constraint k ON k.conrelid = t.oid
          LEFT JOIN ds kd ON kd.objoid = k.oid AND kd.classoid = 'pg_constraint'::regclass
          GROUP BY k.conrelid),
-idx AS (SELECT x.indrelid AS oid, array_agg(ROW(replace(pg_get_indexdef(x.indexrelid),
+idx AS (SELECT x.indrelid AS oid, array_agg(ROW(replace(replace(pg_get_indexdef(x.indexrelid),
+           ' ON ONLY ' || quote_ident(current_schema()) || '.', ' ON ONLY '),
            ' ON ' || quote_ident(current_schema()) || '.', ' ON '), i.reloptions,
            xd.description)::text ORDER BY i.relname)::text AS p
         FROM t JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class i ON i.oid = x.indexrelid
