@@ -23,16 +23,16 @@ Per revision, in plan order (S = the reflected schema, D = the rows of every tab
   compare with S0 ("downgrade does not restore"); upgrade; compare with S1 ("upgrade again
   differs"); [--data: D3 against D1 ("rows lost")].
 The comparison is compare.compare with the earlier reflection standing for the models, so the
-differences read as `luamig check` prints them: what would take the database as it is now to
-the schema it had. Without --data a state is kept as the dialect's catalog snapshot in the
-scratch connection (SQLite: the rows of sqlite_master in a TEMP table; PostgreSQL: a print of each table's catalog
-rows in a TEMP table), not as a reflection: after a move, only the tables that differ are
-reflected. The earlier state's side of them is made again: on SQLite from its rows (with the
-tables whose foreign keys refer to them), in an in-memory database; on PostgreSQL by replaying
-the steps the test applied up to that state on a second scratch database, made when a step
-first differs. Equal prints reflect the same, so a step that comes back reflects nothing (user
-hooks such as compare_type or include_object are called for the differing tables only), and a
-history of 10,000 tables costs the test no memory of its own. With --data, or other schemas,
+differences read as `luamig check` prints them: what would take the database as it is now to the
+schema it had. Without --data a state is kept as the dialect's catalog snapshot in the scratch
+connection (SQLite: the rows of sqlite_master in a TEMP table; PostgreSQL: a print of each
+table's catalog rows in a TEMP table), not as a reflection: after a move, only the tables that
+differ are reflected. The earlier state's side of them is made again: on SQLite from its rows
+(with the tables whose foreign keys refer to them), in an in-memory database; on PostgreSQL by
+replaying the steps the test applied up to that state on a second scratch database, made when a
+step first differs. Equal prints reflect the same, so a step that comes back reflects nothing
+(user hooks such as compare_type or include_object are called for the differing tables only), and
+a history of 10,000 tables costs the test no memory of its own. With --data, or other schemas,
 every state is reflected whole; where the dialect has a schema fingerprint, a state whose
 fingerprint equals the earlier one's is not compared, and S0 is then the previous revision's S1
 when its second upgrade came back to S1.

@@ -640,23 +640,23 @@ function pg:checkpoint_sequence_sql(s)
     s.called and "true" or "false") }
 end
 
--- Catalog snapshots (luamig.roundtrip, `luamig test` without --data): a print of each table of
--- the schema the search path puts first, kept in a TEMP table of the scratch connection (slots
--- 0 and 1 for the states a step keeps), so that a state of 10,000
--- tables costs the test no Lua memory and one query. A print is the sha256 of what luamig's
--- reflection reads for the table, as the reflection reads it: each column (by name: compare
--- does not look at their order, which a downgrade that adds a column again changes) with its
--- type (through a domain to its base type, with the domain's NOT NULL and default, as
--- reflect_pg.c does), an enum's labels, default, identity, generation, collation, owned
--- sequence and comment; each constraint as pg_get_constraintdef gives it; each index as
--- pg_get_indexdef gives it (without the schema it names its table with, ON or ON ONLY for a
--- partitioned table); the comments; the table's kind, options and partition key. Names
--- (a type's schema only when it is not the test's), never numbers: a column's number (attnum) changes when a downgrade drops a column and the
--- upgrade adds it again, and object ids differ from one database to the next, while luamig
--- compares prints across databases (catalog_prints, on the replay luamig.roundtrip makes).
--- Each group is an array of rows as text (array and record output quote what needs it), so that
--- no two different catalogs give the same text. Two states whose prints are equal reflect the
--- same; unlike SQLite's, the catalog cannot make a state again (catalog_restore).
+-- Catalog snapshots (luamig.roundtrip, `luamig test` without --data): a print of each table of the
+-- schema the search path puts first, kept in a TEMP table of the scratch connection (slots 0 and 1
+-- for the states a step keeps), so that a state of 10,000 tables costs the test no Lua memory and
+-- one query. A print is the sha256 of what luamig's reflection reads for the table, as the
+-- reflection reads it: each column (by name: compare does not look at their order, which a
+-- downgrade that adds a column again changes) with its type (through a domain to its base type,
+-- with the domain's NOT NULL and default, as reflect_pg.c does), an enum's labels, default,
+-- identity, generation, collation, owned sequence and comment; each constraint as
+-- pg_get_constraintdef gives it; each index as pg_get_indexdef gives it (without the schema it
+-- names its table with, ON or ON ONLY for a partitioned table); the comments; the table's kind,
+-- options and partition key. Names (a type's schema only when it is not the test's), never numbers:
+-- a column's number (attnum) changes when a downgrade drops a column and the upgrade adds it again,
+-- and object ids differ from one database to the next, while luamig compares prints across
+-- databases (catalog_prints, on the replay luamig.roundtrip makes). Each group is an array of rows
+-- as text (array and record output quote what needs it), so that no two different catalogs give the
+-- same text. Two states whose prints are equal reflect the same; unlike SQLite's, the catalog
+-- cannot make a state again (catalog_restore).
 local PRINTS = [[
 WITH t AS (SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -714,7 +714,8 @@ local CATALOG = "pg_temp.luamig_test_catalog_%d"
 
 function pg:catalog_snapshot(conn, slot)
   local t = string.format(CATALOG, slot)
-  conn:execute("CREATE TABLE IF NOT EXISTS " .. t .. " (name text PRIMARY KEY, print text NOT NULL)")
+  conn:execute("CREATE TABLE IF NOT EXISTS " .. t
+    .. " (name text PRIMARY KEY, print text NOT NULL)")
   conn:execute("TRUNCATE " .. t)
   conn:execute("INSERT INTO " .. t .. " " .. PRINTS)
 end
