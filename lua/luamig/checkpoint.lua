@@ -612,14 +612,11 @@ end
 -- Runs checkpoint step `step` on the fresh scratch context `other` and compares it with `want`
 -- (the replay, its tables `order`, its state_of `ws`); then its downgrade must empty the
 -- database. Returns the problems.
--- A step of the checkpoint that failed because the scratch database's connection is gone (the
--- server restarted, the backend was terminated) says nothing about the checkpoint: that is an
--- error of its own, not a difference. The failed step was rolled back, so a connection that
--- still answers is idle.
+-- A step of the checkpoint that failed because the scratch database's connection is gone says
+-- nothing about the checkpoint: that is an error of its own, not a difference.
 local function step_failed(other, what, err)
   err = err:gsub("\n", " ")
-  local conn = other.connection
-  if not pcall(conn.query, conn, "SELECT 1") then
+  if scratch.connection_lost(other) then
     fail("lost the connection to the scratch database while checking the rendered checkpoint "
       .. "(its " .. what .. "): " .. err)
   end

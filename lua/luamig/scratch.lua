@@ -24,6 +24,9 @@ and `luamig checkpoint` (luamig.checkpoint).
   scratch.reflect(mc[, tables, pick]) -> the schema of mc's database, as luamig.inspect gives it
       with env.lua's include_name; tables: only the tables of those names; pick(name, schema):
       whether to keep a table (after include_name)
+  scratch.connection_lost(mc) -> whether mc's connection no longer answers (the server
+      restarted, the backend was terminated): asked after a step failed, when a connection that
+      still answers is idle again (the step was rolled back)
   scratch.own_table(mc, name) -> whether it is one of luamig's own (the version and history
       tables)
   scratch.user_tables(mc, md) -> { [name] = { table =, cols = { [name] = column } } }: the
@@ -74,6 +77,11 @@ function M.reflect(mc, tables, pick)
   end
   return mc:inspect({ include_name = include, tables = tables,
                       schemas = mc.opts.include_schemas and true or nil })
+end
+
+function M.connection_lost(mc)
+  local conn = mc.connection
+  return not pcall(conn.query, conn, "SELECT 1")
 end
 
 function M.own_table(mc, name)
