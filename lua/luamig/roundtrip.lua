@@ -38,7 +38,8 @@ fingerprint equals the earlier one's is not compared, and S0 is then the previou
 when its second upgrade came back to S1.
 A revision whose upgrade fails, or whose second upgrade fails, stops the test
 (later revisions need it); a failing downgrade is reported and the test goes on from the
-upgraded schema. The version table (and history table) are luamig's and never compared; the
+upgraded schema, unless it failed because the scratch database's connection is gone (the test
+stops, and says so). The version table (and history table) are luamig's and never compared; the
 scratch runs keep no history and take no runner lock.
 
 Rows that should survive (--data): a row of a table that existed before the upgrade and still
@@ -489,6 +490,12 @@ local function test_steps(mc, prefix, steps, opts, emit)
     ok, err = run_steps(mc, { inverse(step) })
     if not ok then
       problem { kind = "downgrade_failed", error = err }
+      -- a downgrade that failed because the connection is gone: nothing more can be tested
+      if scratch.connection_lost(mc) then
+        report.stopped = "the connection to the scratch database was lost in the downgrade of "
+          .. step.rev.revision
+        break
+      end
     else
       local diff = keeper.compare(s0)
       if diff then

@@ -601,6 +601,34 @@ class TestRoundtrip(unittest.TestCase):
                 self.assertEqual(last_line(r.err), "FAILED: 1 of 2 revisions do not round-trip")
                 self.assertEqual(s.left(), [])
 
+    def test_postgresql_a_lost_connection_stops_the_test(self):
+        """PostgreSQL: the scratch database's backend ends in a downgrade (here env.lua's
+        on_version_apply terminates it): the failed downgrade is reported, the test stops saying
+        why, the revisions' lines are still printed, and no scratch database is left."""
+        if "postgresql" not in backends():
+            self.skipTest("needs PostgreSQL")
+        p = Project(self, "postgresql")
+        history(p)
+        env = p.read("migrations/env.lua")
+        anchor = "    connection = connection,\n"
+        self.assertIn(anchor, env)
+        p.write("migrations/env.lua", env.replace(anchor, anchor + (
+            '    on_version_apply = function(info)\n'
+            '      if not info.step.upgrade and info.step.rev.revision == "bbbb0002" then\n'
+            '        info.ctx:execute("SELECT pg_terminate_backend(pg_backend_pid())")\n'
+            '      end\n'
+            '    end,\n'), 1))
+        r, lines, s = self.failing_test(p)
+        self.assertEqual(lines[:2], ["ok   aaaa0001  create account", "FAIL bbbb0002  add email"])
+        self.assertTrue(lines[2].startswith("       downgrade fails: "), r.out)
+        self.assertTrue(lines[2].endswith("[SQL: SELECT pg_terminate_backend(pg_backend_pid())]"),
+                        r.out)
+        self.assertEqual(lines[3:], ["Stopped: the connection to the scratch database was lost "
+                                     "in the downgrade of bbbb0002; later revisions were not "
+                                     "tested", ""])
+        self.assertEqual(last_line(r.err), "FAILED: 1 of 2 revisions do not round-trip")
+        self.assertEqual(s.left(), [])
+
     def test_range_tests_only_its_revisions(self):
         p = Project(self, "sqlite")
         history(p)
