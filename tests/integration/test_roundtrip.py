@@ -120,6 +120,15 @@ def use_models(p, email_length=100):
     p.write("migrations/env.lua", env)
 
 
+def forgotten_column(p, up, message, account_up="", account_down=""):
+    """aaaa0001 creates account (and does account_up/account_down too); bbbb0002 runs `up`, and
+    its downgrade forgets to undo it."""
+    p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP + account_up,
+                    ACCOUNT_DOWN + account_down, message="create account")
+    p.revision_file("bbbb0002", "aaaa0001", HEADER + up, "  -- forgets the column",
+                    message=message)
+
+
 def last_line(text):
     return text.strip().split("\n")[-1]
 
@@ -249,11 +258,8 @@ class TestRoundtrip(unittest.TestCase):
         for backend, extra in self.modes():
             with self.subTest(backend=backend, extra=extra):
                 p = Project(self, backend)
-                p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP, ACCOUNT_DOWN,
-                                message="create account")
-                p.revision_file("bbbb0002", "aaaa0001", HEADER + '  op.add_column("account", '
-                                'sa.Column("note", sa.Text, { server_default = "none" }))',
-                                "  -- forgets the column", message="add note")
+                forgotten_column(p, '  op.add_column("account", sa.Column("note", sa.Text, '
+                                 '{ server_default = "none" }))', "add note")
                 r, lines, s = self.failing_test(p, *extra)
                 self.assertEqual(lines[:3], [
                     "ok   aaaa0001  create account",
@@ -570,13 +576,10 @@ class TestRoundtrip(unittest.TestCase):
             with self.subTest(extra=extra):
                 p = Project(self, backend)
                 self.addCleanup(p.sql_exec, "DROP SCHEMA IF EXISTS %s CASCADE" % side)
-                p.revision_file("aaaa0001", None, HEADER + ACCOUNT_UP
-                                + '\n  op.execute("CREATE SCHEMA %s")' % side,
-                                ACCOUNT_DOWN + '\n  op.execute("DROP SCHEMA %s")' % side,
-                                message="create account")
-                p.revision_file("bbbb0002", "aaaa0001", HEADER + '  op.execute("ALTER TABLE '
-                                'account ADD COLUMN IF NOT EXISTS note TEXT")',
-                                "  -- forgets the column", message="account note")
+                forgotten_column(p, '  op.execute("ALTER TABLE account ADD COLUMN IF NOT EXISTS '
+                                 'note TEXT")', "account note",
+                                 '\n  op.execute("CREATE SCHEMA %s")' % side,
+                                 '\n  op.execute("DROP SCHEMA %s")' % side)
                 r, lines, s = self.failing_test(p, *extra)
                 self.assertEqual(lines[:3], [
                     "ok   aaaa0001  create account", "FAIL bbbb0002  account note",
