@@ -199,17 +199,20 @@ local function sort_by_dependency(entries)
   table.sort(entries, function(a, b) return a.key < b.key end)
   local by_key = {}
   for _, e in ipairs(entries) do by_key[e.key] = e end
-  local deps = {}
+  local deps = {}   -- only the entries that refer to others
   for _, e in ipairs(entries) do
-    local d = {}
     for _, c in ipairs(e.table.constraints or {}) do
       if c.kind == "foreign_key" then
         local k = qualified(c.referred_schema or e.fk_default_schema, c.referred_table)
-        if by_key[k] and by_key[k] ~= e then d[by_key[k]] = true end
+        if by_key[k] and by_key[k] ~= e then
+          deps[e] = deps[e] or {}
+          deps[e][by_key[k]] = true
+        end
       end
     end
-    deps[e] = d
   end
+  if next(deps) == nil then return entries end
+  local NONE = {}
   local out, todo = {}, {}
   for i, e in ipairs(entries) do todo[i] = e end
   while #todo > 0 do
@@ -218,7 +221,7 @@ local function sort_by_dependency(entries)
     local layer, rest = {}, {}
     for _, e in ipairs(todo) do
       local ready = true
-      for dep in pairs(deps[e]) do if pending[dep] then ready = false end end
+      for dep in pairs(deps[e] or NONE) do if pending[dep] then ready = false end end
       if ready then layer[#layer + 1] = e else rest[#rest + 1] = e end
     end
     if #layer == 0 then layer, rest = rest, {} end
