@@ -393,6 +393,13 @@ end
 
 function sqlite:checkpoint_drop_sql() return nil end
 
+-- Frees the schema that `conn` keeps parsed in memory (a few hundred bytes a table, megabytes
+-- for thousands); its next statement reads it again. A checkpoint's check does this to the
+-- replay's connection while the checkpoint's own steps run on the other database.
+function sqlite:checkpoint_release(conn)
+  conn:execute("PRAGMA writable_schema = RESET")
+end
+
 function sqlite:checkpoint_sequence_sql(s)
   local name = self:quote_string(s.table)
   return { "DELETE FROM sqlite_sequence WHERE name = " .. name,
