@@ -19,7 +19,8 @@ Contract:
   compare.normalise_default(sql) -> a default's SQL with what does not change its value removed
   compare.qualified(schema, name) -> "schema.name" or "name"
   compare.sort_by_dependency(entries) -> the entries ({ key, table, fk_default_schema }) in the
-        order compare() creates tables: by key, each after the tables it refers to
+        order compare() creates tables: by key, each after the tables it refers to (sorted in
+        place; the result may be `entries` itself)
 
 mc fields used: dialect (a luamig.sqldialect object, or a name, or mc.dialect_name),
 connection, as_sql, query, inspect, version_table, version_table_schema, history_table, opts
@@ -194,7 +195,8 @@ end
 -- SQLAlchemy's sorted_tables: by key, then in layers so that a table comes after the tables
 -- its foreign keys refer to (self-references ignored; a cycle keeps the rest in key order).
 -- entries: { key =, table = { constraints }, fk_default_schema = } (sorted in place; also
--- luamig.checkpoint's order for the tables it creates batch by batch).
+-- luamig.checkpoint's order for the tables it creates batch by batch). The result may be
+-- `entries` itself (when no entry refers to another).
 local function sort_by_dependency(entries)
   table.sort(entries, function(a, b) return a.key < b.key end)
   local by_key = {}
