@@ -4,8 +4,10 @@
  * The range is reserved PROT_NONE, so that it costs no commit charge
  * under strict overcommit, and opened for writing 2 MiB at a time as the
  * bump pointer reaches it. A freed small block goes on the free list of
- * its class and is never returned to the kernel: a command's Lua heap
- * only lives as long as the command.
+ * its class. Its memory stays the process's until lm_arena_trim, which a
+ * long command calls between its phases: the free blocks that make long
+ * runs leave the lists, their pages go back to the kernel, and the runs
+ * are carved again, first, as the range's tail is.
  */
 #define _DEFAULT_SOURCE
 #include "arena.h"
@@ -54,9 +56,19 @@ enum {
 #define CHUNK ((size_t)2 << 20)
 #define RESERVE ((size_t)256 << 20)
 
+/* A run of free memory whose pages lm_arena_trim gave back, carved again
+ * with a bump pointer before the range's tail is. */
+typedef struct spare {
+	char *start, *end;
+} spare;
+
 struct lm_arena {
 	char *base, *cur, *open, *limit;
 	void *free[NCLASS];
+	/* the spare run being carved ([scur, send)), then the rest in order */
+	char *scur, *send;
+	spare *spares;
+	size_t nspares, next_spare;
 };
 
 lm_arena *lm_arena_new(void)
@@ -91,6 +103,7 @@ void lm_arena_free(lm_arena *a)
 {
 	if (!a)
 		return;
+	free(a->spares);
 	/* a sanitizer must not keep the poison for what maps here next */
 	UNPOISON(a->base, (size_t)(a->open - a->base));
 	for (char *p = a->base; p < a->open; p += CHUNK)
@@ -109,6 +122,35 @@ static size_t class_of(size_t n)
 	return (n + STEP - 1) / STEP;
 }
 
+static void give(lm_arena *a, void *p, size_t size);
+
+/* Puts [start, end) on the lists, as blocks of the largest class and one
+ * of the rest. */
+static void give_run(lm_arena *a, char *start, char *end)
+{
+	while (end - start >= STEP) {
+		size_t n = (size_t)(end - start) < MAX_SMALL ? (size_t)(end - start) : MAX_SMALL;
+		give(a, start, n);
+		start += n;
+	}
+}
+
+/* Moves the spare run being carved on to the next one that has room for
+ * `size` bytes; what is left of each run passed over goes on the lists.
+ * Returns 0 when no spare run is left. */
+static int next_spare(lm_arena *a, size_t size)
+{
+	while (a->next_spare < a->nspares) {
+		give_run(a, a->scur, a->send);
+		spare *r = &a->spares[a->next_spare++];
+		a->scur = r->start;
+		a->send = r->end;
+		if ((size_t)(a->send - a->scur) >= size)
+			return 1;
+	}
+	return 0;
+}
+
 /* A block for n bytes (class c), or NULL when the range cannot give one.
  * A sanitizer sees its n bytes usable and the rest of the class not. */
 static void *take(lm_arena *a, size_t c, size_t n)
@@ -118,6 +160,9 @@ static void *take(lm_arena *a, size_t c, size_t n)
 	if (p) {
 		UNPOISON(p, size);
 		memcpy(&a->free[c], p, sizeof(void *));
+	} else if ((size_t)(a->send - a->scur) >= size || next_spare(a, size)) {
+		p = a->scur;
+		a->scur += size;
 	} else {
 		if ((size_t)(a->open - a->cur) < size) {
 			if ((size_t)(a->limit - a->open) < CHUNK ||
@@ -180,6 +225,144 @@ void *lm_arena_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	memcpy(q, ptr, nsize < osize ? nsize : osize);
 	give(a, ptr, osize);
 	return q;
+}
+
+/* lm_arena_trim marks the free memory in a bitmap of granules: every block
+ * is a multiple of STEP bytes, at a multiple of STEP from base. A block
+ * on a smaller class's list than its size (lm_arena_lua_alloc's shrink)
+ * is marked for that class only: what is marked is always free. */
+static void mark(uint64_t *bits, size_t from, size_t n)
+{
+	for (size_t g = from; g < from + n; g++)
+		bits[g / 64] |= (uint64_t)1 << (g % 64);
+}
+
+static int marked(const uint64_t *bits, size_t g)
+{
+	return (int)(bits[g / 64] >> (g % 64)) & 1;
+}
+
+/* The link of a free block (its first bytes), read past the poison. */
+static void *link_of(void *p)
+{
+	void *next;
+	UNPOISON(p, sizeof next);
+	memcpy(&next, p, sizeof next);
+	POISON(p, sizeof next);
+	return next;
+}
+
+/* Makes p the block after prev on class c's list (prev NULL: its head). */
+static void set_link(lm_arena *a, size_t c, char *prev, void *p)
+{
+	if (!prev) {
+		a->free[c] = p;
+		return;
+	}
+	UNPOISON(prev, sizeof p);
+	memcpy(prev, &p, sizeof p);
+	POISON(prev, sizeof p);
+}
+
+/* The whole pages inside run r: the first, and their bytes in *n. */
+static char *whole_pages(const spare *r, size_t page, size_t *n)
+{
+	uintptr_t lo = ((uintptr_t)r->start + page - 1) & ~(uintptr_t)(page - 1);
+	uintptr_t hi = (uintptr_t)r->end & ~(uintptr_t)(page - 1);
+	*n = hi > lo ? (size_t)(hi - lo) : 0;
+	return (char *)lo;
+}
+
+/* Runs of free memory with at least this many bytes of whole pages are
+ * given back; shorter ones stay on the lists. */
+#define MIN_RUN ((size_t)64 << 10)
+
+/* The runs of marked granules (bits: ngran of them) with MIN_RUN bytes of
+ * whole pages or more: their number. With out, each is stored there, and
+ * the bits of the shorter runs are cleared (a set bit then means "in a
+ * run given back"). */
+static size_t long_runs(const lm_arena *a, uint64_t *bits, size_t ngran, size_t page, spare *out)
+{
+	size_t n = 0;
+	for (size_t g = 0; g < ngran;) {
+		if (!marked(bits, g)) {
+			g++;
+			continue;
+		}
+		size_t e = g, bytes;
+		while (e < ngran && marked(bits, e))
+			e++;
+		spare run = {a->base + g * STEP, a->base + e * STEP};
+		(void)whole_pages(&run, page, &bytes);
+		if (bytes >= MIN_RUN) {
+			if (out)
+				out[n] = run;
+			n++;
+		} else if (out) {
+			for (size_t k = g; k < e; k++)
+				bits[k / 64] &= ~((uint64_t)1 << (k % 64));
+		}
+		g = e;
+	}
+	return n;
+}
+
+void lm_arena_trim(lm_arena *a)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes;
+	/* what is left of the run being carved: a short rest goes on the lists
+	 * (a long one is marked below, and stays a run) */
+	spare rest = {a->scur, a->send};
+	(void)whole_pages(&rest, page, &bytes);
+	if (bytes < MIN_RUN) {
+		give_run(a, a->scur, a->send);
+		a->scur = a->send = NULL;
+	}
+	size_t ngran = (size_t)(a->cur - a->base) / STEP;
+	uint64_t *bits = calloc(ngran / 64 + 1, sizeof *bits);
+	if (!bits)
+		return; /* nothing is given back, nothing is lost */
+	/* what is free: the blocks on the lists, the runs not carved yet */
+	for (size_t c = 1; c < NCLASS; c++)
+		for (char *p = a->free[c]; p; p = link_of(p))
+			mark(bits, (size_t)(p - a->base) / STEP, c);
+	if (a->send > a->scur)
+		mark(bits, (size_t)(a->scur - a->base) / STEP, (size_t)(a->send - a->scur) / STEP);
+	for (size_t i = a->next_spare; i < a->nspares; i++)
+		mark(bits, (size_t)(a->spares[i].start - a->base) / STEP,
+		     (size_t)(a->spares[i].end - a->spares[i].start) / STEP);
+	/* (a run not carved yet only grows by what joins it: it stays long) */
+	size_t nruns = long_runs(a, bits, ngran, page, NULL);
+	spare *runs = malloc((nruns ? nruns : 1) * sizeof *runs);
+	if (!runs) {
+		free(bits);
+		return;
+	}
+	(void)long_runs(a, bits, ngran, page, runs);
+	/* the lists again, without the blocks of the runs (before their pages
+	 * go: the links are in them) */
+	for (size_t c = 1; c < NCLASS; c++) {
+		char *prev = NULL;
+		for (char *p = a->free[c], *next; p; p = next) {
+			next = link_of(p);
+			if (!marked(bits, (size_t)(p - a->base) / STEP)) {
+				set_link(a, c, prev, p);
+				prev = p;
+			}
+		}
+		set_link(a, c, prev, NULL);
+	}
+	free(bits);
+	for (size_t i = 0; i < nruns; i++) {
+		size_t n;
+		char *first = whole_pages(&runs[i], page, &n);
+		(void)madvise(first, n, MADV_DONTNEED);
+	}
+	free(a->spares);
+	a->spares = runs;
+	a->nspares = nruns;
+	a->next_spare = 0;
+	a->scur = a->send = NULL;
 }
 
 void lm_heap_prefer_huge_pages(void)

@@ -6,7 +6,8 @@
  * (tables, strings, closures). The arena keeps small blocks (up to 512
  * bytes) in per-size free lists, carved out of one reserved address range
  * with a bump pointer: no locking, no headers, and an upgrade of 1,000
- * revisions runs about 9 % faster than on glibc's malloc. Larger blocks, and
+ * revisions runs about 9 % faster than on glibc's malloc. Free blocks
+ * stay with the arena until lm_arena_trim gives long runs of them back. Larger blocks, and
  * every block once the range is used up, go to malloc. The range is in
  * 4 KiB pages; malloc's heap starts with a huge page (on a virtual machine
  * each first touch of a page is a trap that costs microseconds, and
@@ -36,6 +37,14 @@ void lm_arena_free(lm_arena *a);
  * luaL_newstate made before the switch, or malloc's) are recognised by
  * address and go back to realloc/free. */
 void *lm_arena_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* Gives back to the kernel the pages of each long run of free blocks (64
+ * KiB or more of whole pages). The runs leave the free lists and are the
+ * first carved again, before the untouched rest of the range: a command
+ * that frees most of what one phase built and then builds something else
+ * needs no more pages than it holds. Costs a walk of the free lists and a
+ * bitmap of 1 bit per 16 bytes used. */
+void lm_arena_trim(lm_arena *a);
 
 /* Asks the kernel for huge pages under malloc's heap too (glibc: its
  * first 8 MiB), for the same reason: called once, first thing in main.

@@ -2,13 +2,17 @@
  * test_arena.c — the Lua state's allocator (arena.h): blocks of each
  * class keep their bytes through growth and shrinking, a freed block is
  * reused by its class, large blocks and blocks it did not make go to
- * malloc, and a whole Lua state runs on it and closes cleanly.
+ * malloc, a trim gives the pages of long free runs back and carves them
+ * again first, and a whole Lua state runs on it and closes cleanly.
  */
+#define _DEFAULT_SOURCE /* mincore */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "check.h"
@@ -110,6 +114,66 @@ static void test_more_than_one_region_of_blocks(void)
 	lm_arena_free(a);
 }
 
+/* Whether the page that holds p is in memory: 1 or 0 (-1: unknown). */
+static int resident(const void *p)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char in = 0;
+	if (mincore((void *)((size_t)p & ~(page - 1)), page, &in) != 0)
+		return -1;
+	return in & 1;
+}
+
+static void test_a_trim_gives_long_free_runs_back(void)
+{
+	lm_arena *a = lm_arena_new();
+	CHECK(a != NULL);
+	/* 2 MiB of 64-byte blocks; all but every 4096th (one per 256 KiB) freed */
+	enum { N = 32768, KEEP = 4096 };
+	unsigned char **v = malloc(N * sizeof *v);
+	CHECK(v != NULL);
+	for (unsigned i = 0; i < N; i++) {
+		v[i] = lm_arena_lua_alloc(a, NULL, 0, 64);
+		CHECK(v[i] != NULL);
+		fill(v[i], 64, i);
+	}
+	for (unsigned i = 0; i < N; i++)
+		if (i % KEEP)
+			lm_arena_lua_alloc(a, v[i], 64, 0);
+	unsigned char *middle = v[KEEP / 2];
+	CHECK(resident(middle) == 1);
+	lm_arena_trim(a);
+	/* the runs between the kept blocks are out of memory; those stay */
+	CHECK(resident(middle) == 0);
+	for (unsigned i = 0; i < N; i += KEEP) {
+		CHECK(resident(v[i]) == 1);
+		CHECK(holds(v[i], 64, i));
+	}
+	/* carved again before the untouched tail, and never over a kept block:
+	 * blocks of every class, until the first beyond the old ones */
+	unsigned char *end = v[N - 1] + 64;
+	size_t again = 0;
+	for (size_t n = 16;; n = n % 512 + 16) {
+		unsigned char *p = lm_arena_lua_alloc(a, NULL, 0, n);
+		CHECK(p != NULL);
+		if (p >= end)
+			break;
+		for (unsigned i = 0; i < N; i += KEEP)
+			CHECK(p + n <= v[i] || p >= v[i] + 64);
+		memset(p, 0xee, n);
+		again += n;
+	}
+	CHECK(again > (size_t)N * 64 / 2);
+	for (unsigned i = 0; i < N; i += KEEP)
+		CHECK(holds(v[i], 64, i));
+	/* a second trim with nothing long to give is harmless */
+	lm_arena_trim(a);
+	for (unsigned i = 0; i < N; i += KEEP)
+		CHECK(holds(v[i], 64, i));
+	free(v);
+	lm_arena_free(a);
+}
+
 static void test_a_lua_state_runs_on_it(void)
 {
 	lua_State *L = luaL_newstate();
@@ -144,6 +208,7 @@ int main(void)
 	RUN(test_a_freed_block_is_reused_by_its_class);
 	RUN(test_blocks_it_did_not_make_go_to_malloc);
 	RUN(test_more_than_one_region_of_blocks);
+	RUN(test_a_trim_gives_long_free_runs_back);
 	RUN(test_a_lua_state_runs_on_it);
 	return CHECK_DONE();
 }
