@@ -14,6 +14,9 @@
 
 #include <dirent.h>
 #include <lauxlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "checksum.h"
 #include "chunkcache.h"
 #include "config.h"
@@ -30,6 +34,7 @@
 #include "lua_host.h"
 #include "plan.h"
 #include "revmap.h"
+#include "script.h"
 #include "signals.h"
 
 static const char HOST_KEY = 'h';
@@ -241,6 +246,23 @@ static int l_hostname(lua_State *L)
 	return 1;
 }
 
+/* core.release_memory(): between the phases of a long command, what the
+ * last one freed goes back to the system: a full collection, then the long
+ * free runs of the Lua arena (lm_arena_trim) and the free pages of
+ * malloc's heap (glibc's malloc_trim; SQLite's freed schemas are there). */
+static int l_release_memory(lua_State *L)
+{
+	void *ud;
+	lua_gc(L, LUA_GCCOLLECT);
+	/* (a fault-injection run's allocator wraps the arena's: left alone) */
+	if (lua_getallocf(L, &ud) == lm_arena_lua_alloc)
+		lm_arena_trim(ud);
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+	return 0;
+}
+
 /* core.getpid() -> this process's id (an integer). */
 static int l_getpid(lua_State *L)
 {
@@ -387,14 +409,43 @@ static int l_config_info(lua_State *L)
 	return 1;
 }
 
-/* The revision map the command lent; raises "no revisions are loaded"
- * when there is none. Every function below raises so without one. */
+/* The revision map the command lent, loaded again after
+ * core.release_revisions; raises "no revisions are loaded" when there is
+ * none, or the error of loading it again. Every function below raises so
+ * without one. */
 static const lm_revmap *map_of(lua_State *L)
 {
 	lm_host *h = lm_lua_host(L);
+	if (h && h->script && !h->script->map && h->script->released) {
+		h->script->released = 0;
+		if (lm_script_dir_load(h->script) != 0)
+			luaL_error(L, "%s", lm_error_get());
+	}
 	if (!h || !h->script || !h->script->map)
 		luaL_error(L, "no revisions are loaded");
 	return h->script->map;
+}
+
+/* The long plans alive (push_lazy_plan's proxies): each points into the
+ * map, which must outlive them. */
+static size_t lazy_plans;
+
+/* core.release_revisions() -> whether the map was freed: a command that
+ * has read what it needs of the revisions (7 MiB for 10,000 of them) frees
+ * them for its next phases; a later core function that needs them reads
+ * them again (from the header cache: tens of milliseconds). Not while a
+ * long plan is alive. */
+static int l_release_revisions(lua_State *L)
+{
+	lm_host *h = lm_lua_host(L);
+	int freed = h && h->script && h->script->map && lazy_plans == 0;
+	if (freed) {
+		lm_revmap_free(h->script->map);
+		h->script->map = NULL;
+		h->script->released = 1;
+	}
+	lua_pushboolean(L, freed);
+	return 1;
 }
 
 /* Pushes { revision, path, message, [seen] } ("" for no message; seen =
@@ -467,11 +518,14 @@ typedef struct plan_scratch {
 	lm_strv current, targets;
 	lm_plan plan;
 	const lm_revmap *map; /* the revisions plan.steps point into */
+	int lazy;             /* counted in lazy_plans */
 } plan_scratch;
 
 static void plan_scratch_dispose(void *block)
 {
 	plan_scratch *p = block;
+	if (p->lazy)
+		lazy_plans--;
 	lm_strv_dispose(&p->current);
 	lm_strv_dispose(&p->targets);
 	lm_plan_dispose(&p->plan);
@@ -587,6 +641,8 @@ static int l_plan(lua_State *L)
 		return lm_lua_raise_slot(L);
 	}
 	if (plan->n > LAZY_PLAN_STEPS) {
+		ps->lazy = 1;
+		lazy_plans++;
 		push_lazy_plan(L, ps, ps_idx);
 		push_strv(L, &plan->warnings);
 		return 2;
@@ -854,6 +910,8 @@ static int open_core(lua_State *L)
 	        {"error_code", l_error_code},
 	        {"now", l_now},
 	        {"getpid", l_getpid},
+	        {"release_memory", l_release_memory},
+	        {"release_revisions", l_release_revisions},
 	        {"cwd", l_cwd},
 	        {"checksum", l_checksum},
 	        {"hostname", l_hostname},

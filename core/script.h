@@ -22,6 +22,9 @@ typedef struct lm_script_dir {
 	char *timezone;            /* NULL when not configured */
 	int recursive;             /* recursive_version_locations */
 	lm_revmap *map;            /* NULL until lm_script_dir_load */
+	/* 1 while the map is freed for its memory (core.release_revisions):
+	 * its next use loads it again */
+	int released;
 } lm_script_dir;
 
 /* Reads the script-directory settings of a config section. Fails with

@@ -3,7 +3,7 @@
 # LM_LUA_TESTS_IN_BINARY: their cases need the C engine (luamig.core: real connections, the
 # reflection, the JSON escaper), so they run inside the luamig binary (run_in_luamig.py), with the source tree's
 # lua/ modules too (LUAMIG_LUA_DIR).
-set(LM_LUA_TESTS_IN_BINARY test_batch_rebuild test_autogenerate)
+set(LM_LUA_TESTS_IN_BINARY test_batch_rebuild test_autogenerate test_core_memory)
 find_program(LUA54_EXECUTABLE NAMES lua5.4 lua54)
 file(GLOB LM_LUA_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/test_*.lua)
 foreach(src ${LM_LUA_TESTS})
