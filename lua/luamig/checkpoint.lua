@@ -639,15 +639,21 @@ end
 local function compare_on(want, other, step, order, ws)
   local before = other.dialect:checkpoint_objects(other.connection)
   release(want)
+  core.release_memory()
   local ok, err = scratch.run_steps(other, { step })
   -- the checkpoint's code (megabytes for thousands of tables) is not kept through the
   -- comparison, and its memory is free again for what comes next; the downgrade loads it again
   loader.forget(step.rev.path)
-  collectgarbage()
+  core.release_memory()
   if not ok then return step_failed(other, "upgrade", err) end
   local problems = differences(want, other, order, ws)
   if #problems > 0 then return problems end
+  -- the code is compiled again while neither database keeps its schema in memory (compiling
+  -- is this phase's peak); the downgrade's first statement reads the schema again
   release(want)
+  release(other)
+  loader.load(step.rev.path, step.rev.seen)
+  core.release_memory()
   ok, err = scratch.run_steps(other, { down_step_of(step) })
   loader.forget(step.rev.path)
   if not ok then return step_failed(other, "downgrade", err) end
@@ -725,12 +731,16 @@ function M.write(cmd, config)
     if not ok then fail("luamig checkpoint: replaying the revisions up to " .. target
       .. " failed: " .. err) end
     -- the plan's steps (past 2,000 of them, C memory behind a small Lua object: 2 MiB for
-    -- 10,000 revisions) are freed now, not whenever the collector next comes by
+    -- 10,000 revisions) are freed now, not whenever the collector next comes by; and what the
+    -- replay freed goes back to the system
     steps = nil
-    collectgarbage()
-    check_lock_table(mc)
-    local order, st = creation_order(mc), state_of(mc)
+    core.release_memory()
+    local st = state_of(mc)
     local sum, count = history_checksum(core.applied(st.heads))
+    -- the rest reads no revision: their map (7 MiB for 10,000) is freed for the check
+    core.release_revisions()
+    check_lock_table(mc)
+    local order = creation_order(mc)
     local other = scratch.another(mc)
     local dir = M.dir(script_location)
     local made, merr = core.mkdir_p(dir)
