@@ -648,10 +648,12 @@ local function compare_on(want, other, step, order, ws)
   if not ok then return step_failed(other, "upgrade", err) end
   local problems = differences(want, other, order, ws)
   if #problems > 0 then return problems end
-  -- the code is compiled again while neither database keeps its schema in memory (compiling
-  -- is this phase's peak); the downgrade's first statement reads the schema again
+  -- the code is compiled again while neither database keeps its schema in memory, and with
+  -- the comparison's memory given back (compiling is this phase's peak); the downgrade's first
+  -- statement reads the schema again
   release(want)
   release(other)
+  core.release_memory()
   loader.load(step.rev.path, step.rev.seen)
   core.release_memory()
   ok, err = scratch.run_steps(other, { down_step_of(step) })
