@@ -7,7 +7,7 @@
  * its class. Its memory stays the process's until lm_arena_trim, which a
  * long command calls between its phases: the free blocks that make long
  * runs leave the lists, their pages go back to the kernel, and the runs
- * are carved again, first, as the range's tail is.
+ * are carved with a bump pointer, as the range's tail is, before it.
  */
 #define _DEFAULT_SOURCE
 #include "arena.h"

@@ -39,8 +39,9 @@ void lm_arena_free(lm_arena *a);
 void *lm_arena_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
 /* Gives back to the kernel the pages of each long run of free blocks (64
- * KiB or more of whole pages). The runs leave the free lists and are the
- * first carved again, before the untouched rest of the range: a command
+ * KiB or more of whole pages). The runs leave the free lists; when a class
+ * has no free block, they are carved before the untouched rest of the
+ * range: a command
  * that frees most of what one phase built and then builds something else
  * needs no more pages than it holds. Costs a walk of the free lists and a
  * bitmap of 1 bit per 16 bytes used. */

@@ -404,7 +404,8 @@ static int run_revision_env(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_
                             const char *rev_id, revision_env *out)
 {
 	memset(out, 0, sizeof *out);
-	lm_host host = {cfg, lm_cli_section(o), sd, NULL}; /* revision may create the database */
+	/* revision may create the database; the map is read after env.lua */
+	lm_host host = {cfg, lm_cli_section(o), sd, NULL, 0};
 	revision_call call = {&host, o, cfg, sd, rev_id, out};
 	int top = lua_gettop(L);
 	int rc = -1;

@@ -138,7 +138,8 @@ static int prepare_main(lua_State *L)
 static int call_main(lua_State *L, lm_opts *o, lm_config *cfg, lm_script_dir *sd,
                      const char *command)
 {
-	lm_host host = {cfg, lm_cli_section(o), sd, read_only_command(o, command)};
+	/* (lm_cmd_runtime's command, run whole: the map is not read after it) */
+	lm_host host = {cfg, lm_cli_section(o), sd, read_only_command(o, command), command == NULL};
 	main_call mc = {&host, o, cfg, sd, command};
 	lua_pushcfunction(L, prepare_main);
 	lua_pushlightuserdata(L, &mc);

@@ -124,7 +124,7 @@ int lm_lib_run(lm_lib_call *c)
 	}
 	if (lm_cli_open_scripts(&c->opts, &c->cfg, &c->sd) != 0)
 		return -1;
-	lm_host host = {c->cfg, lm_cli_section(&c->opts), &c->sd, read_only(command)};
+	lm_host host = {c->cfg, lm_cli_section(&c->opts), &c->sd, read_only(command), 0};
 	run_args a = {c, &host, command};
 	lua_pushcfunction(L, run_library);
 	lua_pushlightuserdata(L, &a);

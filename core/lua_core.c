@@ -351,7 +351,8 @@ static void check_strv(lua_State *L, int idx, lm_strv *out)
 		return;
 	}
 	luaL_checktype(L, idx, LUA_TTABLE);
-	lua_Integer n = luaL_len(L, idx);
+	/* raw: no __len runs Lua while a caller holds the revision map */
+	lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
 	for (lua_Integer i = 1; i <= n; i++) {
 		lua_rawgeti(L, idx, i);
 		lm_strv_push(out, luaL_checkstring(L, -1));
@@ -411,15 +412,15 @@ static int l_config_info(lua_State *L)
 
 /* The revision map the command lent, loaded again after
  * core.release_revisions; raises "no revisions are loaded" when there is
- * none, or the error of loading it again. Every function below raises so
- * without one. */
+ * none, or the error of loading it again (at each use, until a load
+ * succeeds). Every function below raises so without one. */
 static const lm_revmap *map_of(lua_State *L)
 {
 	lm_host *h = lm_lua_host(L);
 	if (h && h->script && !h->script->map && h->script->released) {
-		h->script->released = 0;
 		if (lm_script_dir_load(h->script) != 0)
 			luaL_error(L, "%s", lm_error_get());
+		h->script->released = 0;
 	}
 	if (!h || !h->script || !h->script->map)
 		luaL_error(L, "no revisions are loaded");
@@ -434,11 +435,15 @@ static size_t lazy_plans;
  * has read what it needs of the revisions (7 MiB for 10,000 of them) frees
  * them for its next phases; a later core function that needs them reads
  * them again (from the header cache: tens of milliseconds). Not while a
- * long plan is alive. */
+ * long plan is alive, nor where C reads the map after the Lua call
+ * (lm_host's map_releasable), nor from a finalizer (which may run inside
+ * any allocation of a C function that holds the map; lua_gc answers -1
+ * there). */
 static int l_release_revisions(lua_State *L)
 {
 	lm_host *h = lm_lua_host(L);
-	int freed = h && h->script && h->script->map && lazy_plans == 0;
+	int freed = h && h->map_releasable && h->script && h->script->map && lazy_plans == 0 &&
+	            lua_gc(L, LUA_GCISRUNNING) >= 0;
 	if (freed) {
 		lm_revmap_free(h->script->map);
 		h->script->map = NULL;
@@ -575,6 +580,8 @@ static int lazy_step(lua_State *L)
 	if (lua_rawgeti(L, lua_upvalueindex(3), i) != LUA_TNIL)
 		return 1;
 	lua_pop(L, 1);
+	/* (a plan keeps its map: core.release_revisions refuses while one is
+	 * alive, and no other path loads the map while the runtime runs) */
 	if (map_of(L) != ps->map)
 		return luaL_error(L, "the revisions of this plan were loaded again");
 	push_step(L, &ps->plan.steps[i - 1]);

@@ -25,6 +25,12 @@ typedef struct lm_host {
 	 * refuses a database file that does not exist instead of creating it.
 	 * NULL for the others. */
 	const char *read_only;
+	/* 1 when nothing in C reads script->map after the Lua call (a command
+	 * run whole by the runtime): only then may core.release_revisions free
+	 * it. 0 where C goes on with the map (history after env.lua, revision
+	 * with env.lua, the library). (During the call, the C functions that
+	 * hold the map run no Lua but finalizers, from which it refuses.) */
+	int map_releasable;
 } lm_host;
 
 /* Puts luamig.core's loader in package.preload (lua_core.c). */

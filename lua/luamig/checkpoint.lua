@@ -737,11 +737,11 @@ function M.write(cmd, config)
     -- replay freed goes back to the system
     steps = nil
     core.release_memory()
+    check_lock_table(mc)
     local st = state_of(mc)
     local sum, count = history_checksum(core.applied(st.heads))
     -- the rest reads no revision: their map (7 MiB for 10,000) is freed for the check
     core.release_revisions()
-    check_lock_table(mc)
     local order = creation_order(mc)
     local other = scratch.another(mc)
     local dir = M.dir(script_location)

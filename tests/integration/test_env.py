@@ -91,5 +91,31 @@ class Env(unittest.TestCase):
         self.assertIn("cannot proceed in --sql mode", r.err)
 
 
+RELEASE = ('io.stderr:write("released: ", '
+           'tostring(require("luamig.core").release_revisions()), "\\n")\n')
+
+
+class ReleasedRevisions(unittest.TestCase):
+    """core.release_revisions (a checkpoint frees the revision map for its check) frees the map
+    only where nothing in C reads it after the Lua side: env.lua calling it under `history` or
+    `revision` gets false and the command goes on; under `upgrade` it frees the map, and the
+    revisions are read again when the plan needs them."""
+
+    def test_env_lua_frees_the_map_only_where_it_is_safe(self):
+        p = Project(self, "sqlite")
+        p.set_option("revision_environment", "true")
+        p.revision_file("aaaa1111", message="one")
+        p.write("migrations/env.lua", RELEASE + p.read("migrations/env.lua"))
+        r = p.ok("upgrade", "head")
+        self.assertIn("released: true", r.err)
+        self.assertEqual(p.sql("SELECT version_num FROM luamig_version"), [("aaaa1111",)])
+        r = p.ok("history", "-r", "current:")
+        self.assertIn("released: false", r.err)
+        self.assertEqual(r.out, "<base> -> aaaa1111 (head), one\n")
+        r = p.ok("revision", "-m", "two")
+        self.assertIn("released: false", r.err)
+        self.assertEqual(len(p.ok("heads").out.splitlines()), 1)
+
+
 if __name__ == "__main__":
     main()

@@ -41,6 +41,15 @@ T.test("not while a long plan points into the map", function()
   for i = 1, n do os.remove(string.format("migrations/versions/r%04d_step.lua", i)) end
 end)
 
+T.test("not from a finalizer, which may run inside a function that holds the map", function()
+  core.heads() -- the map is loaded
+  local got = "not run"
+  setmetatable({}, { __gc = function() got = core.release_revisions() end })
+  collectgarbage()
+  T.eq(got, false)
+  T.eq(core.release_revisions(), true)
+end)
+
 T.test("release_memory keeps what is alive", function()
   local keep = {}
   for i = 1, 50000 do

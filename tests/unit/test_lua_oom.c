@@ -283,7 +283,7 @@ static void revisions_plans_and_config(void)
 	CHECK(cfg);
 	lm_script_dir sd;
 	CHECK(lm_script_dir_open(cfg, "luamig", &sd) == 0 && lm_script_dir_load(&sd) == 0);
-	lm_host host = {cfg, "luamig", &sd, NULL};
+	lm_host host = {cfg, "luamig", &sd, NULL, 0};
 	scenario s = {.chunk = "local core = require 'luamig.core'\n"
 	                       "assert(core.heads()[1] == 'a2')\n"
 	                       "assert(core.resolve('head')[1] == 'a2')\n"
