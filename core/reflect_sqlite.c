@@ -1192,12 +1192,13 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 	lm_result *named = NULL;
 	char *keep = NULL;
 	if (!*only && r->include_fn) {
-		named = lm_reflect_query(r,
-		                         sql_for(r,
-		                                 "SELECT m.name FROM {S}.sqlite_master m WHERE " USER_TABLE
-		                                 " ORDER BY m.name",
-		                                 q, ""),
-		                         NULL, 0);
+		named = lm_reflect_query(
+		        r,
+		        sql_for(r,
+		                "SELECT m.name FROM {S}.sqlite_master m WHERE " USER_TABLE
+		                " ORDER BY m.name",
+		                q, ""),
+		        NULL, 0);
 		if (!named)
 			return -1;
 		keep = lm_reflect_alloc(r, named->nrows + 1);
@@ -1227,8 +1228,9 @@ static int reflect_schema(lm_reflect *r, int meta_idx, const char *dbname, const
 		tables[i].sql = lm_reflect_text(master, i, 1);
 		size_t end = named ? rows_of(named, &k, tables[i].name) : k;
 		/* (a table made between the two queries is put to the filter now) */
-		tables[i].include = end > k ? keep[k]
-		                            : lm_reflect_include(r, tables[i].name, "table", schema, NULL);
+		tables[i].include =
+		        end > k ? keep[k]
+		                : lm_reflect_include(r, tables[i].name, "table", schema, NULL);
 		any_included |= tables[i].include;
 	}
 	/* include_name kept none (a caller listing the tables through it): the
