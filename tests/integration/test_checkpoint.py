@@ -15,7 +15,7 @@ import unittest
 
 import catalog
 import pg
-from luamigtest import Project, backends, main, temp_dir
+from luamigtest import Project, backends, default_sigint, main, temp_dir
 
 HEADER = 'local op = require "luamig.op"\nlocal sa = require "luamig.sa"\n'
 
@@ -481,7 +481,8 @@ class TestCheckpoint(unittest.TestCase):
                 tmp = temp_dir(self, "scratch")
                 env = dict(os.environ, TMPDIR=tmp, LUAMIG_TEST_STARTED=started)
                 proc = subprocess.Popen([LUAMIG, "checkpoint"], cwd=p.dir, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        preexec_fn=default_sigint)
                 deadline = time.time() + 60
                 while not os.path.exists(started) and time.time() < deadline:
                     time.sleep(0.05)

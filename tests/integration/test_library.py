@@ -14,7 +14,7 @@ import subprocess
 import unittest
 
 import pg
-from luamigtest import LUAMIG, Project, main, temp_dir
+from luamigtest import LUAMIG, Project, default_sigint, main, temp_dir
 
 BUILD = os.path.dirname(os.path.abspath(LUAMIG))
 SOURCE = os.environ.get("LUAMIG_SOURCE_DIR") or os.path.join(BUILD, "..")
@@ -399,7 +399,8 @@ print(#steps, steps[#steps].revision)
 '''
         path = p.write("script.lua", script)
         proc = subprocess.Popen([self.lua, path], cwd=p.dir, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=default_sigint)
         seen = ""
         while "Running upgrade bbb2 -> ccc3" not in seen:
             line = proc.stderr.readline()

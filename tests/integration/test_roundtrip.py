@@ -16,7 +16,7 @@ import time
 import unittest
 
 import pg
-from luamigtest import LUAMIG, TMP_ROOT, Project, backends, main, temp_dir
+from luamigtest import LUAMIG, TMP_ROOT, Project, backends, default_sigint, main, temp_dir
 
 ACCOUNT_UP = '''  op.create_table("account",
     sa.Column("id", sa.Integer, { primary_key = true }),
@@ -786,7 +786,8 @@ class TestRoundtrip(unittest.TestCase):
                 env.setdefault("LUAMIG_CACHE_DIR", os.path.join(TMP_ROOT, "cache"))
                 env.update(s.env({"LUAMIG_TEST_STARTED": started}))
                 proc = subprocess.Popen([LUAMIG, "test"] + list(extra), cwd=p.dir, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        preexec_fn=default_sigint)
                 self.addCleanup(proc.kill)
                 deadline = time.time() + 30
                 while not os.path.exists(started) and time.time() < deadline:

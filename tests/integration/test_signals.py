@@ -27,7 +27,7 @@ import unittest
 import urllib.parse
 
 import pg
-from luamigtest import LUAMIG, TMP_ROOT, Project, backends, main, temp_dir
+from luamigtest import LUAMIG, TMP_ROOT, Project, backends, default_sigint, main, temp_dir
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pg", "pg_fixture.py")
 
@@ -75,7 +75,7 @@ def spawn(p, *args):
     env.pop("LUAMIG_CONFIG", None)
     env.setdefault("LUAMIG_CACHE_DIR", os.path.join(TMP_ROOT, "cache"))
     return subprocess.Popen([LUAMIG] + list(args), cwd=p.dir, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
 
 
 def tables(p):

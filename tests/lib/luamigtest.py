@@ -15,6 +15,7 @@ The binary comes from $LUAMIG (set by ctest).
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +23,13 @@ import tempfile
 import unittest
 
 import pg
+
+
+def default_sigint():
+    """preexec_fn of a process that a test interrupts: SIGINT at its default. A test run started
+    in the background of a non-interactive shell inherits SIGINT ignored, and luamig keeps an
+    inherited ignored SIGINT ignored (as shells do): the test would wait for it for good."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 LUAMIG = os.environ.get("LUAMIG") or os.path.join(os.getcwd(), "luamig")
 TMP_ROOT = os.environ.get("LUAMIG_TEST_TMP") or tempfile.gettempdir()
