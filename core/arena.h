@@ -7,11 +7,11 @@
  * bytes) in per-size free lists, carved out of one reserved address range
  * with a bump pointer: no locking, no headers, and an upgrade of 1,000
  * revisions runs about 9 % faster than on glibc's malloc. Free blocks
- * stay with the arena until lm_arena_trim gives long runs of them back. Larger blocks, and
- * every block once the range is used up, go to malloc. The range is in
- * 4 KiB pages; malloc's heap starts with a huge page (on a virtual machine
- * each first touch of a page is a trap that costs microseconds, and
- * SQLite's schema fills that first block).
+ * stay with the arena until lm_arena_trim gives long runs of them back.
+ * Larger blocks, and every block once the range is used up, go to malloc.
+ * The range is in 4 KiB pages; malloc's heap starts with a huge page (on
+ * a virtual machine each first touch of a page is a trap that costs
+ * microseconds, and SQLite's schema fills that first block).
  *
  * In an AddressSanitizer build the arena poisons what is not handed out
  * (free blocks, the unused range, the rounding of each block to its
@@ -41,10 +41,9 @@ void *lm_arena_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 /* Gives back to the kernel the pages of each long run of free blocks (64
  * KiB or more of whole pages). The runs leave the free lists; when a class
  * has no free block, they are carved before the untouched rest of the
- * range: a command
- * that frees most of what one phase built and then builds something else
- * needs no more pages than it holds. Costs a walk of the free lists and a
- * bitmap of 1 bit per 16 bytes used. */
+ * range: a command that frees most of what one phase built and then builds
+ * something else needs no more pages than it holds. Costs a walk of the
+ * free lists and a bitmap of 1 bit per 16 bytes used. */
 void lm_arena_trim(lm_arena *a);
 
 /* Asks the kernel for huge pages under malloc's heap too (glibc: its
