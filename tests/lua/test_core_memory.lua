@@ -50,6 +50,38 @@ T.test("not from a finalizer, which may run inside a function that holds the map
   T.eq(core.release_revisions(), true)
 end)
 
+T.test("a reload that fails names the file, and the next use tries again", function()
+  core.heads() -- the map is loaded
+  local f = assert(io.open("migrations/versions/bad_step.lua", "w"))
+  f:write('revision = "bad"\ndown_revision = {\n')
+  f:close()
+  T.eq(core.release_revisions(), true)
+  T.raises(function() core.heads() end, "bad_step.lua")
+  T.raises(function() core.heads() end, "bad_step.lua")
+  os.remove("migrations/versions/bad_step.lua")
+  T.eq(core.heads(), {})
+end)
+
+-- The process's resident memory, from /proc/self/status (Linux), in KiB.
+local function rss_kib()
+  local f = assert(io.open("/proc/self/status"))
+  local text = f:read("a")
+  f:close()
+  return tonumber(text:match("VmRSS:%s*(%d+)"))
+end
+
+T.test("release_memory gives the freed Lua heap back to the system", function()
+  local junk = {}
+  for i = 1, 200000 do junk[i] = { i, i + 1 } end -- some 16 MiB of small blocks
+  junk = nil
+  collectgarbage()
+  local before = rss_kib()
+  core.release_memory()
+  local after = rss_kib()
+  -- (a collection alone gives nothing back: the freed blocks stay on the arena's lists)
+  T.eq(before - after > 8 * 1024, true, string.format("RSS %d -> %d KiB", before, after))
+end)
+
 T.test("release_memory keeps what is alive", function()
   local keep = {}
   for i = 1, 50000 do
