@@ -65,6 +65,9 @@ def run(args, cwd=None, env=None, input=None, timeout=120):
     e.pop("LUAMIG_CONFIG", None)
     # the revision-header cache of the tests stays in the test tree
     e.setdefault("LUAMIG_CACHE_DIR", os.path.join(TMP_ROOT, "cache"))
+    # luamig test on PostgreSQL checks at each state that the prints it kept up to date are
+    # what printing every table gives (sqldialect/postgresql.lua)
+    e.setdefault("LUAMIG_TEST_CHECK_PRINTS", "1")
     if env:
         e.update(env)
     proc = subprocess.run([LUAMIG] + list(args), cwd=cwd, env=e, input=input,

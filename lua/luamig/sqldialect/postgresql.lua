@@ -642,25 +642,38 @@ end
 
 -- Catalog snapshots (luamig.roundtrip, `luamig test` without --data): a print of each table of the
 -- schema the search path puts first, kept in a TEMP table of the scratch connection (slots 0 and 1
--- for the states a step keeps), so that a state of 10,000 tables costs the test no Lua memory and
--- one query. A print is the sha256 of what luamig's reflection reads for the table, as the
--- reflection reads it: each column (by name: compare does not look at their order, which a
--- downgrade that adds a column again changes) with its type (through a domain to its base type,
--- with the domain's NOT NULL and default, as reflect_pg.c does), an enum's labels, default,
--- identity, generation, collation, owned sequence and comment; each constraint as
--- pg_get_constraintdef gives it; each index as pg_get_indexdef gives it (without the schema it
--- names its table with, ON or ON ONLY for a partitioned table); the comments; the table's kind,
--- options and partition key. Names (a type's schema only when it is not the test's), never numbers:
--- a column's number (attnum) changes when a downgrade drops a column and the upgrade adds it again,
--- and object ids differ from one database to the next, while luamig compares prints across
--- databases (catalog_prints, on the replay luamig.roundtrip makes). Each group is an array of rows
--- as text (array and record output quote what needs it), so that no two different catalogs give the
--- same text. Two states whose prints are equal reflect the same; unlike SQLite's, the catalog
--- cannot make a state again (catalog_restore).
-local PRINTS = [[
-WITH t AS (SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions FROM pg_class c
+-- for the states a step keeps), so that a state of 10,000 tables costs the test no Lua memory. A
+-- print is the sha256 of what luamig's reflection reads for the table, as the reflection reads
+-- it: each column (by name: compare does not look at their order, which a downgrade that adds a
+-- column again changes) with its type (through a domain to its base type, with the domain's NOT
+-- NULL and default, as reflect_pg.c does), an enum's labels, default, identity, generation,
+-- collation, owned sequence and comment; each constraint as pg_get_constraintdef gives it; each
+-- index as pg_get_indexdef gives it (without the schema it names its table with, ON or ON ONLY
+-- for a partitioned table); the comments; the table's kind, options and partition key. Names (a
+-- type's schema only when it is not the test's), never numbers: a column's number (attnum)
+-- changes when a downgrade drops a column and the upgrade adds it again, and object ids differ
+-- from one database to the next, while luamig compares prints across databases (catalog_prints,
+-- on the replay luamig.roundtrip makes). Each group is an array of rows as text (array and record
+-- output quote what needs it), so that no two different catalogs give the same text. Two states
+-- whose prints are equal reflect the same; unlike SQLite's, the catalog cannot make a state again
+-- (catalog_restore). {only} narrows the tables (TABLES) to those being printed again.
+local TABLES = [[SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')),
+           WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')]]
+
+-- A table's parts that can go without a row of the table changing (its constraints, indexes and
+-- defaults), and the table itself: what comments are on and what refers to other objects.
+local PARTS = [[
+parts (rel, cls, oid) AS (SELECT t.oid, 'pg_class'::regclass::oid, t.oid FROM t
+  UNION ALL SELECT k.conrelid, 'pg_constraint'::regclass::oid, k.oid
+            FROM t JOIN pg_constraint k ON k.conrelid = t.oid
+  UNION ALL SELECT x.indrelid, 'pg_class'::regclass::oid, x.indexrelid
+            FROM t JOIN pg_index x ON x.indrelid = t.oid
+  UNION ALL SELECT f.adrelid, 'pg_attrdef'::regclass::oid, f.oid
+            FROM t JOIN pg_attrdef f ON f.adrelid = t.oid)]]
+
+local PRINTS = [[
+WITH t AS (]] .. TABLES .. [[ {only}),
 ds AS (SELECT d.objoid, d.classoid, d.objsubid, d.description FROM pg_description d
        WHERE d.classoid IN ('pg_class'::regclass, 'pg_constraint'::regclass)),
 labels AS (SELECT e.enumtypid, array_agg(e.enumlabel ORDER BY e.enumsortorder)::text AS l
@@ -702,33 +715,241 @@ idx AS (SELECT x.indrelid AS oid, array_agg(ROW(replace(replace(pg_get_indexdef(
         FROM t JOIN pg_index x ON x.indrelid = t.oid JOIN pg_class i ON i.oid = x.indexrelid
         LEFT JOIN ds xd ON xd.objoid = i.oid AND xd.classoid = 'pg_class'::regclass
           AND xd.objsubid = 0
-        GROUP BY x.indrelid)
-SELECT t.relname, encode(sha256(convert_to(ROW(t.relkind, t.relpersistence, t.reloptions,
+        GROUP BY x.indrelid),
+home AS (SELECT 'pg_catalog'::regnamespace::oid AS oid
+         UNION ALL SELECT oid FROM pg_namespace WHERE nspname = current_schema()),
+]] .. PARTS .. [[,
+outside AS (SELECT a.attrelid AS oid FROM t JOIN pg_attribute a ON a.attrelid = t.oid
+              AND a.attnum > 0 AND NOT a.attisdropped
+            JOIN pg_type ty ON ty.oid = a.atttypid
+            LEFT JOIN pg_type bt ON bt.oid = ty.typbasetype
+            LEFT JOIN pg_type el ON el.oid = ty.typelem
+            WHERE ty.typnamespace NOT IN (SELECT oid FROM home)
+              OR bt.typnamespace NOT IN (SELECT oid FROM home)
+              OR el.typnamespace NOT IN (SELECT oid FROM home)
+            UNION SELECT p.rel FROM parts p JOIN pg_depend d ON d.classid = p.cls AND d.objid = p.oid
+            LEFT JOIN pg_class rc ON d.refclassid = 'pg_class'::regclass AND rc.oid = d.refobjid
+            LEFT JOIN pg_type ry ON d.refclassid = 'pg_type'::regclass AND ry.oid = d.refobjid
+            WHERE rc.relnamespace NOT IN (SELECT oid FROM home)
+              OR ry.typnamespace NOT IN (SELECT oid FROM home))
+SELECT t.oid, t.relname, encode(sha256(convert_to(ROW(t.relkind, t.relpersistence, t.reloptions,
   CASE WHEN t.relkind = 'p' THEN pg_get_partkeydef(t.oid) END, td.description, cols.p, cons.p,
-  idx.p)::text, 'UTF8')), 'hex')
+  idx.p)::text, 'UTF8')), 'hex'), t.oid IN (SELECT oid FROM outside)
 FROM t LEFT JOIN cols ON cols.oid = t.oid LEFT JOIN cons ON cons.oid = t.oid
 LEFT JOIN idx ON idx.oid = t.oid
 LEFT JOIN ds td ON td.objoid = t.oid AND td.classoid = 'pg_class'::regclass AND td.objsubid = 0]]
 
-local CATALOG = "pg_temp.luamig_test_catalog_%d"
+-- The prints are kept up to date in the scratch connection (NOW: oid, name, print, and whether
+-- the table refers to a type or relation outside pg_catalog and the test's schema), and only the
+-- tables a step may have changed are printed again. Printing every table at each state (65 ms at
+-- 1,000 tables) made a test's time grow with the square of its history. A table is printed
+-- again (DIRTY) when:
+--   * a catalog row it is printed from was written since the last refresh: its row in pg_class,
+--     its columns, defaults, constraints, indexes, comments, owned sequences, partition key, and
+--     the dependencies recorded for them (a row's xmin is the transaction that wrote it; every
+--     transaction since the last refresh began has an xid at or after that refresh's horizon,
+--     its snapshot's xmax);
+--   * such a row went: each table's parts are kept as keys (KEYS) and looked up again;
+--   * an object it depends on was written (pg_depend, from the written object to its dependents,
+--     and on through types: a domain or array type to the columns of that type).
+-- Everything else a print reads is in catalogs luamig test's steps seldom write: functions,
+-- operators, operator classes and families, collations, schemas, enum labels, access methods,
+-- tablespaces, and relations and types in pg_catalog or in the session's temporary schema (other
+-- than the test's own; the only schemas whose objects can hide the test's schema's from the
+-- search path). When a row of those is written or goes, when the schema or the search path
+-- changes, or when the search path puts pg_catalog after another schema, every table is printed
+-- again. So it is while a table refers to a type or relation in another schema, whose name a
+-- change elsewhere could qualify (it is printed unqualified only while the search path finds it).
+local NOW = "pg_temp.luamig_test_catalog_now"
+local KEYS_TABLE = "pg_temp.luamig_test_catalog_keys"
+local DIRTY_TABLE = "pg_temp.luamig_test_catalog_dirty"
+local ONLY = "AND c.oid IN (SELECT oid FROM " .. DIRTY_TABLE .. ")"
+
+local KEYS = [[
+WITH t AS (]] .. TABLES .. [[ ]] .. ONLY .. [[),
+]] .. PARTS .. [[
+SELECT t.oid, 't', t.oid, 0, 0 FROM t
+UNION ALL SELECT p.rel, CASE p.cls WHEN 'pg_constraint'::regclass THEN 'c'
+    WHEN 'pg_attrdef'::regclass THEN 'f' ELSE 'x' END, p.oid, 0, 0 FROM parts p WHERE p.oid <> p.rel
+UNION ALL SELECT p.rel, 'd', d.objoid, d.classoid, d.objsubid
+  FROM parts p JOIN pg_description d ON d.objoid = p.oid AND d.classoid = p.cls
+UNION ALL SELECT t.oid, 's', d.objid, 0, 0 FROM t JOIN pg_depend d
+  ON d.refclassid = 'pg_class'::regclass AND d.refobjid = t.oid
+  WHERE d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')]]
+
+-- {age}: how many transactions ago the horizon was
+local DIRTY = [[
+WITH RECURSIVE
+fresh_dep AS (SELECT classid, objid, refclassid, refobjid, deptype FROM pg_depend
+              WHERE age(xmin) <= {age}),
+changed (cls, oid) AS (
+  SELECT 'pg_class'::regclass::oid, oid FROM pg_class WHERE age(xmin) <= {age}
+  UNION SELECT 'pg_class'::regclass::oid, attrelid FROM pg_attribute WHERE age(xmin) <= {age}
+  UNION SELECT 'pg_attrdef'::regclass::oid, oid FROM pg_attrdef WHERE age(xmin) <= {age}
+  UNION SELECT 'pg_constraint'::regclass::oid, oid FROM pg_constraint WHERE age(xmin) <= {age}
+  UNION SELECT 'pg_class'::regclass::oid, indexrelid FROM pg_index WHERE age(xmin) <= {age}
+  UNION SELECT classoid, objoid FROM pg_description WHERE age(xmin) <= {age}
+  UNION SELECT 'pg_class'::regclass::oid, seqrelid FROM pg_sequence WHERE age(xmin) <= {age}
+  UNION SELECT 'pg_class'::regclass::oid, partrelid FROM pg_partitioned_table
+    WHERE age(xmin) <= {age}
+  UNION SELECT classid, objid FROM fresh_dep
+  UNION SELECT refclassid, refobjid FROM fresh_dep WHERE classid = 'pg_class'::regclass
+    AND refclassid = 'pg_class'::regclass AND deptype IN ('a', 'i')
+  UNION SELECT 'pg_type'::regclass::oid, oid FROM pg_type WHERE age(xmin) <= {age}),
+reach (cls, oid, seed) AS (SELECT cls, oid, true FROM changed
+  UNION SELECT d.classid, d.objid, false FROM reach r
+    JOIN pg_depend d ON d.refclassid = r.cls AND d.refobjid = r.oid
+    WHERE r.seed OR r.cls = 'pg_type'::regclass),
+rels (oid) AS (SELECT oid FROM reach WHERE cls = 'pg_class'::regclass
+  UNION SELECT x.indrelid FROM reach r JOIN pg_index x ON x.indexrelid = r.oid
+    WHERE r.cls = 'pg_class'::regclass
+  UNION SELECT d.refobjid FROM reach r JOIN pg_depend d ON d.classid = r.cls AND d.objid = r.oid
+    WHERE r.cls = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+      AND d.deptype IN ('a', 'i')
+  UNION SELECT k.conrelid FROM reach r JOIN pg_constraint k ON k.oid = r.oid
+    WHERE r.cls = 'pg_constraint'::regclass
+  UNION SELECT f.adrelid FROM reach r JOIN pg_attrdef f ON f.oid = r.oid
+    WHERE r.cls = 'pg_attrdef'::regclass
+  UNION SELECT k.rel FROM ]] .. KEYS_TABLE .. [[ k LEFT JOIN pg_class c ON c.oid = k.oid
+    WHERE k.kind = 't' AND c.oid IS NULL
+  UNION SELECT k.rel FROM ]] .. KEYS_TABLE .. [[ k LEFT JOIN pg_constraint c ON c.oid = k.oid
+    WHERE k.kind = 'c' AND c.oid IS NULL
+  UNION SELECT k.rel FROM ]] .. KEYS_TABLE .. [[ k LEFT JOIN pg_index x ON x.indexrelid = k.oid
+    WHERE k.kind = 'x' AND x.indexrelid IS NULL
+  UNION SELECT k.rel FROM ]] .. KEYS_TABLE .. [[ k LEFT JOIN pg_attrdef f ON f.oid = k.oid
+    WHERE k.kind = 'f' AND f.oid IS NULL
+  UNION SELECT k.rel FROM ]] .. KEYS_TABLE .. [[ k LEFT JOIN pg_description d
+    ON d.objoid = k.oid AND d.classoid = k.cls AND d.objsubid = k.sub
+    WHERE k.kind = 'd' AND d.objoid IS NULL
+  UNION SELECT k.rel FROM ]] .. KEYS_TABLE .. [[ k LEFT JOIN pg_depend d
+    ON d.classid = 'pg_class'::regclass AND d.objid = k.oid AND d.refclassid = 'pg_class'::regclass
+      AND d.refobjid = k.rel AND d.deptype IN ('a', 'i')
+    WHERE k.kind = 's' AND d.objid IS NULL)
+SELECT DISTINCT oid FROM rels]]
+
+-- One row: the horizon for the next refresh, what must stay as it is for a refresh to print only
+-- some tables again (the schema, the search path, how many rows the seldom written catalogs
+-- have), and how many rows of those were written since the last refresh ({age}).
+local GLOBALS = [[
+WITH c (k, n, f) AS (
+  SELECT 1, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_proc
+  UNION ALL SELECT 2, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_operator
+  UNION ALL SELECT 3, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_opclass
+  UNION ALL SELECT 4, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_opfamily
+  UNION ALL SELECT 5, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_collation
+  UNION ALL SELECT 6, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_namespace
+  UNION ALL SELECT 7, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_enum
+  UNION ALL SELECT 8, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_am
+  UNION ALL SELECT 9, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_tablespace
+  UNION ALL SELECT 10, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_class
+    WHERE relnamespace IN ('pg_catalog'::regnamespace, pg_my_temp_schema())
+      AND relname NOT LIKE 'luamig\_test\_%'
+  UNION ALL SELECT 11, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_type
+    WHERE typnamespace IN ('pg_catalog'::regnamespace, pg_my_temp_schema())
+      AND typname NOT LIKE 'luamig\_test\_%' AND typname NOT LIKE '\_luamig\_test\_%')
+SELECT txid_snapshot_xmax(txid_current_snapshot()) % 4294967296,
+  concat_ws(' ', current_schema(), current_setting('search_path'),
+    (SELECT string_agg(n::text, ' ' ORDER BY k) FROM c)),
+  (SELECT sum(f) FROM c)::bigint,
+  coalesce(array_position(current_schemas(false), 'pg_catalog'), 1) > 1]]
+
+local function fill(sql, key, value)
+  local i, j = sql:find(key, 1, true)
+  while i do
+    sql = sql:sub(1, i - 1) .. value .. sql:sub(j + 1)
+    i, j = sql:find(key, i + #value, true)
+  end
+  return sql
+end
+
+-- What a connection's refreshes know: { horizon, globals, whole = the next prints every table }
+local refreshed = setmetatable({}, { __mode = "k" })
+
+-- Brings NOW up to date with the database: one transaction, without JIT (compiling these
+-- queries took 65 ms, printing a few tables 5), with statements prepared once per connection.
+local function refresh(conn)
+  local known = refreshed[conn]
+  if not known then
+    conn:execute("CREATE TEMP TABLE IF NOT EXISTS luamig_test_catalog_now (oid oid PRIMARY KEY, "
+      .. "name text NOT NULL, print text NOT NULL, outside boolean NOT NULL)")
+    conn:execute("CREATE TEMP TABLE IF NOT EXISTS luamig_test_catalog_keys (rel oid NOT NULL, "
+      .. "kind text NOT NULL, oid oid NOT NULL, cls oid NOT NULL, sub integer NOT NULL)")
+    conn:execute("CREATE TEMP TABLE IF NOT EXISTS luamig_test_catalog_dirty (oid oid)")
+    for slot = 0, 1 do
+      conn:execute(string.format("CREATE TEMP TABLE IF NOT EXISTS luamig_test_catalog_%d "
+        .. "(name text PRIMARY KEY, print text NOT NULL)", slot))
+    end
+    conn:execute("PREPARE luamig_test_globals (xid) AS " .. fill(GLOBALS, "{age}", "age($1)"))
+    conn:execute("PREPARE luamig_test_dirty (xid) AS INSERT INTO " .. DIRTY_TABLE .. " "
+      .. fill(DIRTY, "{age}", "age($1)"))
+    conn:execute("PREPARE luamig_test_prints AS INSERT INTO " .. NOW .. " "
+      .. fill(PRINTS, "{only}", ONLY))
+    conn:execute("PREPARE luamig_test_keys AS INSERT INTO " .. KEYS_TABLE .. " " .. KEYS)
+    known = { whole = true }
+    refreshed[conn] = known
+  end
+  conn:begin()
+  local ok, err = pcall(function()
+    conn:execute("SET LOCAL jit = off")
+    -- (an xid under 3 is not one a transaction has: the last horizon was among the xid space's
+    -- first, after a wraparound)
+    local horizon = known.horizon
+    local g = conn:query(string.format("EXECUTE luamig_test_globals ('%d')",
+      (horizon and horizon >= 3) and horizon or 3))[1]
+    local whole = known.whole or not horizon or horizon < 3 or g[2] ~= known.globals or g[3] > 0
+      or g[4]
+    known.whole = true   -- until this refresh is done
+    conn:execute("DELETE FROM " .. DIRTY_TABLE)
+    if whole then
+      conn:execute("DELETE FROM " .. NOW)
+      conn:execute("DELETE FROM " .. KEYS_TABLE)
+      conn:execute("INSERT INTO " .. DIRTY_TABLE .. " SELECT c.oid FROM (" .. TABLES .. ") c")
+    else
+      conn:execute(string.format("EXECUTE luamig_test_dirty ('%d')", horizon))
+      conn:execute("DELETE FROM " .. NOW .. " WHERE oid IN (SELECT oid FROM " .. DIRTY_TABLE .. ")")
+      conn:execute("DELETE FROM " .. KEYS_TABLE .. " WHERE rel IN (SELECT oid FROM "
+        .. DIRTY_TABLE .. ")")
+    end
+    conn:execute("EXECUTE luamig_test_prints")
+    conn:execute("EXECUTE luamig_test_keys")
+    if os.getenv("LUAMIG_TEST_CHECK_PRINTS") then
+      -- (the tests' check that printing some tables again gives what printing all of them does)
+      local stale = conn:query("SELECT coalesce(a.relname, b.name) FROM ("
+        .. fill(PRINTS, "{only}", "") .. ") a (oid, relname, print, outside) FULL JOIN " .. NOW
+        .. " b ON b.oid = a.oid WHERE a.print IS DISTINCT FROM b.print "
+        .. "OR a.relname IS DISTINCT FROM b.name ORDER BY 1")
+      if #stale > 0 then
+        local names = {}
+        for i, r in ipairs(stale) do names[i] = r[1] end
+        error("luamig test: the kept prints of " .. table.concat(names, ", ")
+          .. " are not the catalog's", 0)
+      end
+    end
+    known.horizon, known.globals = g[1], g[2]
+    known.whole = conn:query("SELECT EXISTS (SELECT 1 FROM " .. NOW .. " WHERE outside)")[1][1]
+  end)
+  if not ok then
+    pcall(conn.rollback, conn)
+    error(err, 0)
+  end
+  conn:commit()
+end
 
 function pg:catalog_snapshot(conn, slot)
-  local t = string.format(CATALOG, slot)
-  conn:execute("CREATE TABLE IF NOT EXISTS " .. t
-    .. " (name text PRIMARY KEY, print text NOT NULL)")
-  conn:execute("TRUNCATE " .. t)
-  conn:execute("INSERT INTO " .. t .. " " .. PRINTS)
+  refresh(conn)
+  local t = string.format("pg_temp.luamig_test_catalog_%d", slot)
+  conn:execute("DELETE FROM " .. t)
+  conn:execute("INSERT INTO " .. t .. " SELECT name, print FROM " .. NOW)
 end
 
 -- The tables whose prints differ between snapshot `slot` and the database now (one that is on
--- one side only included), sorted, and those of them the database has now. The prints of now
--- are joined as the query makes them, not stored.
+-- one side only included), sorted, and those of them the database has now.
 function pg:catalog_changes(conn, slot)
+  refresh(conn)
   local keys, live = {}, {}
   for _, r in ipairs(conn:query(string.format("SELECT coalesce(b.name, a.name), b.name "
-      .. "FROM %s a FULL JOIN (%s) b (name, print) ON b.name = a.name "
-      .. "WHERE a.print IS DISTINCT FROM b.print ORDER BY 1", string.format(CATALOG, slot),
-      PRINTS))) do
+      .. "FROM pg_temp.luamig_test_catalog_%d a FULL JOIN %s b ON b.name = a.name "
+      .. "WHERE a.print IS DISTINCT FROM b.print ORDER BY 1", slot, NOW))) do
     keys[#keys + 1] = r[1]
     if r[2] ~= nil then live[#live + 1] = r[2] end
   end
@@ -740,9 +961,10 @@ end
 function pg:catalog_prints(conn, slot, names)
   local wanted = {}
   for _, n in ipairs(names) do wanted[n] = true end
-  local sql = slot and ("SELECT name, print FROM " .. string.format(CATALOG, slot)) or PRINTS
+  if not slot then refresh(conn) end
   local out = {}
-  for _, r in ipairs(conn:query(sql)) do
+  for _, r in ipairs(conn:query("SELECT name, print FROM " .. (slot
+      and string.format("pg_temp.luamig_test_catalog_%d", slot) or NOW))) do
     if wanted[r[1]] then out[r[1]] = r[2] end
   end
   return out
