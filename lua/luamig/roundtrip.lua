@@ -26,7 +26,8 @@ The comparison is compare.compare with the earlier reflection standing for the m
 differences read as `luamig check` prints them: what would take the database as it is now to the
 schema it had. Without --data a state is kept as the dialect's catalog snapshot in the scratch
 connection (SQLite: the rows of sqlite_master in a TEMP table; PostgreSQL: a print of each
-table's catalog rows in a TEMP table), not as a reflection: after a move, only the tables that
+table's catalog rows in a TEMP table, which the dialect keeps up to date by printing again only
+the tables a move may have changed), not as a reflection: after a move, only the tables that
 differ are reflected. The earlier state's side of them is made again: on SQLite from its rows
 (with the tables whose foreign keys refer to them), in an in-memory database; on PostgreSQL by
 replaying the steps the test applied up to that state on a second scratch database, made when a
