@@ -483,8 +483,10 @@ class TestRoundtrip(unittest.TestCase):
         table: the table its foreign key names, the name of the column it refers to, the
         sequence its default names, its domain's default, a comment gone, a constraint gone, a
         temporary table that makes its foreign key's table name qualified, a function its check
-        calls; a table without constraints gone; a table in another schema that it refers to,
-        and that a table of the test's schema then hides."""
+        calls, its text search configuration; a type or a table renamed that a check names
+        without a dependency on it (an empty array of it); a table without constraints gone; a
+        table in another schema that it refers to, and that a table of the test's schema then
+        hides."""
         if "postgresql" not in backends():
             self.skipTest("needs PostgreSQL")
         base = HEADER + ACCOUNT_UP + """
@@ -494,9 +496,17 @@ class TestRoundtrip(unittest.TestCase):
     .. "AS 'SELECT $1 > 0'")
   op.execute("CREATE TABLE item (id serial PRIMARY KEY, account_id integer CONSTRAINT item_fk "
     .. "REFERENCES account (id), code integer DEFAULT nextval('code_seq'), size small, "
-    .. "qty integer CONSTRAINT ck_qty CHECK (positive(qty)), CONSTRAINT ck_code CHECK (code > 0))")
-  op.execute("COMMENT ON TABLE item IS 'things'")"""
-        base_down = ('  op.execute("DROP TABLE item")\n  op.execute("DROP FUNCTION positive")\n'
+    .. "qty integer CONSTRAINT ck_qty CHECK (positive(qty)), "
+    .. "CONSTRAINT item_fk2 FOREIGN KEY (account_id) REFERENCES account (id))")
+  op.execute("COMMENT ON TABLE item IS 'things'")
+  op.execute("CREATE TEXT SEARCH CONFIGURATION app_fts (COPY = english)")
+  op.execute("ALTER TABLE item ADD COLUMN words tsvector GENERATED ALWAYS AS "
+    .. "(to_tsvector('app_fts', code::text)) STORED")
+  op.execute("ALTER TABLE account ADD CONSTRAINT ck_none CHECK "
+    .. "(cardinality(ARRAY[]::small[]) + cardinality(ARRAY[]::item[]) = 0)")"""
+        base_down = ('  op.execute("ALTER TABLE account DROP CONSTRAINT ck_none")\n'
+                     '  op.execute("DROP TABLE item")\n  op.execute("DROP FUNCTION positive")\n'
+                     '  op.execute("DROP TEXT SEARCH CONFIGURATION app_fts")\n'
                      '  op.execute("DROP DOMAIN small")\n  op.execute("DROP SEQUENCE code_seq")\n'
                      + ACCOUNT_DOWN)
         # (each revision's upgrade stays for the next: account is acct from the first on, its
@@ -513,13 +523,20 @@ class TestRoundtrip(unittest.TestCase):
              'op.execute("ALTER DOMAIN tiny RENAME TO small")'),
             ('op.execute("COMMENT ON TABLE item IS NULL")',
              'op.execute("COMMENT ON TABLE item IS \'things\'")'),
-            ('op.execute("ALTER TABLE item DROP CONSTRAINT ck_code")',
-             'op.execute("ALTER TABLE item ADD CONSTRAINT ck_code CHECK (code > 0)")'),
+            ('op.execute("ALTER TABLE item DROP CONSTRAINT item_fk2")',
+             'op.execute("ALTER TABLE item ADD CONSTRAINT item_fk2 FOREIGN KEY (account_id) '
+             'REFERENCES acct (ident)")'),
             ('op.execute("CREATE TEMP TABLE acct (id integer)")',
              'op.execute("DROP TABLE pg_temp.acct")'),
             ('op.execute("ALTER FUNCTION positive(integer) RENAME TO pos")',
              'op.execute("ALTER FUNCTION pos(integer) RENAME TO positive")'),
             ('op.execute("CREATE TABLE bare (n integer)")', 'op.execute("DROP TABLE bare")'),
+            ('op.execute("ALTER TEXT SEARCH CONFIGURATION app_fts RENAME TO app_search")',
+             'op.execute("ALTER TEXT SEARCH CONFIGURATION app_search RENAME TO app_fts")'),
+            ('op.rename_table("item", "thing")', 'op.rename_table("thing", "item")'),
+            ('op.rename_table("thing", "item")', 'op.rename_table("item", "thing")'),
+            # (what the test prepared in the session is prepared again)
+            ('op.execute("DEALLOCATE ALL")', 'op.execute("DEALLOCATE ALL")'),
             # (last, as every table is printed again from here on) a table in another schema,
             # which the search path then finds by its name
             ('op.execute("CREATE SCHEMA luamig_other")\n'

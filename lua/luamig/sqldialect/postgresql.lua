@@ -727,7 +727,8 @@ outside AS (SELECT a.attrelid AS oid FROM t JOIN pg_attribute a ON a.attrelid = 
             WHERE ty.typnamespace NOT IN (SELECT oid FROM home)
               OR bt.typnamespace NOT IN (SELECT oid FROM home)
               OR el.typnamespace NOT IN (SELECT oid FROM home)
-            UNION SELECT p.rel FROM parts p JOIN pg_depend d ON d.classid = p.cls AND d.objid = p.oid
+            UNION SELECT p.rel FROM parts p
+            JOIN pg_depend d ON d.classid = p.cls AND d.objid = p.oid
             LEFT JOIN pg_class rc ON d.refclassid = 'pg_class'::regclass AND rc.oid = d.refobjid
             LEFT JOIN pg_type ry ON d.refclassid = 'pg_type'::regclass AND ry.oid = d.refobjid
             WHERE rc.relnamespace NOT IN (SELECT oid FROM home)
@@ -747,19 +748,22 @@ LEFT JOIN ds td ON td.objoid = t.oid AND td.classoid = 'pg_class'::regclass AND 
 --   * a catalog row it is printed from was written since the last refresh: its row in pg_class,
 --     its columns, defaults, constraints, indexes, comments, owned sequences, partition key, and
 --     the dependencies recorded for them (a row's xmin is the transaction that wrote it; every
---     transaction since the last refresh began has an xid at or after that refresh's horizon,
---     its snapshot's xmax);
+--     transaction that had not ended when the last refresh took its snapshot has an xid at or
+--     after that snapshot's xmin, the horizon);
 --   * such a row went: each table's parts are kept as keys (KEYS) and looked up again;
 --   * an object it depends on was written (pg_depend, from the written object to its dependents,
---     and on through types: a domain or array type to the columns of that type).
--- Everything else a print reads is in catalogs luamig test's steps seldom write: functions,
--- operators, operator classes and families, collations, schemas, enum labels, access methods,
--- tablespaces, and relations and types in pg_catalog or in the session's temporary schema (other
--- than the test's own; the only schemas whose objects can hide the test's schema's from the
--- search path). When a row of those is written or goes, when the schema or the search path
--- changes, or when the search path puts pg_catalog after another schema, every table is printed
--- again. So it is while a table refers to a type or relation in another schema, whose name a
--- change elsewhere could qualify (it is printed unqualified only while the search path finds it).
+--     and on through types: an array type to the columns of that type).
+-- Everything else a print reads is in catalogs luamig test's steps seldom write (GLOBALS):
+-- functions, operators, operator classes and families, collations, schemas, enum labels, access
+-- methods, tablespaces, text search configurations and dictionaries, types other than a
+-- relation's row type (an expression can name a type it records no dependency on), and
+-- relations and types in pg_catalog or in the session's temporary schema (other than the test's
+-- own; the only schemas whose objects can hide the test's schema's from the search path). When
+-- a row of those is written or goes, when a table is renamed (its row type's name with it), when
+-- the role, the schema or the search path changes, or when the search path puts pg_catalog after
+-- another schema, every table is printed again. So it is while a table refers to a type or
+-- relation in another schema, whose name a change elsewhere could qualify (it is printed
+-- unqualified only while the search path finds it).
 local NOW = "pg_temp.luamig_test_catalog_now"
 local KEYS_TABLE = "pg_temp.luamig_test_catalog_keys"
 local DIRTY_TABLE = "pg_temp.luamig_test_catalog_dirty"
@@ -777,25 +781,26 @@ UNION ALL SELECT t.oid, 's', d.objid, 0, 0 FROM t JOIN pg_depend d
   ON d.refclassid = 'pg_class'::regclass AND d.refobjid = t.oid
   WHERE d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')]]
 
--- {age}: how many transactions ago the horizon was
+-- {new}: a row written at or after the horizon ($1) (a row older than 2^31 transactions has a
+-- negative age)
 local DIRTY = [[
 WITH RECURSIVE
 fresh_dep AS (SELECT classid, objid, refclassid, refobjid, deptype FROM pg_depend
-              WHERE age(xmin) <= {age}),
+              WHERE {new}),
 changed (cls, oid) AS (
-  SELECT 'pg_class'::regclass::oid, oid FROM pg_class WHERE age(xmin) <= {age}
-  UNION SELECT 'pg_class'::regclass::oid, attrelid FROM pg_attribute WHERE age(xmin) <= {age}
-  UNION SELECT 'pg_attrdef'::regclass::oid, oid FROM pg_attrdef WHERE age(xmin) <= {age}
-  UNION SELECT 'pg_constraint'::regclass::oid, oid FROM pg_constraint WHERE age(xmin) <= {age}
-  UNION SELECT 'pg_class'::regclass::oid, indexrelid FROM pg_index WHERE age(xmin) <= {age}
-  UNION SELECT classoid, objoid FROM pg_description WHERE age(xmin) <= {age}
-  UNION SELECT 'pg_class'::regclass::oid, seqrelid FROM pg_sequence WHERE age(xmin) <= {age}
+  SELECT 'pg_class'::regclass::oid, oid FROM pg_class WHERE {new}
+  UNION SELECT 'pg_class'::regclass::oid, attrelid FROM pg_attribute WHERE {new}
+  UNION SELECT 'pg_attrdef'::regclass::oid, oid FROM pg_attrdef WHERE {new}
+  UNION SELECT 'pg_constraint'::regclass::oid, oid FROM pg_constraint WHERE {new}
+  UNION SELECT 'pg_class'::regclass::oid, indexrelid FROM pg_index WHERE {new}
+  UNION SELECT classoid, objoid FROM pg_description WHERE {new}
+  UNION SELECT 'pg_class'::regclass::oid, seqrelid FROM pg_sequence WHERE {new}
   UNION SELECT 'pg_class'::regclass::oid, partrelid FROM pg_partitioned_table
-    WHERE age(xmin) <= {age}
+    WHERE {new}
   UNION SELECT classid, objid FROM fresh_dep
   UNION SELECT refclassid, refobjid FROM fresh_dep WHERE classid = 'pg_class'::regclass
     AND refclassid = 'pg_class'::regclass AND deptype IN ('a', 'i')
-  UNION SELECT 'pg_type'::regclass::oid, oid FROM pg_type WHERE age(xmin) <= {age}),
+  UNION SELECT 'pg_type'::regclass::oid, oid FROM pg_type WHERE {new}),
 reach (cls, oid, seed) AS (SELECT cls, oid, true FROM changed
   UNION SELECT d.classid, d.objid, false FROM reach r
     JOIN pg_depend d ON d.refclassid = r.cls AND d.refobjid = r.oid
@@ -829,29 +834,44 @@ SELECT DISTINCT oid FROM rels]]
 
 -- One row: the horizon for the next refresh, what must stay as it is for a refresh to print only
 -- some tables again (the schema, the search path, how many rows the seldom written catalogs
--- have), and how many rows of those were written since the last refresh ({age}).
+-- have), and how many rows of those were written since the last refresh ({new}).
 local GLOBALS = [[
 WITH c (k, n, f) AS (
-  SELECT 1, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_proc
-  UNION ALL SELECT 2, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_operator
-  UNION ALL SELECT 3, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_opclass
-  UNION ALL SELECT 4, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_opfamily
-  UNION ALL SELECT 5, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_collation
-  UNION ALL SELECT 6, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_namespace
-  UNION ALL SELECT 7, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_enum
-  UNION ALL SELECT 8, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_am
-  UNION ALL SELECT 9, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_tablespace
-  UNION ALL SELECT 10, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_class
+  SELECT 1, count(*), count(*) FILTER (WHERE {new}) FROM pg_proc
+  UNION ALL SELECT 2, count(*), count(*) FILTER (WHERE {new}) FROM pg_operator
+  UNION ALL SELECT 3, count(*), count(*) FILTER (WHERE {new}) FROM pg_opclass
+  UNION ALL SELECT 4, count(*), count(*) FILTER (WHERE {new}) FROM pg_opfamily
+  UNION ALL SELECT 5, count(*), count(*) FILTER (WHERE {new}) FROM pg_collation
+  UNION ALL SELECT 6, count(*), count(*) FILTER (WHERE {new}) FROM pg_namespace
+  UNION ALL SELECT 7, count(*), count(*) FILTER (WHERE {new}) FROM pg_enum
+  UNION ALL SELECT 8, count(*), count(*) FILTER (WHERE {new}) FROM pg_am
+  UNION ALL SELECT 9, count(*), count(*) FILTER (WHERE {new}) FROM pg_tablespace
+  UNION ALL SELECT 10, count(*), count(*) FILTER (WHERE {new}) FROM pg_class
     WHERE relnamespace IN ('pg_catalog'::regnamespace, pg_my_temp_schema())
       AND relname NOT LIKE 'luamig\_test\_%'
-  UNION ALL SELECT 11, count(*), count(*) FILTER (WHERE age(xmin) <= {age}) FROM pg_type
+  UNION ALL SELECT 11, count(*), count(*) FILTER (WHERE {new}) FROM pg_type
     WHERE typnamespace IN ('pg_catalog'::regnamespace, pg_my_temp_schema())
-      AND typname NOT LIKE 'luamig\_test\_%' AND typname NOT LIKE '\_luamig\_test\_%')
-SELECT txid_snapshot_xmax(txid_current_snapshot()) % 4294967296,
-  concat_ws(' ', current_schema(), current_setting('search_path'),
+      AND typname NOT LIKE 'luamig\_test\_%' AND typname NOT LIKE '\_luamig\_test\_%'
+  UNION ALL SELECT 12, count(*), count(*) FILTER (WHERE {new})
+    FROM pg_ts_config
+  UNION ALL SELECT 13, count(*), count(*) FILTER (WHERE {new})
+    FROM pg_ts_dict
+  -- types that are not a relation's row type or an array of one (an expression can name a type
+  -- without a dependency on it: an empty ARRAY[]::t[])
+  UNION ALL SELECT 14, count(*), count(*) FILTER (WHERE age(y.xmin) BETWEEN 0 AND age($1))
+    FROM pg_type y LEFT JOIN pg_type e ON e.oid = y.typelem
+    WHERE y.typrelid = 0 AND coalesce(e.typrelid, 0) = 0
+  -- tables renamed (their row type's name too)
+  UNION ALL SELECT 15, 0, count(*) FROM pg_class c
+    JOIN pg_temp.luamig_test_catalog_now n ON n.oid = c.oid WHERE n.name <> c.relname)
+SELECT txid_snapshot_xmin(txid_current_snapshot()) % 4294967296,
+  concat_ws(' ', current_user, current_schema(), current_setting('search_path'),
+    current_schemas(true)::text,
     (SELECT string_agg(n::text, ' ' ORDER BY k) FROM c)),
   (SELECT sum(f) FROM c)::bigint,
   coalesce(array_position(current_schemas(false), 'pg_catalog'), 1) > 1]]
+
+local NEW = "age(xmin) BETWEEN 0 AND age($1)"
 
 local function fill(sql, key, value)
   local i, j = sql:find(key, 1, true)
@@ -865,31 +885,61 @@ end
 -- What a connection's refreshes know: { horizon, globals, whole = the next prints every table }
 local refreshed = setmetatable({}, { __mode = "k" })
 
+local STATEMENTS = {
+  luamig_test_globals = "(xid) AS " .. fill(GLOBALS, "{new}", NEW),
+  luamig_test_dirty = "(xid) AS INSERT INTO " .. DIRTY_TABLE .. " " .. fill(DIRTY, "{new}", NEW),
+  luamig_test_prints = "AS INSERT INTO " .. NOW .. " " .. fill(PRINTS, "{only}", ONLY),
+  luamig_test_keys = "AS INSERT INTO " .. KEYS_TABLE .. " " .. KEYS,
+}
+
+-- The temporary tables and prepared statements, those missing made again (a step may have run
+-- DEALLOCATE ALL); true when all were there.
+local function set_up(conn)
+  local have = {}
+  for _, r in ipairs(conn:query("SELECT name FROM pg_prepared_statements "
+      .. "WHERE name LIKE 'luamig\\_test\\_%' UNION ALL SELECT relname FROM pg_class "
+      .. "WHERE relnamespace = pg_my_temp_schema() "
+      .. "AND relname LIKE 'luamig\\_test\\_catalog\\_%'")) do
+    have[r[1]] = true
+  end
+  local tables = {
+    luamig_test_catalog_now = "(oid oid PRIMARY KEY, name text NOT NULL, print text NOT NULL, "
+      .. "outside boolean NOT NULL)",
+    luamig_test_catalog_keys = "(rel oid NOT NULL, kind text NOT NULL, oid oid NOT NULL, "
+      .. "cls oid NOT NULL, sub integer NOT NULL)",
+    luamig_test_catalog_dirty = "(oid oid)",
+    luamig_test_catalog_0 = "(name text PRIMARY KEY, print text NOT NULL)",
+    luamig_test_catalog_1 = "(name text PRIMARY KEY, print text NOT NULL)",
+  }
+  local all = true
+  for _, name in ipairs({ "luamig_test_catalog_now", "luamig_test_catalog_keys",
+      "luamig_test_catalog_dirty", "luamig_test_catalog_0", "luamig_test_catalog_1" }) do
+    if not have[name] then
+      all = false
+      conn:execute("CREATE TEMP TABLE " .. name .. " " .. tables[name])
+    end
+  end
+  for _, name in ipairs({ "luamig_test_globals", "luamig_test_dirty", "luamig_test_prints",
+      "luamig_test_keys" }) do
+    if not have[name] then
+      all = false
+      conn:execute("PREPARE " .. name .. " " .. STATEMENTS[name])
+    end
+  end
+  return all
+end
+
 -- Brings NOW up to date with the database: one transaction, without JIT (compiling these
 -- queries took 65 ms, printing a few tables 5), with statements prepared once per connection.
 local function refresh(conn)
   local known = refreshed[conn]
   if not known then
-    conn:execute("CREATE TEMP TABLE IF NOT EXISTS luamig_test_catalog_now (oid oid PRIMARY KEY, "
-      .. "name text NOT NULL, print text NOT NULL, outside boolean NOT NULL)")
-    conn:execute("CREATE TEMP TABLE IF NOT EXISTS luamig_test_catalog_keys (rel oid NOT NULL, "
-      .. "kind text NOT NULL, oid oid NOT NULL, cls oid NOT NULL, sub integer NOT NULL)")
-    conn:execute("CREATE TEMP TABLE IF NOT EXISTS luamig_test_catalog_dirty (oid oid)")
-    for slot = 0, 1 do
-      conn:execute(string.format("CREATE TEMP TABLE IF NOT EXISTS luamig_test_catalog_%d "
-        .. "(name text PRIMARY KEY, print text NOT NULL)", slot))
-    end
-    conn:execute("PREPARE luamig_test_globals (xid) AS " .. fill(GLOBALS, "{age}", "age($1)"))
-    conn:execute("PREPARE luamig_test_dirty (xid) AS INSERT INTO " .. DIRTY_TABLE .. " "
-      .. fill(DIRTY, "{age}", "age($1)"))
-    conn:execute("PREPARE luamig_test_prints AS INSERT INTO " .. NOW .. " "
-      .. fill(PRINTS, "{only}", ONLY))
-    conn:execute("PREPARE luamig_test_keys AS INSERT INTO " .. KEYS_TABLE .. " " .. KEYS)
     known = { whole = true }
     refreshed[conn] = known
   end
+  if not set_up(conn) then known.whole = true end
   conn:begin()
-  local ok, err = pcall(function()
+  local ok, g, outside = pcall(function()
     conn:execute("SET LOCAL jit = off")
     -- (an xid under 3 is not one a transaction has: the last horizon was among the xid space's
     -- first, after a wraparound)
@@ -925,14 +975,15 @@ local function refresh(conn)
           .. " are not the catalog's", 0)
       end
     end
-    known.horizon, known.globals = g[1], g[2]
-    known.whole = conn:query("SELECT EXISTS (SELECT 1 FROM " .. NOW .. " WHERE outside)")[1][1]
+    return g, conn:query("SELECT EXISTS (SELECT 1 FROM " .. NOW .. " WHERE outside)")[1][1]
   end)
   if not ok then
     pcall(conn.rollback, conn)
-    error(err, 0)
+    error(g, 0)
   end
   conn:commit()
+  -- (only once committed: a refresh that did not end prints every table again next time)
+  known.horizon, known.globals, known.whole = g[1], g[2], outside
 end
 
 function pg:catalog_snapshot(conn, slot)
