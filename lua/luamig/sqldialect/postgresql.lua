@@ -885,15 +885,27 @@ end
 -- What a connection's refreshes know: { horizon, globals, whole = the next prints every table }
 local refreshed = setmetatable({}, { __mode = "k" })
 
-local STATEMENTS = {
-  luamig_test_globals = "(xid) AS " .. fill(GLOBALS, "{new}", NEW),
-  luamig_test_dirty = "(xid) AS INSERT INTO " .. DIRTY_TABLE .. " " .. fill(DIRTY, "{new}", NEW),
-  luamig_test_prints = "AS INSERT INTO " .. NOW .. " " .. fill(PRINTS, "{only}", ONLY),
-  luamig_test_keys = "AS INSERT INTO " .. KEYS_TABLE .. " " .. KEYS,
+-- What the refreshes keep in the session, in the order it is made: the temporary tables (the
+-- prints, their keys, the tables to print again, the two states a step keeps), then the
+-- prepared statements, which name them.
+local SESSION = {
+  { "CREATE TEMP TABLE", "luamig_test_catalog_now", "(oid oid PRIMARY KEY, name text NOT NULL, "
+    .. "print text NOT NULL, outside boolean NOT NULL)" },
+  { "CREATE TEMP TABLE", "luamig_test_catalog_keys", "(rel oid NOT NULL, kind text NOT NULL, "
+    .. "oid oid NOT NULL, cls oid NOT NULL, sub integer NOT NULL)" },
+  { "CREATE TEMP TABLE", "luamig_test_catalog_dirty", "(oid oid)" },
+  { "CREATE TEMP TABLE", "luamig_test_catalog_0", "(name text PRIMARY KEY, print text NOT NULL)" },
+  { "CREATE TEMP TABLE", "luamig_test_catalog_1", "(name text PRIMARY KEY, print text NOT NULL)" },
+  { "PREPARE", "luamig_test_globals", "(xid) AS " .. fill(GLOBALS, "{new}", NEW) },
+  { "PREPARE", "luamig_test_dirty", "(xid) AS INSERT INTO " .. DIRTY_TABLE .. " "
+    .. fill(DIRTY, "{new}", NEW) },
+  { "PREPARE", "luamig_test_prints", "AS INSERT INTO " .. NOW .. " "
+    .. fill(PRINTS, "{only}", ONLY) },
+  { "PREPARE", "luamig_test_keys", "AS INSERT INTO " .. KEYS_TABLE .. " " .. KEYS },
 }
 
--- The temporary tables and prepared statements, those missing made again (a step may have run
--- DEALLOCATE ALL); true when all were there.
+-- Makes what is missing of SESSION again (a step may have run DEALLOCATE ALL); true when all of
+-- it was there.
 local function set_up(conn)
   local have = {}
   for _, r in ipairs(conn:query("SELECT name FROM pg_prepared_statements "
@@ -902,28 +914,11 @@ local function set_up(conn)
       .. "AND relname LIKE 'luamig\\_test\\_catalog\\_%'")) do
     have[r[1]] = true
   end
-  local tables = {
-    luamig_test_catalog_now = "(oid oid PRIMARY KEY, name text NOT NULL, print text NOT NULL, "
-      .. "outside boolean NOT NULL)",
-    luamig_test_catalog_keys = "(rel oid NOT NULL, kind text NOT NULL, oid oid NOT NULL, "
-      .. "cls oid NOT NULL, sub integer NOT NULL)",
-    luamig_test_catalog_dirty = "(oid oid)",
-    luamig_test_catalog_0 = "(name text PRIMARY KEY, print text NOT NULL)",
-    luamig_test_catalog_1 = "(name text PRIMARY KEY, print text NOT NULL)",
-  }
   local all = true
-  for _, name in ipairs({ "luamig_test_catalog_now", "luamig_test_catalog_keys",
-      "luamig_test_catalog_dirty", "luamig_test_catalog_0", "luamig_test_catalog_1" }) do
-    if not have[name] then
+  for _, item in ipairs(SESSION) do
+    if not have[item[2]] then
       all = false
-      conn:execute("CREATE TEMP TABLE " .. name .. " " .. tables[name])
-    end
-  end
-  for _, name in ipairs({ "luamig_test_globals", "luamig_test_dirty", "luamig_test_prints",
-      "luamig_test_keys" }) do
-    if not have[name] then
-      all = false
-      conn:execute("PREPARE " .. name .. " " .. STATEMENTS[name])
+      conn:execute(item[1] .. " " .. item[2] .. " " .. item[3])
     end
   end
   return all
@@ -939,15 +934,15 @@ local function refresh(conn)
   end
   if not set_up(conn) then known.whole = true end
   conn:begin()
-  local ok, g, outside = pcall(function()
+  local ok, key, outside = pcall(function()
     conn:execute("SET LOCAL jit = off")
     -- (an xid under 3 is not one a transaction has: the last horizon was among the xid space's
     -- first, after a wraparound)
     local horizon = known.horizon
-    local g = conn:query(string.format("EXECUTE luamig_test_globals ('%d')",
+    local key = conn:query(string.format("EXECUTE luamig_test_globals ('%d')",
       (horizon and horizon >= 3) and horizon or 3))[1]
-    local whole = known.whole or not horizon or horizon < 3 or g[2] ~= known.globals or g[3] > 0
-      or g[4]
+    local whole = known.whole or not horizon or horizon < 3 or key[2] ~= known.globals
+      or key[3] > 0 or key[4]
     known.whole = true   -- until this refresh is done
     conn:execute("DELETE FROM " .. DIRTY_TABLE)
     if whole then
@@ -975,15 +970,15 @@ local function refresh(conn)
           .. " are not the catalog's", 0)
       end
     end
-    return g, conn:query("SELECT EXISTS (SELECT 1 FROM " .. NOW .. " WHERE outside)")[1][1]
+    return key, conn:query("SELECT EXISTS (SELECT 1 FROM " .. NOW .. " WHERE outside)")[1][1]
   end)
   if not ok then
     pcall(conn.rollback, conn)
-    error(g, 0)
+    error(key, 0)
   end
   conn:commit()
   -- (only once committed: a refresh that did not end prints every table again next time)
-  known.horizon, known.globals, known.whole = g[1], g[2], outside
+  known.horizon, known.globals, known.whole = key[1], key[2], outside
 end
 
 function pg:catalog_snapshot(conn, slot)
