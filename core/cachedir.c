@@ -55,9 +55,22 @@ static int older_than(time_t t, time_t now, long age)
 	return (long long)t <= (long long)now - age || (long long)t > (long long)now + DAY;
 }
 
+/* The effective user id, asked once: every revision's chunk entry is
+ * checked against it, twice (luamig never changes it). */
+static uid_t own_uid(void)
+{
+	static uid_t uid;
+	static int known;
+	if (!known) {
+		uid = geteuid();
+		known = 1;
+	}
+	return uid;
+}
+
 int lm_cache_own_file(const struct stat *st)
 {
-	return S_ISREG(st->st_mode) && st->st_uid == geteuid() && st->st_nlink == 1 &&
+	return S_ISREG(st->st_mode) && st->st_uid == own_uid() && st->st_nlink == 1 &&
 	       !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
@@ -97,7 +110,7 @@ static int open_own_dir(int at, const char *name, int follow)
 {
 	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
 	struct stat st;
-	if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_uid != geteuid())) {
+	if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_uid != own_uid())) {
 		close(fd);
 		fd = -1;
 	}
