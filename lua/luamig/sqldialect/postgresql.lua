@@ -765,6 +765,7 @@ LEFT JOIN ds td ON td.objoid = t.oid AND td.classoid = 'pg_class'::regclass AND 
 -- relation in another schema, whose name a change elsewhere could qualify (it is printed
 -- unqualified only while the search path finds it).
 local NOW = "pg_temp.luamig_test_catalog_now"
+local SLOT = "pg_temp.luamig_test_catalog_%d"   -- the state a step keeps in slot 0 or 1
 local KEYS_TABLE = "pg_temp.luamig_test_catalog_keys"
 local DIRTY_TABLE = "pg_temp.luamig_test_catalog_dirty"
 local ONLY = "AND c.oid IN (SELECT oid FROM " .. DIRTY_TABLE .. ")"
@@ -863,7 +864,7 @@ WITH c (k, n, f) AS (
     WHERE y.typrelid = 0 AND coalesce(e.typrelid, 0) = 0
   -- tables renamed (their row type's name too)
   UNION ALL SELECT 15, 0, count(*) FROM pg_class c
-    JOIN pg_temp.luamig_test_catalog_now n ON n.oid = c.oid WHERE n.name <> c.relname)
+    JOIN ]] .. NOW .. [[ n ON n.oid = c.oid WHERE n.name <> c.relname)
 SELECT txid_snapshot_xmin(txid_current_snapshot()) % 4294967296,
   concat_ws(' ', current_user, current_schema(), current_setting('search_path'),
     current_schemas(true)::text,
@@ -983,7 +984,7 @@ end
 
 function pg:catalog_snapshot(conn, slot)
   refresh(conn)
-  local t = string.format("pg_temp.luamig_test_catalog_%d", slot)
+  local t = string.format(SLOT, slot)
   conn:execute("DELETE FROM " .. t)
   conn:execute("INSERT INTO " .. t .. " SELECT name, print FROM " .. NOW)
 end
@@ -994,8 +995,8 @@ function pg:catalog_changes(conn, slot)
   refresh(conn)
   local keys, live = {}, {}
   for _, r in ipairs(conn:query(string.format("SELECT coalesce(b.name, a.name), b.name "
-      .. "FROM pg_temp.luamig_test_catalog_%d a FULL JOIN %s b ON b.name = a.name "
-      .. "WHERE a.print IS DISTINCT FROM b.print ORDER BY 1", slot, NOW))) do
+      .. "FROM %s a FULL JOIN %s b ON b.name = a.name "
+      .. "WHERE a.print IS DISTINCT FROM b.print ORDER BY 1", string.format(SLOT, slot), NOW))) do
     keys[#keys + 1] = r[1]
     if r[2] ~= nil then live[#live + 1] = r[2] end
   end
@@ -1010,7 +1011,7 @@ function pg:catalog_prints(conn, slot, names)
   if not slot then refresh(conn) end
   local out = {}
   for _, r in ipairs(conn:query("SELECT name, print FROM " .. (slot
-      and string.format("pg_temp.luamig_test_catalog_%d", slot) or NOW))) do
+      and string.format(SLOT, slot) or NOW))) do
     if wanted[r[1]] then out[r[1]] = r[2] end
   end
   return out
