@@ -14,7 +14,8 @@ and `luamig checkpoint` (luamig.checkpoint).
       (core.connect) is refused, as is a scratch database that is not empty. The whole run is
       under core.interruptible: a failing step, an error in env.lua, SIGINT or SIGTERM all end
       in the same cleanup, which drops every scratch database made (also those of
-      scratch.another) before the error is reported. Raises when env.lua never calls
+      scratch.another) before the error is reported; one it cannot remove (the connection that
+      made it lost) is named in a warning. Raises when env.lua never calls
       run_migrations. opts: schema (--schema), data (passed to scratch()), destination.
   scratch.another(mc) -> a migration context like mc on a second, new scratch database (made
       beside the first, dropped with it)
@@ -36,6 +37,7 @@ and `luamig checkpoint` (luamig.checkpoint).
 ]]
 
 local core = require "luamig.core"
+local log = require "luamig.log"
 local luamig = require "luamig"
 local environment = require "luamig.environment"
 local dialects = require "luamig.sqldialect"
@@ -177,7 +179,13 @@ function M.run(cmd, config, opts, fn)
   end, function(ok, err)
     luamig._redirect(nil)
     current = nil
-    for i = #scratches, 1, -1 do pcall(scratches[i].drop) end
+    for i = #scratches, 1, -1 do
+      local dropped, why = pcall(scratches[i].drop)
+      if not dropped then
+        log.warning("luamig.scratch", string.format("could not remove the scratch %s %s (%s); "
+          .. "remove it by hand", scratches[i].kind, scratches[i].where, tostring(why)))
+      end
+    end
     if not ok then error(err, 0) end
   end)
   if not ran then fail("luamig " .. cmd.command .. ": env.lua did not call context.run_migrations()") end

@@ -1017,6 +1017,15 @@ function pg:catalog_prints(conn, slot, names)
   return out
 end
 
+-- Runs the statement that drops a scratch database or schema on the connection that made it,
+-- and closes that connection; raises the server's message when the drop failed (the connection
+-- lost), for luamig.scratch to say what was left behind.
+local function drop(admin, sql)
+  local ok, err = admin:pexecute(sql)
+  admin:close()
+  if not ok then error((tostring(err):gsub("%s+", " ")), 0) end
+end
+
 -- luamig test's scratch database, on the configured server: CREATE DATABASE luamig_test_<token>
 -- (the URL's database name replaced; a dbname=... in its query string is not), or with
 -- opts.schema CREATE SCHEMA luamig_test_<token> in the configured database and search_path set
@@ -1036,10 +1045,7 @@ function pg:scratch(url, opts)
       c:execute("SET synchronous_commit TO off")   -- scratch data: no wait for the WAL flush
       return c
     end
-    function s.drop()
-      admin:pexecute("DROP SCHEMA IF EXISTS " .. name .. " CASCADE")
-      admin:close()
-    end
+    function s.drop() drop(admin, "DROP SCHEMA IF EXISTS " .. name .. " CASCADE") end
   else
     local prefix, _, rest = url:match("^([^:]+://[^/?]*)/?([^?]*)(.*)$")
     if not prefix then
@@ -1059,10 +1065,7 @@ function pg:scratch(url, opts)
       c:execute("SET synchronous_commit TO off")   -- scratch data: no wait for the WAL flush
       return c
     end
-    function s.drop()
-      admin:pexecute("DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)")
-      admin:close()
-    end
+    function s.drop() drop(admin, "DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)") end
   end
   return s
 end
