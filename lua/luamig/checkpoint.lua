@@ -891,12 +891,16 @@ function M.prune(cmd, config)
     for i, l in ipairs(rev.branch_labels) do quoted[i] = render.string(l) end
     labels = "{ " .. table.concat(quoted, ", ") .. " }"
   end
-  local header = string.format("--[[ %s\n\nRevision ID: %s\nRevises:\nCreate Date: %s\n\n"
-    .. "The checkpoint of %d revision%s, pruned by `luamig checkpoint --prune`; %s in %s.\n"
-    .. "]]\n\nrevision = %s\ndown_revision = nil\nbranch_labels = %s\ndepends_on = nil\n\n",
+  -- the comment holds the message the revision's own header gave (a "--[=[" one may hold
+  -- "]]") and the folder's path: its brackets are of a level neither can close
+  local comment = string.format(" %s\n\nRevision ID: %s\nRevises:\nCreate Date: %s\n\n"
+    .. "The checkpoint of %d revision%s, pruned by `luamig checkpoint --prune`; %s in %s.\n",
     rev.message ~= "" and rev.message or "checkpoint", id, os.date("%Y-%m-%d %H:%M:%S"),
     moved, moved == 1 and "" or "s", moved == 1 and "it is" or "they are",
-    loader.display_path(dest), render.string(id), labels)
+    loader.display_path(dest))
+  local open, close = render.long_bracket(comment)
+  local header = string.format("--%s%s%s\n\nrevision = %s\ndown_revision = nil\n"
+    .. "branch_labels = %s\ndepends_on = nil\n\n", open, comment, close, render.string(id), labels)
   write_file(rev.path, header .. body)
   local cp_dest = dest .. "/" .. cp.name
   os.rename(cp.path, cp_dest)

@@ -20,6 +20,8 @@ can hold no code the input did not spell as a supported construct.
 ]]
 
 local core = require "luamig.core"
+local lazy = require "luamig.lazy"
+local render = lazy "luamig.render"
 
 local M = {}
 
@@ -67,13 +69,6 @@ local function comment(text)
   return "--" .. text
 end
 
--- A long bracket for text: the smallest level whose closing bracket text does not contain.
-local function long_bracket(text)
-  local level = 0
-  while text:find("]" .. string.rep("=", level) .. "]", 1, true) do level = level + 1 end
-  local eq = string.rep("=", level)
-  return "[" .. eq .. "[", "]" .. eq .. "]"
-end
 
 --------------------------------------------------------------------------------------------
 -- Tokenizer
@@ -1949,7 +1944,7 @@ function M.convert(src, name)
   end
   local head = {}
   if docstring then
-    local open, close = long_bracket(docstring)
+    local open, close = render.long_bracket(docstring)
     head[#head + 1] = "--" .. open .. " " .. docstring:gsub("^\n", "") .. (docstring:match("\n$") and "" or "\n") .. close
   end
   if em.need_pg then head[#head + 1] = 'local postgresql = require "luamig.dialects.postgresql"' end

@@ -51,6 +51,15 @@ local function str(s)
 end
 render.string = str
 
+-- The long bracket ("[==[", "]==]") of the smallest level whose closing bracket `text` does not
+-- contain: text put between them (a comment, a string) reads back as itself and ends nothing.
+function render.long_bracket(text)
+  local level = 0
+  while text:find("]" .. string.rep("=", level) .. "]", 1, true) do level = level + 1 end
+  local eq = string.rep("=", level)
+  return "[" .. eq .. "[", "]" .. eq .. "]"
+end
+
 local lua_keywords = {}
 for w in ([[and break do else elseif end false for function goto if in local nil not or
   repeat return then true until while]]):gmatch("%S+") do lua_keywords[w] = true end

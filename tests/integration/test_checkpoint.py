@@ -378,6 +378,31 @@ class TestCheckpoint(unittest.TestCase):
         self.assertEqual(sorted(snap["tables"]), ["doc"])
         self.assertEqual(snap["luamig_version"], ["bbbb0002"])
 
+    def test_prune_keeps_a_message_holding_a_closing_bracket_in_the_comment(self):
+        """A header comment opened with "--[=[" may hold "]]" in its message (convert writes
+        such headers). The revision --prune writes keeps that message inside its comment: the
+        text after "]]" never becomes code that runs."""
+        p = Project(self, "sqlite")
+        p.write("migrations/versions/0001_aaaa0001.lua",
+                'revision = "aaaa0001"\ndown_revision = nil\n\nfunction upgrade()\n'
+                + TEAM_UP + '\nend\n\nfunction downgrade()\n' + TEAM_DOWN + '\nend\n')
+        p.write("migrations/versions/0002_bbbb0002.lua",
+                '--[=[ b ]] error("the message ran") --[[\n\nRevision ID: bbbb0002\n]=]\n'
+                'revision = "bbbb0002"\ndown_revision = "aaaa0001"\n\nfunction upgrade()\n'
+                + SIZE_UP + '\nend\n\nfunction downgrade()\n' + SIZE_DOWN + '\nend\n')
+        p.ok("checkpoint", "bbbb0002")
+        p.ok("upgrade", "head")
+        p.ok("checkpoint", "--prune", "bbbb0002")
+        text = p.read("migrations/versions/0002_bbbb0002.lua")
+        self.assertTrue(text.startswith('--[=[ b ]] error("the message ran") --[[\n'), text)
+        self.assertEqual(p.ok("history").out,
+                         '<base> -> bbbb0002 (head), b ]] error("the message ran") --[[\n')
+        fresh = Databases(self, p).new()
+        p.ok("upgrade", "head")
+        snap = catalog.snapshot("sqlite", fresh)
+        self.assertEqual(sorted(snap["tables"]), ["team"])
+        self.assertEqual(snap["luamig_version"], ["bbbb0002"])
+
     def test_prune_reads_the_checkpoint_before_moving_anything(self):
         """A checkpoint whose fields end without its checkpoint_format line: --prune stops
         before any revision moves. With CRLF line ends it prunes, and the result runs."""
