@@ -10,20 +10,70 @@
 #include "fault.h"
 #include "util.h"
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The longest key text that can spell "sslpassword", each letter
+ * percent-encoded. */
+#define KEY_MAX 33
+
+/* Whether the key k[0..n) ends in "password" once percent-decoded, as
+ * libpq decodes a URL's query keys: "passwor%64" is "password" to it
+ * (and libpq's "sslpassword" is a password too). */
+static int password_key(const char *k, size_t n)
+{
+	char dec[KEY_MAX];
+	size_t m = 0;
+	for (size_t i = 0; i < n && m < sizeof dec;) {
+		char c = k[i];
+		if (c == '%' && i + 2 < n && hex_digit(k[i + 1]) >= 0 && hex_digit(k[i + 2]) >= 0) {
+			c = (char)(hex_digit(k[i + 1]) * 16 + hex_digit(k[i + 2]));
+			i += 3;
+		} else {
+			i++;
+		}
+		dec[m++] = c;
+	}
+	return m >= 8 && memcmp(dec + m - 8, "password", 8) == 0;
+}
+
+/* The first "=" at or after p that ends a password's key (the key read
+ * back to a delimiter, at most KEY_MAX characters: bounded work whatever
+ * the text), or NULL. */
+static const char *password_kw(const char *p)
+{
+	for (const char *eq = strchr(p, '='); eq; eq = strchr(eq + 1, '=')) {
+		const char *k = eq;
+		while (k > p && eq - k < KEY_MAX && !strchr("?&; \t\n'\"(,", k[-1]))
+			k--;
+		if (password_key(k, (size_t)(eq - k)))
+			return eq;
+	}
+	return NULL;
+}
+
 char *lm_redact(const char *text)
 {
 	/* A password sits between "scheme://user:" and "@"; it may itself
 	 * contain ':' but never '@' (it would be percent-encoded). Also catch
-	 * libpq's "password=..." keyword form. */
+	 * libpq's "password=..." keyword form, its key percent-encoded or not. */
 	lm_buf b = {0};
 	const char *p = text;
 	while (*p) {
 		const char *scheme = strstr(p, "://");
-		const char *kw = strstr(p, "password=");
+		const char *kw = password_kw(p);
 		if (kw && (!scheme || kw < scheme)) {
-			lm_buf_put(&b, p, (size_t)(kw - p) + 9);
+			lm_buf_put(&b, p, (size_t)(kw - p) + 1);
 			lm_buf_puts(&b, "***");
-			p = kw + 9;
+			p = kw + 1;
 			while (*p && *p != ' ' && *p != '&' && *p != '\'' && *p != '"' &&
 			       *p != '\n')
 				p++;

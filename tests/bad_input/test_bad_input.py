@@ -246,6 +246,16 @@ CASES = [
      ini("url", "postgresql://u:p%%23w%%3Fd%%2F%%27 q@127.0.0.1:1/db"), ["upgrade", "head"], 1,
      re.compile(r"^FAILED: (?!.*p#w)(?!.*p%23w).*127\.0\.0\.1")),
 
+    # libpq decodes a query key's percent-escapes: "passwor%64" is its password keyword
+    ("url_pg_password_key_percent_encoded", "sqlite",
+     ini("url", "postgresql://u@127.0.0.1:1/db?passwor%%64=s3cr3t-pw"), ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: could not connect to postgresql://u@127\.0\.0\.1:1/db\?passwor%64="
+                r"\*\*\*(?!.*s3cr3t)")),
+    ("url_pg_password_key_percent_encoded_first", "sqlite",
+     ini("url", "postgresql://u@127.0.0.1:1/db?sslmode=disable&%%70assword=s3cr3t-pw"),
+     ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: could not connect to postgresql://u@127\.0\.0\.1:1/db\?sslmode=disable"
+                r"&%70assword=\*\*\*(?!.*s3cr3t)")),
     ("url_pg_password_quote_hash_unencoded", "sqlite",
      ini("url", "postgresql://u:se'cr#et@127.0.0.1:1/db"), ["upgrade", "head"], 1,
      re.compile(r"^FAILED: could not connect to "
