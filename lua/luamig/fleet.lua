@@ -74,6 +74,16 @@ local function lua_targets(where, file, fleet_name, config)
   return out
 end
 
+-- A targets line that is not "<name> <url>" as it may be shown: a password with a space or a
+-- quote in it, unencoded, split the line, so it goes by position as the URL parser takes it
+-- (from "scheme://user:" to the line's last "@"), then core.redact masks the rest.
+local function redact_line(line)
+  local _, e = line:find("://[^:/?#@%s]*:")
+  local at = line:match(".*()@")
+  if e and at and at > e then line = line:sub(1, e) .. "***" .. line:sub(at) end
+  return core.redact(line)
+end
+
 function M.targets(name, config)
   local section = "fleet:" .. name
   local where = "[" .. section .. "]"
@@ -104,7 +114,7 @@ function M.targets(name, config)
         local tname, url = line:match("^(%S+)%s+(%S+)$")
         if not tname or not tname:match(NAME) then
           fail(string.format("%s targets, line %d: expected '<name> <url>', got '%s'", where, n,
-            core.redact(line)))
+            redact_line(line)))
         end
         list[#list + 1] = { name = tname, url = url, setting = "targets" }
       end

@@ -222,6 +222,11 @@ CASES = [
     ("fleet_malformed_targets_line", "all", ini_append("\n[fleet:f]\ntargets =\n    lonely\n"),
      ["--fleet", "f", "upgrade", "head"], 1,
      "FAILED: [fleet:f] targets, line 2: expected '<name> <url>', got 'lonely'"),
+    ("fleet_malformed_targets_line_password_with_space", "sqlite",
+     ini_append('\n[fleet:f]\ntargets =\n    b postgresql://u:p w"xyz-SECRET@127.0.0.1:1/db\n'),
+     ["--fleet", "f", "upgrade", "head"], 1,
+     "FAILED: [fleet:f] targets, line 2: expected '<name> <url>', got "
+     "'b postgresql://u:***@127.0.0.1:1/db'"),
     ("fleet_duplicate_target", "sqlite",
      ini_append("\n[fleet:f]\ntargets =\n    a sqlite:///a.db\n    a sqlite:///b.db\n"),
      ["--fleet", "f", "upgrade", "head"], 1, "FAILED: [fleet:f] targets: target 'a' is named twice"),
