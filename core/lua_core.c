@@ -192,13 +192,20 @@ static int l_checksum(lua_State *L)
 	return 1;
 }
 
-/* core.read_file(path) -> the file's content | nil, "path: reason" (io.open's
- *   words). One open, fstat, read and close: a run reads every revision file,
- *   and stdio's reading through its own buffer to a second read() at end of
- *   file took twice the time. */
+/* core.read_file(path [, regular]) -> the file's content | nil, "path:
+ *   reason" (io.open's words). One open, fstat, read and close: a run reads
+ *   every revision file, and stdio's reading through its own buffer to a
+ *   second read() at end of file took twice the time. With regular, a path
+ *   that is there but is not a regular file (a folder, a FIFO, whose open
+ *   would wait for a writer) is nil, "path: not a regular file", unopened. */
 static int l_read_file(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
+	if (lua_toboolean(L, 2) && lm_is_regular(path) == 0) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s: not a regular file", path);
+		return 2;
+	}
 	char **to_free = lm_lua_scratch(L, sizeof *to_free, free_string);
 	size_t len;
 	*to_free = lm_read_file(path, &len);
@@ -857,7 +864,8 @@ static int cmp_name(const void *a, const void *b)
 
 /* core.lua_files(dir) -> the names of the "*.lua" files in dir (not in its
  *   subfolders; no hidden or editor-lock files), sorted; {} when dir does not
- *   exist. For the checkpoints folder. */
+ *   exist | nil, name: the name of one that is neither a file nor a folder
+ *   (a FIFO would block its load). For the checkpoints folder. */
 static int l_lua_files(lua_State *L)
 {
 	const char *dir = luaL_checkstring(L, 1);
@@ -870,10 +878,19 @@ static int l_lua_files(lua_State *L)
 			if (e->d_name[0] == '.' || n <= 4 || strcmp(e->d_name + n - 4, ".lua") != 0)
 				continue;
 			char *p = lm_path_join(dir, e->d_name);
-			int regular = !lm_is_dir(p);
+			if (lm_is_dir(p)) {
+				free(p);
+				continue;
+			}
+			if (lm_is_regular(p) == 0) {
+				free(p);
+				lua_pushnil(L);
+				lua_pushstring(L, e->d_name); /* before closedir frees it */
+				closedir(d);
+				return 2;
+			}
 			free(p);
-			if (regular)
-				lm_strv_push(names, e->d_name);
+			lm_strv_push(names, e->d_name);
 		}
 		closedir(d);
 	}

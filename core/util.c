@@ -356,6 +356,14 @@ int lm_is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+int lm_is_regular(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -1;
+	return S_ISREG(st.st_mode) ? 1 : 0;
+}
+
 /* mkdir, where a directory already there is success and a file there is
  * ENOTDIR (EEXIST alone let a caller go on to write into a file's path). */
 static int make_dir(const char *p)

@@ -114,6 +114,10 @@ char *lm_read_file(const char *path, size_t *len_out);
 int lm_write_file(const char *path, const char *data, size_t len);
 int lm_file_exists(const char *path);
 int lm_is_dir(const char *path);
+/* 1 for a regular file (symbolic links followed), 0 for anything else that
+ * is there (a folder, a FIFO, a device: reading one may block for good), -1
+ * when stat fails (errno set). Asked without opening the file. */
+int lm_is_regular(const char *path);
 /* Creates a directory and its parents; 0 if it exists already, -1 with
  * "path: Not a directory" when a file is where one of them goes. */
 int lm_mkdir_p(const char *path);

@@ -89,7 +89,12 @@ end
 local function list(script_location)
   local dir = M.dir(script_location)
   local out = {}
-  for _, name in ipairs(core.lua_files(dir)) do
+  local names, odd = core.lua_files(dir)
+  if not names then
+    -- as the script directory's scan says of a revision file: reading a FIFO would wait
+    fail(loader.display_path(dir .. "/" .. odd) .. ": not a regular file")
+  end
+  for _, name in ipairs(names) do
     local path = dir .. "/" .. name
     local env = loader.load(path)
     local shown = loader.display_path(path)

@@ -74,7 +74,9 @@ end
 -- Whether the script directory has checkpoint files, asked before luamig.checkpoint is loaded:
 -- most projects have none, and the module is as large as lint.
 local function has_checkpoints(script_location)
-  return #core.lua_files(loader.checkpoints_dir(script_location)) > 0
+  -- (a file there that is not a regular one is the checkpoint module's to report)
+  local names = core.lua_files(loader.checkpoints_dir(script_location))
+  return names == nil or #names > 0
 end
 
 local function split_range(rev)

@@ -53,7 +53,10 @@ local function lua_targets(where, file, fleet_name, config)
   local path = file
   if not path:match("^/") then path = (info.here or ".") .. "/" .. path end
   local env = setmetatable({ config = config, fleet = fleet_name }, { __index = _G })
-  local chunk, err = loadfile(path, "t", env)
+  -- read first, so that a FIFO or a folder is refused instead of waited on
+  local text, err = core.read_file(path, true)
+  local chunk
+  if text then chunk, err = load(text, "@" .. path, "t", env) end
   if not chunk then fail(string.format("%s lua: %s", where, err)) end
   local ok, list = pcall(chunk)
   if ok and type(list) == "function" then ok, list = pcall(list, fleet_name, config) end

@@ -94,10 +94,8 @@ end
 local function load_user_rules(path, ini, config_path)
   if path:sub(1, 1) ~= "/" then path = dir_of(config_path) .. "/" .. path end
   local shown = loader.display_path(path)
-  local f, ferr = io.open(path, "r")
-  if not f then fail(string.format("%s: lint_rules = %s: %s", ini, shown, ferr)) end
-  local text = f:read("a")
-  f:close()
+  local text, ferr = core.read_file(path, true)
+  if not text then fail(string.format("%s: lint_rules = %s: %s", ini, shown, ferr)) end
   local chunk, err = load(text, "@" .. shown, "t", setmetatable({}, { __index = _G }))
   if not chunk then fail(loader.whole_names(err, shown)) end
   local ok, v = pcall(chunk)
