@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -905,6 +906,15 @@ static int l_lua_files(lua_State *L)
 	return 1;
 }
 
+/* core.exists(path) -> whether anything is there (a file, a folder, a
+ *   FIFO, a link even to nothing), asked without opening it. */
+static int l_exists(lua_State *L)
+{
+	struct stat st;
+	lua_pushboolean(L, lstat(luaL_checkstring(L, 1), &st) == 0);
+	return 1;
+}
+
 /* core.mkdir_p(path) -> true | nil, message: the folder and its parents. */
 static int l_mkdir_p(lua_State *L)
 {
@@ -944,6 +954,7 @@ static int open_core(lua_State *L)
 	        {"read_file", l_read_file},
 	        {"load_revision", l_load_revision},
 	        {"lua_files", l_lua_files},
+	        {"exists", l_exists},
 	        {"mkdir_p", l_mkdir_p},
 	        {"config_get", l_config_get},
 	        {"config_set", l_config_set},

@@ -878,17 +878,40 @@ function M.prune(cmd, config)
   local dest = script_location .. "/pruned/" .. id
   local made, merr = core.mkdir_p(dest)
   if not made then fail("luamig checkpoint --prune: " .. merr) end
-  local moved = 0
   local ids_sorted = {}
   for rid in pairs(applied) do ids_sorted[#ids_sorted + 1] = rid end
   table.sort(ids_sorted)
+  -- all the files move, or none: a move that fails (or anything after it) puts back those
+  -- already moved, so that the script directory is never left half pruned
+  local plan, done = {}, {}
   for _, rid in ipairs(ids_sorted) do
-    local path = core.revision(rid).path
-    local to = dest .. "/" .. path:match("[^/]+$")
-    local renamed, rerr = os.rename(path, to)
-    if not renamed then fail("luamig checkpoint --prune: " .. tostring(rerr)) end
-    moved = moved + 1
+    local from = core.revision(rid).path
+    plan[#plan + 1] = { from = from, to = dest .. "/" .. from:match("[^/]+$") }
   end
+  local cp_dest = dest .. "/" .. cp.name
+  local function undo()
+    for i = #done, 1, -1 do os.rename(done[i].to, done[i].from) end
+  end
+  local function cannot(from, to, why)
+    undo()
+    fail(string.format("luamig checkpoint --prune: cannot move %s to %s (%s); nothing was moved",
+      loader.display_path(from), loader.display_path(to), why))
+  end
+  -- os.rename would replace what an earlier prune left there
+  for _, m in ipairs(plan) do
+    if core.exists(m.to) then cannot(m.from, m.to, "it is there already") end
+  end
+  if core.exists(cp_dest) then cannot(cp.path, cp_dest, "it is there already") end
+  for _, m in ipairs(plan) do
+    local renamed, rerr = os.rename(m.from, m.to)
+    if not renamed then
+      rerr = tostring(rerr)
+      if rerr:sub(1, #m.from + 2) == m.from .. ": " then rerr = rerr:sub(#m.from + 3) end
+      cannot(m.from, m.to, rerr)
+    end
+    done[#done + 1] = m
+  end
+  local moved = #done
   -- the revision's own file, as a root that runs the checkpoint
   local labels = "nil"
   if #rev.branch_labels > 0 then
@@ -906,9 +929,16 @@ function M.prune(cmd, config)
   local open, close = render.long_bracket(comment)
   local header = string.format("--%s%s%s\n\nrevision = %s\ndown_revision = nil\n"
     .. "branch_labels = %s\ndepends_on = nil\n\n", open, comment, close, render.string(id), labels)
-  write_file(rev.path, header .. body)
-  local cp_dest = dest .. "/" .. cp.name
-  os.rename(cp.path, cp_dest)
+  local wrote, werr = pcall(write_file, rev.path, header .. body)
+  if not wrote then
+    undo()
+    error(werr, 0)
+  end
+  local renamed, rerr = os.rename(cp.path, cp_dest)
+  if not renamed then
+    os.remove(rev.path) -- the revision's own file comes back with the others
+    cannot(cp.path, cp_dest, tostring(rerr))
+  end
   io.stdout:write(string.format("Pruned %d revision%s into %s; %s is now a root revision that "
     .. "runs the checkpoint\n", moved, moved == 1 and "" or "s", loader.display_path(dest),
     loader.display_path(rev.path)))

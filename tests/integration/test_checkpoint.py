@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import unittest
 
 import catalog
@@ -402,6 +403,52 @@ class TestCheckpoint(unittest.TestCase):
         snap = catalog.snapshot("sqlite", fresh)
         self.assertEqual(sorted(snap["tables"]), ["team"])
         self.assertEqual(snap["luamig_version"], ["bbbb0002"])
+
+    def test_prune_moves_every_file_or_none(self):
+        """What an earlier prune left in the folder a file goes to stops --prune before any
+        file moves, naming both; a move that fails half-way puts back the files already
+        moved. Either way the script directory is as it was, and works."""
+        p = Project(self, "sqlite")
+        history(p)
+        p.ok("checkpoint", "cccc0003")
+        p.ok("upgrade", "head")
+        files = sorted(os.listdir(p.versions))
+        left = p.path("migrations/pruned/cccc0003/0002_bbbb0002.lua")
+        os.makedirs(left)
+        r = p.fails("checkpoint", "--prune", "cccc0003")
+        self.assertEqual(r.err.strip().split("\n")[-1],
+                         "FAILED: luamig checkpoint --prune: cannot move "
+                         "migrations/versions/0002_bbbb0002.lua to "
+                         "migrations/pruned/cccc0003/0002_bbbb0002.lua (it is there already); "
+                         "nothing was moved")
+        self.assertEqual(sorted(os.listdir(p.versions)), files)
+        self.assertEqual(p.ok("heads").out, "dddd0004 (head)\n")
+        os.rmdir(left)
+        # the checkpoint file's move, the last one, fails across file systems (rename(2)
+        # cannot): the revisions moved before it come back
+        if os.stat("/dev/shm").st_dev == os.stat(p.dir).st_dev:
+            self.skipTest("/dev/shm is on the project's file system here")
+        shm = os.path.join("/dev/shm", "luamig-cp-%d" % os.getpid())
+        os.makedirs(shm)
+        self.addCleanup(shutil.rmtree, shm, True)
+        cps = p.path("migrations/checkpoints")
+        for name in os.listdir(cps):
+            shutil.move(os.path.join(cps, name), os.path.join(shm, name))
+        os.rmdir(cps)
+        os.symlink(shm, cps)
+        r = p.fails("checkpoint", "--prune", "cccc0003")
+        self.assertEqual(r.err.strip().split("\n")[-1],
+                         "FAILED: luamig checkpoint --prune: cannot move "
+                         "migrations/checkpoints/cccc0003_sqlite.lua to "
+                         "migrations/pruned/cccc0003/cccc0003_sqlite.lua (Invalid cross-device "
+                         "link); nothing was moved")
+        self.assertEqual(sorted(os.listdir(p.versions)), files)
+        self.assertEqual(os.listdir(p.path("migrations/pruned/cccc0003")), [])
+        self.assertNotIn("pruned by", p.read("migrations/versions/0003_cccc0003.lua"))
+        self.assertEqual(p.ok("history").out.count("\n"), 4)
+        fresh = Databases(self, p).new()
+        p.ok("upgrade", "head")
+        self.assertEqual(catalog.snapshot("sqlite", fresh)["luamig_version"], ["dddd0004"])
 
     def test_prune_reads_the_checkpoint_before_moving_anything(self):
         """A checkpoint whose fields end without its checkpoint_format line: --prune stops
