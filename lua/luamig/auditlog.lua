@@ -59,6 +59,14 @@ local function list(v)
   return out
 end
 
+-- A row's duration in whole milliseconds, or nil: luamig writes an integer, but the column
+-- (an INTEGER, which SQLite does not enforce) may hold 1.5 or 1e300 after a hand edit.
+local function whole_ms(v)
+  local n = tonumber(v)
+  if not n or n ~= n then return nil end
+  return math.tointeger(math.floor(n + 0.5))
+end
+
 function M.read(mc)
   if not mc:table_exists(mc.history_table) then return nil end
   local rows = mc:query("SELECT id, applied_at, revision, operation, from_revisions, " ..
@@ -78,7 +86,7 @@ function M.read(mc)
       checksum = text_or_nil(r[8]),
       success = is_true(r[9]),
       error = text_or_nil(r[10]),
-      duration_ms = tonumber(r[11]),
+      duration_ms = whole_ms(r[11]),
       applied_by = text_or_nil(r[12]),
       luamig_version = text_or_nil(r[13]),
     }

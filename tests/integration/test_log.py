@@ -145,6 +145,20 @@ class Log(unittest.TestCase):
                                 "(e.g. history_table = luamig_history) in %s to keep one\n"
                          % p.path("luamig.ini"))
 
+    def test_a_duration_edited_by_hand(self):
+        """The duration column is luamig's integer, but SQLite keeps what a hand edit puts
+        there: 1.5 is shown rounded, 1e300 and text as no duration, in the table and in JSON."""
+        p = project(self, "sqlite")
+        p.ok("upgrade", "head")
+        p.sql_exec("UPDATE luamig_history SET duration_ms = 1.5 WHERE revision = 'aaaa1111'")
+        p.sql_exec("UPDATE luamig_history SET duration_ms = 1e300 WHERE revision = 'bbbb2222'")
+        lines = p.ok("-q", "log").out.splitlines()
+        self.assertEqual(len(lines), 3)
+        self.assertRegex(lines[1], r" aaaa1111 .* ok +2 ms ")
+        self.assertRegex(lines[2], r" bbbb2222 .* ok +%s@" % re.escape(USER))
+        rows = json.loads(p.ok("-q", "log", "--json").out)["rows"]
+        self.assertEqual([r["duration_ms"] for r in rows], [2, None])
+
     def test_usage_errors(self):
         p = project(self, "sqlite")
         for args, line in [
