@@ -263,8 +263,13 @@ local function record_step(step, dialect, opts)
   end, {})
   op.set_context_provider(saved)
   if not ok then
-    return rec.recorded, string.format("%s() failed at %s: %s", fname,
-      place or loader.display_path(rev.path), err), env, rec.places
+    place = place or loader.display_path(rev.path)
+    -- one line, as every finding is (an error raised at the line lint names already starts
+    -- with that place: not twice)
+    err = err:gsub("%s*\n%s*", " ")
+    if err:sub(1, #place + 2) == place .. ": " then err = err:sub(#place + 3) end
+    return rec.recorded, string.format("%s() failed at %s: %s", fname, place, err), env,
+      rec.places
   end
   return rec.recorded, nil, env, rec.places
 end

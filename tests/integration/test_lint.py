@@ -341,6 +341,16 @@ class LintSQLite(unittest.TestCase):
         self.assertTrue(r.out.endswith(
             "lint: 0 errors, 0 warnings, 0 waived (2101 revisions, 2101 operations)\n"))
 
+    def test_a_revision_that_fails_is_one_finding_of_one_line(self):
+        """upgrade() raising an error of several lines, at a line of its own: the not-linted
+        finding is one line, naming that line once."""
+        p = Project(self, "sqlite")
+        p.revision_file("r0001", up='  error("first line\\nsecond line")', name="0001_r0001.lua")
+        r = p.fails("lint", "--sql")
+        self.assertIn("\nmigrations/versions/0001_r0001.lua: error [not-linted]: upgrade() failed "
+                      "at migrations/versions/0001_r0001.lua:11: first line second line\n"
+                      "    fix: ", r.out)
+
     def test_batch_rebuild_and_drops_on_sqlite(self):
         p = Project(self, "sqlite")
         p.revision_file("r0", up=BASE.strip("\n").replace(', { postgresql_not_valid = true }', ''))
