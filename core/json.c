@@ -143,3 +143,164 @@ void lm_json_report_failure(lua_State *L, const char *command)
 	if (!lua_side_reported(L))
 		lm_json_print_error(command, lm_error_get());
 }
+
+/* --- checking a text is JSON ---------------------------------------------- */
+
+/* The recursive descent of lm_json_valid: p walks the text to its end e.
+ * Every function consumes one value (or fails) and returns 0 or -1. */
+typedef struct scan {
+	const char *p, *e;
+	int depth;
+} scan;
+
+enum { MAX_DEPTH = 64 };
+
+static void skip_space(scan *s)
+{
+	while (s->p < s->e && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static int literal(scan *s, const char *word)
+{
+	size_t n = strlen(word);
+	if ((size_t)(s->e - s->p) < n || memcmp(s->p, word, n) != 0)
+		return -1;
+	s->p += n;
+	return 0;
+}
+
+static int hex4(const char *p)
+{
+	for (int i = 0; i < 4; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f') ||
+		      (p[i] >= 'A' && p[i] <= 'F')))
+			return -1;
+	return 0;
+}
+
+static int string_value(scan *s)
+{
+	s->p++; /* the opening quote */
+	while (s->p < s->e) {
+		unsigned char c = (unsigned char)*s->p++;
+		if (c == '"')
+			return 0;
+		if (c < 0x20)
+			return -1;
+		if (c == '\\') {
+			if (s->p >= s->e)
+				return -1;
+			char x = *s->p++;
+			if (x == 'u') {
+				if (s->e - s->p < 4 || hex4(s->p) != 0)
+					return -1;
+				s->p += 4;
+			} else if (!strchr("\"\\/bfnrt", x) || x == '\0') {
+				return -1;
+			}
+		}
+	}
+	return -1;
+}
+
+static int digits(scan *s)
+{
+	const char *start = s->p;
+	while (s->p < s->e && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > start ? 0 : -1;
+}
+
+static int number_value(scan *s)
+{
+	if (*s->p == '-')
+		s->p++;
+	if (s->p < s->e && *s->p == '0')
+		s->p++;
+	else if (digits(s) != 0)
+		return -1;
+	if (s->p < s->e && *s->p == '.') {
+		s->p++;
+		if (digits(s) != 0)
+			return -1;
+	}
+	if (s->p < s->e && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->e && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (digits(s) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int value(scan *s);
+
+/* An object ('{' ... '}') or an array ('[' ... ']'). */
+static int container(scan *s, char close)
+{
+	if (++s->depth > MAX_DEPTH)
+		return -1;
+	s->p++;
+	skip_space(s);
+	if (s->p < s->e && *s->p == close) {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	for (;;) {
+		if (close == '}') {
+			skip_space(s);
+			if (s->p >= s->e || *s->p != '"' || string_value(s) != 0)
+				return -1;
+			skip_space(s);
+			if (s->p >= s->e || *s->p++ != ':')
+				return -1;
+		}
+		if (value(s) != 0)
+			return -1;
+		skip_space(s);
+		if (s->p >= s->e)
+			return -1;
+		char c = *s->p++;
+		if (c == close)
+			break;
+		if (c != ',')
+			return -1;
+	}
+	s->depth--;
+	return 0;
+}
+
+static int value(scan *s)
+{
+	skip_space(s);
+	if (s->p >= s->e)
+		return -1;
+	switch (*s->p) {
+	case '{':
+		return container(s, '}');
+	case '[':
+		return container(s, ']');
+	case '"':
+		return string_value(s);
+	case 't':
+		return literal(s, "true");
+	case 'f':
+		return literal(s, "false");
+	case 'n':
+		return literal(s, "null");
+	default:
+		return (*s->p == '-' || (*s->p >= '0' && *s->p <= '9')) ? number_value(s) : -1;
+	}
+}
+
+int lm_json_valid(const char *text, size_t n)
+{
+	scan s = {text, text + n, 0};
+	if (value(&s) != 0)
+		return 0;
+	skip_space(&s);
+	return s.p == s.e;
+}

@@ -27,6 +27,11 @@ void lm_json_string(lm_buf *out, const char *s);
 /* A JSON array of the strings of v. */
 void lm_json_strv(lm_buf *out, const lm_strv *v);
 
+/* Whether the n bytes of text are one JSON value (RFC 8259; strings are
+ * not checked for valid UTF-8), nested at most 64 deep: bounded work and
+ * stack whatever the text. */
+int lm_json_valid(const char *text, size_t n);
+
 /* Writes the final error event of a failed --json command to stdout, one
  * line: {"format": 1, "event": "error", "command": ..., "message": ...,
  * "revision": null, "file": null, "line": null}, the message password-free. */

@@ -811,6 +811,15 @@ static int l_json_string(lua_State *L)
 	return 1;
 }
 
+/* core.json_valid(s) -> whether s is one JSON value (json.h). */
+static int l_json_valid(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	lua_pushboolean(L, lm_json_valid(s, n));
+	return 1;
+}
+
 /* core.applied(rows) -> applied, unknown: the revisions the version
  *   table's rows mark as applied (each row and all its ancestors, through
  *   depends_on too), as a table from id to the checksum of its file as the
@@ -971,6 +980,7 @@ static int open_core(lua_State *L)
 	        {"current_lines", l_current_lines},
 	        {"current_json", l_current_json},
 	        {"json_string", l_json_string},
+	        {"json_valid", l_json_valid},
 	        {"applied", l_applied},
 	        {"reflect", lm_lua_reflect},
 	        {"interruptible", lm_lua_interruptible},

@@ -277,8 +277,9 @@ end
 local function target_event(r, out_lines)
   local output = events.array()
   for _, line in ipairs(out_lines) do
-    -- the child's own JSON lines, whole ones only (a child killed mid-line leaves a stub)
-    if line:match("^{.*}$") then output[#output + 1] = events.raw(line) end
+    -- the child's own JSON lines, whole ones only (a child killed mid-line leaves a stub, and
+    -- a revision may print a line of its own that only looks like one)
+    if line:match("^{.*}$") and core.json_valid(line) then output[#output + 1] = events.raw(line) end
   end
   events.emit("target", { target = r.name, status = r.status, before = heads_json(r.before),
     after = heads_json(r.after), duration_ms = r.duration and r.duration * 1000 or events.null,

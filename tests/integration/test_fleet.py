@@ -136,6 +136,19 @@ class SqliteFleet(unittest.TestCase):
         self.assertEqual(ev[0]["output"][0]["version_rows"], ["r2"])
         self.assertEqual(ev[-1]["status"], "ok")
 
+    def test_json_keeps_a_revision_line_that_only_looks_like_json_out(self):
+        """A revision printing '{ rows: 3 }' in a target: the fleet's --json stream stays one
+        JSON value a line, and the target's output holds the child's own events only."""
+        p = Project(self, "sqlite")
+        p.revision_file("r1", up='  print("{ rows: 3 }")\n  print(\'{"rows": [1,}\')')
+        add_fleet(p, "f", "targets", ["a sqlite:///a.db"])
+        r = p.ok("--fleet", "f", "upgrade", "head", "--json")
+        events = [json.loads(line) for line in r.out.splitlines()]
+        a = [e for e in events if e["event"] == "target"][0]
+        self.assertEqual(a["status"], "ok")
+        self.assertEqual([e["event"] for e in a["output"]][-1], "summary")
+        self.assertNotIn("rows", json.dumps(a["output"]))
+
     def test_targets_from_a_lua_file(self):
         p = project(self)
         p.write("tenants.lua", 'return function(fleet, config)\n'

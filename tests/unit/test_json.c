@@ -1,6 +1,7 @@
 /*
  * test_json.c — core/json.c: JSON string literals are valid JSON whatever
- * the bytes (escapes, valid UTF-8 kept, every invalid byte U+FFFD).
+ * the bytes (escapes, valid UTF-8 kept, every invalid byte U+FFFD); a text
+ * is told to be JSON or not, in bounded depth.
  */
 #include <stdlib.h>
 
@@ -70,11 +71,50 @@ static void null_and_arrays(void)
 	CHECK(same);
 }
 
+#define VALID(text) CHECK(lm_json_valid(text, sizeof text - 1))
+#define INVALID(text) CHECK(!lm_json_valid(text, sizeof text - 1))
+
+static void tells_json_from_what_only_looks_like_it(void)
+{
+	VALID("{}");
+	VALID("{\"event\": \"target\", \"n\": -1.5e+3, \"ok\": true, \"x\": null}");
+	VALID(" [1, \"a\\u00e9\\n\", {\"k\": [false, {}]}, 0, 0.25] ");
+	VALID("\"caf\xc3\xa9\"");
+	INVALID("{ rows: 3 }"); /* a revision's own line that looks like an event */
+	INVALID("{\"a\": 1,}");
+	INVALID("{\"a\" 1}");
+	INVALID("{\"a\": 1} {}"); /* two values */
+	INVALID("{\"a\": 01}");
+	INVALID("{\"a\": 1.}");
+	INVALID("{\"a\": \"x\ty\"}"); /* a raw control character */
+	INVALID("{\"a\": \"\\x\"}");  /* an unknown escape */
+	INVALID("{\"a\": \"\\u12\"}");
+	INVALID("{\"a\": tru}");
+	INVALID("{\"a\": \"open");
+	INVALID("{\"a\": [1, 2}");
+	INVALID("");
+	INVALID("nul\0l");
+}
+
+static void bounded_however_deep(void)
+{
+	char deep[4001];
+	for (int i = 0; i < 2000; i++) {
+		deep[i] = '[';
+		deep[2000 + i] = ']';
+	}
+	deep[4000] = '\0';
+	CHECK(!lm_json_valid(deep, 4000));      /* deeper than 64: refused, no stack overflow */
+	CHECK(lm_json_valid(deep + 1936, 128)); /* 64 deep */
+}
+
 int main(void)
 {
 	RUN(escapes_quotes_backslashes_and_controls);
 	RUN(keeps_valid_utf8);
 	RUN(replaces_each_invalid_byte);
 	RUN(null_and_arrays);
+	RUN(tells_json_from_what_only_looks_like_it);
+	RUN(bounded_however_deep);
 	return CHECK_DONE();
 }
