@@ -136,7 +136,16 @@ local function new_context_module(cmd, config, work)
     -- has PostgreSQL's meaning: see luamig.timeouts)
     local runner_lock_timeout = opts.runner_lock_timeout
     if runner_lock_timeout == nil then
-      runner_lock_timeout = tonumber(config.get_main_option("runner_lock_timeout") or "")
+      local v = config.get_main_option("runner_lock_timeout")
+      if v ~= nil and v:match("%S") then
+        -- a value that is not a number of seconds ("5min") was taken for the default
+        local n = tonumber(v)
+        if not n or n < 0 or n ~= n or n == math.huge then
+          fail(string.format("runner_lock_timeout must be a number of seconds (0 or more), "
+            .. "not '%s'", v))
+        end
+        runner_lock_timeout = n
+      end
     end
     if runner_lock_timeout == nil then runner_lock_timeout = 300 end
     local use_lock = not cmd.no_lock

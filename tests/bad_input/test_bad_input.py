@@ -228,6 +228,11 @@ CASES = [
 
     ("ini_bad_runner_lock", "all", ini("runner_lock", "rows"), ["upgrade", "head"], 1,
      "FAILED: runner_lock must be auto, advisory or table, not 'rows'"),
+    ("ini_bad_runner_lock_timeout", "all", ini("runner_lock_timeout", "5min"), ["upgrade", "head"],
+     1, "FAILED: runner_lock_timeout must be a number of seconds (0 or more), not '5min'"),
+    ("ini_negative_runner_lock_timeout", "sqlite", ini("runner_lock_timeout", "-1"),
+     ["upgrade", "head"], 1,
+     "FAILED: runner_lock_timeout must be a number of seconds (0 or more), not '-1'"),
     ("ini_bad_runner_lock_lease", "all", ini("runner_lock_lease", "soon"), ["upgrade", "head"], 1,
      "FAILED: runner_lock_lease must be a number of seconds above 0, not 'soon'"),
     # -- fleets (luamig --fleet NAME) ---------------------------------------------
