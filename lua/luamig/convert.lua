@@ -2003,7 +2003,12 @@ local function ini_text(location, url)
   local tmpl = core.file("templates/generic/luamig.ini.tmpl") or "[luamig]\nscript_location = ${script_location}\nurl = sqlite:///app.db\n"
   local text = tmpl:gsub("%${script_location}", function() return location end)
   url = (url or ""):gsub("^(%w+)%+[%w_]+://", "%1://")
-  if url:find("[\r\n]") then url = "" end
+  if url:find("[\r\n]") then
+    -- a value over several lines would write lines of its own into luamig.ini
+    io.stderr:write("luamig convert: alembic.ini's sqlalchemy.url runs over several lines; "
+      .. "luamig.ini's url is left empty: set it there\n")
+    url = ""
+  end
   local note = "# converted from alembic.ini by luamig convert: the database's alembic_version table\n"
                .. "# stays the version table, so the applied revisions carry over\n"
   text = text:gsub("\nurl = [^\n]*\n", function()

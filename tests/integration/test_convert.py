@@ -333,6 +333,23 @@ class ConvertIni(unittest.TestCase):
         finally:
             con.close()
 
+    def test_a_url_over_several_lines_is_left_out_and_said(self):
+        """An alembic.ini whose sqlalchemy.url runs over several lines (a continuation line):
+        luamig.ini's url is left empty, never several lines of its own, and convert says so."""
+        d = self.alembic_project()
+        with open(os.path.join(d, "alembic.ini")) as f:
+            text = f.read()
+        with open(os.path.join(d, "alembic.ini"), "w") as f:
+            f.write(text.replace("sqlalchemy.url = sqlite:///app.db\n",
+                                 "sqlalchemy.url = sqlite:///app.db\n    no_lock = true\n"))
+        r = convert("--ini", "alembic.ini", cwd=d)
+        self.assertIn("luamig convert: alembic.ini's sqlalchemy.url runs over several lines; "
+                      "luamig.ini's url is left empty: set it there\n", r.err)
+        with open(os.path.join(d, "luamig.ini")) as f:
+            ini = f.read()
+        self.assertIn("\nurl = \n", ini)
+        self.assertNotIn("no_lock", ini)
+
     def test_existing_luamig_ini_is_not_overwritten(self):
         d = self.alembic_project()
         with open(os.path.join(d, "luamig.ini"), "w") as f:
