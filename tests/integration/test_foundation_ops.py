@@ -161,6 +161,23 @@ class FoundationOps(unittest.TestCase):
                 self.assertIn("DELETE FROM account WHERE account.id > 2 AND account.name != 'zzz';", out)
                 self.assertIn("INSERT INTO account (id, name) VALUES (9, 'nine');", out)
 
+    def test_bulk_insert_with_column_names_that_are_not_words(self):
+        """Online, each value is a bound parameter whatever its column is called: a name
+        holding SQL ("x || (SELECT ...))--"), a quote or a colon stays a quoted name, and each
+        row holds the values it was given."""
+        odd = "x || (SELECT pw FROM secret))--"
+        up = ('  op.execute("CREATE TABLE secret (pw VARCHAR(20))")\n'
+              '  op.execute("INSERT INTO secret VALUES (\'hunter2\')")\n'
+              '  local t = op.create_table("t", sa.Column("x", sa.String(20)),\n'
+              '    sa.Column("%s", sa.String(20)), sa.Column("it\'s:a", sa.String(20)))\n'
+              '  op.bulk_insert(t, { { x = "a", ["%s"] = "b", ["it\'s:a"] = "c" } })' % (odd, odd))
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.revision_file("a1", up=up)
+                p.ok("upgrade", "head")
+                self.assertEqual(p.sql('SELECT * FROM t'), [("a", "b", "c")])
+
     def test_invoke_runs_an_operation_object(self):
         up = ('  op.execute("CREATE TABLE t (id INTEGER)")\n'
               '  local add = op.ops.add_column("t", sa.Column("x", sa.Integer))\n'

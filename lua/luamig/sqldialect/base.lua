@@ -810,8 +810,10 @@ function base:bulk_insert(op, as_sql)
       if as_sql or type(v) == "table" or v == nil then
         vals[i] = self:typed_literal(v, tbl.c[cname].type)
       else
-        vals[i] = ":" .. cname
-        params[cname] = v
+        -- a parameter named by position: a column's name is no parameter name (one holding
+        -- "||", ")" or a quote would have become SQL text around it)
+        vals[i] = ":p" .. i
+        params["p" .. i] = v
       end
     end
     local sql = head .. table.concat(vals, ", ") .. ")"
