@@ -117,7 +117,11 @@ function render.value(v)
   if k == "func" then
     local args = {}
     for i, a in ipairs(v.args) do args[i] = render.value(a) end
-    return "sa.func." .. v.name .. "(" .. table.concat(args, ", ") .. ")"
+    -- sa.func.now(), or sa.func["..."]() for a name that is no Lua name: the name is the
+    -- models' text, never code of the revision
+    local fname = key(v.name)
+    return "sa.func" .. (fname:sub(1, 1) == "[" and "" or ".") .. fname .. "("
+      .. table.concat(args, ", ") .. ")"
   end
   if k == "inline_literal" then return "op.inline_literal(" .. render.value(v.value) .. ")" end
   if k == "conv" then return "op.f(" .. str(v.name) .. ")" end

@@ -103,6 +103,23 @@ class AutogenerateTraps(unittest.TestCase):
         self.assertEqual(schema(p), after)
         return text
 
+    def test_a_function_name_is_never_code_of_the_revision(self):
+        """A server default of sa.func["..."]() whose name is no Lua name: the revision writes
+        it as a string key, so nothing of it runs when the revision loads, and the SQL quotes
+        it as a name."""
+        p = Project(self, "sqlite")
+        p.write("migrations/env.lua", ENV_LUA)
+        odd = "now(), error('the name ran'), x = sa.func.now"
+        p.write("models.lua", HEAD + 'sa.Table("t", md, sa.Column("id", sa.Integer, '
+                '{ primary_key = true }), sa.Column("c", sa.Text, { server_default = '
+                'sa.func["%s"]() }))\nreturn md\n' % odd)
+        p.ok("revision", "--autogenerate", "-m", "f", "--rev-id", "f1")
+        text = p.read("migrations/versions/f1_f.lua")
+        self.assertIn('server_default = sa.func["%s"]()' % odd.replace('"', '\\"'), text)
+        p.ok("upgrade", "head")
+        sql = p.sql("SELECT sql FROM sqlite_master WHERE name = 't'")[0][0]
+        self.assertIn('DEFAULT ("%s"())' % odd, sql)
+
     def pg_names(self, p, table):
         return sorted(r[0] for r in p.sql(
             "SELECT conname FROM pg_constraint WHERE conrelid = 'public.%s'::regclass" % table))

@@ -217,7 +217,11 @@ function base:func_sql(f)
   if ansi_functions[lname] and #f.args == 0 then return ansi_functions[lname] end
   local args = {}
   for i, a in ipairs(f.args) do args[i] = self:expr(a) end
-  return f.name .. "(" .. table.concat(args, ", ") .. ")"
+  -- a name with characters no SQL name has is quoted, as SQLAlchemy does: it is a name,
+  -- never SQL text around the call
+  local fname = f.name
+  if not fname:match("^[%a_][%w_$]*$") then fname = self:quote(fname) end
+  return fname .. "(" .. table.concat(args, ", ") .. ")"
 end
 
 -- A SQL clause (sa.text, sa.func.*, sa.true_(), ...) rendered with literal values inline.
