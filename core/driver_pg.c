@@ -647,7 +647,15 @@ static int pg_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 			break;
 		case LM_V_TEXT:
 			/* Text parameters are NUL-terminated on the wire;
-			 * lm_value's are not. */
+			 * lm_value's are not. A NUL inside would cut the value
+			 * short without a word (PostgreSQL's text holds none):
+			 * refused in psycopg2's words. */
+			if (v->s && memchr(v->s, '\0', v->len)) {
+				lm_error_set("A string literal cannot contain NUL (0x00) characters. "
+				             "[SQL: %s]",
+				             sql);
+				goto done;
+			}
 			owned[i] = lm_strndup(v->s ? v->s : "", v->len);
 			break;
 		case LM_V_BLOB:

@@ -294,6 +294,19 @@ CASES = [
      re.compile(r"^FAILED: (?!.*p w)(?!.*xyz).*u:\*\*\*@127\.0\.0\.1:1/db\?sslmode=disable")),
 
     # -- revision files -------------------------------------------------------------
+    # a NUL byte in a value: SQL text cannot carry it (a script is read out of step after
+    # it), and PostgreSQL's text cannot hold it (libpq would cut the value short)
+    ("rev_nul_in_a_value_online", "pg",
+     revision(up=T3_UP + '\n  op.execute("SELECT :v", { v = "x\\0y" })'),
+     ["upgrade", "head"], 1,
+     re.compile(r"^FAILED: upgrade of revision cccc3333 failed at %s:\d+: A string literal cannot "
+                r"contain NUL \(0x00\) characters\. \[SQL: SELECT \$1\]$" % re.escape(FILE3))),
+    ("rev_nul_in_a_value_offline", "all",
+     revision(up='  op.bulk_insert(sa.table("t1", sa.column("id", sa.Integer), '
+                 'sa.column("v", sa.String)), { { id = 9, v = "x\\0y" } })'),
+     ["upgrade", "bbbb2222:head", "--sql"], 1,
+     re.compile(r"^FAILED: upgrade of revision cccc3333 failed at %s:\d+: A string literal cannot "
+                r"contain NUL \(0x00\) characters\.$" % re.escape(FILE3))),
     ("rev_syntax_error", "all", revision(up='  op.create_table("t3",'), ["upgrade", "head"], 1,
      "FAILED: %s:12: unexpected symbol near 'end'" % FILE3),
     ("rev_error_at_load", "all",

@@ -180,7 +180,16 @@ local function float_repr(x)
 end
 base.float_repr = float_repr
 
+-- A string literal's text may not hold a NUL byte: sqlite3 and psql end the line there, and the
+-- rest of a script would be read out of step, its data as SQL (psycopg2's words).
+function base.refuse_nul(s)
+  if s:find("\0", 1, true) then
+    error("A string literal cannot contain NUL (0x00) characters.", 0)
+  end
+end
+
 function base:quote_string(s)
+  base.refuse_nul(s)
   return "'" .. s:gsub("'", "''") .. "'"
 end
 

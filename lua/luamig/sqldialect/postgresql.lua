@@ -99,6 +99,7 @@ end
 -- Offline, SQLAlchemy assumes standard_conforming_strings is off and doubles backslashes in
 -- string literals; a dialect built with { backslash_escapes = true } does the same.
 function pg:quote_string(s)
+  base.refuse_nul(s)
   if self.backslash_escapes then s = s:gsub("\\", "\\\\") end
   return "'" .. s:gsub("'", "''") .. "'"
 end
