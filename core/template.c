@@ -204,6 +204,13 @@ char *lm_file_name(const char *tmpl, const char *rev, const char *slug, const lm
 		char conv = spec[speclen];
 		if (conv != 's' && conv != 'd' && conv != 'i')
 			goto bad;
+		/* a width or precision of 4 digits or more makes no file
+		 * name (255 bytes at most), and would overflow an int */
+		for (size_t k = 0, run = 0; k < speclen; k++) {
+			run = isdigit((unsigned char)spec[k]) ? run + 1 : 0;
+			if (run > 3)
+				goto bad;
+		}
 		long num = 0;
 		const char *str = NULL;
 		if (strcmp(name, "rev") == 0)

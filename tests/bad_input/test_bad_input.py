@@ -221,6 +221,8 @@ CASES = [
      "FAILED: No config file 'luamig.ini' found, or file has no '[other]' section"),
     ("ini_bad_file_template", "sqlite", ini("file_template", "%%(nosuch)s"),
      ["revision", "-m", "x"], 1, re.compile(r"^FAILED: .*nosuch")),
+    ("ini_file_template_huge_width", "sqlite", ini("file_template", "%%(rev)99999999999s_%%(slug)s"),
+     ["revision", "-m", "x"], 1, "FAILED: Invalid file_template '%(rev)99999999999s_%(slug)s'"),
     ("ini_bad_timezone", "sqlite", ini("timezone", "Mars/Olympus"), ["revision", "-m", "x"], 1,
      "FAILED: Can't locate timezone: Mars/Olympus"),
     ("ini_no_url", "sqlite", ini_text("[luamig]\nscript_location = migrations\n"),

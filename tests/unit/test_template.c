@@ -70,6 +70,13 @@ static void test_file_name_tokens(void)
 	CHECK(lm_file_name("%(bogus)s", "a", "b", &m) == NULL);
 	CHECK(strstr(lm_error_get(), "Unknown file_template token %(bogus)s") != NULL);
 	CHECK(lm_file_name("%(rev)q", "a", "b", &m) == NULL);
+	/* widths and precisions no file name has: refused, not overflowed */
+	f = lm_file_name("%(rev)999s", "a", "b", &m);
+	CHECK(f != NULL && strlen(f) == 999);
+	free(f);
+	CHECK(lm_file_name("%(rev)99999999999s_%(slug)s", "a", "b", &m) == NULL);
+	CHECK_STR(lm_error_get(), "Invalid file_template '%(rev)99999999999s_%(slug)s'");
+	CHECK(lm_file_name("%(second).2147483648d", "a", "b", &m) == NULL);
 }
 
 static void test_create_date_format(void)
