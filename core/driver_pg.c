@@ -651,9 +651,10 @@ static int pg_query(lm_conn *c, const char *sql, const lm_value *params, size_t 
 			 * short without a word (PostgreSQL's text holds none):
 			 * refused in psycopg2's words. */
 			if (v->s && memchr(v->s, '\0', v->len)) {
-				lm_error_set("A string literal cannot contain NUL (0x00) characters. "
-				             "[SQL: %s]",
-				             sql);
+				lm_error_set(
+				        "A string literal cannot contain NUL (0x00) characters. "
+				        "[SQL: %s]",
+				        sql);
 				goto done;
 			}
 			owned[i] = lm_strndup(v->s ? v->s : "", v->len);
