@@ -60,6 +60,16 @@ function render.long_bracket(text)
   return "[" .. eq .. "[", "]" .. eq .. "]"
 end
 
+-- A call's arguments, written so that Lua can compile the call however many there are: a call
+-- passes at most about 250 (the registers of a function), so past MAX_ARGS they go through one
+-- table constructor, which has no such limit (sa.Enum of 300 values, a table of 300 columns).
+local MAX_ARGS = 200
+local function arguments(args, sep)
+  sep = sep or ", "
+  if #args <= MAX_ARGS then return table.concat(args, sep) end
+  return "table.unpack { " .. table.concat(args, sep) .. " }"
+end
+
 local lua_keywords = {}
 for w in ([[and break do else elseif end false for function goto if in local nil not or
   repeat return then true until while]]):gmatch("%S+") do lua_keywords[w] = true end
@@ -185,7 +195,7 @@ function render.type(t)
     end
     local o = options(p)
     if o then args[#args + 1] = o end
-    return prefix .. t.name .. "(" .. table.concat(args, ", ") .. ")"
+    return prefix .. t.name .. "(" .. arguments(args) .. ")"
   end
   -- the parameters the type holds, in type_params' order: a type is plain data with a few
   -- fields, so its own keys are walked, not every parameter name (each absent one a miss
@@ -249,7 +259,7 @@ end
 
 local function with_opts(head, args, o)
   if o then args[#args + 1] = o end
-  return head .. "(" .. table.concat(args, ", ") .. ")"
+  return head .. "(" .. arguments(args) .. ")"
 end
 
 local user_kinds = { primary_key = "primary_key", unique = "unique", foreign_key = "foreign_key",
@@ -330,11 +340,12 @@ function R.create_table(o, ctx)
   local o2 = options(p)
   if o2 then items[#items + 1] = o2 end
   local ind = ctx.indent or ""
-  local text = "op.create_table(" .. str(t.name) .. ",\n"
+  local many = #items + 1 > MAX_ARGS -- (with the name: see arguments())
+  local text = "op.create_table(" .. str(t.name) .. (many and ", table.unpack {\n" or ",\n")
   for i, it in ipairs(items) do
     text = text .. ind .. "  " .. it .. (i < #items and ",\n" or "\n")
   end
-  local out = text .. ind .. ")"
+  local out = text .. ind .. (many and "})" or ")")
   -- indexes declared on the table come as their own operations, as in Alembic
   for _, ix in ipairs(t.indexes) do
     out = out .. "\n" .. ind .. R.create_index({ index = ix, schema = ix.schema }, ctx)

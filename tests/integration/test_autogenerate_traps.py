@@ -120,6 +120,23 @@ class AutogenerateTraps(unittest.TestCase):
         sql = p.sql("SELECT sql FROM sqlite_master WHERE name = 't'")[0][0]
         self.assertIn('DEFAULT ("%s"())' % odd, sql)
 
+    def test_a_table_of_300_columns_and_an_enum_of_300_values(self):
+        """More arguments than a Lua call can pass: the revision still compiles (they go
+        through one table constructor), the upgrade creates them all and `check` is clean."""
+        p = Project(self, "sqlite")
+        p.write("migrations/env.lua", ENV_LUA)
+        p.write("models.lua", HEAD + 'local cols = { sa.Column("id", sa.Integer, '
+                '{ primary_key = true }), sa.Column("e", sa.Enum(table.unpack((function() '
+                'local v = {} for i = 1, 300 do v[i] = "v" .. i end v[301] = { name = "e300" } '
+                'return v end)()))) }\nfor i = 1, 300 do cols[#cols + 1] = sa.Column("c" .. i, '
+                'sa.Integer) end\nsa.Table("wide", md, table.unpack(cols))\nreturn md\n')
+        p.ok("revision", "--autogenerate", "-m", "wide", "--rev-id", "w1")
+        self.assertIn('op.create_table("wide", table.unpack {\n',
+                      p.read("migrations/versions/w1_wide.lua"))
+        p.ok("upgrade", "head")
+        self.assertEqual(len(p.sql("SELECT name FROM pragma_table_info('wide')")), 302)
+        self.assertIn("No new upgrade operations detected.", p.ok("check").out)
+
     def pg_names(self, p, table):
         return sorted(r[0] for r in p.sql(
             "SELECT conname FROM pg_constraint WHERE conrelid = 'public.%s'::regclass" % table))
