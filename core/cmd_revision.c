@@ -4,6 +4,7 @@
  * --autogenerate or revision_environment, env.lua runs first (through
  * the Lua runtime) and says what goes into the file.
  */
+#include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,26 @@ static char *database_functions(lm_config *cfg, const char *section, const lm_va
 		p += n;
 	}
 	return lm_buf_detach(&b);
+}
+
+/* Whether text compiles as Lua (compiled in a state of its own, never
+ * run); sets the error slot ("path:line: message") when it does not. A new
+ * revision that would not load (a template's mistake, a construct the
+ * renderer got wrong) is refused before it is written. */
+static int compiles(const char *text, const char *path)
+{
+	lua_State *L = luaL_newstate();
+	if (!L) {
+		lm_error_set("out of memory");
+		return 0;
+	}
+	/* an empty chunk name: Lua shortens a long one, the path goes in whole */
+	int ok = luaL_loadbufferx(L, text, strlen(text), "=", "t") == LUA_OK;
+	if (!ok)
+		lm_error_set("The new revision file would not compile (nothing was written): %s%s",
+		             path, lua_tostring(L, -1));
+	lua_close(L);
+	return ok;
 }
 
 static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
@@ -271,6 +292,8 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 		lm_error_set("File %s already exists", path);
 		goto done;
 	}
+	if (!compiles(rendered, path))
+		goto done;
 	char *m = lm_sprintf("Generating %s ...  ", path);
 	lm_cli_out(o, m);
 	free(m);

@@ -221,6 +221,13 @@ CASES = [
      "FAILED: No config file 'luamig.ini' found, or file has no '[other]' section"),
     ("ini_bad_file_template", "sqlite", ini("file_template", "%%(nosuch)s"),
      ["revision", "-m", "x"], 1, re.compile(r"^FAILED: .*nosuch")),
+    ("template_renders_no_lua", "sqlite",
+     lambda p: p.write("migrations/script.lua.tmpl",
+                       'revision = ${up_revision_lua}\ndown_revision = ${down_revision}\n'
+                       'function upgrade(\n'),
+     ["revision", "-m", "x", "--rev-id", "dddd4444"], 1,
+     re.compile(r"^FAILED: The new revision file would not compile \(nothing was written\): "
+                r"/.*/migrations/versions/dddd4444_x\.lua:\d+: .*expected near <eof>$")),
     ("ini_file_template_huge_width", "sqlite", ini("file_template", "%%(rev)99999999999s_%%(slug)s"),
      ["revision", "-m", "x"], 1, "FAILED: Invalid file_template '%(rev)99999999999s_%(slug)s'"),
     ("ini_bad_timezone", "sqlite", ini("timezone", "Mars/Olympus"), ["revision", "-m", "x"], 1,
