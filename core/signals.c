@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "lua_core.h"
 
@@ -101,19 +102,36 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
 	lua_error(L);
 }
 
+/* A repeat of the first signal this soon after it is the same one, not a
+ * second: `timeout` sends SIGTERM to luamig and then to its whole process
+ * group, and the two may arrive a moment apart. */
+#define SAME_SIGNAL_NS 100000000L
+
+static struct timespec first_at; /* when the first signal came (the handler's) */
+
 static void on_signal(int sig)
 {
 	int saved_errno = errno;
-	/* A second signal acts as if luamig had never caught the first. */
-	restore_actions();
 	if (!received) {
 		received = sig;
+		clock_gettime(CLOCK_MONOTONIC, &first_at);
 		if (state == RUNNING) {
 			lm_conn *c = run_conn;
 			if (c && c->driver->interrupt)
 				c->driver->interrupt(c);
 			lua_sethook(run_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT,
 			            1);
+		}
+	} else {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ns = (long)(now.tv_sec - first_at.tv_sec) * 1000000000L +
+		          (now.tv_nsec - first_at.tv_nsec);
+		if (sig != received || ns >= SAME_SIGNAL_NS) {
+			/* A second signal acts as if luamig had never caught the
+			 * first: its old action, once this handler returns. */
+			restore_actions();
+			raise(sig);
 		}
 	}
 	errno = saved_errno;

@@ -13,9 +13,11 @@
  *     code catch that error and carry on,
  *   - makes every statement, begin and commit the run then tries raise
  *     the same error instead of reaching the database,
- *   - and gives both signals back their action from before, so that a
- *     second signal kills luamig outright (the database's own transaction
- *     safety then rolls back, as after a crash).
+ *   - and lets a second signal give both signals back their action from
+ *     before, so that it kills luamig outright (the database's own
+ *     transaction safety then rolls back, as after a crash). The same
+ *     signal again within 0.1 s is not a second one: `timeout` sends
+ *     SIGTERM to luamig and then to its process group.
  * While the run cleans up (rollback, history row, lock release) a first
  * signal is only recorded.
  */
