@@ -235,16 +235,22 @@ class Signals(Runs, unittest.TestCase):
                 self.assertEqual(tables(p), [])
                 self.next_runner_finishes(p)
 
+    def two_signals(self, backend, first, second):
+        """An upgrade stalled in a Lua loop, sent two signals at once; returns the project,
+        the process and its stderr."""
+        p = Project(self, backend)
+        p.set_option("history_table", "luamig_history")
+        make_history(p, LOOP)
+        proc = self.start(p, "upgrade", "head")
+        proc.send_signal(first)
+        proc.send_signal(second)
+        _, err = proc.communicate(timeout=30)
+        return p, proc, err
+
     def test_a_second_signal_kills_and_the_database_is_as_before(self):
         for backend in backends():
             with self.subTest(backend=backend):
-                p = Project(self, backend)
-                p.set_option("history_table", "luamig_history")
-                make_history(p, LOOP)
-                proc = self.start(p, "upgrade", "head")
-                proc.send_signal(signal.SIGINT)
-                proc.send_signal(signal.SIGTERM)
-                _, err = proc.communicate(timeout=30)
+                p, proc, err = self.two_signals(backend, signal.SIGINT, signal.SIGTERM)
                 # the second, another signal, killed it (or the first's rollback was over)
                 self.assertIn(proc.returncode, (-signal.SIGTERM, -signal.SIGINT), err)
                 # wherever the second signal caught it: nothing of the run stays
@@ -256,13 +262,7 @@ class Signals(Runs, unittest.TestCase):
         apart, are one signal, and the run stops as after one (rolled back, one line)."""
         for backend in backends():
             with self.subTest(backend=backend):
-                p = Project(self, backend)
-                p.set_option("history_table", "luamig_history")
-                make_history(p, LOOP)
-                proc = self.start(p, "upgrade", "head")
-                proc.send_signal(signal.SIGTERM)
-                proc.send_signal(signal.SIGTERM)
-                _, err = proc.communicate(timeout=30)
+                p, proc, err = self.two_signals(backend, signal.SIGTERM, signal.SIGTERM)
                 self.assertEqual(proc.returncode, -signal.SIGTERM, err)
                 self.assertTrue(one_line(self, err).startswith(
                     "FAILED: Interrupted by SIGTERM during upgrade of revision bbbb2222 at "), err)
