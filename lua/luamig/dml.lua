@@ -78,7 +78,9 @@ local function render_value(ctx, v, colname)
     end
     return ctx.d:expr(v)   -- inline_literal, text, func, null, true/false
   end
-  local base = colname or "param"
+  -- a column whose name is no word gets a plain one: the parameter parser ends a name at its
+  -- first other character, and the rest would be SQL text ("x || (SELECT ...)")
+  local base = colname and colname:match("^[%a_][%w_]*$") or "param"
   local key = base
   if ctx.used[key] then
     local n = 1

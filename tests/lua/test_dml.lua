@@ -42,6 +42,14 @@ T.test("insert in column order, delete with combined conditions", function()
   helper.eq(sql, "DELETE FROM account WHERE account.name IS NULL")
 end)
 
+T.test("a column whose name is no word binds a plain parameter", function()
+  -- the parameter parser ends a name at its first other character: the rest would be SQL
+  local odd = sa.table("odd", sa.column("x || (SELECT 1))--", sa.String), sa.column("it's", sa.String))
+  local sql, params = sql_of(odd:insert():values({ ["x || (SELECT 1))--"] = "a", ["it's"] = "b" }))
+  helper.eq(sql, 'INSERT INTO odd ("x || (SELECT 1))--", "it\'s") VALUES (:param, :param_1)')
+  helper.eq(params, { param = "a", param_1 = "b" })
+end)
+
 T.test("quoting and schemas follow the dialect", function()
   local user = sa.table("User", sa.column("order", sa.Integer), { schema = "app" })
   local sql = sql_of(user:update():values({ order = 1 }):where(user.c.order:eq(0)), "postgresql")
