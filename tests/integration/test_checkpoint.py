@@ -77,6 +77,12 @@ class Databases:
         self.p.set_option("url", url)
         return url
 
+    def upgraded(self):
+        """A new, empty database that `upgrade head` has just run on: its catalog."""
+        where = self.new()
+        self.p.ok("upgrade", "head")
+        return catalog.snapshot(self.p.backend, where)
+
     def use(self, where):
         self.p.set_option("url", where if self.p.backend != "sqlite" else "sqlite:///" + where)
 
@@ -373,9 +379,7 @@ class TestCheckpoint(unittest.TestCase):
         self.assertIn("The checkpoint of 1 revision, pruned by `luamig checkpoint --prune`; it is "
                       "in migrations/pruned/aaaa0001.\n", text)
         self.assertIn("depends_on = nil\n\n" + require + "\nfunction upgrade()\n", text)
-        fresh = Databases(self, p).new()
-        p.ok("upgrade", "head")
-        snap = catalog.snapshot("postgresql", fresh)
+        snap = Databases(self, p).upgraded()
         self.assertEqual(sorted(snap["tables"]), ["doc"])
         self.assertEqual(snap["luamig_version"], ["bbbb0002"])
 
@@ -398,9 +402,7 @@ class TestCheckpoint(unittest.TestCase):
         self.assertTrue(text.startswith('--[=[ b ]] error("the message ran") --[[\n'), text)
         self.assertEqual(p.ok("history").out,
                          '<base> -> bbbb0002 (head), b ]] error("the message ran") --[[\n')
-        fresh = Databases(self, p).new()
-        p.ok("upgrade", "head")
-        snap = catalog.snapshot("sqlite", fresh)
+        snap = Databases(self, p).upgraded()
         self.assertEqual(sorted(snap["tables"]), ["team"])
         self.assertEqual(snap["luamig_version"], ["bbbb0002"])
 
@@ -413,15 +415,18 @@ class TestCheckpoint(unittest.TestCase):
         p.ok("checkpoint", "cccc0003")
         p.ok("upgrade", "head")
         files = sorted(os.listdir(p.versions))
+
+        def refused(source, name, why):
+            r = p.fails("checkpoint", "--prune", "cccc0003")
+            self.assertEqual(r.err.strip().split("\n")[-1],
+                             "FAILED: luamig checkpoint --prune: cannot move migrations/%s/%s to "
+                             "migrations/pruned/cccc0003/%s (%s); nothing was moved"
+                             % (source, name, name, why))
+            self.assertEqual(sorted(os.listdir(p.versions)), files)
+
         left = p.path("migrations/pruned/cccc0003/0002_bbbb0002.lua")
         os.makedirs(left)
-        r = p.fails("checkpoint", "--prune", "cccc0003")
-        self.assertEqual(r.err.strip().split("\n")[-1],
-                         "FAILED: luamig checkpoint --prune: cannot move "
-                         "migrations/versions/0002_bbbb0002.lua to "
-                         "migrations/pruned/cccc0003/0002_bbbb0002.lua (it is there already); "
-                         "nothing was moved")
-        self.assertEqual(sorted(os.listdir(p.versions)), files)
+        refused("versions", "0002_bbbb0002.lua", "it is there already")
         self.assertEqual(p.ok("heads").out, "dddd0004 (head)\n")
         os.rmdir(left)
         # the checkpoint file's move, the last one, fails across file systems (rename(2)
@@ -436,19 +441,11 @@ class TestCheckpoint(unittest.TestCase):
             shutil.move(os.path.join(cps, name), os.path.join(shm, name))
         os.rmdir(cps)
         os.symlink(shm, cps)
-        r = p.fails("checkpoint", "--prune", "cccc0003")
-        self.assertEqual(r.err.strip().split("\n")[-1],
-                         "FAILED: luamig checkpoint --prune: cannot move "
-                         "migrations/checkpoints/cccc0003_sqlite.lua to "
-                         "migrations/pruned/cccc0003/cccc0003_sqlite.lua (Invalid cross-device "
-                         "link); nothing was moved")
-        self.assertEqual(sorted(os.listdir(p.versions)), files)
+        refused("checkpoints", "cccc0003_sqlite.lua", "Invalid cross-device link")
         self.assertEqual(os.listdir(p.path("migrations/pruned/cccc0003")), [])
         self.assertNotIn("pruned by", p.read("migrations/versions/0003_cccc0003.lua"))
         self.assertEqual(p.ok("history").out.count("\n"), 4)
-        fresh = Databases(self, p).new()
-        p.ok("upgrade", "head")
-        self.assertEqual(catalog.snapshot("sqlite", fresh)["luamig_version"], ["dddd0004"])
+        self.assertEqual(Databases(self, p).upgraded()["luamig_version"], ["dddd0004"])
 
     def test_prune_reads_the_checkpoint_before_moving_anything(self):
         """A checkpoint whose fields end without its checkpoint_format line: --prune stops
@@ -470,9 +467,7 @@ class TestCheckpoint(unittest.TestCase):
             f.write(good.replace("\n", "\r\n"))
         p.ok("checkpoint", "--prune", "cccc0003")
         self.assertEqual(sorted(os.listdir(p.versions)), ["0003_cccc0003.lua", "0004_dddd0004.lua"])
-        fresh = Databases(self, p).new()
-        p.ok("upgrade", "head")
-        self.assertEqual(catalog.snapshot("sqlite", fresh)["luamig_version"], ["dddd0004"])
+        self.assertEqual(Databases(self, p).upgraded()["luamig_version"], ["dddd0004"])
 
     def test_branches_and_merge(self):
         """A checkpoint of two heads stands for both (two version rows); a fresh `upgrade heads`
