@@ -33,6 +33,7 @@
 #include "json.h"
 #include "listing.h"
 #include "lua_host.h"
+#include "md5.h"
 #include "plan.h"
 #include "revmap.h"
 #include "script.h"
@@ -190,6 +191,18 @@ static int l_checksum(lua_State *L)
 	lm_checksum(data, len, scheme, sum);
 	free(data);
 	lua_pushstring(L, sum);
+	return 1;
+}
+
+/* core.md5_hex(s) -> the MD5 of s in 32 lowercase hex digits (md5.h: the
+ *   suffix of a name SQLAlchemy shortens). */
+static int l_md5_hex(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	char out[33];
+	lm_md5_hex(s, len, out);
+	lua_pushlstring(L, out, 32);
 	return 1;
 }
 
@@ -957,6 +970,7 @@ static int open_core(lua_State *L)
 	        {"release_revisions", l_release_revisions},
 	        {"cwd", l_cwd},
 	        {"checksum", l_checksum},
+	        {"md5_hex", l_md5_hex},
 	        {"hostname", l_hostname},
 	        {"username", l_username},
 	        {"file", l_file},

@@ -563,6 +563,16 @@ local function same_plain_columns(a, b)
   end
 end
 
+-- The name a model's index or constraint has in the database: one a naming convention made
+-- or op.f() marked, over the dialect's limit, shortened as its DDL shortens it
+-- (dialect:constraint_name); any other as it is (an explicit name over the limit is refused
+-- when the revision runs, as SQLAlchemy refuses it).
+local function db_name(actx, obj)
+  local n = obj.name
+  if n == nil or not obj.name_conv then return n end
+  return actx.dialect:constraint_name(n, true)
+end
+
 -- The usual table: no unique constraint on either side and the same indexes (by name, each
 -- once, plain columns, same columns and uniqueness), with no include_name hook to ask. The
 -- comparison below finds nothing to do then, and says nothing: known here without its
@@ -588,12 +598,13 @@ local function same_plain_indexes(actx, conn_t, meta_t)
     by_name[n] = ix
   end
   for _, ix in ipairs(m) do
-    local other = ix.name ~= nil and by_name[ix.name]
+    local name = db_name(actx, ix)
+    local other = name ~= nil and by_name[name]
     if not other or has_expression(ix) or (ix.unique and true or false) ~= (other.unique and true or false)
         or not same_plain_columns(ix, other) then
       return false
     end
-    by_name[ix.name] = false -- matched: a second model index of that name is not
+    by_name[name] = false -- matched: a second model index of that name is not
   end
   return true
 end
@@ -634,7 +645,7 @@ local function compare_indexes_and_uniques(actx, mops, s, tname, conn_t, meta_t)
     for _, ix in ipairs(c_ixs) do if ix.name then conn_ix_names[ix.name] = true end end
     local kept = {}
     for _, ix in ipairs(m_ixs) do
-      if has_expression(ix) and not conn_ix_names[ix.name] then
+      if has_expression(ix) and not conn_ix_names[db_name(actx, ix)] then
         warn("autogenerate skipping functional index " .. tostring(ix.name)
              .. "; not supported by reflection")
       else
@@ -647,7 +658,8 @@ local function compare_indexes_and_uniques(actx, mops, s, tname, conn_t, meta_t)
   local function entry(obj, is_index)
     local unique = true
     if is_index then unique = obj.unique and true or false end
-    return { obj = obj, name = obj.name, is_index = is_index, is_unique = unique, sig = sig_of(obj) }
+    return { obj = obj, name = db_name(actx, obj), is_index = is_index, is_unique = unique,
+             sig = sig_of(obj) }
   end
   local meta_names, meta_order = {}, {}
   local unnamed_meta_uqs, unnamed_order = {}, {}
@@ -805,7 +817,7 @@ local function compare_foreign_keys(actx, mops, s, tname, conn_t, meta_t, md_sch
   local m_by_sig, c_by_sig, m_by_name, c_by_name = {}, {}, {}, {}
   for _, fk in ipairs(m_fks) do
     m_by_sig[fk_sig(actx, fk, md_schema)] = fk
-    if fk.name then m_by_name[fk.name] = fk end
+    if fk.name then m_by_name[db_name(actx, fk)] = fk end
   end
   for _, fk in ipairs(c_fks) do
     c_by_sig[fk_sig(actx, fk, nil)] = fk
@@ -839,7 +851,7 @@ local function compare_checks(actx, mops, s, tname, conn_t, meta_t)
   if conn_t == nil or meta_t == nil then return end
   local m, c, m_order, c_order = {}, {}, {}, {}
   for _, x in ipairs(meta_t.constraints or {}) do
-    if x.kind == "check" and x.name then m[x.name] = x; m_order[#m_order + 1] = x end
+    if x.kind == "check" and x.name then m[db_name(actx, x)] = x; m_order[#m_order + 1] = x end
   end
   for _, x in ipairs(conn_t.constraints or {}) do
     if x.kind == "check" and x.name
@@ -855,7 +867,7 @@ local function compare_checks(actx, mops, s, tname, conn_t, meta_t)
     end
   end
   for _, x in ipairs(m_order) do
-    if not c[x.name] and object_ok(actx, x, x.name, "check_constraint", false, nil) then
+    if not c[db_name(actx, x)] and object_ok(actx, x, x.name, "check_constraint", false, nil) then
       mops[#mops + 1] = op.new("add_constraint", { constraint = x, table_name = tname, schema = s })
       info(string.format("Detected added check constraint '%s' on '%s'", x.name, tname))
     end

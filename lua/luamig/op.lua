@@ -386,8 +386,9 @@ local drop_index_keys = keyset { "schema", "if_exists", "index" }
 local drop_index_args = { "index_name", "table_name" }
 function ops.drop_index(...)
   local a, opts = bind("drop_index", drop_index_args, 1, ...)
-  local name = sa._name(a.index_name)
-  return op.new("drop_index", { index_name = name, table_name = a.table_name, schema = opts.schema,
+  local name, conv = sa._name(a.index_name)
+  return op.new("drop_index", { index_name = name, index_name_conv = conv,
+                                table_name = a.table_name, schema = opts.schema,
                                 if_exists = opts.if_exists, kw = dialect_kw(opts, drop_index_keys),
                                 index = opts.index })
 end
@@ -485,7 +486,8 @@ function ops.drop_constraint(...)
   if a.type_ ~= nil and not constraint_types[a.type_] then
     error("op.drop_constraint: type_ must be one of 'foreignkey', 'primary', 'unique', 'check'", 2)
   end
-  return op.new("drop_constraint", { constraint_name = sa._name(a.constraint_name),
+  local name, conv = sa._name(a.constraint_name)
+  return op.new("drop_constraint", { constraint_name = name, constraint_name_conv = conv,
                                      table_name = a.table_name, type_ = a.type_,
                                      schema = opts.schema, if_exists = opts.if_exists,
                                      constraint = opts.constraint })

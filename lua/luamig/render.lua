@@ -419,7 +419,7 @@ function R.drop_index(o, ctx)
   if o.table_name and not ctx.batch then p[#p + 1] = { "table_name", str(o.table_name) } end
   if o.if_exists then p[#p + 1] = { "if_exists", "true" } end
   for _, kk in ipairs(sorted_keys(o.kw)) do p[#p + 1] = { kk, render.value(o.kw[kk]) } end
-  local conv = o.index and o.index.name_conv
+  local conv = o.index_name_conv or (o.index and o.index.name_conv)
   return call(o, "drop_index", { batch = ctx.batch }, {}, { name(o.index_name, conv) }, p)
 end
 
@@ -479,7 +479,7 @@ function R.drop_constraint(o, ctx)
   if o.constraint_name == nil and o.constraint then
     p[#p + 1] = { "constraint", render.constraint(o.constraint) }
   end
-  local conv = o.constraint and o.constraint.name_conv
+  local conv = o.constraint_name_conv or (o.constraint and o.constraint.name_conv)
   return call(o, "drop_constraint", ctx, {}, ctx.batch and { name(o.constraint_name, conv) }
               or { name(o.constraint_name, conv), str(o.table_name) }, p)
 end

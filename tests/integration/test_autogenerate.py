@@ -455,6 +455,72 @@ op.create_index("ix_t_b", "t", { "b" }, { unique = false })
         r = p.ok("revision", "--autogenerate", "-m", "again")
         self.assertIn("No changes in schema detected", r.err)
 
+LONG_NAMES = HEAD.replace('  pk = "pk_%(table_name)s",\n', "") + """\
+local T, C = string.rep("t", 40), string.rep("c", 40)
+sa.Table("p", md, sa.Column("id", sa.Integer, { primary_key = true }))
+sa.Table(T, md,
+  sa.Column("id", sa.Integer, { primary_key = true }),
+  sa.Column(C, sa.Integer, sa.ForeignKey("p.id"), { index = true }),
+  sa.Column("d" .. C, sa.Integer, { unique = true }),
+  sa.CheckConstraint("id > 0", { name = string.rep("k", 60) }))
+return md
+"""
+
+# What SQLAlchemy 1.4 names these on PostgreSQL (recorded): a convention's name over 63
+# characters is cut to 55, "_" and the last four hex digits of the whole name's MD5.
+T40, C40 = "t" * 40, "c" * 40
+LONG_PG = sorted([
+    "ck_%s_kkkkkkkkkkk_7d51" % T40, "fk_%s_ccccccccccc_0ffc" % T40,
+    "uq_%s_dcccccccccc_dee0" % T40, "ix_%s_ccccccccccc_f9ac" % T40, "%s_pkey" % T40])
+
+
+class LongConventionNames(OnBothDatabases, unittest.TestCase):
+    """Names a naming convention makes past PostgreSQL's 63 characters get SQLAlchemy's
+    shortened names (so that a database Alembic built has the same ones, and a later drop finds
+    them), autogenerate then finds nothing to do, and a downgrade drops them by those names.
+    SQLite has no limit: the whole names."""
+
+    def flow(self, backend):
+        p = Project(self, backend)
+        p.write("migrations/env.lua", ENV_LUA)
+        p.write("models.lua", LONG_NAMES)
+        p.ok("revision", "--autogenerate", "-m", "long", "--rev-id", "aaa000000001")
+        p.ok("upgrade", "head")
+        if backend == "postgresql":
+            names = sorted(r[0] for r in p.sql(
+                "SELECT conname FROM pg_constraint WHERE conrelid = '%s'::regclass "
+                "UNION SELECT indexname FROM pg_indexes WHERE tablename = '%s'" % (T40, T40)))
+            self.assertEqual(names, LONG_PG)
+        else:
+            self.assertEqual(p.indexes(T40), ["ix_%s_%s" % (T40, C40)])
+        r = p.ok("check")
+        self.assertIn("No new upgrade operations detected.", r.out + r.err)
+        p.ok("downgrade", "base")
+        self.assertEqual(p.tables(), ["luamig_version"])
+
+
+class LongExplicitName(OnBothDatabases, unittest.TestCase):
+    """An index or constraint named explicitly past PostgreSQL's limit is refused in
+    SQLAlchemy's words, online and in --sql, before the server would cut it short; the
+    revision is rolled back. SQLite takes it."""
+
+    def flow(self, backend):
+        p = Project(self, backend)
+        long_name = "i" * 70
+        p.revision_file("a1", up='  op.create_table("z", sa.Column("id", sa.Integer))\n'
+                        '  op.create_index("%s", "z", { "id" })' % long_name,
+                        downgrade='  op.drop_table("z")')
+        if backend == "sqlite":
+            p.ok("upgrade", "head")
+            self.assertEqual(p.indexes("z"), [long_name])
+            return
+        want = ("Identifier '%s' exceeds maximum length of 63 characters" % long_name)
+        r = p.fails("upgrade", "head")
+        self.assertIn("migrations/versions/0001_a1.lua:12: " + want, r.err)
+        self.assertNotIn("z", p.tables())
+        r = p.fails("upgrade", "head", "--sql")
+        self.assertIn(want, r.err)
+
 
 if __name__ == "__main__":
     main()

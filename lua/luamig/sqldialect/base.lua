@@ -17,6 +17,8 @@ registry luamig.sqldialect) read these fields and methods, never dialect.name.
 Misuse and unsupported constructs raise a Lua error with Alembic's / SQLAlchemy's message.
 ]]
 
+local lazy = require "luamig.lazy"
+local core = lazy "luamig.core"   -- only a name past the limit needs it (md5_hex)
 local sa = require "luamig.sa"
 
 local base = {}
@@ -147,6 +149,28 @@ function base:quote(ident)
     memo.n = memo.n + 1
   end
   return q
+end
+
+-- The longest name a constraint or an index may have, in characters (SQLAlchemy's
+-- max_identifier_length); nil for no limit (SQLite).
+base.max_identifier_length = nil
+
+-- The name a constraint or an index goes by in DDL, as SQLAlchemy's format_constraint gives
+-- it: a name over the dialect's limit is shortened when a naming convention made it or op.f()
+-- marked it (`conv`), to its first limit - 8 characters, "_" and the last four hex digits of
+-- the MD5 of the whole name (what Alembic's DDL names it: a later drop must find it), and is
+-- otherwise refused in SQLAlchemy's words, before the server would cut it short without a
+-- word. Lengths are in characters, as Python counts them (bytes for a name that is not UTF-8).
+function base:constraint_name(name, conv)
+  local max = self.max_identifier_length
+  if not max or #name <= max then return name end
+  local chars = utf8.len(name)
+  if chars and chars <= max then return name end
+  if conv then
+    local cut = chars and utf8.offset(name, max - 8 + 1) or max - 8 + 1
+    return name:sub(1, cut - 1) .. "_" .. core.md5_hex(name):sub(-4)
+  end
+  error(string.format("Identifier '%s' exceeds maximum length of %d characters", name, max), 0)
 end
 
 -- A schema name may be dotted ("db.owner"); each part is quoted on its own.
@@ -378,7 +402,9 @@ function base:deferrability(c)
 end
 
 function base:constraint_prefix(c)
-  if c.name ~= nil then return "CONSTRAINT " .. self:quote(c.name) .. " " end
+  if c.name ~= nil then
+    return "CONSTRAINT " .. self:quote(self:constraint_name(c.name, c.name_conv)) .. " "
+  end
   return ""
 end
 
@@ -494,7 +520,7 @@ end
 function base:index_name(ix, with_schema)
   local name = ix.name
   if name == nil then error("CREATE INDEX requires that the index have a name", 0) end
-  name = self:quote(name)
+  name = self:quote(self:constraint_name(name, ix.name_conv))
   if with_schema and ix.schema then name = self:quote_schema(ix.schema) .. "." .. name end
   return name
 end
@@ -756,6 +782,7 @@ end
 
 function compile.drop_index(d, op)
   local ix = { kind = "index", name = op.index_name, table = op.table_name, schema = op.schema,
+               name_conv = op.index_name_conv or (op.index and op.index.name_conv),
                columns = {}, dialect_kw = op.kw }
   return { d:drop_index_sql(ix, op.if_exists) }
 end
@@ -777,7 +804,8 @@ function base:drop_constraint(op)
   end
   local s = self:alter_table(op.table_name, op.schema) .. " DROP CONSTRAINT "
   if op.if_exists then s = s .. "IF EXISTS " end
-  return { s .. self:quote(op.constraint_name) }
+  return { s .. self:quote(self:constraint_name(op.constraint_name,
+    op.constraint_name_conv or (op.constraint and op.constraint.name_conv))) }
 end
 
 function compile.drop_constraint(d, op) return d:drop_constraint(op) end

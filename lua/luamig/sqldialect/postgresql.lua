@@ -36,6 +36,7 @@ for w in ([[all analyse analyze and any array as asc asymmetric authorization be
 end
 pg.reserved_words = reserved
 pg.supports_comments = true
+pg.max_identifier_length = 63   -- NAMEDATALEN - 1, as SQLAlchemy's PGDialect says
 
 pg.impl_name = "PostgresqlImpl"
 pg.default_schema = "public"
