@@ -250,10 +250,15 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	text = read_script_template(sd);
 	if (!text)
 		goto done;
+	char *down = lm_lua_literal_list(&parents, "revision");
+	char *labels = down ? lm_lua_literal_list(nr->branch_labels, "branch label") : NULL;
+	char *depends = labels ? lm_lua_literal_list(&deps, "revision") : NULL;
+	if (!depends) {
+		free(down);
+		free(labels);
+		goto done;
+	}
 	char *date = lm_moment_format(&now);
-	char *down = lm_lua_literal_list(&parents);
-	char *labels = lm_lua_literal_list(nr->branch_labels);
-	char *depends = lm_lua_literal_list(&deps);
 	lm_buf revises = {0};
 	for (size_t i = 0; i < parents.n; i++)
 		lm_buf_printf(&revises, "%s%s", i ? ", " : "", parents.v[i]);

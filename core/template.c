@@ -359,20 +359,46 @@ char *lm_lua_quote(const char *s)
 	return lm_buf_detach(&b);
 }
 
-char *lm_lua_literal_list(const lm_strv *items)
+/* A header value as the header scanner reads it back (script.c): in double
+ * quotes, or in single quotes when it holds a double one; NULL when it
+ * holds both, a backslash or a line break, which only an escape could
+ * write. */
+static char *header_quote(const char *s)
+{
+	int dq = 0, sq = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\\' || *p == '\n' || *p == '\r')
+			return NULL;
+		dq |= *p == '"';
+		sq |= *p == '\'';
+	}
+	if (dq && sq)
+		return NULL;
+	return lm_sprintf(dq ? "'%s'" : "\"%s\"", s);
+}
+
+char *lm_lua_literal_list(const lm_strv *items, const char *what)
 {
 	if (!items || items->n == 0)
 		return lm_strdup("nil");
-	if (items->n == 1)
-		return lm_lua_quote(items->v[0]);
 	lm_buf b = {0};
-	lm_buf_puts(&b, "{ ");
+	if (items->n > 1)
+		lm_buf_puts(&b, "{ ");
 	for (size_t i = 0; i < items->n; i++) {
-		char *q = lm_lua_quote(items->v[i]);
+		char *q = header_quote(items->v[i]);
+		if (!q) {
+			lm_error_set(
+			        "%s '%s' cannot be written in a revision header: it holds both "
+			        "quotes, a backslash or a line break",
+			        what, items->v[i]);
+			lm_buf_dispose(&b);
+			return NULL;
+		}
 		lm_buf_printf(&b, "%s%s", i ? ", " : "", q);
 		free(q);
 	}
-	lm_buf_puts(&b, " }");
+	if (items->n > 1)
+		lm_buf_puts(&b, " }");
 	return lm_buf_detach(&b);
 }
 

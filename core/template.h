@@ -55,8 +55,12 @@ void lm_vars_dispose(lm_vars *v);
  * ${name}". Caller frees. */
 char *lm_render(const char *text, const lm_vars *vars, const char *source);
 
-/* A Lua literal for a list of strings: nil, "a", or { "a", "b" }. */
-char *lm_lua_literal_list(const lm_strv *items);
+/* A header's Lua literal for a list of strings: nil, "a", or { "a", "b" },
+ * each string in the quotes the header scanner reads back (script.c: no
+ * escapes; 'a"b' for a double quote). NULL, with "<what> '<value>' cannot
+ * be written in a revision header: ..." in the error slot, for a string
+ * that holds both quotes, a backslash or a line break. */
+char *lm_lua_literal_list(const lm_strv *items, const char *what);
 /* Refuses text that would close a Lua long comment or string ("]]",
  * "]==]") when written into one, as script.lua.tmpl writes the message in
  * its header comment: 0, or -1 with "<what> may not contain ']]': ..." in

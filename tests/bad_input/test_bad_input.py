@@ -161,6 +161,10 @@ CASES = [
     ("cli_rev_id_too_long", "sqlite", None, ["revision", "-m", "x", "--rev-id", "a" * 40], 1,
      "FAILED: Revision identifier '%s...' is longer than 32 characters (the version table's "
      "version_num column)" % ("a" * 32)),
+    ("cli_branch_label_both_quotes", "sqlite", None,
+     ["revision", "-m", "x", "--branch-label", "a\"b'c"], 1,
+     "FAILED: branch label 'a\"b'c' cannot be written in a revision header: it holds both "
+     "quotes, a backslash or a line break"),
     ("revision_message_closes_comment", "sqlite", None,
      ["revision", "-m", "x ]] os.exit(3) --[["], 1,
      "FAILED: A revision message may not contain ']]': it would end the comment that holds it "

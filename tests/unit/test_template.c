@@ -115,17 +115,26 @@ static void test_render(void)
 static void test_lua_literals(void)
 {
 	lm_strv l = {0};
-	char *s = lm_lua_literal_list(&l);
+	char *s = lm_lua_literal_list(&l, "branch label");
 	CHECK_STR(s, "nil");
 	free(s);
+	/* in the quotes the header scanner reads back: it reads no escapes */
 	lm_strv_push(&l, "a\"b");
-	s = lm_lua_literal_list(&l);
-	CHECK_STR(s, "\"a\\\"b\"");
+	s = lm_lua_literal_list(&l, "branch label");
+	CHECK_STR(s, "'a\"b'");
 	free(s);
-	lm_strv_push(&l, "c");
-	s = lm_lua_literal_list(&l);
-	CHECK_STR(s, "{ \"a\\\"b\", \"c\" }");
+	lm_strv_push(&l, "c'd");
+	s = lm_lua_literal_list(&l, "branch label");
+	CHECK_STR(s, "{ 'a\"b', \"c'd\" }");
 	free(s);
+	lm_strv_push(&l, "e\"f'g");
+	CHECK(lm_lua_literal_list(&l, "branch label") == NULL);
+	CHECK_STR(lm_error_get(),
+	          "branch label 'e\"f'g' cannot be written in a revision header: it "
+	          "holds both quotes, a backslash or a line break");
+	lm_strv_dispose(&l);
+	lm_strv_push(&l, "x\\y");
+	CHECK(lm_lua_literal_list(&l, "branch label") == NULL);
 	lm_strv_dispose(&l);
 }
 
