@@ -289,13 +289,21 @@ char *lm_render(const char *text, const lm_vars *vars, const char *source)
 			continue;
 		}
 		if (p[0] == '$' && p[1] == '{') {
-			const char *close = strchr(p, '}');
-			size_t nlen = close ? (size_t)(close - p - 2) : 0;
-			char *name = close ? lm_strndup(p + 2, nlen) : NULL;
-			const char *val = name ? lm_vars_get(vars, name) : NULL;
+			/* the name ends on its own line: a "${" left open is named
+			 * where it is, never with the lines up to some later "}" */
+			size_t nlen = strcspn(p + 2, "}\n");
+			if (p[2 + nlen] != '}') {
+				lm_error_set("%s:%d: '${' without its closing '}' on the same line",
+				             source, line);
+				lm_buf_dispose(&b);
+				return NULL;
+			}
+			const char *close = p + 2 + nlen;
+			char *name = lm_strndup(p + 2, nlen);
+			const char *val = lm_vars_get(vars, name);
 			if (!val) {
 				lm_error_set("%s:%d: unknown template variable ${%s}", source, line,
-				             name ? name : "");
+				             name);
 				free(name);
 				lm_buf_dispose(&b);
 				return NULL;

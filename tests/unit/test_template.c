@@ -109,6 +109,12 @@ static void test_render(void)
 	free(out);
 	CHECK(lm_render("a\nb ${nope}\n", &v, "script.lua.tmpl") == NULL);
 	CHECK_STR(lm_error_get(), "script.lua.tmpl:2: unknown template variable ${nope}");
+	/* a "${" left open is named on its line, whatever "}" comes later */
+	CHECK(lm_render("a\nb = \"${message\"\nc = {}\n", &v, "script.lua.tmpl") == NULL);
+	CHECK_STR(lm_error_get(),
+	          "script.lua.tmpl:2: '${' without its closing '}' on the same line");
+	CHECK(lm_render("x ${up_revision", &v, "t") == NULL);
+	CHECK_STR(lm_error_get(), "t:1: '${' without its closing '}' on the same line");
 	lm_vars_dispose(&v);
 }
 
