@@ -224,7 +224,15 @@ function MigrationContext:get_current_heads()
   if not self:version_table_exists() then return {} end
   local rows = self.connection:query("SELECT version_num FROM " .. self:version_table_name())
   local heads = {}
-  for _, r in ipairs(rows) do heads[#heads + 1] = r[1] end
+  for i, r in ipairs(rows) do
+    -- a row a hand left NULL would read as no revision at all: the whole history would run
+    -- again over the schema it made
+    if r[1] == nil then
+      error(string.format("The version table %s has a row whose version_num is NULL: delete it, "
+        .. "or replace the rows with 'luamig stamp --purge <revision>'", self:version_table_name()), 0)
+    end
+    heads[i] = r[1]
+  end
   return heads
 end
 

@@ -412,6 +412,12 @@ CASES = [
     ("version_two_rows_same_branch", "all",
      sql("INSERT INTO luamig_version (version_num) VALUES ('aaaa1111')"), ["upgrade", "head"], 1,
      re.compile(r"^FAILED: .*")),
+    ("version_row_null", "all",
+     steps(sql("DROP TABLE luamig_version"),
+           sql("CREATE TABLE luamig_version (version_num VARCHAR(32))"),
+           sql("INSERT INTO luamig_version (version_num) VALUES (NULL)")), ["upgrade", "head"], 1,
+     "FAILED: The version table luamig_version has a row whose version_num is NULL: delete it, "
+     "or replace the rows with 'luamig stamp --purge <revision>'"),
     ("version_table_wrong_shape", "all",
      steps(sql("DROP TABLE luamig_version"),
            sql("CREATE TABLE luamig_version (x INTEGER)")), ["upgrade", "head"], 1,
