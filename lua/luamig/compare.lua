@@ -563,14 +563,14 @@ local function same_plain_columns(a, b)
   end
 end
 
--- The name a model's index or constraint has in the database: one a naming convention made
--- or op.f() marked, over the dialect's limit, shortened as its DDL shortens it
--- (dialect:constraint_name); any other as it is (an explicit name over the limit is refused
--- when the revision runs, as SQLAlchemy refuses it).
+-- The name an index or constraint has in the database, which the comparison matches on: one
+-- a naming convention made or op.f() marked, over the dialect's limit, shortened as its DDL
+-- shortens it (dialect:constraint_name), and an explicit one over the limit refused there, as
+-- Alembic's comparison refuses it. Hooks and messages keep the model's own name.
 local function db_name(actx, obj)
   local n = obj.name
-  if n == nil or not obj.name_conv then return n end
-  return actx.dialect:constraint_name(n, true)
+  if n == nil then return nil end
+  return actx.dialect:constraint_name(n, obj.name_conv)
 end
 
 -- The usual table: no unique constraint on either side and the same indexes (by name, each
@@ -658,22 +658,22 @@ local function compare_indexes_and_uniques(actx, mops, s, tname, conn_t, meta_t)
   local function entry(obj, is_index)
     local unique = true
     if is_index then unique = obj.unique and true or false end
-    return { obj = obj, name = db_name(actx, obj), is_index = is_index, is_unique = unique,
-             sig = sig_of(obj) }
+    return { obj = obj, name = obj.name, key = db_name(actx, obj), is_index = is_index,
+             is_unique = unique, sig = sig_of(obj) }
   end
   local meta_names, meta_order = {}, {}
   local unnamed_meta_uqs, unnamed_order = {}, {}
   local meta_ix_by_sig, meta_uq_by_sig = {}, {}
   for _, ix in ipairs(m_ixs) do
     local e = entry(ix, true)
-    if e.name then meta_names[e.name] = e; meta_order[#meta_order + 1] = e.name end
+    if e.key then meta_names[e.key] = e; meta_order[#meta_order + 1] = e.key end
     meta_ix_by_sig[e.sig] = e
   end
   for _, uq in ipairs(m_uqs) do
     local e = entry(uq, false)
     meta_uq_by_sig[e.sig] = e
-    if e.name then
-      meta_names[e.name] = e; meta_order[#meta_order + 1] = e.name
+    if e.key then
+      meta_names[e.key] = e; meta_order[#meta_order + 1] = e.key
     elseif not unnamed_meta_uqs[e.sig] then
       unnamed_meta_uqs[e.sig] = e; unnamed_order[#unnamed_order + 1] = e.sig
     end
@@ -682,11 +682,11 @@ local function compare_indexes_and_uniques(actx, mops, s, tname, conn_t, meta_t)
   for _, uq in ipairs(c_uqs) do
     local e = entry(uq, false)
     conn_uq_by_sig[e.sig] = e
-    if e.name then conn_uq_by_name[e.name] = e; conn_names[e.name] = e end
+    if e.key then conn_uq_by_name[e.key] = e; conn_names[e.key] = e end
   end
   for _, ix in ipairs(c_ixs) do
     local e = entry(ix, true)
-    if e.name then conn_ix_by_name[e.name] = e; conn_names[e.name] = e end
+    if e.key then conn_ix_by_name[e.key] = e; conn_names[e.key] = e end
   end
 
   local function added(e)

@@ -484,7 +484,10 @@ class LongConventionNames(OnBothDatabases, unittest.TestCase):
         p = Project(self, backend)
         p.write("migrations/env.lua", ENV_LUA)
         p.write("models.lua", LONG_NAMES)
-        p.ok("revision", "--autogenerate", "-m", "long", "--rev-id", "aaa000000001")
+        r = p.ok("revision", "--autogenerate", "-m", "long", "--rev-id", "aaa000000001")
+        # the model's own name in what autogenerate says, as Alembic says it; the shortened one
+        # is only what the comparison matches
+        self.assertIn("Detected added index 'ix_%s_%s'" % (T40, C40), r.err)
         p.ok("upgrade", "head")
         if backend == "postgresql":
             names = sorted(r[0] for r in p.sql(
@@ -520,6 +523,17 @@ class LongExplicitName(OnBothDatabases, unittest.TestCase):
         self.assertNotIn("z", p.tables())
         r = p.fails("upgrade", "head", "--sql")
         self.assertIn(want, r.err)
+        # autogenerate refuses such a model's name as Alembic's comparison does, and writes no file
+        os.remove(p.path("migrations/versions/0001_a1.lua"))
+        p.write("migrations/env.lua", ENV_LUA)
+        p.write("models.lua", HEAD + """\
+sa.Table("y", md, sa.Column("id", sa.Integer, { primary_key = true }),
+  sa.Index("%s", "id"))
+return md
+""" % long_name)
+        r = p.fails("revision", "--autogenerate", "-m", "long", "--rev-id", "bbb000000002")
+        self.assertEqual(r.err.splitlines()[-1], "FAILED: " + want)
+        self.assertEqual(os.listdir(p.path("migrations/versions")), [])
 
 
 if __name__ == "__main__":
