@@ -129,6 +129,19 @@ class LintPostgreSQL(unittest.TestCase):
         # nothing was sent: the database has no tables
         self.assertEqual(p.tables(), [])
 
+    def test_fix_names_a_long_constraint_as_the_database_has_it(self):
+        """The advice's SQL names the constraint as its DDL names it: an op.f() name past 63
+        characters shortened (SQLAlchemy's rule), not the whole name the database never had."""
+        p = self.p
+        p.revision_file("long", down="r0", name="0002_long.lua",
+                        up='  op.create_check_constraint(op.f(string.rep("c", 70)), "hero", "power > 0")')
+        r = p.fails("lint", "long")
+        short = "c" * 55 + "_fe65"
+        self.assertIn('VALIDATE CONSTRAINT %s")' % short, r.out)
+        p.ok("upgrade", "head")
+        self.assertEqual(p.sql("SELECT conname FROM pg_constraint WHERE conrelid = 'hero'::regclass "
+                               "AND conname LIKE 'ccc%'"), [(short,)])
+
     def test_locks_match_pg_locks(self):
         p = self.p
         for rev, body, _ in LOCK_CASES:

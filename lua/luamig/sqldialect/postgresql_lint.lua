@@ -66,6 +66,15 @@ local function finding(rule, message, fix, doc)
   return { rule = rule, message = message, fix = fix, doc = doc }
 end
 
+-- A constraint's name as SQL a fix advises may write it: quoted, and shortened as its DDL
+-- shortens a convention's name past the limit (dialect:constraint_name), so that the advice
+-- names the constraint the database has.
+local function sql_name(dialect, c)
+  if c.name == nil or not dialect then return tostring(c.name) end
+  local ok, name = pcall(dialect.constraint_name, dialect, c.name, c.name_conv)
+  return dialect:quote(ok and name or c.name)
+end
+
 local function qualified(name, schema)
   if schema then return schema .. "." .. name end
   return name
@@ -302,7 +311,7 @@ function check.drop_index(o, st)
   return d
 end
 
-function check.add_constraint(o, st)
+function check.add_constraint(o, st, dialect)
   local c = o.constraint
   local t = qualified(o.table_name, o.schema)
   local d = { lock = AE, table = t, doc = ALTER, findings = {} }
@@ -328,7 +337,7 @@ function check.add_constraint(o, st)
         .. "existing table %s without NOT VALID: every row is checked under %s", c.kind == "check"
         and "CHECK" or "FOREIGN KEY", tostring(c.name), t, d.lock),
         "add it with { postgresql_not_valid = true }, then op.execute(\"ALTER TABLE " .. t
-        .. " VALIDATE CONSTRAINT " .. tostring(c.name) .. "\") in a later migration "
+        .. " VALIDATE CONSTRAINT " .. sql_name(dialect, c) .. "\") in a later migration "
         .. "(SHARE UPDATE EXCLUSIVE: writes go on)", ALTER)
     end
   elseif c.kind == "unique" or c.kind == "primary_key" then
@@ -337,7 +346,7 @@ function check.add_constraint(o, st)
       .. "existing table %s builds its index under %s", c.kind == "unique" and "UNIQUE"
       or "PRIMARY KEY", tostring(c.name), t, AE),
       "CREATE UNIQUE INDEX CONCURRENTLY (autocommit block), then op.execute(\"ALTER TABLE " .. t
-      .. " ADD CONSTRAINT " .. tostring(c.name) .. " " .. (c.kind == "unique" and "UNIQUE"
+      .. " ADD CONSTRAINT " .. sql_name(dialect, c) .. " " .. (c.kind == "unique" and "UNIQUE"
       or "PRIMARY KEY") .. " USING INDEX <index>\")", ALTER)
   end
   return d
