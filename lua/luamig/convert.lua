@@ -1471,6 +1471,49 @@ local function nested_assignments(stmts, depth, out)
   return out
 end
 
+-- A header string as luamig's header scanner reads it back (core/script.c reads no escapes):
+-- in double quotes, or in single ones when it holds a double one; nil when it holds both, a
+-- backslash or a line break.
+local function header_quote(v)
+  if v:find("[\\\n\r\0]") or (v:find('"', 1, true) and v:find("'", 1, true)) then return nil end
+  if v:find('"', 1, true) then return "'" .. v .. "'" end
+  return '"' .. v .. '"'
+end
+
+-- A header value (revision, down_revision, branch_labels, depends_on) written as the header
+-- scanner reads it: None, a string or a tuple or list of strings, each string plain. A string
+-- that only an escape could write fails the file; any other value is written as an
+-- expression, which the scanner refuses with its own message.
+function Emitter:header_value(n, e, line)
+  local function plain(x)
+    if x.k ~= "str" then return nil end
+    local text = {}
+    for _, t in ipairs(x.parts) do
+      if t.fstring then return nil end
+      text[#text + 1] = t.value
+    end
+    local v = table.concat(text)
+    local q = header_quote(v)
+    if not q then
+      fail(self.name, line, string.format("%s value %s cannot be written in a revision header: it "
+        .. "holds both quotes, a backslash or a line break", n, M.quote(v)))
+    end
+    return q
+  end
+  if e.k == "const" and e.v == "nil" then return "nil" end
+  local one = plain(e)
+  if one then return one end
+  if e.k == "tuple" or e.k == "list" then
+    local items = {}
+    for i, x in ipairs(e.items) do
+      items[i] = plain(x)
+      if not items[i] then return self:expr(e) end
+    end
+    return #items == 0 and "{}" or "{ " .. table.concat(items, ", ") .. " }"
+  end
+  return self:expr(e)
+end
+
 function Emitter:assign(s, top)
   if #s.targets ~= 1 then unsupported("a chained assignment") end
   local target = s.targets[1]
@@ -1482,7 +1525,7 @@ function Emitter:assign(s, top)
     local n = target.name
     if top and header_names[n] then
       self.header[n] = true
-      return n .. " = " .. self:expr(s.value)
+      return n .. " = " .. self:header_value(n, s.value, s.line or target.line)
     end
     local v = self:expr(s.value)
     if s.value.k == "tuple" and #s.value.items > 0 then v = v end

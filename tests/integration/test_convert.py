@@ -446,6 +446,22 @@ class HostileInput(unittest.TestCase):
         self.assert_refused(head + "def upgrade():\n  x = 1\n    y = 2\n", 5, "unexpected indent")
         self.assert_refused(head + "x = (1,\n", 4, "unexpected end of file inside brackets")
 
+    def test_header_strings_as_the_header_scanner_reads_them(self):
+        """A header value with a quote is written in the other quotes (the header scanner reads
+        no escapes), and one only an escape could write refuses the file."""
+        p = Project(self, "sqlite")
+        with open(os.path.join(p.dir, "r1_one.py"), "w") as f:
+            f.write("revision = 'r1'\ndown_revision = None\nbranch_labels = ('a\"b', \"c'd\")\n"
+                    "depends_on = None\ndef upgrade():\n    pass\ndef downgrade():\n    pass\n")
+        r = convert("-o", p.versions, "r1_one.py", cwd=p.dir)
+        self.assertEqual(r.rc, 0, repr(r))
+        with open(os.path.join(p.versions, "r1_one.lua")) as f:
+            self.assertIn("\nbranch_labels = { 'a\"b', \"c'd\" }\n", f.read())
+        self.assertEqual(p.ok("heads").out, "r1 (a\"b, c'd) (head)\n")
+        self.assert_refused("revision = 'a'\ndown_revision = None\nbranch_labels = 'x\"\\'y'\n", 3,
+                            "branch_labels value \"x\\\"'y\" cannot be written in a revision header: it "
+                            "holds both quotes, a backslash or a line break")
+
     def test_huge_file(self):
         d, r = self.convert_text("# " + "x" * (5 * 1024 * 1024) + "\n")
         self.assertEqual(r.rc, 1, repr(r))
