@@ -152,6 +152,7 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	lm_strv deps = {0};
 	char *rev = NULL, *vpath = NULL, *slug = NULL, *fname = NULL, *path = NULL;
 	char *text = NULL, *rendered = NULL;
+	char *down = NULL, *labels = NULL, *depends = NULL;
 	lm_vars vars = {0};
 	rev = nr->rev_id ? lm_strdup(nr->rev_id) : lm_rev_id();
 	if (lm_revmap_check_id(rev) != 0)
@@ -216,6 +217,11 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 		int is_label = lm_strv_contains(&r->labels, dep);
 		lm_strv_push(&deps, is_label ? dep : r->id);
 	}
+	/* the header's values, refused before any folder is made */
+	if (!(down = lm_lua_literal_list(&parents, "revision")) ||
+	    !(labels = lm_lua_literal_list(nr->branch_labels, "branch label")) ||
+	    !(depends = lm_lua_literal_list(&deps, "revision")))
+		goto done;
 	vpath = choose_version_path(sd, nr->version_path, &parents);
 	if (!vpath)
 		goto done;
@@ -250,14 +256,6 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	text = read_script_template(sd);
 	if (!text)
 		goto done;
-	char *down = lm_lua_literal_list(&parents, "revision");
-	char *labels = down ? lm_lua_literal_list(nr->branch_labels, "branch label") : NULL;
-	char *depends = labels ? lm_lua_literal_list(&deps, "revision") : NULL;
-	if (!depends) {
-		free(down);
-		free(labels);
-		goto done;
-	}
 	char *date = lm_moment_format(&now);
 	lm_buf revises = {0};
 	for (size_t i = 0; i < parents.n; i++)
@@ -280,9 +278,6 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	char *dbf = database_functions(cfg, lm_cli_section(o), nr->tokens);
 	free(qrev);
 	free(date);
-	free(down);
-	free(labels);
-	free(depends);
 	lm_buf_dispose(&revises);
 	if (!dbf)
 		goto done;
@@ -330,6 +325,9 @@ static int write_revision(const lm_opts *o, lm_config *cfg, lm_script_dir *sd,
 	}
 	rc = 0;
 done:
+	free(down);
+	free(labels);
+	free(depends);
 	lm_vars_dispose(&vars);
 	lm_strv_dispose(&parents);
 	lm_strv_dispose(&deps);

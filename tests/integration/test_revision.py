@@ -46,6 +46,18 @@ class Revision(unittest.TestCase):
         self.assertIn("unknown template variable ${nonsense}", r.err)
         self.assertFalse(os.path.exists(p.path("migrations/versions/def_y.lua")))
 
+    def test_a_refused_branch_label_makes_no_folder(self):
+        """A label only an escape could write is refused before any folder is made, a version
+        location's or a file_template's."""
+        p = Project(self, "sqlite")
+        p.set_option("version_locations", "%(here)s/vA")
+        p.set_option("file_template", "%%(year)d/%%(rev)s_%%(slug)s")
+        r = p.fails("revision", "-m", "x", "--branch-label", "a\\b")
+        self.assertEqual(r.err, "FAILED: branch label 'a\\b' cannot be written in a revision "
+                                "header: it holds both quotes, a backslash or a line break\n")
+        self.assertEqual(r.out, "")
+        self.assertFalse(os.path.exists(p.path("vA")))
+
     def test_bad_rev_id_and_duplicates(self):
         p = Project(self, "sqlite")
         r = p.fails("revision", "-m", "x", "--rev-id", "a-b")
