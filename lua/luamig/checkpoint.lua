@@ -250,16 +250,30 @@ local function table_list(mc)
   return out
 end
 
--- The reflection of the tables `batch` lists (table_list's entries).
+-- The reflection of the tables `batch` lists (table_list's entries). Its constraints' and
+-- indexes' names are the database's own: marked as op.f() marks a name, so that they are
+-- written op.f(...) and a naming convention with %(constraint_name)s is not applied to them a
+-- second time when the checkpoint runs.
 local function reflect_batch(mc, batch)
   local names, wanted = {}, {}
   for i, t in ipairs(batch) do
     names[i] = t.name
     wanted[table_key(t.schema, t.name)] = true
   end
-  return scratch.reflect(mc, names, function(name, schema)
+  local md = scratch.reflect(mc, names, function(name, schema)
     return wanted[table_key(schema, name)] == true
   end)
+  for _, t in pairs(md.tables) do
+    local pk = t.primary_key
+    if pk and pk.name then pk.name_conv = true end
+    for _, c in ipairs(t.constraints or {}) do
+      if c.name then c.name_conv = true end
+    end
+    for _, ix in ipairs(t.indexes or {}) do
+      if ix.name then ix.name_conv = true end
+    end
+  end
+  return md
 end
 
 -- Calls fn(batch) for each BATCH entries of `list` in turn.

@@ -184,6 +184,40 @@ class TestCheckpoint(unittest.TestCase):
                 self.assertNotIn("checkpoint", r.err)
                 self.assertEqual(snapshot(backend, before)["luamig_version"], ["bbbb0002"])
 
+    def test_names_a_convention_made_are_not_made_again(self):
+        """With target_metadata's ck convention built on %(constraint_name)s, a checkpoint gives
+        the database's names as they are (op.f), not through the convention a second time."""
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.write("models.lua", 'local sa = require "luamig.sa"\n'
+                        'return sa.MetaData { naming_convention = '
+                        '{ ck = "ck_%(table_name)s_%(constraint_name)s" } }\n')
+                env = p.read("migrations/env.lua").replace(
+                    "local target_metadata = nil",
+                    'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
+                    'local target_metadata = require "models"')
+                p.write("migrations/env.lua", env)
+                p.revision_file("aaaa0001", up='  op.create_table("t", sa.Column("id", sa.Integer, '
+                                '{ primary_key = true }), sa.CheckConstraint("id > 0", '
+                                '{ name = "positive" }))', downgrade='  op.drop_table("t")')
+                dbs = Databases(self, p)
+                full = dbs.upgraded()
+                p.ok("checkpoint", "aaaa0001")
+                fresh = dbs.new()
+                self.assertIn("Starting from checkpoint", p.ok("upgrade", "head").err)
+                self.assertEqual(catalog.snapshot(backend, fresh), full)
+                if backend == "postgresql":
+                    self.assertEqual(pg.psql(fresh, "SELECT conname FROM pg_constraint WHERE "
+                                             "contype = 'c' AND conrelid = 't'::regclass"),
+                                     [("ck_t_positive",)])
+                else:
+                    import sqlite3
+                    con = sqlite3.connect(fresh)
+                    sql = con.execute("SELECT sql FROM sqlite_master WHERE name = 't'").fetchone()[0]
+                    con.close()
+                    self.assertIn("CONSTRAINT ck_t_positive CHECK", sql)
+
     def test_json_and_test_command(self):
         for backend in backends():
             with self.subTest(backend=backend):
@@ -214,7 +248,7 @@ class TestCheckpoint(unittest.TestCase):
                 p.ok("checkpoint", "cccc0003")
                 rel = "migrations/checkpoints/cccc0003_%s.lua" % backend
                 good = p.read(rel)
-                bad = re.sub(r'\n *(batch_op|op)\.create_index\("ix_team_name".*\n', "\n", good)
+                bad = re.sub(r'\n *(batch_op|op)\.create_index\(op\.f\("ix_team_name"\).*\n', "\n", good)
                 bad = bad.replace('"it\'s \\"quoted\\""', '"changed"')
                 self.assertNotEqual(bad, good)
                 self.assertNotIn("ix_team_name", bad.split("function downgrade")[0])
@@ -643,7 +677,7 @@ class TestCheckpoint(unittest.TestCase):
                 rel = "migrations/checkpoints/aaaa0001_%s.lua" % backend
                 good = p.read(rel)
                 # a new table's index is one call, never a batch block (a function each)
-                self.assertIn('\n  op.create_index("ix_a_c299_p_id", "a_c299", { "p_id" }, '
+                self.assertIn('\n  op.create_index(op.f("ix_a_c299_p_id"), "a_c299", { "p_id" }, '
                               '{ unique = false })\n', good)
                 self.assertNotIn("batch_alter_table", good)
                 bad = re.sub(r'\n  op\.create_table\("a_c298",(.|\n)*?\n  \)\n',
