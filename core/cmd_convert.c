@@ -57,6 +57,7 @@ typedef struct convert_call {
 	const char *ini;      /* absolute alembic.ini, or NULL */
 	const char *location; /* its script_location, absolute */
 	const char *url;      /* its sqlalchemy.url, or NULL */
+	int ini_private;      /* alembic.ini is not for everyone to read: nor is luamig.ini */
 } convert_call;
 
 static void set_str(lua_State *L, const char *k, const char *v)
@@ -87,6 +88,8 @@ static int run_convert(lua_State *L)
 	set_str(L, "ini", cc->ini);
 	set_str(L, "script_location", cc->location);
 	set_str(L, "url", cc->url);
+	lua_pushboolean(L, cc->ini_private);
+	lua_setfield(L, -2, "ini_private");
 	lua_call(L, 1, 1);
 	return 1;
 }
@@ -165,7 +168,9 @@ int lm_cmd_convert(lua_State *L, lm_opts *o)
 				goto done;
 		}
 	}
-	convert_call cc = {o, &files, output, ini, location, url};
+	struct stat ist;
+	int ini_private = o->ini && stat(o->ini, &ist) == 0 && !(ist.st_mode & S_IROTH);
+	convert_call cc = {o, &files, output, ini, location, url, ini_private};
 	lua_pushcfunction(L, run_convert);
 	lua_pushlightuserdata(L, &cc);
 	rc = lm_lua_pcall(L, 1, 1);

@@ -17,6 +17,8 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -937,6 +939,59 @@ static int l_exists(lua_State *L)
 	return 1;
 }
 
+/* core.is_regular(path) -> true for a regular file (a link followed), false
+ *   for anything else there (a folder, a FIFO, a device), nil when nothing
+ *   is: asked without opening it, so that a FIFO never makes it wait. */
+static int l_is_regular(lua_State *L)
+{
+	int r = lm_is_regular(luaL_checkstring(L, 1));
+	if (r < 0)
+		lua_pushnil(L);
+	else
+		lua_pushboolean(L, r);
+	return 1;
+}
+
+/* core.write_new(path, text [, private]) -> true | nil, "path: reason": a
+ *   new file (one already there is "File exists", never overwritten) with
+ *   the text, readable by its owner only when private (mode 0600; else
+ *   0666 less the umask), from the moment it exists. */
+static int l_write_new(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	size_t len;
+	const char *text = luaL_checklstring(L, 2, &len);
+	mode_t mode = lua_toboolean(L, 3) ? 0600 : 0666;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	int err = 0;
+	if (fd < 0) {
+		err = errno;
+	} else {
+		size_t done = 0;
+		while (done < len) {
+			ssize_t n = write(fd, text + done, len - done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				err = n < 0 ? errno : EIO;
+				break;
+			}
+			done += (size_t)n;
+		}
+		if (close(fd) != 0 && !err)
+			err = errno;
+		if (err)
+			unlink(path);
+	}
+	if (err) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s: %s", path, strerror(err));
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* core.mkdir_p(path) -> true | nil, message: the folder and its parents. */
 static int l_mkdir_p(lua_State *L)
 {
@@ -978,6 +1033,8 @@ static int open_core(lua_State *L)
 	        {"load_revision", l_load_revision},
 	        {"lua_files", l_lua_files},
 	        {"exists", l_exists},
+	        {"is_regular", l_is_regular},
+	        {"write_new", l_write_new},
 	        {"mkdir_p", l_mkdir_p},
 	        {"config_get", l_config_get},
 	        {"config_set", l_config_set},

@@ -10,8 +10,11 @@ Nothing of the input runs. What the subset does not cover is kept in the output 
 comment lines under a `-- luamig convert: TODO <what>` marker and listed on stderr as
 `file:line: luamig convert: TODO <what>`. Every string the output holds is written by
 M.quote (escapes for quotes, backslashes, newlines, control bytes and NUL), comments are `-- `
-lines, and a docstring goes into a long bracket whose level its text cannot close: the output
-can hold no code the input did not spell as a supported construct.
+lines whose control characters (a CR ends a Lua comment too) are written as escapes, as in
+every message, and a docstring goes into a long bracket whose level its text cannot close: the
+output can hold no code the input did not spell as a supported construct. Each file's Lua is
+compiled (not run) before it is written; a file read is a regular one; with --ini a project is
+written whole or not at all.
 
   M.convert(text, name) -> lua_text, todos | nil, "name:line: message"
       todos: list of { line = n, what = "..." }
@@ -62,9 +65,21 @@ local function key(k)
   return "[" .. M.quote(k) .. "]"
 end
 
+-- Text from the input made to stay on one line of a comment or a message: a control
+-- character (a CR ends a Lua line comment as a LF does) is written as a visible escape.
+local function one_line(text)
+  return (text:gsub("[%c]", function(c)
+    if c == "\t" then return c end
+    if c == "\n" then return "\\n" end
+    if c == "\r" then return "\\r" end
+    return string.format("\\%03d", c:byte())
+  end))
+end
+
 -- A Python comment's text (after '#') as a Lua line comment. A text that starts with '['
 -- gets a space first: "--[[" would open a long comment and turn later lines into code.
 local function comment(text)
+  text = one_line(text)
   if text:sub(1, 1) == "[" then return "-- " .. text end
   return "--" .. text
 end
@@ -276,16 +291,24 @@ end
 local Parser = {}
 Parser.__index = Parser
 
-function Parser:peek(k) return self.toks[self.i + (k or 0)] end
-function Parser:next() local t = self.toks[self.i]; self.i = self.i + 1; return t end
-function Parser:is(v, ty) local t = self.toks[self.i]; return t.value == v and (ty or "op") == t.type end
+-- Past the end every token read is the last one (end of file); taking it a second time is a
+-- syntax error there, never a read of nothing.
+function Parser:peek(k) local toks = self.toks; return toks[self.i + (k or 0)] or toks[#toks] end
+function Parser:next()
+  local toks = self.toks
+  local t = toks[self.i]
+  if not t then fail(self.name, toks[#toks].line, "unexpected end of file") end
+  self.i = self.i + 1
+  return t
+end
+function Parser:is(v, ty) local t = self:peek(); return t.value == v and (ty or "op") == t.type end
 function Parser:accept(v, ty) if self:is(v, ty) then return self:next() end end
 function Parser:err(msg, t) fail(self.name, (t or self:peek()).line, msg) end
 function Parser:expect(v, ty)
   local t = self:peek()
   if t.value ~= v or t.type ~= (ty or "op") then
     self:err(string.format("expected '%s', found %s", v, t.type == "eof" and "end of file"
-      or t.type == "newline" and "end of line" or ("'" .. tostring(t.value) .. "'")))
+      or t.type == "newline" and "end of line" or ("'" .. one_line(tostring(t.value)) .. "'")))
   end
   return self:next()
 end
@@ -510,7 +533,7 @@ function Parser:atom()
     local reserved = { ["if"] = 1, ["else"] = 1, ["for"] = 1, ["while"] = 1, ["def"] = 1, ["class"] = 1,
                        ["return"] = 1, ["import"] = 1, ["from"] = 1, ["with"] = 1, ["pass"] = 1,
                        ["and"] = 1, ["or"] = 1, ["not"] = 1, ["in"] = 1, ["is"] = 1, ["elif"] = 1 }
-    if reserved[t.value] then self:err("invalid syntax near '" .. t.value .. "'", t) end
+    if reserved[t.value] then self:err("invalid syntax near '" .. one_line(t.value) .. "'", t) end
     return { k = "name", name = t.value, line = t.line }
   elseif t.type == "number" then
     return { k = "number", text = t.value, line = t.line }
@@ -563,7 +586,7 @@ function Parser:atom()
   if t.type == "eof" then self:err("unexpected end of file", t) end
   if t.type == "newline" then self:err("invalid syntax: unexpected end of line", t) end
   if t.type == "indent" then self:err("unexpected indent", t) end
-  self:err("invalid syntax near '" .. tostring(t.value) .. "'", t)
+  self:err("invalid syntax near '" .. one_line(tostring(t.value)) .. "'", t)
 end
 
 -- Statements ---------------------------------------------------------------------------
@@ -652,7 +675,7 @@ function Parser:simple_stmts()
     out[#out + 1] = self:simple_stmt()
   until not self:accept(";")
   if self:peek().type ~= "newline" and self:peek().type ~= "eof" then
-    self:err("invalid syntax near '" .. tostring(self:peek().value) .. "'")
+    self:err("invalid syntax near '" .. one_line(tostring(self:peek().value)) .. "'")
   end
   self:next()
   return out
@@ -932,7 +955,7 @@ local ignored_modules = { typing = true, __future__ = true, ["typing_extensions"
                           ["collections.abc"] = true }
 
 function Emitter:todo(line, what)
-  self.todos[#self.todos + 1] = { line = line, what = what }
+  self.todos[#self.todos + 1] = { line = line, what = one_line(what) }
 end
 
 function Emitter:line(text)
@@ -965,8 +988,8 @@ end
 -- Keeps the source lines first..last as comments under a TODO marker.
 function Emitter:keep_source(first, last, what)
   self:todo(first, what)
-  self:line("-- luamig convert: TODO " .. what)
-  for l = first, last do self:line("-- " .. (self.lines[l] or "")) end
+  self:line("-- luamig convert: TODO " .. one_line(what))
+  for l = first, last do self:line("-- " .. one_line(self.lines[l] or "")) end
   -- the comments of those lines are in the kept text already
   while self.ci <= #self.comments and self.comments[self.ci].line <= last do self.ci = self.ci + 1 end
 end
@@ -1000,6 +1023,11 @@ end
 -- An f-string as pieces to concatenate: literal parts quoted, each {expr} as tostring(expr).
 function Emitter:fstring_pieces(t)
   local body = t.value  -- escapes already decoded; braces are still Python's
+  -- Python finds the fields in the text as written, before its escapes are decoded: a brace
+  -- written as an escape (\x7b) is text there, never a field
+  local _, written = t.raw_body:gsub("[{}]", "")
+  local _, decoded = body:gsub("[{}]", "")
+  if written ~= decoded then unsupported("an f-string with a brace written as an escape") end
   local pieces = {}
   local i, lit = 1, {}
   while i <= #body do
@@ -1714,7 +1742,7 @@ function Emitter:stmt1(s, top)
       -- a docstring or a bare string: kept as a comment
       local text = {}
       for _, t in ipairs(s.e.parts) do text[#text + 1] = t.value end
-      for l in (table.concat(text) .. "\n"):gmatch("(.-)\n") do self:line("-- " .. l) end
+      for l in (table.concat(text) .. "\n"):gmatch("(.-)\n") do self:line("-- " .. one_line(l)) end
       return
     end
     if s.e.k == "const" then return end
@@ -1960,7 +1988,9 @@ function M.convert(src, name)
   if stmts[1] and stmts[1].k == "expr" and stmts[1].e.k == "str" then
     local text = {}
     for _, t in ipairs(stmts[1].e.parts) do text[#text + 1] = t.value end
-    docstring = table.concat(text)
+    -- (in a long comment a CR is harmless to Lua, but a NUL ends the text the header scanner
+    -- reads: both are written as escapes, as every control character but tab and LF)
+    docstring = table.concat(text):gsub("[\0\1-\8\11-\31\127]", one_line)
     em:comments_before(stmts[1].line)
     table.remove(stmts, 1)
   end
@@ -2002,6 +2032,8 @@ end
 --------------------------------------------------------------------------------------------
 
 local function read_file(path)
+  -- a FIFO would make the open wait, a device or a folder has no size to check
+  if core.is_regular(path) == false then return nil, "not a regular file" end
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
   local size = f:seek("end")
@@ -2060,23 +2092,79 @@ local function ini_text(location, url)
   return text
 end
 
+-- Converts one input file: { path =, dest =, text =, todos = } or { path =, err = }. The
+-- text is compiled (not run) first: what Lua would refuse is an error here, not a revision
+-- that breaks every later command.
+local function convert_one(path, dest_dir)
+  local src, rerr
+  if path:match("%.py$") then
+    src, rerr = read_file(path)
+  else
+    rerr = "not an Alembic revision file (.py); nothing written"
+  end
+  if not src then return { path = path, err = path .. ":1: " .. tostring(rerr) } end
+  local pok, text, todos = pcall(M.convert, src, path)
+  if not pok then
+    return { path = path, err = string.format("%s:1: luamig convert: internal error: %s", path,
+                                              one_line(tostring(text))) }
+  end
+  if not text then return { path = path, err = todos } end
+  local dest = (dest_dir or dirname(path)) .. "/" .. basename(path):gsub("%.py$", "") .. ".lua"
+  local chunk, cerr = load(text, "=" .. dest, "t")
+  if not chunk then
+    return { path = path, err = string.format("%s:1: the converted text would not compile "
+      .. "(nothing written): %s", path, one_line(tostring(cerr))) }
+  end
+  return { path = path, dest = dest, text = text, todos = todos }
+end
+
 function M.main(cmd)
   local status = 0
   local files = cmd.files or {}
   local out_dir = cmd.output
-  local versions_out
+  local ini_dir, loc_dir, versions_out
   if cmd.ini then
     -- -o DIR: DIR/luamig.ini and DIR/migrations/{env.lua, versions/}; else beside alembic's
-    local ini_dir = out_dir or dirname(cmd.ini)
-    local loc_dir = out_dir and (out_dir .. "/migrations") or cmd.script_location
+    ini_dir = out_dir or dirname(cmd.ini)
+    loc_dir = out_dir and (out_dir .. "/migrations") or cmd.script_location
     versions_out = out_dir and (loc_dir .. "/versions") or nil
+  end
+  -- every file converted before anything is written
+  local results, by_dest = {}, {}
+  for i, path in ipairs(files) do
+    local r = convert_one(path, versions_out or out_dir)
+    if r.dest then
+      local first = by_dest[r.dest]
+      if first then
+        r = { path = path, err = string.format("%s:1: converts to %s, as %s does; neither is "
+          .. "written", path, r.dest, first.path) }
+        first.err = string.format("%s:1: converts to %s, as %s does; neither is written",
+          first.path, first.dest, path)
+      else
+        by_dest[r.dest] = r
+      end
+    end
+    results[i] = r
+  end
+  local failed = false
+  for _, r in ipairs(results) do failed = failed or r.err ~= nil end
+  if cmd.ini then
+    -- a project is converted whole or not at all: half a history would run as if whole
+    if failed then
+      for _, r in ipairs(results) do
+        if r.err then io.stderr:write(r.err, "\n") end
+      end
+      io.stderr:write("luamig convert: nothing written (the files above could not be converted)\n")
+      return 1
+    end
     local ini_path = ini_dir .. "/luamig.ini"
     if exists(ini_path) then
       io.stderr:write(ini_path .. ": already exists; not overwritten\n")
       return 1
     end
-    local ok, err = write_file(ini_path, ini_text(location_for(ini_dir, loc_dir), cmd.url))
-    if not ok then io.stderr:write(ini_path .. ": " .. tostring(err) .. "\n"); return 1 end
+    local ok, err = core.write_new(ini_path, ini_text(location_for(ini_dir, loc_dir), cmd.url),
+                                   cmd.ini_private)
+    if not ok then io.stderr:write(tostring(err) .. "\n"); return 1 end
     for _, f in ipairs { "env.lua", "script.lua.tmpl" } do
       local dest = loc_dir .. "/" .. f
       if not exists(dest) then
@@ -2089,38 +2177,21 @@ function M.main(cmd)
     end
     io.stdout:write("Generating " .. ini_path .. " ...  done\n")
   end
-  for _, path in ipairs(files) do
-    local src, rerr
-    if path:match("%.py$") then
-      src, rerr = read_file(path)
-    else
-      rerr = "not an Alembic revision file (.py); nothing written"
-    end
-    if not src then
-      io.stderr:write(path .. ":1: " .. tostring(rerr) .. "\n")
+  for _, r in ipairs(results) do
+    if r.err then
+      io.stderr:write(r.err .. "\n")
       status = 1
     else
-      local pok, text, todos = pcall(M.convert, src, path)
-      if not pok then
-        text, todos = nil, string.format("%s:1: luamig convert: internal error: %s", path, tostring(text))
+      for _, t in ipairs(r.todos) do
+        io.stderr:write(string.format("%s:%d: luamig convert: TODO %s\n", r.path, t.line, t.what))
+        status = 1
       end
-      if not text then
-        io.stderr:write(todos .. "\n")
+      local ok, werr = write_file(r.dest, r.text)
+      if not ok then
+        io.stderr:write(r.dest .. ": " .. tostring(werr) .. "\n")
         status = 1
       else
-        for _, t in ipairs(todos) do
-          io.stderr:write(string.format("%s:%d: luamig convert: TODO %s\n", path, t.line, t.what))
-          status = 1
-        end
-        local dest_dir = versions_out or out_dir or dirname(path)
-        local dest = dest_dir .. "/" .. basename(path):gsub("%.py$", "") .. ".lua"
-        local ok, werr = write_file(dest, text)
-        if not ok then
-          io.stderr:write(dest .. ": " .. tostring(werr) .. "\n")
-          status = 1
-        else
-          io.stdout:write("Generating " .. dest .. " ...  done\n")
-        end
+        io.stdout:write("Generating " .. r.dest .. " ...  done\n")
       end
     end
   end

@@ -350,6 +350,34 @@ class ConvertIni(unittest.TestCase):
         self.assertIn("\nurl = \n", ini)
         self.assertNotIn("no_lock", ini)
 
+    def test_a_private_alembic_ini_gives_a_private_luamig_ini(self):
+        """alembic.ini readable by its owner only (it holds the database password): so is the
+        luamig.ini made from it, from the moment it exists."""
+        d = self.alembic_project()
+        os.chmod(os.path.join(d, "alembic.ini"), 0o600)
+        convert("--ini", "alembic.ini", cwd=d)
+        self.assertEqual(os.stat(os.path.join(d, "luamig.ini")).st_mode & 0o777, 0o600)
+
+    def test_a_project_is_converted_whole_or_not_at_all(self):
+        """With --ini, one revision that cannot be converted leaves nothing written (half a
+        history would run as a whole one), and convert can run again once it is fixed."""
+        d = self.alembic_project()
+        bad = os.path.join(d, "alembic", "versions", "ffff_bad.py")
+        with open(bad, "w") as f:
+            f.write("revision = 'ffff'\ndown_revision = None\nx = (1,\n")
+        before = sorted(os.listdir(os.path.join(d, "alembic", "versions")))
+        r = convert("--ini", "alembic.ini", cwd=d)
+        self.assertEqual(r.rc, 1, repr(r))
+        self.assertIn("ffff_bad.py:4: unexpected end of file inside brackets\n", r.err)
+        self.assertTrue(r.err.endswith("luamig convert: nothing written (the files above could "
+                                       "not be converted)\n"), r.err)
+        self.assertEqual(r.out, "")
+        self.assertFalse(os.path.exists(os.path.join(d, "luamig.ini")))
+        self.assertEqual(sorted(os.listdir(os.path.join(d, "alembic", "versions"))), before)
+        os.remove(bad)
+        r = convert("--ini", "alembic.ini", cwd=d)
+        self.assertTrue(os.path.exists(os.path.join(d, "luamig.ini")))
+
     def test_existing_luamig_ini_is_not_overwritten(self):
         d = self.alembic_project()
         with open(os.path.join(d, "luamig.ini"), "w") as f:
@@ -461,6 +489,66 @@ class HostileInput(unittest.TestCase):
         self.assert_refused("revision = 'a'\ndown_revision = None\nbranch_labels = 'x\"\\'y'\n", 3,
                             "branch_labels value \"x\\\"'y\" cannot be written in a revision header: it "
                             "holds both quotes, a backslash or a line break")
+
+    def test_nothing_in_a_comment_or_message_leaves_its_line(self):
+        """A CR in a kept docstring (Lua ends a line comment at CR too), a line break in a TODO
+        marker's text, a NUL in the header comment, control characters in a syntax error:
+        each written as a visible escape, on its line. The converted revision runs without
+        running any of it."""
+        p = Project(self, "sqlite")
+        pwned = os.path.join(p.dir, "pwned")
+        src = ('"""head \\x00 here\n\nRevision ID: e1\n"""\n'
+               "revision = 'e1'\ndown_revision = None\n"
+               "NOTE = \"{\\nos.execute('touch %s') --}\".format(1)\n"
+               "def upgrade():\n"
+               "    \"\"\"doc.\\ros.execute('touch %s')\"\"\"\n"
+               "    op.execute(f\"SELECT '\\x7bos.execute('touch %s')\\x7d'\")\n"
+               "def downgrade():\n    pass\n") % (pwned, pwned, pwned)
+        with open(os.path.join(p.dir, "e1_x.py"), "w") as f:
+            f.write(src)
+        r = convert("-o", p.versions, "e1_x.py", cwd=p.dir)
+        self.assertEqual(r.rc, 1, repr(r))
+        self.assertEqual(r.err.splitlines(), [
+            "e1_x.py:7: luamig convert: TODO a format field '{\\nos.execute('touch %s') --}'" % pwned,
+            "e1_x.py:10: luamig convert: TODO an f-string with a brace written as an escape"])
+        with open(os.path.join(p.versions, "e1_x.lua")) as f:
+            text = f.read()
+        self.assertTrue(text.startswith("--[[ head \\000 here\n"), text)
+        self.assertIn("  -- doc.\\ros.execute('touch %s')\n" % pwned, text)
+        self.assertNotIn("\r", text)
+        self.assertEqual(p.ok("heads").out, "e1 (head)\n")
+        p.ok("upgrade", "head")
+        self.assertFalse(os.path.exists(pwned))
+        d, r = self.convert_text("revision = 'a'\ndown_revision = None\nx = 1 'a\\nb\\x1b[2J'\n")
+        self.assertEqual((r.rc, r.err), (1, "9f_x.py:3: invalid syntax near 'a\\nb\\027[2J'\n"))
+
+    def test_what_cannot_be_read_or_compiled_is_refused(self):
+        """A FIFO named *.py is refused unopened; a parse that runs out of tokens names the
+        line; a translation Lua cannot compile is refused before it is written; two inputs
+        that would write the same file are both refused."""
+        d = temp_dir(self, "hostile")
+        os.mkfifo(os.path.join(d, "f1_x.py"))
+        r = convert("f1_x.py", cwd=d)
+        self.assertEqual((r.rc, r.err), (1, "f1_x.py:1: not a regular file\n"))
+        for body, line in (("x = y[:)", 4), ("class", 4), ("@", 4)):
+            d2, r = self.convert_text("revision = 'a'\ndown_revision = None\n%s\n" % body)
+            self.assertEqual((r.rc, r.err), (1, "9f_x.py:%d: unexpected end of file\n" % line))
+        d2, r = self.convert_text("revision = 'a'\ndown_revision = None\n"
+                                  "def upgrade():\n    op.execute('select 1'.upper())\n")
+        self.assertEqual(r.rc, 1, repr(r))
+        self.assertRegex(r.err, r"^9f_x\.py:1: the converted text would not compile \(nothing "
+                                r"written\): .*9f_x\.lua:\d+: .*\n$")
+        self.assertFalse(os.path.exists(os.path.join(d2, "9f_x.lua")))
+        for sub in ("v1", "v2"):
+            os.makedirs(os.path.join(d, sub))
+            with open(os.path.join(d, sub, "x.py"), "w") as f:
+                f.write("revision = '%s'\ndown_revision = None\n" % sub)
+        r = convert("-o", "out", "v1", "v2", cwd=d)
+        self.assertEqual(r.rc, 1, repr(r))
+        self.assertEqual(len(r.err.splitlines()), 2)
+        self.assertIn("v1/x.py:1: converts to %s/out/x.lua, as v2/x.py does; neither is written"
+                      % d, r.err)
+        self.assertEqual(os.listdir(os.path.join(d, "out")), [])
 
     def test_huge_file(self):
         d, r = self.convert_text("# " + "x" * (5 * 1024 * 1024) + "\n")
