@@ -392,8 +392,16 @@ local compare_ops = { ["=="] = true, ["!="] = true, ["<"] = true, [">"] = true, 
 
 function Parser:comparison()
   local e = self:bitor()
+  local n = 0
   while true do
     local t = self:peek()
+    -- Python's a == b == c is a == b and b == c, b once: not Lua's (a == b) == c
+    n = n + 1
+    if n == 2 and (e.k == "bin" or e.k == "in" or e.k == "not") and ((t.type == "op"
+        and compare_ops[t.value]) or (t.type == "name" and (t.value == "is" or t.value == "in"
+        or (t.value == "not" and self:peek(1).value == "in")))) then
+      e = { k = "unsupported", what = "a chained comparison", line = t.line }
+    end
     if t.type == "op" and compare_ops[t.value] then
       self:next()
       e = { k = "bin", op = t.value, a = e, b = self:bitor() }
@@ -1119,6 +1127,41 @@ end
 -- Whether e is a Python str for sure: a literal, a concatenation or formatting of one, str(),
 -- .format() and .join() on a literal, or a variable whose innermost assignment is one of
 -- those (scopes: the emitter's, where such a variable is marked "string").
+-- Calls whose result is true or false: a truth test of one reads the same in Lua.
+local boolean_calls = { isinstance = true, hasattr = true, callable = true, bool = true }
+local boolean_methods = { startswith = true, endswith = true, is_offline_mode = true,
+                          has_table = true, has_index = true, has_sequence = true,
+                          has_schema = true, isdigit = true, isalpha = true, isalnum = true,
+                          isupper = true, islower = true, isspace = true }
+local comparisons = { ["=="] = true, ["!="] = true, ["<"] = true, [">"] = true, ["<="] = true,
+                      [">="] = true }
+
+-- Whether Python and Lua read e's truth alike: it is a comparison, a membership test, True,
+-- False or None, a call known to give a boolean, a variable last given one, or these joined
+-- by and/or/not. Anything else may be an empty string, 0 or an empty list, which Python
+-- reads as false and Lua as true.
+local function is_boolean(e, scopes)
+  local k = e.k
+  if k == "const" or k == "in" then return true end
+  if k == "paren" or k == "not" then return is_boolean(e.e, scopes) end
+  if k == "bin" then
+    if comparisons[e.op] then return true end
+    if e.op == "and" or e.op == "or" then return is_boolean(e.a, scopes) and is_boolean(e.b, scopes) end
+    return false
+  end
+  if k == "call" then
+    if e.f.k == "name" then return boolean_calls[e.f.name] == true end
+    return e.f.k == "attr" and boolean_methods[e.f.name] == true
+  end
+  if k == "name" and scopes then
+    for j = #scopes, 1, -1 do
+      local v = scopes[j][e.name]
+      if v then return v == "boolean" end
+    end
+  end
+  return false
+end
+
 local function is_string(e, scopes)
   if e.k == "name" and scopes then
     for j = #scopes, 1, -1 do
@@ -1319,6 +1362,16 @@ function Emitter:expr_prec(e)
   return "(" .. s .. ")"
 end
 
+-- e as a truth test: the expression, when Python and Lua read its truth alike (is_boolean);
+-- otherwise the statement is a TODO.
+function Emitter:truth(e)
+  if not is_boolean(e, self.scopes) then
+    unsupported("a truth test of a value that may be an empty string, 0 or an empty list "
+      .. "(false in Python, true in Lua)")
+  end
+  return self:expr(e)
+end
+
 function Emitter:expr(e)
   self.edepth = (self.edepth or 0) + 1
   if self.edepth > MAX_DEPTH * 2 then unsupported("an expression nested too deeply") end
@@ -1403,7 +1456,10 @@ function Emitter:expr1(e)
     end
     return "{ " .. table.concat(items, ", ") .. " }"
   end
-  if k == "not" then return "not " .. self:expr_prec(e.e) end
+  if k == "not" then
+    self:truth(e.e)
+    return "not " .. self:expr_prec(e.e)
+  end
   if k == "unary" then
     if e.op == "~" then unsupported("the ~ operator") end
     if e.op == "+" then return self:expr(e.e) end
@@ -1440,19 +1496,27 @@ function Emitter:expr1(e)
     end
     local o = lua_binops[e.op]
     if not o then unsupported("the " .. e.op .. " operator") end
+    if o == "and" or o == "or" then self:truth(e.a) end
     return self:expr_prec(e.a) .. " " .. o .. " " .. self:expr_prec(e.b)
   end
   if k == "ifexp" then
     -- Python's a if c else b, exact even when a is false or nil
-    return "(function() if " .. self:expr(e.cond) .. " then return " .. self:expr(e.a)
+    return "(function() if " .. self:truth(e.cond) .. " then return " .. self:expr(e.a)
       .. " else return " .. self:expr(e.b) .. " end end)()"
   end
   if k == "in" then
     if e.b.k == "tuple" or e.b.k == "list" then
       if #e.b.items == 0 then return "false" end
       local a = self:expr_prec(e.a)
+      -- the left operand is evaluated once, as in Python: a call is not made per item
+      local simple = e.a.k == "name" or e.a.k == "const" or e.a.k == "number" or e.a.k == "str"
       local tests = {}
-      for _, it in ipairs(e.b.items) do tests[#tests + 1] = a .. " == " .. self:expr_prec(it) end
+      for _, it in ipairs(e.b.items) do
+        tests[#tests + 1] = (simple and a or "v") .. " == " .. self:expr_prec(it)
+      end
+      if not simple then
+        return "(function(v) return " .. table.concat(tests, " or ") .. " end)(" .. self:expr(e.a) .. ")"
+      end
       return "(" .. table.concat(tests, " or ") .. ")"
     end
     self:expr(e.b)  -- a container that is not translated says so first
@@ -1559,7 +1623,8 @@ function Emitter:assign(s, top)
     if s.value.k == "tuple" and #s.value.items > 0 then v = v end
     local scope = self:scope_of(n) or self.scopes[#self.scopes]
     local known = scope[n] or self.bindings[n]
-    scope[n] = is_string(s.value, self.scopes) and "string" or true
+    scope[n] = is_string(s.value, self.scopes) and "string"
+      or is_boolean(s.value, self.scopes) and "boolean" or true
     if known then return lua_name(n) .. " = " .. v end
     return "local " .. lua_name(n) .. " = " .. v
   end
@@ -1673,9 +1738,9 @@ end
 function Emitter:guard(first, last, fn, stmt)
   local mark, ci, scopes_n = #self.out, self.ci, #self.scopes
   local saved_indent = self.indent
-  local edepth = self.edepth
+  local edepth, in_callback = self.edepth, self.in_callback
   local ok, err = pcall(fn)
-  self.edepth = edepth
+  self.edepth, self.in_callback = edepth, in_callback
   if ok then return end
   if getmetatable(err) ~= Unsupported then error(err, 0) end
   for j = #self.out, mark + 1, -1 do self.out[j] = nil end
@@ -1752,6 +1817,10 @@ function Emitter:stmt1(s, top)
   end
   if k == "assign" then self:line(self:assign(s, top)); return end
   if k == "return" then
+    if (self.in_callback or 0) > 0 then
+      unsupported("a return inside a with block (its body is a Lua function: the return would "
+        .. "end only the block)")
+    end
     if s.e then self:line("return " .. self:expr(s.e)) else self:line("do return end") end
     return
   end
@@ -1816,7 +1885,7 @@ function Emitter:stmt1(s, top)
   end
   if k == "if" then
     for i, br in ipairs(s.branches) do
-      self:line((i == 1 and "if " or "elseif ") .. self:expr(br.cond) .. " then")
+      self:line((i == 1 and "if " or "elseif ") .. self:truth(br.cond) .. " then")
       local other = self:other_dialect(br.cond)
       if other then
         -- this branch runs on a database luamig does not support: kept as a note, never run
@@ -1847,7 +1916,9 @@ function Emitter:stmt1(s, top)
       if f == "op.get_context.autocommit_block" or (item.e.k == "call" and item.e.f.k == "attr"
           and item.e.f.name == "autocommit_block" and is_bind_call(item.e.f.e)) then
         self:line("op.get_context().autocommit_block(function()")
+        self.in_callback = (self.in_callback or 0) + 1
         self:nested(s.body)
+        self.in_callback = self.in_callback - 1
         self:line("end)")
         return
       end
@@ -1860,7 +1931,9 @@ function Emitter:stmt1(s, top)
     call.trailing_fn = "function(" .. lua_name(alias) .. ")"
     local head = self:call(call)
     self:line(head:sub(1, -2))
+    self.in_callback = (self.in_callback or 0) + 1
     self:nested(s.body, { [alias] = true })
+    self.in_callback = self.in_callback - 1
     self:line("end)")
     return
   end

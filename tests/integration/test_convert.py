@@ -550,6 +550,41 @@ class HostileInput(unittest.TestCase):
                       % d, r.err)
         self.assertEqual(os.listdir(os.path.join(d, "out")), [])
 
+    def test_python_semantics_lua_would_change_are_todos(self):
+        """A truth test of what may be an empty string, 0 or an empty list (false in Python,
+        true in Lua), a chained comparison, and a return inside a with block (a Lua function
+        there) are TODOs; a membership test evaluates its left side once; a comparison, and a
+        variable given one, translate."""
+        src = ("revision = 'a'\ndown_revision = None\nLEGACY = ''\n"
+               "def upgrade():\n"
+               "    is_pg = op.get_bind().dialect.name == 'postgresql'\n"
+               "    if is_pg and not LEGACY:\n"
+               "        op.drop_table('x')\n"
+               "    if LEGACY:\n"
+               "        op.drop_table('keep')\n"
+               "    c = LEGACY == 'a' == 'b'\n"
+               "    if is_pg:\n"
+               "        op.drop_table('y')\n"
+               "    n = len('abc') in (2, 3)\n"
+               "    with op.batch_alter_table('t') as batch_op:\n"
+               "        return\n")
+        d, r = self.convert_text(src)
+        self.assertEqual(r.rc, 1, repr(r))
+        truth = ("TODO a truth test of a value that may be an empty string, 0 or an empty list "
+                 "(false in Python, true in Lua)")
+        self.assertEqual(r.err.splitlines(), [
+            "9f_x.py:6: luamig convert: " + truth,
+            "9f_x.py:8: luamig convert: " + truth,
+            "9f_x.py:10: luamig convert: TODO a chained comparison",
+            "9f_x.py:15: luamig convert: TODO a return inside a with block (its body is a Lua "
+            "function: the return would end only the block)"])
+        with open(os.path.join(d, "9f_x.lua")) as f:
+            text = f.read()
+        self.assertIn('  local is_pg = op.get_context().dialect.name == "postgresql"\n', text)
+        self.assertIn('  if is_pg then\n    op.drop_table("y")\n  end\n', text)
+        self.assertIn('  local n = (function(v) return v == 2 or v == 3 end)(#"abc")\n', text)
+        self.assertIn("  --     if LEGACY:\n", text)
+
     def test_huge_file(self):
         d, r = self.convert_text("# " + "x" * (5 * 1024 * 1024) + "\n")
         self.assertEqual(r.rc, 1, repr(r))
