@@ -311,6 +311,22 @@ static int interpolation_error(const lm_config *c, const char *sec, const char *
 	return -1;
 }
 
+/* Puts repr(text), part of the value of option (raw: its whole value), into
+ * m, as configparser's messages quote it; unless the value may hold a
+ * password (an option named like a URL or a password, or a value with
+ * "://" and "@"), which no message shows, whatever its characters. */
+static void put_value(lm_buf *m, const char *option, const char *raw, const char *text)
+{
+	char *lo = lower(option, strlen(option));
+	int secret = strstr(lo, "url") || strstr(lo, "password") || strstr(lo, "dsn") ||
+	             (strstr(raw, "://") && strchr(raw, '@'));
+	free(lo);
+	if (secret)
+		lm_buf_puts(m, "(not shown: the value may hold a password)");
+	else
+		put_repr(m, text);
+}
+
 /* Expands rest into out as configparser's BasicInterpolation does: %% is
  * a percent sign, %(name)s the (interpolated) value of name from the same
  * section, [DEFAULT] or "here"; any other % is an error, as are unknown
@@ -332,7 +348,7 @@ static int expand(const lm_config *c, const char *sec, const char *option, const
 		put_repr(&m, sec);
 		lm_buf_puts(&m, " contains an interpolation key which cannot be substituted in 10 "
 		                "steps. Raw value: ");
-		put_repr(&m, rawval);
+		put_value(&m, option, rawval, rawval);
 		int rc = interpolation_error(
 		        c, sec, option,
 		        "Recursion limit exceeded in value substitution: ", lm_buf_str(&m));
@@ -356,7 +372,7 @@ static int expand(const lm_config *c, const char *sec, const char *option, const
 		int rc = 0;
 		if (rest[1] != '(') {
 			lm_buf_puts(&m, "found: ");
-			put_repr(&m, rest);
+			put_value(&m, option, rawval, rest);
 			rc = interpolation_error(c, sec, option,
 			                         "'%' must be followed by '%' or '(', ",
 			                         lm_buf_str(&m));
@@ -365,7 +381,7 @@ static int expand(const lm_config *c, const char *sec, const char *option, const
 		}
 		const char *close = strchr(rest + 2, ')');
 		if (!close || close == rest + 2 || close[1] != 's') {
-			put_repr(&m, rest);
+			put_value(&m, option, rawval, rest);
 			rc = interpolation_error(c, sec, option,
 			                         "bad interpolation variable reference ",
 			                         lm_buf_str(&m));
@@ -385,7 +401,7 @@ static int expand(const lm_config *c, const char *sec, const char *option, const
 			lm_buf_puts(&m, " contains an interpolation key ");
 			put_repr(&m, name);
 			lm_buf_puts(&m, " which is not a valid option name. Raw value: ");
-			put_repr(&m, rawval);
+			put_value(&m, option, rawval, rawval);
 			rc = interpolation_error(c, sec, option,
 			                         "Bad value substitution: ", lm_buf_str(&m));
 		} else if (strchr(e->value, '%')) {

@@ -205,7 +205,12 @@ CASES = [
      ["upgrade", "head"], 1,
      "FAILED: luamig.ini:3: Bad value substitution: option 'url' in section 'luamig' contains "
      "an interpolation key 'nosuch' which is not a valid option name. Raw value: "
-     "'sqlite:///%(nosuch)s.db'"),
+     "(not shown: the value may hold a password)"),
+    ("ini_percent_in_url_password", "sqlite", ini_text(
+        "[luamig]\nscript_location = migrations\nurl = postgresql://u:s3cr%etpw@h/db\n"),
+     ["current"], 1,
+     "FAILED: luamig.ini:3: '%' must be followed by '%' or '(', found: (not shown: the value "
+     "may hold a password)"),
     ("ini_self_interpolation", "sqlite", ini_text(
         "[luamig]\nscript_location = migrations\nurl = {url}\nx = %(x)s%(x)s\n"),
      ["upgrade", "head"], 1,
