@@ -113,6 +113,8 @@ int lm_cmd_convert(lua_State *L, lm_opts *o)
 		if (!cfg)
 			goto done;
 		const char *loc = lm_config_get(cfg, "alembic", "script_location");
+		if (!loc && lm_config_failed(cfg))
+			goto done; /* configparser's message, naming file and line */
 		if (!loc) {
 			lm_error_set("%s: no 'script_location' key in the [alembic] section",
 			             o->ini);
@@ -131,6 +133,9 @@ int lm_cmd_convert(lua_State *L, lm_opts *o)
 		 * folder, as luamig does. */
 		location = lm_path_abs(loc);
 		url = lm_config_get(cfg, "alembic", "sqlalchemy.url");
+		/* a value Alembic's configparser would refuse too (a bare '%') */
+		if (!url && lm_config_failed(cfg))
+			goto done;
 		char *versions = lm_path_join(location, "versions");
 		int lrc = list_py(versions, &files);
 		free(versions);

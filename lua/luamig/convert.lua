@@ -2141,9 +2141,12 @@ local function basename(p) return p:match("([^/]*)$") end
 
 -- script_location as luamig.ini should say it, relative to the ini's folder when below it.
 local function location_for(ini_dir, dir)
-  if dir:sub(1, #ini_dir + 1) == ini_dir .. "/" then return "%(here)s/" .. dir:sub(#ini_dir + 2) end
+  -- (a '%' of the path is written '%%', as luamig.ini reads it back)
+  if dir:sub(1, #ini_dir + 1) == ini_dir .. "/" then
+    return "%(here)s/" .. dir:sub(#ini_dir + 2):gsub("%%", "%%%%")
+  end
   if dir == ini_dir then return "%(here)s" end
-  return dir
+  return (dir:gsub("%%", "%%%%"))
 end
 
 -- The luamig.ini that takes over alembic's version table.

@@ -378,6 +378,29 @@ class ConvertIni(unittest.TestCase):
         r = convert("--ini", "alembic.ini", cwd=d)
         self.assertTrue(os.path.exists(os.path.join(d, "luamig.ini")))
 
+    def test_alembic_ini_values_configparser_refuses(self):
+        """A sqlalchemy.url with a bare '%' (Alembic's configparser refuses it too) fails in
+        one line that does not show the password, and writes nothing; a script_location
+        holding '%' ('%%' in the file) is written so that luamig.ini reads it back."""
+        d = self.alembic_project()
+        with open(os.path.join(d, "alembic.ini")) as f:
+            text = f.read()
+        with open(os.path.join(d, "alembic.ini"), "w") as f:
+            f.write(text.replace("sqlalchemy.url = sqlite:///app.db",
+                                 "sqlalchemy.url = postgresql://u:s3cr%etpw@h/db"))
+        r = convert("--ini", "alembic.ini", cwd=d)
+        self.assertEqual(r.rc, 1, repr(r))
+        self.assertRegex(r.err, r"^FAILED: alembic\.ini:\d+: '%' must be followed by '%' or '\(', "
+                                r"found: \(not shown: the value may hold a password\)\n$")
+        self.assertFalse(os.path.exists(os.path.join(d, "luamig.ini")))
+        shutil.move(os.path.join(d, "alembic"), os.path.join(d, "mig%s"))
+        with open(os.path.join(d, "alembic.ini"), "w") as f:
+            f.write(text.replace("script_location = %(here)s/alembic", "script_location = %(here)s/mig%%s"))
+        convert("--ini", "alembic.ini", cwd=d)
+        self.assertIn("\nscript_location = %(here)s/mig%%s\n", open(os.path.join(d, "luamig.ini")).read())
+        r = run(["heads"], cwd=d)
+        self.assertEqual(r.rc, 0, repr(r))
+
     def test_existing_luamig_ini_is_not_overwritten(self):
         d = self.alembic_project()
         with open(os.path.join(d, "luamig.ini"), "w") as f:
