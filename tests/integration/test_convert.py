@@ -308,6 +308,15 @@ class ConvertIni(unittest.TestCase):
         con.close()
         return d
 
+    def edit_ini(self, d, old, new):
+        """alembic.ini of project d with its text `old` replaced by `new`."""
+        path = os.path.join(d, "alembic.ini")
+        with open(path) as f:
+            text = f.read()
+        self.assertIn(old, text)
+        with open(path, "w") as f:
+            f.write(text.replace(old, new))
+
     def test_takes_over_alembic_version(self):
         d = self.alembic_project()
         r = convert("--ini", "alembic.ini", cwd=d)
@@ -337,11 +346,8 @@ class ConvertIni(unittest.TestCase):
         """An alembic.ini whose sqlalchemy.url runs over several lines (a continuation line):
         luamig.ini's url is left empty, never several lines of its own, and convert says so."""
         d = self.alembic_project()
-        with open(os.path.join(d, "alembic.ini")) as f:
-            text = f.read()
-        with open(os.path.join(d, "alembic.ini"), "w") as f:
-            f.write(text.replace("sqlalchemy.url = sqlite:///app.db\n",
-                                 "sqlalchemy.url = sqlite:///app.db\n    no_lock = true\n"))
+        self.edit_ini(d, "sqlalchemy.url = sqlite:///app.db\n",
+                      "sqlalchemy.url = sqlite:///app.db\n    no_lock = true\n")
         r = convert("--ini", "alembic.ini", cwd=d)
         self.assertIn("luamig convert: alembic.ini's sqlalchemy.url runs over several lines; "
                       "luamig.ini's url is left empty: set it there\n", r.err)
@@ -383,19 +389,17 @@ class ConvertIni(unittest.TestCase):
         one line that does not show the password, and writes nothing; a script_location
         holding '%' ('%%' in the file) is written so that luamig.ini reads it back."""
         d = self.alembic_project()
-        with open(os.path.join(d, "alembic.ini")) as f:
-            text = f.read()
-        with open(os.path.join(d, "alembic.ini"), "w") as f:
-            f.write(text.replace("sqlalchemy.url = sqlite:///app.db",
-                                 "sqlalchemy.url = postgresql://u:s3cr%etpw@h/db"))
+        self.edit_ini(d, "sqlalchemy.url = sqlite:///app.db",
+                      "sqlalchemy.url = postgresql://u:s3cr%etpw@h/db")
         r = convert("--ini", "alembic.ini", cwd=d)
         self.assertEqual(r.rc, 1, repr(r))
         self.assertRegex(r.err, r"^FAILED: alembic\.ini:\d+: '%' must be followed by '%' or '\(', "
                                 r"found: \(not shown: the value may hold a password\)\n$")
         self.assertFalse(os.path.exists(os.path.join(d, "luamig.ini")))
         shutil.move(os.path.join(d, "alembic"), os.path.join(d, "mig%s"))
-        with open(os.path.join(d, "alembic.ini"), "w") as f:
-            f.write(text.replace("script_location = %(here)s/alembic", "script_location = %(here)s/mig%%s"))
+        self.edit_ini(d, "sqlalchemy.url = postgresql://u:s3cr%etpw@h/db",
+                      "sqlalchemy.url = sqlite:///app.db")
+        self.edit_ini(d, "script_location = %(here)s/alembic", "script_location = %(here)s/mig%%s")
         convert("--ini", "alembic.ini", cwd=d)
         self.assertIn("\nscript_location = %(here)s/mig%%s\n", open(os.path.join(d, "luamig.ini")).read())
         r = run(["heads"], cwd=d)
