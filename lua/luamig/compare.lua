@@ -164,8 +164,40 @@ end
 
 -- What Alembic's dialect impls change in reflected columns' defaults before comparing (see
 -- the dialects' reflected_default_for_compare).
+-- The convention keys of target_metadata whose template holds %(constraint_name)s: an op
+-- given a plain name of that kind runs it through the template again (op.lua, as Alembic's
+-- schemaobj does), so the database's names are rendered op.f(...) there. (Alembic renders
+-- them plainly, and its revision then names a constraint the database does not have.)
+local convention_kinds = { index = "ix", unique = "uq", check = "ck", foreign_key = "fk",
+                           primary_key = "pk" }
+local function expanding_kinds(actx)
+  local tm = actx.opts.target_metadata
+  local nc = type(tm) == "table" and tm.kind == "metadata" and tm.naming_convention
+  if not nc then return nil end
+  local kinds
+  for kind, k in pairs(convention_kinds) do
+    local template = nc[k]
+    if type(template) == "string" and template:find("%(constraint_name)s", 1, true) then
+      kinds = kinds or {}
+      kinds[kind] = true
+    end
+  end
+  return kinds
+end
+
 local function prepare_reflected(actx, conn_md)
   local d = actx.dialect
+  local kinds = expanding_kinds(actx)
+  for _, t in pairs(kinds and conn_md.tables or {}) do
+    for _, c in ipairs(t.constraints or {}) do
+      if c.name and kinds[c.kind] then c.name_conv = true end
+    end
+    for _, ix in ipairs(t.indexes or {}) do
+      if ix.name and kinds.index then ix.name_conv = true end
+    end
+    local pk = t.primary_key
+    if pk and pk.name and kinds.primary_key then pk.name_conv = true end
+  end
   for _, t in pairs(conn_md.tables or {}) do
     local cols = t.columns or {}
     for i = 1, #cols do

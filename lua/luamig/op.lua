@@ -252,6 +252,22 @@ local function context_metadata()
 end
 op._context_metadata = context_metadata
 
+-- Names constraint or index c of table `table_name` by the naming convention, as Alembic's
+-- schemaobj does: it builds each op's constraint on a table of a MetaData carrying
+-- target_metadata's convention (SQLAlchemy's default, ix_%(column_0_label)s, without one), so
+-- an unnamed one is named, and a name is expanded when the template holds %(constraint_name)s.
+local function by_convention(c, table_name)
+  local ctx = context_provider and context_provider()
+  local tm = ctx and ctx.opts and ctx.opts.target_metadata
+  local nc = type(tm) == "table" and tm.kind == "metadata" and tm.naming_convention or nil
+  sa._apply_convention(c, { name = table_name }, nc)
+  return c
+end
+
+-- kind of the constraint drop_constraint's type_ names
+local kind_of_type = { foreignkey = "foreign_key", primary = "primary_key", unique = "unique",
+                       check = "check" }
+
 local function column_list(fname, cols)
   if type(cols) == "string" then return { cols } end
   if type(cols) ~= "table" then error("op." .. fname .. ": expected a list of columns", 3) end
@@ -379,6 +395,7 @@ function ops.create_index(...)
                schema = opts.schema, unique = opts.unique and true or false,
                columns = column_list("create_index", a.columns),
                dialect_kw = dialect_kw(opts, index_keys) }
+  by_convention(ix, a.table_name)
   return op.new("create_index", { index = ix, if_not_exists = opts.if_not_exists })
 end
 
@@ -387,6 +404,11 @@ local drop_index_args = { "index_name", "table_name" }
 function ops.drop_index(...)
   local a, opts = bind("drop_index", drop_index_args, 1, ...)
   local name, conv = sa._name(a.index_name)
+  if name ~= nil then
+    local ix = by_convention({ kind = "index", name = name, name_conv = conv, columns = {} },
+                             a.table_name)
+    name, conv = ix.name, ix.name_conv
+  end
   return op.new("drop_index", { index_name = name, index_name_conv = conv,
                                 table_name = a.table_name, schema = opts.schema,
                                 if_exists = opts.if_exists, kw = dialect_kw(opts, drop_index_keys),
@@ -394,6 +416,7 @@ function ops.drop_index(...)
 end
 
 local function add_constraint(c, table_name, schema)
+  by_convention(c, table_name)
   return op.new("add_constraint", { constraint = c, table_name = table_name, schema = schema })
 end
 
@@ -487,6 +510,12 @@ function ops.drop_constraint(...)
     error("op.drop_constraint: type_ must be one of 'foreignkey', 'primary', 'unique', 'check'", 2)
   end
   local name, conv = sa._name(a.constraint_name)
+  local kind = kind_of_type[a.type_]
+  if name ~= nil and kind then
+    local c = by_convention({ kind = kind, name = name, name_conv = conv, columns = {} },
+                            a.table_name)
+    name, conv = c.name, c.name_conv
+  end
   return op.new("drop_constraint", { constraint_name = name, constraint_name_conv = conv,
                                      table_name = a.table_name, type_ = a.type_,
                                      schema = opts.schema, if_exists = opts.if_exists,

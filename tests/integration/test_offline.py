@@ -140,6 +140,42 @@ class Offline(unittest.TestCase):
         text = p.read("out.sql")
         self.assertIn("-- Running upgrade  -> aaaa1111", text)
 
+    def test_ops_name_by_target_metadatas_convention(self):
+        """As Alembic builds each op's constraint on a MetaData with target_metadata's naming
+        convention: an unnamed one is named, a name is expanded where the template holds
+        %(constraint_name)s (drop_constraint by its type_ too); without a target_metadata,
+        SQLAlchemy's default names an unnamed index. The statements are Alembic 1.8.1's,
+        recorded from its offline output on PostgreSQL."""
+        p = Project(self, "postgresql", url="postgresql://u@h/db")
+        p.write("models.lua", 'local sa = require "luamig.sa"\nreturn sa.MetaData { naming_convention '
+                '= { ck = "ck_%(table_name)s_%(constraint_name)s", uq = "uq_%(table_name)s_'
+                '%(column_0_name)s", pk = "pk_%(table_name)s", fk = "fk_%(table_name)s_'
+                '%(column_0_name)s_%(referred_table_name)s" } }\n')
+        p.write("migrations/env.lua", p.read("migrations/env.lua").replace(
+            "local target_metadata = nil",
+            'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
+            'local target_metadata = os.getenv("NO_MODELS") == nil and require "models" or nil'))
+        p.revision_file("aaaa1111", up="\n".join([
+            '  op.create_check_constraint("positive", "t", "x > 0")',
+            '  op.create_unique_constraint(nil, "t", { "x" })',
+            '  op.create_primary_key(nil, "t", { "id" })',
+            '  op.create_foreign_key(nil, "t", "p", { "p_id" }, { "id" })',
+            '  op.create_index("ix_named", "t", { "y" })',
+            '  op.drop_constraint("positive", "t", { type_ = "check" })',
+            '  op.drop_constraint("uq_t_x", "t", { type_ = "unique" })']))
+        p.revision_file("bbbb2222", down="aaaa1111", up='  op.create_index(nil, "t", { "x" })')
+        out = p.ok("upgrade", "aaaa1111", "--sql").out
+        for line in ("ALTER TABLE t ADD CONSTRAINT ck_t_positive CHECK (x > 0);",
+                     "ALTER TABLE t ADD CONSTRAINT uq_t_x UNIQUE (x);",
+                     "ALTER TABLE t ADD CONSTRAINT pk_t PRIMARY KEY (id);",
+                     "ALTER TABLE t ADD CONSTRAINT fk_t_p_id_p FOREIGN KEY(p_id) REFERENCES p (id);",
+                     "CREATE INDEX ix_named ON t (y);",
+                     "ALTER TABLE t DROP CONSTRAINT ck_t_positive;",
+                     "ALTER TABLE t DROP CONSTRAINT uq_t_x;"):
+            self.assertIn("\n" + line + "\n", out)
+        out = p.ok("upgrade", "aaaa1111:bbbb2222", "--sql", env={"NO_MODELS": "1"}).out
+        self.assertIn("\nCREATE INDEX ix_t_x ON t (x);\n", out)
+
 
 if __name__ == "__main__":
     main()
