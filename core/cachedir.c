@@ -213,16 +213,8 @@ int lm_cache_write(const char *file, const void *data, size_t len)
 		fd = -1;
 	}
 	if (fd >= 0) {
-		size_t put = 0;
-		while (put < len) {
-			ssize_t n = write(fd, (const char *)data + put, len - put);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			put += (size_t)n;
-		}
-		if (close(fd) == 0 && put == len && rename(tmp, file) == 0) {
+		int werr = lm_write_all(fd, data, len);
+		if (close(fd) == 0 && !werr && rename(tmp, file) == 0) {
 			rc = 0;
 			lm_cache_prune();
 		} else {

@@ -967,17 +967,7 @@ static int l_write_new(lua_State *L)
 	if (fd < 0) {
 		err = errno;
 	} else {
-		size_t done = 0;
-		while (done < len) {
-			ssize_t n = write(fd, text + done, len - done);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				err = n < 0 ? errno : EIO;
-				break;
-			}
-			done += (size_t)n;
-		}
+		err = lm_write_all(fd, text, len);
 		if (close(fd) != 0 && !err)
 			err = errno;
 		if (err)

@@ -344,6 +344,20 @@ int lm_write_file(const char *path, const char *data, size_t len)
 	return 0;
 }
 
+int lm_write_all(int fd, const void *data, size_t len)
+{
+	size_t put = 0;
+	while (put < len) {
+		ssize_t n = write(fd, (const char *)data + put, len - put);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? errno : EIO;
+		put += (size_t)n;
+	}
+	return 0;
+}
+
 int lm_file_exists(const char *path)
 {
 	struct stat st;

@@ -112,6 +112,9 @@ unsigned long long lm_word_hash(const char *p, size_t n);
  * the error slot set ("path: reason"). */
 char *lm_read_file(const char *path, size_t *len_out);
 int lm_write_file(const char *path, const char *data, size_t len);
+/* Writes all len bytes to fd, again after EINTR or a short write: 0, or
+ * the errno of the write that failed (EIO for one that wrote nothing). */
+int lm_write_all(int fd, const void *data, size_t len);
 int lm_file_exists(const char *path);
 int lm_is_dir(const char *path);
 /* 1 for a regular file (symbolic links followed), 0 for anything else that
