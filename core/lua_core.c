@@ -40,6 +40,7 @@
 #include "revmap.h"
 #include "script.h"
 #include "signals.h"
+#include "template.h"
 
 static const char HOST_KEY = 'h';
 
@@ -205,6 +206,21 @@ static int l_md5_hex(lua_State *L)
 	char out[33];
 	lm_md5_hex(s, len, out);
 	lua_pushlstring(L, out, 32);
+	return 1;
+}
+
+/* core.header_quote(s) -> s as a revision header's literal, in the quotes
+ *   the header scanner reads back | nil when only an escape could write it
+ *   (template.h, lm_header_quote; a NUL too). */
+static int l_header_quote(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	char *q = strlen(s) == len ? lm_header_quote(s) : NULL; /* a NUL: no literal either */
+	if (!q)
+		return 0;
+	lua_pushstring(L, q);
+	free(q);
 	return 1;
 }
 
@@ -1016,6 +1032,7 @@ static int open_core(lua_State *L)
 	        {"cwd", l_cwd},
 	        {"checksum", l_checksum},
 	        {"md5_hex", l_md5_hex},
+	        {"header_quote", l_header_quote},
 	        {"hostname", l_hostname},
 	        {"username", l_username},
 	        {"file", l_file},

@@ -367,11 +367,7 @@ char *lm_lua_quote(const char *s)
 	return lm_buf_detach(&b);
 }
 
-/* A header value as the header scanner reads it back (script.c): in double
- * quotes, or in single quotes when it holds a double one; NULL when it
- * holds both, a backslash or a line break, which only an escape could
- * write. */
-static char *header_quote(const char *s)
+char *lm_header_quote(const char *s)
 {
 	int dq = 0, sq = 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -393,7 +389,7 @@ char *lm_lua_literal_list(const lm_strv *items, const char *what)
 	if (items->n > 1)
 		lm_buf_puts(&b, "{ ");
 	for (size_t i = 0; i < items->n; i++) {
-		char *q = header_quote(items->v[i]);
+		char *q = lm_header_quote(items->v[i]);
 		if (!q) {
 			lm_error_set(
 			        "%s '%s' cannot be written in a revision header: it holds both "

@@ -66,6 +66,11 @@ char *lm_lua_literal_list(const lm_strv *items, const char *what);
  * its header comment: 0, or -1 with "<what> may not contain ']]': ..." in
  * the error slot. */
 int lm_lua_comment_check(const char *text, const char *what);
+/* A header value as the header scanner reads it back (script.c): in double
+ * quotes, or in single quotes when it holds a double one; NULL when it
+ * holds both, a backslash or a line break, which only an escape could
+ * write. Caller frees. */
+char *lm_header_quote(const char *s);
 /* A Lua string literal with escapes. */
 char *lm_lua_quote(const char *s);
 

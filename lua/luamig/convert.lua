@@ -1563,15 +1563,6 @@ local function nested_assignments(stmts, depth, out)
   return out
 end
 
--- A header string as luamig's header scanner reads it back (core/script.c reads no escapes):
--- in double quotes, or in single ones when it holds a double one; nil when it holds both, a
--- backslash or a line break.
-local function header_quote(v)
-  if v:find("[\\\n\r\0]") or (v:find('"', 1, true) and v:find("'", 1, true)) then return nil end
-  if v:find('"', 1, true) then return "'" .. v .. "'" end
-  return '"' .. v .. '"'
-end
-
 -- A header value (revision, down_revision, branch_labels, depends_on) written as the header
 -- scanner reads it: None, a string or a tuple or list of strings, each string plain. A string
 -- that only an escape could write fails the file; any other value is written as an
@@ -1585,7 +1576,7 @@ function Emitter:header_value(n, e, line)
       text[#text + 1] = t.value
     end
     local v = table.concat(text)
-    local q = header_quote(v)
+    local q = core.header_quote(v)   -- the rule `luamig revision` writes by (core/template.c)
     if not q then
       fail(self.name, line, string.format("%s value %s cannot be written in a revision header: it "
         .. "holds both quotes, a backslash or a line break", n, M.quote(v)))
