@@ -168,14 +168,12 @@ end
 -- given a plain name of that kind runs it through the template again (op.lua, as Alembic's
 -- schemaobj does), so the database's names are rendered op.f(...) there. (Alembic renders
 -- them plainly, and its revision then names a constraint the database does not have.)
-local convention_kinds = { index = "ix", unique = "uq", check = "ck", foreign_key = "fk",
-                           primary_key = "pk" }
 local function expanding_kinds(actx)
   local tm = actx.opts.target_metadata
   local nc = type(tm) == "table" and tm.kind == "metadata" and tm.naming_convention
   if not nc then return nil end
   local kinds
-  for kind, k in pairs(convention_kinds) do
+  for kind, k in pairs(sa._convention_key) do
     local template = nc[k]
     if type(template) == "string" and template:find("%(constraint_name)s", 1, true) then
       kinds = kinds or {}

@@ -752,6 +752,7 @@ end
 
 local convention_key = { index = "ix", unique = "uq", check = "ck", foreign_key = "fk",
                          primary_key = "pk" }
+sa._convention_key = convention_key   -- each kind's key in a naming convention
 
 -- Expands a naming-convention template for constraint `c` of table `tbl` (SQLAlchemy's tokens).
 local function expand_convention(template, c, tbl)
