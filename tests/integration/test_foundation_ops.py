@@ -178,6 +178,43 @@ class FoundationOps(unittest.TestCase):
                 p.ok("upgrade", "head")
                 self.assertEqual(p.sql('SELECT * FROM t'), [("a", "b", "c")])
 
+    def test_ops_name_constraints_by_the_convention(self):
+        """Online, as Alembic: an unnamed index gets SQLAlchemy's default ix_<table>_<column>;
+        with target_metadata's ck_%(table_name)s_%(constraint_name)s a check constraint given
+        as 'positive' is ck_t_positive, and drop_constraint('positive', type_ = 'check') drops
+        that one. The names are read from each database's catalog."""
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                p.write("models.lua", 'local sa = require "luamig.sa"\nreturn sa.MetaData '
+                        '{ naming_convention = { ck = "ck_%(table_name)s_%(constraint_name)s" } }\n')
+                p.revision_file("a1", up='  op.create_table("t", sa.Column("x", sa.Integer))\n'
+                                '  op.create_index(nil, "t", { "x" })')
+                p.ok("upgrade", "head")
+                self.assertEqual(p.indexes("t"), ["ix_t_x"])
+                p.write("migrations/env.lua", p.read("migrations/env.lua").replace(
+                    "local target_metadata = nil",
+                    'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
+                    'local target_metadata = require "models"'))
+                add = ('  op.batch_alter_table("t", function(b) b.create_check_constraint('
+                       '"positive", "x > 0") end)')
+                drop = ('  op.batch_alter_table("t", function(b) b.drop_constraint("positive", '
+                        '{ type_ = "check" }) end)')
+                p.revision_file("b2", down="a1", up=add)
+                p.ok("upgrade", "head")
+                if backend == "postgresql":
+                    checks = "SELECT conname FROM pg_constraint WHERE contype = 'c' AND conrelid = 't'::regclass"
+                    self.assertEqual(p.sql(checks), [("ck_t_positive",)])
+                else:
+                    sql = p.sql("SELECT sql FROM sqlite_master WHERE name = 't'")[0][0]
+                    self.assertIn("CONSTRAINT ck_t_positive CHECK", sql)
+                p.revision_file("c3", down="b2", up=drop)
+                p.ok("upgrade", "head")
+                if backend == "postgresql":
+                    self.assertEqual(p.sql(checks), [])
+                else:
+                    self.assertNotIn("CHECK", p.sql("SELECT sql FROM sqlite_master WHERE name = 't'")[0][0])
+
     def test_invoke_runs_an_operation_object(self):
         up = ('  op.execute("CREATE TABLE t (id INTEGER)")\n'
               '  local add = op.ops.add_column("t", sa.Column("x", sa.Integer))\n'
