@@ -2176,6 +2176,10 @@ local function convert_one(path, dest_dir)
                                               one_line(tostring(text))) }
   end
   if not text then return { path = path, err = todos } end
+  if not (("\n" .. text):find("\nrevision = ")) then
+    return { path = path, err = path .. ":1: no revision = ... line: not an Alembic revision "
+      .. "file; nothing written" }
+  end
   local dest = (dest_dir or dirname(path)) .. "/" .. basename(path):gsub("%.py$", "") .. ".lua"
   local chunk, cerr = load(text, "=" .. dest, "t")
   if not chunk then

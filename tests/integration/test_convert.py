@@ -500,6 +500,11 @@ class HostileInput(unittest.TestCase):
         self.assert_refused(head + "x = )\n", 3, "unmatched ')'")
         self.assert_refused(head + "def upgrade():\n  x = 1\n    y = 2\n", 5, "unexpected indent")
         self.assert_refused(head + "x = (1,\n", 4, "unexpected end of file inside brackets")
+        # an empty file, or one without the revision line, is no revision
+        self.assert_refused("", 1, "no revision = ... line: not an Alembic revision file; "
+                            "nothing written")
+        self.assert_refused("x = 1\n", 1, "no revision = ... line: not an Alembic revision "
+                            "file; nothing written")
 
     def test_header_strings_as_the_header_scanner_reads_them(self):
         """A header value with a quote is written in the other quotes (the header scanner reads
