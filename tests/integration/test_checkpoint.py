@@ -190,14 +190,9 @@ class TestCheckpoint(unittest.TestCase):
         for backend in backends():
             with self.subTest(backend=backend):
                 p = Project(self, backend)
-                p.write("models.lua", 'local sa = require "luamig.sa"\n'
-                        'return sa.MetaData { naming_convention = '
-                        '{ ck = "ck_%(table_name)s_%(constraint_name)s" } }\n')
-                env = p.read("migrations/env.lua").replace(
-                    "local target_metadata = nil",
-                    'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
-                    'local target_metadata = require "models"')
-                p.write("migrations/env.lua", env)
+                p.use_models('local sa = require "luamig.sa"\n'
+                             'return sa.MetaData { naming_convention = '
+                             '{ ck = "ck_%(table_name)s_%(constraint_name)s" } }\n')
                 p.revision_file("aaaa0001", up='  op.create_table("t", sa.Column("id", sa.Integer, '
                                 '{ primary_key = true }), sa.CheckConstraint("id > 0", '
                                 '{ name = "positive" }))', downgrade='  op.drop_table("t")')

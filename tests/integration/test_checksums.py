@@ -50,15 +50,10 @@ def project(test, backend, history=True):
     p.revision_file("aaaa1111", up=T1, downgrade='  op.drop_table("t1")', message="t one")
     p.revision_file("bbbb2222", down="aaaa1111", up=T2, downgrade='  op.drop_table("t2")',
                     message="t two")
-    p.write("models.lua", 'local sa = require "luamig.sa"\nlocal md = sa.MetaData()\n'
-            'sa.Table("t1", md, sa.Column("id", sa.Integer, { primary_key = true }))\n'
-            'sa.Table("t2", md, sa.Column("id", sa.Integer, { primary_key = true }))\n'
-            'return md\n')
-    env = p.read("migrations/env.lua").replace(
-        "local target_metadata = nil\n",
-        'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
-        'local target_metadata = require "models"\n')
-    p.write("migrations/env.lua", env)
+    p.use_models('local sa = require "luamig.sa"\nlocal md = sa.MetaData()\n'
+                 'sa.Table("t1", md, sa.Column("id", sa.Integer, { primary_key = true }))\n'
+                 'sa.Table("t2", md, sa.Column("id", sa.Integer, { primary_key = true }))\n'
+                 'return md\n')
     p.ok("upgrade", "head")
     return p
 

@@ -192,10 +192,7 @@ class FoundationOps(unittest.TestCase):
                                 '  op.create_index(nil, "t", { "x" })')
                 p.ok("upgrade", "head")
                 self.assertEqual(p.indexes("t"), ["ix_t_x"])
-                p.write("migrations/env.lua", p.read("migrations/env.lua").replace(
-                    "local target_metadata = nil",
-                    'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
-                    'local target_metadata = require "models"'))
+                p.use_models()
                 add = ('  op.batch_alter_table("t", function(b) b.create_check_constraint('
                        '"positive", "x > 0") end)')
                 drop = ('  op.batch_alter_table("t", function(b) b.drop_constraint("positive", '

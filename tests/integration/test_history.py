@@ -43,14 +43,9 @@ class History(unittest.TestCase):
                 by = p.sql("SELECT applied_by, luamig_version FROM luamig_history")[0]
                 self.assertRegex(by[0], r"@.* pid \d+$")
                 # luamig's own tables never show up as differences (t2 is gone: stamp ran no code)
-                p.write("models.lua", 'local sa = require "luamig.sa"\nlocal md = sa.MetaData()\n'
-                        'sa.Table("t1", md, sa.Column("id", sa.Integer, { primary_key = true }))\n'
-                        'return md\n')
-                env = p.read("migrations/env.lua").replace(
-                    "local target_metadata = nil\n",
-                    'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
-                    'local target_metadata = require "models"\n')
-                p.write("migrations/env.lua", env)
+                p.use_models('local sa = require "luamig.sa"\nlocal md = sa.MetaData()\n'
+                             'sa.Table("t1", md, sa.Column("id", sa.Integer, { primary_key = true }))\n'
+                             'return md\n')
                 self.assertEqual(p.ok("check").out, "No new upgrade operations detected.\n")
 
     def test_failure_is_recorded_after_rollback(self):

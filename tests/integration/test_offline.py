@@ -151,10 +151,7 @@ class Offline(unittest.TestCase):
                 '= { ck = "ck_%(table_name)s_%(constraint_name)s", uq = "uq_%(table_name)s_'
                 '%(column_0_name)s", pk = "pk_%(table_name)s", fk = "fk_%(table_name)s_'
                 '%(column_0_name)s_%(referred_table_name)s" } }\n')
-        p.write("migrations/env.lua", p.read("migrations/env.lua").replace(
-            "local target_metadata = nil",
-            'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
-            'local target_metadata = os.getenv("NO_MODELS") == nil and require "models" or nil'))
+        p.use_models(target='os.getenv("NO_MODELS") == nil and require "models" or nil')
         p.revision_file("aaaa1111", up="\n".join([
             '  op.create_check_constraint("positive", "t", "x > 0")',
             '  op.create_unique_constraint(nil, "t", { "x" })',

@@ -112,12 +112,7 @@ def history(p, email_down=EMAIL_DOWN, log_down=LOG_DOWN):
 
 
 def use_models(p, email_length=100):
-    p.write("models.lua", MODELS % email_length)
-    env = p.read("migrations/env.lua").replace(
-        "local target_metadata = nil",
-        'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
-        'local target_metadata = require "models"')
-    p.write("migrations/env.lua", env)
+    p.use_models(MODELS % email_length)
 
 
 def forgotten_column(p, up, message, account_up="", account_down=""):

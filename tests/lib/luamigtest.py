@@ -199,6 +199,20 @@ class Project:
         with open(ini, "w") as f:
             f.write("\n".join(out))
 
+    def use_models(self, text=None, target='require "models"'):
+        """env.lua's target_metadata made `target` (by default the models.lua beside
+        luamig.ini, whose text is written first when given), as a user edits env.lua."""
+        if text is not None:
+            self.write("models.lua", text)
+        env = self.read("migrations/env.lua")
+        if "\nlocal target_metadata = %s\n" % target in env:
+            return  # (env.lua was pointed there already: only the models changed)
+        self.test.assertIn("local target_metadata = nil\n", env)
+        self.write("migrations/env.lua", env.replace(
+            "local target_metadata = nil\n",
+            'package.path = config.get_main_option("here") .. "/?.lua;" .. package.path\n'
+            "local target_metadata = %s\n" % target))
+
     def revision_file(self, rev, down=None, up="", downgrade="", message=None,
                       branch_labels=None, depends_on=None, name=None, folder=None):
         """Writes a revision file by hand (as a user edits one)."""
