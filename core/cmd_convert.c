@@ -2,8 +2,9 @@
  * cmd_convert.c — `luamig convert`: Alembic revision files (.py) to luamig
  * revision files (.lua). C resolves the command line into files (folders
  * listed, the alembic.ini of --ini read with configparser's rules, the
- * output folder created); lua/luamig/convert.lua translates each file and
- * writes the results. No Python runs and nothing of the input is executed.
+ * output folder's path); lua/luamig/convert.lua translates each file and
+ * writes the results, making the output folder once there is something to
+ * write. No Python runs and nothing of the input is executed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -156,23 +157,10 @@ int lm_cmd_convert(lua_State *L, lm_opts *o)
 			lm_strv_push(&files, p);
 		}
 	}
-	if (o->output) {
-		if (lm_mkdir_p(o->output) != 0) {
-			lm_error_set("%s: cannot create the output folder", o->output);
-			goto done;
-		}
+	/* the output folder is made by convert.lua, once something is to be
+	 * written in it: a run where every file fails leaves none behind */
+	if (o->output)
 		output = lm_path_abs(o->output);
-		if (o->ini) {
-			/* --ini -o DIR: DIR/luamig.ini, DIR/migrations/{env.lua, versions/} */
-			char *v = lm_path_join(output, "migrations/versions");
-			int mrc = lm_mkdir_p(v);
-			if (mrc != 0)
-				lm_error_set("%s: cannot create the folder", v);
-			free(v);
-			if (mrc != 0)
-				goto done;
-		}
-	}
 	struct stat ist;
 	int ini_private = o->ini && stat(o->ini, &ist) == 0 && !(ist.st_mode & S_IROTH);
 	convert_call cc = {o, &files, output, ini, location, url, ini_private};

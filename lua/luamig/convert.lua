@@ -2189,6 +2189,22 @@ local function convert_one(path, dest_dir)
   return { path = path, dest = dest, text = text, todos = todos }
 end
 
+-- Makes folder `dir` (and its parents); false, with "<dir>: cannot create <what>" on stderr,
+-- when it cannot.
+local function make_folder(dir, what)
+  if core.mkdir_p(dir) then return true end
+  io.stderr:write(string.format("%s: cannot create %s\n", dir, what))
+  return false
+end
+
+-- Whether no result is to be written.
+local function failed_all(results)
+  for _, r in ipairs(results) do
+    if not r.err then return false end
+  end
+  return true
+end
+
 function M.main(cmd)
   local status = 0
   local files = cmd.files or {}
@@ -2229,6 +2245,8 @@ function M.main(cmd)
       return 1
     end
     local ini_path = ini_dir .. "/luamig.ini"
+    -- -o DIR: DIR/luamig.ini, DIR/migrations/{env.lua, versions/}
+    if versions_out and not make_folder(versions_out, "the folder") then return 1 end
     if exists(ini_path) then
       io.stderr:write(ini_path .. ": already exists; not overwritten\n")
       return 1
@@ -2247,6 +2265,14 @@ function M.main(cmd)
       end
     end
     io.stdout:write("Generating " .. ini_path .. " ...  done\n")
+  end
+  -- -o DIR without --ini: made once a file is to be written in it
+  if out_dir and not cmd.ini and not failed_all(results)
+      and not make_folder(out_dir, "the output folder") then
+    for _, r in ipairs(results) do
+      if r.err then io.stderr:write(r.err .. "\n") end
+    end
+    return 1
   end
   for _, r in ipairs(results) do
     if r.err then

@@ -380,6 +380,10 @@ class ConvertIni(unittest.TestCase):
         self.assertEqual(r.out, "")
         self.assertFalse(os.path.exists(os.path.join(d, "luamig.ini")))
         self.assertEqual(sorted(os.listdir(os.path.join(d, "alembic", "versions"))), before)
+        # with -o DIR, not even the folder is made
+        r = convert("--ini", "alembic.ini", "-o", "lm", cwd=d)
+        self.assertEqual(r.rc, 1, repr(r))
+        self.assertFalse(os.path.exists(os.path.join(d, "lm")))
         os.remove(bad)
         r = convert("--ini", "alembic.ini", cwd=d)
         self.assertTrue(os.path.exists(os.path.join(d, "luamig.ini")))
@@ -580,7 +584,12 @@ class HostileInput(unittest.TestCase):
         self.assertEqual(len(r.err.splitlines()), 2)
         self.assertIn("v1/x.py:1: converts to %s/out/x.lua, as v2/x.py does; neither is written"
                       % d, r.err)
-        self.assertEqual(os.listdir(os.path.join(d, "out")), [])
+        self.assertFalse(os.path.exists(os.path.join(d, "out")))   # nothing to write in it
+        # a folder that cannot be made: one line, nothing written
+        with open(os.path.join(d, "plain"), "w") as f:
+            f.write("")
+        r = convert("-o", "plain/sub", "v1/x.py", cwd=d)
+        self.assertEqual((r.rc, r.err), (1, "%s/plain/sub: cannot create the output folder\n" % d))
 
     def test_python_semantics_lua_would_change_are_todos(self):
         """A truth test of what may be an empty string, 0 or an empty list (false in Python,
