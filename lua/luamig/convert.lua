@@ -1182,6 +1182,15 @@ local function is_string(e, scopes)
     or (e.k == "bin" and e.op == "%" and is_string(e.a, scopes))
 end
 
+-- Member `name` of the Lua module value `base`, as an imported name refers to it:
+-- sqlalchemy's true and false are sa.true_ and sa.false_ (as module_path has them), another
+-- Lua keyword is base["name"].
+local function member(base, name)
+  if base == "sa" and (name == "true" or name == "false") then return "sa." .. name .. "_" end
+  if lua_keywords[name] then return base .. "[" .. M.quote(name) .. "]" end
+  return base .. "." .. name
+end
+
 -- Where a Python name points: the Lua expression for it.
 function Emitter:name_ref(n)
   for j = #self.scopes, 1, -1 do
@@ -1696,11 +1705,11 @@ function Emitter:import(s)
     elseif mod == "sqlalchemy" and (n.name == "sql" or n.name == "schema" or n.name == "types") then
       self.bindings[bound] = "sa"
     elseif known_modules[mod] == "sa" then
-      self.bindings[bound] = "sa." .. n.name
+      self.bindings[bound] = member("sa", n.name)
     elseif known_modules[mod] == "sa.func" then
-      self.bindings[bound] = "sa.func." .. n.name
+      self.bindings[bound] = member("sa.func", n.name)
     elseif known_modules[mod] == "pg" then
-      self.bindings[bound] = self:uses_postgresql() .. "." .. n.name
+      self.bindings[bound] = member(self:uses_postgresql(), n.name)
     else
       bad[#bad + 1] = n.name
     end

@@ -269,6 +269,36 @@ class MlflowShapes(unittest.TestCase):
                     self.assertEqual((defaults["flag"], defaults["note"]), ("false", None))
 
 
+    def test_imported_names_that_are_lua_keywords(self):
+        """sqlalchemy's true and false imported by name are sa.true_ and sa.false_ (Lua would
+        not compile sa.true), and the defaults they give are the database's booleans."""
+        for backend in backends():
+            with self.subTest(backend=backend):
+                p = Project(self, backend)
+                with open(os.path.join(p.dir, "b1_flags.py"), "w") as f:
+                    f.write("from alembic import op\nimport sqlalchemy as sa\n"
+                            "from sqlalchemy import true, false\n\n"
+                            "revision = 'b1'\ndown_revision = None\n\n"
+                            "def upgrade():\n"
+                            "    op.create_table('flags', sa.Column('id', sa.Integer(), primary_key=True),\n"
+                            "                    sa.Column('on', sa.Boolean(), server_default=true()),\n"
+                            "                    sa.Column('off', sa.Boolean(), server_default=false()))\n\n"
+                            "def downgrade():\n    op.drop_table('flags')\n")
+                r = convert("-o", p.versions, "b1_flags.py", cwd=p.dir)
+                self.assertEqual((r.rc, r.err), (0, ""), repr(r))
+                with open(os.path.join(p.versions, "b1_flags.lua")) as f:
+                    lua = f.read()
+                self.assertIn('sa.Column("on", sa.Boolean(), { server_default = sa.true_() })', lua)
+                self.assertIn('sa.Column("off", sa.Boolean(), { server_default = sa.false_() })', lua)
+                p.ok("upgrade", "head")
+                if backend == "sqlite":
+                    defaults = dict((row[1], row[4]) for row in p.sql("PRAGMA table_info(flags)"))
+                    self.assertEqual((defaults["on"], defaults["off"]), ("1", "0"))
+                else:
+                    defaults = dict(p.sql("SELECT column_name, column_default FROM "
+                                          "information_schema.columns WHERE table_name = 'flags'"))
+                    self.assertEqual((defaults["on"], defaults["off"]), ("true", "false"))
+
 ALEMBIC_INI = """[alembic]
 script_location = %(here)s/alembic
 sqlalchemy.url = sqlite:///app.db
