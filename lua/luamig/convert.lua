@@ -318,6 +318,27 @@ function Parser:enter()
 end
 function Parser:leave() self.depth = self.depth - 1 end
 
+-- Skips tokens up to the operator `stop` outside any brackets they open (a slice's bounds,
+-- a lambda's parameters: x[1:y[0]], lambda d={1: 2}: d), leaving it next. `what` names the
+-- construct when a line ends first or a bracket closes one it did not open; the end of the
+-- file is next()'s "unexpected end of file".
+function Parser:skip_to(stop, what)
+  local depth = 0
+  while depth > 0 or not self:is(stop) do
+    local t = self:peek()
+    if t.type == "newline" and depth == 0 then self:err("bad " .. what) end
+    if t.type == "op" then
+      if t.value == "(" or t.value == "[" or t.value == "{" then
+        depth = depth + 1
+      elseif t.value == ")" or t.value == "]" or t.value == "}" then
+        if depth == 0 then self:err("bad " .. what) end
+        depth = depth - 1
+      end
+    end
+    self:next()
+  end
+end
+
 -- Expressions ---------------------------------------------------------------------------
 
 function Parser:expr()
@@ -325,10 +346,7 @@ function Parser:expr()
   local e
   if self:is("lambda", "name") then
     local t = self:next()
-    while not self:is(":") do
-      if self:peek().type == "newline" or self:peek().type == "eof" then self:err("bad lambda") end
-      self:next()
-    end
+    self:skip_to(":", "lambda")
     self:next()
     self:expr()
     e = { k = "unsupported", what = "a lambda", line = t.line }
@@ -500,12 +518,12 @@ function Parser:postfix()
       local idx
       if self:is(":") then
         idx = { k = "unsupported", what = "a slice", line = t.line }
-        while not self:is("]") do self:next() end
+        self:skip_to("]", "slice")
       else
         idx = self:exprlist(function(p) return p:is("]") end)
         if self:is(":") then
           idx = { k = "unsupported", what = "a slice", line = t.line }
-          while not self:is("]") do self:next() end
+          self:skip_to("]", "slice")
         end
       end
       self:expect("]")

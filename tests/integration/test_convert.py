@@ -268,7 +268,6 @@ class MlflowShapes(unittest.TestCase):
                                           "WHERE table_name = 'm'"))
                     self.assertEqual((defaults["flag"], defaults["note"]), ("false", None))
 
-
     def test_imported_names_that_are_lua_keywords(self):
         """sqlalchemy's true and false imported by name are sa.true_ and sa.false_ (Lua would
         not compile sa.true), and the defaults they give are the database's booleans."""
@@ -298,6 +297,7 @@ class MlflowShapes(unittest.TestCase):
                     defaults = dict(p.sql("SELECT column_name, column_default FROM "
                                           "information_schema.columns WHERE table_name = 'flags'"))
                     self.assertEqual((defaults["on"], defaults["off"]), ("true", "false"))
+
 
 ALEMBIC_INI = """[alembic]
 script_location = %(here)s/alembic
@@ -596,9 +596,12 @@ class HostileInput(unittest.TestCase):
         os.mkfifo(os.path.join(d, "f1_x.py"))
         r = convert("f1_x.py", cwd=d)
         self.assertEqual((r.rc, r.err), (1, "f1_x.py:1: not a regular file\n"))
-        for body, line in (("x = y[:)", 4), ("class", 4), ("@", 4)):
+        for body, line in (("class", 4), ("@", 4)):
             d2, r = self.convert_text("revision = 'a'\ndown_revision = None\n%s\n" % body)
             self.assertEqual((r.rc, r.err), (1, "9f_x.py:%d: unexpected end of file\n" % line))
+        # a slice closed by the wrong bracket is named on its line
+        d2, r = self.convert_text("revision = 'a'\ndown_revision = None\nx = y[:)\n")
+        self.assertEqual((r.rc, r.err), (1, "9f_x.py:3: bad slice\n"))
         d2, r = self.convert_text("revision = 'a'\ndown_revision = None\n"
                                   "def upgrade():\n    op.execute('select 1'.upper())\n")
         self.assertEqual(r.rc, 1, repr(r))
@@ -620,6 +623,18 @@ class HostileInput(unittest.TestCase):
             f.write("")
         r = convert("-o", "plain/sub", "v1/x.py", cwd=d)
         self.assertEqual((r.rc, r.err), (1, "%s/plain/sub: cannot create the output folder\n" % d))
+
+    def test_brackets_inside_a_slice_or_a_lambda(self):
+        """A slice bound or a lambda default holding brackets (or a ':') is one TODO, the rest
+        of the file converted; a lambda without its ':' on the line is refused."""
+        d, r = self.convert_text("revision = 'a'\ndown_revision = None\n"
+                                 "def upgrade():\n    x = [1, 2]\n    y = x[1:x[0]]\n"
+                                 "    f = lambda d={1: 2}: d\n    op.drop_table('t')\n")
+        self.assertEqual((r.rc, r.err), (1, "9f_x.py:5: luamig convert: TODO a slice\n"
+                                            "9f_x.py:6: luamig convert: TODO a lambda\n"), repr(r))
+        with open(os.path.join(d, "9f_x.lua")) as f:
+            self.assertIn('\n  op.drop_table("t")\nend\n', f.read())
+        self.assert_refused("revision = 'a'\ndown_revision = None\nf = lambda d=1\n", 3, "bad lambda")
 
     def test_python_semantics_lua_would_change_are_todos(self):
         """A truth test of what may be an empty string, 0 or an empty list (false in Python,
