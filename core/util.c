@@ -462,8 +462,10 @@ char *lm_path_abs(const char *path)
 	lm_buf b = {0};
 	if (path[0] != '/') {
 		char cwd[4096];
+		/* a working folder too deep to name: "./x" normalised would be
+		 * "/x", another place; the path stays relative, as given */
 		if (!getcwd(cwd, sizeof cwd))
-			strcpy(cwd, ".");
+			return lm_strdup(path);
 		lm_buf_puts(&b, cwd);
 		lm_buf_putc(&b, '/');
 	}

@@ -128,7 +128,8 @@ int lm_mkdir_p(const char *path);
 char *lm_path_join(const char *dir, const char *name);
 /* The directory part of a path ("a/b.ini" -> "a", "b.ini" -> "."). */
 char *lm_path_dirname(const char *path);
-/* An absolute, normalised version of path (does not need to exist). */
+/* An absolute, normalised version of path (does not need to exist); a
+ * relative path as given when the working folder cannot be named. */
 char *lm_path_abs(const char *path);
 /* How a file is named in messages: relative to the working directory when
  * it lies below it (as the user typed paths), else as given. Caller frees. */

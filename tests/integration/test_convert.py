@@ -636,6 +636,30 @@ class HostileInput(unittest.TestCase):
             self.assertIn('\n  op.drop_table("t")\nend\n', f.read())
         self.assert_refused("revision = 'a'\ndown_revision = None\nf = lambda d=1\n", 3, "bad lambda")
 
+    def test_output_folder_from_a_working_folder_too_deep_to_name(self):
+        """A relative -o from a working folder whose path is too long for getcwd is made there,
+        not at the root of the file system."""
+        d = temp_dir(self, "deep")
+        src = os.path.join(d, "a1_x.py")
+        with open(src, "w") as f:
+            f.write("revision = 'a1'\ndown_revision = None\n")
+        name = "lm_deep_out_%d" % os.getpid()
+        here = os.getcwd()
+        try:
+            os.chdir(d)
+            for _ in range(22):
+                os.mkdir("d" * 200)
+                os.chdir("d" * 200)
+            r = convert("-o", name, src)
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertTrue(os.path.exists(os.path.join(name, "a1_x.lua")))
+        finally:
+            os.chdir(here)
+        made_at_root = os.path.exists("/" + name)
+        if made_at_root:
+            shutil.rmtree("/" + name)
+        self.assertFalse(made_at_root)
+
     def test_python_semantics_lua_would_change_are_todos(self):
         """A truth test of what may be an empty string, 0 or an empty list (false in Python,
         true in Lua), a chained comparison, and a return inside a with block (a Lua function
