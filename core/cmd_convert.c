@@ -109,6 +109,11 @@ int lm_cmd_convert(lua_State *L, lm_opts *o)
 		        "or --ini alembic.ini (see 'luamig convert --help')\n");
 		return LM_EXIT_USAGE;
 	}
+	if (o->output && !*o->output) {
+		fprintf(stderr, "luamig convert: error: argument -o/--output: expected a folder "
+		                "name, got ''\n");
+		return LM_EXIT_USAGE;
+	}
 	if (o->ini) {
 		cfg = lm_config_load(o->ini);
 		if (!cfg)

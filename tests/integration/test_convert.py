@@ -482,6 +482,9 @@ class Usage(unittest.TestCase):
                                 "or --ini alembic.ini (see 'luamig convert --help')\n")
         r = run(["convert", "--bogus"])
         self.assertEqual(r.rc, 2, repr(r))
+        r = run(["convert", "-o", "", "x.py"])
+        self.assertEqual((r.rc, r.err), (2, "luamig convert: error: argument -o/--output: expected a "
+                                            "folder name, got ''\n"), repr(r))
         r = run(["convert", "--help"])
         self.assertEqual(r.rc, 0)
         self.assertIn("-o DIR, --output DIR", r.out)
