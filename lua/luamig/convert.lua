@@ -319,23 +319,55 @@ end
 function Parser:leave() self.depth = self.depth - 1 end
 
 -- Skips tokens up to the operator `stop` outside any brackets they open (a slice's bounds,
--- a lambda's parameters: x[1:y[0]], lambda d={1: 2}: d), leaving it next. `what` names the
+-- a lambda's parameters: x[1:y[0]], lambda d={1: 2}: d), leaving it next; a ':' that ends a
+-- lambda among the skipped tokens (lambda d=lambda: 1: d) is not `stop`. `what` names the
 -- construct when a line ends first or a bracket closes one it did not open; the end of the
 -- file is next()'s "unexpected end of file".
+local CLOSES = { [")"] = "(", ["]"] = "[", ["}"] = "{" }
 function Parser:skip_to(stop, what)
-  local depth = 0
-  while depth > 0 or not self:is(stop) do
+  local open, lambdas = {}, 0
+  while true do
     local t = self:peek()
-    if t.type == "newline" and depth == 0 then self:err("bad " .. what) end
+    if #open == 0 and t.type == "op" and t.value == stop then
+      if stop ~= ":" or lambdas == 0 then return end
+      lambdas = lambdas - 1
+    elseif t.type == "newline" and #open == 0 then
+      self:err("bad " .. what)
+    elseif t.type == "name" and t.value == "lambda" and #open == 0 then
+      lambdas = lambdas + 1
+    elseif t.type == "op" then
+      if t.value == "(" or t.value == "[" or t.value == "{" then
+        open[#open + 1] = t.value
+      elseif CLOSES[t.value] then
+        if open[#open] ~= CLOSES[t.value] then self:err("bad " .. what) end
+        open[#open] = nil
+      end
+    end
+    self:next()
+  end
+end
+
+-- Whether the subscript that starts at the next token holds a ':' outside the brackets it
+-- opens before its closing ']' (a slice: x[1:2], x[0, :1]); lambdas' colons aside. Looks
+-- ahead only.
+function Parser:subscript_is_slice()
+  local depth, lambdas = 0, 0
+  for k = 0, math.huge do
+    local t = self:peek(k)
+    if t.type == "eof" then return false end
     if t.type == "op" then
       if t.value == "(" or t.value == "[" or t.value == "{" then
         depth = depth + 1
       elseif t.value == ")" or t.value == "]" or t.value == "}" then
-        if depth == 0 then self:err("bad " .. what) end
+        if depth == 0 then return false end
         depth = depth - 1
+      elseif t.value == ":" and depth == 0 then
+        if lambdas == 0 then return true end
+        lambdas = lambdas - 1
       end
+    elseif t.type == "name" and t.value == "lambda" and depth == 0 then
+      lambdas = lambdas + 1
     end
-    self:next()
   end
 end
 
@@ -516,15 +548,11 @@ function Parser:postfix()
     elseif self:is("[") then
       local t = self:next()
       local idx
-      if self:is(":") then
+      if self:subscript_is_slice() then
         idx = { k = "unsupported", what = "a slice", line = t.line }
         self:skip_to("]", "slice")
       else
         idx = self:exprlist(function(p) return p:is("]") end)
-        if self:is(":") then
-          idx = { k = "unsupported", what = "a slice", line = t.line }
-          self:skip_to("]", "slice")
-        end
       end
       self:expect("]")
       e = { k = "index", e = e, idx = idx, line = t.line }
@@ -1201,11 +1229,13 @@ local function is_string(e, scopes)
 end
 
 -- Member `name` of the Lua module value `base`, as an imported name refers to it:
--- sqlalchemy's true and false are sa.true_ and sa.false_ (as module_path has them), another
--- Lua keyword is base["name"].
+-- sqlalchemy's true and false are sa.true_ and sa.false_ (as module_path has them); another
+-- Lua keyword, or a name Lua cannot spell, is base["name"].
 local function member(base, name)
   if base == "sa" and (name == "true" or name == "false") then return "sa." .. name .. "_" end
-  if lua_keywords[name] then return base .. "[" .. M.quote(name) .. "]" end
+  if lua_keywords[name] or not name:match("^[%a_][%w_]*$") then
+    return base .. "[" .. M.quote(name) .. "]"
+  end
   return base .. "." .. name
 end
 
@@ -1241,7 +1271,7 @@ function Emitter:module_path(path)
   if base == nil then return nil end
   local full = rest ~= "" and (base .. "." .. rest) or base
   full = full:gsub("^sa%.sql%.expression%.", "sa."):gsub("^sa%.sql%.", "sa."):gsub("^sa%.schema%.", "sa.")
-             :gsub("^sa%.types%.", "sa.")
+             :gsub("^sa%.types%.", "sa."):gsub("^sa%.expression%.", "sa.")
   if full:match("^sa%.dialects%.postgresql") then
     full = full:gsub("^sa%.dialects%.postgresql", "postgresql")
   elseif full:match("^sa%.dialects%.sqlite%.") then
@@ -1720,7 +1750,8 @@ function Emitter:import(s)
       self.bindings[bound] = false  -- a MySQL type: usable only in that database's variants and branches
     elseif mod == "sqlalchemy.dialects" and known_modules["sqlalchemy.dialects." .. n.name] == "sa" then
       self.bindings[bound] = "sa"
-    elseif mod == "sqlalchemy" and (n.name == "sql" or n.name == "schema" or n.name == "types") then
+    elseif (mod == "sqlalchemy" and (n.name == "sql" or n.name == "schema" or n.name == "types"))
+        or (mod == "sqlalchemy.sql" and n.name == "expression") then
       self.bindings[bound] = "sa"
     elseif known_modules[mod] == "sa" then
       self.bindings[bound] = member("sa", n.name)
@@ -2272,12 +2303,12 @@ function M.main(cmd)
       return 1
     end
     local ini_path = ini_dir .. "/luamig.ini"
-    -- -o DIR: DIR/luamig.ini, DIR/migrations/{env.lua, versions/}
-    if versions_out and not make_folder(versions_out, "the folder") then return 1 end
-    if exists(ini_path) then
+    if core.exists(ini_path) then
       io.stderr:write(ini_path .. ": already exists; not overwritten\n")
       return 1
     end
+    -- -o DIR: DIR/luamig.ini, DIR/migrations/{env.lua, versions/}
+    if versions_out and not make_folder(versions_out, "the folder") then return 1 end
     local ok, err = core.write_new(ini_path, ini_text(location_for(ini_dir, loc_dir), cmd.url),
                                    cmd.ini_private)
     if not ok then io.stderr:write(tostring(err) .. "\n"); return 1 end

@@ -276,12 +276,14 @@ class MlflowShapes(unittest.TestCase):
                 p = Project(self, backend)
                 with open(os.path.join(p.dir, "b1_flags.py"), "w") as f:
                     f.write("from alembic import op\nimport sqlalchemy as sa\n"
-                            "from sqlalchemy import true, false\n\n"
+                            "from sqlalchemy import true, false\n"
+                            "from sqlalchemy.sql import expression\n\n"
                             "revision = 'b1'\ndown_revision = None\n\n"
                             "def upgrade():\n"
                             "    op.create_table('flags', sa.Column('id', sa.Integer(), primary_key=True),\n"
                             "                    sa.Column('on', sa.Boolean(), server_default=true()),\n"
-                            "                    sa.Column('off', sa.Boolean(), server_default=false()))\n\n"
+                            "                    sa.Column('off', sa.Boolean(), server_default=false()),\n"
+                            "                    sa.Column('yes', sa.Boolean(), server_default=expression.true()))\n\n"
                             "def downgrade():\n    op.drop_table('flags')\n")
                 r = convert("-o", p.versions, "b1_flags.py", cwd=p.dir)
                 self.assertEqual((r.rc, r.err), (0, ""), repr(r))
@@ -289,14 +291,16 @@ class MlflowShapes(unittest.TestCase):
                     lua = f.read()
                 self.assertIn('sa.Column("on", sa.Boolean(), { server_default = sa.true_() })', lua)
                 self.assertIn('sa.Column("off", sa.Boolean(), { server_default = sa.false_() })', lua)
+                self.assertIn('sa.Column("yes", sa.Boolean(), { server_default = sa.true_() })', lua)
                 p.ok("upgrade", "head")
                 if backend == "sqlite":
                     defaults = dict((row[1], row[4]) for row in p.sql("PRAGMA table_info(flags)"))
-                    self.assertEqual((defaults["on"], defaults["off"]), ("1", "0"))
+                    self.assertEqual((defaults["on"], defaults["off"], defaults["yes"]), ("1", "0", "1"))
                 else:
                     defaults = dict(p.sql("SELECT column_name, column_default FROM "
                                           "information_schema.columns WHERE table_name = 'flags'"))
-                    self.assertEqual((defaults["on"], defaults["off"]), ("true", "false"))
+                    self.assertEqual((defaults["on"], defaults["off"], defaults["yes"]),
+                                     ("true", "false", "true"))
 
 
 ALEMBIC_INI = """[alembic]
@@ -447,6 +451,15 @@ class ConvertIni(unittest.TestCase):
         self.assertEqual((r.rc, r.err), (1, "%s/luamig.ini: already exists; not overwritten\n" % d), repr(r))
         with open(os.path.join(d, "luamig.ini")) as f:
             self.assertEqual(f.read(), "[luamig]\n")
+        # -o DIR holding a luamig.ini, or a link by that name to nothing: no folder made in it
+        for make in (lambda p: open(p, "w").close(), lambda p: os.symlink("nowhere", p)):
+            shutil.rmtree(os.path.join(d, "lm"), ignore_errors=True)
+            os.makedirs(os.path.join(d, "lm"))
+            make(os.path.join(d, "lm", "luamig.ini"))
+            r = convert("--ini", "alembic.ini", "-o", "lm", cwd=d)
+            self.assertEqual((r.rc, r.err), (1, "%s/lm/luamig.ini: already exists; not overwritten\n" % d),
+                             repr(r))
+            self.assertEqual(os.listdir(os.path.join(d, "lm")), ["luamig.ini"])
 
     def test_version_locations_refused(self):
         d = self.alembic_project()
@@ -638,6 +651,11 @@ class HostileInput(unittest.TestCase):
         with open(os.path.join(d, "9f_x.lua")) as f:
             self.assertIn('\n  op.drop_table("t")\nend\n', f.read())
         self.assert_refused("revision = 'a'\ndown_revision = None\nf = lambda d=1\n", 3, "bad lambda")
+        # a lambda in a lambda's default, a slice after an index, a wrong closing bracket
+        for line, what in (("f = lambda d=lambda: 1: d", "TODO a lambda"), ("y = x[0, :1]", "TODO a slice")):
+            d, r = self.convert_text("revision = 'a'\ndown_revision = None\nx = [1]\n%s\n" % line)
+            self.assertEqual((r.rc, r.err), (1, "9f_x.py:4: luamig convert: %s\n" % what), repr(r))
+        self.assert_refused("revision = 'a'\ndown_revision = None\ny = x[:(]]\n", 3, "bad slice")
 
     def test_output_folder_from_a_working_folder_too_deep_to_name(self):
         """A relative -o from a working folder whose path is too long for getcwd is made there,
