@@ -320,11 +320,11 @@ function Parser:leave() self.depth = self.depth - 1 end
 
 -- Skips tokens up to the operator `stop` outside any brackets they open (a slice's bounds,
 -- a lambda's parameters: x[1:y[0]], lambda d={1: 2}: d), leaving it next; a ':' that ends a
--- lambda among the skipped tokens (lambda d=lambda: 1: d) is not `stop`. `what` names the
--- construct when a line ends first or a bracket closes one it did not open; the end of the
--- file is next()'s "unexpected end of file".
+-- lambda among the skipped tokens (lambda d=lambda: 1: d) is not `stop`. When a line ends
+-- first or a bracket closes one it did not open, the error is `message`, or "bad <what>"; the
+-- end of the file is next()'s "unexpected end of file".
 local CLOSES = { [")"] = "(", ["]"] = "[", ["}"] = "{" }
-function Parser:skip_to(stop, what)
+function Parser:skip_to(stop, what, message)
   local open, lambdas = {}, 0
   while true do
     local t = self:peek()
@@ -332,14 +332,14 @@ function Parser:skip_to(stop, what)
       if stop ~= ":" or lambdas == 0 then return end
       lambdas = lambdas - 1
     elseif t.type == "newline" and #open == 0 then
-      self:err("bad " .. what)
+      self:err(message or ("bad " .. what))
     elseif t.type == "name" and t.value == "lambda" and #open == 0 then
       lambdas = lambdas + 1
     elseif t.type == "op" then
       if t.value == "(" or t.value == "[" or t.value == "{" then
         open[#open + 1] = t.value
       elseif CLOSES[t.value] then
-        if open[#open] ~= CLOSES[t.value] then self:err("bad " .. what) end
+        if open[#open] ~= CLOSES[t.value] then self:err(message or ("bad " .. what)) end
         open[#open] = nil
       end
     end
@@ -681,19 +681,16 @@ end
 function Parser:unsupported_stmt(what, compound)
   local first = self:peek().line
   if compound then
-    while not (self:is(":") and self:peek(1).type == "newline") do
-      if self:peek().type == "eof" then break end
-      self:next()
-    end
+    -- a decorated definition's decorators, a line each; then the header, which ends at its
+    -- first ':' outside brackets (class A: pass is all on one line)
+    while self:is("@") do self:skip_line() end
+    self:skip_to(":", nil, "expected ':'")
     self:next()
     self:skip_suite()
     -- the clauses that continue it: except/else/finally, elif/else
     while self:peek().type == "name" and (self:is("except", "name") or self:is("else", "name")
         or self:is("finally", "name") or self:is("elif", "name")) do
-      while not (self:is(":") and self:peek(1).type == "newline") and self:peek().type ~= "eof" do
-        if self:is(":") and self:peek(1).type ~= "newline" then break end
-        self:next()
-      end
+      self:skip_to(":", nil, "expected ':'")
       self:next()
       self:skip_suite()
     end

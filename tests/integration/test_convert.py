@@ -612,9 +612,11 @@ class HostileInput(unittest.TestCase):
         os.mkfifo(os.path.join(d, "f1_x.py"))
         r = convert("f1_x.py", cwd=d)
         self.assertEqual((r.rc, r.err), (1, "f1_x.py:1: not a regular file\n"))
-        for body, line in (("class", 4), ("@", 4)):
-            d2, r = self.convert_text("revision = 'a'\ndown_revision = None\n%s\n" % body)
-            self.assertEqual((r.rc, r.err), (1, "9f_x.py:%d: unexpected end of file\n" % line))
+        d2, r = self.convert_text("revision = 'a'\ndown_revision = None\n@\n")
+        self.assertEqual((r.rc, r.err), (1, "9f_x.py:4: unexpected end of file\n"))
+        # a class header without its ':' is named on its line
+        d2, r = self.convert_text("revision = 'a'\ndown_revision = None\nclass\n")
+        self.assertEqual((r.rc, r.err), (1, "9f_x.py:3: expected ':'\n"))
         # a slice closed by the wrong bracket is named on its line
         d2, r = self.convert_text("revision = 'a'\ndown_revision = None\nx = y[:)\n")
         self.assertEqual((r.rc, r.err), (1, "9f_x.py:3: bad slice\n"))
@@ -656,6 +658,19 @@ class HostileInput(unittest.TestCase):
             d, r = self.convert_text("revision = 'a'\ndown_revision = None\nx = [1]\n%s\n" % line)
             self.assertEqual((r.rc, r.err), (1, "9f_x.py:4: luamig convert: %s\n" % what), repr(r))
         self.assert_refused("revision = 'a'\ndown_revision = None\ny = x[:(]]\n", 3, "bad slice")
+
+    def test_a_one_line_compound_statement_is_its_own_todo(self):
+        """class A: pass, a one-line try and a decorated one-line def are each one TODO; the
+        upgrade() after them is converted (it used to be swallowed into the first TODO)."""
+        for head, what in (("class A: pass\n", "a class"),
+                           ("try: x = 1\nexcept E: pass\n", "a try statement"),
+                           ("@dec\ndef f(x: int) -> int: return x\n", "a decorated definition")):
+            d, r = self.convert_text("revision = 'a'\ndown_revision = None\n%s\n"
+                                     "def upgrade():\n    op.drop_table('t')\n" % head)
+            self.assertEqual((r.rc, r.err), (1, "9f_x.py:3: luamig convert: TODO %s\n" % what), repr(r))
+            with open(os.path.join(d, "9f_x.lua")) as f:
+                self.assertIn('\nfunction upgrade()\n  op.drop_table("t")\nend\n', f.read())
+        self.assert_refused("revision = 'a'\ndown_revision = None\nclass A\n", 3, "expected ':'")
 
     def test_output_folder_from_a_working_folder_too_deep_to_name(self):
         """A relative -o from a working folder whose path is too long for getcwd is made there,
