@@ -241,7 +241,8 @@ local function tokenize(src, name)
           pos = i + #delim
           local bytes = lw:find("b", 1, true) ~= nil
           local value = raw and body or unescape(body, name, start_line, bytes)
-          push("string", value, start_line, { fstring = lw:find("f", 1, true) ~= nil, raw_body = body })
+          push("string", value, start_line, { fstring = lw:find("f", 1, true) ~= nil, raw_body = body,
+                                              end_line = line })
         else
           push("name", word)
           pos = pos + #word
@@ -253,7 +254,8 @@ local function tokenize(src, name)
         local i = string_end(pos + #delim, delim, tq, start_line)
         local body = src:sub(pos + #delim, i - 1):gsub("\r\n?", "\n")
         pos = i + #delim
-        push("string", unescape(body, name, start_line, false), start_line, { raw_body = body })
+        push("string", unescape(body, name, start_line, false), start_line, { raw_body = body,
+                                                                            end_line = line })
       elseif c:match("%d") or (c == "." and src:sub(pos + 1, pos + 1):match("%d")) then
         local num = src:match("^0[xXoObB][%x_]+", pos) or src:match("^%d[%d_]*%.?[%d_]*[eE][+-]?%d+", pos)
                     or src:match("^%.?%d[%d_]*%.?[%d_]*", pos)
@@ -673,7 +675,8 @@ end
 function Parser:last_line()
   local j = self.i - 1
   while j > 1 and (self.toks[j].type == "dedent" or self.toks[j].type == "newline") do j = j - 1 end
-  return self.toks[j] and self.toks[j].line or 1
+  local t = self.toks[j]
+  return t and (t.end_line or t.line) or 1   -- a string over several lines ends on its last
 end
 
 -- An unsupported statement from here: the whole statement (with its block) is skipped and

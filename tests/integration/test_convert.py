@@ -658,6 +658,14 @@ class HostileInput(unittest.TestCase):
             d, r = self.convert_text("revision = 'a'\ndown_revision = None\nx = [1]\n%s\n" % line)
             self.assertEqual((r.rc, r.err), (1, "9f_x.py:4: luamig convert: %s\n" % what), repr(r))
         self.assert_refused("revision = 'a'\ndown_revision = None\ny = x[:(]]\n", 3, "bad slice")
+        # a TODO keeps every line of a string over several lines, as comment lines
+        d, r = self.convert_text("revision = 'a'\ndown_revision = None\ndef upgrade():\n"
+                                 "    f = lambda: '''a\n]] os.exit(3) --[[\nos.exit(4)\n'''\n"
+                                 "    op.drop_table('t')\n")
+        self.assertEqual((r.rc, r.err), (1, "9f_x.py:4: luamig convert: TODO a lambda\n"), repr(r))
+        with open(os.path.join(d, "9f_x.lua")) as f:
+            self.assertIn("  --     f = lambda: '''a\n  -- ]] os.exit(3) --[[\n  -- os.exit(4)\n  -- '''\n"
+                          "  op.drop_table(\"t\")\n", f.read())
 
     def test_a_one_line_compound_statement_is_its_own_todo(self):
         """class A: pass, a one-line try and a decorated one-line def are each one TODO; the
