@@ -2179,6 +2179,13 @@ local function write_file(path, text)
   return true
 end
 
+-- A write error as one line that names `path` once (io.open's messages name it already).
+local function naming(path, err)
+  err = tostring(err)
+  if err:sub(1, #path + 1) == path .. ":" then return err end
+  return path .. ": " .. err
+end
+
 local function exists(path)
   local f = io.open(path, "rb")
   if f then f:close(); return true end
@@ -2314,11 +2321,11 @@ function M.main(cmd)
     if not ok then io.stderr:write(tostring(err) .. "\n"); return 1 end
     for _, f in ipairs { "env.lua", "script.lua.tmpl" } do
       local dest = loc_dir .. "/" .. f
-      if not exists(dest) then
+      if not core.exists(dest) then   -- a link to nothing is not written through
         local text = core.file("templates/generic/" .. f)
         if text then
           local wok, werr = write_file(dest, text)
-          if not wok then io.stderr:write(dest .. ": " .. tostring(werr) .. "\n"); return 1 end
+          if not wok then io.stderr:write(naming(dest, werr) .. "\n"); return 1 end
         end
       end
     end
@@ -2343,7 +2350,7 @@ function M.main(cmd)
       end
       local ok, werr = write_file(r.dest, r.text)
       if not ok then
-        io.stderr:write(r.dest .. ": " .. tostring(werr) .. "\n")
+        io.stderr:write(naming(r.dest, werr) .. "\n")
         status = 1
       else
         io.stdout:write("Generating " .. r.dest .. " ...  done\n")

@@ -461,6 +461,17 @@ class ConvertIni(unittest.TestCase):
                              repr(r))
             self.assertEqual(os.listdir(os.path.join(d, "lm")), ["luamig.ini"])
 
+    def test_a_link_to_nothing_is_not_written_through(self):
+        """-o DIR whose migrations/env.lua is a link to nothing: the link is left as it is and
+        nothing is made where it points."""
+        d = self.alembic_project()
+        os.makedirs(os.path.join(d, "lm", "migrations"))
+        os.symlink(os.path.join(d, "elsewhere.lua"), os.path.join(d, "lm", "migrations", "env.lua"))
+        r = convert("--ini", "alembic.ini", "-o", "lm", cwd=d)
+        self.assertEqual(r.rc, 1, repr(r))   # the history's TODOs
+        self.assertTrue(os.path.exists(os.path.join(d, "lm", "luamig.ini")))
+        self.assertFalse(os.path.exists(os.path.join(d, "elsewhere.lua")))
+
     def test_version_locations_refused(self):
         d = self.alembic_project()
         with open(os.path.join(d, "alembic.ini"), "w") as f:
@@ -641,6 +652,10 @@ class HostileInput(unittest.TestCase):
             f.write("")
         r = convert("-o", "plain/sub", "v1/x.py", cwd=d)
         self.assertEqual((r.rc, r.err), (1, "%s/plain/sub: cannot create the output folder\n" % d))
+        # a file that cannot be written is named once
+        os.makedirs(os.path.join(d, "o2", "x.lua"))
+        r = convert("-o", "o2", "v1/x.py", cwd=d)
+        self.assertEqual((r.rc, r.err), (1, "%s/o2/x.lua: Is a directory\n" % d), repr(r))
 
     def test_brackets_inside_a_slice_or_a_lambda(self):
         """A slice bound or a lambda default holding brackets (or a ':') is one TODO, the rest
