@@ -380,10 +380,13 @@ int lm_is_regular(const char *path)
 
 /* mkdir, where a directory already there is success and a file there is
  * ENOTDIR (EEXIST alone let a caller go on to write into a file's path). */
-static int make_dir(const char *p)
+static int make_dir(const char *p, int *made)
 {
-	if (mkdir(p, 0777) == 0)
+	*made = 0;
+	if (mkdir(p, 0777) == 0) {
+		*made = 1;
 		return 0;
+	}
 	int e = errno;
 	struct stat st;
 	if (e == EEXIST) {
@@ -405,19 +408,32 @@ int lm_mkdir_p(const char *path)
 		return -1;
 	}
 	char *p = lm_strdup(path);
+	size_t len = strlen(p), at = 0;
+	size_t first = (size_t)-1; /* the end of the first level this call made */
 	int rc = 0;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
+	for (at = 1; at <= len; at++) {
+		if (at < len && p[at] != '/')
 			continue;
-		*s = '\0';
-		if (make_dir(p) != 0) {
-			rc = -1;
-			goto done;
-		}
-		*s = '/';
+		char c = p[at];
+		int made;
+		p[at] = '\0';
+		rc = make_dir(p, &made);
+		p[at] = c;
+		if (rc != 0)
+			break;
+		if (made && first == (size_t)-1)
+			first = at;
 	}
-	rc = make_dir(p);
-done:
+	/* a level that could not be made: the levels this call made before it
+	 * go again, deepest first, so that a failure leaves the tree as it was */
+	if (rc != 0 && first != (size_t)-1) {
+		for (size_t i = at; i-- > first;) {
+			if (p[i] == '/') {
+				p[i] = '\0';
+				(void)rmdir(p);
+			}
+		}
+	}
 	free(p);
 	return rc;
 }

@@ -122,7 +122,9 @@ int lm_is_dir(const char *path);
  * when stat fails (errno set). Asked without opening the file. */
 int lm_is_regular(const char *path);
 /* Creates a directory and its parents; 0 if it exists already, -1 with
- * "path: Not a directory" when a file is where one of them goes. */
+ * "path: Not a directory" when a file is where one of them goes (or the
+ * reason another level could not be made), the levels it made before the
+ * failing one removed again. */
 int lm_mkdir_p(const char *path);
 /* Joins a directory and a relative name ("a" + "b" -> "a/b"); absolute b wins. */
 char *lm_path_join(const char *dir, const char *name);

@@ -652,6 +652,12 @@ class HostileInput(unittest.TestCase):
             f.write("")
         r = convert("-o", "plain/sub", "v1/x.py", cwd=d)
         self.assertEqual((r.rc, r.err), (1, "%s/plain/sub: cannot create the output folder\n" % d))
+        # a folder whose last level cannot be made (a name too long): the levels made on the
+        # way are removed again
+        long_dir = "mk1/mk2/" + "x" * 300
+        r = convert("-o", long_dir, "v1/x.py", cwd=d)
+        self.assertEqual((r.rc, r.err), (1, "%s/%s: cannot create the output folder\n" % (d, long_dir)))
+        self.assertFalse(os.path.exists(os.path.join(d, "mk1")))
         # a file that cannot be written is named once
         os.makedirs(os.path.join(d, "o2", "x.lua"))
         r = convert("-o", "o2", "v1/x.py", cwd=d)
