@@ -408,10 +408,13 @@ int lm_mkdir_p(const char *path)
 		return -1;
 	}
 	char *p = lm_strdup(path);
-	size_t len = strlen(p), at = 0;
-	size_t first = (size_t)-1; /* the end of the first level this call made */
+	size_t len = strlen(p);
+	/* where each level this call made ends, in order: past a "..", a level
+	 * after one it made may have been there before */
+	size_t *made_at = lm_malloc(sizeof(size_t) * (len + 1));
+	size_t nmade = 0;
 	int rc = 0;
-	for (at = 1; at <= len; at++) {
+	for (size_t at = 1; at <= len; at++) {
 		if (at < len && p[at] != '/')
 			continue;
 		char c = p[at];
@@ -421,19 +424,16 @@ int lm_mkdir_p(const char *path)
 		p[at] = c;
 		if (rc != 0)
 			break;
-		if (made && first == (size_t)-1)
-			first = at;
+		if (made)
+			made_at[nmade++] = at;
 	}
-	/* a level that could not be made: the levels this call made before it
-	 * go again, deepest first, so that a failure leaves the tree as it was */
-	if (rc != 0 && first != (size_t)-1) {
-		for (size_t i = at; i-- > first;) {
-			if (p[i] == '/') {
-				p[i] = '\0';
-				(void)rmdir(p);
-			}
-		}
+	/* a level that could not be made: the levels this call made go again,
+	 * deepest first, so that a failure leaves the tree as it was */
+	while (rc != 0 && nmade > 0) {
+		p[made_at[--nmade]] = '\0';
+		(void)rmdir(p);
 	}
+	free(made_at);
 	free(p);
 	return rc;
 }

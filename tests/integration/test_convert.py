@@ -658,6 +658,13 @@ class HostileInput(unittest.TestCase):
         r = convert("-o", long_dir, "v1/x.py", cwd=d)
         self.assertEqual((r.rc, r.err), (1, "%s/%s: cannot create the output folder\n" % (d, long_dir)))
         self.assertFalse(os.path.exists(os.path.join(d, "mk1")))
+        # ... and only those: an empty folder that was there, reached past a "..", stays (the
+        # cache folder is made as given; a cache that cannot be made only means no cache)
+        os.makedirs(os.path.join(d, "keep"))
+        self.assertEqual(run(["init", "migrations"], cwd=d).rc, 0)
+        r = run(["heads"], cwd=d, env={"LUAMIG_CACHE_DIR": "mk3/../keep/" + "x" * 300})
+        self.assertEqual(r.rc, 0, repr(r))
+        self.assertEqual(sorted(f for f in os.listdir(d) if f.startswith(("mk", "keep"))), ["keep"])
         # a file that cannot be written is named once
         os.makedirs(os.path.join(d, "o2", "x.lua"))
         r = convert("-o", "o2", "v1/x.py", cwd=d)
