@@ -2254,11 +2254,12 @@ local function convert_one(path, dest_dir)
   return { path = path, dest = dest, text = text, todos = todos }
 end
 
--- Makes folder `dir` (and its parents); false, with "<dir>: cannot create <what>" on stderr,
--- when it cannot.
+-- Makes folder `dir` (and its parents); false, with "<dir>: cannot create <what> (<why>)" on
+-- stderr, when it cannot.
 local function make_folder(dir, what)
-  if core.mkdir_p(dir) then return true end
-  io.stderr:write(string.format("%s: cannot create %s\n", dir, what))
+  local ok, err = core.mkdir_p(dir)
+  if ok then return true end
+  io.stderr:write(string.format("%s: cannot create %s (%s)\n", dir, what, one_line(tostring(err))))
   return false
 end
 

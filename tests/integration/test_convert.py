@@ -651,12 +651,14 @@ class HostileInput(unittest.TestCase):
         with open(os.path.join(d, "plain"), "w") as f:
             f.write("")
         r = convert("-o", "plain/sub", "v1/x.py", cwd=d)
-        self.assertEqual((r.rc, r.err), (1, "%s/plain/sub: cannot create the output folder\n" % d))
+        self.assertEqual((r.rc, r.err), (1, "%s/plain/sub: cannot create the output folder (%s/plain: "
+                                            "Not a directory)\n" % (d, d)))
         # a folder whose last level cannot be made (a name too long): the levels made on the
         # way are removed again
         long_dir = "mk1/mk2/" + "x" * 300
         r = convert("-o", long_dir, "v1/x.py", cwd=d)
-        self.assertEqual((r.rc, r.err), (1, "%s/%s: cannot create the output folder\n" % (d, long_dir)))
+        self.assertEqual((r.rc, r.err), (1, "%s/%s: cannot create the output folder (%s/%s: File name "
+                                            "too long)\n" % (d, long_dir, d, long_dir)))
         self.assertFalse(os.path.exists(os.path.join(d, "mk1")))
         # ... and only those: an empty folder that was there, reached past a "..", stays (the
         # cache folder is made as given; a cache that cannot be made only means no cache)
