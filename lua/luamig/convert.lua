@@ -2170,6 +2170,10 @@ local function read_file(path)
 end
 
 local function write_file(path, text)
+  -- a link to nothing would be followed, and its target made wherever it points
+  if core.exists(path) and core.is_regular(path) == nil then
+    return nil, "a link to nothing; not written through"
+  end
   local f, err = io.open(path, "wb")
   if not f then return nil, err end
   local ok, werr = f:write(text)

@@ -471,6 +471,13 @@ class ConvertIni(unittest.TestCase):
         self.assertEqual(r.rc, 1, repr(r))   # the history's TODOs
         self.assertTrue(os.path.exists(os.path.join(d, "lm", "luamig.ini")))
         self.assertFalse(os.path.exists(os.path.join(d, "elsewhere.lua")))
+        # nor is a converted revision written through one
+        os.makedirs(os.path.join(d, "o3"))
+        os.symlink(os.path.join(d, "made.lua"), os.path.join(d, "o3", "1a2b3c4d5e6f_create_users.lua"))
+        r = convert("-o", "o3", os.path.join(d, "alembic", "versions", "1a2b3c4d5e6f_create_users.py"), cwd=d)
+        self.assertEqual((r.rc, r.err), (1, "%s/o3/1a2b3c4d5e6f_create_users.lua: a link to nothing; not "
+                                            "written through\n" % d), repr(r))
+        self.assertFalse(os.path.exists(os.path.join(d, "made.lua")))
 
     def test_version_locations_refused(self):
         d = self.alembic_project()
