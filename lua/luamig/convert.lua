@@ -349,26 +349,43 @@ function Parser:skip_to(stop, what, message)
   end
 end
 
--- Whether the subscript that starts at the next token holds a ':' outside the brackets it
--- opens before its closing ']' (a slice: x[1:2], x[0, :1]); lambdas' colons aside. Looks
--- ahead only.
+-- Whether the subscript whose '[' was just read holds a ':' outside the brackets it opens
+-- before its closing ']' (a slice: x[1:2], x[0, :1]); lambdas' colons aside. Looks ahead
+-- only; the answer for every subscript nested in it is kept on the way (self.slices, by the
+-- index of its '['), so that nested subscripts are scanned once, not once per level.
 function Parser:subscript_is_slice()
-  local depth, lambdas = 0, 0
+  local memo = self.slices
+  if not memo then
+    memo = {}
+    self.slices = memo
+  end
+  local at = self.i - 1
+  if memo[at] ~= nil then return memo[at] end
+  -- the open brackets: { kind, token index, a ':' seen in it, lambdas awaiting their ':' }
+  local stack = { { "[", at, false, 0 } }
   for k = 0, math.huge do
     local t = self:peek(k)
     if t.type == "eof" then return false end
+    local top = stack[#stack]
     if t.type == "op" then
       if t.value == "(" or t.value == "[" or t.value == "{" then
-        depth = depth + 1
+        stack[#stack + 1] = { t.value, self.i + k, false, 0 }
       elseif t.value == ")" or t.value == "]" or t.value == "}" then
-        if depth == 0 then return false end
-        depth = depth - 1
-      elseif t.value == ":" and depth == 0 then
-        if lambdas == 0 then return true end
-        lambdas = lambdas - 1
+        if top[1] == "[" then memo[top[2]] = top[3] end
+        stack[#stack] = nil
+        if #stack == 0 then return top[3] end
+      elseif t.value == ":" then
+        if top[4] > 0 then
+          top[4] = top[4] - 1
+        elseif #stack == 1 then
+          memo[at] = true
+          return true
+        else
+          top[3] = true
+        end
       end
-    elseif t.type == "name" and t.value == "lambda" and depth == 0 then
-      lambdas = lambdas + 1
+    elseif t.type == "name" and t.value == "lambda" then
+      top[4] = top[4] + 1
     end
   end
 end
