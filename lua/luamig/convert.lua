@@ -2207,12 +2207,6 @@ local function naming(path, err)
   return path .. ": " .. err
 end
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close(); return true end
-  return false
-end
-
 local function dirname(p) return p:match("^(.*)/[^/]*$") or "." end
 local function basename(p) return p:match("([^/]*)$") end
 
@@ -2284,14 +2278,6 @@ local function make_folder(dir, what)
   return false
 end
 
--- Whether no result is to be written.
-local function failed_all(results)
-  for _, r in ipairs(results) do
-    if not r.err then return false end
-  end
-  return true
-end
-
 function M.main(cmd)
   local status = 0
   local files = cmd.files or {}
@@ -2320,8 +2306,11 @@ function M.main(cmd)
     end
     results[i] = r
   end
-  local failed = false
-  for _, r in ipairs(results) do failed = failed or r.err ~= nil end
+  local nfailed = 0
+  for _, r in ipairs(results) do
+    if r.err then nfailed = nfailed + 1 end
+  end
+  local failed = nfailed > 0
   if cmd.ini then
     -- a project is converted whole or not at all: half a history would run as if whole
     if failed then
@@ -2354,7 +2343,7 @@ function M.main(cmd)
     io.stdout:write("Generating " .. ini_path .. " ...  done\n")
   end
   -- -o DIR without --ini: made once a file is to be written in it
-  if out_dir and not cmd.ini and not failed_all(results)
+  if out_dir and not cmd.ini and nfailed < #results
       and not make_folder(out_dir, "the output folder") then
     for _, r in ipairs(results) do
       if r.err then io.stderr:write(r.err .. "\n") end
