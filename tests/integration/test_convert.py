@@ -704,6 +704,17 @@ class HostileInput(unittest.TestCase):
             self.assertIn("  --     f = lambda: '''a\n  -- ]] os.exit(3) --[[\n  -- os.exit(4)\n  -- '''\n"
                           "  op.drop_table(\"t\")\n", f.read())
 
+    def test_an_imported_name_lua_cannot_spell(self):
+        """A name imported from sqlalchemy that is a Lua keyword, or not a Lua name at all, is
+        written sa["name"], which compiles (sa.end or sa.été would not)."""
+        d, r = self.convert_text("from sqlalchemy import end, \u00e9t\u00e9\nrevision = 'a'\n"
+                                 "down_revision = None\ndef upgrade():\n    x = end\n    y = \u00e9t\u00e9\n")
+        self.assertEqual((r.rc, r.err), (0, ""), repr(r))
+        with open(os.path.join(d, "9f_x.lua"), encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn('local x = sa["end"]\n', text)
+        self.assertIn('local y = sa["\u00e9t\u00e9"]\n', text)
+
     def test_a_one_line_compound_statement_is_its_own_todo(self):
         """class A: pass, a one-line try and a decorated one-line def are each one TODO; the
         upgrade() after them is converted (it used to be swallowed into the first TODO)."""
