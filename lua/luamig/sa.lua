@@ -950,13 +950,22 @@ sa._build_table = build_table
 
 -- sa.Table(name, metadata, columns and constraints ..., { schema=, comment=, sqlite_... })
 function sa.Table(...)
-  local a, args, opts = bind_kw("sa.Table", { "name", "metadata" }, pack(...))
-  local name, metadata = a.name, a.metadata
+  local n, name, metadata = select("#", ...), ...
+  local items, opts
+  if n >= 2 and not is_options((select(n, ...))) then
+    -- the usual call, Table(name, metadata, columns and constraints ...): its items taken in
+    -- one table, with no binding tables made (a models file makes hundreds of tables)
+    items, opts = { select(3, ...) }, NO_OPTIONS
+  else
+    local a, args
+    a, args, opts = bind_kw("sa.Table", { "name", "metadata" }, pack(...))
+    name, metadata = a.name, a.metadata
+    items = {}
+    for i = 1, args.n do items[i] = args[i] end
+  end
   if type(metadata) ~= "table" or metadata.kind ~= "metadata" then
     error("sa.Table: the second argument must be a sa.MetaData()", 2)
   end
-  local items = {}
-  for i = 1, args.n do items[i] = args[i] end
   local tbl = build_table(name, metadata, items, opts)
   local key = tbl.schema and (tbl.schema .. "." .. name) or name
   if metadata.tables[key] then
