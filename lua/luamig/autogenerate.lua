@@ -352,12 +352,13 @@ end
 
 -- A table's group as a batch block, as Alembic's render_as_batch does (the options table is
 -- always there, as Alembic always writes schema=): its lines added to `out`, indented.
+local IN_BATCH = { batch = true, indent = "  " }
 local function render_batch(o, out)
   local opts = o.schema and ("{ schema = " .. render.string(o.schema) .. " }") or "{}"
   out[#out + 1] = indented("op.batch_alter_table(" .. render.string(o.table_name) .. ", " .. opts
                            .. ", function(batch_op)")
   for _, sub in ipairs(o.ops) do
-    out[#out + 1] = indented("  " .. render.operation(sub, { batch = true, indent = "  " }))
+    out[#out + 1] = indented("  " .. render.operation(sub, IN_BATCH))
   end
   out[#out + 1] = "  end)"
   out[#out + 1] = ""

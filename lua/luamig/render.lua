@@ -74,8 +74,14 @@ local lua_keywords = {}
 for w in ([[and break do else elseif end false for function goto if in local nil not or
   repeat return then true until while]]):gmatch("%S+") do lua_keywords[w] = true end
 
+-- (an option name is rendered at every operation that has it: each one's text is kept)
+local plain_keys = {}
 local function key(k)
-  if type(k) == "string" and k:match("^[%a_][%w_]*$") and not lua_keywords[k] then return k end
+  if plain_keys[k] then return k end
+  if type(k) == "string" and k:match("^[%a_][%w_]*$") and not lua_keywords[k] then
+    plain_keys[k] = true
+    return k
+  end
   return "[" .. (type(k) == "string" and str(k) or tostring(k)) .. "]"
 end
 
@@ -308,10 +314,11 @@ end
 
 local R = {}
 
--- The leading arguments: the table (and nothing else) unless rendering inside a batch.
-local function call(o, fname, ctx, lead, rest, opt_pairs)
+-- The call of operation o: table_name (nil for none) leads the arguments unless rendering
+-- inside a batch, rendered only then; `rest` (rendered) and the options follow.
+local function call(o, fname, ctx, table_name, rest, opt_pairs)
   local args = {}
-  if not ctx.batch then for _, a in ipairs(lead) do args[#args + 1] = a end end
+  if table_name ~= nil and not ctx.batch then args[1] = str(table_name) end
   for _, a in ipairs(rest) do args[#args + 1] = a end
   if o.schema and not ctx.batch then opt_pairs[#opt_pairs + 1] = { "schema", str(o.schema) } end
   local op_ = options(opt_pairs)
@@ -356,11 +363,11 @@ end
 function R.drop_table(o, ctx)
   local p = {}
   if o.if_exists then p[#p + 1] = { "if_exists", "true" } end
-  return call(o, "drop_table", ctx, { str(o.table_name) }, {}, p)
+  return call(o, "drop_table", ctx, o.table_name, {}, p)
 end
 
 function R.rename_table(o, ctx)
-  return call(o, "rename_table", ctx, { str(o.table_name) }, { str(o.new_table_name) }, {})
+  return call(o, "rename_table", ctx, o.table_name, { str(o.new_table_name) }, {})
 end
 
 function R.add_column(o, ctx)
@@ -368,14 +375,14 @@ function R.add_column(o, ctx)
   if o.if_not_exists then p[#p + 1] = { "if_not_exists", "true" } end
   if o.insert_before then p[#p + 1] = { "insert_before", str(o.insert_before) } end
   if o.insert_after then p[#p + 1] = { "insert_after", str(o.insert_after) } end
-  return call(o, "add_column", ctx, { str(o.table_name) }, { render.column(o.column) }, p)
+  return call(o, "add_column", ctx, o.table_name, { render.column(o.column) }, p)
 end
 
 function R.drop_column(o, ctx)
   local p = {}
   if o.if_exists then p[#p + 1] = { "if_exists", "true" } end
   if o.existing_type then p[#p + 1] = { "existing_type", render.type(o.existing_type) } end
-  return call(o, "drop_column", ctx, { str(o.table_name) }, { str(o.column_name) }, p)
+  return call(o, "drop_column", ctx, o.table_name, { str(o.column_name) }, p)
 end
 
 local server_default = server_default_text
@@ -397,7 +404,7 @@ function R.alter_column(o, ctx)
   end
   if o.new_column_name then p[#p + 1] = { "new_column_name", str(o.new_column_name) } end
   if o.postgresql_using then p[#p + 1] = { "postgresql_using", str(o.postgresql_using) } end
-  return call(o, "alter_column", ctx, { str(o.table_name) }, { str(o.column_name) }, p)
+  return call(o, "alter_column", ctx, o.table_name, { str(o.column_name) }, p)
 end
 
 function R.create_index(o, ctx)
@@ -420,7 +427,7 @@ function R.drop_index(o, ctx)
   if o.if_exists then p[#p + 1] = { "if_exists", "true" } end
   for _, kk in ipairs(sorted_keys(o.kw)) do p[#p + 1] = { kk, render.value(o.kw[kk]) } end
   local conv = o.index_name_conv or (o.index and o.index.name_conv)
-  return call(o, "drop_index", { batch = ctx.batch }, {}, { name(o.index_name, conv) }, p)
+  return call(o, "drop_index", { batch = ctx.batch }, nil, { name(o.index_name, conv) }, p)
 end
 
 function R.add_constraint(o, ctx)
@@ -480,20 +487,20 @@ function R.drop_constraint(o, ctx)
     p[#p + 1] = { "constraint", render.constraint(o.constraint) }
   end
   local conv = o.constraint_name_conv or (o.constraint and o.constraint.name_conv)
-  return call(o, "drop_constraint", ctx, {}, ctx.batch and { name(o.constraint_name, conv) }
+  return call(o, "drop_constraint", ctx, nil, ctx.batch and { name(o.constraint_name, conv) }
               or { name(o.constraint_name, conv), str(o.table_name) }, p)
 end
 
 function R.create_table_comment(o, ctx)
   local p = {}
   if o.existing_comment ~= nil then p[#p + 1] = { "existing_comment", str(o.existing_comment) } end
-  return call(o, "create_table_comment", ctx, { str(o.table_name) }, { str(o.comment) }, p)
+  return call(o, "create_table_comment", ctx, o.table_name, { str(o.comment) }, p)
 end
 
 function R.drop_table_comment(o, ctx)
   local p = {}
   if o.existing_comment ~= nil then p[#p + 1] = { "existing_comment", str(o.existing_comment) } end
-  return call(o, "drop_table_comment", ctx, { str(o.table_name) }, {}, p)
+  return call(o, "drop_table_comment", ctx, o.table_name, {}, p)
 end
 
 function R.execute(o, ctx)
