@@ -314,11 +314,11 @@ end
 
 local R = {}
 
--- The call of operation o: table_name (nil for none) leads the arguments unless rendering
+-- The call of operation o: table_name (false for none) leads the arguments unless rendering
 -- inside a batch, rendered only then; `rest` (rendered) and the options follow.
 local function call(o, fname, ctx, table_name, rest, opt_pairs)
   local args = {}
-  if table_name ~= nil and not ctx.batch then args[1] = str(table_name) end
+  if table_name ~= false and not ctx.batch then args[1] = str(table_name) end
   for _, a in ipairs(rest) do args[#args + 1] = a end
   if o.schema and not ctx.batch then opt_pairs[#opt_pairs + 1] = { "schema", str(o.schema) } end
   local op_ = options(opt_pairs)
@@ -427,7 +427,7 @@ function R.drop_index(o, ctx)
   if o.if_exists then p[#p + 1] = { "if_exists", "true" } end
   for _, kk in ipairs(sorted_keys(o.kw)) do p[#p + 1] = { kk, render.value(o.kw[kk]) } end
   local conv = o.index_name_conv or (o.index and o.index.name_conv)
-  return call(o, "drop_index", { batch = ctx.batch }, nil, { name(o.index_name, conv) }, p)
+  return call(o, "drop_index", { batch = ctx.batch }, false, { name(o.index_name, conv) }, p)
 end
 
 function R.add_constraint(o, ctx)
@@ -487,7 +487,7 @@ function R.drop_constraint(o, ctx)
     p[#p + 1] = { "constraint", render.constraint(o.constraint) }
   end
   local conv = o.constraint_name_conv or (o.constraint and o.constraint.name_conv)
-  return call(o, "drop_constraint", ctx, nil, ctx.batch and { name(o.constraint_name, conv) }
+  return call(o, "drop_constraint", ctx, false, ctx.batch and { name(o.constraint_name, conv) }
               or { name(o.constraint_name, conv), str(o.table_name) }, p)
 end
 

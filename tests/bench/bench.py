@@ -1139,7 +1139,7 @@ SELECT m.name, il.name, il."unique", il.partial, x.seqno, x.cid, x.name, x."desc
         one = os.path.join(base, "one.sql")
         with open(one, "w") as f:
             f.write(".output /dev/null\nSELECT 1;\n")
-        # the reflection must read what luamig reads: one row per column, 4 a table here
+        # the reflection must read what luamig reads: one row per column, 3 a table in the database
         out = run_ok([self.sqlite3, db, "SELECT count(*) FROM sqlite_master m JOIN "
                       "pragma_table_xinfo(m.name) WHERE m.type = 'table'"])
         if out.stdout.strip() != str(3 * AUTOGEN_TABLES):
