@@ -30,6 +30,7 @@ local M = {}
 
 local MAX_BYTES = 4 * 1024 * 1024  -- larger inputs are refused, not read
 local MAX_DEPTH = 100              -- nesting of brackets, expressions and blocks
+local MAX_EXPR_DEPTH = 2 * MAX_DEPTH   -- the depth of an expression the emitter writes
 
 --------------------------------------------------------------------------------------------
 -- Lua output helpers
@@ -133,6 +134,19 @@ local function unescape(body, name, line, bytes)
     end
   end
   return table.concat(out)
+end
+
+-- The number literal at pos (a digit, or a dot and a digit): 0x/0o/0b digits, or an integer
+-- part, a fraction and an exponent, each matched once where the last ended. (One pattern with
+-- two runs of digits around an optional dot backtracks over every split of the digits: a
+-- literal of 40,000 digits took 35 s.)
+local function number_at(src, pos)
+  local based = src:match("^0[xXoObB][%x_]+", pos)
+  if based then return based end
+  local e = select(2, src:find("^%d[%d_]*", pos)) or pos - 1
+  e = select(2, src:find("^%.[%d_]*", e + 1)) or e
+  e = select(2, src:find("^[eE][+-]?%d+", e + 1)) or e
+  return src:sub(pos, e)
 end
 
 -- tokens: { type = "name"|"number"|"string"|"op"|"newline"|"indent"|"dedent"|"eof",
@@ -257,8 +271,7 @@ local function tokenize(src, name)
         push("string", unescape(body, name, start_line, false), start_line, { raw_body = body,
                                                                             end_line = line })
       elseif c:match("%d") or (c == "." and src:sub(pos + 1, pos + 1):match("%d")) then
-        local num = src:match("^0[xXoObB][%x_]+", pos) or src:match("^%d[%d_]*%.?[%d_]*[eE][+-]?%d+", pos)
-                    or src:match("^%.?%d[%d_]*%.?[%d_]*", pos)
+        local num = number_at(src, pos)
         pos = pos + #num
         if src:sub(pos, pos):match("[jJlL]") then fail(name, line, "complex and long number literals are not supported") end
         push("number", num)
@@ -1203,13 +1216,17 @@ local comparisons = { ["=="] = true, ["!="] = true, ["<"] = true, [">"] = true, 
 -- False or None, a call known to give a boolean, a variable last given one, or these joined
 -- by and/or/not. Anything else may be an empty string, 0 or an empty list, which Python
 -- reads as false and Lua as true.
-local function is_boolean(e, scopes)
+-- (d: how deep in e the walk is. Past the depth the emitter writes (Emitter:expr) the answer is
+-- no: such an expression is a TODO anyway, and each level of a long chain would walk the rest.)
+local function is_boolean(e, scopes, d)
+  d = (d or 0) + 1
+  if d > MAX_EXPR_DEPTH then return false end
   local k = e.k
   if k == "const" or k == "in" then return true end
-  if k == "paren" or k == "not" then return is_boolean(e.e, scopes) end
+  if k == "paren" or k == "not" then return is_boolean(e.e, scopes, d) end
   if k == "bin" then
     if comparisons[e.op] then return true end
-    if e.op == "and" or e.op == "or" then return is_boolean(e.a, scopes) and is_boolean(e.b, scopes) end
+    if e.op == "and" or e.op == "or" then return is_boolean(e.a, scopes, d) and is_boolean(e.b, scopes, d) end
     return false
   end
   if k == "call" then
@@ -1225,7 +1242,9 @@ local function is_boolean(e, scopes)
   return false
 end
 
-local function is_string(e, scopes)
+local function is_string(e, scopes, d)
+  d = (d or 0) + 1
+  if d > MAX_EXPR_DEPTH then return false end   -- (as is_boolean's d)
   if e.k == "name" and scopes then
     for j = #scopes, 1, -1 do
       local v = scopes[j][e.name]
@@ -1240,9 +1259,9 @@ local function is_string(e, scopes)
     end
     return e.f.k == "attr" and (e.f.name == "format" or e.f.name == "join") and e.f.e.k == "str"
   end
-  return e.k == "str" or (e.k == "bin" and e.op == "+" and (is_string(e.a, scopes) or is_string(e.b, scopes)))
-    or (e.k == "paren" and is_string(e.e, scopes))
-    or (e.k == "bin" and e.op == "%" and is_string(e.a, scopes))
+  return e.k == "str" or (e.k == "bin" and e.op == "+" and (is_string(e.a, scopes, d) or is_string(e.b, scopes, d)))
+    or (e.k == "paren" and is_string(e.e, scopes, d))
+    or (e.k == "bin" and e.op == "%" and is_string(e.a, scopes, d))
 end
 
 -- Member `name` of the Lua module value `base`, as an imported name refers to it:
@@ -1448,7 +1467,7 @@ end
 
 function Emitter:expr(e)
   self.edepth = (self.edepth or 0) + 1
-  if self.edepth > MAX_DEPTH * 2 then unsupported("an expression nested too deeply") end
+  if self.edepth > MAX_EXPR_DEPTH then unsupported("an expression nested too deeply") end
   local r = self:expr1(e)
   self.edepth = self.edepth - 1
   return r

@@ -798,6 +798,33 @@ class HostileInput(unittest.TestCase):
         self.assertEqual(r.rc, 1, repr(r))
         self.assertEqual(r.err, "9f_x.py:4: luamig convert: TODO an expression nested too deeply\n")
 
+    def test_long_literals_and_chains_take_linear_time(self):
+        # A number of 300,000 digits (one pattern backtracked over every split of its digits:
+        # hours), and chains of 50,000 operators, each level of which walked the rest to ask
+        # whether it was a string or a boolean (seconds a chain): converted within the
+        # 20 s convert_text allows.
+        digits = "9" * 300000
+        src = ("revision = 'a'\ndown_revision = None\nx = %s\ny = %s\n"
+               "z = %s\ndef upgrade():\n    op.execute('select ' + %s'1')\n"
+               % (digits, "1_" * 100000 + "1.5e3", "x and " * 50000 + "x", "'1' + " * 50000))
+        d, r = self.convert_text(src)
+        self.assertEqual(r.rc, 1, repr(r)[:300])
+        self.assertEqual(r.err, "9f_x.py:5: luamig convert: TODO a truth test of a value that "
+                         "may be an empty string, 0 or an empty list (false in Python, true in "
+                         "Lua)\n9f_x.py:7: luamig convert: TODO an expression nested too "
+                         "deeply\n")
+        with open(os.path.join(d, "9f_x.lua")) as f:
+            text = f.read()
+        self.assertIn("\nlocal x = " + digits + "\n", text)
+        self.assertIn("\nlocal y = " + "1" * 100000 + "1.5e3\n", text)
+
+    def test_a_float_may_start_with_its_point_and_have_an_exponent(self):
+        d, r = self.convert_text("revision = 'a'\ndown_revision = None\nx = .5e3\ny = 1.e-2\n")
+        self.assertEqual(r.rc, 0, repr(r))
+        with open(os.path.join(d, "9f_x.lua")) as f:
+            text = f.read()
+        self.assertIn("\nlocal x = 0.5e3\nlocal y = 1.e-2\n", text)
+
     def test_no_code_injection(self):
         evil = ('"""x ]] error("docstring ran") --[[ ]==] ]===]\n\nRevision ID: e1\n"""\n'
                 "# ]] error('comment ran')\n"
