@@ -140,10 +140,18 @@ end
 local function default_volatility(sql)
   local verdict = nil
   local text = sql:gsub("'[^']*'", "''")
-  for fname in text:gmatch("([%a_][%w_%.]*)%s*%(") do
-    local base = fname:lower():match("([%w_]+)$")
-    if VOLATILE[base] then return "volatile", base end
-    if not NON_VOLATILE[base] and not base:match("^%u") then verdict = verdict or base end
+  -- each name once, then whether a call's parenthesis follows it (a pattern for both,
+  -- "([%a_][%w_%.]*)%s*%(", starts again inside every name it fails on: quadratic in its length)
+  local pos = 1
+  while true do
+    local s, e = text:find("[%a_][%w_%.]*", pos)
+    if not s then break end
+    if text:find("^%s*%(", e + 1) then
+      local base = text:sub(s, e):lower():match("([%w_]+)$")   -- (nil after a last ".")
+      if VOLATILE[base] then return "volatile", base end
+      if base and not NON_VOLATILE[base] and not base:match("^%u") then verdict = verdict or base end
+    end
+    pos = e + 1
   end
   if verdict then return "unknown", verdict end
   return nil
