@@ -138,7 +138,7 @@ function M.text(rows)
     for i, c in ipairs(row) do
       parts[i] = i < #row and c .. string.rep(" ", width[i] - #c) or c
     end
-    lines[#lines + 1] = (table.concat(parts, "  "):gsub("%s+$", ""))
+    lines[#lines + 1] = table.concat(parts, "  "):match("^(.*%S)") or ""
     local r = rows[k - 1]
     if r and r.error then
       lines[#lines + 1] = "    error: " .. r.error:gsub("\n", "\n           ")

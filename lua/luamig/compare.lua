@@ -72,6 +72,16 @@ local function info(msg)
   log.info("luamig.autogenerate.compare", msg)
 end
 
+-- Blanks off the ends, in time linear in the text (gsub("%s+$", "") scans the rest of a run of
+-- blanks inside the text from each of its characters; a reflected default is the database's).
+local function rstrip(s)
+  return s:match("^(.*%S)") or ""
+end
+
+local function strip(s)
+  return rstrip((s:gsub("^%s+", "")))
+end
+
 local function shallow(t)
   local r = {}
   for k, v in pairs(t) do r[k] = v end
@@ -286,7 +296,7 @@ local function type_tokens(d, t)
       words[#words + 1] = w; i = i + #w
     elseif p then
       args = {}
-      for a in p:sub(2, -2):gmatch("[^,]+") do args[#args + 1] = (a:gsub("^%s+", ""):gsub("%s+$", "")) end
+      for a in p:sub(2, -2):gmatch("[^,]+") do args[#args + 1] = strip(a) end
       i = i + #p
     elseif sql:sub(i, i + 1) == "[]" then
       words[#words + 1] = "[]"; i = i + 2
@@ -384,12 +394,12 @@ local encloses = base.encloses_parens
 
 local function normalise_default(text)
   if text == nil then return nil end
-  local s = text:gsub("^%s+", ""):gsub("%s+$", "")
+  local s = strip(text)
   local prev
   repeat
     prev = s
-    if encloses(s) then s = s:sub(2, -2):gsub("^%s+", ""):gsub("%s+$", "") end
-    s = s:gsub("::[%a_][%w_ ]*$", ""):gsub("::\"[^\"]+\"$", ""):gsub("%s+$", "")
+    if encloses(s) then s = strip(s:sub(2, -2)) end
+    s = rstrip(s:gsub("::[%a_][%w_ ]*$", ""):gsub("::\"[^\"]+\"$", ""))
     s = s:gsub('^"(\'.*\')"$', "%1")
   until s == prev
   -- a single quoted literal compares by its value ('1' and 1 are the same default)

@@ -42,7 +42,9 @@ local function fail(msg)
 end
 
 local function trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+  -- (not gsub("%s+$", ""): from each blank of a run inside s it scans the rest of the run)
+  if not s:find("%S") then return "" end
+  return (s:match("^%s*(.*%S)"))
 end
 
 local NAME = "^[%w_.%-]+$"
@@ -253,7 +255,7 @@ local function print_table(results, cmd)
     local parts = {}
     for i = 1, 5 do parts[i] = row[i] .. string.rep(" ", widths[i] - #row[i]) end
     parts[6] = row[6]
-    io.stdout:write((table.concat(parts, "  "):gsub("%s+$", "")), "\n")
+    io.stdout:write(table.concat(parts, "  "):match("^(.*%S)") or "", "\n")
   end
   local n = { ok = 0, failed = 0, skipped = 0 }
   for _, r in ipairs(results) do n[r.status] = n[r.status] + 1 end

@@ -136,7 +136,7 @@ function MigrationContext:execute(sql, params)
         text = named.bind(sql, params, nil, function(v) return self.dialect:literal(v) end)
       end
     end
-    text = text:gsub("\t", "    "):gsub("^%s+", ""):gsub("%s+$", "")
+    text = op._offline_text(text)
     self:static_output(text .. ";")
     return 0
   end
@@ -655,7 +655,7 @@ function MigrationContext:run_migrations(kw)
         and self.dialect.lock_table_full_advice
         and self.dialect:lock_table_full_advice(core.error_code(), checkpoint)
       if online and conn:in_transaction() then pcall(conn.rollback, conn) end
-      if advice and type(err) == "string" then err = err:gsub("%s+$", "") .. "; " .. advice end
+      if advice and type(err) == "string" then err = (err:match("^(.*%S)") or "") .. "; " .. advice end
       if signal then err = interrupted_message(self, signal, start_heads, rolled_back) end
       if online and self.history_table and self.running_step and not self.dry_run then
         -- The step's own rows went with the rollback; the failure itself is
