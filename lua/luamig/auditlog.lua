@@ -18,6 +18,7 @@ and shown as a table for people or as one JSON document for machines.
 
 local core = require "luamig.core"
 local audit = require "luamig.audit"
+local txt = require "luamig.text"
 
 local M = {}
 
@@ -138,7 +139,7 @@ function M.text(rows)
     for i, c in ipairs(row) do
       parts[i] = i < #row and c .. string.rep(" ", width[i] - #c) or c
     end
-    lines[#lines + 1] = table.concat(parts, "  "):match("^(.*%S)") or ""
+    lines[#lines + 1] = txt.rstrip(table.concat(parts, "  "))
     local r = rows[k - 1]
     if r and r.error then
       lines[#lines + 1] = "    error: " .. r.error:gsub("\n", "\n           ")

@@ -54,6 +54,7 @@ local render = require "luamig.render"
 local dialects = require "luamig.sqldialect"
 local base = require "luamig.sqldialect.base"
 local log = require "luamig.log"
+local txt = require "luamig.text"
 
 local M = {}
 
@@ -70,16 +71,6 @@ end
 -- Alembic logs each detection at INFO (silenced by --quiet).
 local function info(msg)
   log.info("luamig.autogenerate.compare", msg)
-end
-
--- Blanks off the ends, in time linear in the text (gsub("%s+$", "") scans the rest of a run of
--- blanks inside the text from each of its characters; a reflected default is the database's).
-local function rstrip(s)
-  return s:match("^(.*%S)") or ""
-end
-
-local function strip(s)
-  return rstrip((s:gsub("^%s+", "")))
 end
 
 local function shallow(t)
@@ -296,7 +287,7 @@ local function type_tokens(d, t)
       words[#words + 1] = w; i = i + #w
     elseif p then
       args = {}
-      for a in p:sub(2, -2):gmatch("[^,]+") do args[#args + 1] = strip(a) end
+      for a in p:sub(2, -2):gmatch("[^,]+") do args[#args + 1] = txt.strip(a) end
       i = i + #p
     elseif sql:sub(i, i + 1) == "[]" then
       words[#words + 1] = "[]"; i = i + 2
@@ -394,12 +385,12 @@ local encloses = base.encloses_parens
 
 local function normalise_default(text)
   if text == nil then return nil end
-  local s = strip(text)
+  local s = txt.strip(text)
   local prev
   repeat
     prev = s
-    if encloses(s) then s = strip(s:sub(2, -2)) end
-    s = rstrip(s:gsub("::[%a_][%w_ ]*$", ""):gsub("::\"[^\"]+\"$", ""))
+    if encloses(s) then s = txt.strip(s:sub(2, -2)) end
+    s = txt.rstrip(s:gsub("::[%a_][%w_ ]*$", ""):gsub("::\"[^\"]+\"$", ""))
     s = s:gsub('^"(\'.*\')"$', "%1")
   until s == prev
   -- a single quoted literal compares by its value ('1' and 1 are the same default)

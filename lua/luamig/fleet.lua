@@ -34,17 +34,12 @@ a "fleet_summary" event (README: Fleets).
 local core = require "luamig.core"
 local events = require "luamig.events"
 local dialects = require "luamig.sqldialect"
+local txt = require "luamig.text"
 
 local M = {}
 
 local function fail(msg)
   error(msg, 0)
-end
-
-local function trim(s)
-  -- (not gsub("%s+$", ""): from each blank of a run inside s it scans the rest of the run)
-  if not s:find("%S") then return "" end
-  return (s:match("^%s*(.*%S)"))
 end
 
 local NAME = "^[%w_.%-]+$"
@@ -114,7 +109,7 @@ function M.targets(name, config)
     local n = 0
     for line in (targets_text .. "\n"):gmatch("([^\n]*)\n") do
       n = n + 1
-      line = trim(line)
+      line = txt.strip(line)
       if line ~= "" and not line:match("^[#;]") then
         local tname, url = line:match("^(%S+)%s+(%S+)$")
         if not tname or not tname:match(NAME) then
@@ -223,7 +218,7 @@ local function error_line(stderr_lines, status)
     if m then return core.redact(m) end
   end
   for i = #stderr_lines, 1, -1 do
-    if trim(stderr_lines[i]) ~= "" then return core.redact(trim(stderr_lines[i])) end
+    if txt.strip(stderr_lines[i]) ~= "" then return core.redact(txt.strip(stderr_lines[i])) end
   end
   return "exited with status " .. status
 end
@@ -255,7 +250,7 @@ local function print_table(results, cmd)
     local parts = {}
     for i = 1, 5 do parts[i] = row[i] .. string.rep(" ", widths[i] - #row[i]) end
     parts[6] = row[6]
-    io.stdout:write(table.concat(parts, "  "):match("^(.*%S)") or "", "\n")
+    io.stdout:write(txt.rstrip(table.concat(parts, "  ")), "\n")
   end
   local n = { ok = 0, failed = 0, skipped = 0 }
   for _, r in ipairs(results) do n[r.status] = n[r.status] + 1 end

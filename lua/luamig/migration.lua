@@ -51,6 +51,7 @@ local lock = require "luamig.lock"
 local timeouts = require "luamig.timeouts"
 local dryrun = lazy "luamig.dryrun"
 local events = require "luamig.events"
+local txt = require "luamig.text"
 
 local M = {}
 
@@ -655,7 +656,7 @@ function MigrationContext:run_migrations(kw)
         and self.dialect.lock_table_full_advice
         and self.dialect:lock_table_full_advice(core.error_code(), checkpoint)
       if online and conn:in_transaction() then pcall(conn.rollback, conn) end
-      if advice and type(err) == "string" then err = (err:match("^(.*%S)") or "") .. "; " .. advice end
+      if advice and type(err) == "string" then err = txt.rstrip(err) .. "; " .. advice end
       if signal then err = interrupted_message(self, signal, start_heads, rolled_back) end
       if online and self.history_table and self.running_step and not self.dry_run then
         -- The step's own rows went with the rollback; the failure itself is

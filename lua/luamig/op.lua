@@ -51,6 +51,7 @@ local lazy = require "luamig.lazy"
 local render = lazy "luamig.render"
 local batch_mode = lazy "luamig.batch"
 local suggest = require "luamig.suggest"
+local txt = require "luamig.text"
 
 local op = {}
 
@@ -129,13 +130,9 @@ local function context()
 end
 
 -- Offline, Alembic writes each statement with tabs as four spaces and surrounding whitespace
--- stripped.  The migration context (luamig.migration) appends the terminator. (Not
--- "^%s*(.-)%s*$": at every character of a run of whitespace inside the text, that pattern
--- tries the rest of the run for the end: 50 s for a run of 80,000.)
+-- stripped.  The migration context (luamig.migration) appends the terminator.
 local function offline_text(sql)
-  local s = sql:gsub("\t", "    ")
-  if not s:find("%S") then return "" end
-  return (s:match("^%s*(.*%S)"))
+  return txt.strip((sql:gsub("\t", "    ")))
 end
 op._offline_text = offline_text
 

@@ -20,6 +20,8 @@ Lock levels and what each statement takes come from the PostgreSQL documentation
   sql-createindex.html (SHARE, and SHARE UPDATE EXCLUSIVE with CONCURRENTLY), sql-dropindex.html.
 ]]
 
+local txt = require "luamig.text"
+
 local M = {}
 
 local DOCS = "https://www.postgresql.org/docs/current/"
@@ -160,15 +162,11 @@ end
 -- The column a CHECK condition proves NOT NULL: "col IS NOT NULL", "(\"col\" IS NOT NULL)".
 -- (The closing parenthesis is taken off by hand: an unanchored "%s*%)%s*$" scans the rest of a
 -- run of whitespace from each of its characters, quadratic in the run.)
-local function rtrim(s)
-  return s:find("%S") and s:match("^(.*%S)") or ""
-end
-
 local function not_null_column(cond)
   if type(cond) ~= "string" then return nil end
   local c = cond:gsub("^%s*%(%s*", "")
-  local t = rtrim(c)
-  if t:sub(-1) == ")" then c = rtrim(t:sub(1, -2)) end
+  local t = txt.rstrip(c)
+  if t:sub(-1) == ")" then c = txt.rstrip(t:sub(1, -2)) end
   local col = c:match('^"?([%w_]+)"?%s+[Ii][Ss]%s+[Nn][Oo][Tt]%s+[Nn][Uu][Ll][Ll]$')
   return col
 end
