@@ -51,7 +51,7 @@ local lock = require "luamig.lock"
 local timeouts = require "luamig.timeouts"
 local dryrun = lazy "luamig.dryrun"
 local events = require "luamig.events"
-local txt = require "luamig.text"
+local txt = lazy "luamig.text"   -- (only a failure with advice uses it)
 
 local M = {}
 
